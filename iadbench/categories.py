@@ -1,0 +1,34 @@
+"""Category folder names and the natural names that prompts use; the one place that maps them."""
+
+from __future__ import annotations
+
+MVTEC_CATEGORIES: tuple[str, ...] = (
+    "bottle", "cable", "capsule", "carpet", "grid", "hazelnut", "leather", "metal_nut", "pill",
+    "screw", "tile", "toothbrush", "transistor", "wood", "zipper",
+)  # fmt: skip
+
+VISA_CATEGORIES: tuple[str, ...] = (
+    "candle", "capsules", "cashew", "chewinggum", "fryum", "macaroni1", "macaroni2", "pcb1",
+    "pcb2", "pcb3", "pcb4", "pipe_fryum",
+)  # fmt: skip
+
+# Only names that a plain "replace underscores with spaces" would get wrong are listed.
+_NATURAL_NAMES: dict[str, str] = {
+    "chewinggum": "chewing gum",
+    "macaroni1": "macaroni",
+    "macaroni2": "macaroni",
+    "pcb1": "printed circuit board",
+    "pcb2": "printed circuit board",
+    "pcb3": "printed circuit board",
+    "pcb4": "printed circuit board",
+}
+
+
+def natural_name(category: str) -> str:
+    """The name a prompt uses for a category folder.
+
+    Example:
+        >>> natural_name("metal_nut"), natural_name("pcb3"), natural_name("pipe_fryum")
+        ('metal nut', 'printed circuit board', 'pipe fryum')
+    """
+    return _NATURAL_NAMES.get(category, category.replace("_", " "))

@@ -1,0 +1,71 @@
+"""The two records every part of iadbench exchanges: a test image and a method's answer for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+DEFECT = "defect"
+NORMAL = "normal"
+INVALID = "invalid"
+
+Label = Literal["defect", "normal"]
+PredictedLabel = Literal["defect", "normal", "invalid"]
+Subset = Literal["train", "test"]
+
+LABELS: tuple[str, str] = (DEFECT, NORMAL)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One image of a dataset; pixels are never decoded here (see :mod:`iadbench.images`).
+
+    Attributes:
+        id: Path of the image relative to the dataset root, with forward slashes. Unique within a
+            dataset (VisA reuses basenames across Normal/Anomaly, so the basename is not enough).
+        dataset: Dataset name, e.g. ``"mvtec"`` or ``"visa"``.
+        category: Category folder name, e.g. ``"metal_nut"``.
+        subset: ``"train"`` or ``"test"``, as the official split defines it.
+        label: Ground truth, ``"defect"`` or ``"normal"``.
+        image_path: Absolute path of the image file.
+        mask_path: Absolute path of the defect mask, or ``None`` (normal images, missing masks).
+        defect_type: Official defect folder name (``"good"`` for normal images) when known.
+    """
+
+    id: str
+    dataset: str
+    category: str
+    subset: Subset
+    label: Label
+    image_path: str
+    mask_path: str | None = None
+    defect_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """A method's answer for one sample.
+
+    Attributes:
+        label: ``"defect"``, ``"normal"`` or ``"invalid"`` (an answer that could not be parsed, or
+            an image that could not be processed; see ``error``).
+        score: Anomaly score in [0, 1] when the method gives one (higher = more anomalous).
+        text: The model's full output, reasoning included, for generative methods.
+        error: Why this image could not be processed; ``None`` when it was.
+    """
+
+    label: PredictedLabel
+    score: float | None = None
+    text: str | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.label not in (DEFECT, NORMAL, INVALID):
+            raise ValueError(f"prediction label must be defect, normal or invalid, got {self.label!r}")
+        if self.score is not None and not 0.0 <= self.score <= 1.0:
+            raise ValueError(f"prediction score must lie in [0, 1], got {self.score!r}")
+
+    @classmethod
+    def failed(cls, error: str) -> Prediction:
+        """A prediction for an image the method could not process; scored as wrong."""
+        return cls(label=INVALID, error=error)
