@@ -10,7 +10,8 @@ adapter from the registry (``iadbench.registry``) turns batches of samples into
 
 from __future__ import annotations
 
-from iadbench.method import Capabilities, MethodAdapter
+from iadbench.errors import IADBenchError
+from iadbench.method import Capabilities, FitContext, MethodAdapter
 from iadbench.records import DEFECT, INVALID, NORMAL, Prediction, Sample
 from iadbench.registry import register_method
 
@@ -21,6 +22,8 @@ __all__ = [
     "INVALID",
     "NORMAL",
     "Capabilities",
+    "FitContext",
+    "IADBenchError",
     "MethodAdapter",
     "Prediction",
     "Sample",

@@ -1,0 +1,78 @@
+"""Harness overhead on trees with the official counts (16,175 images), constant predictors.
+
+Prints three figures (issue 2's targets in brackets):
+  * wall time of a full always-defect run over both directions, visa→mvtec + mvtec→visa  [≤ 10 s]
+  * wall time of re-running a finished run                                           [≤ 2 s]
+  * peak RSS of a run over 10,821 images versus one over ~1,000 images                  [≤ 1.1×]
+
+Each figure is measured on the real CLI in a fresh subprocess (Python start-up included).
+
+Usage: python benchmarks/bench_harness.py [--workdir DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from iadbench.datasets.synth import synthesize
+
+CLI = [sys.executable, "-m", "iadbench.cli"]
+
+
+def timed_cli(args: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one CLI call in its own process."""
+    start = time.perf_counter()
+    process = subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"iadbench {' '.join(args)} failed: {process.stderr.read().decode()}")
+    return elapsed, usage.ru_maxrss
+
+
+def run_args(method: str, train: str, test: str, roots: dict[str, Path], out: Path) -> list[str]:
+    data = [f"--data={name}={path}" for name, path in roots.items()]
+    return ["run", "--method", method, "--train", train, "--test", test, *data, "--out", str(out)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the synthetic trees")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="iadbench-bench-"))
+    roots = {"mvtec": workdir / "mvtec", "visa": workdir / "visa"}
+    small = {"mvtec": workdir / "mvtec", "visa": workdir / "visa-1k"}
+    for name, root in [*roots.items(), ("visa", small["visa"])]:
+        if not (root / ".iadbench-synthetic.json").exists():
+            start = time.perf_counter()
+            scale = 1000 / 10821 if root == small["visa"] else 1.0
+            report = synthesize(name, root, scale=scale, min_per_group=1)
+            print(f"synthesised {report.n_images:>6} {name} images in {time.perf_counter() - start:5.1f} s")
+    runs = workdir / "runs"
+    shutil.rmtree(runs, ignore_errors=True)
+
+    t1, _ = timed_cli(run_args("always-defect", "visa", "mvtec", roots, runs / "v2m"))
+    t2, rss_full = timed_cli(run_args("always-defect", "mvtec", "visa", roots, runs / "m2v"))
+    print(f"full run, both directions (5,354 + 10,821 images): {t1 + t2:5.2f} s wall  [target ≤ 10 s]")
+    t3, _ = timed_cli(run_args("always-defect", "mvtec", "visa", roots, runs / "m2v"))
+    print(f"re-run of a finished run:                          {t3:5.2f} s wall  [target ≤ 2 s]")
+    _, rss_small = timed_cli(run_args("always-defect", "mvtec", "visa", small, runs / "m2v-1k"))
+    n_small = sum(1 for _ in (runs / "m2v-1k" / "predictions.jsonl").open())
+    print(
+        f"peak RSS: {rss_full / 1024:.0f} MiB at 10,821 images vs {rss_small / 1024:.0f} MiB at "
+        f"{n_small:,} images = {rss_full / rss_small:.3f}×  [target ≤ 1.1×]"
+    )
+    if not args.keep and args.workdir is None:
+        shutil.rmtree(workdir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""``python -m iadbench`` runs the CLI."""
+
+from iadbench.cli import main
+
+main()

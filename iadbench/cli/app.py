@@ -1,0 +1,50 @@
+"""The Typer application object and the error policy every command shares."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="iadbench",
+    help="Benchmark industrial anomaly detectors (MVTec-AD, VisA) and publish leaderboards.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+data_app = typer.Typer(help="Synthesise or check dataset trees.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+console = Console()
+error_console = Console(stderr=True)
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def handles_user_errors(command: F) -> F:
+    """Turn IADBenchError into a one-paragraph message and exit code 2, without a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from iadbench.errors import IADBenchError
+
+        try:
+            return command(*args, **kwargs)
+        except IADBenchError as exc:
+            error_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_USER_ERROR) from None
+        except KeyboardInterrupt:
+            error_console.print(
+                "[yellow]Interrupted.[/] Finished predictions are saved; run the same command "
+                "again to resume."
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,129 @@
+"""``iadbench run``, ``matrix`` and ``train``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from iadbench.cli import options as opt
+from iadbench.cli.app import app, console, handles_user_errors
+
+
+@app.command(epilog="Example: iadbench run --method always-defect --train visa --test mvtec --data mvtec=/data/mvtec")
+@handles_user_errors
+def run(
+    method: Annotated[str, typer.Option(help="Registered method name (see `iadbench list`).", rich_help_panel=opt.METHOD_PANEL)],
+    train: Annotated[str, typer.Option(help="Training dataset name (mvtec, visa, or a --data name).", rich_help_panel=opt.DATA_PANEL)],
+    test: Annotated[str, typer.Option(help="Test dataset name.", rich_help_panel=opt.DATA_PANEL)],
+    train_split: opt.TrainSplit = None,
+    test_split: opt.TestSplit = None,
+    out: Annotated[Path | None, typer.Option(help="Run dir (default runs/<method>/<cell>_<hash8>).", rich_help_panel=opt.OUTPUT_PANEL)] = None,
+    tiny: opt.Tiny = False,
+    set_: opt.SetOptions = None,
+    plugin: opt.Plugins = None,
+    data: opt.DataRoots = None,
+    threshold: opt.Threshold = None,
+    seed: opt.Seed = 0,
+    device: opt.Device = "auto",
+    batch_size: opt.BatchSize = None,
+    force_overlap: opt.ForceOverlap = False,
+    overwrite: opt.Overwrite = False,
+    cache_dir: opt.CacheDir = None,
+) -> None:
+    """Evaluate one method on one train→test cell; re-running the same command resumes."""
+    from iadbench.cli.display import RichProgress, summary_table
+    from iadbench.options import parse_assignments
+    from iadbench.runner import RunRequest, execute_run, plan_run
+
+    opt.load_plugins(plugin)
+    request = RunRequest(
+        method=method, train=train, test=test, train_split=train_split, test_split=test_split,
+        options=parse_assignments(set_ or []), tiny=tiny, seed=seed, threshold=threshold,
+        data_roots=opt.parse_data_roots(data), out=out, device=device, batch_size=batch_size,
+        force_overlap=force_overlap, overwrite=overwrite, cache_dir=cache_dir, command=sys.argv,
+    )  # fmt: skip
+    outcome = execute_run(plan_run(request), RichProgress())
+    console.print(summary_table(outcome.summary))
+    how = "already complete, nothing recomputed" if outcome.reused else (
+        f"{outcome.computed} predicted, {outcome.resumed} resumed"
+    )
+    console.print(f"Run dir [bold]{outcome.out}[/] ({how}, {outcome.seconds:.1f} s)", highlight=False)
+
+
+@app.command(epilog="Example: iadbench matrix --methods always-defect,always-normal --datasets mvtec,visa --out runs/matrix")
+@handles_user_errors
+def matrix(
+    methods: Annotated[str, typer.Option(help="Comma-separated method names or wildcards (e.g. 'always-*').", rich_help_panel=opt.METHOD_PANEL)],
+    datasets: Annotated[str, typer.Option(help="Comma-separated datasets; every ordered pair of different ones is a cell.", rich_help_panel=opt.DATA_PANEL)] = "mvtec,visa",
+    out: Annotated[Path, typer.Option(help="Directory of run dirs <method>/<train>_to_<test>/ and LEADERBOARD.md.", rich_help_panel=opt.OUTPUT_PANEL)] = Path("runs/matrix"),
+    train_split: opt.TrainSplit = None,
+    test_split: opt.TestSplit = None,
+    tiny: opt.Tiny = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", metavar="[METHOD:]KEY=VALUE", help="Option override for every method that has KEY, or for METHOD only.", rich_help_panel=opt.METHOD_PANEL)] = None,
+    plugin: opt.Plugins = None,
+    data: opt.DataRoots = None,
+    threshold: opt.Threshold = None,
+    seed: opt.Seed = 0,
+    device: opt.Device = "auto",
+    overwrite: opt.Overwrite = False,
+    cache_dir: opt.CacheDir = None,
+) -> None:
+    """Run methods over every ordered pair of different datasets, then write the leaderboard."""
+    from iadbench.cli.display import RichProgress
+    from iadbench.leaderboard import collect_runs, load_paper_reference, render_leaderboard
+    from iadbench.matrix import MatrixRequest, run_matrix
+
+    opt.load_plugins(plugin)
+    request = MatrixRequest(
+        methods=[m.strip() for m in methods.split(",") if m.strip()],
+        datasets=[d.strip() for d in datasets.split(",") if d.strip()],
+        out=out, train_split=train_split, test_split=test_split, tiny=tiny, overrides=set_ or [],
+        data_roots=opt.parse_data_roots(data), threshold=threshold, seed=seed, device=device,
+        overwrite=overwrite, cache_dir=cache_dir, command=sys.argv,
+    )  # fmt: skip
+    outcomes = run_matrix(request, RichProgress(), on_cell=_print_cell)
+    markdown = render_leaderboard(collect_runs(out), load_paper_reference())
+    (out / "LEADERBOARD.md").write_text(markdown, encoding="utf-8")
+    console.print(f"{len(outcomes)} runs in [bold]{out}[/]; leaderboard [bold]{out / 'LEADERBOARD.md'}[/]", highlight=False)
+
+
+def _print_cell(outcome: object) -> None:
+    summary = outcome.summary  # type: ignore[attr-defined]
+    overall = summary["overall"]
+    console.print(
+        f"  {summary['method']:<16} {summary['train']['dataset']}→{summary['test']['dataset']}  "
+        f"acc {100 * overall['accuracy']:6.2f}  F1 {100 * overall['f1_macro']:6.2f}  "
+        f"n {overall['n']}{'  (reused)' if outcome.reused else ''}",  # type: ignore[attr-defined]
+        highlight=False,
+    )
+
+
+@app.command(epilog="Example: iadbench train --method lr-iad --train visa --data visa=/data/visa")
+@handles_user_errors
+def train(
+    method: Annotated[str, typer.Option(help="Registered method with a training stage.", rich_help_panel=opt.METHOD_PANEL)],
+    train: Annotated[str, typer.Option(help="Training dataset name.", rich_help_panel=opt.DATA_PANEL)],
+    train_split: opt.TrainSplit = None,
+    tiny: opt.Tiny = False,
+    set_: opt.SetOptions = None,
+    plugin: opt.Plugins = None,
+    data: opt.DataRoots = None,
+    seed: opt.Seed = 0,
+    device: opt.Device = "auto",
+    cache_dir: opt.CacheDir = None,
+) -> None:
+    """Run only the training stage; `run` with the same settings reuses what it stores."""
+    from iadbench.options import parse_assignments
+    from iadbench.runner import RunRequest, plan_run, train_only
+
+    opt.load_plugins(plugin)
+    request = RunRequest(
+        method=method, train=train, test=train, train_split=train_split,
+        options=parse_assignments(set_ or []), tiny=tiny, seed=seed,
+        data_roots=opt.parse_data_roots(data), device=device, cache_dir=cache_dir, command=sys.argv,
+    )  # fmt: skip
+    workdir = train_only(plan_run(request))
+    console.print(f"Trained artefacts in [bold]{workdir}[/]", highlight=False)

@@ -1,0 +1,114 @@
+"""Pixel access, on demand: readers only index paths, methods that need pixels call these.
+
+Every function decodes the whole file (``Image.load``) before returning, so a truncated or
+corrupt file fails here, with its path in the message, and not later inside a model.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from iadbench.errors import IADBenchError
+
+# What Pillow raises for unreadable input: OSError covers missing files, unidentified formats and
+# truncated data; some format plugins raise SyntaxError, ValueError, EOFError or struct.error.
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    struct.error,
+    Image.DecompressionBombError,
+)
+
+
+class ImageReadError(IADBenchError):
+    """An image or mask file is missing, truncated or not an image.
+
+    Attributes:
+        path: The file that could not be read.
+        reason: What went wrong, in a few words.
+    """
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"Cannot read image {self.path}: {reason}")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory"
+    return str(exc) or type(exc).__name__
+
+
+def _open_loaded(path: str | Path, mode: str | None = None) -> Image.Image:
+    """Open and fully decode one file, converted to ``mode`` when given; the file is closed."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            # convert/copy detach the pixels from the file object that ``with`` closes.
+            return image.convert(mode) if mode and image.mode != mode else image.copy()
+    except _DECODE_ERRORS as exc:
+        raise ImageReadError(path, _reason(exc)) from exc
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """Load an image as 3-channel RGB (MVTec grid, screw and zipper are single-channel on disk).
+
+    Args:
+        path: Image file.
+
+    Returns:
+        A fully decoded ``PIL.Image.Image`` in mode ``"RGB"``.
+
+    Raises:
+        ImageReadError: The file is missing, truncated or not a readable image.
+    """
+    return _open_loaded(path, "RGB")
+
+
+def load_mask(path: str | Path) -> np.ndarray:
+    """Load a defect mask as a boolean array, ``True`` where a defect is.
+
+    MVTec masks hold 0/255, VisA masks hold class indices (1, 2, ...): both are binarised with
+    ``!= 0``. Palette images count by palette index; colour masks count any non-zero channel
+    (alpha is ignored).
+
+    Args:
+        path: Mask file.
+
+    Returns:
+        A ``(height, width)`` array of dtype ``bool``.
+
+    Raises:
+        ImageReadError: The file is missing, truncated or not a readable image.
+    """
+    image = _open_loaded(path)
+    if image.mode in ("1", "L", "P", "I", "I;16", "F"):
+        pixels = np.asarray(image)
+    else:
+        pixels = np.asarray(image.convert("RGB")).max(axis=-1)
+    return pixels != 0
+
+
+def verify_decodable(path: str | Path) -> None:
+    """Decode a file completely and discard the pixels; used by ``iadbench data check``.
+
+    Args:
+        path: Image or mask file.
+
+    Raises:
+        ImageReadError: The file is missing, truncated or not a readable image.
+    """
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except _DECODE_ERRORS as exc:
+        raise ImageReadError(path, _reason(exc)) from exc

@@ -1,0 +1,111 @@
+"""The interface every method adapter implements, built-in or plugin.
+
+An adapter declares what it needs and gives (:class:`Capabilities`), its options as a dataclass,
+and turns batches of :class:`~iadbench.records.Sample` into :class:`~iadbench.records.Prediction`.
+Adapter modules must import heavy libraries (torch, transformers) inside methods, not at module
+top, so that ``iadbench list`` and ``iadbench --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, is_dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from iadbench.records import Prediction, Sample
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a method needs and what it returns; the runner and the tables read these.
+
+    Attributes:
+        needs_pixels: Decodes images (False for the constant baselines: no image is opened).
+        needs_masks: Its training stage reads defect masks.
+        trains: Has a training stage (:meth:`MethodAdapter.fit`) on the training subset.
+        prefers_gpu: Practical only on a GPU at real size.
+        gives_scores: Returns an anomaly score in [0, 1] per image (AUROC/AP become available).
+        gives_text: Returns generated text (the full answer, reasoning included).
+    """
+
+    needs_pixels: bool = True
+    needs_masks: bool = False
+    trains: bool = False
+    prefers_gpu: bool = False
+    gives_scores: bool = False
+    gives_text: bool = False
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """Options of a method that has none."""
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """Where and how a training stage runs.
+
+    Attributes:
+        workdir: Directory owned by this training configuration (content-hashed); a finished
+            stage leaves its artefacts here and later runs of the same configuration reuse them.
+        seed: Random seed of the run.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    """
+
+    workdir: Path
+    seed: int = 0
+    device: str = "auto"
+
+
+class MethodAdapter(ABC):
+    """Base class of method adapters.
+
+    Subclasses set ``capabilities`` and, when they have options, ``Options`` (a frozen dataclass
+    whose fields all have defaults; ``--set KEY=VALUE`` fills them). Bump ``version`` whenever a
+    change alters predictions, so results cached under the old version are not reused.
+
+    Example:
+        >>> from iadbench import MethodAdapter, Capabilities, Prediction
+        >>> class AlwaysNormal(MethodAdapter):
+        ...     capabilities = Capabilities(needs_pixels=False)
+        ...     def predict(self, batch):
+        ...         return [Prediction(label="normal") for _ in batch]
+    """
+
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    Options: ClassVar[type] = NoOptions
+    version: ClassVar[str] = "1"
+    default_batch_size: ClassVar[int] = 32
+
+    def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:
+        self.options = options if options is not None else self.Options()
+        self.tiny = tiny
+        self.device = device
+
+    def fit(self, samples: Sequence[Sample], context: FitContext) -> None:  # noqa: B027
+        """Train on ``samples`` (only called when ``capabilities.trains``); default: nothing."""
+
+    @abstractmethod
+    def predict(self, batch: Sequence[Sample]) -> list[Prediction]:
+        """One prediction per sample, in order.
+
+        An image the adapter cannot process should give ``Prediction.failed(reason)`` rather than
+        raise; if ``predict`` raises anyway, the runner retries the batch image by image and
+        records the error against the images that fail.
+        """
+
+    def describe(self) -> dict[str, Any]:
+        """Resolved facts worth recording in the manifest (model id, weights file, dtype...)."""
+        return {}
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the class docstring, for ``iadbench list``."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    @classmethod
+    def options_dict(cls, options: Any) -> dict[str, Any]:
+        """Options as a JSON-ready dict (for the manifest and the content hash)."""
+        return asdict(options) if is_dataclass(options) else {}

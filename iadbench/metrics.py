@@ -1,0 +1,180 @@
+"""Image-level metrics in the definitions of the LR-IAD paper's Tables III, V and VI, plus what an
+honest comparison needs (balanced accuracy, invalid rate, errors, AUROC/AP, collapse flags).
+
+Conventions:
+    * Labels are fixed to {defect, normal}; macro-F1 averages the two F1 scores and a label that
+      is never predicted gets F1 = 0 (scikit-learn's ``zero_division=0``), as in the paper.
+    * An ``invalid`` prediction (unparseable answer or unprocessable image) is a wrong answer for
+      every metric and is counted in ``invalid_rate`` (answers) or ``errors`` (images).
+    * ``defect`` is the positive class for AUROC, AP and the confusion counts.
+    * ``pooled`` = over all images of the test set (Table III); ``class_mean`` = the unweighted
+      mean of per-category values (what Tables V/VI average to).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    confusion_matrix,
+    f1_score,
+    recall_score,
+    roc_auc_score,
+)
+
+from iadbench.records import DEFECT, INVALID, LABELS, NORMAL
+
+# A method that gives (almost) one label to every image of a category is flagged: it cannot be
+# telling defects from normals there, whatever its accuracy says.
+COLLAPSE_SHARE = 0.95
+SUMMARY_KEYS: tuple[str, ...] = (
+    "n", "accuracy", "f1_macro", "balanced_accuracy", "invalid_rate", "errors", "auroc", "ap",
+    "tp", "fp", "tn", "fn", "n_invalid", "majority_share", "collapsed",
+)  # fmt: skip
+_MEANABLE: tuple[str, ...] = (
+    "accuracy", "f1_macro", "balanced_accuracy", "invalid_rate", "auroc", "ap", "majority_share",
+)  # fmt: skip
+
+
+@dataclass
+class ScoredRecord:
+    """What metrics need of one prediction line."""
+
+    category: str
+    label: str
+    pred: str
+    score: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class _Columns:
+    labels: list[str] = field(default_factory=list)
+    preds: list[str] = field(default_factory=list)
+    scores: list[float | None] = field(default_factory=list)
+    errors: int = 0
+
+    def add(self, record: ScoredRecord) -> None:
+        self.labels.append(record.label)
+        self.preds.append(record.pred)
+        self.scores.append(record.score)
+        self.errors += record.error is not None
+
+
+def compute_metrics(
+    labels: Sequence[str],
+    preds: Sequence[str],
+    scores: Sequence[float | None] | None = None,
+    errors: int = 0,
+) -> dict[str, float | int | bool | None]:
+    """Metrics of one group of images.
+
+    Args:
+        labels: Ground truth per image, each ``"defect"`` or ``"normal"``.
+        preds: Prediction per image, each ``"defect"``, ``"normal"`` or ``"invalid"``.
+        scores: Anomaly score per image or ``None``; AUROC/AP are given only when every image has a
+            score and both labels occur.
+        errors: Number of images that could not be processed (already ``invalid`` in ``preds``).
+
+    Returns:
+        A dict with the keys of :data:`SUMMARY_KEYS`; rates are fractions in [0, 1].
+
+    Raises:
+        ValueError: Lengths differ, the group is empty, or a label is outside the fixed sets.
+    """
+    if len(labels) != len(preds) or (scores is not None and len(scores) != len(labels)):
+        raise ValueError("labels, preds and scores must have the same length")
+    if not labels:
+        raise ValueError("cannot compute metrics of an empty group")
+    if unknown := (set(labels) - set(LABELS)) | (set(preds) - {DEFECT, NORMAL, INVALID}):
+        raise ValueError(f"unknown labels {sorted(unknown)}")
+    y_true, y_pred = np.asarray(labels), np.asarray(preds)
+    present = [label for label in LABELS if label in set(labels)]
+    # Rows: truth defect/normal; columns: pred defect/normal/invalid.
+    cm = confusion_matrix(y_true, y_pred, labels=[DEFECT, NORMAL, INVALID])
+    n_invalid = int((y_pred == INVALID).sum())
+    counts = [int((y_pred == label).sum()) for label in (DEFECT, NORMAL, INVALID)]
+    majority_share = max(counts) / len(y_pred)
+    return {
+        "n": len(y_true),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "f1_macro": float(
+            f1_score(y_true, y_pred, labels=list(LABELS), average="macro", zero_division=0)
+        ),
+        # Mean recall over the labels that occur: a normal-only group is not halved.
+        "balanced_accuracy": float(
+            recall_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+        ),
+        "invalid_rate": (n_invalid - errors) / len(y_true),
+        "errors": int(errors),
+        **_score_metrics(y_true, scores),
+        "tp": int(cm[0, 0]),
+        "fn": int(cm[0, 1] + cm[0, 2]),
+        "fp": int(cm[1, 0]),
+        "tn": int(cm[1, 1]),
+        "n_invalid": n_invalid,
+        "majority_share": majority_share,
+        "collapsed": majority_share >= COLLAPSE_SHARE,
+    }
+
+
+def _score_metrics(y_true: np.ndarray, scores: Sequence[float | None] | None) -> dict[str, float | None]:
+    if scores is None or any(s is None for s in scores) or len(set(y_true.tolist())) < 2:
+        return {"auroc": None, "ap": None}
+    y_score = np.asarray(scores, dtype=float)
+    positive = y_true == DEFECT
+    return {
+        "auroc": float(roc_auc_score(positive, y_score)),
+        "ap": float(average_precision_score(positive, y_score)),
+    }
+
+
+def class_mean(per_class: dict[str, dict[str, float | int | bool | None]]) -> dict[str, float | int | bool | None]:
+    """Unweighted mean over categories; counts are summed, flags say whether any category has it.
+
+    A metric that some category lacks (AUROC of a one-label category) is averaged over the
+    categories that have it, and is ``None`` when none has it.
+    """
+    rows = list(per_class.values())
+    if not rows:
+        raise ValueError("cannot average over zero categories")
+    mean: dict[str, float | int | bool | None] = {}
+    for key in SUMMARY_KEYS:
+        values = [row[key] for row in rows if row.get(key) is not None]
+        if key in _MEANABLE:
+            mean[key] = float(np.mean(values)) if values else None
+        elif key == "collapsed":
+            mean[key] = any(bool(v) for v in values)
+        else:
+            mean[key] = int(sum(values))
+    mean["categories"] = len(rows)
+    return mean
+
+
+def summarize(records: Iterable[ScoredRecord]) -> dict[str, dict]:
+    """Pooled, class-mean and per-category metrics of a stream of prediction records.
+
+    Returns:
+        ``{"overall": {...}, "class_mean": {...}, "per_class": {category: {...}}}`` with the keys
+        of :data:`SUMMARY_KEYS` in each group (class_mean adds ``categories``).
+    """
+    pooled, by_category = _Columns(), {}
+    for record in records:
+        pooled.add(record)
+        by_category.setdefault(record.category, _Columns()).add(record)
+    if not pooled.labels:
+        raise ValueError("no predictions to summarise")
+    per_class = {
+        category: compute_metrics(cols.labels, cols.preds, cols.scores, cols.errors)
+        for category, cols in sorted(by_category.items())
+    }
+    return {
+        "overall": compute_metrics(pooled.labels, pooled.preds, pooled.scores, pooled.errors),
+        "class_mean": class_mean(per_class),
+        "per_class": per_class,
+    }
+

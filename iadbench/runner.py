@@ -1,0 +1,351 @@
+"""Plan and execute one run: dataset root → samples → adapter → predictions.jsonl → summary.json.
+
+:func:`plan_run` resolves everything that can be wrong in the arguments (method, options, roots,
+splits, output dir) before any work starts, so a matrix fails fast; :func:`execute_run` does the
+work, resuming whatever an earlier attempt left.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from iadbench.datasets import open_dataset, resolve_root
+from iadbench.datasets.base import SUBSET_NAMES
+from iadbench.errors import IADBenchError, RunConflictError
+from iadbench.method import FitContext, MethodAdapter
+from iadbench.metrics import ScoredRecord, summarize
+from iadbench.options import build_options
+from iadbench.provenance import git_revision, package_versions
+from iadbench.records import Prediction, Sample
+from iadbench.registry import METHODS
+from iadbench.runspec import DatasetRef, RunSpec
+from iadbench.splits import check_no_overlap, load_split_table
+from iadbench.store import RunStore
+from iadbench.thresholds import DEFAULT_POLICY, decide, parse_fixed
+
+MANIFEST_SCHEMA = 1
+
+
+def default_cache_dir() -> Path:
+    """Where trained artefacts and demo data live: ``$IADBENCH_CACHE_DIR`` or the XDG cache."""
+    if env := os.environ.get("IADBENCH_CACHE_DIR"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "iadbench"
+
+
+class ProgressHook(Protocol):
+    """Receives progress of long work (the CLI draws rich progress bars)."""
+
+    def start(self, description: str, total: int) -> None: ...  # noqa: D102
+    def advance(self, count: int) -> None: ...  # noqa: D102
+    def finish(self) -> None: ...  # noqa: D102
+
+
+class SilentProgress:
+    """A progress hook that shows nothing."""
+
+    def start(self, description: str, total: int) -> None:  # noqa: D102
+        pass
+
+    def advance(self, count: int) -> None:  # noqa: D102
+        pass
+
+    def finish(self) -> None:  # noqa: D102
+        pass
+
+
+@dataclass
+class RunRequest:
+    """What a user asked for (CLI flags), before resolution."""
+
+    method: str
+    train: str
+    test: str
+    train_split: str | None = None
+    test_split: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    tiny: bool = False
+    seed: int = 0
+    threshold: str | None = None
+    data_roots: dict[str, str] = field(default_factory=dict)
+    out: Path | None = None
+    device: str = "auto"
+    batch_size: int | None = None
+    force_overlap: bool = False
+    overwrite: bool = False
+    cache_dir: Path | None = None
+    command: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PlannedRun:
+    """A fully resolved run, ready to execute."""
+
+    request: RunRequest
+    spec: RunSpec
+    adapter_cls: type[MethodAdapter]
+    options: Any
+    out: Path
+    cache_dir: Path
+
+    @property
+    def config_hash(self) -> str:
+        """Content hash of the run's configuration."""
+        return self.spec.config_hash()
+
+
+@dataclass
+class RunOutcome:
+    """What :func:`execute_run` did."""
+
+    summary: dict[str, Any]
+    out: Path
+    reused: bool  # the run was already complete: nothing was computed
+    computed: int  # predictions computed in this call
+    resumed: int  # predictions found from an earlier attempt
+    seconds: float
+
+
+def _split(value: str | None, default: str, flag: str) -> str:
+    split = value or default
+    if split not in SUBSET_NAMES:
+        raise IADBenchError(f"{flag} must be one of {', '.join(SUBSET_NAMES)}, got {split!r}")
+    return split
+
+
+def plan_run(request: RunRequest) -> PlannedRun:
+    """Resolve method, options, dataset roots, splits, threshold and output dir.
+
+    Raises:
+        UnknownNameError: Unknown method or option.
+        DatasetNotFoundError: A dataset root is not given or does not exist.
+        IADBenchError: Any other invalid argument.
+    """
+    adapter_cls = METHODS.get(request.method)
+    options = build_options(adapter_cls.Options, request.options)
+    table = load_split_table()
+    caps = adapter_cls.capabilities
+    threshold = request.threshold or (DEFAULT_POLICY if caps.gives_scores else None)
+    if threshold is not None:
+        if not caps.gives_scores:
+            raise IADBenchError(f"method {request.method!r} gives no scores; --threshold does not apply")
+        parse_fixed(threshold)
+    train_split = _split(request.train_split, table.train_split(request.method), "--train-split")
+    test_split = _split(request.test_split, table.inference_default, "--test-split")
+    train_root = resolve_root(request.train, request.data_roots)
+    test_root = resolve_root(request.test, request.data_roots)
+    spec = RunSpec(
+        method=request.method,
+        method_version=adapter_cls.version,
+        options=adapter_cls.options_dict(options),
+        tiny=request.tiny,
+        train=DatasetRef(request.train, train_split, str(train_root)),
+        test=DatasetRef(request.test, test_split, str(test_root)),
+        threshold=threshold,
+        seed=request.seed,
+    )
+    out = request.out or Path("runs") / request.method / (
+        f"{request.train}-{train_split}_to_{request.test}-{test_split}_{spec.config_hash()[:8]}"
+    )
+    cache_dir = request.cache_dir or default_cache_dir()
+    return PlannedRun(request, spec, adapter_cls, options, Path(out), cache_dir)
+
+
+def execute_run(plan: PlannedRun, progress: ProgressHook | None = None) -> RunOutcome:
+    """Run (or resume, or reuse) a planned run and return its summary.
+
+    Raises:
+        RunConflictError: The output dir is locked or holds another configuration.
+        DatasetNotFoundError: A dataset root holds no images in the expected layout.
+        SplitError: A training method would be tested on its own training images.
+    """
+    progress = progress or SilentProgress()
+    started = time.perf_counter()
+    store = RunStore(plan.out)
+    with store.locked():
+        manifest = store.read_manifest()
+        if manifest is not None and manifest.get("config_hash") != plan.config_hash:
+            if not plan.request.overwrite:
+                raise RunConflictError(
+                    f"{plan.out} holds a run of another configuration (hash "
+                    f"{str(manifest.get('config_hash'))[:12]}, this one {plan.config_hash[:12]}); "
+                    "its predictions cannot be reused. Choose another --out, or pass --overwrite "
+                    "to replace it."
+                )
+            store.clear()
+            manifest = None
+        if manifest and manifest.get("status") == "complete" and (summary := store.read_summary()):
+            return RunOutcome(summary, plan.out, True, 0, 0, time.perf_counter() - started)
+        return _compute(plan, store, progress, started, previous=manifest)
+
+
+def _compute(
+    plan: PlannedRun, store: RunStore, progress: ProgressHook, started: float, previous: dict[str, Any] | None
+) -> RunOutcome:
+    spec, caps = plan.spec, plan.adapter_cls.capabilities
+    assert spec.train is not None and spec.test is not None
+    test_samples = open_dataset(spec.test.name, spec.test.root).samples(spec.test.split)
+    adapter = plan.adapter_cls(plan.options, tiny=spec.tiny, device=plan.request.device)
+    manifest = _manifest(plan, adapter, status="running", n_test=len(test_samples))
+    if previous is not None:  # resuming: keep the history of attempts
+        manifest["created"] = previous.get("created", manifest["created"])
+        manifest["attempts"] = int(previous.get("attempts", 1)) + 1
+    store.write_manifest(manifest)
+    try:
+        if caps.trains:
+            train_samples = open_dataset(spec.train.name, spec.train.root).samples(spec.train.split)
+            check_no_overlap(train_samples, test_samples, force=plan.request.force_overlap)
+            workdir = plan.cache_dir / "trained" / spec.method / spec.train_hash()
+            adapter.fit(train_samples, FitContext(workdir, spec.seed, plan.request.device))
+            manifest["trained_artifacts"] = str(workdir)
+        done = store.finished_ids()
+        pending = [s for s in test_samples if s.id not in done]
+        threshold = parse_fixed(spec.threshold) if spec.threshold else None
+        batch_size = plan.request.batch_size or plan.adapter_cls.default_batch_size
+        progress.start(f"{spec.method} {spec.train.name}→{spec.test.name}", len(pending))
+        for index, batch in enumerate(_batches(pending, batch_size)):
+            predictions = _predict_isolating_failures(adapter, batch)
+            if index == 0:
+                _check_not_systematic(batch, predictions)
+            store.append([_record(s, p, threshold) for s, p in zip(batch, predictions, strict=True)])
+            progress.advance(len(batch))
+        progress.finish()
+    except KeyboardInterrupt:
+        store.write_manifest({**manifest, "status": "interrupted", "updated": _now()})
+        raise
+    summary = _summary(plan, store, test_samples)
+    store.write_summary(summary)
+    store.write_manifest({**manifest, "status": "complete", "updated": _now()})
+    elapsed = time.perf_counter() - started
+    return RunOutcome(summary, plan.out, False, len(pending), len(done & {s.id for s in test_samples}), elapsed)
+
+
+def _batches(samples: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]:
+    for start in range(0, len(samples), max(1, size)):
+        yield samples[start : start + size]
+
+
+def _predict_isolating_failures(adapter: MethodAdapter, batch: Sequence[Sample]) -> list[Prediction]:
+    """Predict a batch; when it raises, retry image by image so one bad file costs one image."""
+    try:
+        predictions = adapter.predict(batch)
+    except KeyboardInterrupt:
+        raise
+    except Exception:
+        predictions = [_predict_one(adapter, sample) for sample in batch]
+    if len(predictions) != len(batch):
+        raise IADBenchError(
+            f"{type(adapter).__name__}.predict returned {len(predictions)} predictions for "
+            f"{len(batch)} samples; an adapter must return one per sample, in order"
+        )
+    return predictions
+
+
+def _predict_one(adapter: MethodAdapter, sample: Sample) -> Prediction:
+    try:
+        (prediction,) = adapter.predict([sample])
+        return prediction
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        return Prediction.failed(f"{type(exc).__name__}: {exc}")
+
+
+def _check_not_systematic(batch: Sequence[Sample], predictions: list[Prediction]) -> None:
+    """A method that fails on every image of its first batch is broken, not facing bad images."""
+    errors = [p.error for p in predictions if p.error is not None]
+    if len(batch) > 1 and len(errors) == len(batch):
+        raise IADBenchError(
+            f"the method failed on all {len(batch)} images of its first batch, so the run stops "
+            f"instead of recording {len(batch)} errors per batch. First error: {errors[0]}"
+        )
+
+
+def _record(sample: Sample, prediction: Prediction, threshold: float | None) -> dict[str, Any]:
+    pred = prediction.label
+    # Score methods: the run's threshold policy makes the decision, not the adapter.
+    if threshold is not None and prediction.score is not None and prediction.error is None:
+        pred = decide(prediction.score, threshold)
+    return {
+        "id": sample.id,
+        "category": sample.category,
+        "label": sample.label,
+        "pred": pred,
+        "score": prediction.score,
+        "text": prediction.text,
+        "error": prediction.error,
+    }
+
+
+def _summary(plan: PlannedRun, store: RunStore, test_samples: list[Sample]) -> dict[str, Any]:
+    spec = plan.spec
+    wanted = {s.id for s in test_samples}
+    records = (
+        ScoredRecord(r["category"], r["label"], r["pred"], r.get("score"), r.get("error"))
+        for r in store.iter_predictions()
+        if r["id"] in wanted
+    )
+    assert spec.train is not None and spec.test is not None
+    return {
+        "method": spec.method,
+        "train": {"dataset": spec.train.name, "split": spec.train.split},
+        "test": {"dataset": spec.test.name, "split": spec.test.split},
+        "threshold": spec.threshold,
+        "config_hash": plan.config_hash,
+        "tiny": spec.tiny,
+        "capabilities": vars(plan.adapter_cls.capabilities),
+        **summarize(records),
+    }
+
+
+def _manifest(plan: PlannedRun, adapter: MethodAdapter, *, status: str, n_test: int) -> dict[str, Any]:
+    return {
+        "schema": MANIFEST_SCHEMA,
+        "status": status,
+        "command": plan.request.command,
+        "config_hash": plan.config_hash,
+        "config": plan.spec.config(),
+        "threshold": plan.spec.threshold,
+        "seed": plan.spec.seed,
+        "n_test": n_test,
+        "method": {
+            "name": plan.spec.method,
+            "class": f"{plan.adapter_cls.__module__}.{plan.adapter_cls.__qualname__}",
+            "capabilities": vars(plan.adapter_cls.capabilities),
+            "resolved": adapter.describe(),
+        },
+        "device": plan.request.device,
+        "versions": package_versions(),
+        "git": git_revision(),
+        "attempts": 1,
+        "created": _now(),
+        "updated": _now(),
+    }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def train_only(plan: PlannedRun) -> Path:
+    """Run a method's training stage alone and return where its artefacts are stored.
+
+    Raises:
+        IADBenchError: The method has no training stage.
+    """
+    spec = plan.spec
+    if not plan.adapter_cls.capabilities.trains:
+        raise IADBenchError(f"method {spec.method!r} has no training stage; `iadbench run` evaluates it directly")
+    assert spec.train is not None
+    samples = open_dataset(spec.train.name, spec.train.root).samples(spec.train.split)
+    workdir = plan.cache_dir / "trained" / spec.method / spec.train_hash()
+    adapter = plan.adapter_cls(plan.options, tiny=spec.tiny, device=plan.request.device)
+    adapter.fit(samples, FitContext(workdir, spec.seed, plan.request.device))
+    return workdir

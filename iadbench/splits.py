@@ -1,0 +1,79 @@
+"""Split definitions read from ``splits/*.toml`` (data, not code) and the overlap guard."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from iadbench.datasets.base import SUBSET_NAMES
+from iadbench.errors import IADBenchError
+from iadbench.records import Sample
+
+SPLITS_PACKAGE = "iadbench_splits"
+DEFAULT_TABLE = "table2.toml"
+
+
+class SplitError(IADBenchError):
+    """A split file is malformed, or train and test samples overlap without ``--force``."""
+
+
+@dataclass(frozen=True)
+class SplitTable:
+    """Training subset per method and the default inference subset."""
+
+    inference_default: str
+    training_default: str
+    training_by_method: dict[str, str]
+
+    def train_split(self, method: str) -> str:
+        """Training subset for ``method`` (Table II), or the table's default."""
+        return self.training_by_method.get(method, self.training_default)
+
+
+def _subset(value: Any, where: str) -> str:
+    if value not in SUBSET_NAMES:
+        raise SplitError(f"{where} must be one of {', '.join(SUBSET_NAMES)}, got {value!r}")
+    return value
+
+
+@cache
+def load_split_table(name: str = DEFAULT_TABLE) -> SplitTable:
+    """Parse a split table shipped in ``splits/``.
+
+    Raises:
+        SplitError: The file is missing a section or names an unknown subset.
+    """
+    raw = tomllib.loads(files(SPLITS_PACKAGE).joinpath(name).read_text(encoding="utf-8"))
+    try:
+        training = raw["training"]
+        return SplitTable(
+            inference_default=_subset(raw["inference"]["default"], f"{name} [inference] default"),
+            training_default=_subset(training["default"], f"{name} [training] default"),
+            training_by_method={
+                method: _subset(subset, f"{name} [training.methods] {method}")
+                for method, subset in training.get("methods", {}).items()
+            },
+        )
+    except KeyError as exc:
+        raise SplitError(f"split table {name} lacks the key {exc}") from exc
+
+
+def check_no_overlap(train: list[Sample], test: list[Sample], *, force: bool = False) -> int:
+    """Refuse to train and test on the same images; returns the overlap size.
+
+    Raises:
+        SplitError: Some test images are also training images and ``force`` is False.
+    """
+    train_ids = {(s.dataset, s.id) for s in train}
+    overlap = sum((s.dataset, s.id) in train_ids for s in test)
+    if overlap and not force:
+        raise SplitError(
+            f"{overlap} of {len(test)} test images are also in the training subset, so the "
+            "scores would measure memorisation, not detection. Use disjoint subsets (e.g. "
+            "--train-split train --test-split test), a different test dataset, or --force-overlap "
+            "if this is really what you want."
+        )
+    return overlap

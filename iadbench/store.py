@@ -1,0 +1,159 @@
+"""A run directory on disk: manifest, append-only predictions, summary, and a lock.
+
+Layout of a run dir::
+
+    manifest.json       command, resolved configuration, content hash, versions, status
+    predictions.jsonl   one JSON object per test image, appended and flushed as it goes
+    summary.json        metrics (written when every test image has a prediction)
+    .lock               held while a process works on the run
+
+Resuming relies on ``predictions.jsonl`` being append-only: a torn last line (the process died
+mid-write) is cut off, finished ids are skipped, nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from iadbench.errors import IADBenchError, RunConflictError
+
+PREDICTION_KEYS: tuple[str, ...] = ("id", "category", "label", "pred", "score", "text", "error")
+
+
+class RunStore:
+    """Reads and writes one run directory."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.manifest_path = self.directory / "manifest.json"
+        self.predictions_path = self.directory / "predictions.jsonl"
+        self.summary_path = self.directory / "summary.json"
+        self._lock = FileLock(str(self.directory / ".lock"), timeout=0)
+
+    @contextmanager
+    def locked(self) -> Iterator[RunStore]:
+        """Hold the run's lock; a second process on the same dir fails at once, clearly.
+
+        Raises:
+            RunConflictError: Another process holds the lock.
+        """
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise RunConflictError(
+                f"another iadbench process is working on {self.directory} (lock file "
+                f"{self._lock.lock_file}). Wait for it to finish or choose another --out."
+            ) from None
+        try:
+            yield self
+        finally:
+            self._lock.release()
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        """The stored manifest, or None when the dir holds no run yet."""
+        return _read_json(self.manifest_path) if self.manifest_path.exists() else None
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Replace the manifest atomically (a crash never leaves half a file)."""
+        _write_json_atomic(self.manifest_path, manifest)
+
+    def read_summary(self) -> dict[str, Any] | None:
+        """The stored summary, or None."""
+        return _read_json(self.summary_path) if self.summary_path.exists() else None
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """Replace the summary atomically."""
+        _write_json_atomic(self.summary_path, summary)
+
+    def clear(self) -> None:
+        """Delete the stored run (``--overwrite``); the lock file stays."""
+        for path in (self.manifest_path, self.predictions_path, self.summary_path):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(self.directory / "artifacts", ignore_errors=True)
+
+    def repair_tail(self) -> int:
+        """Cut a torn last line off ``predictions.jsonl``; returns the bytes removed."""
+        if not self.predictions_path.exists():
+            return 0
+        with self.predictions_path.open("rb+") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return 0
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return 0
+            # Walk back to the last newline in chunks; predictions can hold long texts.
+            end, chunk = size, 1 << 16
+            while end > 0:
+                start = max(0, end - chunk)
+                handle.seek(start)
+                block = handle.read(end - start)
+                if (cut := block.rfind(b"\n")) >= 0:
+                    keep = start + cut + 1
+                    break
+                end = start
+            else:
+                keep = 0
+            handle.truncate(keep)
+            return size - keep
+
+    def iter_predictions(self) -> Iterator[dict[str, Any]]:
+        """Stored prediction records, first occurrence of each id only.
+
+        Raises:
+            IADBenchError: A line other than the last is not valid JSON (the file was edited or
+                corrupted; repairing the tail cannot fix it).
+        """
+        if not self.predictions_path.exists():
+            return
+        seen: set[str] = set()
+        with self.predictions_path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise IADBenchError(
+                        f"{self.predictions_path} line {number} is not valid JSON ({exc.msg}); "
+                        "fix or delete that line, or re-run with --overwrite."
+                    ) from None
+                if record.get("id") not in seen:
+                    seen.add(record["id"])
+                    yield record
+
+    def finished_ids(self) -> set[str]:
+        """Ids that already have a prediction (after repairing a torn tail)."""
+        self.repair_tail()
+        return {record["id"] for record in self.iter_predictions()}
+
+    def append(self, records: list[dict[str, Any]]) -> None:
+        """Append prediction records and flush them to the OS before returning."""
+        if not records:
+            return
+        payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        with self.predictions_path.open("a", encoding="utf-8") as handle:
+            handle.write(payload)
+            handle.flush()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IADBenchError(f"{path} is not valid JSON ({exc}); delete it or use --overwrite.") from None
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,33 @@
+"""Shared fixtures: small synthetic MVTec-AD and VisA trees in the official layouts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never reach a model hub; set before anything imports huggingface_hub.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+SYNTH_SCALE = 0.02
+
+
+@pytest.fixture(scope="session")
+def synth_mvtec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic MVTec-AD root at scale 0.02 (read-only: copy it before changing files)."""
+    from iadbench.datasets.synth import synthesize
+
+    root = tmp_path_factory.mktemp("synth") / "mvtec"
+    synthesize("mvtec", root, scale=SYNTH_SCALE, seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def synth_visa(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic VisA root (raw release layout) at scale 0.02 (read-only: copy it first)."""
+    from iadbench.datasets.synth import synthesize
+
+    root = tmp_path_factory.mktemp("synth") / "visa"
+    synthesize("visa", root, scale=SYNTH_SCALE, seed=0)
+    return root

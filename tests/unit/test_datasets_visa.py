@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from iadbench.datasets import VisA, open_dataset
+from iadbench.errors import DatasetNotFoundError
+
+SCALE = 0.02
+HEADER = "object,split,label,image,mask\n"
+
+
+def scaled(n: int) -> int:
+    return max(3, round(n * SCALE))
+
+
+def write_image(path: Path, mode: str = "RGB") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, (8, 8)).save(path)
+
+
+def write_split_csv(root: Path, rows: list[str]) -> None:
+    (root / "split_csv").mkdir(parents=True, exist_ok=True)
+    (root / "split_csv" / "1cls.csv").write_text(HEADER + "".join(r + "\n" for r in rows))
+
+
+def test_subset_counts_match_scaled_official_counts(synth_visa: Path) -> None:
+    reader = VisA(synth_visa)
+    assert reader.layout == "split_csv"
+    for category, official in VisA.official_counts.items():
+        train = [s for s in reader.samples("train") if s.category == category]
+        test = [s for s in reader.samples("test") if s.category == category]
+        assert len(train) == scaled(official.train_normal)
+        assert {s.label for s in train} == {"normal"}
+        assert sum(s.label == "normal" for s in test) == scaled(official.test_normal)
+        assert sum(s.label == "defect" for s in test) == scaled(official.test_defect)
+    assert len(reader.samples("all")) == len(reader.samples("train")) + len(reader.samples("test"))
+
+
+def test_ids_are_the_csv_image_paths(synth_visa: Path) -> None:
+    with open(synth_visa / "split_csv" / "1cls.csv", newline="") as handle:
+        listed = sorted(row["image"] for row in csv.DictReader(handle))
+    samples = VisA(synth_visa).samples("all")
+    assert [s.id for s in samples] == listed
+    assert all(Path(s.image_path) == synth_visa.resolve() / s.id for s in samples)
+
+
+def test_normal_and_anomaly_basename_collision_gives_two_samples(synth_visa: Path) -> None:
+    by_id = {s.id: s for s in VisA(synth_visa).samples("all")}
+    normal = by_id["candle/Data/Images/Normal/0000.JPG"]
+    anomaly = by_id["candle/Data/Images/Anomaly/0000.JPG"]
+    assert (normal.label, anomaly.label) == ("normal", "defect")
+    assert normal.image_path != anomaly.image_path
+
+
+def test_mask_paths_and_defect_types_come_from_csv(synth_visa: Path) -> None:
+    for s in VisA(synth_visa).samples("all"):
+        if s.label == "defect":
+            assert s.defect_type == "anomaly"
+            assert s.mask_path is not None and Path(s.mask_path).is_file()
+        else:
+            assert (s.defect_type, s.mask_path) == ("good", None)
+
+
+def test_row_for_absent_file_still_yields_a_sample(tmp_path: Path) -> None:
+    write_image(tmp_path / "candle/Data/Images/Normal/0000.JPG")
+    write_split_csv(
+        tmp_path,
+        [
+            "candle,train,normal,candle/Data/Images/Normal/0000.JPG,",
+            "candle,test,anomaly,candle/Data/Images/Anomaly/0000.JPG,candle/Data/Masks/Anomaly/0000.png",
+        ],
+    )
+    samples = VisA(tmp_path).samples("all")
+    assert [s.id for s in samples] == [
+        "candle/Data/Images/Anomaly/0000.JPG",
+        "candle/Data/Images/Normal/0000.JPG",
+    ]
+    assert not Path(samples[0].image_path).exists()
+
+
+def test_bad_label_error_names_the_csv_line(tmp_path: Path) -> None:
+    write_split_csv(tmp_path, ["candle,test,broken,candle/a.JPG,"])
+    with pytest.raises(DatasetNotFoundError, match="line 2"):
+        VisA(tmp_path).samples("all")
+
+
+def test_duplicate_csv_row_is_rejected(tmp_path: Path) -> None:
+    write_split_csv(tmp_path, ["candle,test,normal,candle/a.JPG,"] * 2)
+    with pytest.raises(DatasetNotFoundError, match="again"):
+        VisA(tmp_path).samples("all")
+
+
+def test_converted_mvtec_style_tree_is_read(tmp_path: Path) -> None:
+    write_image(tmp_path / "candle/train/good/0000.JPG")
+    write_image(tmp_path / "candle/test/good/0001.JPG")
+    write_image(tmp_path / "candle/test/bad/0000.JPG")
+    write_image(tmp_path / "candle/ground_truth/bad/0000.png", "L")
+    reader = VisA(tmp_path)
+    assert reader.layout == "mvtec_style"
+    by_id = {s.id: s for s in reader.samples("all")}
+    assert by_id["candle/train/good/0000.JPG"].subset == "train"
+    bad = by_id["candle/test/bad/0000.JPG"]
+    assert (bad.label, bad.defect_type, bad.dataset) == ("defect", "bad", "visa")
+    assert bad.mask_path == str(tmp_path.resolve() / "candle/ground_truth/bad/0000.png")
+
+
+def test_root_without_either_layout_error_names_path_and_both_layouts(tmp_path: Path) -> None:
+    (tmp_path / "candle").mkdir()
+    with pytest.raises(DatasetNotFoundError) as info:
+        VisA(tmp_path)
+    message = str(info.value)
+    assert str(tmp_path.resolve()) in message
+    assert "split_csv/1cls.csv" in message and "test/bad" in message
+
+
+def test_missing_root_error_names_path(tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError, match="nowhere"):
+        open_dataset("visa", tmp_path / "nowhere")

@@ -1,0 +1,286 @@
+"""Leaderboard: collecting stored runs, the paper's reference numbers and the markdown tables."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from iadbench.errors import IADBenchError
+from iadbench.leaderboard import (
+    collect_runs,
+    escape_markdown,
+    load_paper_reference,
+    reference_mismatch,
+    render_leaderboard,
+)
+from iadbench.metrics import ScoredRecord, summarize
+
+# Official VisA counts (DESIGN §2): 1cls train normal, test normal, test anomaly.
+VISA_COUNTS = {
+    "candle": (900, 100, 100), "capsules": (542, 60, 100), "cashew": (450, 50, 100),
+    "chewinggum": (453, 50, 100), "fryum": (450, 50, 100), "macaroni1": (900, 100, 100),
+    "macaroni2": (900, 100, 100), "pcb1": (904, 100, 100), "pcb2": (901, 100, 100),
+    "pcb3": (905, 101, 100), "pcb4": (904, 101, 100), "pipe_fryum": (450, 50, 100),
+}  # fmt: skip
+
+# A small test set: category -> list of (label, pred).
+SMALL = {
+    "bottle": [("defect", "defect")] * 3 + [("normal", "normal")] * 5 + [("defect", "normal")],
+    "cable": [("defect", "defect")] * 2 + [("normal", "defect")] * 2 + [("normal", "normal")] * 4,
+}
+
+
+def write_run(
+    root: Path,
+    name: str,
+    method: str,
+    cells: dict[str, list[tuple[str, str]]],
+    *,
+    train: tuple[str, str] = ("visa", "all"),
+    test: tuple[str, str] = ("mvtec", "all"),
+    threshold: str | None = None,
+    tiny: bool = False,
+    status: str = "complete",
+    config_hash: str | None = None,
+) -> Path:
+    """A run directory whose summary.json comes from real metrics over the given predictions."""
+    records = [
+        ScoredRecord(category=category, label=label, pred=pred)
+        for category, pairs in cells.items()
+        for label, pred in pairs
+    ]
+    config_hash = config_hash or (name.encode().hex() * 64)[:64]
+    summary = {
+        "method": method,
+        "train": {"dataset": train[0], "split": train[1]},
+        "test": {"dataset": test[0], "split": test[1]},
+        "threshold": threshold,
+        "config_hash": config_hash,
+        "tiny": tiny,
+        "capabilities": {"gives_scores": False},
+        **summarize(records),
+    }
+    manifest = {"config_hash": config_hash, "status": status, "updated": "2025-01-01T00:00:00",
+                "command": ["iadbench", "run", "--method", method]}  # fmt: skip
+    run_dir = root / name
+    run_dir.mkdir(parents=True)
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    return run_dir
+
+
+def constant(
+    cells: dict[str, list[tuple[str, str]]], pred: str
+) -> dict[str, list[tuple[str, str]]]:
+    return {c: [(label, pred) for label, _ in pairs] for c, pairs in cells.items()}
+
+
+def tables(markdown: str) -> list[list[str]]:
+    """Each markdown table as its list of lines."""
+    found, current = [], []
+    for line in markdown.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            found.append(current)
+            current = []
+    return found
+
+
+def cells_of(line: str) -> list[str]:
+    """Cells of a table line, splitting only on pipes that no backslash escapes."""
+    cells, current, chars = [], "", iter(line)
+    for char in chars:
+        if char == "\\":
+            current += char + next(chars, "")
+        elif char == "|":
+            cells.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return cells[1:]
+
+
+def unescaped_pipes(line: str) -> int:
+    return re.sub(r"\\.", "", line).count("|")
+
+
+def row_of(table: list[str], first_cell: str) -> dict[str, str]:
+    headers = cells_of(table[0])
+    for line in table[2:]:
+        cells = cells_of(line)
+        if cells[0] == first_cell:
+            return dict(zip(headers, cells, strict=True))
+    raise AssertionError(f"no row {first_cell!r} in {table[0]}")
+
+
+@pytest.fixture
+def small_dir(tmp_path: Path) -> Path:
+    write_run(tmp_path, "lr", "lr-iad", SMALL)
+    return tmp_path
+
+
+def test_pooled_table_shows_metrics_of_the_stored_run(small_dir: Path) -> None:
+    markdown = render_leaderboard(collect_runs(small_dir))
+    row = row_of(tables(markdown)[0], "lr-iad")
+    # 17 images, 14 correct; defects 5 of 6 found, normals 9 of 11.
+    assert row["VisA→MVTec-AD n"] == "17"
+    assert row["VisA→MVTec-AD Acc"] == f"{100 * 14 / 17:.2f}"
+    assert row["VisA→MVTec-AD Bal.Acc"] == f"{100 * (5 / 6 + 9 / 11) / 2:.2f}"
+    assert row["VisA→MVTec-AD Invalid"] == "0.00"
+    assert row["VisA→MVTec-AD AUROC"] == "—"
+
+
+def test_class_mean_table_averages_categories(small_dir: Path) -> None:
+    row = row_of(tables(render_leaderboard(collect_runs(small_dir)))[1], "lr-iad")
+    assert row["VisA→MVTec-AD Acc"] == f"{100 * (8 / 9 + 6 / 8) / 2:.2f}"
+    assert row["VisA→MVTec-AD Collapsed"] == "0/2"
+
+
+def test_per_category_table_lists_every_category_and_a_mean_row(small_dir: Path) -> None:
+    table = tables(render_leaderboard(collect_runs(small_dir)))[2]
+    assert [cells_of(line)[0] for line in table[2:]] == ["bottle", "cable", "**mean**"]
+    assert row_of(table, "bottle")["n"] == "9"
+    assert row_of(table, "**mean**")["n"] == "17"
+
+
+def test_derived_baselines_appear_without_a_baseline_run(small_dir: Path) -> None:
+    markdown = render_leaderboard(collect_runs(small_dir))
+    row = row_of(tables(markdown)[0], "always-defect (derived)")
+    assert row["VisA→MVTec-AD Acc"] == f"{100 * 6 / 17:.2f}†"
+    assert row_of(tables(markdown)[0], "always-normal (derived)")["VisA→MVTec-AD n"] == "17"
+
+
+def test_stored_baseline_takes_precedence_over_a_derived_one(small_dir: Path) -> None:
+    write_run(small_dir, "ad", "always-defect", constant(SMALL, "defect"))
+    markdown = render_leaderboard(collect_runs(small_dir))
+    first_cells = [cells_of(line)[0] for line in tables(markdown)[0][2:]]
+    assert first_cells == ["always-defect", "always-normal (derived)", "lr-iad"]
+
+
+def test_reference_numbers_appear_for_the_papers_setup(small_dir: Path) -> None:
+    markdown = render_leaderboard(collect_runs(small_dir), load_paper_reference())
+    assert row_of(tables(markdown)[0], "lr-iad")["VisA→MVTec-AD Paper Acc / F1"] == "84.35 / 71.54"
+    bottle = row_of(tables(markdown)[2], "bottle")
+    assert (bottle["lr-iad Paper Acc"], bottle["lr-iad Paper F1"]) == ("82.88", "62.18")
+
+
+def test_reference_numbers_are_withheld_for_the_test_split(tmp_path: Path) -> None:
+    write_run(tmp_path, "lr", "lr-iad", SMALL, test=("mvtec", "test"))
+    markdown = render_leaderboard(collect_runs(tmp_path), load_paper_reference())
+    row = row_of(tables(markdown)[0], "lr-iad")
+    assert row["VisA→MVTec-AD (test split) Paper Acc / F1"] == "—¶"
+    assert "84.35" not in markdown and "82.88" not in markdown
+    assert "the paper tests on the All split" in markdown
+
+
+def test_paper_number_equal_to_always_defect_is_noted(tmp_path: Path) -> None:
+    cells = {
+        category: [("normal", "normal")] * (train + test_normal) + [("defect", "defect")] * defects
+        for category, (train, test_normal, defects) in VISA_COUNTS.items()
+    }
+    write_run(tmp_path, "lr", "lr-iad", cells, train=("mvtec", "all"), test=("visa", "all"))
+    markdown = render_leaderboard(collect_runs(tmp_path), load_paper_reference())
+    derived = row_of(tables(markdown)[0], "always-defect (derived)")
+    assert derived["MVTec-AD→VisA Acc"] == "11.09†"
+    assert derived["MVTec-AD→VisA F1"] == "9.98"
+    assert (
+        "The paper's winclip on VisA (Table III: 11.09 / 9.98) equals what always-defect"
+        in markdown
+    )
+
+
+def test_crafted_method_name_cannot_break_a_table(tmp_path: Path) -> None:
+    write_run(tmp_path, "evil", "evil|name<script>\\|`x`\n# h", SMALL)
+    markdown = render_leaderboard(collect_runs(tmp_path), load_paper_reference())
+    assert "<script>" not in markdown
+    for table in tables(markdown):
+        assert {unescaped_pipes(line) for line in table} == {unescaped_pipes(table[0])}
+    assert "evil\\|name&lt;script&gt;\\\\\\|\\`x\\` \\# h" in markdown
+
+
+def test_escape_markdown_neutralises_markup_characters() -> None:
+    assert escape_markdown("a|b\\c`d*e_f[g]h<i>j#k\nl") == (
+        "a\\|b\\\\c\\`d\\*e\\_f\\[g\\]h&lt;i&gt;j\\#k l"
+    )
+
+
+def test_incomplete_runs_are_skipped_and_noted(small_dir: Path) -> None:
+    write_run(small_dir, "half", "winclip", SMALL, status="running")
+    collected = collect_runs(small_dir)
+    assert [run.method for run in collected.runs] == ["lr-iad"]
+    assert "Skipped half: run not complete (status 'running')." in render_leaderboard(collected)
+
+
+def test_corrupt_summary_is_skipped_with_a_reason(small_dir: Path) -> None:
+    broken = write_run(small_dir, "broken", "winclip", SMALL)
+    (broken / "summary.json").write_text("{not json")
+    collected = collect_runs(small_dir)
+    assert [s.reason for s in collected.skipped] == ["unreadable summary.json (JSONDecodeError)"]
+
+
+def test_missing_directory_raises(tmp_path: Path) -> None:
+    with pytest.raises(IADBenchError, match="does not exist"):
+        collect_runs(tmp_path / "nowhere")
+
+
+def test_directory_without_complete_runs_raises(tmp_path: Path) -> None:
+    write_run(tmp_path, "half", "lr-iad", SMALL, status="running")
+    with pytest.raises(IADBenchError, match="No complete run"):
+        collect_runs(tmp_path)
+
+
+def test_identical_config_hash_is_kept_once(small_dir: Path) -> None:
+    write_run(small_dir / "copy", "lr", "lr-iad", SMALL)
+    collected = collect_runs(small_dir)
+    assert len(collected.runs) == 1
+    assert "same configuration" in collected.skipped[0].reason
+
+
+def test_two_configurations_of_one_setup_get_hash_labels(small_dir: Path) -> None:
+    write_run(small_dir, "lr2", "lr-iad", constant(SMALL, "defect"), config_hash="b" * 64)
+    labels = sorted(run.label for run in collect_runs(small_dir).runs)
+    assert labels == ["lr-iad [6c726c72]", "lr-iad [bbbbbbbb]"]
+
+
+def test_oracle_threshold_and_tiny_runs_are_marked(tmp_path: Path) -> None:
+    write_run(tmp_path, "w", "winclip", SMALL, threshold="oracle", tiny=True)
+    markdown = render_leaderboard(collect_runs(tmp_path), load_paper_reference())
+    row = row_of(tables(markdown)[0], "winclip (tiny)")
+    assert row["Threshold"] == "oracle‡"
+    assert row["VisA→MVTec-AD Paper Acc / F1"] == "—¶"
+    assert "‡ oracle threshold: fitted on the test labels" in markdown
+    assert "random-weight tiny models, not comparable to the paper" in markdown
+
+
+def test_invalid_column_appears_only_for_methods_with_invalid_answers(tmp_path: Path) -> None:
+    cells = {"bottle": SMALL["bottle"][:-1] + [("defect", "invalid")]}
+    write_run(tmp_path, "q", "qwen2-vl", cells)
+    headers = cells_of(tables(render_leaderboard(collect_runs(tmp_path)))[2][0])
+    assert "qwen2-vl Inv" in headers and "always-defect (derived) Inv" not in headers
+
+
+def test_reference_mismatch_explains_the_setup() -> None:
+    assert reference_mismatch("visa", "mvtec", "all") is None
+    assert reference_mismatch("mvtec", "mvtec", "all") is not None
+    assert reference_mismatch("visa", "mvtec", "all", tiny=True) == "random-weight tiny models"
+
+
+def test_paper_reference_lookup() -> None:
+    reference = load_paper_reference()
+    assert reference.lookup("visa", "winclip") == (11.09, 9.98, "III")
+    assert reference.lookup("mvtec", "lr-iad", "bottle") == (82.88, 62.18, "VI")
+    assert reference.lookup("mvtec", "always-defect") is None
+
+
+def test_output_is_deterministic(small_dir: Path) -> None:
+    write_run(small_dir, "back", "aprilgan", SMALL, train=("mvtec", "all"), test=("visa", "all"))
+    reference = load_paper_reference()
+    first = render_leaderboard(collect_runs(small_dir), reference)
+    assert first == render_leaderboard(collect_runs(small_dir), reference)
+    assert first.index("## Per category: MVTec-AD→VisA") < first.index(
+        "## Per category: VisA→MVTec"
+    )
