@@ -21,10 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
-	$(BIN)/ruff check iadbench methods tests benchmarks
+	$(BIN)/ruff check iadbench methods tests benchmarks examples
 
 lint: $(STAMP)
-	$(BIN)/ruff check iadbench methods tests benchmarks
+	$(BIN)/ruff check iadbench methods tests benchmarks examples
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_harness.py

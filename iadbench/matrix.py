@@ -51,7 +51,9 @@ def split_overrides(items: list[str], methods: list[str]) -> dict[str, dict[str,
         target, sep, assignment = item.partition(":")
         if sep and "=" not in target:
             if target not in per_method:
-                raise IADBenchError(f"--set {item!r} names method {target!r}, which is not in --methods")
+                raise IADBenchError(
+                    f"--set {item!r} names method {target!r}, which is not in --methods"
+                )
             per_method[target].update(parse_assignments([assignment]))
             continue
         ((key, value),) = parse_assignments([item]).items()
@@ -72,11 +74,15 @@ def _option_names(method: str) -> set[str]:
 def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
     """Resolve every cell before any runs, so a bad name or root fails in seconds, not hours."""
     if len(set(request.datasets)) < 2:
-        raise IADBenchError("--datasets needs at least two different datasets for a cross-dataset matrix")
+        raise IADBenchError(
+            "--datasets needs at least two different datasets for a cross-dataset matrix"
+        )
     methods = METHODS.expand(request.methods)
     overrides = split_overrides(request.overrides, methods)
     plans = []
-    for method, (train, test) in itertools.product(methods, itertools.permutations(dict.fromkeys(request.datasets), 2)):
+    for method, (train, test) in itertools.product(
+        methods, itertools.permutations(dict.fromkeys(request.datasets), 2)
+    ):
         plans.append(
             plan_run(
                 RunRequest(
@@ -84,7 +90,8 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
                     test_split=request.test_split, options=overrides[method], tiny=request.tiny,
                     seed=request.seed, threshold=request.threshold, data_roots=request.data_roots,
                     out=cell_dir(request.out, method, train, test), device=request.device,
-                    overwrite=request.overwrite, cache_dir=request.cache_dir, command=request.command,
+                    overwrite=request.overwrite, cache_dir=request.cache_dir,
+                    command=request.command,
                 )
             )
         )  # fmt: skip

@@ -28,6 +28,8 @@ class Capabilities:
         prefers_gpu: Practical only on a GPU at real size.
         gives_scores: Returns an anomaly score in [0, 1] per image (AUROC/AP become available).
         gives_text: Returns generated text (the full answer, reasoning included).
+        builds_models: Builds neural models, so ``--tiny`` changes it (False for the constant
+            baselines: their runs record ``tiny: false`` whatever the flag says).
     """
 
     needs_pixels: bool = True
@@ -36,6 +38,7 @@ class Capabilities:
     prefers_gpu: bool = False
     gives_scores: bool = False
     gives_text: bool = False
+    builds_models: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""Image-level metrics in the definitions of the LR-IAD paper's Tables III, V and VI, plus what an
-honest comparison needs (balanced accuracy, invalid rate, errors, AUROC/AP, collapse flags).
+"""Image-level metrics as defined by the LR-IAD paper's Tables III, V and VI, and more.
+
+Beyond the paper's accuracy and macro-F1: what an honest comparison needs (balanced accuracy,
+invalid rate, errors, AUROC/AP, collapse flags).
 
 Conventions:
     * Labels are fixed to {defect, normal}; macro-F1 averages the two F1 scores and a label that
@@ -122,7 +124,9 @@ def compute_metrics(
     }
 
 
-def _score_metrics(y_true: np.ndarray, scores: Sequence[float | None] | None) -> dict[str, float | None]:
+def _score_metrics(
+    y_true: np.ndarray, scores: Sequence[float | None] | None
+) -> dict[str, float | None]:
     if scores is None or any(s is None for s in scores) or len(set(y_true.tolist())) < 2:
         return {"auroc": None, "ap": None}
     y_score = np.asarray(scores, dtype=float)
@@ -133,7 +137,9 @@ def _score_metrics(y_true: np.ndarray, scores: Sequence[float | None] | None) ->
     }
 
 
-def class_mean(per_class: dict[str, dict[str, float | int | bool | None]]) -> dict[str, float | int | bool | None]:
+def class_mean(
+    per_class: dict[str, dict[str, float | int | bool | None]],
+) -> dict[str, float | int | bool | None]:
     """Unweighted mean over categories; counts are summed, flags say whether any category has it.
 
     A metric that some category lacks (AUROC of a one-label category) is averaged over the
@@ -177,4 +183,3 @@ def summarize(records: Iterable[ScoredRecord]) -> dict[str, dict]:
         "class_mean": class_mean(per_class),
         "per_class": per_class,
     }
-

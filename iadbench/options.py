@@ -49,7 +49,9 @@ def _coerce(text: str, annotation: Any, key: str) -> Any:
     if origin is typing.Literal:
         choices = typing.get_args(annotation)
         if text not in choices:
-            raise OptionError(f"option {key} must be one of {', '.join(map(str, choices))}, got {text!r}")
+            raise OptionError(
+                f"option {key} must be one of {', '.join(map(str, choices))}, got {text!r}"
+            )
         return text
     if annotation is bool:
         if text.lower() in _TRUE | _FALSE:

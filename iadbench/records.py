@@ -61,7 +61,9 @@ class Prediction:
 
     def __post_init__(self) -> None:
         if self.label not in (DEFECT, NORMAL, INVALID):
-            raise ValueError(f"prediction label must be defect, normal or invalid, got {self.label!r}")
+            raise ValueError(
+                f"prediction label must be defect, normal or invalid, got {self.label!r}"
+            )
         if self.score is not None and not 0.0 <= self.score <= 1.0:
             raise ValueError(f"prediction score must lie in [0, 1], got {self.score!r}")
 

@@ -133,7 +133,9 @@ class MethodRegistry:
             raise RegistryError(f"plugin file {path} failed to import: {exc!r}") from exc
         finally:
             _current_plugin_source.pop()
-        added = [n for n in self._entries if n not in before or self._entries[n].source == str(path)]
+        added = [
+            n for n in self._entries if n not in before or self._entries[n].source == str(path)
+        ]
         if not added:
             raise RegistryError(
                 f"plugin file {path} registered no method: decorate your adapter class with "
@@ -160,8 +162,14 @@ def register_method(name: str) -> Callable[[AdapterT], AdapterT]:
 
     def decorate(cls: AdapterT) -> AdapterT:
         if not (isinstance(cls, type) and issubclass(cls, MethodAdapter)):
-            raise RegistryError(f"@register_method({name!r}) must decorate a MethodAdapter subclass")
-        source = _current_plugin_source[-1] if _current_plugin_source else f"{cls.__module__}.{cls.__qualname__}"
+            raise RegistryError(
+                f"@register_method({name!r}) must decorate a MethodAdapter subclass"
+            )
+        source = (
+            _current_plugin_source[-1]
+            if _current_plugin_source
+            else f"{cls.__module__}.{cls.__qualname__}"
+        )
         METHODS.add(name, cls, source)
         return cls
 

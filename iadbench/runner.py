@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -135,7 +135,9 @@ def plan_run(request: RunRequest) -> PlannedRun:
     threshold = request.threshold or (DEFAULT_POLICY if caps.gives_scores else None)
     if threshold is not None:
         if not caps.gives_scores:
-            raise IADBenchError(f"method {request.method!r} gives no scores; --threshold does not apply")
+            raise IADBenchError(
+                f"method {request.method!r} gives no scores; --threshold does not apply"
+            )
         parse_fixed(threshold)
     train_split = _split(request.train_split, table.train_split(request.method), "--train-split")
     test_split = _split(request.test_split, table.inference_default, "--test-split")
@@ -145,7 +147,7 @@ def plan_run(request: RunRequest) -> PlannedRun:
         method=request.method,
         method_version=adapter_cls.version,
         options=adapter_cls.options_dict(options),
-        tiny=request.tiny,
+        tiny=request.tiny and caps.builds_models,  # --tiny cannot change a model-free method
         train=DatasetRef(request.train, train_split, str(train_root)),
         test=DatasetRef(request.test, test_split, str(test_root)),
         threshold=threshold,
@@ -187,7 +189,11 @@ def execute_run(plan: PlannedRun, progress: ProgressHook | None = None) -> RunOu
 
 
 def _compute(
-    plan: PlannedRun, store: RunStore, progress: ProgressHook, started: float, previous: dict[str, Any] | None
+    plan: PlannedRun,
+    store: RunStore,
+    progress: ProgressHook,
+    started: float,
+    previous: dict[str, Any] | None,
 ) -> RunOutcome:
     spec, caps = plan.spec, plan.adapter_cls.capabilities
     assert spec.train is not None and spec.test is not None
@@ -214,7 +220,9 @@ def _compute(
             predictions = _predict_isolating_failures(adapter, batch)
             if index == 0:
                 _check_not_systematic(batch, predictions)
-            store.append([_record(s, p, threshold) for s, p in zip(batch, predictions, strict=True)])
+            store.append(
+                [_record(s, p, threshold) for s, p in zip(batch, predictions, strict=True)]
+            )
             progress.advance(len(batch))
         progress.finish()
     except KeyboardInterrupt:
@@ -224,7 +232,9 @@ def _compute(
     store.write_summary(summary)
     store.write_manifest({**manifest, "status": "complete", "updated": _now()})
     elapsed = time.perf_counter() - started
-    return RunOutcome(summary, plan.out, False, len(pending), len(done & {s.id for s in test_samples}), elapsed)
+    return RunOutcome(
+        summary, plan.out, False, len(pending), len(done & {s.id for s in test_samples}), elapsed
+    )
 
 
 def _batches(samples: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]:
@@ -232,7 +242,9 @@ def _batches(samples: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]
         yield samples[start : start + size]
 
 
-def _predict_isolating_failures(adapter: MethodAdapter, batch: Sequence[Sample]) -> list[Prediction]:
+def _predict_isolating_failures(
+    adapter: MethodAdapter, batch: Sequence[Sample]
+) -> list[Prediction]:
     """Predict a batch; when it raises, retry image by image so one bad file costs one image."""
     try:
         predictions = adapter.predict(batch)
@@ -305,7 +317,9 @@ def _summary(plan: PlannedRun, store: RunStore, test_samples: list[Sample]) -> d
     }
 
 
-def _manifest(plan: PlannedRun, adapter: MethodAdapter, *, status: str, n_test: int) -> dict[str, Any]:
+def _manifest(
+    plan: PlannedRun, adapter: MethodAdapter, *, status: str, n_test: int
+) -> dict[str, Any]:
     return {
         "schema": MANIFEST_SCHEMA,
         "status": status,
@@ -331,7 +345,7 @@ def _manifest(plan: PlannedRun, adapter: MethodAdapter, *, status: str, n_test: 
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def train_only(plan: PlannedRun) -> Path:
@@ -342,7 +356,9 @@ def train_only(plan: PlannedRun) -> Path:
     """
     spec = plan.spec
     if not plan.adapter_cls.capabilities.trains:
-        raise IADBenchError(f"method {spec.method!r} has no training stage; `iadbench run` evaluates it directly")
+        raise IADBenchError(
+            f"method {spec.method!r} has no training stage; `iadbench run` evaluates it directly"
+        )
     assert spec.train is not None
     samples = open_dataset(spec.train.name, spec.train.root).samples(spec.train.split)
     workdir = plan.cache_dir / "trained" / spec.method / spec.train_hash()

@@ -61,7 +61,9 @@ class RunSpec:
         Trained artefacts are stored under this key, so one trained model serves every test set.
         """
         config = self.config()
-        return _hash({k: config[k] for k in ("method", "method_version", "options", "tiny", "train", "seed")})
+        return _hash(
+            {k: config[k] for k in ("method", "method_version", "options", "tiny", "train", "seed")}
+        )
 
 
 def _hash(data: dict[str, Any]) -> str:

@@ -150,7 +150,9 @@ def _read_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IADBenchError(f"{path} is not valid JSON ({exc}); delete it or use --overwrite.") from None
+        raise IADBenchError(
+            f"{path} is not valid JSON ({exc}); delete it or use --overwrite."
+        ) from None
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:

@@ -31,3 +31,24 @@ def synth_visa(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synth") / "visa"
     synthesize("visa", root, scale=SYNTH_SCALE, seed=0)
     return root
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_PLUGIN = REPO_ROOT / "examples" / "iadbench-brightness-plugin" / "iadbench_brightness.py"
+
+
+@pytest.fixture(scope="session")
+def plugin_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's example plugin as an unpackaged file that registers itself (``--plugin``)."""
+    source = EXAMPLE_PLUGIN.read_text(encoding="utf-8")
+    path = tmp_path_factory.mktemp("plugin") / "brightness_plugin.py"
+    path.write_text(
+        source + '\n\niadbench.register_method("brightness")(Brightness)\n', encoding="utf-8"
+    )
+    return path
+
+
+@pytest.fixture()
+def data_args(synth_mvtec: Path, synth_visa: Path) -> list[str]:
+    """``--data`` flags pointing at the shared synthetic trees."""
+    return ["--data", f"mvtec={synth_mvtec}", "--data", f"visa={synth_visa}"]

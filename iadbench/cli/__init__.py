@@ -16,7 +16,3 @@ def main() -> None:
 
 
 __all__ = ["app", "main"]
-
-
-if __name__ == "__main__":  # python -m iadbench.cli
-    main()

@@ -16,7 +16,9 @@ from iadbench.cli.app import console, data_app, handles_user_errors
 def synth(
     dataset: Annotated[str, typer.Argument(help="mvtec or visa.")],
     root: Annotated[Path, typer.Argument(help="Directory to write the tree into (new or empty).")],
-    scale: Annotated[float, typer.Option(help="Fraction of the official per-category counts (1.0 = official).")] = 0.02,
+    scale: Annotated[
+        float, typer.Option(help="Fraction of the official per-category counts (1.0 = official).")
+    ] = 0.02,
     image_size: Annotated[int, typer.Option(help="Side of the square images in pixels.")] = 64,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
@@ -25,12 +27,19 @@ def synth(
     from iadbench.datasets.synth import planned_counts, synthesize
 
     progress = RichProgress()
-    progress.start(f"synthesising {dataset}", sum(c.total for c in planned_counts(dataset, scale=scale).values()))
+    progress.start(
+        f"synthesising {dataset}",
+        sum(c.total for c in planned_counts(dataset, scale=scale).values()),
+    )
     try:
-        report = synthesize(dataset, root, scale=scale, image_size=image_size, seed=seed, progress=progress.advance)
+        report = synthesize(
+            dataset, root, scale=scale, image_size=image_size, seed=seed, progress=progress.advance
+        )
     finally:
         progress.finish()
-    console.print(f"Wrote {report.n_images} images of {dataset} to [bold]{report.root}[/]", highlight=False)
+    console.print(
+        f"Wrote {report.n_images} images of {dataset} to [bold]{report.root}[/]", highlight=False
+    )
 
 
 @data_app.command(epilog="Example: iadbench data check visa --data visa=/data/VisA")
@@ -38,8 +47,12 @@ def synth(
 def check(
     dataset: Annotated[str, typer.Argument(help="Dataset name: mvtec, visa or a --data name.")],
     data: opt.DataRoots = None,
-    scale: Annotated[float, typer.Option(help="Expect official counts scaled like `data synth --scale`.")] = 1.0,
-    decode: Annotated[bool, typer.Option(help="Decode every image and mask (slower, finds corrupt files).")] = True,
+    scale: Annotated[
+        float, typer.Option(help="Expect official counts scaled like `data synth --scale`.")
+    ] = 1.0,
+    decode: Annotated[
+        bool, typer.Option(help="Decode every image and mask (slower, finds corrupt files).")
+    ] = True,
 ) -> None:
     """Compare a local copy with the official counts and decode every image; non-zero if off."""
     from rich.table import Table
@@ -62,14 +75,17 @@ def check(
         table.add_column(column)
     for row in report.rows:
         style = "green" if row.status == "ok" else "red"
-        table.add_row(row.category, _counts(row.expected), _counts(row.found), f"[{style}]{row.status}[/]")
+        table.add_row(
+            row.category, _counts(row.expected), _counts(row.found), f"[{style}]{row.status}[/]"
+        )
     console.print(table)
     for note in report.notes:
         console.print(f"[yellow]Note:[/] {note}", highlight=False)
     if report.synthetic_marker:
         marker = report.synthetic_marker
         console.print(
-            f"[yellow]Note:[/] a synthetic tree written by `iadbench data synth` (scale {marker.get('scale')}, "
+            f"[yellow]Note:[/] a synthetic tree written by `iadbench data synth` "
+            f"(scale {marker.get('scale')}, "
             f"seed {marker.get('seed')}), not the real release.",
             highlight=False,
         )
@@ -77,7 +93,11 @@ def check(
         console.print(f"[red]✗[/] {problem}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
-    console.print("[green]✓[/] matches the official layout and counts; every image decodes." if decode else "[green]✓[/] matches the official layout and counts.")
+    console.print(
+        "[green]✓[/] matches the official layout and counts; every image decodes."
+        if decode
+        else "[green]✓[/] matches the official layout and counts."
+    )
 
 
 def _counts(counts: object) -> str:

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from iadbench.cli.app import console
 
 
 class RichProgress:
-    """Progress hook drawing one bar per piece of long work (see ``iadbench.runner.ProgressHook``)."""
+    """Progress hook drawing one bar per piece of long work (``iadbench.runner.ProgressHook``)."""
 
     def __init__(self) -> None:
         self._progress: Progress | None = None
@@ -53,11 +60,18 @@ def summary_table(summary: dict[str, Any]) -> Table:
         caption="Percent. flag †: one label for ≥95% of the category's images (collapsed).",
     )  # fmt: skip
     for column in ("category", "n", "Acc", "F1", "Bal.Acc", "Invalid", "Errors", "AUROC", "flag"):
-        table.add_column(column, justify="left" if column in ("category", "flag") else "right", no_wrap=True)
-    rows = [*summary["per_class"].items(), ("pooled", summary["overall"]), ("class mean", summary["class_mean"])]
+        table.add_column(
+            column, justify="left" if column in ("category", "flag") else "right", no_wrap=True
+        )
+    rows = [
+        *summary["per_class"].items(),
+        ("pooled", summary["overall"]),
+        ("class mean", summary["class_mean"]),
+    ]
     for index, (name, m) in enumerate(rows):
         table.add_row(
-            name, str(m["n"]), _pct(m["accuracy"]), _pct(m["f1_macro"]), _pct(m["balanced_accuracy"]),
+            name, str(m["n"]), _pct(m["accuracy"]), _pct(m["f1_macro"]),
+            _pct(m["balanced_accuracy"]),
             _pct(m["invalid_rate"]), str(m["errors"]), _pct(m["auroc"]),
             "†" if m.get("collapsed") else "",
             end_section=index == len(summary["per_class"]) - 1,

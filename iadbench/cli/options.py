@@ -23,42 +23,86 @@ DataRoots = Annotated[
 ]
 TrainSplit = Annotated[
     str | None,
-    typer.Option(help="Training subset: train, test or all (default: Table II of the paper).", rich_help_panel=DATA_PANEL),
+    typer.Option(
+        help="Training subset: train, test or all (default: Table II of the paper).",
+        rich_help_panel=DATA_PANEL,
+    ),
 ]
 TestSplit = Annotated[
     str | None,
-    typer.Option(help="Inference subset: train, test or all (default: all, as the paper).", rich_help_panel=DATA_PANEL),
+    typer.Option(
+        help="Inference subset: train, test or all (default: all, as the paper).",
+        rich_help_panel=DATA_PANEL,
+    ),
 ]
 Tiny = Annotated[
     bool,
-    typer.Option("--tiny", help="Tiny random-weight models built locally (no download): for demos and tests.", rich_help_panel=METHOD_PANEL),
+    typer.Option(
+        "--tiny",
+        help="Tiny random-weight models built locally (no download): for demos and tests.",
+        rich_help_panel=METHOD_PANEL,
+    ),
 ]
 SetOptions = Annotated[
     list[str] | None,
-    typer.Option("--set", metavar="KEY=VALUE", help="Method option override (repeatable); see `iadbench list --options`.", rich_help_panel=METHOD_PANEL),
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Method option override (repeatable); see `iadbench list --options`.",
+        rich_help_panel=METHOD_PANEL,
+    ),
 ]
 Plugins = Annotated[
     list[Path] | None,
-    typer.Option("--plugin", metavar="PATH", help="Python file that registers extra methods (repeatable).", rich_help_panel=METHOD_PANEL),
+    typer.Option(
+        "--plugin",
+        metavar="PATH",
+        help="Python file that registers extra methods (repeatable).",
+        rich_help_panel=METHOD_PANEL,
+    ),
 ]
 Threshold = Annotated[
     str | None,
-    typer.Option(help="Threshold policy for score methods: fixed:T (default fixed:0.5).", rich_help_panel=METHOD_PANEL),
+    typer.Option(
+        help="Threshold policy for score methods: fixed:T (default fixed:0.5).",
+        rich_help_panel=METHOD_PANEL,
+    ),
 ]
-Seed = Annotated[int, typer.Option(help="Random seed (part of the configuration hash).", rich_help_panel=METHOD_PANEL)]
+Seed = Annotated[
+    int,
+    typer.Option(
+        help="Random seed (part of the configuration hash).", rich_help_panel=METHOD_PANEL
+    ),
+]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda.", rich_help_panel=METHOD_PANEL)]
-BatchSize = Annotated[int | None, typer.Option(help="Images per predict call (default: the method's).", rich_help_panel=METHOD_PANEL)]
+BatchSize = Annotated[
+    int | None,
+    typer.Option(
+        help="Images per predict call (default: the method's).", rich_help_panel=METHOD_PANEL
+    ),
+]
 Overwrite = Annotated[
     bool,
-    typer.Option("--overwrite", help="Replace a run of another configuration in the output dir.", rich_help_panel=OUTPUT_PANEL),
+    typer.Option(
+        "--overwrite",
+        help="Replace a run of another configuration in the output dir.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
 ]
 ForceOverlap = Annotated[
     bool,
-    typer.Option("--force-overlap", help="Allow training and testing on overlapping images.", rich_help_panel=DATA_PANEL),
+    typer.Option(
+        "--force-overlap",
+        help="Allow training and testing on overlapping images.",
+        rich_help_panel=DATA_PANEL,
+    ),
 ]
 CacheDir = Annotated[
     Path | None,
-    typer.Option(help="Trained artefacts and demo data (default $IADBENCH_CACHE_DIR or ~/.cache/iadbench).", rich_help_panel=OUTPUT_PANEL),
+    typer.Option(
+        help="Trained artefacts and demo data (default $IADBENCH_CACHE_DIR or ~/.cache/iadbench).",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
 ]
 
 

@@ -15,7 +15,9 @@ from iadbench.cli.app import app, console, handles_user_errors
 @handles_user_errors
 def leaderboard(
     directory: Annotated[Path, typer.Argument(help="Directory searched recursively for run dirs.")],
-    output: Annotated[Path | None, typer.Option(help="Write the markdown here (else print it).")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write the markdown here (else print it).")
+    ] = None,
     title: Annotated[str, typer.Option(help="Heading of the document.")] = "iadbench leaderboard",
 ) -> None:
     """Render leaderboard markdown from stored results only (never edit it by hand)."""
@@ -34,7 +36,9 @@ def leaderboard(
 @handles_user_errors
 def list_methods(
     pattern: Annotated[str, typer.Argument(help="Shell-style wildcard over method names.")] = "*",
-    show_options: Annotated[bool, typer.Option("--options", help="Also list each method's options and defaults.")] = False,
+    show_options: Annotated[
+        bool, typer.Option("--options", help="Also list each method's options and defaults.")
+    ] = False,
     plugin: opt.Plugins = None,
 ) -> None:
     """List registered methods, what they need and give, and where they come from."""
@@ -55,11 +59,17 @@ def list_methods(
         adapter = METHODS.get(name)
         caps = adapter.capabilities
         row = [
-            name, adapter.summary(), tick[caps.needs_pixels], tick[caps.trains], tick[caps.gives_scores],
+            name, adapter.summary(), tick[caps.needs_pixels], tick[caps.trains],
+            tick[caps.gives_scores],
             tick[caps.gives_text], tick[caps.prefers_gpu], METHODS.entry(name).source,
         ]  # fmt: skip
         if show_options:
             defaults = adapter.Options()
-            row.append(", ".join(f"{f.name}={getattr(defaults, f.name)!r}" for f in dataclasses.fields(defaults)) or "—")
+            row.append(
+                ", ".join(
+                    f"{f.name}={getattr(defaults, f.name)!r}" for f in dataclasses.fields(defaults)
+                )
+                or "—"
+            )
         table.add_row(*row)
     console.print(table)

@@ -12,15 +12,34 @@ from iadbench.cli import options as opt
 from iadbench.cli.app import app, console, handles_user_errors
 
 
-@app.command(epilog="Example: iadbench run --method always-defect --train visa --test mvtec --data mvtec=/data/mvtec")
+@app.command(
+    epilog="Example: iadbench run --method always-defect --train visa --test mvtec "
+    "--data mvtec=/data/mvtec --data visa=/data/visa"
+)
 @handles_user_errors
 def run(
-    method: Annotated[str, typer.Option(help="Registered method name (see `iadbench list`).", rich_help_panel=opt.METHOD_PANEL)],
-    train: Annotated[str, typer.Option(help="Training dataset name (mvtec, visa, or a --data name).", rich_help_panel=opt.DATA_PANEL)],
+    method: Annotated[
+        str,
+        typer.Option(
+            help="Registered method name (see `iadbench list`).", rich_help_panel=opt.METHOD_PANEL
+        ),
+    ],
+    train: Annotated[
+        str,
+        typer.Option(
+            help="Training dataset name (mvtec, visa, or a --data name).",
+            rich_help_panel=opt.DATA_PANEL,
+        ),
+    ],
     test: Annotated[str, typer.Option(help="Test dataset name.", rich_help_panel=opt.DATA_PANEL)],
     train_split: opt.TrainSplit = None,
     test_split: opt.TestSplit = None,
-    out: Annotated[Path | None, typer.Option(help="Run dir (default runs/<method>/<cell>_<hash8>).", rich_help_panel=opt.OUTPUT_PANEL)] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Run dir (default runs/<method>/<cell>_<hash8>).", rich_help_panel=opt.OUTPUT_PANEL
+        ),
+    ] = None,
     tiny: opt.Tiny = False,
     set_: opt.SetOptions = None,
     plugin: opt.Plugins = None,
@@ -47,22 +66,54 @@ def run(
     )  # fmt: skip
     outcome = execute_run(plan_run(request), RichProgress())
     console.print(summary_table(outcome.summary))
-    how = "already complete, nothing recomputed" if outcome.reused else (
-        f"{outcome.computed} predicted, {outcome.resumed} resumed"
+    how = (
+        "already complete, nothing recomputed"
+        if outcome.reused
+        else (f"{outcome.computed} predicted, {outcome.resumed} resumed")
     )
-    console.print(f"Run dir [bold]{outcome.out}[/] ({how}, {outcome.seconds:.1f} s)", highlight=False)
+    console.print(
+        f"Run dir [bold]{outcome.out}[/] ({how}, {outcome.seconds:.1f} s)", highlight=False
+    )
 
 
-@app.command(epilog="Example: iadbench matrix --methods always-defect,always-normal --datasets mvtec,visa --out runs/matrix")
+@app.command(
+    epilog="Example: iadbench matrix --methods 'always-*' --datasets mvtec,visa --out runs/matrix"
+)
 @handles_user_errors
 def matrix(
-    methods: Annotated[str, typer.Option(help="Comma-separated method names or wildcards (e.g. 'always-*').", rich_help_panel=opt.METHOD_PANEL)],
-    datasets: Annotated[str, typer.Option(help="Comma-separated datasets; every ordered pair of different ones is a cell.", rich_help_panel=opt.DATA_PANEL)] = "mvtec,visa",
-    out: Annotated[Path, typer.Option(help="Directory of run dirs <method>/<train>_to_<test>/ and LEADERBOARD.md.", rich_help_panel=opt.OUTPUT_PANEL)] = Path("runs/matrix"),
+    methods: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated method names or wildcards (e.g. 'always-*').",
+            rich_help_panel=opt.METHOD_PANEL,
+        ),
+    ],
+    datasets: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated datasets; every ordered pair of different ones is a cell.",
+            rich_help_panel=opt.DATA_PANEL,
+        ),
+    ] = "mvtec,visa",
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Directory of run dirs <method>/<train>_to_<test>/ and LEADERBOARD.md.",
+            rich_help_panel=opt.OUTPUT_PANEL,
+        ),
+    ] = Path("runs/matrix"),
     train_split: opt.TrainSplit = None,
     test_split: opt.TestSplit = None,
     tiny: opt.Tiny = False,
-    set_: Annotated[list[str] | None, typer.Option("--set", metavar="[METHOD:]KEY=VALUE", help="Option override for every method that has KEY, or for METHOD only.", rich_help_panel=opt.METHOD_PANEL)] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="[METHOD:]KEY=VALUE",
+            help="Option override for every method that has KEY, or for METHOD only.",
+            rich_help_panel=opt.METHOD_PANEL,
+        ),
+    ] = None,
     plugin: opt.Plugins = None,
     data: opt.DataRoots = None,
     threshold: opt.Threshold = None,
@@ -87,7 +138,10 @@ def matrix(
     outcomes = run_matrix(request, RichProgress(), on_cell=_print_cell)
     markdown = render_leaderboard(collect_runs(out), load_paper_reference())
     (out / "LEADERBOARD.md").write_text(markdown, encoding="utf-8")
-    console.print(f"{len(outcomes)} runs in [bold]{out}[/]; leaderboard [bold]{out / 'LEADERBOARD.md'}[/]", highlight=False)
+    console.print(
+        f"{len(outcomes)} runs in [bold]{out}[/]; leaderboard [bold]{out / 'LEADERBOARD.md'}[/]",
+        highlight=False,
+    )
 
 
 def _print_cell(outcome: object) -> None:
@@ -104,8 +158,15 @@ def _print_cell(outcome: object) -> None:
 @app.command(epilog="Example: iadbench train --method lr-iad --train visa --data visa=/data/visa")
 @handles_user_errors
 def train(
-    method: Annotated[str, typer.Option(help="Registered method with a training stage.", rich_help_panel=opt.METHOD_PANEL)],
-    train: Annotated[str, typer.Option(help="Training dataset name.", rich_help_panel=opt.DATA_PANEL)],
+    method: Annotated[
+        str,
+        typer.Option(
+            help="Registered method with a training stage.", rich_help_panel=opt.METHOD_PANEL
+        ),
+    ],
+    train: Annotated[
+        str, typer.Option(help="Training dataset name.", rich_help_panel=opt.DATA_PANEL)
+    ],
     train_split: opt.TrainSplit = None,
     tiny: opt.Tiny = False,
     set_: opt.SetOptions = None,

@@ -333,8 +333,8 @@ class LeaderboardRow:
     @classmethod
     def from_run(cls, run: StoredRun) -> LeaderboardRow:
         """The row of a stored run."""
-        s = run.summary
-        return cls(run.label, run.method, run.train_split, run.threshold, run.tiny, False,
+        s, label = run.summary, run.label or run.method
+        return cls(label, run.method, run.train_split, run.threshold, run.tiny, False,
                    s["overall"], s["class_mean"], s["per_class"], run)  # fmt: skip
 
 
@@ -419,9 +419,11 @@ def group_by_direction(collected: CollectedRuns) -> dict[Direction, DirectionRow
     for direction in sorted(grouped):
         rows = [LeaderboardRow.from_run(run) for run in grouped[direction]]
         rows.sort(key=row_order)
-        # Real-size runs first: their label counts are the ones a reader compares with the paper.
-        candidates = sorted(rows, key=lambda r: (r.tiny, label_counts(r.per_class) is None))
-        source_row = candidates[0]
+        # The n column and derived baselines take the counts of the run covering the most
+        # categories and images (a run on a subset is the odd one out), real-size runs first.
+        source_row = min(rows, key=lambda r: (
+            label_counts(r.per_class) is None, r.tiny, -len(r.per_class), -int(r.overall["n"])
+        ))  # fmt: skip
         counts = label_counts(source_row.per_class)
         stored = {row.method for row in rows}
         if counts is not None:

@@ -44,6 +44,14 @@ MISSING = "—"
 _BACKSLASHED = set("\\|`*_[]#~")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _PER_CATEGORY_TABLE = {"visa": "V", "mvtec": "VI"}
+_DEFINITIONS = (
+    "Percent, 2 decimals. Acc = share of images answered correctly; F1 = macro-F1 over {defect, "
+    "normal} (a label never predicted scores F1 = 0); Bal.Acc = mean recall over the labels "
+    "present; Invalid = share of unparseable answers (scored as wrong); AUROC where the method "
+    f"gives scores (defect = positive); collapse flag {COLLAPSED} = one label for "
+    f"≥{COLLAPSE_SHARE:.0%} of a category's images. Directions are train→test on the test "
+    "dataset's All split unless the split is named."
+)
 _NOTE_SECTIONS = (
     "pooled_equals",
     "category_equals",
@@ -91,6 +99,10 @@ def direction_title(direction: Direction) -> str:
     if direction.test_split != "all":
         title += f" ({escape_markdown(direction.test_split)} split)"
     return title
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def _pct(value: Any) -> str:
@@ -181,9 +193,8 @@ class _Renderer:
         headers = ["Method", "Threshold", "Train split"]
         for direction in self.directions:
             columns = ["n", "Acc", "F1", "Bal.Acc", "Invalid", "AUROC"]
-            columns += ["Collapsed"] * (group == "class_mean") + ["Paper Acc / F1"] * with_paper[
-                direction
-            ]
+            paper = with_paper[direction]
+            columns += ["Collapsed"] * (group == "class_mean") + ["Paper Acc / F1"] * paper
             headers += [f"{direction_title(direction)} {column}" for column in columns]
         firsts: dict[tuple[Any, ...], LeaderboardRow] = {}
         for rows in self.directions.values():
@@ -299,7 +310,7 @@ class _Renderer:
                 if errors := int(row.overall.get("errors") or 0):
                     self.note(
                         "errors",
-                        f"{self.row_label(row)} in {title}: {errors} images could "
+                        f"{self.row_label(row)} in {title}: {_count(errors, 'image')} could "
                         "not be processed (scored as wrong).",
                     )
             if missing := [m for m in TRIVIAL_BASELINES if m not in {r.method for r in rows.rows}]:
@@ -400,13 +411,8 @@ def render_leaderboard(
     renderer = _Renderer(runs, reference)
     parts = [
         f"# {escape_markdown(title)}",
-        f"Generated from {len(runs.runs)} stored runs by `iadbench leaderboard`; do not edit by "
-        "hand, regenerate it. Percent, 2 decimals. Acc = share of images answered correctly; "
-        "F1 = macro-F1 over {defect, normal} (a label never predicted scores F1 = 0); Bal.Acc = "
-        "mean recall over the labels present; Invalid = share of unparseable answers (scored as "
-        "wrong); AUROC where the method gives scores (defect = positive); collapse flag "
-        f"{COLLAPSED} = one label for ≥{COLLAPSE_SHARE:.0%} of a category's images. Directions "
-        "are train→test on the test dataset's All split unless the split is named.",
+        f"Generated from {_count(len(runs.runs), 'stored run')} by `iadbench leaderboard`; "
+        f"do not edit by hand, regenerate it. {_DEFINITIONS}",
         "## Pooled over all test images (shape of the paper's Table III)",
         renderer.summary_table("overall"),
         "## Class mean: unweighted mean over categories (what Tables V/VI average)",

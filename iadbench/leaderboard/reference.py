@@ -74,7 +74,9 @@ class PaperReference:
         Returns:
             The mean (``table`` says which table it averages), or ``None`` without categories.
         """
-        values = [self.entries[(test_dataset, method, c)] for c in self.categories(test_dataset, method)]
+        values = [
+            self.entries[(test_dataset, method, c)] for c in self.categories(test_dataset, method)
+        ]
         if not values:
             return None
         return PaperNumber(
@@ -112,7 +114,10 @@ def reference_mismatch(
     if test_split != PAPER_TEST_SPLIT:
         return f"the paper tests on the All split, this run on the {test_split!r} split"
     if train_dataset != expected_train:
-        return f"the paper trains on {expected_train!r} this run on {train_dataset!r}"
+        return (
+            f"the paper trains on {expected_train!r} for this test set, this run on "
+            f"{train_dataset!r}"
+        )
     if tiny:
         return "random-weight tiny models"
     return None

@@ -17,7 +17,7 @@ from iadbench.records import DEFECT, NORMAL, Prediction, Sample
 class _ConstantPredictor(MethodAdapter):
     """Answers the same label for every image, without opening it."""
 
-    capabilities = Capabilities(needs_pixels=False)
+    capabilities = Capabilities(needs_pixels=False, builds_models=False)
     default_batch_size = 4096
     answer: ClassVar[str]
 

@@ -202,6 +202,23 @@ def test_crafted_method_name_cannot_break_a_table(tmp_path: Path) -> None:
     assert "evil\\|name&lt;script&gt;\\\\\\|\\`x\\` \\# h" in markdown
 
 
+def test_crafted_names_parse_as_table_cells_in_a_markdown_parser(tmp_path: Path) -> None:
+    markdown_it = pytest.importorskip("markdown_it")
+    cells = {"a|b": SMALL["bottle"], "<img src=x>": SMALL["cable"]}
+    write_run(tmp_path, "evil", "evil|name<script>\\|`x`", cells)
+    html = (
+        markdown_it.MarkdownIt("commonmark")
+        .enable("table")
+        .render(render_leaderboard(collect_runs(tmp_path)))
+    )
+    assert "<script>" not in html and "<img" not in html
+    assert re.search(r"<td[^>]*>a\|b</td>", html)
+    for table in html.split("<table>")[1:]:
+        rows = table.split("</tr>")[:-1]
+        header = len(re.findall(r"<th[ >]", rows[0]))
+        assert {len(re.findall(r"<td[ >]", row)) for row in rows[1:]} == {header}
+
+
 def test_escape_markdown_neutralises_markup_characters() -> None:
     assert escape_markdown("a|b\\c`d*e_f[g]h<i>j#k\nl") == (
         "a\\|b\\\\c\\`d\\*e\\_f\\[g\\]h&lt;i&gt;j\\#k l"
@@ -240,10 +257,25 @@ def test_identical_config_hash_is_kept_once(small_dir: Path) -> None:
     assert "same configuration" in collected.skipped[0].reason
 
 
-def test_two_configurations_of_one_setup_get_hash_labels(small_dir: Path) -> None:
-    write_run(small_dir, "lr2", "lr-iad", constant(SMALL, "defect"), config_hash="b" * 64)
-    labels = sorted(run.label for run in collect_runs(small_dir).runs)
-    assert labels == ["lr-iad [6c726c72]", "lr-iad [bbbbbbbb]"]
+def test_two_configurations_of_one_setup_get_hash_labels(tmp_path: Path) -> None:
+    write_run(tmp_path, "one", "lr-iad", SMALL, config_hash="a" * 64)
+    write_run(tmp_path, "two", "lr-iad", constant(SMALL, "defect"), config_hash="b" * 64)
+    write_run(tmp_path, "other", "lr-iad", SMALL, threshold="oracle", config_hash="c" * 64)
+    labels = sorted(run.label for run in collect_runs(tmp_path).runs)
+    assert labels == ["lr-iad", "lr-iad [aaaaaaaa]", "lr-iad [bbbbbbbb]"]
+
+
+def test_runs_scored_on_different_test_images_are_noted(small_dir: Path) -> None:
+    write_run(small_dir, "w", "winclip", {"bottle": SMALL["bottle"]})
+    markdown = render_leaderboard(collect_runs(small_dir))
+    assert "winclip scored on other per-category label counts than the run in lr" in markdown
+
+
+def test_paper_numbers_are_withheld_when_trained_on_the_test_dataset(tmp_path: Path) -> None:
+    write_run(tmp_path, "lr", "lr-iad", SMALL, train=("mvtec", "all"))
+    markdown = render_leaderboard(collect_runs(tmp_path), load_paper_reference())
+    assert row_of(tables(markdown)[0], "lr-iad")["MVTec-AD→MVTec-AD Paper Acc / F1"] == "—¶"
+    assert "the paper trains on 'visa' for this test set, this run on 'mvtec'" in markdown
 
 
 def test_oracle_threshold_and_tiny_runs_are_marked(tmp_path: Path) -> None:

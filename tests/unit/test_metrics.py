@@ -35,7 +35,9 @@ def test_balanced_accuracy_of_one_label_group_is_not_halved():
 
 
 def test_confusion_counts_take_defect_as_positive():
-    m = compute_metrics(["defect", "defect", "normal", "normal"], ["defect", "normal", "defect", "normal"])
+    m = compute_metrics(
+        ["defect", "defect", "normal", "normal"], ["defect", "normal", "defect", "normal"]
+    )
     assert (m["tp"], m["fn"], m["fp"], m["tn"]) == (1, 1, 1, 1)
 
 
@@ -51,9 +53,13 @@ def test_auroc_and_ap_given_only_with_scores_for_every_image():
 def test_collapse_flag_fires_at_the_documented_share():
     n = 100
     almost = int(COLLAPSE_SHARE * n)
-    m = compute_metrics(["defect"] * 50 + ["normal"] * 50, ["normal"] * almost + ["defect"] * (n - almost))
+    m = compute_metrics(
+        ["defect"] * 50 + ["normal"] * 50, ["normal"] * almost + ["defect"] * (n - almost)
+    )
     assert m["collapsed"] is True
-    m = compute_metrics(["defect"] * 50 + ["normal"] * 50, ["normal"] * (almost - 1) + ["defect"] * (n - almost + 1))
+    m = compute_metrics(
+        ["defect"] * 50 + ["normal"] * 50, ["normal"] * (almost - 1) + ["defect"] * (n - almost + 1)
+    )
     assert m["collapsed"] is False
 
 

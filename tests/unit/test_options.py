@@ -18,7 +18,9 @@ class _Options:
 
 
 def test_values_are_converted_to_the_field_types():
-    options = build_options(_Options, {"lr": "5e-5", "steps": "3", "bf16": "true", "adapter": "none"})
+    options = build_options(
+        _Options, {"lr": "5e-5", "steps": "3", "bf16": "true", "adapter": "none"}
+    )
     assert options == _Options(lr=5e-5, steps=3, bf16=True, adapter=None)
 
 

@@ -58,7 +58,8 @@ def test_lazy_entry_must_resolve_to_an_adapter():
 
 def test_plugin_file_registers_its_method(tmp_path):
     plugin = tmp_path / "my_plugin.py"
-    plugin.write_text(textwrap.dedent("""
+    plugin.write_text(
+        textwrap.dedent("""
         import iadbench
 
         @iadbench.register_method("plugin-normal")
@@ -66,7 +67,8 @@ def test_plugin_file_registers_its_method(tmp_path):
             capabilities = iadbench.Capabilities(needs_pixels=False)
             def predict(self, batch):
                 return [iadbench.Prediction(label="normal") for _ in batch]
-    """))
+    """)
+    )
     from iadbench.registry import METHODS
 
     assert METHODS.load_plugin_file(plugin) == ["plugin-normal"]

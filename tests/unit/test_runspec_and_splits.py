@@ -6,9 +6,16 @@ from iadbench.splits import SplitError, check_no_overlap, load_split_table
 
 
 def _spec(**changes):
-    base = dict(method="m", method_version="1", options={"lr": 0.1}, tiny=True,
-                train=DatasetRef("visa", "all", "/v"), test=DatasetRef("mvtec", "all", "/m"),
-                threshold=None, seed=0)
+    base = dict(
+        method="m",
+        method_version="1",
+        options={"lr": 0.1},
+        tiny=True,
+        train=DatasetRef("visa", "all", "/v"),
+        test=DatasetRef("mvtec", "all", "/m"),
+        threshold=None,
+        seed=0,
+    )
     return RunSpec(**{**base, **changes})
 
 
@@ -17,11 +24,19 @@ def test_hash_is_stable_for_equal_configurations():
     assert len(_spec().config_hash()) == 64
 
 
-@pytest.mark.parametrize("change", [
-    {"options": {"lr": 0.2}}, {"method_version": "2"}, {"tiny": False}, {"seed": 1},
-    {"threshold": "fixed:0.4"}, {"test": DatasetRef("mvtec", "test", "/m")},
-    {"test": DatasetRef("mvtec", "all", "/other")}, {"train": DatasetRef("visa", "train", "/v")},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"options": {"lr": 0.2}},
+        {"method_version": "2"},
+        {"tiny": False},
+        {"seed": 1},
+        {"threshold": "fixed:0.4"},
+        {"test": DatasetRef("mvtec", "test", "/m")},
+        {"test": DatasetRef("mvtec", "all", "/other")},
+        {"train": DatasetRef("visa", "train", "/v")},
+    ],
+)
 def test_any_change_of_configuration_changes_the_hash(change):
     assert _spec(**change).config_hash() != _spec().config_hash()
 

@@ -9,8 +9,15 @@ from iadbench.store import RunStore
 
 
 def _record(i):
-    return {"id": f"c/{i}.png", "category": "c", "label": "normal", "pred": "normal",
-            "score": None, "text": None, "error": None}
+    return {
+        "id": f"c/{i}.png",
+        "category": "c",
+        "label": "normal",
+        "pred": "normal",
+        "score": None,
+        "text": None,
+        "error": None,
+    }
 
 
 def test_appended_records_are_read_back_in_order(tmp_path):
@@ -46,7 +53,9 @@ def test_duplicate_ids_are_read_once(tmp_path):
 
 def test_corrupt_middle_line_is_an_error_naming_the_line(tmp_path):
     store = RunStore(tmp_path)
-    store.predictions_path.write_text(json.dumps(_record(0)) + "\nnot json\n" + json.dumps(_record(1)) + "\n")
+    store.predictions_path.write_text(
+        json.dumps(_record(0)) + "\nnot json\n" + json.dumps(_record(1)) + "\n"
+    )
     with pytest.raises(IADBenchError, match="line 2"):
         list(store.iter_predictions())
 
@@ -71,7 +80,10 @@ def test_second_process_on_a_locked_run_dir_is_refused(tmp_path):
     holder.start()
     try:
         assert ready.wait(20)
-        with pytest.raises(RunConflictError, match="another iadbench process"), RunStore(tmp_path).locked():
+        with (
+            pytest.raises(RunConflictError, match="another iadbench process"),
+            RunStore(tmp_path).locked(),
+        ):
             pass
     finally:
         release.set()
