@@ -1,5 +1,9 @@
 """Leaderboard markdown from stored runs: collect them, look up the paper's numbers, render.
 
+Modules: ``collect`` reads run directories, ``rows`` is the table model (rows per direction,
+derived baselines), ``reference`` holds the paper's numbers, ``markdown`` renders the tables,
+with ``escape`` (safe text, display names) and ``notes`` (legend and notes under the tables).
+
 Example:
     >>> from pathlib import Path
     >>> from iadbench.leaderboard import collect_runs, load_paper_reference, render_leaderboard
@@ -8,21 +12,16 @@ Example:
 
 from __future__ import annotations
 
-from iadbench.leaderboard.collect import (
-    CollectedRuns,
-    Direction,
-    LeaderboardRow,
-    SkippedRun,
-    StoredRun,
-    collect_runs,
-)
-from iadbench.leaderboard.markdown import escape_markdown, render_leaderboard
+from iadbench.leaderboard.collect import CollectedRuns, SkippedRun, StoredRun, collect_runs
+from iadbench.leaderboard.escape import escape_markdown
+from iadbench.leaderboard.markdown import render_leaderboard
 from iadbench.leaderboard.reference import (
     PaperNumber,
     PaperReference,
     load_paper_reference,
     reference_mismatch,
 )
+from iadbench.leaderboard.rows import Direction, LeaderboardRow
 
 __all__ = [
     "CollectedRuns",

@@ -3,11 +3,8 @@
 Honesty is part of the layout: trivial baselines are always present, balanced accuracy, invalid
 rate and AUROC stand beside accuracy / F1, collapsed cells, oracle thresholds and tiny models
 are marked, and the paper's numbers appear only beside runs shaped like the paper's (with a
-note where a reported number equals what a constant predictor scores).
-
-Every piece of text read from a run (method names, categories, datasets, splits, hashes, paths)
-goes through :func:`escape_markdown`; tabulate is called with ``disable_numparse`` and adds no
-escaping of its own, so nothing is escaped twice.
+note where a reported number equals what a constant predictor scores). Text read from runs is
+escaped with :func:`~iadbench.leaderboard.escape.escape_markdown`.
 """
 
 from __future__ import annotations
@@ -18,14 +15,16 @@ from typing import Any
 
 from tabulate import tabulate
 
-from iadbench.leaderboard.collect import (
-    TRIVIAL_BASELINES,
-    CollectedRuns,
-    Direction,
-    DirectionRows,
-    LeaderboardRow,
-    group_by_direction,
-    row_order,
+from iadbench.leaderboard.collect import CollectedRuns
+from iadbench.leaderboard.escape import direction_title, escape_markdown, row_label
+from iadbench.leaderboard.notes import (
+    COLLAPSED,
+    EQUALS_BASELINE,
+    NOT_COMPARABLE,
+    ORACLE,
+    PER_CATEGORY_TABLE,
+    Notes,
+    count_of,
 )
 from iadbench.leaderboard.reference import (
     POOLED,
@@ -33,76 +32,29 @@ from iadbench.leaderboard.reference import (
     baseline_matches,
     reference_mismatch,
 )
+from iadbench.leaderboard.rows import (
+    TRIVIAL_BASELINES,
+    Direction,
+    DirectionRows,
+    LeaderboardRow,
+    group_by_direction,
+    row_order,
+)
 from iadbench.metrics import COLLAPSE_SHARE
 
-DATASET_NAMES: dict[str, str] = {"mvtec": "MVTec-AD", "visa": "VisA"}
-COLLAPSED = "†"
-ORACLE = "‡"
-EQUALS_BASELINE = "§"
-NOT_COMPARABLE = "¶"
 MISSING = "—"
-_BACKSLASHED = set("\\|`*_[]#~")
-_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_PER_CATEGORY_TABLE = {"visa": "V", "mvtec": "VI"}
+# Columns of one direction's group in the pooled and class-mean tables.
+_METRIC_COLUMNS = ("n", "Acc", "F1", "Bal.Acc", "Invalid", "AUROC")
 _DEFINITIONS = (
     "Percent, 2 decimals. Acc = share of images answered correctly; F1 = macro-F1 over {defect, "
     "normal} (a label never predicted scores F1 = 0); Bal.Acc = mean recall over the labels "
     "present; Invalid = share of unparseable answers (scored as wrong); AUROC where the method "
     f"gives scores (defect = positive); collapse flag {COLLAPSED} = one label for "
     f"≥{COLLAPSE_SHARE:.0%} of a category's images. Directions are train→test on the test "
-    "dataset's All split unless the split is named."
+    "dataset's All split unless the split is named; in the pooled and class-mean tables the "
+    "first row names the direction of each column group. Train split is — for methods without "
+    "a training stage."
 )
-_NOTE_SECTIONS = (
-    "pooled_equals",
-    "category_equals",
-    "derived",
-    "not_comparable",
-    "counts",
-    "errors",
-)
-
-
-def escape_markdown(text: str) -> str:
-    """Make untrusted text inert inside a markdown table cell.
-
-    Pipes, backslashes, backticks, emphasis, link, heading and strike characters are
-    backslash-escaped; ``&``, ``<`` and ``>`` become entities (no HTML injection); newlines and
-    other control characters become spaces so a value cannot end a table row.
-
-    Args:
-        text: Any text; non-strings are converted with ``str``.
-
-    Returns:
-        The escaped text.
-    """
-    out = []
-    for char in str(text):
-        if char in _BACKSLASHED:
-            out.append("\\" + char)
-        elif char in _ENTITIES:
-            out.append(_ENTITIES[char])
-        elif char < " " or char == "\x7f" or char in "\u2028\u2029\x85":
-            out.append(" ")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def dataset_name(name: str) -> str:
-    """Display name of a dataset (``mvtec`` → ``MVTec-AD``), escaped."""
-    return DATASET_NAMES.get(name) or escape_markdown(name)
-
-
-def direction_title(direction: Direction) -> str:
-    """``VisA→MVTec-AD``, with the test split named when it is not All."""
-    title = f"{dataset_name(direction.train_dataset)}→{dataset_name(direction.test_dataset)}"
-    if direction.test_split != "all":
-        title += f" ({escape_markdown(direction.test_split)} split)"
-    return title
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def _pct(value: Any) -> str:
@@ -116,27 +68,17 @@ class _Renderer:
         self.runs = runs
         self.reference = reference
         self.directions = group_by_direction(runs)
-        self.markers: set[str] = set()
-        self.notes: dict[str, list[str]] = {section: [] for section in _NOTE_SECTIONS}
-        self.paper_mean_shown = False
+        self.notes = Notes()
         # Per direction: (paper method, category or "ALL") -> trivial baseline scoring the same.
         self.matches = {d: self._baseline_matches(d, r) for d, r in self.directions.items()}
 
-    def note(self, section: str, line: str) -> None:
-        if line not in self.notes[section]:
-            self.notes[section].append(line)
-
     # --- cells
-
-    def row_label(self, row: LeaderboardRow) -> str:
-        label = escape_markdown(row.label)
-        return label + " (derived)" * row.derived + " (tiny)" * row.tiny
 
     def threshold_cell(self, row: LeaderboardRow) -> str:
         if row.threshold is None:
             return MISSING
         if row.threshold == "oracle":
-            self.markers.add(ORACLE)
+            self.notes.markers.add(ORACLE)
             return f"oracle{ORACLE}"
         return escape_markdown(row.threshold)
 
@@ -144,7 +86,7 @@ class _Renderer:
         if metrics is None:
             return ""
         if mark_collapse and metrics.get("collapsed"):
-            self.markers.add(COLLAPSED)
+            self.notes.markers.add(COLLAPSED)
             return _pct(metrics.get(key)) + COLLAPSED
         return _pct(metrics.get(key))
 
@@ -167,54 +109,63 @@ class _Renderer:
             return None
         reason = reference_mismatch(*direction, tiny=row.tiny)
         if reason is not None:
-            self.markers.add(NOT_COMPARABLE)
-            self.note(
+            self.notes.markers.add(NOT_COMPARABLE)
+            self.notes.add(
                 "not_comparable",
-                f"{self.row_label(row)} in {direction_title(direction)}: "
+                f"{row_label(row)} in {direction_title(direction)}: "
                 f"paper numbers not shown, {escape_markdown(reason)}.",
             )
             return f"{MISSING}{NOT_COMPARABLE}", f"{MISSING}{NOT_COMPARABLE}"
         mark = ""
         if category is None:
-            self.paper_mean_shown = True
+            self.notes.paper_mean_shown = True
         elif (row.method, category) in self.matches[direction]:
-            self.markers.add(EQUALS_BASELINE)
+            self.notes.markers.add(EQUALS_BASELINE)
             mark = EQUALS_BASELINE
         return f"{number.accuracy_pct:.2f}{mark}", f"{number.f1_macro_pct:.2f}{mark}"
 
     # --- pooled and class-mean tables (shape of Table III)
 
     def summary_table(self, group: str) -> str:
-        """Rows = configurations, a column group per direction; ``group`` names the metrics."""
-        with_paper = {
-            d: self.reference is not None and bool(self.reference.methods(d.test_dataset))
-            for d in self.directions
-        }
-        headers = ["Method", "Threshold", "Train split"]
+        """Rows = configurations, a column group per direction; ``group`` names the metrics.
+
+        Headers stay short (``n``, ``Acc``, ...); the first row names each direction in bold
+        above its group's first column, so the table keeps Table III's side-by-side shape without
+        repeating the direction in every header.
+        """
+        headers, band = ["Method", "Threshold", "Train split"], ["", "", ""]
+        widths: dict[Direction, int] = {}
         for direction in self.directions:
-            columns = ["n", "Acc", "F1", "Bal.Acc", "Invalid", "AUROC"]
-            paper = with_paper[direction]
-            columns += ["Collapsed"] * (group == "class_mean") + ["Paper Acc / F1"] * paper
-            headers += [f"{direction_title(direction)} {column}" for column in columns]
+            columns = self._summary_columns(direction, group)
+            widths[direction] = len(columns)
+            headers += columns
+            band += [f"**{direction_title(direction)}**"] + [""] * (len(columns) - 1)
         firsts: dict[tuple[Any, ...], LeaderboardRow] = {}
         for rows in self.directions.values():
             for row in rows.rows:
                 firsts.setdefault(row.key, row)
-        table = []
+        table = [band]
         for key, first in sorted(firsts.items(), key=lambda item: row_order(item[1])):
             split = MISSING if first.train_split is None else escape_markdown(first.train_split)
-            line = [self.row_label(first), self.threshold_cell(first), split]
+            line = [row_label(first), self.threshold_cell(first), split]
             for direction, rows in self.directions.items():
                 row = next((r for r in rows.rows if r.key == key), None)
-                line += self._summary_cells(direction, row, group, with_paper[direction])
+                if row is None:
+                    line += [""] * widths[direction]
+                else:
+                    line += self._summary_cells(direction, row, group)
             table.append(line)
         return _table(headers, table, left=3)
 
-    def _summary_cells(
-        self, direction: Direction, row: LeaderboardRow | None, group: str, with_paper: bool
-    ) -> list[str]:
-        if row is None:
-            return [""] * (6 + (group == "class_mean") + with_paper)
+    def _summary_columns(self, direction: Direction, group: str) -> list[str]:
+        columns = list(_METRIC_COLUMNS) + ["Collapsed"] * (group == "class_mean")
+        return columns + ["Paper Acc / F1"] * self._paper_column(direction)
+
+    def _paper_column(self, direction: Direction) -> bool:
+        """Whether the pooled and class-mean tables give ``direction`` a paper column."""
+        return self.reference is not None and bool(self.reference.methods(direction.test_dataset))
+
+    def _summary_cells(self, direction: Direction, row: LeaderboardRow, group: str) -> list[str]:
         metrics = getattr(row, group)
         cells = [str(int(metrics["n"])), self.metric_cell(metrics, "accuracy", group == "overall")]
         cells += [
@@ -223,9 +174,9 @@ class _Renderer:
         ]
         if group == "class_mean":
             collapsed = sum(bool(m.get("collapsed")) for m in row.per_class.values())
-            self.markers.update([COLLAPSED] if collapsed else [])
+            self.notes.markers.update([COLLAPSED] if collapsed else [])
             cells.append(f"{collapsed}/{len(row.per_class)}")
-        if with_paper:
+        if self._paper_column(direction):
             pair = self.paper_pair(direction, row, POOLED if group == "overall" else None)
             if pair is None or pair[0].startswith(MISSING):
                 cells.append(MISSING if pair is None else pair[0])
@@ -241,7 +192,7 @@ class _Renderer:
         counts = rows.counts_source.summary["per_class"]
         headers, columns = ["Category", "n"], []
         for row in rows.rows:
-            label = self.row_label(row)
+            label = row_label(row)
             headers += [f"{label} Acc", f"{label} F1"]
             columns.append(partial(self._metric_cells, row, ("accuracy", "f1_macro")))
             if float(row.overall.get("invalid_rate") or 0) > 0:
@@ -295,92 +246,13 @@ class _Renderer:
                 baselines[row.method] = {**row.per_class, POOLED: row.overall}
         return baseline_matches(self.reference, direction.test_dataset, baselines)
 
-    def collect_notes(self) -> None:
-        for direction, rows in self.directions.items():
-            self._equality_notes(direction)
-            title = direction_title(direction)
-            source = escape_markdown(self.runs.relative(rows.counts_source.path))
-            for row in rows.rows:
-                if row.derived:
-                    self.note(
-                        "derived",
-                        f"{self.row_label(row)} in {title}: no stored run; "
-                        f"computed from the label counts of the run in {source}.",
-                    )
-                if errors := int(row.overall.get("errors") or 0):
-                    self.note(
-                        "errors",
-                        f"{self.row_label(row)} in {title}: {_count(errors, 'image')} could "
-                        "not be processed (scored as wrong).",
-                    )
-            if missing := [m for m in TRIVIAL_BASELINES if m not in {r.method for r in rows.rows}]:
-                self.note(
-                    "derived",
-                    f"{title}: no {' / '.join(missing)} row: no stored run, and no run with "
-                    "confusion counts (tp, fn) to derive one from.",
-                )
-            if rows.counts_differ:
-                names = ", ".join(self.row_label(r) for r in rows.counts_differ)
-                self.note(
-                    "counts",
-                    f"{title}: {names} scored on other per-category label counts "
-                    f"than the run in {source}: not the same test images.",
-                )
-
-    def _equality_notes(self, direction: Direction) -> None:
-        reference, test = self.reference, direction.test_dataset
-        by_method: dict[tuple[str, str], list[str]] = {}
-        for (method, category), baseline in self.matches[direction].items():
-            by_method.setdefault((method, baseline), []).append(category)
-        if reference is None:
-            return
-        name, where = dataset_name(test), direction_title(direction)
-        for (method, baseline), categories in sorted(by_method.items()):
-            if POOLED in categories and (number := reference.lookup(test, method)):
-                self.note(
-                    "pooled_equals",
-                    f"The paper's {escape_markdown(method)} on {name} "
-                    f"(Table {number.table}: {number.accuracy_pct:.2f} / "
-                    f"{number.f1_macro_pct:.2f}) equals what {baseline} scores on the same "
-                    f"{name} All images ({where}): a constant answer reproduces it.",
-                )
-            if per_category := sorted(c for c in categories if c != POOLED):
-                total = len(reference.categories(test, method))
-                self.note(
-                    "category_equals",
-                    f"The paper's per-category {escape_markdown(method)} "
-                    f"numbers on {name} (Table {_PER_CATEGORY_TABLE.get(test, '?')}) equal "
-                    f"{baseline}'s in {len(per_category)} of {total} categories: "
-                    f"{', '.join(escape_markdown(c) for c in per_category)}.",
-                )
-
     def render_notes(self) -> list[str]:
-        self.collect_notes()
-        legend = {
-            COLLAPSED: f"{COLLAPSED} collapsed: one label for ≥{COLLAPSE_SHARE:.0%} of the images "
-            "of a category (pooled table: of all images); the class-mean table counts the "
-            "collapsed categories.",
-            ORACLE: f"{ORACLE} oracle threshold: fitted on the test labels, an upper bound, not a "
-            "deployable result.",
-            EQUALS_BASELINE: f"{EQUALS_BASELINE} the paper's number equals a trivial baseline's "
-            "on the same images (see below).",
-            NOT_COMPARABLE: f"{NOT_COMPARABLE} the paper reports this method on another setup: "
-            "the All split of the test dataset, trained on the other dataset (reasons below).",
-        }
-        out = [legend[m] for m in legend if m in self.markers]
-        if any(row.tiny for rows in self.directions.values() for row in rows.rows):
-            out.append("(tiny): random-weight tiny models, not comparable to the paper.")
-        if self.paper_mean_shown:
-            out.append(
-                "Paper numbers in the class-mean table and the mean rows: unweighted mean "
-                "of the paper's Table V/VI values, computed here."
-            )
-        out += [line for section in _NOTE_SECTIONS for line in self.notes[section]]
-        out += [
-            f"Skipped {escape_markdown(self.runs.relative(s.path))}: {escape_markdown(s.reason)}."
-            for s in self.runs.skipped
-        ]
-        return [f"- {line}" for line in out]
+        for direction, rows in self.directions.items():
+            if self.reference is not None:
+                self.notes.equality_notes(self.reference, direction, self.matches[direction])
+            self.notes.direction_notes(self.runs, direction, rows)
+        shown = [row for rows in self.directions.values() for row in rows.rows]
+        return self.notes.lines(self.runs, shown)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int) -> str:
@@ -411,7 +283,7 @@ def render_leaderboard(
     renderer = _Renderer(runs, reference)
     parts = [
         f"# {escape_markdown(title)}",
-        f"Generated from {_count(len(runs.runs), 'stored run')} by `iadbench leaderboard`; "
+        f"Generated from {count_of(len(runs.runs), 'stored run')} by `iadbench leaderboard`; "
         f"do not edit by hand, regenerate it. {_DEFINITIONS}",
         "## Pooled over all test images (shape of the paper's Table III)",
         renderer.summary_table("overall"),
@@ -419,7 +291,7 @@ def render_leaderboard(
         renderer.summary_table("class_mean"),
     ]
     for direction, rows in renderer.directions.items():
-        table = _PER_CATEGORY_TABLE.get(direction.test_dataset)
+        table = PER_CATEGORY_TABLE.get(direction.test_dataset)
         shape = f" (shape of the paper's Table {table})" if table else ""
         parts += [
             f"## Per category: {direction_title(direction)}{shape}",

@@ -43,6 +43,7 @@ def write_run(
     test: tuple[str, str] = ("mvtec", "all"),
     threshold: str | None = None,
     tiny: bool = False,
+    trains: bool = True,
     status: str = "complete",
     config_hash: str | None = None,
 ) -> Path:
@@ -60,7 +61,7 @@ def write_run(
         "threshold": threshold,
         "config_hash": config_hash,
         "tiny": tiny,
-        "capabilities": {"gives_scores": False},
+        "capabilities": {"gives_scores": False, "trains": trains},
         **summarize(records),
     }
     manifest = {"config_hash": config_hash, "status": status, "updated": "2025-01-01T00:00:00",
@@ -117,6 +118,21 @@ def row_of(table: list[str], first_cell: str) -> dict[str, str]:
     raise AssertionError(f"no row {first_cell!r} in {table[0]}")
 
 
+def summary_row(table: list[str], first_cell: str, direction: str) -> dict[str, str]:
+    """A pooled / class-mean row: its first three cells and the column group of ``direction``.
+
+    The first body line names each direction in bold above the first column of its group.
+    """
+    headers, band = cells_of(table[0]), cells_of(table[2])
+    start = band.index(f"**{direction}**")
+    end = next((i for i in range(start + 1, len(band)) if band[i]), len(band))
+    for line in table[3:]:
+        cells = cells_of(line)
+        if cells[0] == first_cell:
+            return {headers[i]: cells[i] for i in [0, 1, 2, *range(start, end)]}
+    raise AssertionError(f"no row {first_cell!r} in {table[0]}")
+
+
 @pytest.fixture
 def small_dir(tmp_path: Path) -> Path:
     write_run(tmp_path, "lr", "lr-iad", SMALL)
@@ -125,19 +141,79 @@ def small_dir(tmp_path: Path) -> Path:
 
 def test_pooled_table_shows_metrics_of_the_stored_run(small_dir: Path) -> None:
     markdown = render_leaderboard(collect_runs(small_dir))
-    row = row_of(tables(markdown)[0], "lr-iad")
+    row = summary_row(tables(markdown)[0], "lr-iad", "VisA→MVTec-AD")
     # 17 images, 14 correct; defects 5 of 6 found, normals 9 of 11.
-    assert row["VisA→MVTec-AD n"] == "17"
-    assert row["VisA→MVTec-AD Acc"] == f"{100 * 14 / 17:.2f}"
-    assert row["VisA→MVTec-AD Bal.Acc"] == f"{100 * (5 / 6 + 9 / 11) / 2:.2f}"
-    assert row["VisA→MVTec-AD Invalid"] == "0.00"
-    assert row["VisA→MVTec-AD AUROC"] == "—"
+    assert row["Train split"] == "all"
+    assert row["n"] == "17"
+    assert row["Acc"] == f"{100 * 14 / 17:.2f}"
+    assert row["Bal.Acc"] == f"{100 * (5 / 6 + 9 / 11) / 2:.2f}"
+    assert row["Invalid"] == "0.00"
+    assert row["AUROC"] == "—"
+
+
+def test_summary_tables_name_each_direction_once_above_short_headers(small_dir: Path) -> None:
+    write_run(small_dir, "back", "lr-iad", SMALL, train=("mvtec", "all"), test=("visa", "all"))
+    markdown = render_leaderboard(collect_runs(small_dir), load_paper_reference())
+    pooled, class_mean = tables(markdown)[:2]
+    group = ["n", "Acc", "F1", "Bal.Acc", "Invalid", "AUROC", "Paper Acc / F1"]
+    assert cells_of(pooled[0]) == ["Method", "Threshold", "Train split", *group, *group]
+    assert cells_of(pooled[2]) == ["", "", "", "**MVTec-AD→VisA**", *[""] * 6,
+                                   "**VisA→MVTec-AD**", *[""] * 6]  # fmt: skip
+    assert cells_of(class_mean[0])[3:11] == group[:6] + ["Collapsed", "Paper Acc / F1"]
+    assert "→" not in pooled[0] + class_mean[0]
+    # Every number is still there, in the group of its direction.
+    back = summary_row(pooled, "lr-iad", "MVTec-AD→VisA")
+    assert (back["n"], back["Acc"], back["Paper Acc / F1"]) == ("17", "82.35", "87.60 / 59.54")
+
+
+def test_train_split_is_a_dash_for_methods_without_training(tmp_path: Path) -> None:
+    write_run(tmp_path, "lr", "lr-iad", SMALL, train=("visa", "train"))
+    write_run(tmp_path, "ad", "always-defect", constant(SMALL, "defect"), trains=False)
+    write_run(tmp_path, "an", "always-normal", constant(SMALL, "normal"), trains=False,
+              train=("visa", "train"))  # fmt: skip
+    pooled = tables(render_leaderboard(collect_runs(tmp_path)))[0]
+    assert summary_row(pooled, "lr-iad", "VisA→MVTec-AD")["Train split"] == "train"
+    assert summary_row(pooled, "always-defect", "VisA→MVTec-AD")["Train split"] == "—"
+    assert summary_row(pooled, "always-normal", "VisA→MVTec-AD")["Train split"] == "—"
+
+
+def test_train_split_is_a_dash_when_capabilities_are_missing(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path, "w", "winclip", SMALL)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    del summary["capabilities"]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    pooled = tables(render_leaderboard(collect_runs(tmp_path)))[0]
+    assert summary_row(pooled, "winclip", "VisA→MVTec-AD")["Train split"] == "—"
+
+
+def test_runs_of_a_method_without_training_differing_in_train_split_stay_apart(
+    tmp_path: Path,
+) -> None:
+    cells = constant(SMALL, "defect")
+    write_run(tmp_path, "one", "always-defect", cells, trains=False, config_hash="a" * 64)
+    write_run(tmp_path, "two", "always-defect", cells, trains=False, config_hash="b" * 64,
+              train=("visa", "train"))  # fmt: skip
+    pooled = tables(render_leaderboard(collect_runs(tmp_path)))[0]
+    for label in ("always-defect \\[aaaaaaaa\\]", "always-defect \\[bbbbbbbb\\]"):
+        assert summary_row(pooled, label, "VisA→MVTec-AD")["Train split"] == "—"
+
+
+def test_tiny_mark_follows_only_the_summary(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path, "ad", "always-defect", constant(SMALL, "defect"), trains=False)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["command"].append("--tiny")  # normalised by the runner: the summary says false
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    write_run(tmp_path, "w", "winclip", SMALL, tiny=True)
+    markdown = render_leaderboard(collect_runs(tmp_path))
+    first_cells = [cells_of(line)[0] for line in tables(markdown)[0][3:]]
+    assert first_cells == ["always-defect", "always-normal (derived)", "winclip (tiny)"]
 
 
 def test_class_mean_table_averages_categories(small_dir: Path) -> None:
-    row = row_of(tables(render_leaderboard(collect_runs(small_dir)))[1], "lr-iad")
-    assert row["VisA→MVTec-AD Acc"] == f"{100 * (8 / 9 + 6 / 8) / 2:.2f}"
-    assert row["VisA→MVTec-AD Collapsed"] == "0/2"
+    table = tables(render_leaderboard(collect_runs(small_dir)))[1]
+    row = summary_row(table, "lr-iad", "VisA→MVTec-AD")
+    assert row["Acc"] == f"{100 * (8 / 9 + 6 / 8) / 2:.2f}"
+    assert row["Collapsed"] == "0/2"
 
 
 def test_per_category_table_lists_every_category_and_a_mean_row(small_dir: Path) -> None:
@@ -149,21 +225,22 @@ def test_per_category_table_lists_every_category_and_a_mean_row(small_dir: Path)
 
 def test_derived_baselines_appear_without_a_baseline_run(small_dir: Path) -> None:
     markdown = render_leaderboard(collect_runs(small_dir))
-    row = row_of(tables(markdown)[0], "always-defect (derived)")
-    assert row["VisA→MVTec-AD Acc"] == f"{100 * 6 / 17:.2f}†"
-    assert row_of(tables(markdown)[0], "always-normal (derived)")["VisA→MVTec-AD n"] == "17"
+    row = summary_row(tables(markdown)[0], "always-defect (derived)", "VisA→MVTec-AD")
+    assert row["Acc"] == f"{100 * 6 / 17:.2f}†"
+    assert summary_row(tables(markdown)[0], "always-normal (derived)", "VisA→MVTec-AD")["n"] == "17"
 
 
 def test_stored_baseline_takes_precedence_over_a_derived_one(small_dir: Path) -> None:
     write_run(small_dir, "ad", "always-defect", constant(SMALL, "defect"))
     markdown = render_leaderboard(collect_runs(small_dir))
-    first_cells = [cells_of(line)[0] for line in tables(markdown)[0][2:]]
+    first_cells = [cells_of(line)[0] for line in tables(markdown)[0][3:]]
     assert first_cells == ["always-defect", "always-normal (derived)", "lr-iad"]
 
 
 def test_reference_numbers_appear_for_the_papers_setup(small_dir: Path) -> None:
     markdown = render_leaderboard(collect_runs(small_dir), load_paper_reference())
-    assert row_of(tables(markdown)[0], "lr-iad")["VisA→MVTec-AD Paper Acc / F1"] == "84.35 / 71.54"
+    row = summary_row(tables(markdown)[0], "lr-iad", "VisA→MVTec-AD")
+    assert row["Paper Acc / F1"] == "84.35 / 71.54"
     bottle = row_of(tables(markdown)[2], "bottle")
     assert (bottle["lr-iad Paper Acc"], bottle["lr-iad Paper F1"]) == ("82.88", "62.18")
 
@@ -171,8 +248,8 @@ def test_reference_numbers_appear_for_the_papers_setup(small_dir: Path) -> None:
 def test_reference_numbers_are_withheld_for_the_test_split(tmp_path: Path) -> None:
     write_run(tmp_path, "lr", "lr-iad", SMALL, test=("mvtec", "test"))
     markdown = render_leaderboard(collect_runs(tmp_path), load_paper_reference())
-    row = row_of(tables(markdown)[0], "lr-iad")
-    assert row["VisA→MVTec-AD (test split) Paper Acc / F1"] == "—¶"
+    row = summary_row(tables(markdown)[0], "lr-iad", "VisA→MVTec-AD (test split)")
+    assert row["Paper Acc / F1"] == "—¶"
     assert "84.35" not in markdown and "82.88" not in markdown
     assert "the paper tests on the All split" in markdown
 
@@ -184,9 +261,8 @@ def test_paper_number_equal_to_always_defect_is_noted(tmp_path: Path) -> None:
     }
     write_run(tmp_path, "lr", "lr-iad", cells, train=("mvtec", "all"), test=("visa", "all"))
     markdown = render_leaderboard(collect_runs(tmp_path), load_paper_reference())
-    derived = row_of(tables(markdown)[0], "always-defect (derived)")
-    assert derived["MVTec-AD→VisA Acc"] == "11.09†"
-    assert derived["MVTec-AD→VisA F1"] == "9.98"
+    derived = summary_row(tables(markdown)[0], "always-defect (derived)", "MVTec-AD→VisA")
+    assert (derived["Acc"], derived["F1"]) == ("11.09†", "9.98")
     assert (
         "The paper's winclip on VisA (Table III: 11.09 / 9.98) equals what always-defect"
         in markdown
@@ -274,16 +350,17 @@ def test_runs_scored_on_different_test_images_are_noted(small_dir: Path) -> None
 def test_paper_numbers_are_withheld_when_trained_on_the_test_dataset(tmp_path: Path) -> None:
     write_run(tmp_path, "lr", "lr-iad", SMALL, train=("mvtec", "all"))
     markdown = render_leaderboard(collect_runs(tmp_path), load_paper_reference())
-    assert row_of(tables(markdown)[0], "lr-iad")["MVTec-AD→MVTec-AD Paper Acc / F1"] == "—¶"
+    row = summary_row(tables(markdown)[0], "lr-iad", "MVTec-AD→MVTec-AD")
+    assert row["Paper Acc / F1"] == "—¶"
     assert "the paper trains on 'visa' for this test set, this run on 'mvtec'" in markdown
 
 
 def test_oracle_threshold_and_tiny_runs_are_marked(tmp_path: Path) -> None:
     write_run(tmp_path, "w", "winclip", SMALL, threshold="oracle", tiny=True)
     markdown = render_leaderboard(collect_runs(tmp_path), load_paper_reference())
-    row = row_of(tables(markdown)[0], "winclip (tiny)")
+    row = summary_row(tables(markdown)[0], "winclip (tiny)", "VisA→MVTec-AD")
     assert row["Threshold"] == "oracle‡"
-    assert row["VisA→MVTec-AD Paper Acc / F1"] == "—¶"
+    assert row["Paper Acc / F1"] == "—¶"
     assert "‡ oracle threshold: fitted on the test labels" in markdown
     assert "random-weight tiny models, not comparable to the paper" in markdown
 

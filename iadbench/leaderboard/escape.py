@@ -1,0 +1,61 @@
+"""Text read from runs made safe for markdown, and the display names of the tables.
+
+Every piece of text read from a run (method names, categories, datasets, splits, hashes, paths)
+goes through :func:`escape_markdown`; tabulate is called with ``disable_numparse`` and adds no
+escaping of its own, so nothing is escaped twice.
+"""
+
+from __future__ import annotations
+
+from iadbench.leaderboard.rows import Direction, LeaderboardRow
+
+DATASET_NAMES: dict[str, str] = {"mvtec": "MVTec-AD", "visa": "VisA"}
+_BACKSLASHED = set("\\|`*_[]#~")
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def escape_markdown(text: str) -> str:
+    """Make untrusted text inert inside a markdown table cell.
+
+    Pipes, backslashes, backticks, emphasis, link, heading and strike characters are
+    backslash-escaped; ``&``, ``<`` and ``>`` become entities (no HTML injection); newlines and
+    other control characters become spaces so a value cannot end a table row.
+
+    Args:
+        text: Any text; non-strings are converted with ``str``.
+
+    Returns:
+        The escaped text.
+    """
+    out = []
+    for char in str(text):
+        if char in _BACKSLASHED:
+            out.append("\\" + char)
+        elif char in _ENTITIES:
+            out.append(_ENTITIES[char])
+        elif char < " " or char == "\x7f" or char in "\u2028\u2029\x85":
+            out.append(" ")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def dataset_name(name: str) -> str:
+    """Display name of a dataset (``mvtec`` → ``MVTec-AD``), escaped."""
+    return DATASET_NAMES.get(name) or escape_markdown(name)
+
+
+def direction_title(direction: Direction) -> str:
+    """``VisA→MVTec-AD``, with the test split named when it is not All (escaped)."""
+    title = f"{dataset_name(direction.train_dataset)}→{dataset_name(direction.test_dataset)}"
+    if direction.test_split != "all":
+        title += f" ({escape_markdown(direction.test_split)} split)"
+    return title
+
+
+def row_label(row: LeaderboardRow) -> str:
+    """A row's escaped label, marked ``(derived)`` and ``(tiny)`` where that applies.
+
+    ``(tiny)`` follows :attr:`LeaderboardRow.tiny`, i.e. the run's ``summary["tiny"]`` alone.
+    """
+    return escape_markdown(row.label) + " (derived)" * row.derived + " (tiny)" * row.tiny

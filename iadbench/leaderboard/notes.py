@@ -1,0 +1,150 @@
+"""The notes under the leaderboard tables: the legend of the markers, and what a reader must know.
+
+The tables record which markers they used and which notes they need while they are built (a
+:class:`Notes`); the note lines say where a row was derived, where runs were scored on other
+images, where the paper's numbers were withheld, and where a reported number equals what a
+constant predictor scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from iadbench.leaderboard.collect import CollectedRuns
+from iadbench.leaderboard.escape import dataset_name, direction_title, escape_markdown, row_label
+from iadbench.leaderboard.reference import POOLED, PaperReference
+from iadbench.leaderboard.rows import TRIVIAL_BASELINES, Direction, DirectionRows, LeaderboardRow
+from iadbench.metrics import COLLAPSE_SHARE
+
+COLLAPSED = "†"
+ORACLE = "‡"
+EQUALS_BASELINE = "§"
+NOT_COMPARABLE = "¶"
+PER_CATEGORY_TABLE = {"visa": "V", "mvtec": "VI"}
+# Order of the note sections under the legend.
+SECTIONS = ("pooled_equals", "category_equals", "derived", "not_comparable", "counts", "errors")
+_LEGEND = {
+    COLLAPSED: f"{COLLAPSED} collapsed: one label for ≥{COLLAPSE_SHARE:.0%} of the images of a "
+    "category (pooled table: of all images); the class-mean table counts the collapsed "
+    "categories.",
+    ORACLE: f"{ORACLE} oracle threshold: fitted on the test labels, an upper bound, not a "
+    "deployable result.",
+    EQUALS_BASELINE: f"{EQUALS_BASELINE} the paper's number equals a trivial baseline's on the "
+    "same images (see below).",
+    NOT_COMPARABLE: f"{NOT_COMPARABLE} the paper reports this method on another setup: the All "
+    "split of the test dataset, trained on the other dataset (reasons below).",
+}
+
+
+def count_of(number: int, noun: str) -> str:
+    """``1 image``, ``2 images``."""
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
+@dataclass
+class Notes:
+    """Markers the tables used and note lines they asked for, in first-asked order.
+
+    Attributes:
+        markers: Marker characters shown in some cell (their legend lines are written).
+        sections: Note lines per section of :data:`SECTIONS`, without duplicates.
+        paper_mean_shown: A paper number averaged here over categories was shown.
+    """
+
+    markers: set[str] = field(default_factory=set)
+    sections: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in SECTIONS})
+    paper_mean_shown: bool = False
+
+    def add(self, section: str, line: str) -> None:
+        """Add a note line to a section unless it is there already."""
+        if line not in self.sections[section]:
+            self.sections[section].append(line)
+
+    def direction_notes(
+        self, runs: CollectedRuns, direction: Direction, rows: DirectionRows
+    ) -> None:
+        """Notes on the rows of one direction: derived or missing baselines, errors, counts."""
+        title = direction_title(direction)
+        source = escape_markdown(runs.relative(rows.counts_source.path))
+        for row in rows.rows:
+            if row.derived:
+                self.add(
+                    "derived",
+                    f"{row_label(row)} in {title}: no stored run; "
+                    f"computed from the label counts of the run in {source}.",
+                )
+            if errors := int(row.overall.get("errors") or 0):
+                self.add(
+                    "errors",
+                    f"{row_label(row)} in {title}: {count_of(errors, 'image')} could "
+                    "not be processed (scored as wrong).",
+                )
+        if missing := [m for m in TRIVIAL_BASELINES if m not in {r.method for r in rows.rows}]:
+            self.add(
+                "derived",
+                f"{title}: no {' / '.join(missing)} row: no stored run, and no run with "
+                "confusion counts (tp, fn) to derive one from.",
+            )
+        if rows.counts_differ:
+            names = ", ".join(row_label(r) for r in rows.counts_differ)
+            self.add(
+                "counts",
+                f"{title}: {names} scored on other per-category label counts "
+                f"than the run in {source}: not the same test images.",
+            )
+
+    def equality_notes(
+        self, reference: PaperReference, direction: Direction, matches: dict[tuple[str, str], str]
+    ) -> None:
+        """Notes on reported numbers that a trivial baseline scores on the same images.
+
+        Args:
+            reference: The paper's numbers.
+            direction: The direction whose baselines were compared.
+            matches: ``(paper method, category or "ALL")`` -> the baseline scoring the same.
+        """
+        test = direction.test_dataset
+        by_method: dict[tuple[str, str], list[str]] = {}
+        for (method, category), baseline in matches.items():
+            by_method.setdefault((method, baseline), []).append(category)
+        name, where = dataset_name(test), direction_title(direction)
+        for (method, baseline), categories in sorted(by_method.items()):
+            if POOLED in categories and (number := reference.lookup(test, method)):
+                self.add(
+                    "pooled_equals",
+                    f"The paper's {escape_markdown(method)} on {name} "
+                    f"(Table {number.table}: {number.accuracy_pct:.2f} / "
+                    f"{number.f1_macro_pct:.2f}) equals what {baseline} scores on the same "
+                    f"{name} All images ({where}): a constant answer reproduces it.",
+                )
+            if per_category := sorted(c for c in categories if c != POOLED):
+                total = len(reference.categories(test, method))
+                self.add(
+                    "category_equals",
+                    f"The paper's per-category {escape_markdown(method)} "
+                    f"numbers on {name} (Table {PER_CATEGORY_TABLE.get(test, '?')}) equal "
+                    f"{baseline}'s in {len(per_category)} of {total} categories: "
+                    f"{', '.join(escape_markdown(c) for c in per_category)}.",
+                )
+
+    def lines(self, runs: CollectedRuns, rows: list[LeaderboardRow]) -> list[str]:
+        """The markdown bullet lines: legend, tiny and paper-mean notes, sections, skipped runs.
+
+        Args:
+            runs: The collected runs (their skipped directories are listed last).
+            rows: Every row shown in the tables.
+        """
+        out = [line for marker, line in _LEGEND.items() if marker in self.markers]
+        if any(row.tiny for row in rows):
+            out.append("(tiny): random-weight tiny models, not comparable to the paper.")
+        if self.paper_mean_shown:
+            out.append(
+                "Paper numbers in the class-mean table and the mean rows: unweighted mean "
+                "of the paper's Table V/VI values, computed here."
+            )
+        out += [line for section in SECTIONS for line in self.sections[section]]
+        out += [
+            f"Skipped {escape_markdown(runs.relative(s.path))}: {escape_markdown(s.reason)}."
+            for s in runs.skipped
+        ]
+        return [f"- {line}" for line in out]
