@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.iadbench-installed
-EXTRAS ?= dev
+EXTRAS ?= dev,clip
 
 .PHONY: venv demo test lint bench clean
 

@@ -28,6 +28,7 @@ class MatrixRequest:
     threshold: str | None = None
     seed: int = 0
     device: str = "auto"
+    workers: int | None = None
     overwrite: bool = False
     cache_dir: Path | None = None
     command: list[str] = field(default_factory=list)
@@ -83,12 +84,15 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
     for method, (train, test) in itertools.product(
         methods, itertools.permutations(dict.fromkeys(request.datasets), 2)
     ):
+        # A threshold policy concerns score methods only; the others keep none.
+        scores = METHODS.get(method).capabilities.gives_scores
         plans.append(
             plan_run(
                 RunRequest(
                     method=method, train=train, test=test, train_split=request.train_split,
                     test_split=request.test_split, options=overrides[method], tiny=request.tiny,
-                    seed=request.seed, threshold=request.threshold, data_roots=request.data_roots,
+                    seed=request.seed, data_roots=request.data_roots, workers=request.workers,
+                    threshold=request.threshold if scores else None,
                     out=cell_dir(request.out, method, train, test), device=request.device,
                     overwrite=request.overwrite, cache_dir=request.cache_dir,
                     command=request.command,

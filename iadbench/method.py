@@ -9,7 +9,7 @@ top, so that ``iadbench list`` and ``iadbench --help`` stay fast.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -86,13 +86,32 @@ class MethodAdapter(ABC):
         self.options = options if options is not None else self.Options()
         self.tiny = tiny
         self.device = device
+        # Set by the runner before predict: where per-image artefacts (e.g. anomaly-map PNGs) go.
+        self.artifacts_dir: Path | None = None
 
     def fit(self, samples: Sequence[Sample], context: FitContext) -> None:  # noqa: B027
         """Train on ``samples`` (only called when ``capabilities.trains``); default: nothing."""
 
+    def preprocessor(self) -> Callable[[Sample], Any] | None:
+        """A picklable function turning a sample into model input (e.g. a normalised tensor).
+
+        When given, the runner calls it in DataLoader worker processes, ahead of the model, and
+        passes the results to :meth:`predict` as ``inputs``; an image it fails on (unreadable,
+        truncated) is recorded as an error for that image and never reaches ``predict``. It must
+        not hold the model (it is pickled to every worker). Default: None (``inputs`` is None).
+        """
+        return None
+
     @abstractmethod
-    def predict(self, batch: Sequence[Sample]) -> list[Prediction]:
+    def predict(
+        self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None
+    ) -> list[Prediction]:
         """One prediction per sample, in order.
+
+        Args:
+            batch: The samples.
+            inputs: What :meth:`preprocessor` returned for each sample, or None when the adapter
+                has no preprocessor.
 
         An image the adapter cannot process should give ``Prediction.failed(reason)`` rather than
         raise; if ``predict`` raises anyway, the runner retries the batch image by image and

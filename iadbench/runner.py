@@ -9,25 +9,26 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from iadbench.calibration import apply_oracle, calibrate
 from iadbench.datasets import open_dataset, resolve_root
 from iadbench.datasets.base import SUBSET_NAMES
 from iadbench.errors import IADBenchError, RunConflictError
 from iadbench.method import FitContext, MethodAdapter
 from iadbench.metrics import ScoredRecord, summarize
 from iadbench.options import build_options
+from iadbench.predict_loop import predict_batches
 from iadbench.provenance import git_revision, package_versions
 from iadbench.records import Prediction, Sample
 from iadbench.registry import METHODS
 from iadbench.runspec import DatasetRef, RunSpec
 from iadbench.splits import check_no_overlap, load_split_table
-from iadbench.store import RunStore
-from iadbench.thresholds import DEFAULT_POLICY, decide, parse_fixed
+from iadbench.store import PredictionLog, RunStore
+from iadbench.thresholds import DEFAULT_POLICY, decide, parse_policy
 
 MANIFEST_SCHEMA = 1
 
@@ -78,6 +79,7 @@ class RunRequest:
     out: Path | None = None
     device: str = "auto"
     batch_size: int | None = None
+    workers: int | None = None  # DataLoader workers for adapters with a preprocessor
     force_overlap: bool = False
     overwrite: bool = False
     cache_dir: Path | None = None
@@ -138,7 +140,7 @@ def plan_run(request: RunRequest) -> PlannedRun:
             raise IADBenchError(
                 f"method {request.method!r} gives no scores; --threshold does not apply"
             )
-        parse_fixed(threshold)
+        threshold = str(parse_policy(threshold))
     train_split = _split(request.train_split, table.train_split(request.method), "--train-split")
     test_split = _split(request.test_split, table.inference_default, "--test-split")
     train_root = resolve_root(request.train, request.data_roots)
@@ -199,11 +201,14 @@ def _compute(
     assert spec.train is not None and spec.test is not None
     test_samples = open_dataset(spec.test.name, spec.test.root).samples(spec.test.split)
     adapter = plan.adapter_cls(plan.options, tiny=spec.tiny, device=plan.request.device)
+    adapter.artifacts_dir = plan.out / "artifacts"
     manifest = _manifest(plan, adapter, status="running", n_test=len(test_samples))
     if previous is not None:  # resuming: keep the history of attempts
         manifest["created"] = previous.get("created", manifest["created"])
         manifest["attempts"] = int(previous.get("attempts", 1)) + 1
     store.write_manifest(manifest)
+    policy = parse_policy(spec.threshold) if spec.threshold else None
+    calibration: dict[str, Any] | None = None
     try:
         if caps.trains:
             train_samples = open_dataset(spec.train.name, spec.train.root).samples(spec.train.split)
@@ -211,73 +216,66 @@ def _compute(
             workdir = plan.cache_dir / "trained" / spec.method / spec.train_hash()
             adapter.fit(train_samples, FitContext(workdir, spec.seed, plan.request.device))
             manifest["trained_artifacts"] = str(workdir)
+        if policy is not None and policy.kind == "calibrated":
+            assert spec.train is not None
+            calibration = calibrate(
+                open_dataset(spec.train.name, spec.train.root).samples("all"),
+                test_samples,
+                store.calibration,
+                lambda todo: _predict_into(
+                    plan, adapter, todo, store.calibration, None, progress, "calibration"
+                ),
+            )
+        threshold = policy.value if policy and policy.kind == "fixed" else None
+        if calibration is not None:
+            threshold = calibration["threshold"]
         done = store.finished_ids()
         pending = [s for s in test_samples if s.id not in done]
-        threshold = parse_fixed(spec.threshold) if spec.threshold else None
-        batch_size = plan.request.batch_size or plan.adapter_cls.default_batch_size
-        progress.start(f"{spec.method} {spec.train.name}→{spec.test.name}", len(pending))
-        for index, batch in enumerate(_batches(pending, batch_size)):
-            predictions = _predict_isolating_failures(adapter, batch)
-            if index == 0:
-                _check_not_systematic(batch, predictions)
-            store.append(
-                [_record(s, p, threshold) for s, p in zip(batch, predictions, strict=True)]
-            )
-            progress.advance(len(batch))
-        progress.finish()
+        _predict_into(plan, adapter, pending, store.predictions, threshold, progress, "test")
     except KeyboardInterrupt:
         store.write_manifest({**manifest, "status": "interrupted", "updated": _now()})
         raise
-    summary = _summary(plan, store, test_samples)
+    threshold_value = threshold
+    if policy is not None and policy.kind == "oracle":
+        threshold_value = apply_oracle(store.predictions, {s.id for s in test_samples})
+    summary = _summary(plan, store, test_samples, threshold_value, calibration)
     store.write_summary(summary)
     store.write_manifest({**manifest, "status": "complete", "updated": _now()})
     elapsed = time.perf_counter() - started
-    return RunOutcome(
-        summary, plan.out, False, len(pending), len(done & {s.id for s in test_samples}), elapsed
-    )
+    resumed = len(done & {s.id for s in test_samples})
+    return RunOutcome(summary, plan.out, False, len(pending), resumed, elapsed)
 
 
-def _batches(samples: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]:
-    for start in range(0, len(samples), max(1, size)):
-        yield samples[start : start + size]
+def _predict_into(
+    plan: PlannedRun,
+    adapter: MethodAdapter,
+    samples: list[Sample],
+    log: PredictionLog,
+    threshold: float | None,
+    progress: ProgressHook,
+    phase: str,
+) -> None:
+    """Predict ``samples`` and append their records to ``log`` batch by batch."""
+    spec = plan.spec
+    assert spec.train is not None and spec.test is not None
+    device = plan.request.device
+    workers = plan.request.workers if plan.request.workers is not None else default_workers()
+    progress.start(f"{spec.method} {spec.train.name}→{spec.test.name} {phase}", len(samples))
+    for batch, predictions in predict_batches(
+        adapter,
+        samples,
+        batch_size=plan.request.batch_size or plan.adapter_cls.default_batch_size,
+        workers=workers,
+        pin_memory=device.startswith("cuda"),
+    ):
+        log.append([_record(s, p, threshold) for s, p in zip(batch, predictions, strict=True)])
+        progress.advance(len(batch))
+    progress.finish()
 
 
-def _predict_isolating_failures(
-    adapter: MethodAdapter, batch: Sequence[Sample]
-) -> list[Prediction]:
-    """Predict a batch; when it raises, retry image by image so one bad file costs one image."""
-    try:
-        predictions = adapter.predict(batch)
-    except KeyboardInterrupt:
-        raise
-    except Exception:
-        predictions = [_predict_one(adapter, sample) for sample in batch]
-    if len(predictions) != len(batch):
-        raise IADBenchError(
-            f"{type(adapter).__name__}.predict returned {len(predictions)} predictions for "
-            f"{len(batch)} samples; an adapter must return one per sample, in order"
-        )
-    return predictions
-
-
-def _predict_one(adapter: MethodAdapter, sample: Sample) -> Prediction:
-    try:
-        (prediction,) = adapter.predict([sample])
-        return prediction
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:
-        return Prediction.failed(f"{type(exc).__name__}: {exc}")
-
-
-def _check_not_systematic(batch: Sequence[Sample], predictions: list[Prediction]) -> None:
-    """A method that fails on every image of its first batch is broken, not facing bad images."""
-    errors = [p.error for p in predictions if p.error is not None]
-    if len(batch) > 1 and len(errors) == len(batch):
-        raise IADBenchError(
-            f"the method failed on all {len(batch)} images of its first batch, so the run stops "
-            f"instead of recording {len(batch)} errors per batch. First error: {errors[0]}"
-        )
+def default_workers() -> int:
+    """DataLoader workers when not given: decoding overlaps the model, leaving it a core."""
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
 def _record(sample: Sample, prediction: Prediction, threshold: float | None) -> dict[str, Any]:
@@ -296,7 +294,13 @@ def _record(sample: Sample, prediction: Prediction, threshold: float | None) -> 
     }
 
 
-def _summary(plan: PlannedRun, store: RunStore, test_samples: list[Sample]) -> dict[str, Any]:
+def _summary(
+    plan: PlannedRun,
+    store: RunStore,
+    test_samples: list[Sample],
+    threshold_value: float | None,
+    calibration: dict[str, Any] | None,
+) -> dict[str, Any]:
     spec = plan.spec
     wanted = {s.id for s in test_samples}
     records = (
@@ -310,6 +314,8 @@ def _summary(plan: PlannedRun, store: RunStore, test_samples: list[Sample]) -> d
         "train": {"dataset": spec.train.name, "split": spec.train.split},
         "test": {"dataset": spec.test.name, "split": spec.test.split},
         "threshold": spec.threshold,
+        "threshold_value": threshold_value,
+        "calibration": calibration,
         "config_hash": plan.config_hash,
         "tiny": spec.tiny,
         "capabilities": vars(plan.adapter_cls.capabilities),

@@ -5,6 +5,7 @@ Layout of a run dir::
     manifest.json       command, resolved configuration, content hash, versions, status
     predictions.jsonl   one JSON object per test image, appended and flushed as it goes
     summary.json        metrics (written when every test image has a prediction)
+    calibration.jsonl   scores on the training dataset (``calibrated`` threshold policy only)
     .lock               held while a process works on the run
 
 Resuming relies on ``predictions.jsonl`` being append-only: a torn last line (the process died
@@ -36,6 +37,9 @@ class RunStore:
         self.manifest_path = self.directory / "manifest.json"
         self.predictions_path = self.directory / "predictions.jsonl"
         self.summary_path = self.directory / "summary.json"
+        self.predictions = PredictionLog(self.predictions_path)
+        # Scores on the training dataset, when a `calibrated` threshold is chosen on them.
+        self.calibration = PredictionLog(self.directory / "calibration.jsonl")
         self._lock = FileLock(str(self.directory / ".lock"), timeout=0)
 
     @contextmanager
@@ -76,15 +80,39 @@ class RunStore:
 
     def clear(self) -> None:
         """Delete the stored run (``--overwrite``); the lock file stays."""
-        for path in (self.manifest_path, self.predictions_path, self.summary_path):
+        for path in (
+            self.manifest_path,
+            self.predictions_path,
+            self.summary_path,
+            self.calibration.path,
+        ):
             path.unlink(missing_ok=True)
         shutil.rmtree(self.directory / "artifacts", ignore_errors=True)
 
+    def finished_ids(self) -> set[str]:
+        """Test ids that already have a prediction (after repairing a torn tail)."""
+        return self.predictions.finished_ids()
+
+    def append(self, records: list[dict[str, Any]]) -> None:
+        """Append test prediction records (see :meth:`PredictionLog.append`)."""
+        self.predictions.append(records)
+
+    def iter_predictions(self) -> Iterator[dict[str, Any]]:
+        """Stored test prediction records, first occurrence of each id only."""
+        return self.predictions.iter_records()
+
+
+class PredictionLog:
+    """An append-only JSONL file of prediction records, one per image id."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
     def repair_tail(self) -> int:
-        """Cut a torn last line off ``predictions.jsonl``; returns the bytes removed."""
-        if not self.predictions_path.exists():
+        """Cut a torn last line (the process died mid-write); returns the bytes removed."""
+        if not self.path.exists():
             return 0
-        with self.predictions_path.open("rb+") as handle:
+        with self.path.open("rb+") as handle:
             size = handle.seek(0, os.SEEK_END)
             if size == 0:
                 return 0
@@ -106,17 +134,17 @@ class RunStore:
             handle.truncate(keep)
             return size - keep
 
-    def iter_predictions(self) -> Iterator[dict[str, Any]]:
-        """Stored prediction records, first occurrence of each id only.
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """Stored records, first occurrence of each id only.
 
         Raises:
             IADBenchError: A line other than the last is not valid JSON (the file was edited or
                 corrupted; repairing the tail cannot fix it).
         """
-        if not self.predictions_path.exists():
+        if not self.path.exists():
             return
         seen: set[str] = set()
-        with self.predictions_path.open(encoding="utf-8") as handle:
+        with self.path.open(encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -124,7 +152,7 @@ class RunStore:
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise IADBenchError(
-                        f"{self.predictions_path} line {number} is not valid JSON ({exc.msg}); "
+                        f"{self.path} line {number} is not valid JSON ({exc.msg}); "
                         "fix or delete that line, or re-run with --overwrite."
                     ) from None
                 if record.get("id") not in seen:
@@ -134,16 +162,24 @@ class RunStore:
     def finished_ids(self) -> set[str]:
         """Ids that already have a prediction (after repairing a torn tail)."""
         self.repair_tail()
-        return {record["id"] for record in self.iter_predictions()}
+        return {record["id"] for record in self.iter_records()}
 
     def append(self, records: list[dict[str, Any]]) -> None:
         """Append prediction records and flush them to the OS before returning."""
         if not records:
             return
         payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        with self.predictions_path.open("a", encoding="utf-8") as handle:
+        with self.path.open("a", encoding="utf-8") as handle:
             handle.write(payload)
             handle.flush()
+
+    def rewrite(self, records: list[dict[str, Any]]) -> None:
+        """Replace the whole file atomically (used once decisions are final, e.g. oracle)."""
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        tmp.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+        )
+        os.replace(tmp, self.path)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -1,42 +1,103 @@
 """Threshold policies: how a score method's score becomes a defect/normal decision.
 
 The policy is part of every run's configuration and is printed in every table, because for score
-methods accuracy and F1 depend on it entirely. ``fixed:T`` decides ``defect`` when score >= T.
+methods accuracy and F1 depend on it entirely:
+
+* ``fixed:T`` — ``defect`` when score ≥ T (default ``fixed:0.5``).
+* ``calibrated`` — the T that maximises macro-F1 on the *training* dataset's images (never the
+  test set); chosen before the test set is scored.
+* ``oracle`` — the T that maximises macro-F1 on the test set itself. An upper bound, not a
+  result: tables always mark it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from iadbench.errors import IADBenchError
 from iadbench.records import DEFECT, NORMAL
 
 DEFAULT_POLICY = "fixed:0.5"
+POLICY_KINDS = ("fixed", "calibrated", "oracle")
 
 
 class ThresholdError(IADBenchError):
-    """A threshold policy that is malformed or not available."""
+    """A threshold policy that is malformed or cannot be applied."""
 
 
-def parse_fixed(policy: str) -> float:
-    """The threshold of a ``fixed:T`` policy.
+@dataclass(frozen=True)
+class ThresholdPolicy:
+    """A parsed policy; ``value`` is known up front only for ``fixed``."""
+
+    kind: str
+    value: float | None = None
+
+    def __str__(self) -> str:
+        return f"fixed:{self.value:g}" if self.kind == "fixed" else self.kind
+
+
+def parse_policy(text: str) -> ThresholdPolicy:
+    """Parse ``fixed:T``, ``calibrated`` or ``oracle``.
 
     Raises:
-        ThresholdError: ``policy`` is not ``fixed:T`` with T in [0, 1].
+        ThresholdError: Unknown kind, or T not a number in [0, 1].
     """
-    kind, _, value = policy.partition(":")
-    if kind != "fixed":
+    kind, _, value = text.partition(":")
+    if kind not in POLICY_KINDS or (kind != "fixed" and value):
         raise ThresholdError(
-            f"threshold policy {policy!r} is not available; use fixed:T with T in [0, 1] "
-            f"(default {DEFAULT_POLICY})."
+            f"threshold policy {text!r} is not one of fixed:T (T in [0, 1]), calibrated, oracle"
         )
+    if kind != "fixed":
+        return ThresholdPolicy(kind)
     try:
         threshold = float(value)
     except ValueError:
-        raise ThresholdError(f"threshold policy {policy!r}: {value!r} is not a number") from None
+        raise ThresholdError(f"threshold policy {text!r}: {value!r} is not a number") from None
     if not 0.0 <= threshold <= 1.0:
-        raise ThresholdError(f"threshold policy {policy!r}: T must lie in [0, 1]")
-    return threshold
+        raise ThresholdError(f"threshold policy {text!r}: T must lie in [0, 1]")
+    return ThresholdPolicy("fixed", threshold)
 
 
 def decide(score: float, threshold: float) -> str:
     """``defect`` when the score reaches the threshold, else ``normal``."""
     return DEFECT if score >= threshold else NORMAL
+
+
+def best_f1_threshold(labels: Sequence[str], scores: Sequence[float]) -> tuple[float, float]:
+    """The threshold maximising macro-F1 over {defect, normal}, and that F1.
+
+    Every distinct score is a candidate (``defect`` when score ≥ it), plus "above every score"
+    (all normal). Ties go to the highest threshold. Computed from cumulative confusion counts, so
+    it is O(n log n) however many candidates there are.
+
+    Raises:
+        ThresholdError: Fewer than one image of each label (no threshold can be chosen).
+    """
+    y = np.asarray([label == DEFECT for label in labels], dtype=bool)
+    s = np.asarray(scores, dtype=float)
+    positives, negatives = int(y.sum()), int((~y).sum())
+    if positives == 0 or negatives == 0:
+        raise ThresholdError(
+            f"choosing a threshold needs images of both labels with scores; got {positives} "
+            f"defect and {negatives} normal"
+        )
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    last_of_run = np.r_[s[1:] != s[:-1], True]  # threshold at each distinct score
+    tp = np.cumsum(y)[last_of_run]
+    fp = np.cumsum(~y)[last_of_run]
+    candidates = np.r_[np.nextafter(s[0], np.inf), s[last_of_run]]
+    tp, fp = np.r_[0, tp], np.r_[0, fp]
+    fn, tn = positives - tp, negatives - fp
+    f1_defect = _safe_ratio(2 * tp, 2 * tp + fp + fn)
+    f1_normal = _safe_ratio(2 * tn, 2 * tn + fn + fp)
+    macro = (f1_defect + f1_normal) / 2
+    best = int(np.argmax(macro))  # first maximum = highest threshold among ties
+    return float(candidates[best]), float(macro[best])
+
+
+def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    return np.divide(numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0)

@@ -64,7 +64,8 @@ Plugins = Annotated[
 Threshold = Annotated[
     str | None,
     typer.Option(
-        help="Threshold policy for score methods: fixed:T (default fixed:0.5).",
+        help="Threshold policy for score methods: fixed:T (default fixed:0.5), calibrated "
+        "(F1-best on the training dataset) or oracle (F1-best on the test set; marked as such).",
         rich_help_panel=METHOD_PANEL,
     ),
 ]
@@ -79,6 +80,13 @@ BatchSize = Annotated[
     int | None,
     typer.Option(
         help="Images per predict call (default: the method's).", rich_help_panel=METHOD_PANEL
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        help="DataLoader processes decoding images ahead of the model (default: cores - 1, ≤ 4).",
+        rich_help_panel=METHOD_PANEL,
     ),
 ]
 Overwrite = Annotated[

@@ -56,7 +56,12 @@ def list_methods(
         table.add_column("options (--set KEY=VALUE)")
     tick = {True: "yes", False: ""}
     for name in METHODS.names(pattern):
-        adapter = METHODS.get(name)
+        try:
+            adapter = METHODS.get(name)
+        except Exception as exc:  # a broken plugin must not hide the others
+            source = METHODS.entry(name).source
+            table.add_row(name, f"[red]cannot be loaded: {exc}[/]", *[""] * 5, source)
+            continue
         caps = adapter.capabilities
         row = [
             name, adapter.summary(), tick[caps.needs_pixels], tick[caps.trains],

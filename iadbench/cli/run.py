@@ -48,6 +48,7 @@ def run(
     seed: opt.Seed = 0,
     device: opt.Device = "auto",
     batch_size: opt.BatchSize = None,
+    workers: opt.Workers = None,
     force_overlap: opt.ForceOverlap = False,
     overwrite: opt.Overwrite = False,
     cache_dir: opt.CacheDir = None,
@@ -62,7 +63,8 @@ def run(
         method=method, train=train, test=test, train_split=train_split, test_split=test_split,
         options=parse_assignments(set_ or []), tiny=tiny, seed=seed, threshold=threshold,
         data_roots=opt.parse_data_roots(data), out=out, device=device, batch_size=batch_size,
-        force_overlap=force_overlap, overwrite=overwrite, cache_dir=cache_dir, command=sys.argv,
+        workers=workers, force_overlap=force_overlap, overwrite=overwrite, cache_dir=cache_dir,
+        command=sys.argv,
     )  # fmt: skip
     outcome = execute_run(plan_run(request), RichProgress())
     console.print(summary_table(outcome.summary))
@@ -119,6 +121,7 @@ def matrix(
     threshold: opt.Threshold = None,
     seed: opt.Seed = 0,
     device: opt.Device = "auto",
+    workers: opt.Workers = None,
     overwrite: opt.Overwrite = False,
     cache_dir: opt.CacheDir = None,
 ) -> None:
@@ -133,7 +136,7 @@ def matrix(
         datasets=[d.strip() for d in datasets.split(",") if d.strip()],
         out=out, train_split=train_split, test_split=test_split, tiny=tiny, overrides=set_ or [],
         data_roots=opt.parse_data_roots(data), threshold=threshold, seed=seed, device=device,
-        overwrite=overwrite, cache_dir=cache_dir, command=sys.argv,
+        workers=workers, overwrite=overwrite, cache_dir=cache_dir, command=sys.argv,
     )  # fmt: skip
     outcomes = run_matrix(request, RichProgress(), on_cell=_print_cell)
     markdown = render_leaderboard(collect_runs(out), load_paper_reference())

@@ -8,7 +8,7 @@ paper's WinCLIP row on VisA (Table III).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from iadbench.method import Capabilities, MethodAdapter
 from iadbench.records import DEFECT, NORMAL, Prediction, Sample
@@ -21,7 +21,9 @@ class _ConstantPredictor(MethodAdapter):
     default_batch_size = 4096
     answer: ClassVar[str]
 
-    def predict(self, batch: Sequence[Sample]) -> list[Prediction]:
+    def predict(
+        self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None
+    ) -> list[Prediction]:
         """The constant label for every sample (no score: AUROC of a constant is meaningless)."""
         return [Prediction(label=self.answer)] * len(batch)
 

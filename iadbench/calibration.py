@@ -1,0 +1,73 @@
+"""Thresholds chosen from data: ``calibrated`` on the training dataset, ``oracle`` on the test set.
+
+Kept apart from :mod:`iadbench.thresholds` (pure decisions) because both read and write stored
+predictions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from iadbench.records import Sample
+from iadbench.store import PredictionLog
+from iadbench.thresholds import best_f1_threshold, decide
+
+
+def calibrate(
+    train_all: list[Sample],
+    test_samples: list[Sample],
+    log: PredictionLog,
+    predict: Callable[[list[Sample]], None],
+) -> dict[str, Any]:
+    """Choose the macro-F1-best threshold on the training dataset, never on test images.
+
+    Args:
+        train_all: Every image of the training dataset (All subset).
+        test_samples: The run's test images; any of them in ``train_all`` (same dataset) are
+            left out, so the threshold never sees a test label.
+        log: Where calibration scores are stored (resumable like the test predictions).
+        predict: Predicts a list of samples into ``log``.
+
+    Returns:
+        What to record in the summary: dataset images used, threshold, its F1 there.
+
+    Raises:
+        ThresholdError: The calibration images do not hold both labels with scores.
+    """
+    test_ids = {(s.dataset, s.id) for s in test_samples}
+    samples = [s for s in train_all if (s.dataset, s.id) not in test_ids]
+    done = log.finished_ids()
+    predict([s for s in samples if s.id not in done])
+    wanted = {s.id for s in samples}
+    scored = [r for r in log.iter_records() if r["id"] in wanted and r.get("score") is not None]
+    threshold, f1 = best_f1_threshold([r["label"] for r in scored], [r["score"] for r in scored])
+    return {
+        "dataset": train_all[0].dataset if train_all else None,
+        "split": "all",
+        "excluded_test_images": len(train_all) - len(samples),
+        "n": len(samples),
+        "n_scored": len(scored),
+        "threshold": threshold,
+        "f1_macro": f1,
+    }
+
+
+def apply_oracle(log: PredictionLog, test_ids: set[str]) -> float:
+    """Pick the F1-best threshold on the test labels themselves and rewrite the decisions.
+
+    Returns:
+        The threshold; the summary and tables mark the run as an oracle (an upper bound).
+    """
+    records = list(log.iter_records())
+    scored = [
+        r
+        for r in records
+        if r["id"] in test_ids and r.get("score") is not None and not r.get("error")
+    ]
+    threshold, _ = best_f1_threshold([r["label"] for r in scored], [r["score"] for r in scored])
+    for record in records:
+        if record.get("score") is not None and not record.get("error"):
+            record["pred"] = decide(record["score"], threshold)
+    log.rewrite(records)
+    return threshold

@@ -1,0 +1,156 @@
+"""Turn a list of samples into predictions, batch by batch, whatever goes wrong with one image.
+
+Adapters without a preprocessor get plain sample batches. Adapters with one get their inputs
+from a torch DataLoader (decoding in worker processes, ahead of the model, pinned memory on GPU);
+an image the preprocessor fails on becomes an error for that image and never reaches the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from iadbench.errors import IADBenchError
+from iadbench.method import MethodAdapter
+from iadbench.records import Prediction, Sample
+
+Batch = tuple[Sequence[Sample], list[Prediction]]
+
+
+def predict_batches(
+    adapter: MethodAdapter,
+    samples: Sequence[Sample],
+    *,
+    batch_size: int,
+    workers: int = 0,
+    pin_memory: bool = False,
+) -> Iterator[Batch]:
+    """Yield ``(samples, predictions)`` per batch, in order, one prediction per sample.
+
+    Raises:
+        IADBenchError: The adapter returns the wrong number of predictions, or fails on every
+            image of the first batch (a broken method, not bad images).
+    """
+    preprocess = adapter.preprocessor()
+    if preprocess is None:
+        batches: Iterator[tuple[Sequence[Sample], list[Any] | None, dict[int, str]]] = (
+            (samples[start : start + batch_size], None, {})
+            for start in range(0, len(samples), max(1, batch_size))
+        )
+    else:
+        batches = _loaded_batches(samples, preprocess, batch_size, workers, pin_memory)
+    for index, (batch, inputs, failures) in enumerate(batches):
+        predictions = _predict_with_failures(adapter, batch, inputs, failures)
+        if index == 0:
+            _check_not_systematic(batch, predictions)
+        yield batch, predictions
+
+
+def _predict_with_failures(
+    adapter: MethodAdapter,
+    batch: Sequence[Sample],
+    inputs: list[Any] | None,
+    failures: dict[int, str],
+) -> list[Prediction]:
+    keep = [i for i in range(len(batch)) if i not in failures]
+    kept = _predict_isolating_failures(
+        adapter, [batch[i] for i in keep], None if inputs is None else [inputs[i] for i in keep]
+    )
+    by_index = dict(zip(keep, kept, strict=True))
+    return [by_index.get(i) or Prediction.failed(failures[i]) for i in range(len(batch))]
+
+
+def _predict_isolating_failures(
+    adapter: MethodAdapter, batch: Sequence[Sample], inputs: list[Any] | None
+) -> list[Prediction]:
+    """Predict a batch; when it raises, retry image by image so one bad file costs one image."""
+    if not batch:
+        return []
+    try:
+        predictions = _call_predict(adapter, batch, inputs)
+    except KeyboardInterrupt:
+        raise
+    except Exception:
+        predictions = [
+            _predict_one(adapter, sample, None if inputs is None else [inputs[i]])
+            for i, sample in enumerate(batch)
+        ]
+    if len(predictions) != len(batch):
+        raise IADBenchError(
+            f"{type(adapter).__name__}.predict returned {len(predictions)} predictions for "
+            f"{len(batch)} samples; an adapter must return one per sample, in order"
+        )
+    return predictions
+
+
+def _predict_one(adapter: MethodAdapter, sample: Sample, inputs: list[Any] | None) -> Prediction:
+    try:
+        (prediction,) = _call_predict(adapter, [sample], inputs)
+        return prediction
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        return Prediction.failed(f"{type(exc).__name__}: {exc}")
+
+
+def _call_predict(
+    adapter: MethodAdapter, batch: Sequence[Sample], inputs: list[Any] | None
+) -> list[Prediction]:
+    # Adapters without a preprocessor may define predict(self, batch): keep that simple form.
+    return adapter.predict(batch) if inputs is None else adapter.predict(batch, inputs)
+
+
+def _check_not_systematic(batch: Sequence[Sample], predictions: list[Prediction]) -> None:
+    """A method that fails on every image of its first batch is broken, not facing bad images."""
+    errors = [p.error for p in predictions if p.error is not None]
+    if len(batch) > 1 and len(errors) == len(batch):
+        raise IADBenchError(
+            f"the method failed on all {len(batch)} images of its first batch, so the run stops "
+            f"instead of recording {len(batch)} errors per batch. First error: {errors[0]}"
+        )
+
+
+class _PreprocessedSamples:
+    """Map-style dataset: item i → (i, input or None, error or None); never raises per image."""
+
+    def __init__(self, samples: Sequence[Sample], preprocess: Callable[[Sample], Any]) -> None:
+        self.samples = samples
+        self.preprocess = preprocess
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[int, Any, str | None]:
+        try:
+            return index, self.preprocess(self.samples[index]), None
+        except Exception as exc:  # unreadable image: recorded against it, the run goes on
+            return index, None, f"{type(exc).__name__}: {exc}"
+
+
+def _keep_as_list(items: list[tuple[int, Any, str | None]]) -> list[tuple[int, Any, str | None]]:
+    return items
+
+
+def _loaded_batches(
+    samples: Sequence[Sample],
+    preprocess: Callable[[Sample], Any],
+    batch_size: int,
+    workers: int,
+    pin_memory: bool,
+) -> Iterator[tuple[Sequence[Sample], list[Any], dict[int, str]]]:
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(
+        _PreprocessedSamples(samples, preprocess),
+        batch_size=max(1, batch_size),
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=_keep_as_list,
+        pin_memory=pin_memory,
+        prefetch_factor=4 if workers else None,
+    )
+    for items in loader:
+        first = items[0][0]
+        batch = samples[first : first + len(items)]
+        failures = {i: error for i, (_, _, error) in enumerate(items) if error is not None}
+        yield batch, [value for _, value, _ in items], failures

@@ -1,0 +1,122 @@
+"""AprilGAN's options (``--set KEY=VALUE``) and the mapping of block numbers onto a model's depth.
+
+Kept free of torch so that ``iadbench list --options`` and planning a run stay cheap.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from iadbench.devices import PRECISIONS
+from iadbench.options import OptionError
+
+ScoreKind = Literal["text", "map-max", "combined"]
+
+
+@dataclass(frozen=True)
+class AprilGANOptions:
+    """Options of the AprilGAN adapter; every default is the paper's (or its code's) setting.
+
+    Attributes:
+        arch: OpenCLIP architecture.
+        pretrained: OpenCLIP pretrained tag (read from the Hugging Face cache).
+        weights: Local checkpoint file of ``arch``; replaces ``pretrained`` when given.
+        image_size: Input side in pixels (position embeddings are interpolated: 518 = 37 × 14).
+        feature_layers: 1-based numbers of the visual blocks whose patch tokens are mapped,
+            comma-separated. Under ``--tiny`` they are mapped proportionally onto the tiny
+            model's depth (6,12,18,24 of 24 → 1,2,3,4 of 4).
+        epochs: Training epochs (see the README for why 3).
+        lr: Adam learning rate.
+        beta1: Adam β1.
+        beta2: Adam β2.
+        batch_size: Training batch size (inference uses ``--batch-size``).
+        num_workers: DataLoader worker processes that decode training images (0 = in process).
+        score: Image score: ``text`` (softmax of the global embedding against the prompt
+            ensembles, the original's zero-shot score), ``map-max`` (maximum of the anomaly map)
+            or ``combined`` (the mean of the two).
+        map_sigma: Gaussian smoothing of the anomaly map in pixels before ``map-max`` and the
+            saved PNGs; 0 (default) = none, as in the original's zero-shot evaluation.
+        save_maps: Write an 8-bit anomaly-map PNG per test image under the run's artifacts.
+        precision: ``auto`` (bf16/fp16 on a GPU, fp32 on the CPU), ``fp32``, ``fp16``, ``bf16``.
+    """
+
+    arch: str = "ViT-L-14-336"
+    pretrained: str = "openai"
+    weights: str | None = None
+    image_size: int = 518
+    feature_layers: str = "6,12,18,24"
+    epochs: int = 3
+    lr: float = 1e-3
+    beta1: float = 0.5
+    beta2: float = 0.999
+    batch_size: int = 8
+    num_workers: int = 0
+    score: ScoreKind = "text"
+    map_sigma: float = 0.0
+    save_maps: bool = False
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        # Fail while the run is planned, not after a model has been built.
+        parse_layers(self.feature_layers)
+        for name in ("image_size", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise OptionError(f"option {name} must be at least 1, got {getattr(self, name)}")
+        if self.num_workers < 0 or self.map_sigma < 0 or self.lr <= 0:
+            raise OptionError("options num_workers and map_sigma must be ≥ 0 and lr > 0")
+        if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
+            raise OptionError(f"Adam betas must lie in [0, 1), got {self.beta1}, {self.beta2}")
+        if self.precision not in PRECISIONS:
+            raise OptionError(
+                f"option precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
+
+
+def parse_layers(text: str) -> list[int]:
+    """Parse ``"6,12,18,24"`` into 1-based block numbers.
+
+    Raises:
+        OptionError: Empty, non-integer or non-positive entries.
+
+    Example:
+        >>> parse_layers("6, 12,18,24")
+        [6, 12, 18, 24]
+    """
+    try:
+        layers = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        layers = []
+    if not layers or min(layers) < 1:
+        raise OptionError(
+            f"option feature_layers expects comma-separated block numbers ≥ 1, got {text!r}"
+        )
+    return layers
+
+
+def resolve_layers(layers: list[int], depth: int, reference_depth: int | None = None) -> list[int]:
+    """0-based block indices of a model with ``depth`` blocks.
+
+    Args:
+        layers: 1-based block numbers as the user wrote them, counted on ``reference_depth``.
+        depth: Number of blocks of the model actually built.
+        reference_depth: Depth the numbers refer to (the real architecture's, under ``--tiny``);
+            None when they refer to the built model itself.
+
+    Raises:
+        OptionError: A block number beyond the reference depth.
+
+    Example:
+        >>> resolve_layers([6, 12, 18, 24], depth=4, reference_depth=24)
+        [0, 1, 2, 3]
+        >>> resolve_layers([6, 12, 18, 24], depth=24)
+        [5, 11, 17, 23]
+    """
+    reference = reference_depth or depth
+    if max(layers) > reference:
+        raise OptionError(
+            f"option feature_layers names block {max(layers)}, but the model has {reference} blocks"
+        )
+    # ceil keeps block 1 of a deep model on block 1 of a shallow one and the last on the last.
+    return [math.ceil(layer * depth / reference) - 1 for layer in layers]

@@ -1,0 +1,127 @@
+"""Threshold policies and the DataLoader path, with a tiny score method that has a preprocessor."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import iadbench
+from iadbench.categories import VISA_CATEGORIES
+from iadbench.datasets import open_dataset
+from iadbench.images import load_rgb
+from iadbench.registry import METHODS
+from iadbench.runner import RunRequest, execute_run, plan_run
+from iadbench.thresholds import best_f1_threshold
+
+
+class GreyLevel:
+    """Picklable preprocessor: mean grey level in [0, 1]."""
+
+    def __call__(self, sample: iadbench.Sample) -> float:
+        return float(np.asarray(load_rgb(sample.image_path).convert("L")).mean() / 255)
+
+
+class GreyScore(iadbench.MethodAdapter):
+    """Score = mean grey level (test fixture)."""
+
+    capabilities = iadbench.Capabilities(needs_pixels=True, gives_scores=True, builds_models=False)
+    default_batch_size = 8
+
+    def preprocessor(self):
+        return GreyLevel()
+
+    def predict(self, batch, inputs=None):
+        return [iadbench.Prediction(label="normal", score=value) for value in inputs]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _registered():
+    if "grey-score" not in METHODS.names():
+        METHODS.add("grey-score", GreyScore, "tests/integration/test_threshold_policies.py")
+
+
+@pytest.fixture()
+def roots(synth_mvtec, synth_visa):
+    return {"mvtec": str(synth_mvtec), "visa": str(synth_visa)}
+
+
+def _run(tmp_path: Path, roots: dict[str, str], name: str, **changes):
+    base = dict(
+        method="grey-score",
+        train="visa",
+        test="mvtec",
+        data_roots=roots,
+        out=tmp_path / name,
+        cache_dir=tmp_path / "cache",
+        workers=0,
+    )
+    return execute_run(plan_run(RunRequest(**{**base, **changes})))
+
+
+def _records(out: Path, name: str = "predictions.jsonl") -> list[dict]:
+    return [json.loads(line) for line in (out / name).open()]
+
+
+def test_fixed_policy_decides_every_image_from_its_score(tmp_path, roots):
+    outcome = _run(tmp_path, roots, "fixed", threshold="fixed:0.4")
+    assert outcome.summary["threshold"] == "fixed:0.4" and outcome.summary["threshold_value"] == 0.4
+    for record in _records(outcome.out):
+        assert record["pred"] == ("defect" if record["score"] >= 0.4 else "normal")
+
+
+def test_calibrated_threshold_comes_from_training_dataset_scores_only(tmp_path, roots):
+    outcome = _run(tmp_path, roots, "calibrated", threshold="calibrated")
+    calibration = _records(outcome.out, "calibration.jsonl")
+    assert calibration and all(r["id"].split("/")[0] in VISA_CATEGORIES for r in calibration)
+    expected, _ = best_f1_threshold(
+        [r["label"] for r in calibration], [r["score"] for r in calibration]
+    )
+    assert outcome.summary["threshold_value"] == expected
+    assert outcome.summary["calibration"]["dataset"] == "visa"
+    assert outcome.summary["calibration"]["n"] == len(calibration)
+
+
+def test_calibrated_threshold_does_not_depend_on_test_labels(tmp_path, roots, synth_mvtec):
+    flipped = tmp_path / "flipped"  # same images, every label inverted, as a folder dataset
+    for sample in open_dataset("mvtec", synth_mvtec).samples("all"):
+        folder = "defect" if sample.label == "normal" else "good"
+        target = flipped / sample.category / folder / sample.id.replace("/", "_")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sample.image_path, target)
+    first = _run(tmp_path, roots, "a", threshold="calibrated")
+    second = _run(
+        tmp_path, {**roots, "flipped": str(flipped)}, "b", threshold="calibrated", test="flipped"
+    )
+    assert first.summary["threshold_value"] == second.summary["threshold_value"]
+
+
+def test_oracle_threshold_is_chosen_on_test_labels_and_rewrites_decisions(tmp_path, roots):
+    outcome = _run(tmp_path, roots, "oracle", threshold="oracle")
+    records = _records(outcome.out)
+    expected, f1 = best_f1_threshold([r["label"] for r in records], [r["score"] for r in records])
+    assert (
+        outcome.summary["threshold"] == "oracle" and outcome.summary["threshold_value"] == expected
+    )
+    assert all(r["pred"] == ("defect" if r["score"] >= expected else "normal") for r in records)
+    assert outcome.summary["overall"]["f1_macro"] == pytest.approx(f1)
+
+
+def test_dataloader_workers_give_the_same_predictions_as_in_process(tmp_path, roots):
+    in_process = _run(tmp_path, roots, "w0", workers=0)
+    with_workers = _run(tmp_path, roots, "w2", workers=2, batch_size=5)
+    assert _records(in_process.out) == _records(with_workers.out)
+
+
+def test_preprocessor_failure_is_an_error_for_that_image_only(tmp_path, roots, synth_mvtec):
+    copy = tmp_path / "mvtec"
+    shutil.copytree(synth_mvtec, copy)
+    broken = copy / "cable" / "train" / "good" / "000.png"
+    broken.write_bytes(b"\x89PNG broken")
+    outcome = _run(tmp_path, {**roots, "mvtec": str(copy)}, "broken", workers=1)
+    failed = [r for r in _records(outcome.out) if r["error"]]
+    assert [r["id"] for r in failed] == ["cable/train/good/000.png"]
+    assert outcome.summary["overall"]["errors"] == 1
