@@ -27,7 +27,7 @@ def calibrate(
         test_samples: The run's test images; any of them in ``train_all`` (same dataset) are
             left out, so the threshold never sees a test label.
         log: Where calibration scores are stored (resumable like the test predictions).
-        predict: Predicts a list of samples into ``log``.
+        predict: Predicts into ``log`` those of the given samples it lacks.
 
     Returns:
         What to record in the summary: dataset images used, threshold, its F1 there.
@@ -37,8 +37,7 @@ def calibrate(
     """
     test_ids = {(s.dataset, s.id) for s in test_samples}
     samples = [s for s in train_all if (s.dataset, s.id) not in test_ids]
-    done = log.finished_ids()
-    predict([s for s in samples if s.id not in done])
+    predict(samples)  # predicts only what the log lacks
     wanted = {s.id for s in samples}
     scored = [r for r in log.iter_records() if r["id"] in wanted and r.get("score") is not None]
     threshold, f1 = best_f1_threshold([r["label"] for r in scored], [r["score"] for r in scored])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 from iadbench.calibration import apply_oracle, calibrate
 from iadbench.datasets import open_dataset, resolve_root
 from iadbench.datasets.base import SUBSET_NAMES
+from iadbench.distributed import process_group
 from iadbench.errors import IADBenchError, RunConflictError
 from iadbench.method import FitContext, MethodAdapter
 from iadbench.metrics import ScoredRecord, summarize
@@ -170,10 +172,13 @@ def execute_run(plan: PlannedRun, progress: ProgressHook | None = None) -> RunOu
         DatasetNotFoundError: A dataset root holds no images in the expected layout.
         SplitError: A training method would be tested on its own training images.
     """
-    progress = progress or SilentProgress()
+    group = process_group()
+    # One bar per run: the other processes of a sharded run work silently.
+    progress = (progress if group.is_main else None) or SilentProgress()
     started = time.perf_counter()
     store = RunStore(plan.out)
-    with store.locked():
+    # The first process holds the lock for all of them (they are one run).
+    with store.locked() if group.is_main else nullcontext(store):
         manifest = store.read_manifest()
         if manifest is not None and manifest.get("config_hash") != plan.config_hash:
             if not plan.request.overwrite:
@@ -183,7 +188,9 @@ def execute_run(plan: PlannedRun, progress: ProgressHook | None = None) -> RunOu
                     "its predictions cannot be reused. Choose another --out, or pass --overwrite "
                     "to replace it."
                 )
-            store.clear()
+            group.barrier()  # every process has read the old manifest before it goes
+            if group.is_main:
+                store.clear()
             manifest = None
         if manifest and manifest.get("status") == "complete" and (summary := store.read_summary()):
             return RunOutcome(summary, plan.out, True, 0, 0, time.perf_counter() - started)
@@ -199,14 +206,18 @@ def _compute(
 ) -> RunOutcome:
     spec, caps = plan.spec, plan.adapter_cls.capabilities
     assert spec.train is not None and spec.test is not None
+    group = process_group()
     test_samples = open_dataset(spec.test.name, spec.test.root).samples(spec.test.split)
-    adapter = plan.adapter_cls(plan.options, tiny=spec.tiny, device=plan.request.device)
+    device = group.device_for(plan.request.device)
+    adapter = plan.adapter_cls(plan.options, tiny=spec.tiny, device=device)
     adapter.artifacts_dir = plan.out / "artifacts"
     manifest = _manifest(plan, adapter, status="running", n_test=len(test_samples))
+    manifest["processes"] = group.world_size
     if previous is not None:  # resuming: keep the history of attempts
         manifest["created"] = previous.get("created", manifest["created"])
         manifest["attempts"] = int(previous.get("attempts", 1)) + 1
-    store.write_manifest(manifest)
+    if group.is_main:
+        store.write_manifest(manifest)
     policy = parse_policy(spec.threshold) if spec.threshold else None
     calibration: dict[str, Any] | None = None
     try:
@@ -214,7 +225,7 @@ def _compute(
             train_samples = open_dataset(spec.train.name, spec.train.root).samples(spec.train.split)
             check_no_overlap(train_samples, test_samples, force=plan.request.force_overlap)
             workdir = plan.cache_dir / "trained" / spec.method / spec.train_hash()
-            adapter.fit(train_samples, FitContext(workdir, spec.seed, plan.request.device))
+            adapter.fit(train_samples, FitContext(workdir, spec.seed, device))
             manifest["trained_artifacts"] = str(workdir)
         if policy is not None and policy.kind == "calibrated":
             assert spec.train is not None
@@ -229,21 +240,24 @@ def _compute(
         threshold = policy.value if policy and policy.kind == "fixed" else None
         if calibration is not None:
             threshold = calibration["threshold"]
-        done = store.finished_ids()
-        pending = [s for s in test_samples if s.id not in done]
-        _predict_into(plan, adapter, pending, store.predictions, threshold, progress, "test")
+        computed, resumed = _predict_into(
+            plan, adapter, test_samples, store.predictions, threshold, progress, "test"
+        )
     except KeyboardInterrupt:
-        store.write_manifest({**manifest, "status": "interrupted", "updated": _now()})
+        if group.is_main:
+            store.write_manifest({**manifest, "status": "interrupted", "updated": _now()})
         raise
-    threshold_value = threshold
-    if policy is not None and policy.kind == "oracle":
-        threshold_value = apply_oracle(store.predictions, {s.id for s in test_samples})
-    summary = _summary(plan, store, test_samples, threshold_value, calibration)
-    store.write_summary(summary)
-    store.write_manifest({**manifest, "status": "complete", "updated": _now()})
+    if group.is_main:
+        threshold_value = threshold
+        if policy is not None and policy.kind == "oracle":
+            threshold_value = apply_oracle(store.predictions, {s.id for s in test_samples})
+        store.write_summary(_summary(plan, store, test_samples, threshold_value, calibration))
+        store.write_manifest({**manifest, "status": "complete", "updated": _now()})
+    group.barrier()
+    summary = store.read_summary()
+    assert summary is not None
     elapsed = time.perf_counter() - started
-    resumed = len(done & {s.id for s in test_samples})
-    return RunOutcome(summary, plan.out, False, len(pending), resumed, elapsed)
+    return RunOutcome(summary, plan.out, False, computed, resumed, elapsed)
 
 
 def _predict_into(
@@ -254,23 +268,42 @@ def _predict_into(
     threshold: float | None,
     progress: ProgressHook,
     phase: str,
-) -> None:
-    """Predict ``samples`` and append their records to ``log`` batch by batch."""
-    spec = plan.spec
+) -> tuple[int, int]:
+    """Predict the samples of ``samples`` that ``log`` lacks; returns (computed, resumed).
+
+    Alone, records are appended to ``log`` batch by batch. In a multi-process run each process
+    takes every N-th pending sample into its own shard, and the first process merges the shards
+    in ``samples`` order, giving the file a single process would have written.
+    """
+    spec, group = plan.spec, process_group()
     assert spec.train is not None and spec.test is not None
-    device = plan.request.device
+    if group.is_main:
+        log.merge_shards()  # left by an interrupted multi-process attempt: finished work
+        log.repair_tail()
+    group.barrier()
+    done = {record["id"] for record in log.iter_records()}
+    pending = [s for s in samples if s.id not in done]
+    mine, target = pending, log
+    if group.distributed:
+        mine, target = pending[group.rank :: group.world_size], log.shard(group.rank)
     workers = plan.request.workers if plan.request.workers is not None else default_workers()
-    progress.start(f"{spec.method} {spec.train.name}→{spec.test.name} {phase}", len(samples))
+    progress.start(f"{spec.method} {spec.train.name}→{spec.test.name} {phase}", len(mine))
     for batch, predictions in predict_batches(
         adapter,
-        samples,
+        mine,
         batch_size=plan.request.batch_size or plan.adapter_cls.default_batch_size,
         workers=workers,
-        pin_memory=device.startswith("cuda"),
+        pin_memory=adapter.device.startswith("cuda"),
     ):
-        log.append([_record(s, p, threshold) for s, p in zip(batch, predictions, strict=True)])
+        target.append([_record(s, p, threshold) for s, p in zip(batch, predictions, strict=True)])
         progress.advance(len(batch))
     progress.finish()
+    if group.distributed:
+        group.barrier()
+        if group.is_main:
+            log.merge_shards(order=[s.id for s in samples])
+        group.barrier()
+    return len(pending), len(done & {s.id for s in samples})
 
 
 def default_workers() -> int:

@@ -88,6 +88,7 @@ class RunStore:
         ):
             path.unlink(missing_ok=True)
         shutil.rmtree(self.directory / "artifacts", ignore_errors=True)
+        shutil.rmtree(self.directory / "shards", ignore_errors=True)
 
     def finished_ids(self) -> set[str]:
         """Test ids that already have a prediction (after repairing a torn tail)."""
@@ -169,12 +170,53 @@ class PredictionLog:
         if not records:
             return
         payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(payload)
             handle.flush()
 
+    def shard(self, rank: int) -> PredictionLog:
+        """The file one process of a multi-process run appends to."""
+        return PredictionLog(self.path.parent / "shards" / f"{self.path.stem}.rank{rank}.jsonl")
+
+    def shards(self) -> list[PredictionLog]:
+        """Shard files present (left by a multi-process run, finished or interrupted)."""
+        folder = self.path.parent / "shards"
+        return [PredictionLog(p) for p in sorted(folder.glob(f"{self.path.stem}.rank*.jsonl"))]
+
+    def merge_shards(self, order: list[str] | None = None) -> int:
+        """Move every shard's records into this file, then delete the shards.
+
+        Args:
+            order: Ids in the order a single process would have written them; new records are
+                written in that order (ids not in it go last, in shard order).
+
+        Returns:
+            Records added.
+        """
+        shards = self.shards()
+        if not shards:
+            return 0
+        existing = list(self.iter_records()) if self.path.exists() else []
+        known = {r["id"] for r in existing}
+        new: dict[str, dict[str, Any]] = {}
+        for shard in shards:
+            shard.repair_tail()
+            for record in shard.iter_records():
+                if record["id"] not in known:
+                    new.setdefault(record["id"], record)
+        rank = {sample_id: i for i, sample_id in enumerate(order or [])}
+        ordered = sorted(new.values(), key=lambda r: rank.get(r["id"], len(rank)))
+        self.rewrite(existing + ordered)
+        for shard in shards:
+            shard.path.unlink()
+        if not any(shards[0].path.parent.iterdir()):
+            shards[0].path.parent.rmdir()
+        return len(ordered)
+
     def rewrite(self, records: list[dict[str, Any]]) -> None:
-        """Replace the whole file atomically (used once decisions are final, e.g. oracle)."""
+        """Replace the whole file atomically (merging shards, final oracle decisions)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         tmp.write_text(
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"

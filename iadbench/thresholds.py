@@ -36,7 +36,7 @@ class ThresholdPolicy:
     value: float | None = None
 
     def __str__(self) -> str:
-        return f"fixed:{self.value:g}" if self.kind == "fixed" else self.kind
+        return f"fixed:{self.value}" if self.kind == "fixed" else self.kind
 
 
 def parse_policy(text: str) -> ThresholdPolicy:

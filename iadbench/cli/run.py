@@ -66,7 +66,14 @@ def run(
         workers=workers, force_overlap=force_overlap, overwrite=overwrite, cache_dir=cache_dir,
         command=sys.argv,
     )  # fmt: skip
-    outcome = execute_run(plan_run(request), RichProgress())
+    from iadbench.distributed import process_group, shutdown
+
+    try:
+        outcome = execute_run(plan_run(request), RichProgress())
+    finally:
+        shutdown()
+    if not process_group().is_main:
+        return  # the first process of a sharded run reports for all
     console.print(summary_table(outcome.summary))
     how = (
         "already complete, nothing recomputed"

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from iadbench_methods.clip_common import CLIP_MEAN, CLIP_STD
 from PIL import Image
 
 from iadbench.images import ImageReadError, load_mask, load_rgb
 from iadbench.records import DEFECT, Sample
-from iadbench_methods.clip_common import CLIP_MEAN, CLIP_STD
 
 
 class ClipPreprocessor:
@@ -76,7 +76,9 @@ class TrainingImages:
         categories: Category names; an item carries the index of its category here.
     """
 
-    def __init__(self, samples: Sequence[Sample], image_size: int, categories: Sequence[str]) -> None:
+    def __init__(
+        self, samples: Sequence[Sample], image_size: int, categories: Sequence[str]
+    ) -> None:
         self.samples = list(samples)
         self.preprocess = ClipPreprocessor(image_size)
         self.image_size = image_size

@@ -19,7 +19,9 @@ FOCAL_GAMMA = 2.0
 DICE_SMOOTH = 1.0
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = FOCAL_GAMMA) -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor, target: torch.Tensor, gamma: float = FOCAL_GAMMA
+) -> torch.Tensor:
     """Mean focal loss ``−(1 − p_t)^γ · log p_t`` over all pixels (Lin et al., 2017).
 
     Args:
@@ -38,7 +40,9 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = FOCAL_
     return -((1 - log_pt.exp()) ** gamma * log_pt).mean()
 
 
-def dice_loss(probs: torch.Tensor, target: torch.Tensor, smooth: float = DICE_SMOOTH) -> torch.Tensor:
+def dice_loss(
+    probs: torch.Tensor, target: torch.Tensor, smooth: float = DICE_SMOOTH
+) -> torch.Tensor:
     """Soft dice loss ``1 − (2·Σpt + s) / (Σp + Σt + s)`` per image, averaged over the batch.
 
     The smoothing term ``s`` keeps a normal image (empty mask) defined: its loss falls towards

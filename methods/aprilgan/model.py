@@ -27,9 +27,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from iadbench_methods.aprilgan.prompts import prompt_ensemble
+from torch import nn
 
 # CLIP's learned temperature converges to its cap of 100; AprilGAN uses that constant.
 LOGIT_SCALE = 100.0
@@ -137,7 +136,9 @@ class AprilGANModel:
         logits = LOGIT_SCALE * torch.einsum("bd,bdk->bk", global_embeddings, text)
         return logits.softmax(dim=-1)[:, 1]
 
-    def layer_logits(self, tokens: Sequence[torch.Tensor], text: torch.Tensor) -> list[torch.Tensor]:
+    def layer_logits(
+        self, tokens: Sequence[torch.Tensor], text: torch.Tensor
+    ) -> list[torch.Tensor]:
         """Per chosen block, the ``(batch, S, S)`` abnormal-minus-normal logit map.
 
         Differentiable with respect to the linear maps (training calls it with gradients).

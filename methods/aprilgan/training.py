@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from iadbench.errors import IADBenchError
-from iadbench.records import DEFECT, Sample
 from iadbench_methods.aprilgan.data import TrainingImages, collate_training
 from iadbench_methods.aprilgan.losses import segmentation_loss
 from iadbench_methods.aprilgan.model import AprilGANModel
 from iadbench_methods.aprilgan.options import AprilGANOptions
+
+from iadbench.errors import IADBenchError
+from iadbench.records import DEFECT, Sample
 
 CHECKPOINT_NAME = "linear_maps.pt"
 STATS_NAME = "training_stats.json"
@@ -96,7 +96,7 @@ def train_linear_maps(
     """
     usable, skipped = trainable_samples(samples)
     if skipped:
-        logger.warning("AprilGAN: %d defect images have no mask and are left out of training", skipped)
+        logger.warning("AprilGAN: %d defect images without a mask left out of training", skipped)
     if not usable:
         raise IADBenchError(
             f"AprilGAN needs training images with defect masks (or normal images); none of the "
@@ -175,8 +175,14 @@ class _TrainingProgress:
 
     def __init__(self, total: int, enabled: bool) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-        from rich.progress import TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self._progress = Progress(
             TextColumn("[bold]AprilGAN training[/] epoch {task.fields[epoch]}"),

@@ -16,6 +16,7 @@ from typing import Any
 from iadbench.errors import IADBenchError
 
 TINY_PREFIX = "iadbench-tiny-"
+TINY_WEIGHTS_SEED = 0
 _CONFIG_DIR = Path(__file__).parent / "model_configs"
 
 # CLIP's own normalisation (OpenAI); OpenCLIP's laion weights use the same constants.
@@ -81,18 +82,23 @@ def create_clip(
         IADBenchError: The weights cannot be loaded (offline without a cached copy, bad file).
     """
     import open_clip
+    import torch
 
     name, weights = (tiny_name(arch), None) if tiny else (arch, pretrained)
     if tiny:
         register_tiny_configs()
     try:
-        model = open_clip.create_model(
-            name,
-            pretrained=weights,
-            precision=precision,
-            device=device,
-            force_image_size=image_size,
-        )
+        # Tiny random weights come from a fixed seed: every process and every resumed attempt
+        # of a run must see the same model, or resumed predictions would not match.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(TINY_WEIGHTS_SEED)
+            model = open_clip.create_model(
+                name,
+                pretrained=weights,
+                precision=precision,
+                device=device,
+                force_image_size=image_size,
+            )
     except Exception as exc:  # open_clip raises RuntimeError/OSError/HF errors for missing weights
         raise IADBenchError(
             f"could not build CLIP {arch} with weights {pretrained!r}: {exc}. Real weights come "

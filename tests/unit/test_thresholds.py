@@ -40,7 +40,8 @@ def test_best_threshold_matches_brute_force_macro_f1():
         for t in [*scores, 1.0 + 1e-9]
     )
     assert f1 == pytest.approx(brute)
-    assert compute_metrics(labels, [decide(s, threshold) for s in scores])["f1_macro"] == pytest.approx(f1)
+    decisions = [decide(s, threshold) for s in scores]
+    assert compute_metrics(labels, decisions)["f1_macro"] == pytest.approx(f1)
 
 
 def test_all_normal_is_a_candidate_when_scores_are_useless():

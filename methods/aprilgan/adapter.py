@@ -1,0 +1,259 @@
+"""The AprilGAN method adapter: CLIP patch tokens → trained linear maps → text-similarity maps.
+
+See Also:
+    ``methods/aprilgan/README.md`` for weights, options, training and the mapping to the paper.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from iadbench_methods.aprilgan.data import ClipPreprocessor
+from iadbench_methods.aprilgan.options import AprilGANOptions, parse_layers, resolve_layers
+
+from iadbench.images import ImageReadError
+from iadbench.method import Capabilities, FitContext, MethodAdapter
+from iadbench.records import DEFECT, NORMAL, Prediction, Sample
+
+if TYPE_CHECKING:
+    import torch
+    from iadbench_methods.aprilgan.model import AprilGANModel
+    from iadbench_methods.aprilgan.training import TrainingStats
+
+logger = logging.getLogger(__name__)
+
+
+class AprilGAN(MethodAdapter):
+    """AprilGAN: CLIP ViT-L/14@518 patch tokens, trained linear maps, prompt-ensemble scores.
+
+    CLIP stays frozen. The patch tokens of four visual blocks each pass through a trained
+    ``Linear(1024 → 768)``; their cosine with the category's normal / abnormal prompt ensembles
+    gives per-layer pixel maps, trained with focal + dice loss on the masks of the training
+    dataset's Test subset (Table II). The image score is, as in the original, the softmax of
+    the global image embedding against the two ensembles (``--set score=map-max`` or
+    ``combined`` use the anomaly map).
+
+    Paper: X. Chen, Y. Han, J. Zhang, "APRIL-GAN: A Zero-/Few-Shot Anomaly Classification and
+    Segmentation Method for CVPR 2023 VAND Workshop Challenge", https://arxiv.org/abs/2305.17382
+
+    Example:
+        >>> adapter = AprilGAN(AprilGANOptions(score="combined"), tiny=True, device="cpu")
+        >>> adapter.capabilities.needs_masks, adapter.options.feature_layers
+        (True, '6,12,18,24')
+
+        From the command line::
+
+            iadbench run --method aprilgan --train visa --test mvtec --set save_maps=true
+
+    See Also:
+        :mod:`iadbench_methods.aprilgan.model`, :mod:`iadbench_methods.aprilgan.training`.
+    """
+
+    capabilities = Capabilities(
+        needs_pixels=True,
+        needs_masks=True,
+        trains=True,
+        prefers_gpu=True,
+        gives_scores=True,
+        builds_models=True,
+    )
+    Options: ClassVar[type] = AprilGANOptions
+    version: ClassVar[str] = "1"
+    default_batch_size: ClassVar[int] = 16
+
+    def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:
+        super().__init__(options, tiny=tiny, device=device)
+        self.options: AprilGANOptions
+        self._model: AprilGANModel | None = None
+        self._facts: dict[str, Any] = {}
+        self.training_stats: TrainingStats | None = None
+        self.trained = False
+
+    # -- building ---------------------------------------------------------------------------
+
+    @property
+    def model(self) -> AprilGANModel:
+        """The model, built on first use (CLIP weights load here, not in ``__init__``)."""
+        if self._model is None:
+            self._model = self._build(seed=0)
+        return self._model
+
+    def _build(self, seed: int) -> AprilGANModel:
+        import torch
+        from iadbench_methods.aprilgan.model import AprilGANModel
+        from iadbench_methods.clip_common import create_clip
+
+        from iadbench.devices import resolve_device, resolve_precision, torch_dtype
+
+        opts = self.options
+        device = resolve_device(self.device)
+        precision = resolve_precision(opts.precision, device)
+        pretrained = opts.weights or opts.pretrained
+        bundle = create_clip(
+            opts.arch, pretrained, tiny=self.tiny, image_size=opts.image_size,
+            device=device, precision=precision,
+        )  # fmt: skip
+        depth = len(bundle.model.visual.transformer.resblocks)
+        reference = _reference_depth(opts.arch) if self.tiny else None
+        indices = resolve_layers(parse_layers(opts.feature_layers), depth, reference)
+        # The maps' initial weights come from the run's seed without touching the global RNG.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = AprilGANModel(
+                bundle.model, bundle.tokenizer, indices, opts.image_size, device,
+                torch_dtype(precision),
+            )  # fmt: skip
+        self._facts = {
+            "arch": bundle.arch,
+            "weights": bundle.weights,
+            "image_size": opts.image_size,
+            "feature_layers": [i + 1 for i in indices],
+            "width": model.width,
+            "embed_dim": model.embed_dim,
+            "device": device,
+            "precision": precision,
+        }
+        return model
+
+    # -- training ---------------------------------------------------------------------------
+
+    def fit(self, samples: Sequence[Sample], context: FitContext) -> None:
+        """Train the linear maps on ``samples``, or reuse the maps stored in ``context.workdir``.
+
+        The workdir is content-hashed by the runner (options, training data, seed), so an
+        existing ``linear_maps.pt`` there was trained under exactly this configuration.
+        """
+        from filelock import FileLock
+        from iadbench_methods.aprilgan import training
+
+        if self._model is None:
+            self._model = self._build(seed=context.seed)
+        checkpoint = context.workdir / training.CHECKPOINT_NAME
+        context.workdir.mkdir(parents=True, exist_ok=True)
+        # Two runs of one configuration at once: the second waits and then reuses.
+        with FileLock(str(context.workdir / ".train.lock")):
+            if checkpoint.exists():
+                self.training_stats = training.load_checkpoint(self._model, checkpoint)
+                logger.info("AprilGAN: reusing trained linear maps from %s", checkpoint)
+            else:
+                self.training_stats = training.train_linear_maps(
+                    self._model, samples, self.options, seed=context.seed, workdir=context.workdir
+                )
+                training.save_checkpoint(self._model, self.training_stats, context.workdir)
+        self.trained = True
+
+    # -- inference --------------------------------------------------------------------------
+
+    def preprocessor(self) -> Callable[[Sample], Any]:
+        """Picklable: load RGB, bicubic resize to ``image_size``², CLIP mean/std normalisation."""
+        return ClipPreprocessor(self.options.image_size)
+
+    def predict(
+        self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None
+    ) -> list[Prediction]:
+        """Score a batch; an image that cannot be read fails alone.
+
+        Args:
+            batch: The samples.
+            inputs: The preprocessor's tensors for them, or None to preprocess here.
+        """
+        import torch
+
+        results: list[Prediction | None] = [None] * len(batch)
+        tensors: list[torch.Tensor] = []
+        if inputs is None:
+            preprocess = self.preprocessor()
+            for i, sample in enumerate(batch):
+                try:
+                    tensors.append(preprocess(sample))
+                except ImageReadError as exc:
+                    results[i] = Prediction.failed(str(exc))
+        else:
+            tensors = list(inputs)
+        ok = [i for i, r in enumerate(results) if r is None]
+        if not self.trained and self.options.score != "text":
+            logger.warning("AprilGAN: predicting with untrained linear maps (fit was not called)")
+        if ok:
+            scored = self._score([batch[i] for i in ok], torch.stack(tensors))
+            for i, prediction in zip(ok, scored, strict=True):
+                results[i] = prediction
+        return [r for r in results if r is not None]
+
+    def _score(self, samples: list[Sample], images: torch.Tensor) -> list[Prediction]:
+        import torch
+
+        model, opts = self.model, self.options
+        need_map = opts.score != "text" or opts.save_maps
+        with torch.inference_mode():
+            global_embeddings, tokens = model.encode(images)
+            text = model.text_embeddings([s.category for s in samples])
+            scores = model.text_scores(global_embeddings, text)
+            if need_map:
+                maps = model.anomaly_map(model.layer_logits(tokens, text), opts.map_sigma)
+                map_max = maps.flatten(1).amax(1)
+                if opts.score == "map-max":
+                    scores = map_max
+                elif opts.score == "combined":
+                    scores = (scores + map_max) / 2
+        values = scores.float().cpu().tolist()
+        if opts.save_maps:
+            self._save_maps(samples, maps)
+        return [_prediction(value) for value in values]
+
+    def _save_maps(self, samples: list[Sample], maps: torch.Tensor) -> None:
+        import torch
+        from PIL import Image
+
+        if self.artifacts_dir is None:
+            logger.warning("AprilGAN: save_maps is set but the runner gave no artifacts dir")
+            return
+        # Absolute scale (0 → 0, 1 → 255), not per-image min-max: maps compare across images.
+        pixels = (maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+        for sample, image in zip(samples, pixels, strict=True):
+            path = map_path(self.artifacts_dir, sample)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image, mode="L").save(path)
+
+    def describe(self) -> dict[str, Any]:
+        """Model, weights, input size, blocks, device, precision and the training stats."""
+        from iadbench_methods.clip_common import tiny_name
+
+        facts: dict[str, Any] = {
+            # Until the model is built: what will be built (the tiny stand-in under --tiny).
+            "arch": tiny_name(self.options.arch) if self.tiny else self.options.arch,
+            "weights": None if self.tiny else (self.options.weights or self.options.pretrained),
+            "image_size": self.options.image_size,
+            "feature_layers": self.options.feature_layers,
+            "device": self.device,
+            "precision": self.options.precision,
+            **self._facts,
+            "score": self.options.score,
+        }
+        if self.training_stats is not None:
+            facts["training"] = asdict(self.training_stats)
+        return facts
+
+
+def map_path(artifacts_dir: Path, sample: Sample) -> Path:
+    """Where the anomaly-map PNG of a sample goes: ``<artifacts>/maps/<id with .png>``."""
+    return artifacts_dir / "maps" / PurePosixPath(sample.id).with_suffix(".png")
+
+
+def _prediction(score: float) -> Prediction:
+    if score != score:  # NaN: e.g. an overflow in half precision; never silently "normal"
+        return Prediction.failed("AprilGAN produced a non-finite score")
+    score = min(1.0, max(0.0, score))
+    # Provisional: the run's threshold policy makes the final decision from the score.
+    return Prediction(label=DEFECT if score >= 0.5 else NORMAL, score=score)
+
+
+def _reference_depth(arch: str) -> int | None:
+    """Depth of the real architecture that ``feature_layers`` count on (None: unknown)."""
+    import open_clip
+
+    config = open_clip.get_model_config(arch)
+    return int(config["vision_cfg"]["layers"]) if config else None

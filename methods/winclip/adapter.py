@@ -1,0 +1,270 @@
+"""The WinCLIP method adapter: zero-shot scores from anomalib's WinCLIP implementation.
+
+Importing this module is cheap (``iadbench list`` does it): torch, open_clip and anomalib are
+imported when an adapter is constructed or first predicts.
+
+See Also:
+    ``methods/winclip/README.md`` for weights, options and the mapping to the paper.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from iadbench_methods.clip_common import register_tiny_configs, tiny_name
+from iadbench_methods.winclip.preprocess import WinClipPreprocessor
+
+from iadbench.categories import natural_name
+from iadbench.devices import resolve_device, resolve_precision, torch_dtype
+from iadbench.errors import IADBenchError
+from iadbench.method import Capabilities, MethodAdapter
+from iadbench.records import DEFECT, NORMAL, Prediction, Sample
+
+if TYPE_CHECKING:
+    from iadbench_methods.winclip.model import WinClipScorer
+
+# Random weights (--tiny, pretrained=none) are drawn from this seed: the same configuration
+# always gives the same model, so a resumed run scores its remaining images as the first did.
+RANDOM_INIT_SEED = 0
+
+
+@dataclass(frozen=True)
+class WinClipOptions:
+    """Options of ``winclip`` (``--set KEY=VALUE``); every one enters the run's content hash.
+
+    Attributes:
+        arch: OpenCLIP architecture; ``--tiny`` builds its tiny stand-in instead.
+        pretrained: OpenCLIP pretrained tag, read from the Hugging Face cache; ``none`` gives
+            random weights (for speed measurements only).
+        weights: Local checkpoint file of ``arch`` (an OpenCLIP ``state_dict``); overrides
+            ``pretrained``. Under ``--tiny`` it is loaded into the tiny architecture.
+        image_size: Input side in pixels; must be the architecture's own input size.
+        scales: anomalib's sliding-window scales, comma-separated (empty: none). They shape
+            anomalib's anomaly map only; the zero-shot image score does not depend on them.
+        precision: ``auto`` (bf16 or fp16 on a GPU, fp32 on the CPU), ``fp32``, ``fp16``, ``bf16``.
+    """
+
+    arch: str = "ViT-B-16-plus-240"
+    pretrained: str | None = "laion400m_e31"
+    weights: str | None = None
+    image_size: int = 240
+    scales: str = "2,3"
+    precision: str = "auto"
+
+
+class WinClip(MethodAdapter):
+    """WinCLIP zero-shot: anomalib's CLIP prompt-ensemble score (ViT-B-16-plus-240, 240 px).
+
+    The image and the two compositional prompt ensembles of anomalib's WinCLIP ("a photo of a
+    flawless {name}", "a close-up photo of the damaged {name}", ...; 231 prompts) are embedded
+    with OpenCLIP ViT-B-16-plus-240 (laion400m_e31) at 240 px; the score is the softmax
+    probability of the anomalous ensemble (temperature 0.07), in [0, 1]. ``{name}`` is the
+    category's natural name (``metal_nut`` → "metal nut", ``pcb3`` → "printed circuit board").
+    Text embeddings are computed once per name; a batch may mix categories. Nothing is trained.
+
+    Paper: J. Jeong, Y. Zou, T. Kim, D. Zhang, A. Ravichandran, O. Dabeer, "WinCLIP: Zero-/Few-Shot
+    Anomaly Classification and Segmentation", CVPR 2023, https://arxiv.org/abs/2303.14814
+
+    Example:
+        >>> adapter = WinClip(WinClipOptions(scales="2,3"), tiny=True, device="cpu")
+        >>> adapter.describe()["arch"], adapter.describe()["precision"]
+        ('iadbench-tiny-ViT-B-16-plus-240', 'fp32')
+
+        From the command line::
+
+            iadbench run --method winclip --train visa --test mvtec
+            iadbench run --method winclip --train visa --test mvtec --set weights=/models/b16p.bin
+
+    See Also:
+        - :class:`iadbench_methods.winclip.model.WinClipScorer`: model, text-embedding cache.
+        - :class:`iadbench_methods.winclip.preprocess.WinClipPreprocessor`: image → tensor.
+        - ``anomalib.models.image.winclip``: the implementation used.
+    """
+
+    capabilities = Capabilities(
+        needs_pixels=True, gives_scores=True, prefers_gpu=False, builds_models=True
+    )
+    Options = WinClipOptions
+    version = "1"
+    default_batch_size = 32
+
+    def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:
+        super().__init__(options, tiny=tiny, device=device)
+        opts: WinClipOptions = self.options
+        self.scales = parse_scales(opts.scales)
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(opts.precision, self.device)
+        self.arch = tiny_name(opts.arch) if tiny else opts.arch
+        self.weights = _local_weights(opts.weights, self.arch) if opts.weights else None
+        if self.weights is None and not tiny:
+            self.weights = opts.pretrained
+        _check_image_size(self.arch, opts.image_size)
+        self._scorer: WinClipScorer | None = None
+
+    def preprocessor(self) -> WinClipPreprocessor:
+        """Image → normalised tensor, as anomalib's WinClip pre-processor makes it (picklable)."""
+        return WinClipPreprocessor(self.options.image_size)
+
+    def predict(
+        self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None
+    ) -> list[Prediction]:
+        """One score per sample, batched per natural class name.
+
+        Args:
+            batch: The samples; their categories may differ.
+            inputs: The preprocessor's tensors, one per sample; when None, images are decoded
+                here and an unreadable one gives a failed prediction for that image only.
+        """
+        import torch
+
+        predictions: list[Prediction | None] = [None] * len(batch)
+        if inputs is None:
+            inputs = self._preprocess_here(batch, predictions)
+        scorer = self.scorer()
+        groups: dict[str, list[int]] = {}
+        for index, sample in enumerate(batch):
+            if predictions[index] is None:
+                groups.setdefault(natural_name(sample.category), []).append(index)
+        for class_name, indices in groups.items():
+            images = torch.stack([inputs[i] for i in indices])
+            for index, score in zip(indices, scorer.scores(class_name, images), strict=True):
+                predictions[index] = _prediction(score)
+        return [p for p in predictions if p is not None]
+
+    def scorer(self) -> WinClipScorer:
+        """The model and its text-embedding cache, built on first use and kept.
+
+        Raises:
+            IADBenchError: The weights cannot be loaded, or the model's input size is not
+                ``image_size``.
+        """
+        if self._scorer is None:
+            from iadbench_methods.winclip.model import WinClipScorer, build_model
+
+            model = build_model(
+                self.arch,
+                self.weights,
+                scales=self.scales,
+                device=self.device,
+                dtype=torch_dtype(self.precision),
+                seed=RANDOM_INIT_SEED,
+            )
+            built = _side(model.clip.visual.image_size)
+            if built != self.options.image_size:  # archs outside OpenCLIP's config list
+                raise IADBenchError(
+                    f"{self.arch} takes {built} px images; set --set image_size={built}"
+                )
+            self._scorer = WinClipScorer(model)
+        return self._scorer
+
+    def describe(self) -> dict[str, Any]:
+        """What is (or will be) built: arch, weights, size, scales, device, precision, versions."""
+        return {
+            "arch": self.arch,
+            "weights": self.weights,
+            "random_init_seed": RANDOM_INIT_SEED if self.weights is None else None,
+            "image_size": self.options.image_size,
+            "scales": list(self.scales),
+            "device": self.device,
+            "precision": self.precision,
+            "prompts": "anomalib WinCLIP compositional ensemble, natural category names",
+            "anomalib": _version("anomalib"),
+            "open_clip": _version("open_clip_torch"),
+        }
+
+    def _preprocess_here(
+        self, batch: Sequence[Sample], predictions: list[Prediction | None]
+    ) -> list[Any]:
+        """Decode in this process (no DataLoader); a failure marks that image's prediction."""
+        preprocess, inputs = self.preprocessor(), []
+        for index, sample in enumerate(batch):
+            try:
+                inputs.append(preprocess(sample))
+            except IADBenchError as exc:  # ImageReadError: unreadable, truncated, missing
+                predictions[index] = Prediction.failed(str(exc))
+                inputs.append(None)
+        return inputs
+
+
+def parse_scales(text: str) -> tuple[int, ...]:
+    """``"2,3"`` → ``(2, 3)``; empty → ``()``.
+
+    Raises:
+        IADBenchError: A scale that is not a positive integer.
+
+    Example:
+        >>> parse_scales("2, 3"), parse_scales("")
+        ((2, 3), ())
+    """
+    try:
+        scales = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        scales = (0,)
+    if any(scale < 1 for scale in scales):
+        raise IADBenchError(
+            f"scales must be comma-separated positive integers (window sides in patches, "
+            f"e.g. 2,3) or empty, got {text!r}"
+        )
+    return scales
+
+
+def _local_weights(path: str, arch: str) -> str:
+    """The absolute path of a local checkpoint file, checked before anything is built."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise IADBenchError(
+            f"weights file {path!r} does not exist or is not a file. --set weights=PATH names a "
+            f"local OpenCLIP checkpoint of {arch} (e.g. open_clip_pytorch_model.bin of "
+            "laion/CLIP-ViT-B-16-plus-240-laion400m-e31); leave it unset to use the pretrained "
+            "tag from the Hugging Face cache."
+        )
+    return str(file.resolve())
+
+
+def _check_image_size(arch: str, image_size: int) -> None:
+    """Fail early when ``image_size`` differs from what ``arch`` takes (anomalib cannot resize).
+
+    anomalib builds the CLIP at its configured input size and derives the window grid from
+    it, so the preprocessor must produce exactly that size.
+    """
+    import open_clip
+
+    register_tiny_configs()
+    if arch.startswith(("hf-hub:", "local-dir:")):  # config read at build time; checked then
+        return
+    config = open_clip.get_model_config(arch)
+    if config is None:
+        close = difflib.get_close_matches(arch, open_clip.list_models(), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise IADBenchError(f"unknown OpenCLIP architecture {arch!r}.{hint}")
+    native = _side(config["vision_cfg"]["image_size"])
+    if native != image_size:
+        raise IADBenchError(
+            f"{arch} takes {native} px images and anomalib's WinCLIP cannot change that; "
+            f"got image_size={image_size}, use --set image_size={native}"
+        )
+
+
+def _side(size: int | Sequence[int]) -> int:
+    return int(size if isinstance(size, int) else size[0])
+
+
+def _prediction(score: float) -> Prediction:
+    if not math.isfinite(score):
+        return Prediction.failed(f"WinCLIP gave a non-finite score ({score})")
+    score = min(1.0, max(0.0, score))  # a softmax probability; clamp rounding excursions
+    # Provisional label: the run's threshold policy makes the decision from the score.
+    return Prediction(label=DEFECT if score >= 0.5 else NORMAL, score=score)
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None

@@ -1,0 +1,60 @@
+"""torchrun with 2 CPU processes writes the same predictions file as one process, and resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+TORCHRUN = str(Path(sys.executable).parent / "torchrun")
+CLI = str(Path(sys.executable).parent / "iadbench")
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+
+
+def _sharded(args: list[str]) -> subprocess.CompletedProcess:
+    command = [TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "iadbench", "run", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=120)
+
+
+def _single(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([CLI, "run", *args], capture_output=True, text=True, env=_env(), timeout=120)
+
+
+@pytest.mark.parametrize("method", ["always-normal", "brightness"])
+def test_two_processes_write_the_single_process_file(tmp_path, data_args, plugin_file, method):
+    common = ["--method", method, "--train", "visa", "--test", "mvtec", *data_args,
+              "--plugin", str(plugin_file), "--cache-dir", str(tmp_path / "cache"), "--workers", "0"]
+    single = _single([*common, "--out", str(tmp_path / "one")])
+    assert single.returncode == 0, single.stderr
+    sharded = _sharded([*common, "--out", str(tmp_path / "two")])
+    assert sharded.returncode == 0, sharded.stderr
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert (one / "predictions.jsonl").read_bytes() == (two / "predictions.jsonl").read_bytes()
+    assert json.loads((one / "summary.json").read_text()) == json.loads((two / "summary.json").read_text())
+    assert not (two / "shards").exists()
+    assert json.loads((two / "manifest.json").read_text())["processes"] == 2
+
+
+def test_sharded_run_resumes_from_shards_left_by_an_interrupted_attempt(tmp_path, data_args):
+    common = ["--method", "always-defect", "--train", "visa", "--test", "mvtec", *data_args]
+    single = _single([*common, "--out", str(tmp_path / "one")])
+    assert single.returncode == 0, single.stderr
+    # An interrupted 2-process attempt: each rank left part of its share, rank 1 with a torn line.
+    lines = (tmp_path / "one" / "predictions.jsonl").read_text().splitlines(keepends=True)
+    shards = tmp_path / "two" / "shards"
+    shards.mkdir(parents=True)
+    (shards / "predictions.rank0.jsonl").write_text("".join(lines[0:20:2]))
+    (shards / "predictions.rank1.jsonl").write_text("".join(lines[1:20:2]) + lines[21][:30])
+    sharded = _sharded([*common, "--out", str(tmp_path / "two")])
+    assert sharded.returncode == 0, sharded.stderr
+    merged = (tmp_path / "two" / "predictions.jsonl").read_text().splitlines(keepends=True)
+    assert sorted(merged) == sorted(lines) and len(merged) == len(lines)
+    assert "20 resumed" in sharded.stdout

@@ -1,0 +1,192 @@
+"""WinCLIP adapter: anomalib's scores, prompts per natural name, weights, preprocessing (tiny)."""
+
+from __future__ import annotations
+
+import pickle
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+from iadbench_methods.clip_common import tiny_name
+from iadbench_methods.winclip import WinClip, WinClipOptions, WinClipPreprocessor
+from iadbench_methods.winclip.adapter import parse_scales
+
+from iadbench.categories import natural_name
+from iadbench.datasets import open_dataset
+from iadbench.errors import IADBenchError
+from iadbench.records import Sample
+
+TINY = tiny_name("ViT-B-16-plus-240")
+
+
+def _tiny(**options: object) -> WinClip:
+    return WinClip(WinClipOptions(**options), tiny=True, device="cpu")
+
+
+def _pick(root: Path, dataset: str, categories: dict[str, int]) -> list[Sample]:
+    """``n`` test samples (defects and normals) of each named category, in a stable order."""
+    samples = open_dataset(dataset, root).samples("test")
+    picked: list[Sample] = []
+    for category, n in categories.items():
+        picked += [s for s in samples if s.category == category][:n]
+    return picked
+
+
+def _scores(adapter: WinClip, samples: list[Sample]) -> list[float]:
+    pre = adapter.preprocessor()
+    predictions = adapter.predict(samples, [pre(s) for s in samples])
+    assert all(p.error is None and p.score is not None for p in predictions)
+    return [p.score for p in predictions]  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def adapter() -> WinClip:
+    return _tiny()
+
+
+def test_preprocessor_matches_anomalib_winclip_pre_processor(synth_mvtec):
+    from anomalib.data.utils import read_image
+    from anomalib.models.image.winclip.lightning_model import WinClip as AnomalibWinClip
+
+    transform = AnomalibWinClip.configure_pre_processor().transform
+    # grid is single-channel on disk, bottle is RGB: both must match anomalib's reading.
+    for sample in _pick(synth_mvtec, "mvtec", {"grid": 1, "bottle": 1}):
+        expected = transform(read_image(sample.image_path, as_tensor=True).unsqueeze(0))[0]
+        ours = WinClipPreprocessor(240)(sample)
+        assert ours.shape == (3, 240, 240) and ours.dtype == torch.float32
+        torch.testing.assert_close(ours, expected, rtol=0, atol=1e-6)
+
+
+def test_preprocessor_pickles_small_and_works_after_unpickling(synth_mvtec):
+    (sample,) = _pick(synth_mvtec, "mvtec", {"bottle": 1})
+    pre = _tiny().preprocessor()
+    payload = pickle.dumps(pre)
+    assert len(payload) < 500  # the image size only: no model travels to the workers
+    torch.testing.assert_close(pickle.loads(payload)(sample), pre(sample), rtol=0, atol=0)
+
+
+def test_scores_equal_anomalib_winclip_model_on_the_same_weights(adapter, synth_mvtec):
+    from anomalib.models.image.winclip.torch_model import WinClipModel
+    from iadbench_methods.winclip.model import anomalib_backbone
+
+    samples = _pick(synth_mvtec, "mvtec", {"metal_nut": 4})
+    ours = _scores(adapter, samples)
+    # anomalib's own model, unmodified, built with other random weights, then given ours.
+    with anomalib_backbone(TINY, None, seed=1234):
+        reference = WinClipModel(scales=(2, 3)).eval()
+    reference.load_state_dict(adapter.scorer().model.state_dict())
+    reference.setup("metal nut")
+    images = torch.stack([adapter.preprocessor()(s) for s in samples])
+    expected = reference(images).pred_score.tolist()
+    assert ours == pytest.approx(expected, abs=1e-5)
+    assert all(0.0 <= s <= 1.0 for s in ours)
+
+
+def test_text_embeddings_are_computed_once_per_natural_name(monkeypatch, synth_visa, synth_mvtec):
+    from anomalib.models.image.winclip.torch_model import WinClipModel
+
+    calls: Counter[str] = Counter()
+    original = WinClipModel._collect_text_embeddings
+
+    def counting(self: WinClipModel, class_name: str) -> None:
+        calls[class_name] += 1
+        original(self, class_name)
+
+    monkeypatch.setattr(WinClipModel, "_collect_text_embeddings", counting)
+    adapter = _tiny()
+    pcbs = _pick(synth_visa, "visa", {"pcb1": 1, "pcb2": 1, "pcb3": 1})
+    bottles = _pick(synth_mvtec, "mvtec", {"bottle": 3})
+    _scores(adapter, [bottles[0], pcbs[0], bottles[1], pcbs[1]])
+    _scores(adapter, [pcbs[2], bottles[2]])
+    assert calls == {"bottle": 1, "printed circuit board": 1}
+
+
+def test_mixed_category_batch_scores_as_per_category_batches(adapter, synth_mvtec, synth_visa):
+    mixed = _pick(synth_mvtec, "mvtec", {"bottle": 2, "metal_nut": 2}) + _pick(
+        synth_visa, "visa", {"pcb1": 1, "pcb2": 1}
+    )
+    mixed = [mixed[i] for i in (0, 2, 4, 1, 5, 3)]  # interleave the categories
+    per_category: dict[str, float] = {}
+    for category in {s.category for s in mixed}:
+        group = [s for s in mixed if s.category == category]
+        per_category.update(zip((s.id for s in group), _scores(adapter, group), strict=True))
+    assert _scores(adapter, mixed) == pytest.approx([per_category[s.id] for s in mixed], abs=1e-6)
+
+
+def test_unreadable_image_fails_alone_when_predict_decodes(adapter, synth_mvtec, tmp_path):
+    good = _pick(synth_mvtec, "mvtec", {"bottle": 2})
+    broken_file = tmp_path / "broken.png"
+    broken_file.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    broken = Sample("bottle/test/x/broken.png", "mvtec", "bottle", "test", "defect", str(broken_file))
+    predictions = adapter.predict([good[0], broken, good[1]])
+    assert [p.error is None for p in predictions] == [True, False, True]
+    assert predictions[1].label == "invalid" and str(broken_file) in predictions[1].error
+    assert [p.score for p in (predictions[0], predictions[2])] == pytest.approx(
+        _scores(adapter, good), abs=1e-6
+    )
+
+
+def test_missing_weights_file_is_a_clear_error():
+    with pytest.raises(IADBenchError, match=r"weights file '/nonexistent/b16p\.bin' does not exist"):
+        WinClip(WinClipOptions(weights="/nonexistent/b16p.bin"), device="cpu")
+
+
+def test_local_checkpoint_file_is_loaded_and_reproduces_its_scores(adapter, synth_mvtec, tmp_path):
+    from iadbench_methods.winclip.model import WinClipScorer, build_model
+
+    samples = _pick(synth_mvtec, "mvtec", {"bottle": 3})
+    source = build_model(TINY, None, seed=7)  # other weights than --tiny's (seed 0)
+    checkpoint = tmp_path / "open_clip_model.bin"
+    torch.save(source.clip.state_dict(), checkpoint)
+    # How users load a local copy of laion400m_e31: a real (non-tiny) run with weights=FILE.
+    local = WinClip(WinClipOptions(arch=TINY, weights=str(checkpoint)), device="cpu")
+    assert local.describe()["weights"] == str(checkpoint.resolve())
+    images = torch.stack([adapter.preprocessor()(s) for s in samples])
+    expected = WinClipScorer(source).scores("bottle", images)
+    assert _scores(local, samples) == pytest.approx(expected, abs=1e-6)
+    assert _scores(local, samples) != pytest.approx(_scores(adapter, samples), abs=1e-4)
+
+
+def test_window_scales_do_not_change_image_scores(adapter, synth_mvtec):
+    samples = _pick(synth_mvtec, "mvtec", {"bottle": 3})
+    assert _scores(_tiny(scales=""), samples) == pytest.approx(_scores(adapter, samples), abs=1e-6)
+
+
+def test_window_pass_keeps_images_of_a_batch_apart(adapter):
+    model = adapter.scorer().model
+    images = torch.randn(3, 3, 240, 240, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        together = model(images).anomaly_map
+        alone = torch.cat([model(images[i : i + 1]).anomaly_map for i in range(3)])
+    torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)
+
+
+def test_wrong_image_size_is_refused_before_building():
+    with pytest.raises(IADBenchError, match="takes 240 px images"):
+        _tiny(image_size=224)
+
+
+def test_describe_names_the_model_actually_built(adapter):
+    facts = adapter.describe()
+    assert facts["arch"] == TINY and facts["weights"] is None and facts["random_init_seed"] == 0
+    assert (facts["device"], facts["precision"], facts["scales"]) == ("cpu", "fp32", [2, 3])
+    assert facts["anomalib"] and facts["open_clip"]
+    real = WinClip(device="cpu").describe()
+    assert (real["arch"], real["weights"]) == ("ViT-B-16-plus-240", "laion400m_e31")
+
+
+def test_scales_option_parses_and_rejects_nonsense():
+    assert parse_scales("2, 3") == (2, 3) and parse_scales("") == ()
+    with pytest.raises(IADBenchError, match="positive integers"):
+        parse_scales("2,x")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_half_precision_on_gpu_stays_close_to_fp32(precision, adapter, synth_mvtec):
+    samples = _pick(synth_mvtec, "mvtec", {"bottle": 4})
+    half = WinClip(WinClipOptions(precision=precision), tiny=True, device="cuda")
+    assert half.describe()["precision"] == precision
+    assert _scores(half, samples) == pytest.approx(_scores(adapter, samples), abs=2e-2)
+
