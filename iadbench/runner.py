@@ -25,12 +25,12 @@ from iadbench.metrics import ScoredRecord, summarize
 from iadbench.options import build_options
 from iadbench.predict_loop import predict_batches
 from iadbench.provenance import git_revision, package_versions
-from iadbench.records import Prediction, Sample
+from iadbench.records import Sample
 from iadbench.registry import METHODS
 from iadbench.runspec import DatasetRef, RunSpec
 from iadbench.splits import check_no_overlap, load_split_table
-from iadbench.store import PredictionLog, RunStore
-from iadbench.thresholds import DEFAULT_POLICY, decide, parse_policy
+from iadbench.store import PredictionLog, RunStore, prediction_record
+from iadbench.thresholds import DEFAULT_POLICY, parse_policy
 
 MANIFEST_SCHEMA = 1
 
@@ -295,7 +295,9 @@ def _predict_into(
         workers=workers,
         pin_memory=adapter.device.startswith("cuda"),
     ):
-        target.append([_record(s, p, threshold) for s, p in zip(batch, predictions, strict=True)])
+        target.append(
+            [prediction_record(s, p, threshold) for s, p in zip(batch, predictions, strict=True)]
+        )
         progress.advance(len(batch))
     progress.finish()
     if group.distributed:
@@ -309,22 +311,6 @@ def _predict_into(
 def default_workers() -> int:
     """DataLoader workers when not given: decoding overlaps the model, leaving it a core."""
     return max(0, min(4, (os.cpu_count() or 1) - 1))
-
-
-def _record(sample: Sample, prediction: Prediction, threshold: float | None) -> dict[str, Any]:
-    pred = prediction.label
-    # Score methods: the run's threshold policy makes the decision, not the adapter.
-    if threshold is not None and prediction.score is not None and prediction.error is None:
-        pred = decide(prediction.score, threshold)
-    return {
-        "id": sample.id,
-        "category": sample.category,
-        "label": sample.label,
-        "pred": pred,
-        "score": prediction.score,
-        "text": prediction.text,
-        "error": prediction.error,
-    }
 
 
 def _summary(

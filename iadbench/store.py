@@ -25,6 +25,8 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from iadbench.errors import IADBenchError, RunConflictError
+from iadbench.records import Prediction, Sample
+from iadbench.thresholds import decide
 
 PREDICTION_KEYS: tuple[str, ...] = ("id", "category", "label", "pred", "score", "text", "error")
 
@@ -222,6 +224,28 @@ class PredictionLog:
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
         )
         os.replace(tmp, self.path)
+
+
+def prediction_record(
+    sample: Sample, prediction: Prediction, threshold: float | None
+) -> dict[str, Any]:
+    """The ``predictions.jsonl`` line of one image (keys :data:`PREDICTION_KEYS`).
+
+    For score methods the run's threshold policy makes the decision, not the adapter: with a
+    known ``threshold`` the stored ``pred`` follows the score.
+    """
+    pred = prediction.label
+    if threshold is not None and prediction.score is not None and prediction.error is None:
+        pred = decide(prediction.score, threshold)
+    return {
+        "id": sample.id,
+        "category": sample.category,
+        "label": sample.label,
+        "pred": pred,
+        "score": prediction.score,
+        "text": prediction.text,
+        "error": prediction.error,
+    }
 
 
 def _read_json(path: Path) -> dict[str, Any]:
