@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.iadbench-installed
-EXTRAS ?= dev,clip
+EXTRAS ?= dev,clip,vlm
 
 .PHONY: venv demo test lint bench clean
 

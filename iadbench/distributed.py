@@ -51,18 +51,30 @@ class ProcessGroup:
 def process_group() -> ProcessGroup:
     """This process's place, from torchrun's environment; joins the process group once.
 
-    gloo serves the CPU (and is enough for barriers on GPUs, since only small objects move).
+    The runner itself only needs barriers and small objects; the backend choice matters for
+    training stages that reuse the group.
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return ProcessGroup()
+    import torch
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group(backend="gloo")
+        # gloo for CPU tensors (barriers); NCCL for GPU tensors, so a training stage that joins
+        # this group (DDP, DeepSpeed through accelerate) syncs gradients over NCCL, not gloo.
+        backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend=backend)
     return ProcessGroup(
         dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
     )
+
+
+def is_main_process() -> bool:
+    """Rank 0 (or a lone process), read from torchrun's environment without joining a group."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def shutdown() -> None:

@@ -133,7 +133,9 @@ def plan_run(request: RunRequest) -> PlannedRun:
         IADBenchError: Any other invalid argument.
     """
     adapter_cls = METHODS.get(request.method)
-    options = build_options(adapter_cls.Options, request.options)
+    tiny = request.tiny and adapter_cls.capabilities.builds_models
+    overrides = {**(adapter_cls.tiny_options if tiny else {}), **request.options}
+    options = build_options(adapter_cls.Options, overrides)
     table = load_split_table()
     caps = adapter_cls.capabilities
     threshold = request.threshold or (DEFAULT_POLICY if caps.gives_scores else None)
@@ -151,7 +153,7 @@ def plan_run(request: RunRequest) -> PlannedRun:
         method=request.method,
         method_version=adapter_cls.version,
         options=adapter_cls.options_dict(options),
-        tiny=request.tiny and caps.builds_models,  # --tiny cannot change a model-free method
+        tiny=tiny,  # --tiny cannot change a model-free method
         train=DatasetRef(request.train, train_split, str(train_root)),
         test=DatasetRef(request.test, test_split, str(test_root)),
         threshold=threshold,
@@ -224,7 +226,7 @@ def _compute(
         if caps.trains:
             train_samples = open_dataset(spec.train.name, spec.train.root).samples(spec.train.split)
             check_no_overlap(train_samples, test_samples, force=plan.request.force_overlap)
-            workdir = plan.cache_dir / "trained" / spec.method / spec.train_hash()
+            workdir = plan.cache_dir / "trained" / spec.method / _train_hash(plan)
             adapter.fit(train_samples, FitContext(workdir, spec.seed, device))
             manifest["trained_artifacts"] = str(workdir)
         if policy is not None and policy.kind == "calibrated":
@@ -252,6 +254,8 @@ def _compute(
         if policy is not None and policy.kind == "oracle":
             threshold_value = apply_oracle(store.predictions, {s.id for s in test_samples})
         store.write_summary(_summary(plan, store, test_samples, threshold_value, calibration))
+        # describe() again: what the adapter resolved while working (device, dtype, training).
+        manifest["method"]["resolved"] = adapter.describe()
         store.write_manifest({**manifest, "status": "complete", "updated": _now()})
     group.barrier()
     summary = store.read_summary()
@@ -286,7 +290,9 @@ def _predict_into(
     mine, target = pending, log
     if group.distributed:
         mine, target = pending[group.rank :: group.world_size], log.shard(group.rank)
-    workers = plan.request.workers if plan.request.workers is not None else default_workers()
+    workers = plan.request.workers
+    if workers is None:
+        workers = default_workers(adapter.device)
     progress.start(f"{spec.method} {spec.train.name}→{spec.test.name} {phase}", len(mine))
     for batch, predictions in predict_batches(
         adapter,
@@ -308,9 +314,17 @@ def _predict_into(
     return len(pending), len(done & {s.id for s in samples})
 
 
-def default_workers() -> int:
-    """DataLoader workers when not given: decoding overlaps the model, leaving it a core."""
-    return max(0, min(4, (os.cpu_count() or 1) - 1))
+def default_workers(device: str = "cpu") -> int:
+    """DataLoader workers when not given: decoding overlaps the model, leaving it a core.
+
+    A GPU outruns decoding, so it gets more workers than the CPU (where they share the cores
+    with the model).
+    """
+    return max(0, min(12 if device.startswith("cuda") else 4, (os.cpu_count() or 1) - 1))
+
+
+def _train_hash(plan: PlannedRun) -> str:
+    return plan.spec.train_hash(plan.adapter_cls.inference_only_options)
 
 
 def _summary(
@@ -386,7 +400,7 @@ def train_only(plan: PlannedRun) -> Path:
         )
     assert spec.train is not None
     samples = open_dataset(spec.train.name, spec.train.root).samples(spec.train.split)
-    workdir = plan.cache_dir / "trained" / spec.method / spec.train_hash()
+    workdir = plan.cache_dir / "trained" / spec.method / _train_hash(plan)
     adapter = plan.adapter_cls(plan.options, tiny=spec.tiny, device=plan.request.device)
     adapter.fit(samples, FitContext(workdir, spec.seed, plan.request.device))
     return workdir

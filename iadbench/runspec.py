@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -55,15 +56,20 @@ class RunSpec:
         """SHA-256 of the canonical JSON of :meth:`config`."""
         return _hash(self.config())
 
-    def train_hash(self) -> str:
+    def train_hash(self, inference_only: Iterable[str] = ()) -> str:
         """Hash of what a training stage depends on (not the test data or threshold).
 
         Trained artefacts are stored under this key, so one trained model serves every test set.
+
+        Args:
+            inference_only: Option names that do not affect training (the adapter's
+                ``inference_only_options``); they are left out.
         """
         config = self.config()
-        return _hash(
-            {k: config[k] for k in ("method", "method_version", "options", "tiny", "train", "seed")}
-        )
+        skip = set(inference_only)
+        config["options"] = {k: v for k, v in config["options"].items() if k not in skip}
+        keys = ("method", "method_version", "options", "tiny", "train", "seed")
+        return _hash({k: config[k] for k in keys})
 
 
 def _hash(data: dict[str, Any]) -> str:

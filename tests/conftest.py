@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 # Tests never reach a model hub; set before anything imports huggingface_hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# Trained artefacts and tiny checkpoints go to a throw-away cache, never the user's ~/.cache.
+_TEST_CACHE = tempfile.mkdtemp(prefix="iadbench-test-cache-")
+os.environ["IADBENCH_CACHE_DIR"] = _TEST_CACHE
+atexit.register(shutil.rmtree, _TEST_CACHE, ignore_errors=True)
 
 SYNTH_SCALE = 0.02
 

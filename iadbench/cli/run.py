@@ -66,13 +66,13 @@ def run(
         workers=workers, force_overlap=force_overlap, overwrite=overwrite, cache_dir=cache_dir,
         command=sys.argv,
     )  # fmt: skip
-    from iadbench.distributed import process_group, shutdown
+    from iadbench.distributed import is_main_process, shutdown
 
     try:
         outcome = execute_run(plan_run(request), RichProgress())
     finally:
         shutdown()
-    if not process_group().is_main:
+    if not is_main_process():
         return  # the first process of a sharded run reports for all
     console.print(summary_table(outcome.summary))
     how = (
@@ -196,5 +196,11 @@ def train(
         options=parse_assignments(set_ or []), tiny=tiny, seed=seed,
         data_roots=opt.parse_data_roots(data), device=device, cache_dir=cache_dir, command=sys.argv,
     )  # fmt: skip
-    workdir = train_only(plan_run(request))
-    console.print(f"Trained artefacts in [bold]{workdir}[/]", highlight=False)
+    from iadbench.distributed import is_main_process, shutdown
+
+    try:
+        workdir = train_only(plan_run(request))
+    finally:
+        shutdown()
+    if is_main_process():
+        console.print(f"Trained artefacts in [bold]{workdir}[/]", highlight=False)

@@ -12,15 +12,15 @@ from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from iadbench_methods.aprilgan.data import ClipPreprocessor
-from iadbench_methods.aprilgan.options import AprilGANOptions, parse_layers, resolve_layers
-
 from iadbench.images import ImageReadError
 from iadbench.method import Capabilities, FitContext, MethodAdapter
 from iadbench.records import DEFECT, NORMAL, Prediction, Sample
+from iadbench_methods.aprilgan.data import ClipPreprocessor
+from iadbench_methods.aprilgan.options import AprilGANOptions, parse_layers, resolve_layers
 
 if TYPE_CHECKING:
     import torch
+
     from iadbench_methods.aprilgan.model import AprilGANModel
     from iadbench_methods.aprilgan.training import TrainingStats
 
@@ -62,6 +62,13 @@ class AprilGAN(MethodAdapter):
         builds_models=True,
     )
     Options: ClassVar[type] = AprilGANOptions
+    # How maps become a score, and how inference runs, do not change the trained maps.
+    inference_only_options: ClassVar[frozenset[str]] = frozenset(
+        {"score", "save_maps", "map_sigma"}
+    )
+    # --tiny: small inputs and one epoch (the tiny ViT at 518 px spends its time on attention over
+    # 1,370 tokens); the same code runs. `--tiny --set image_size=518` restores the real size.
+    tiny_options: ClassVar[dict[str, str]] = {"image_size": "112", "epochs": "1"}
     version: ClassVar[str] = "1"
     default_batch_size: ClassVar[int] = 16
 
@@ -72,6 +79,7 @@ class AprilGAN(MethodAdapter):
         self._facts: dict[str, Any] = {}
         self.training_stats: TrainingStats | None = None
         self.trained = False
+        self._warned_untrained = False
 
     # -- building ---------------------------------------------------------------------------
 
@@ -83,11 +91,9 @@ class AprilGAN(MethodAdapter):
         return self._model
 
     def _build(self, seed: int) -> AprilGANModel:
-        import torch
+        from iadbench.devices import resolve_device, resolve_precision, torch_dtype
         from iadbench_methods.aprilgan.model import AprilGANModel
         from iadbench_methods.clip_common import create_clip
-
-        from iadbench.devices import resolve_device, resolve_precision, torch_dtype
 
         opts = self.options
         device = resolve_device(self.device)
@@ -100,13 +106,11 @@ class AprilGAN(MethodAdapter):
         depth = len(bundle.model.visual.transformer.resblocks)
         reference = _reference_depth(opts.arch) if self.tiny else None
         indices = resolve_layers(parse_layers(opts.feature_layers), depth, reference)
-        # The maps' initial weights come from the run's seed without touching the global RNG.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = AprilGANModel(
-                bundle.model, bundle.tokenizer, indices, opts.image_size, device,
-                torch_dtype(precision),
-            )  # fmt: skip
+        model = AprilGANModel(
+            bundle.model, bundle.tokenizer, indices, opts.image_size, device,
+            torch_dtype(precision),
+        )  # fmt: skip
+        model.reset_maps(seed)
         self._facts = {
             "arch": bundle.arch,
             "weights": bundle.weights,
@@ -128,6 +132,7 @@ class AprilGAN(MethodAdapter):
         existing ``linear_maps.pt`` there was trained under exactly this configuration.
         """
         from filelock import FileLock
+
         from iadbench_methods.aprilgan import training
 
         if self._model is None:
@@ -140,6 +145,7 @@ class AprilGAN(MethodAdapter):
                 self.training_stats = training.load_checkpoint(self._model, checkpoint)
                 logger.info("AprilGAN: reusing trained linear maps from %s", checkpoint)
             else:
+                self._model.reset_maps(context.seed)  # also when predict ran before fit
                 self.training_stats = training.train_linear_maps(
                     self._model, samples, self.options, seed=context.seed, workdir=context.workdir
                 )
@@ -175,7 +181,8 @@ class AprilGAN(MethodAdapter):
         else:
             tensors = list(inputs)
         ok = [i for i, r in enumerate(results) if r is None]
-        if not self.trained and self.options.score != "text":
+        if not self.trained and self.options.score != "text" and not self._warned_untrained:
+            self._warned_untrained = True  # once, not per batch
             logger.warning("AprilGAN: predicting with untrained linear maps (fit was not called)")
         if ok:
             scored = self._score([batch[i] for i in ok], torch.stack(tensors))

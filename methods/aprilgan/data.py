@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from iadbench_methods.clip_common import CLIP_MEAN, CLIP_STD
 from PIL import Image
 
 from iadbench.images import ImageReadError, load_mask, load_rgb
 from iadbench.records import DEFECT, Sample
+from iadbench_methods.clip_common import CLIP_MEAN, CLIP_STD
 
 
 class ClipPreprocessor:

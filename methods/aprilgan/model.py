@@ -27,8 +27,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from iadbench_methods.aprilgan.prompts import prompt_ensemble
 from torch import nn
+
+from iadbench_methods.aprilgan.prompts import prompt_ensemble
 
 # CLIP's learned temperature converges to its cap of 100; AprilGAN uses that constant.
 LOGIT_SCALE = 100.0
@@ -86,6 +87,13 @@ class AprilGANModel:
         self.grid = image_size // int(visual.patch_size[0])
         self.maps = LinearMaps(len(layer_indices), self.width, self.embed_dim).to(device)
         self._text: dict[str, torch.Tensor] = {}
+
+    def reset_maps(self, seed: int) -> None:
+        """Fresh linear maps drawn from ``seed``, leaving the global random state untouched."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            maps = LinearMaps(len(self.layer_indices), self.width, self.embed_dim)
+        self.maps = maps.to(self.device)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Mixed precision on a GPU with half-precision weights; nothing on the CPU."""

@@ -21,7 +21,8 @@ class AprilGANOptions:
 
     Attributes:
         arch: OpenCLIP architecture.
-        pretrained: OpenCLIP pretrained tag (read from the Hugging Face cache).
+        pretrained: OpenCLIP pretrained tag (read from the Hugging Face cache); ``none`` builds
+            the real architecture with random weights (timing, smoke tests).
         weights: Local checkpoint file of ``arch``; replaces ``pretrained`` when given.
         image_size: Input side in pixels (position embeddings are interpolated: 518 = 37 × 14).
         feature_layers: 1-based numbers of the visual blocks whose patch tokens are mapped,
@@ -43,7 +44,7 @@ class AprilGANOptions:
     """
 
     arch: str = "ViT-L-14-336"
-    pretrained: str = "openai"
+    pretrained: str | None = "openai"
     weights: str | None = None
     image_size: int = 518
     feature_layers: str = "6,12,18,24"

@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from iadbench.errors import IADBenchError
+from iadbench.records import DEFECT, Sample
 from iadbench_methods.aprilgan.data import TrainingImages, collate_training
 from iadbench_methods.aprilgan.losses import segmentation_loss
 from iadbench_methods.aprilgan.model import AprilGANModel
 from iadbench_methods.aprilgan.options import AprilGANOptions
-
-from iadbench.errors import IADBenchError
-from iadbench.records import DEFECT, Sample
 
 CHECKPOINT_NAME = "linear_maps.pt"
 STATS_NAME = "training_stats.json"

@@ -8,6 +8,9 @@ size, 2–4 blocks of width 32) and random weights, so every code path runs with
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -45,6 +48,19 @@ def tiny_name(arch: str) -> str:
             f"no tiny config for CLIP architecture {arch!r}; tiny configs exist for {shipped}"
         )
     return name
+
+
+@contextmanager
+def _quiet_random_weights_warning(tiny: bool) -> Iterator[None]:
+    """open_clip warns on the root logger that no weights were loaded: expected under --tiny."""
+    root = logging.getLogger()
+    level = root.level
+    if tiny:
+        root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 @dataclass
@@ -90,7 +106,7 @@ def create_clip(
     try:
         # Tiny random weights come from a fixed seed: every process and every resumed attempt
         # of a run must see the same model, or resumed predictions would not match.
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), _quiet_random_weights_warning(tiny):
             torch.manual_seed(TINY_WEIGHTS_SEED)
             model = open_clip.create_model(
                 name,

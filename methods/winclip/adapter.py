@@ -17,21 +17,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iadbench_methods.clip_common import register_tiny_configs, tiny_name
-from iadbench_methods.winclip.preprocess import WinClipPreprocessor
-
 from iadbench.categories import natural_name
 from iadbench.devices import resolve_device, resolve_precision, torch_dtype
 from iadbench.errors import IADBenchError
 from iadbench.method import Capabilities, MethodAdapter
 from iadbench.records import DEFECT, NORMAL, Prediction, Sample
+from iadbench_methods.clip_common import TINY_WEIGHTS_SEED, register_tiny_configs, tiny_name
+from iadbench_methods.winclip.preprocess import WinClipPreprocessor
 
 if TYPE_CHECKING:
     from iadbench_methods.winclip.model import WinClipScorer
 
-# Random weights (--tiny, pretrained=none) are drawn from this seed: the same configuration
-# always gives the same model, so a resumed run scores its remaining images as the first did.
-RANDOM_INIT_SEED = 0
+# Random weights (--tiny, pretrained=none) are drawn from the seed every tiny CLIP uses: the same
+# configuration always gives the same model, so a resumed run (or another torchrun rank) scores
+# its images as the first attempt did.
+RANDOM_INIT_SEED = TINY_WEIGHTS_SEED
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,9 @@ class WinClipOptions:
     pretrained: str | None = "laion400m_e31"
     weights: str | None = None
     image_size: int = 240
-    scales: str = "2,3"
+    # Window scales feed only the anomaly map; the zero-shot image score (the one iadbench uses)
+    # comes from the full-image embedding, so none are computed by default (12x faster).
+    scales: str = ""
     precision: str = "auto"
 
 
@@ -97,15 +99,17 @@ class WinClip(MethodAdapter):
     def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:
         super().__init__(options, tiny=tiny, device=device)
         opts: WinClipOptions = self.options
+        # Cheap checks first: a wrong option fails in a second, before torch is imported.
         self.scales = parse_scales(opts.scales)
-        self.device = resolve_device(device)
-        self.precision = resolve_precision(opts.precision, self.device)
         self.arch = tiny_name(opts.arch) if tiny else opts.arch
         self.weights = _local_weights(opts.weights, self.arch) if opts.weights else None
         if self.weights is None and not tiny:
             self.weights = opts.pretrained
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(opts.precision, self.device)
         _check_image_size(self.arch, opts.image_size)
         self._scorer: WinClipScorer | None = None
+        self._build_error: IADBenchError | None = None
 
     def preprocessor(self) -> WinClipPreprocessor:
         """Image → normalised tensor, as anomalib's WinClip pre-processor makes it (picklable)."""
@@ -144,22 +148,28 @@ class WinClip(MethodAdapter):
             IADBenchError: The weights cannot be loaded, or the model's input size is not
                 ``image_size``.
         """
+        if self._build_error is not None:  # the runner retries image by image: fail fast
+            raise self._build_error
         if self._scorer is None:
             from iadbench_methods.winclip.model import WinClipScorer, build_model
 
-            model = build_model(
-                self.arch,
-                self.weights,
-                scales=self.scales,
-                device=self.device,
-                dtype=torch_dtype(self.precision),
-                seed=RANDOM_INIT_SEED,
-            )
-            built = _side(model.clip.visual.image_size)
-            if built != self.options.image_size:  # archs outside OpenCLIP's config list
-                raise IADBenchError(
-                    f"{self.arch} takes {built} px images; set --set image_size={built}"
+            try:
+                model = build_model(
+                    self.arch,
+                    self.weights,
+                    scales=self.scales,
+                    device=self.device,
+                    dtype=torch_dtype(self.precision),
+                    seed=RANDOM_INIT_SEED,
                 )
+                built = _side(model.clip.visual.image_size)
+                if built != self.options.image_size:  # hf-hub:/local-dir: archs
+                    raise IADBenchError(
+                        f"{self.arch} takes {built} px images; set --set image_size={built}"
+                    )
+            except IADBenchError as exc:
+                self._build_error = exc
+                raise
             self._scorer = WinClipScorer(model)
         return self._scorer
 
@@ -220,9 +230,9 @@ def _local_weights(path: str, arch: str) -> str:
     if not file.is_file():
         raise IADBenchError(
             f"weights file {path!r} does not exist or is not a file. --set weights=PATH names a "
-            f"local OpenCLIP checkpoint of {arch} (e.g. open_clip_pytorch_model.bin of "
-            "laion/CLIP-ViT-B-16-plus-240-laion400m-e31); leave it unset to use the pretrained "
-            "tag from the Hugging Face cache."
+            f"local OpenCLIP checkpoint (state_dict) of {arch}, such as the "
+            "open_clip_pytorch_model.bin of its Hugging Face repo; leave it unset to use the "
+            "pretrained tag from the Hugging Face cache."
         )
     return str(file.resolve())
 

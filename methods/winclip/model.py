@@ -26,9 +26,9 @@ import warnings
 from collections.abc import Iterator, Sequence
 
 import torch
-from iadbench_methods.clip_common import register_tiny_configs
 
 from iadbench.errors import IADBenchError
+from iadbench_methods.clip_common import register_tiny_configs
 
 with warnings.catch_warnings():
     # Importing any anomalib model imports all of them; some use deprecated timm/dinov2 paths

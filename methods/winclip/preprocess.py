@@ -9,10 +9,9 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from iadbench_methods.clip_common import CLIP_MEAN, CLIP_STD
-
 from iadbench.images import load_rgb
 from iadbench.records import Sample
+from iadbench_methods.clip_common import CLIP_MEAN, CLIP_STD
 
 if TYPE_CHECKING:
     import torch

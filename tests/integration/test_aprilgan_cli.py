@@ -67,7 +67,8 @@ def test_cli_runs_aprilgan_both_ways(train, test, tmp_path, data_args):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["method"] == "aprilgan" and summary["train"] == {"dataset": train, "split": "test"}
+    assert summary["method"] == "aprilgan"
+    assert summary["train"] == {"dataset": train, "split": "test"}
     assert summary["tiny"] is True
     assert isinstance(summary["overall"]["auroc"], float)
     assert summary["overall"]["errors"] == 0

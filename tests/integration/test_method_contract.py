@@ -12,9 +12,8 @@ from iadbench.registry import METHODS
 from iadbench.runner import RunRequest, execute_run, plan_run
 from iadbench.store import PREDICTION_KEYS
 
-
-def _methods() -> list[str]:
-    return METHODS.names()
+# Every method registered through the entry-point group, plus the README's example plugin.
+METHOD_NAMES = [*METHODS.names(), "brightness"]
 
 
 def _plan(method: str, tmp_path: Path, roots: dict[str, str], train: str, test: str):
@@ -25,44 +24,35 @@ def _plan(method: str, tmp_path: Path, roots: dict[str, str], train: str, test: 
     return plan_run(request)
 
 
-@pytest.fixture(params=["builtin", "plugin"])
-def method_names(request, plugin_file):
-    if request.param == "plugin":
-        return METHODS.load_plugin_file(plugin_file)
-    return [m for m in _methods() if m != "brightness"]
-
-
+@pytest.mark.parametrize("method", METHOD_NAMES)
 @pytest.mark.parametrize(("train", "test"), [("visa", "mvtec"), ("mvtec", "visa")])
 def test_every_method_predicts_summarises_and_resumes(
-    method_names, train, test, tmp_path, synth_mvtec, synth_visa
+    method, train, test, tmp_path, synth_mvtec, synth_visa, plugin_file
 ):
+    if method == "brightness":
+        METHODS.load_plugin_file(plugin_file)
     roots = {"mvtec": str(synth_mvtec), "visa": str(synth_visa)}
-    for method in method_names:
-        workdir = tmp_path / method
-        first = execute_run(_plan(method, workdir, roots, train, test))
-        predictions = (first.out / "predictions.jsonl").read_text().splitlines()
-        n = first.summary["overall"]["n"]
-        assert len(predictions) == n == first.computed > 0
-        assert all(tuple(json.loads(line)) == PREDICTION_KEYS for line in predictions)
-        assert set(SUMMARY_KEYS) <= set(first.summary["overall"])
-        assert set(first.summary["per_class"]) == {
-            json.loads(line)["category"] for line in predictions
-        }
+    workdir = tmp_path / method
+    first = execute_run(_plan(method, workdir, roots, train, test))
+    predictions = (first.out / "predictions.jsonl").read_text().splitlines()
+    n = first.summary["overall"]["n"]
+    assert len(predictions) == n == first.computed > 0
+    assert all(tuple(json.loads(line)) == PREDICTION_KEYS for line in predictions)
+    assert set(SUMMARY_KEYS) <= set(first.summary["overall"])
+    assert set(first.summary["per_class"]) == {json.loads(line)["category"] for line in predictions}
 
-        # Simulate a crash: half the lines survive plus a torn one, the manifest says running.
-        keep = n // 2
-        torn = (
-            "\n".join(predictions[:keep]) + "\n" + predictions[keep][: len(predictions[keep]) // 2]
-        )
-        (first.out / "predictions.jsonl").write_text(torn)
-        (first.out / "summary.json").unlink()
-        manifest = json.loads((first.out / "manifest.json").read_text())
-        (first.out / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    # Simulate a crash: half the lines survive plus a torn one, the manifest says running.
+    keep = n // 2
+    torn = "\n".join(predictions[:keep]) + "\n" + predictions[keep][: len(predictions[keep]) // 2]
+    (first.out / "predictions.jsonl").write_text(torn)
+    (first.out / "summary.json").unlink()
+    manifest = json.loads((first.out / "manifest.json").read_text())
+    (first.out / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
 
-        resumed = execute_run(_plan(method, workdir, roots, train, test))
-        assert (resumed.resumed, resumed.computed) == (keep, n - keep)
-        assert len((first.out / "predictions.jsonl").read_text().splitlines()) == n
-        assert resumed.summary == first.summary
+    resumed = execute_run(_plan(method, workdir, roots, train, test))
+    assert (resumed.resumed, resumed.computed) == (keep, n - keep)
+    assert len((first.out / "predictions.jsonl").read_text().splitlines()) == n
+    assert resumed.summary == first.summary
 
-        reused = execute_run(_plan(method, workdir, roots, train, test))
-        assert reused.reused and reused.computed == 0
+    reused = execute_run(_plan(method, workdir, roots, train, test))
+    assert reused.reused and reused.computed == 0

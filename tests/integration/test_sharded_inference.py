@@ -25,20 +25,37 @@ def _sharded(args: list[str]) -> subprocess.CompletedProcess:
 
 
 def _single(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([CLI, "run", *args], capture_output=True, text=True, env=_env(), timeout=120)
+    return subprocess.run(
+        [CLI, "run", *args], capture_output=True, text=True, env=_env(), timeout=120
+    )
 
 
 @pytest.mark.parametrize("method", ["always-normal", "brightness"])
 def test_two_processes_write_the_single_process_file(tmp_path, data_args, plugin_file, method):
-    common = ["--method", method, "--train", "visa", "--test", "mvtec", *data_args,
-              "--plugin", str(plugin_file), "--cache-dir", str(tmp_path / "cache"), "--workers", "0"]
+    common = [
+        "--method",
+        method,
+        "--train",
+        "visa",
+        "--test",
+        "mvtec",
+        *data_args,
+        "--plugin",
+        str(plugin_file),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--workers",
+        "0",
+    ]
     single = _single([*common, "--out", str(tmp_path / "one")])
     assert single.returncode == 0, single.stderr
     sharded = _sharded([*common, "--out", str(tmp_path / "two")])
     assert sharded.returncode == 0, sharded.stderr
     one, two = tmp_path / "one", tmp_path / "two"
     assert (one / "predictions.jsonl").read_bytes() == (two / "predictions.jsonl").read_bytes()
-    assert json.loads((one / "summary.json").read_text()) == json.loads((two / "summary.json").read_text())
+    assert json.loads((one / "summary.json").read_text()) == json.loads(
+        (two / "summary.json").read_text()
+    )
     assert not (two / "shards").exists()
     assert json.loads((two / "manifest.json").read_text())["processes"] == 2
 

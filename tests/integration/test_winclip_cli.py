@@ -1,4 +1,4 @@
-"""``iadbench run --method winclip --tiny`` as users type it: a real subprocess, both directions."""
+"""``iadbench run --method winclip --tiny`` as users type it: real subprocesses, both directions."""
 
 from __future__ import annotations
 
@@ -12,21 +12,38 @@ import pytest
 
 # The console script installed next to this interpreter: what users type.
 CLI = [str(Path(sys.executable).parent / "iadbench")]
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+DIRECTIONS = [("visa", "mvtec"), ("mvtec", "visa")]
 
 
-def iadbench(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=300)
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory, synth_mvtec, synth_visa) -> dict[tuple[str, str], tuple]:
+    """Both directions, started together (most of each is a single-threaded import of torch,
+    open_clip and anomalib, so two processes overlap well); (exit code, stderr, run dir) each."""
+    data = ["--data", f"mvtec={synth_mvtec}", "--data", f"visa={synth_visa}"]
+    root = tmp_path_factory.mktemp("winclip-cli")
+    started = {}
+    for train, test in DIRECTIONS:
+        out = root / f"{train}-{test}"
+        command = [
+            *CLI, "run", "--method", "winclip", "--tiny", "--train", train, "--test", test,
+            "--test-split", "test", "--device", "cpu", *data, "--out", str(out),
+        ]  # fmt: skip
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+        )
+        started[(train, test)] = (process, out)
+    results = {}
+    for key, (process, out) in started.items():
+        _, stderr = process.communicate(timeout=300)
+        results[key] = (process.returncode, stderr, out)
+    return results
 
 
-@pytest.mark.parametrize(("train", "test"), [("visa", "mvtec"), ("mvtec", "visa")])
-def test_tiny_winclip_run_scores_every_image_and_reports_auroc(train, test, tmp_path, data_args):
-    out = tmp_path / "run"
-    result = iadbench(
-        "run", "--method", "winclip", "--tiny", "--train", train, "--test", test,
-        "--test-split", "test", "--device", "cpu", *data_args, "--out", str(out),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+@pytest.mark.parametrize(("train", "test"), DIRECTIONS)
+def test_tiny_winclip_run_scores_every_image_and_reports_auroc(tiny_runs, train, test):
+    returncode, stderr, out = tiny_runs[(train, test)]
+    assert returncode == 0, stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["method"] == "winclip" and summary["tiny"] is True
     assert summary["test"] == {"dataset": test, "split": "test"}
@@ -41,9 +58,12 @@ def test_tiny_winclip_run_scores_every_image_and_reports_auroc(train, test, tmp_
 
 
 def test_missing_weights_file_exits_2_with_a_message_and_no_traceback(tmp_path, data_args):
-    result = iadbench(
-        "run", "--method", "winclip", "--train", "visa", "--test", "mvtec", *data_args,
-        "--set", "weights=/nonexistent/b16p.bin", "--device", "cpu", "--out", str(tmp_path / "r"),
+    result = subprocess.run(
+        [
+            *CLI, "run", "--method", "winclip", "--train", "visa", "--test", "mvtec", *data_args,
+            "--set", "weights=/nonexistent/b16p.bin", "--out", str(tmp_path / "run"),
+        ],
+        capture_output=True, text=True, env=ENV, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2
     assert "/nonexistent/b16p.bin" in result.stderr and "does not exist" in result.stderr

@@ -70,3 +70,10 @@ def test_overlap_can_be_forced_and_disjoint_subsets_pass():
     train = [_sample(i, "train") for i in range(3)]
     assert check_no_overlap(train, train[:2], force=True) == 2
     assert check_no_overlap(train, [_sample(9, "test")]) == 0
+
+
+def test_train_hash_leaves_out_inference_only_options():
+    scored = _spec(options={"lr": 0.1, "score": "map-max"})
+    texted = _spec(options={"lr": 0.1, "score": "text"})
+    assert scored.train_hash(["score"]) == texted.train_hash(["score"])
+    assert scored.train_hash() != texted.train_hash()

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from iadbench_methods.clip_common import tiny_name
-from iadbench_methods.winclip import WinClip, WinClipOptions, WinClipPreprocessor
-from iadbench_methods.winclip.adapter import parse_scales
 
-from iadbench.categories import natural_name
 from iadbench.datasets import open_dataset
 from iadbench.errors import IADBenchError
 from iadbench.records import Sample
+from iadbench_methods.clip_common import tiny_name
+from iadbench_methods.winclip import WinClip, WinClipOptions, WinClipPreprocessor
+from iadbench_methods.winclip.adapter import parse_scales
 
 TINY = tiny_name("ViT-B-16-plus-240")
 
@@ -68,6 +67,7 @@ def test_preprocessor_pickles_small_and_works_after_unpickling(synth_mvtec):
 
 def test_scores_equal_anomalib_winclip_model_on_the_same_weights(adapter, synth_mvtec):
     from anomalib.models.image.winclip.torch_model import WinClipModel
+
     from iadbench_methods.winclip.model import anomalib_backbone
 
     samples = _pick(synth_mvtec, "mvtec", {"metal_nut": 4})
@@ -75,7 +75,13 @@ def test_scores_equal_anomalib_winclip_model_on_the_same_weights(adapter, synth_
     # anomalib's own model, unmodified, built with other random weights, then given ours.
     with anomalib_backbone(TINY, None, seed=1234):
         reference = WinClipModel(scales=(2, 3)).eval()
-    reference.load_state_dict(adapter.scorer().model.state_dict())
+    # Stock anomalib keeps its default window scales (2, 3); ours computes none (they do not
+    # enter the image score), so only the empty per-scale few-shot buffers differ.
+    missing, unexpected = reference.load_state_dict(
+        adapter.scorer().model.state_dict(), strict=False
+    )
+    assert not unexpected
+    assert all(key.startswith("__visual_embeddings_") for key in missing)
     reference.setup("metal nut")
     images = torch.stack([adapter.preprocessor()(s) for s in samples])
     expected = reference(images).pred_score.tolist()
@@ -118,7 +124,9 @@ def test_unreadable_image_fails_alone_when_predict_decodes(adapter, synth_mvtec,
     good = _pick(synth_mvtec, "mvtec", {"bottle": 2})
     broken_file = tmp_path / "broken.png"
     broken_file.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    broken = Sample("bottle/test/x/broken.png", "mvtec", "bottle", "test", "defect", str(broken_file))
+    broken = Sample(
+        "bottle/test/x/broken.png", "mvtec", "bottle", "test", "defect", str(broken_file)
+    )
     predictions = adapter.predict([good[0], broken, good[1]])
     assert [p.error is None for p in predictions] == [True, False, True]
     assert predictions[1].label == "invalid" and str(broken_file) in predictions[1].error
@@ -128,7 +136,9 @@ def test_unreadable_image_fails_alone_when_predict_decodes(adapter, synth_mvtec,
 
 
 def test_missing_weights_file_is_a_clear_error():
-    with pytest.raises(IADBenchError, match=r"weights file '/nonexistent/b16p\.bin' does not exist"):
+    with pytest.raises(
+        IADBenchError, match=r"weights file '/nonexistent/b16p\.bin' does not exist"
+    ):
         WinClip(WinClipOptions(weights="/nonexistent/b16p.bin"), device="cpu")
 
 
@@ -170,7 +180,7 @@ def test_wrong_image_size_is_refused_before_building():
 def test_describe_names_the_model_actually_built(adapter):
     facts = adapter.describe()
     assert facts["arch"] == TINY and facts["weights"] is None and facts["random_init_seed"] == 0
-    assert (facts["device"], facts["precision"], facts["scales"]) == ("cpu", "fp32", [2, 3])
+    assert (facts["device"], facts["precision"], facts["scales"]) == ("cpu", "fp32", [])
     assert facts["anomalib"] and facts["open_clip"]
     real = WinClip(device="cpu").describe()
     assert (real["arch"], real["weights"]) == ("ViT-B-16-plus-240", "laion400m_e31")
@@ -189,4 +199,3 @@ def test_half_precision_on_gpu_stays_close_to_fp32(precision, adapter, synth_mvt
     half = WinClip(WinClipOptions(precision=precision), tiny=True, device="cuda")
     assert half.describe()["precision"] == precision
     assert _scores(half, samples) == pytest.approx(_scores(adapter, samples), abs=2e-2)
-

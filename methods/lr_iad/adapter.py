@@ -1,0 +1,170 @@
+"""The ``lr-iad`` method adapter: GRPO-trained LoRA on Qwen2-VL, evaluated as Qwen2-VL + adapter.
+
+Importing this module is cheap (``iadbench list`` does it): trl, peft and torch are imported
+when training starts or the model is first needed.
+
+See Also:
+    ``methods/lr_iad/README.md`` for the defaults, multi-GPU training, DeepSpeed and resuming.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any, ClassVar
+
+from iadbench.method import Capabilities, FitContext
+from iadbench.records import Sample
+from iadbench_methods.lr_iad.config import LRIADOptions
+from iadbench_methods.lr_iad.rewards import Gather
+from iadbench_methods.qwen2vl.adapter import Qwen2VL
+
+logger = logging.getLogger(__name__)
+
+
+class LRIAD(Qwen2VL):
+    r"""LR-IAD: Qwen2-VL + LoRA trained with GRPO (format + focal rewards), answering A/B.
+
+    Training (``fit``): trl's ``GRPOTrainer`` samples ``num_generations`` answers per training
+    image to the paper's prompt and rewards each with a format reward (1 for exactly
+    ``<think>…</think> <answer>…</answer>``) plus a focal reward ``c·α·(1−p)^γ·f(y)`` (``c``: the
+    strictly parsed answer is right; ``p``: the share of right answers in the image's group,
+    gathered across processes; ``f``: inverse class frequency); LoRA r 4 / alpha 16 / dropout 0.1
+    on q_proj and v_proj, KL-regularised (β 0.04). Defaults live in ``grpo_defaults.toml``. The
+    adapter is stored under the run's training hash and reused; an interrupted training resumes
+    from its last checkpoint. ``--set adapter=PATH`` evaluates a given adapter without training.
+
+    Evaluation: the base model with the adapter merged, through the ``qwen2-vl`` path (same
+    prompt, greedy decoding, same strict parser, full texts stored).
+
+    Paper: "LR-IAD: Mask-Free Industrial Anomaly Detection with Logical Reasoning", arXiv
+    2504.19524, https://arxiv.org/abs/2504.19524
+
+    Example:
+        >>> adapter = LRIAD(LRIADOptions(max_steps=2, num_generations=2), tiny=True, device="cpu")
+        >>> adapter.capabilities.trains, adapter.options.lora_r
+        (True, 4)
+
+        From the command line::
+
+            iadbench train --method lr-iad --train visa
+            iadbench run --method lr-iad --train visa --test mvtec
+            torchrun --nproc_per_node 4 -m iadbench train --method lr-iad --train visa \
+                --set deepspeed=zero3
+
+    See Also:
+        - :func:`iadbench_methods.lr_iad.training.train_lr_iad`: the training stage.
+        - :mod:`iadbench_methods.lr_iad.rewards`: the rewards.
+        - :class:`iadbench_methods.qwen2vl.Qwen2VL`: the inference path reused.
+    """
+
+    capabilities = Capabilities(
+        needs_pixels=True, trains=True, gives_text=True, prefers_gpu=True, builds_models=True
+    )
+    Options: ClassVar[type] = LRIADOptions
+    # Only the answer length and where logs go leave the trained adapter unchanged; everything
+    # else (base model, pixels, precision, every GRPO setting) keys the stored adapter.
+    inference_only_options: ClassVar[frozenset[str]] = frozenset({"max_new_tokens", "report_to"})
+    # --tiny: a two-step GRPO schedule on four images, so demos and tests train in seconds.
+    tiny_options: ClassVar[dict[str, str]] = {
+        **Qwen2VL.tiny_options,
+        "max_steps": "2",
+        "num_generations": "2",
+        "per_device_train_batch_size": "2",
+        "max_completion_length": "8",
+        "max_train_samples": "4",
+    }
+    version: ClassVar[str] = "1"
+
+    def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:
+        super().__init__(options, tiny=tiny, device=device)
+        self.options: LRIADOptions
+        self.training: dict[str, Any] | None = None
+        # Test hooks (never options: they do not enter the hash): more rewards, callbacks,
+        # the focal reward's cross-process gather.
+        self.extra_rewards: Sequence[Callable[..., list[float]]] = ()
+        self.callbacks: Sequence[Any] = ()
+        self.gather: Gather | None = None
+
+    def fit(self, samples: Sequence[Sample], context: FitContext) -> None:
+        """Train a LoRA adapter on ``samples`` (or reuse the one in ``context.workdir``).
+
+        Nothing is trained when ``--set adapter=PATH`` names an adapter, or when the workdir
+        (content-hashed: options, training data, seed) holds a finished training.
+        """
+        from iadbench_methods.lr_iad import training
+
+        if self.options.adapter:
+            logger.info("LR-IAD: evaluating the given adapter %s, no training", self.adapter_dir)
+            return
+        context.workdir.mkdir(parents=True, exist_ok=True)
+        with _single_process_lock(context.workdir):
+            stored = training.finished_adapter(context.workdir)
+            if stored is None:
+                result = training.train_lr_iad(
+                    samples, self.options, model_source=self.model_source,
+                    workdir=context.workdir, seed=context.seed, device=self.device,
+                    precision=self.precision, attention=self.attention,
+                    extra_rewards=self.extra_rewards, callbacks=self.callbacks,
+                    gather=self.gather,
+                )  # fmt: skip
+                self.training = {
+                    "trained": True,
+                    "global_step": result.global_step,
+                    "resumed_from": result.resumed_from,
+                    "seconds": round(result.seconds, 3),
+                    "processes": result.processes,
+                    "data": result.data,
+                }
+                stored = result.adapter_dir
+            else:
+                logger.info("LR-IAD: reusing the adapter trained in %s", context.workdir)
+                self.training = {"trained": False, "reused": str(stored)}
+        self.adapter_dir = str(stored)
+        self._loaded = None  # a model loaded before fit would lack the adapter
+
+    def describe(self) -> dict[str, Any]:
+        """The Qwen2-VL facts plus the training configuration and what fit did."""
+        opts = self.options
+        return {
+            **super().describe(),
+            "training": self.training,
+            "grpo": {
+                "num_generations": opts.num_generations,
+                "per_device_train_batch_size": opts.per_device_train_batch_size,
+                "gradient_accumulation_steps": opts.gradient_accumulation_steps,
+                "beta": opts.beta,
+                "loss_type": opts.loss_type,
+                "scale_rewards": opts.scale_rewards,
+                "learning_rate": opts.learning_rate,
+                "max_completion_length": opts.max_completion_length,
+                "focal": {
+                    "alpha": opts.focal_alpha,
+                    "gamma": opts.focal_gamma,
+                    "class_weighting": opts.class_weighting,
+                },
+                "lora": {
+                    "r": opts.lora_r,
+                    "alpha": opts.lora_alpha,
+                    "dropout": opts.lora_dropout,
+                    "targets": opts.target_modules(),
+                },
+                "deepspeed": opts.deepspeed,
+            },
+        }
+
+
+def _single_process_lock(workdir: Path) -> AbstractContextManager[Any]:
+    """A file lock for one process: a second run of the same configuration waits, then reuses.
+
+    Not under torchrun: the processes of one launch are one run and must all enter training
+    (they synchronise inside trl); a lock would let one in and hang the others.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return nullcontext()
+    from filelock import FileLock
+
+    return FileLock(str(workdir / ".train.lock"))

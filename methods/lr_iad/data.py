@@ -1,0 +1,163 @@
+"""The GRPO training set: one row per training image, in the form trl 1.16 takes for Qwen2-VL.
+
+Columns stored (cheap: no pixels): ``sample_id`` (the image's id, unique in the dataset, which
+groups a GRPO group's completions across processes), ``category``, ``label`` (ground truth,
+``"defect"``/``"normal"``), ``class_weight`` (``f(y)`` of the focal reward) and ``image_path``.
+Two columns are added when a row is read (a ``datasets`` transform, so pixels are decoded lazily,
+a row at a time, by :func:`iadbench.images.load_rgb` exactly as evaluation decodes them):
+``prompt`` (the conversational user turn of :func:`iadbench_methods.qwen2vl.prompt.build_messages`,
+with its image placeholder) and ``image`` (the RGB ``PIL.Image``). trl's ``GRPOTrainer`` puts
+the ``image`` into the placeholder and feeds it to the model both when generating and in the loss.
+
+Paper: LR-IAD, arXiv 2504.19524, https://arxiv.org/abs/2504.19524
+
+See Also:
+    :mod:`iadbench_methods.lr_iad.rewards` (reads ``label``, ``sample_id``, ``class_weight``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from iadbench.images import load_rgb
+from iadbench.records import Sample
+from iadbench_methods.lr_iad.rewards import class_weights
+from iadbench_methods.qwen2vl.prompt import build_messages
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The dataset and what went into it (recorded next to the adapter).
+
+    Attributes:
+        dataset: The ``datasets.Dataset`` handed to trl.
+        counts: Images per label actually used.
+        weights: ``f(y)`` per label (all 1.0 when class weighting is off).
+        unreadable: Ids of images left out because their file could not be opened.
+    """
+
+    dataset: Dataset
+    counts: dict[str, int]
+    weights: dict[str, float]
+    unreadable: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready facts (no dataset)."""
+        return {
+            "images": sum(self.counts.values()),
+            "counts": dict(self.counts),
+            "class_weights": dict(self.weights),
+            "unreadable": list(self.unreadable),
+        }
+
+
+class PromptAndImage:
+    """Row transform: add ``prompt`` and the decoded ``image`` to a batch of rows (picklable).
+
+    Example:
+        >>> transform = PromptAndImage()
+        >>> rows = transform({"category": [], "image_path": []})
+        >>> sorted(rows)
+        ['category', 'image', 'image_path', 'prompt']
+    """
+
+    def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """Return the batch with ``prompt`` and ``image`` lists added."""
+        return {
+            **batch,
+            "prompt": [build_messages(category) for category in batch["category"]],
+            "image": [load_rgb(path) for path in batch["image_path"]],
+        }
+
+
+def openable(path: str) -> bool:
+    """Whether ``path`` opens as an image (header only: fast, no full decode)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path):
+            return True
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        return False
+
+
+def select_samples(samples: Sequence[Sample], max_samples: int, seed: int) -> list[Sample]:
+    """Every sample (``max_samples`` 0) or a seeded random subset, in id order either way.
+
+    Example:
+        >>> from iadbench.records import Sample
+        >>> pool = [Sample(f"c/{i}.png", "d", "c", "test", "normal", f"/{i}.png") for i in range(5)]
+        >>> picked = [s.id for s in select_samples(pool, 2, seed=0)]
+        >>> len(picked), picked == sorted(picked)
+        (2, True)
+    """
+    ordered = sorted(samples, key=lambda s: s.id)
+    if max_samples <= 0 or max_samples >= len(ordered):
+        return ordered
+    chosen = random.Random(seed).sample(ordered, max_samples)
+    return sorted(chosen, key=lambda s: s.id)
+
+
+def build_training_data(
+    samples: Sequence[Sample],
+    *,
+    max_samples: int = 0,
+    seed: int = 0,
+    class_weighting: str = "inverse-frequency",
+) -> TrainingData:
+    """The trl training set of ``samples`` (see the module docstring for its columns).
+
+    Args:
+        samples: The training subset (Table II: the other dataset's All subset).
+        max_samples: 0 for every image, else a seeded random subset of this many.
+        seed: Seed of that subset.
+        class_weighting: ``"inverse-frequency"`` (``f(y) = N / (2·N_y)`` over the images used)
+            or ``"none"`` (``f = 1``).
+
+    Returns:
+        The dataset with its label counts and class weights.
+
+    Raises:
+        ValueError: No readable image is left, or an unknown ``class_weighting``.
+
+    Example:
+        >>> data = build_training_data(train_samples)  # doctest: +SKIP
+        >>> data.dataset[0]["prompt"][0]["content"][0]  # doctest: +SKIP
+        {'type': 'image'}
+    """
+    from datasets import Dataset
+
+    if class_weighting not in ("inverse-frequency", "none"):
+        raise ValueError(
+            f"class_weighting must be inverse-frequency or none, got {class_weighting!r}"
+        )
+    chosen = select_samples(samples, max_samples, seed)
+    # A file that does not even open would stop training hours in: leave it out up front.
+    unreadable = [s.id for s in chosen if not openable(s.image_path)]
+    missing = set(unreadable)
+    used = [s for s in chosen if s.id not in missing]
+    if not used:
+        raise ValueError("no readable training image: LR-IAD has nothing to train on")
+    counts = dict(Counter(s.label for s in used))
+    weights = (
+        class_weights([s.label for s in used])
+        if class_weighting == "inverse-frequency"
+        else dict.fromkeys(counts, 1.0)
+    )
+    dataset = Dataset.from_dict(
+        {
+            "sample_id": [s.id for s in used],
+            "category": [s.category for s in used],
+            "label": [s.label for s in used],
+            "class_weight": [weights[s.label] for s in used],
+            "image_path": [s.image_path for s in used],
+        }
+    )
+    return TrainingData(dataset.with_transform(PromptAndImage()), counts, weights, unreadable)

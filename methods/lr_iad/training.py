@@ -1,0 +1,291 @@
+"""LR-IAD's training stage: trl ``GRPOTrainer`` + peft LoRA on Qwen2-VL, resumable, stored once.
+
+What a training run leaves in its content-hashed workdir (``context.workdir``):
+
+- ``checkpoints/checkpoint-N/``: trl / transformers checkpoints every ``save_steps`` steps
+  (adapter, optimiser, scheduler, RNG, ``trainer_state.json``); an interrupted run resumes from
+  the newest complete one (``trainer_state.json`` is written last);
+- ``tensorboard/``: the TensorBoard event files (rewards, KL, loss, accuracy...);
+- ``adapter/``: the final LoRA adapter (``adapter_config.json`` + ``adapter_model.safetensors``),
+  saved into a staging directory and renamed into place;
+- ``training_summary.json``: what was trained on, steps, time, the log history;
+- ``DONE``: written last and atomically. Only a workdir with ``DONE`` counts as trained, so a
+  half-written adapter is never reused.
+
+Multi-process (``torchrun`` / ``accelerate launch``): every process runs this function; trl
+shares the work, the first process writes the files, barriers order the end. The process group
+is left as it was found: when this function's trl setup created it (``iadbench train`` under
+torchrun), it is destroyed at the end.
+
+Paper: LR-IAD, arXiv 2504.19524, https://arxiv.org/abs/2504.19524
+
+See Also:
+    :mod:`iadbench_methods.lr_iad.config` (every setting), :mod:`iadbench_methods.lr_iad.rewards`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from iadbench.devices import torch_dtype
+from iadbench.records import Sample
+from iadbench_methods.lr_iad.config import LRIADOptions, grpo_config, lora_config
+from iadbench_methods.lr_iad.data import build_training_data
+from iadbench_methods.lr_iad.rewards import FocalReward, Gather, format_reward
+from iadbench_methods.qwen2vl.loading import set_pixel_budget
+
+ADAPTER_DIR = "adapter"
+CHECKPOINTS_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"
+SUMMARY_NAME = "training_summary.json"
+DONE_NAME = "DONE"
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What a training run did (also stored in ``training_summary.json``).
+
+    Attributes:
+        adapter_dir: The stored LoRA adapter.
+        global_step: Optimiser steps of the finished training (resumed steps included).
+        resumed_from: The checkpoint this run resumed from, or None.
+        seconds: Wall time of this call's ``train()``.
+        processes: Processes that trained.
+        data: Images used, label counts, class weights, unreadable images.
+    """
+
+    adapter_dir: Path
+    global_step: int
+    resumed_from: str | None
+    seconds: float
+    processes: int
+    data: dict[str, Any]
+
+
+def finished_adapter(workdir: Path) -> Path | None:
+    """The stored adapter when the workdir holds a finished training (``DONE``), else None."""
+    adapter = workdir / ADAPTER_DIR
+    if (workdir / DONE_NAME).is_file() and (adapter / "adapter_config.json").is_file():
+        return adapter
+    return None
+
+
+def last_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest complete checkpoint (it holds ``trainer_state.json``), or None.
+
+    A process killed while saving leaves a checkpoint without ``trainer_state.json`` (written
+    last); it is skipped rather than resumed from.
+    """
+    complete = [
+        path
+        for path in checkpoints.glob("checkpoint-*")
+        if path.name.split("-")[-1].isdigit() and (path / "trainer_state.json").is_file()
+    ]
+    return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def build_trainer(
+    samples: Sequence[Sample],
+    options: LRIADOptions,
+    *,
+    model_source: str,
+    workdir: Path,
+    seed: int,
+    device: str,
+    precision: str,
+    attention: str,
+    extra_rewards: Sequence[Callable[..., list[float]]] = (),
+    callbacks: Sequence[Any] = (),
+    gather: Gather | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """A ready ``GRPOTrainer`` and the facts of its training data.
+
+    Args:
+        samples: The training subset.
+        options: The resolved options.
+        model_source: Base checkpoint (hub id or directory; the tiny one under ``--tiny``).
+        workdir: The content-hashed training directory.
+        seed: The run's seed.
+        device: A resolved device (``cpu``, ``cuda``, ``cuda:N``).
+        precision: A resolved precision (``fp32``, ``bf16``, ``fp16``).
+        attention: A resolved attention implementation.
+        extra_rewards: More trl reward functions, summed with the format and focal rewards
+            (tests use one with variance: a random model scores 0 on both).
+        callbacks: transformers ``TrainerCallback`` objects to add.
+        gather: Cross-process gather of the focal reward (default: torch.distributed).
+    """
+    from trl import GRPOTrainer
+
+    # Before the model: it joins the process group and, under ZeRO-3, makes loading partition.
+    args = grpo_config(
+        options, output_dir=workdir / CHECKPOINTS_DIR, seed=seed, device=device, precision=precision
+    )
+    data = build_training_data(
+        samples,
+        max_samples=options.max_train_samples,
+        seed=seed,
+        class_weighting=options.class_weighting,
+    )
+    model, processor = load_for_training(
+        model_source, options, device=str(args.device), precision=precision, attention=attention,
+        deepspeed=args.deepspeed is not None,
+    )  # fmt: skip
+    rewards = [
+        format_reward,
+        FocalReward(options.focal_alpha, options.focal_gamma, gather=gather),
+        *extra_rewards,
+    ]
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=rewards,
+        args=args,
+        train_dataset=data.dataset,
+        processing_class=processor,
+        peft_config=lora_config(options),
+        callbacks=list(callbacks) or None,
+    )
+    _point_tensorboard_at(trainer, workdir / TENSORBOARD_DIR)
+    return trainer, data.describe()
+
+
+def load_for_training(
+    model_source: str,
+    options: LRIADOptions,
+    *,
+    device: str,
+    precision: str,
+    attention: str,
+    deepspeed: bool,
+) -> tuple[Any, Any]:
+    """The base model (train mode) and processor, with the same pixel budget as evaluation.
+
+    Under DeepSpeed the model is loaded without a device map (ZeRO-3 partitions it while it
+    loads); otherwise straight onto this process's device.
+    """
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(model_source)
+    set_pixel_budget(processor, max_pixels=options.max_pixels, min_pixels=options.min_pixels)
+    processor.tokenizer.padding_side = "left"  # trl generates batches, prompts end together
+    on_gpu = device.startswith("cuda")
+    model = AutoModelForImageTextToText.from_pretrained(
+        model_source,
+        dtype=torch_dtype(precision),
+        attn_implementation=attention,
+        device_map=device if on_gpu and not deepspeed else None,
+    )
+    return model, processor
+
+
+def train_lr_iad(
+    samples: Sequence[Sample],
+    options: LRIADOptions,
+    *,
+    model_source: str,
+    workdir: Path,
+    seed: int,
+    device: str,
+    precision: str,
+    attention: str,
+    extra_rewards: Sequence[Callable[..., list[float]]] = (),
+    callbacks: Sequence[Any] = (),
+    gather: Gather | None = None,
+) -> TrainingResult:
+    """Train (or resume training) and store the adapter; see the module docstring for files.
+
+    Arguments as :func:`build_trainer`. Raises whatever trl raises; an interrupted call leaves
+    its checkpoints, and the next call with the same workdir resumes from the newest.
+
+    Example:
+        >>> result = train_lr_iad(samples, LRIADOptions(), model_source="Qwen/Qwen2-VL-7B-Instruct",
+        ...                       workdir=Path("w"), seed=0, device="cuda", precision="bf16",
+        ...                       attention="flash_attention_2")  # doctest: +SKIP
+        >>> (result.adapter_dir / "adapter_config.json").is_file()  # doctest: +SKIP
+        True
+    """
+    import torch.distributed as dist
+
+    owns_group = not (dist.is_available() and dist.is_initialized())
+    trainer, data = build_trainer(
+        samples, options, model_source=model_source, workdir=workdir, seed=seed, device=device,
+        precision=precision, attention=attention, extra_rewards=extra_rewards,
+        callbacks=callbacks, gather=gather,
+    )  # fmt: skip
+    resume = last_checkpoint(workdir / CHECKPOINTS_DIR)
+    if trainer.is_world_process_zero():
+        logger.info(
+            "LR-IAD: GRPO on %d images %s, %s",
+            sum(data["counts"].values()), data["counts"],
+            f"resuming from {resume.name}" if resume else "from the start",
+        )  # fmt: skip
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    seconds = time.perf_counter() - started
+    result = TrainingResult(
+        adapter_dir=workdir / ADAPTER_DIR,
+        global_step=trainer.state.global_step,
+        resumed_from=resume.name if resume else None,
+        seconds=seconds,
+        processes=trainer.accelerator.num_processes,
+        data=data,
+    )
+    _store_adapter(trainer, workdir, result, options)
+    if owns_group and dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    return result
+
+
+def _store_adapter(
+    trainer: Any,  # noqa: ANN401  (a GRPOTrainer; trl is imported lazily)
+    workdir: Path,
+    result: TrainingResult,
+    options: LRIADOptions,
+) -> None:
+    """Save the adapter to a staging dir, rename it into place, write ``DONE`` last."""
+    staging = workdir / f"{ADAPTER_DIR}.partial"
+    if trainer.is_world_process_zero() and staging.exists():
+        shutil.rmtree(staging)  # left by a process killed while saving
+    trainer.accelerator.wait_for_everyone()
+    # Every process calls it: under ZeRO-3 the weights are gathered collectively.
+    trainer.save_model(str(staging))
+    trainer.accelerator.wait_for_everyone()
+    if trainer.is_world_process_zero():
+        target = workdir / ADAPTER_DIR
+        if target.exists():  # an adapter without DONE: unfinished, replace it
+            shutil.rmtree(target)
+        os.replace(staging, target)
+        summary = {
+            **asdict(result),
+            "adapter_dir": str(result.adapter_dir),
+            "options": asdict(options),
+            "log_history": trainer.state.log_history,
+        }
+        _write_atomic(workdir / SUMMARY_NAME, json.dumps(summary, indent=2, default=str))
+        _write_atomic(workdir / DONE_NAME, json.dumps({"global_step": result.global_step}))
+    trainer.accelerator.wait_for_everyone()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    staging.write_text(text + "\n", encoding="utf-8")
+    os.replace(staging, path)
+
+
+def _point_tensorboard_at(trainer: Any, directory: Path) -> None:  # noqa: ANN401
+    """Write TensorBoard events to ``directory`` instead of transformers' dated default."""
+    from transformers.integrations import TensorBoardCallback
+
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, TensorBoardCallback):
+            callback.logging_dir = str(directory)

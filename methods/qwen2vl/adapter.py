@@ -1,0 +1,271 @@
+"""The ``qwen2-vl`` method adapter: base Qwen2-VL answering the LR-IAD prompt, greedily.
+
+Importing this module is cheap (``iadbench list`` does it): torch and transformers are imported
+when the model is first needed.
+
+See Also:
+    ``methods/qwen2vl/README.md`` for weights, options and the mapping to the paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from iadbench.devices import resolve_device, resolve_precision
+from iadbench.errors import IADBenchError
+from iadbench.images import load_rgb
+from iadbench.method import Capabilities, MethodAdapter
+from iadbench.records import Prediction, Sample
+from iadbench_methods.qwen2vl.answers import parse_answer
+from iadbench_methods.qwen2vl.loading import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MODEL,
+    check_adapter_dir,
+    check_model_source,
+    load_model_and_processor,
+    resolve_attention,
+)
+from iadbench_methods.qwen2vl.prompt import build_messages
+from iadbench_methods.qwen2vl.tiny import TINY_VERSION, tiny_model_dir
+
+# A random-weight model writes noise until the cap, never a think block: under --tiny a longer
+# cap only costs time (the same code runs; only the number of decoding steps shrinks). Applied
+# as the default of max_new_tokens under --tiny; an explicit --set still wins.
+TINY_MAX_NEW_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class Qwen2VLOptions:
+    """Options of ``qwen2-vl`` (``--set KEY=VALUE``); every one enters the run's content hash.
+
+    Attributes:
+        model: Hugging Face hub id or local checkpoint directory (Qwen2-VL or Qwen2.5-VL).
+            ``--tiny`` replaces it with the tiny local checkpoint.
+        adapter: A peft LoRA adapter directory applied on top of ``model`` (merged for speed).
+        max_pixels: Largest image area given to the vision tower (the paper's 401,408 = 512·28²,
+            at most 512 visual tokens); larger images are scaled down, aspect kept.
+        min_pixels: Smallest image area; unset keeps the checkpoint's own (3,136 for Qwen2-VL).
+        max_new_tokens: Generation cap. 512 leaves room for a think block of a few paragraphs
+            plus the answer; greedy decoding stops earlier at ``<|im_end|>``, so the cap only
+            costs time when a model rambles, and a cut-off answer is counted as invalid.
+            ``--tiny`` defaults it to 16 (a random model only writes noise).
+        precision: ``auto`` (bf16 on a GPU that has it, fp32 on the CPU), ``fp32``, ``fp16``,
+            ``bf16``.
+        attn_implementation: ``auto`` (flash-attention 2 when installed on a GPU, else sdpa),
+            ``flash_attention_2``, ``sdpa``, ``eager``.
+    """
+
+    model: str = DEFAULT_MODEL
+    adapter: str | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    min_pixels: int | None = None
+    max_new_tokens: int = 512
+    precision: str = "auto"
+    attn_implementation: str = "auto"
+
+
+class Qwen2VL(MethodAdapter):
+    """Qwen2-VL base (zero-shot): greedy answer to the LR-IAD prompt, parsed strictly.
+
+    Each image is shown with the paper's prompt ("This is an image containing a {object}. ...
+    Options: (A) defect (B) normal. ..."), ``{object}`` being the category's natural name; the
+    model answers greedily, and the answer counts only when it holds exactly one
+    ``<answer>A</answer>`` or ``<answer>B</answer>`` block (anything else is ``invalid``, scored
+    as wrong). Batches are generated together with left padding; a batch may mix categories.
+    The full output (reasoning included) is stored with every prediction. Nothing is trained.
+
+    Paper: P. Wang et al., "Qwen2-VL: Enhancing Vision-Language Model's Perception of the World at
+    Any Resolution", arXiv 2409.12191, https://arxiv.org/abs/2409.12191; its row in LR-IAD
+    (arXiv 2504.19524, Table IV), https://arxiv.org/abs/2504.19524
+
+    Example:
+        >>> adapter = Qwen2VL(Qwen2VLOptions(max_new_tokens=8), tiny=True, device="cpu")
+        >>> adapter.describe()["decoding"], adapter.describe()["attn_implementation"]
+        ('greedy', 'sdpa')
+
+        From the command line::
+
+            iadbench run --method qwen2-vl --train visa --test mvtec
+            iadbench run --method qwen2-vl --train visa --test mvtec --set model=/models/qwen2-vl-7b
+
+    See Also:
+        - :func:`iadbench_methods.qwen2vl.loading.load_model_and_processor`: model loading.
+        - :mod:`iadbench_methods.qwen2vl.answers`: the strict parser.
+        - :mod:`iadbench_methods.qwen2vl.prompt`: the prompt and chat turn.
+    """
+
+    capabilities = Capabilities(
+        needs_pixels=True, gives_text=True, prefers_gpu=True, builds_models=True
+    )
+    Options = Qwen2VLOptions
+    # Generation length does not change what a training stage (LR-IAD) learns.
+    inference_only_options = frozenset({"max_new_tokens"})
+    tiny_options = {"max_new_tokens": str(TINY_MAX_NEW_TOKENS)}
+    version = "1"
+    default_batch_size = 16
+
+    def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:
+        super().__init__(options, tiny=tiny, device=device)
+        opts: Qwen2VLOptions = self.options
+        if opts.max_new_tokens < 1:
+            raise IADBenchError(f"max_new_tokens must be at least 1, got {opts.max_new_tokens}")
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(opts.precision, self.device)
+        self.attention = resolve_attention(opts.attn_implementation, self.device, self.precision)
+        self.max_new_tokens = opts.max_new_tokens
+        # Fail before any image is read: a missing checkpoint or adapter is an argument error.
+        self.model_source = str(tiny_model_dir()) if tiny else check_model_source(opts.model)
+        self.adapter_dir = check_adapter_dir(opts.adapter) if opts.adapter else None
+        self._loaded: tuple[Any, Any] | None = None
+        self._chat_texts: dict[str, str] = {}
+
+    def preprocessor(self) -> Any:  # noqa: ANN401  (a picklable function Sample → PIL image)
+        """Decode the image as RGB in a DataLoader worker; the processor runs on the batch."""
+        return load_image
+
+    def model_and_processor(self) -> tuple[Any, Any]:
+        """The model (eval mode, on ``self.device``) and its processor, loaded on first use.
+
+        Raises:
+            IADBenchError: The weights or the adapter cannot be loaded.
+        """
+        if self._loaded is None:
+            opts: Qwen2VLOptions = self.options
+            self._loaded = load_model_and_processor(
+                self.model_source,
+                device=self.device,
+                precision=self.precision,
+                attn_implementation=self.attention,
+                max_pixels=opts.max_pixels,
+                min_pixels=opts.min_pixels,
+                adapter=self.adapter_dir,
+            )
+        return self._loaded
+
+    def predict(
+        self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None
+    ) -> list[Prediction]:
+        """One greedy answer per sample, generated as one left-padded batch.
+
+        Args:
+            batch: The samples; their categories may differ (one prompt per sample).
+            inputs: RGB images from :meth:`preprocessor`, one per sample; when None, images are
+                decoded here and an unreadable one gives a failed prediction for that image only.
+        """
+        predictions: list[Prediction | None] = [None] * len(batch)
+        images = list(inputs) if inputs is not None else _decode_here(batch, predictions)
+        todo = [i for i, prediction in enumerate(predictions) if prediction is None]
+        if todo:
+            texts = self.generate([batch[i].category for i in todo], [images[i] for i in todo])
+            for index, text in zip(todo, texts, strict=True):
+                predictions[index] = Prediction(label=parse_answer(text), text=text)
+        return [p for p in predictions if p is not None]
+
+    def generate(self, categories: Sequence[str], images: Sequence[Any]) -> list[str]:
+        """Greedy completions (special tokens removed) for images of the given categories.
+
+        Args:
+            categories: Category folder name of each image (sets ``{object}`` in the prompt).
+            images: RGB ``PIL.Image`` images, as many as ``categories``.
+
+        Returns:
+            The generated text of each image, in order: new tokens only, no prompt.
+        """
+        import torch
+
+        model, processor = self.model_and_processor()
+        prompts = [self._chat_text(processor, category) for category in categories]
+        encoded = processor(text=prompts, images=list(images), padding=True, return_tensors="pt")
+        encoded = encoded.to(model.device)
+        with torch.inference_mode(), _intra_op_threads(1 if self._tiny_on_cpu() else None):
+            output = model.generate(
+                **encoded,
+                do_sample=False,
+                max_new_tokens=self.max_new_tokens,
+                # Checkpoints ship sampling defaults; greedy ignores them, so unset them.
+                temperature=None,
+                top_p=None,
+                top_k=None,
+            )
+        new_tokens = output[:, encoded["input_ids"].shape[1] :]  # left padding: prompts end here
+        return processor.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def describe(self) -> dict[str, Any]:
+        """What is (or will be) loaded and how it generates; no weights are loaded here."""
+        opts: Qwen2VLOptions = self.options
+        return {
+            "model": self.model_source,
+            "model_option": opts.model,
+            "tiny": (
+                f"tiny random-weight Qwen2-VL (recipe {TINY_VERSION}) replaces {opts.model}"
+                if self.tiny
+                else None
+            ),
+            "adapter": self.adapter_dir,
+            "device": self.device,
+            "precision": self.precision,
+            "attn_implementation": self.attention,
+            "max_pixels": opts.max_pixels,
+            "min_pixels": opts.min_pixels,
+            "max_new_tokens": self.max_new_tokens,
+            "decoding": "greedy",
+            "padding_side": "left",
+            "prompt": "LR-IAD prompt (arXiv 2504.19524), natural category names",
+            "transformers": _version("transformers"),
+            "peft": _version("peft") if self.adapter_dir else None,
+        }
+
+    def _tiny_on_cpu(self) -> bool:
+        # The tiny model's matrices are too small to split across threads: on a busy CPU the
+        # threads only wait for each other (measured: 4× slower generation with 2 threads).
+        return self.tiny and self.device == "cpu"
+
+    def _chat_text(self, processor: Any, category: str) -> str:  # noqa: ANN401
+        if category not in self._chat_texts:
+            self._chat_texts[category] = processor.apply_chat_template(
+                build_messages(category), add_generation_prompt=True, tokenize=False
+            )
+        return self._chat_texts[category]
+
+
+def load_image(sample: Sample) -> Any:  # noqa: ANN401  (a PIL image)
+    """A sample's image as RGB (module-level, so DataLoader workers can unpickle it)."""
+    return load_rgb(sample.image_path)
+
+
+@contextmanager
+def _intra_op_threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``count`` torch intra-op threads (None: unchanged), then restore."""
+    import torch
+
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if count is not None:
+            torch.set_num_threads(before)
+
+
+def _decode_here(batch: Sequence[Sample], predictions: list[Prediction | None]) -> list[Any]:
+    """Decode in this process; an unreadable image marks its prediction as failed."""
+    images: list[Any] = []
+    for index, sample in enumerate(batch):
+        try:
+            images.append(load_image(sample))
+        except IADBenchError as exc:  # ImageReadError: missing, truncated, not an image
+            predictions[index] = Prediction.failed(str(exc))
+            images.append(None)
+    return images
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None

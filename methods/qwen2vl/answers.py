@@ -1,0 +1,87 @@
+"""Strict parsing of the model's answer, shared by evaluation and LR-IAD's training rewards.
+
+The prompt (:mod:`iadbench_methods.qwen2vl.prompt`) asks for ``<think>...</think>
+<answer>A or B</answer>`` with (A) defect and (B) normal. An answer counts only when the output
+holds exactly one ``<answer>...</answer>`` block whose whole content is the letter A or B
+(upper case), optionally in parentheses, optionally surrounded by whitespace. Anything else is
+``invalid`` and scored as a wrong answer: no substring search, so ``<answer>A or B</answer>``,
+``<answer>(B) normal</answer>`` or "the answer is A" never count as an answer.
+
+Paper: LR-IAD, arXiv 2504.19524 (prompt and format reward), https://arxiv.org/abs/2504.19524
+
+See Also:
+    :mod:`iadbench_methods.qwen2vl.prompt`: the prompt that asks for this format.
+"""
+
+from __future__ import annotations
+
+import re
+
+from iadbench.records import DEFECT, INVALID, NORMAL
+
+LETTERS: dict[str, str] = {"A": DEFECT, "B": NORMAL}
+
+_OPEN_ANSWER, _CLOSE_ANSWER = "<answer>", "</answer>"
+_FORMAT_TAGS = ("<think>", "</think>", _OPEN_ANSWER, _CLOSE_ANSWER)
+
+# The content of the one answer block: a letter, bare or in parentheses, whitespace around.
+_LETTER_RE = re.compile(r"\s*(?:\(\s*(?P<paren>[AB])\s*\)|(?P<bare>[AB]))\s*")
+_ANSWER_BLOCK_RE = re.compile(r"<answer>(?P<content>.*?)</answer>", re.DOTALL)
+# The whole output: think block, answer block, whitespace only between and around them.
+_FORMAT_RE = re.compile(r"\s*<think>.*?</think>\s*<answer>.*?</answer>\s*", re.DOTALL)
+
+
+def parse_answer(text: str) -> str:
+    """The label an output commits to: ``"defect"`` (A), ``"normal"`` (B) or ``"invalid"``.
+
+    Args:
+        text: The model's generated text (special tokens already stripped).
+
+    Returns:
+        ``"defect"`` or ``"normal"`` when ``text`` holds exactly one answer block containing only
+        the letter A or B (optional parentheses and whitespace); ``"invalid"`` otherwise.
+
+    Example:
+        >>> parse_answer("<think>a scratch</think> <answer>A</answer>")
+        'defect'
+        >>> parse_answer("<answer> (B) </answer>")
+        'normal'
+        >>> parse_answer("<answer>A or B</answer>"), parse_answer("<answer>(B) normal</answer>")
+        ('invalid', 'invalid')
+    """
+    # Two blocks (or stray tags) are a hedge, not an answer: count the tags, not the matches.
+    if text.count(_OPEN_ANSWER) != 1 or text.count(_CLOSE_ANSWER) != 1:
+        return INVALID
+    block = _ANSWER_BLOCK_RE.search(text)
+    if block is None:  # the closing tag comes before the opening one
+        return INVALID
+    letter = _LETTER_RE.fullmatch(block.group("content"))
+    if letter is None:
+        return INVALID
+    return LETTERS[letter.group("paren") or letter.group("bare")]
+
+
+def follows_format(text: str) -> bool:
+    r"""Whether the whole output is one think block followed by one answer block.
+
+    Whitespace (newlines included) is allowed around and between the blocks and anywhere inside
+    them. This checks structure only, as LR-IAD's format reward does; whether the answer holds a
+    valid letter is :func:`parse_answer`'s question.
+
+    Args:
+        text: The model's generated text (special tokens already stripped).
+
+    Returns:
+        True when ``text`` is ``<think>...</think>`` then ``<answer>...</answer>``, each tag once.
+
+    Example:
+        >>> follows_format("<think>\nlooks clean\n</think>\n<answer>B</answer>")
+        True
+        >>> follows_format("<answer>B</answer>")
+        False
+        >>> follows_format("Sure! <think></think><answer>B</answer>")
+        False
+    """
+    if any(text.count(tag) != 1 for tag in _FORMAT_TAGS):
+        return False
+    return _FORMAT_RE.fullmatch(text) is not None
