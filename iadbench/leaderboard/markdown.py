@@ -44,13 +44,13 @@ from iadbench.metrics import COLLAPSE_SHARE
 
 MISSING = "—"
 # Columns of one direction's group in the pooled and class-mean tables.
-_METRIC_COLUMNS = ("n", "Acc", "F1", "Bal.Acc", "Invalid", "AUROC")
+_METRIC_COLUMNS = ("n", "Acc", "F1", "Bal.Acc", "Invalid", "AUROC", "AP")
 _DEFINITIONS = (
     "Percent, 2 decimals. Acc = share of images answered correctly; F1 = macro-F1 over {defect, "
     "normal} (a label never predicted scores F1 = 0); Bal.Acc = mean recall over the labels "
-    "present; Invalid = share of unparseable answers (scored as wrong); AUROC where the method "
-    f"gives scores (defect = positive); collapse flag {COLLAPSED} = one label for "
-    f"≥{COLLAPSE_SHARE:.0%} of a category's images. Directions are train→test on the test "
+    "present; Invalid = share of unparseable answers (scored as wrong); AUROC and AP (average "
+    "precision) where the method gives scores (defect = positive); collapse flag "
+    f"{COLLAPSED} = one label for ≥{COLLAPSE_SHARE:.0%} of a category's images. Directions are train→test on the test "
     "dataset's All split unless the split is named; in the pooled and class-mean tables the "
     "first row names the direction of each column group. Train split is — for methods without "
     "a training stage."
@@ -170,7 +170,7 @@ class _Renderer:
         cells = [str(int(metrics["n"])), self.metric_cell(metrics, "accuracy", group == "overall")]
         cells += [
             self.metric_cell(metrics, key, False)
-            for key in ("f1_macro", "balanced_accuracy", "invalid_rate", "auroc")
+            for key in ("f1_macro", "balanced_accuracy", "invalid_rate", "auroc", "ap")
         ]
         if group == "class_mean":
             collapsed = sum(bool(m.get("collapsed")) for m in row.per_class.values())

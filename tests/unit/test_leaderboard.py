@@ -155,7 +155,7 @@ def test_summary_tables_name_each_direction_once_above_short_headers(small_dir: 
     write_run(small_dir, "back", "lr-iad", SMALL, train=("mvtec", "all"), test=("visa", "all"))
     markdown = render_leaderboard(collect_runs(small_dir), load_paper_reference())
     pooled, class_mean = tables(markdown)[:2]
-    group = ["n", "Acc", "F1", "Bal.Acc", "Invalid", "AUROC", "Paper Acc / F1"]
+    group = ["n", "Acc", "F1", "Bal.Acc", "Invalid", "AUROC", "AP", "Paper Acc / F1"]
     assert cells_of(pooled[0]) == ["Method", "Threshold", "Train split", *group, *group]
     assert cells_of(pooled[2]) == ["", "", "", "**MVTec-AD→VisA**", *[""] * 6,
                                    "**VisA→MVTec-AD**", *[""] * 6]  # fmt: skip
