@@ -50,10 +50,10 @@ _DEFINITIONS = (
     "normal} (a label never predicted scores F1 = 0); Bal.Acc = mean recall over the labels "
     "present; Invalid = share of unparseable answers (scored as wrong); AUROC and AP (average "
     "precision) where the method gives scores (defect = positive); collapse flag "
-    f"{COLLAPSED} = one label for ≥{COLLAPSE_SHARE:.0%} of a category's images. Directions are train→test on the test "
-    "dataset's All split unless the split is named; in the pooled and class-mean tables the "
-    "first row names the direction of each column group. Train split is — for methods without "
-    "a training stage."
+    f"{COLLAPSED} = one label for ≥{COLLAPSE_SHARE:.0%} of a category's images. Directions are "
+    "train→test on the test dataset's All split unless the split is named; in the pooled and "
+    "class-mean tables the first row names the direction of each column group. Train split is — "
+    "for methods without a training stage."
 )
 
 
