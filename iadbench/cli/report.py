@@ -50,31 +50,39 @@ def list_methods(
 
     opt.load_plugins(plugin)
     table = Table(title="Registered methods", title_justify="left")
-    for column in ("name", "description", "pixels", "trains", "scores", "text", "GPU", "source"):
-        table.add_column(column)
-    if show_options:
-        table.add_column("options (--set KEY=VALUE)")
-    tick = {True: "yes", False: ""}
+    table.add_column("name", no_wrap=True, style="bold")
+    table.add_column("needs / gives", ratio=1)
+    table.add_column("from")
+    table.add_column("description", ratio=3)
+    loaded = []
     for name in METHODS.names(pattern):
+        entry = METHODS.entry(name)
+        source = entry.source.split(" (")[0]  # the distribution; the full target is in --options
         try:
             adapter = METHODS.get(name)
         except Exception as exc:  # a broken plugin must not hide the others
-            source = METHODS.entry(name).source
-            table.add_row(name, f"[red]cannot be loaded: {exc}[/]", *[""] * 5, source)
+            table.add_row(name, "", source, f"[red]cannot be loaded: {exc}[/]")
             continue
-        caps = adapter.capabilities
-        row = [
-            name, adapter.summary(), tick[caps.needs_pixels], tick[caps.trains],
-            tick[caps.gives_scores],
-            tick[caps.gives_text], tick[caps.prefers_gpu], METHODS.entry(name).source,
-        ]  # fmt: skip
-        if show_options:
-            defaults = adapter.Options()
-            row.append(
-                ", ".join(
-                    f"{f.name}={getattr(defaults, f.name)!r}" for f in dataclasses.fields(defaults)
-                )
-                or "—"
-            )
-        table.add_row(*row)
+        table.add_row(name, _capability_words(adapter.capabilities), source, adapter.summary())
+        loaded.append((name, adapter, entry.source))
     console.print(table)
+    if not show_options:
+        return
+    for name, adapter, source in loaded:
+        options = Table(title=f"{name}: {source}", title_justify="left", show_edge=False)
+        options.add_column("--set KEY", no_wrap=True)
+        options.add_column("default")
+        defaults = adapter.Options()
+        for field in dataclasses.fields(defaults):
+            options.add_row(field.name, repr(getattr(defaults, field.name)))
+        if not dataclasses.fields(defaults):
+            options.add_row("—", "no options")
+        console.print(options)
+
+
+def _capability_words(caps: object) -> str:
+    words = [
+        ("needs_pixels", "pixels"), ("needs_masks", "masks"), ("trains", "trains"),
+        ("prefers_gpu", "GPU"), ("gives_scores", "→ scores"), ("gives_text", "→ text"),
+    ]  # fmt: skip
+    return ", ".join(word for attr, word in words if getattr(caps, attr)) or "—"
