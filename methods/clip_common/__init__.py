@@ -50,17 +50,32 @@ def tiny_name(arch: str) -> str:
     return name
 
 
+class _DropRandomInitWarning(logging.Filter):
+    """Drops open_clip's "No pretrained weights loaded" warning (expected for random weights)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No pretrained weights loaded")
+
+
 @contextmanager
-def _quiet_random_weights_warning(tiny: bool) -> Iterator[None]:
-    """open_clip warns on the root logger that no weights were loaded: expected under --tiny."""
-    root = logging.getLogger()
-    level = root.level
-    if tiny:
-        root.setLevel(logging.ERROR)
+def random_weights_from(seed: int, *, quiet: bool) -> Iterator[None]:
+    """Draw any random initialisation inside the block from ``seed``, leaving the caller's RNG.
+
+    Every process and every resumed attempt of a run must see the same random-weight model, or
+    resumed predictions would not match. With ``quiet``, open_clip's root-logger warning that no
+    weights were loaded is dropped: random weights are what was asked for.
+    """
+    import torch
+
+    root, drop = logging.getLogger(), _DropRandomInitWarning()
+    if quiet:
+        root.addFilter(drop)
     try:
-        yield
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            yield
     finally:
-        root.setLevel(level)
+        root.removeFilter(drop)
 
 
 @dataclass
@@ -98,16 +113,12 @@ def create_clip(
         IADBenchError: The weights cannot be loaded (offline without a cached copy, bad file).
     """
     import open_clip
-    import torch
 
     name, weights = (tiny_name(arch), None) if tiny else (arch, pretrained)
     if tiny:
         register_tiny_configs()
     try:
-        # Tiny random weights come from a fixed seed: every process and every resumed attempt
-        # of a run must see the same model, or resumed predictions would not match.
-        with torch.random.fork_rng(devices=[]), _quiet_random_weights_warning(tiny):
-            torch.manual_seed(TINY_WEIGHTS_SEED)
+        with random_weights_from(TINY_WEIGHTS_SEED, quiet=weights is None):
             model = open_clip.create_model(
                 name,
                 pretrained=weights,

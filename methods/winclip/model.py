@@ -20,7 +20,6 @@ See Also:
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -28,7 +27,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from iadbench.errors import IADBenchError
-from iadbench_methods.clip_common import register_tiny_configs
+from iadbench_methods.clip_common import random_weights_from, register_tiny_configs
 
 with warnings.catch_warnings():
     # Importing any anomalib model imports all of them; some use deprecated timm/dinov2 paths
@@ -39,13 +38,6 @@ with warnings.catch_warnings():
 
 # anomalib's constants are process-wide: two constructions must not interleave.
 _CONSTANTS_LOCK = threading.Lock()
-
-
-class _DropRandomInitWarning(logging.Filter):
-    """Drops open_clip's "No pretrained weights loaded" warning when random weights are wanted."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("No pretrained weights loaded")
 
 
 @contextlib.contextmanager
@@ -72,19 +64,13 @@ def anomalib_backbone(arch: str, weights: str | None, seed: int = 0) -> Iterator
         ...     model = WinClipModel(scales=(2, 3))
     """
     register_tiny_configs()
-    quiet = _DropRandomInitWarning()
-    root = logging.getLogger()
     with _CONSTANTS_LOCK:
         saved = anomalib_winclip.BACKBONE, anomalib_winclip.PRETRAINED
         anomalib_winclip.BACKBONE, anomalib_winclip.PRETRAINED = arch, weights
-        if weights is None:
-            root.addFilter(quiet)
         try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
+            with random_weights_from(seed, quiet=weights is None):
                 yield
         finally:
-            root.removeFilter(quiet)
             anomalib_winclip.BACKBONE, anomalib_winclip.PRETRAINED = saved
 
 

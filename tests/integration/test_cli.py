@@ -16,6 +16,11 @@ from iadbench.cli import app
 CLI = [str(Path(sys.executable).parent / "iadbench")]
 
 
+def cell(method: str, train: str, test: str) -> list[str]:
+    """Arguments of `iadbench run` for one cell."""
+    return ["run", "--method", method, "--train", train, "--test", test]
+
+
 def iadbench(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
@@ -45,18 +50,7 @@ def test_help_lists_every_command_without_importing_torch_or_sklearn():
 
 def test_run_writes_the_three_files_then_resumes_without_recomputing(tmp_path, data_args):
     out = tmp_path / "run"
-    first = iadbench(
-        "run",
-        "--method",
-        "always-defect",
-        "--train",
-        "visa",
-        "--test",
-        "mvtec",
-        *data_args,
-        "--out",
-        str(out),
-    )
+    first = iadbench(*cell("always-defect", "visa", "mvtec"), *data_args, "--out", str(out))
     assert first.returncode == 0, first.stderr
     assert {p.name for p in out.iterdir()} >= {"manifest.json", "predictions.jsonl", "summary.json"}
     summary = json.loads((out / "summary.json").read_text())
@@ -64,34 +58,14 @@ def test_run_writes_the_three_files_then_resumes_without_recomputing(tmp_path, d
     assert summary["train"] == {"dataset": "visa", "split": "train"}
     assert summary["test"] == {"dataset": "mvtec", "split": "all"}
     assert "pooled" in first.stdout and "bottle" in first.stdout
-    again = iadbench(
-        "run",
-        "--method",
-        "always-defect",
-        "--train",
-        "visa",
-        "--test",
-        "mvtec",
-        *data_args,
-        "--out",
-        str(out),
-    )
+    again = iadbench(*cell("always-defect", "visa", "mvtec"), *data_args, "--out", str(out))
     assert again.returncode == 0 and "nothing recomputed" in again.stdout
 
 
 def test_dataset_roots_come_from_environment_variables(tmp_path, synth_mvtec, synth_visa):
     env = {"IADBENCH_MVTEC_ROOT": str(synth_mvtec), "IADBENCH_VISA_ROOT": str(synth_visa)}
     result = iadbench(
-        "run",
-        "--method",
-        "always-normal",
-        "--train",
-        "mvtec",
-        "--test",
-        "visa",
-        "--out",
-        str(tmp_path / "r"),
-        env=env,
+        *cell("always-normal", "mvtec", "visa"), "--out", str(tmp_path / "r"), env=env
     )
     assert result.returncode == 0, result.stderr
 
@@ -99,13 +73,7 @@ def test_dataset_roots_come_from_environment_variables(tmp_path, synth_mvtec, sy
 def test_missing_dataset_exits_2_with_path_and_layout_and_no_traceback(tmp_path):
     missing = tmp_path / "nowhere"
     result = iadbench(
-        "run",
-        "--method",
-        "always-defect",
-        "--train",
-        "visa",
-        "--test",
-        "mvtec",
+        *cell("always-defect", "visa", "mvtec"),
         "--data",
         f"mvtec={missing}",
         "--data",
@@ -117,40 +85,16 @@ def test_missing_dataset_exits_2_with_path_and_layout_and_no_traceback(tmp_path)
 
 
 def test_unknown_method_exits_2_with_a_suggestion(data_args):
-    result = iadbench(
-        "run", "--method", "always-defekt", "--train", "visa", "--test", "mvtec", *data_args
-    )
+    result = iadbench(*cell("always-defekt", "visa", "mvtec"), *data_args)
     assert result.returncode == 2
     assert "Did you mean 'always-defect'" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_bad_split_and_bad_set_exit_2(data_args):
-    bad_split = iadbench(
-        "run",
-        "--method",
-        "always-defect",
-        "--train",
-        "visa",
-        "--test",
-        "mvtec",
-        "--test-split",
-        "val",
-        *data_args,
-    )
+    bad_split = iadbench(*cell("always-defect", "visa", "mvtec"), "--test-split", "val", *data_args)
     assert bad_split.returncode == 2 and "--test-split" in bad_split.stderr
-    bad_set = iadbench(
-        "run",
-        "--method",
-        "always-defect",
-        "--train",
-        "visa",
-        "--test",
-        "mvtec",
-        "--set",
-        "lr=1",
-        *data_args,
-    )
+    bad_set = iadbench(*cell("always-defect", "visa", "mvtec"), "--set", "lr=1", *data_args)
     assert bad_set.returncode == 2 and "Unknown option 'lr'" in bad_set.stderr
 
 
@@ -183,23 +127,16 @@ def test_leaderboard_command_regenerates_the_same_markdown(tmp_path, data_args):
 
 
 def test_plugin_file_method_runs_from_the_command_line(tmp_path, data_args, plugin_file):
+    out, cache = ["--out", str(tmp_path / "r")], ["--cache-dir", str(tmp_path / "c")]
+    plugin = ["--plugin", str(plugin_file)]
     result = iadbench(
-        "run",
-        "--plugin",
-        str(plugin_file),
-        "--method",
-        "brightness",
-        "--train",
-        "visa",
-        "--test",
-        "mvtec",
+        *cell("brightness", "visa", "mvtec"),
+        *plugin,
         "--set",
         "z_scale=3",
         *data_args,
-        "--out",
-        str(tmp_path / "r"),
-        "--cache-dir",
-        str(tmp_path / "c"),
+        *out,
+        *cache,
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
@@ -245,20 +182,8 @@ def test_interrupted_run_exits_130_and_the_same_command_resumes(tmp_path, data_a
         "            raise KeyboardInterrupt\n"
         "        return [iadbench.Prediction(label='normal') for _ in batch]\n"
     )
-    args = [
-        "run",
-        "--plugin",
-        str(plugin),
-        "--method",
-        "interrupt-once",
-        "--train",
-        "visa",
-        "--test",
-        "mvtec",
-        *data_args,
-        "--out",
-        str(tmp_path / "r"),
-    ]
+    args = [*cell("interrupt-once", "visa", "mvtec"), "--plugin", str(plugin), *data_args]
+    args += ["--out", str(tmp_path / "r")]
     first = iadbench(*args)
     assert first.returncode == 130 and "resume" in first.stderr
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
