@@ -65,10 +65,14 @@ class LRIAD(Qwen2VL):
         needs_pixels=True, trains=True, gives_text=True, prefers_gpu=True, builds_models=True
     )
     Options: ClassVar[type] = LRIADOptions
-    # Only the answer length and where logs go leave the trained adapter unchanged; everything
-    # else (base model, pixels, precision, every GRPO setting) keys the stored adapter.
-    inference_only_options: ClassVar[frozenset[str]] = frozenset({"max_new_tokens", "report_to"})
-    # --tiny: a two-step GRPO schedule on four images, so demos and tests train in seconds.
+    # Only the answer length, where logs go and when the monitor warns leave the trained adapter
+    # unchanged; everything else (base model, pixels, precision, every GRPO setting, the monitor's
+    # held-out slice and schedule) keys the stored adapter.
+    inference_only_options: ClassVar[frozenset[str]] = frozenset(
+        {"max_new_tokens", "report_to", "monitor_warn_after"}
+    )
+    # --tiny: a two-step GRPO schedule on four images (two more held out for the monitor, checked
+    # at every step), so demos and tests train in seconds.
     tiny_options: ClassVar[dict[str, str]] = {
         **Qwen2VL.tiny_options,
         "max_steps": "2",
@@ -76,6 +80,8 @@ class LRIAD(Qwen2VL):
         "per_device_train_batch_size": "2",
         "max_completion_length": "8",
         "max_train_samples": "4",
+        "monitor_samples": "2",
+        "monitor_every": "1",
     }
     version: ClassVar[str] = "1"
 

@@ -56,8 +56,18 @@ def load_defaults(path: Path = DEFAULTS_FILE) -> dict[str, Any]:
 _D = load_defaults()
 _AT_LEAST_ONE = (
     "lora_r", "per_device_train_batch_size", "gradient_accumulation_steps", "save_steps",
-    "logging_steps", "num_iterations", "max_completion_length",
+    "logging_steps", "num_iterations", "max_completion_length", "monitor_every",
 )  # fmt: skip
+# Choice options: name → accepted values (checked while planning, named in the message).
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "scale_rewards": ("group", "batch", "none"),
+    "class_weighting": ("inverse-frequency", "none"),
+    "loss_span": ("completion", "answer"),
+    "reward": ("focal", "accuracy"),
+    "focal_p": ("answer", "group"),
+    "focal_p_space": ("pair", "vocabulary"),
+    "focal_wrong": ("zero", "penalty"),
+}
 
 
 @dataclass(frozen=True)
@@ -85,9 +95,21 @@ class LRIADOptions(Qwen2VLOptions):
         max_completion_length: Token cap of a sampled completion.
         temperature, top_p, top_k, repetition_penalty: Sampling of the rollouts.
         mask_truncated_completions, disable_dropout, gradient_checkpointing: trl switches.
+        loss_span: ``completion`` (trl's policy loss) or ``answer`` (non-paper: the loss only on
+            the ``<answer>…</answer>`` tokens).
+        reward: ``focal`` (format + focal, the paper) or ``accuracy`` (format + 0/1 accuracy).
+        focal_p: ``answer`` (the policy's probability of the correct letter, per completion) or
+            ``group`` (the group's hit rate; cancels under group scaling).
+        focal_p_space: ``pair`` (renormalised over the A/B tokens) or ``vocabulary``.
+        focal_wrong: ``zero`` or ``penalty`` (a wrong answer earns ``−α(1−p)^γ f``).
         focal_alpha, focal_gamma: α and γ of the focal reward.
         class_weighting: ``inverse-frequency`` (f(y) = N/(2·N_y)) or ``none`` (f = 1).
         max_train_samples: 0 = all training images, N = a seeded subset of N.
+        flip_training_labels: Negative control: train on swapped labels.
+        monitor_samples: Training images held out for the monitor (0: no monitor).
+        monitor_every: Steps between monitor evaluations. monitor_warn_after: Step from which
+            the monitor warns about chance-level accuracy or falling format validity.
+        keep_best: Store the adapter with the best held-out balanced accuracy, not the last.
         report_to: Logger trl reports to (``tensorboard``, ``none``, ``wandb``...).
         deepspeed: None, ``zero3`` (the shipped ZeRO-3 config) or a DeepSpeed JSON path; GPU
             only, under ``torchrun`` / ``accelerate launch``.
@@ -123,10 +145,20 @@ class LRIADOptions(Qwen2VLOptions):
     mask_truncated_completions: bool = _D["mask_truncated_completions"]
     disable_dropout: bool = _D["disable_dropout"]
     gradient_checkpointing: bool = _D["gradient_checkpointing"]
+    loss_span: Literal["completion", "answer"] = _D["loss_span"]
+    reward: Literal["focal", "accuracy"] = _D["reward"]
+    focal_p: Literal["answer", "group"] = _D["focal_p"]
+    focal_p_space: Literal["pair", "vocabulary"] = _D["focal_p_space"]
+    focal_wrong: Literal["zero", "penalty"] = _D["focal_wrong"]
     focal_alpha: float = _D["focal_alpha"]
     focal_gamma: float = _D["focal_gamma"]
     class_weighting: Literal["inverse-frequency", "none"] = _D["class_weighting"]
     max_train_samples: int = _D["max_train_samples"]
+    flip_training_labels: bool = _D["flip_training_labels"]
+    monitor_samples: int = _D["monitor_samples"]
+    monitor_every: int = _D["monitor_every"]
+    monitor_warn_after: int = _D["monitor_warn_after"]
+    keep_best: bool = _D["keep_best"]
     report_to: str = "tensorboard"
     deepspeed: str | None = None
 
@@ -144,18 +176,24 @@ class LRIADOptions(Qwen2VLOptions):
             raise OptionError("option num_generations must be at least 2 (GRPO compares a group)")
         if self.max_steps == 0 or self.max_steps < -1:
             raise OptionError(f"option max_steps must be -1 or positive, got {self.max_steps}")
-        if self.learning_rate <= 0 or self.temperature <= 0 or self.num_train_epochs <= 0:
-            raise OptionError("options learning_rate, temperature, num_train_epochs must be > 0")
+        if self.temperature <= 0 or self.num_train_epochs <= 0:
+            raise OptionError("options temperature, num_train_epochs must be > 0")
+        if self.learning_rate < 0:  # 0 = frozen adapter, the negative control
+            raise OptionError(f"option learning_rate must be ≥ 0, got {self.learning_rate}")
+        if self.monitor_samples < 0 or self.monitor_warn_after < 0:
+            raise OptionError("options monitor_samples, monitor_warn_after must be ≥ 0")
         if min(self.beta, self.focal_alpha, self.focal_gamma, self.lora_dropout) < 0:
             raise OptionError("options beta, focal_alpha, focal_gamma, lora_dropout must be ≥ 0")
         if not self.target_modules():
             raise OptionError("option lora_target_modules names no module")
-        if self.scale_rewards not in ("group", "batch", "none"):
-            raise OptionError(
-                f"option scale_rewards must be group, batch or none, got {self.scale_rewards!r}"
-            )
-        if self.class_weighting not in ("inverse-frequency", "none"):
-            raise OptionError("option class_weighting must be inverse-frequency or none")
+        for name, choices in _CHOICES.items():
+            value = getattr(self, name)
+            if value not in choices:
+                raise OptionError(
+                    f"option {name} must be one of {', '.join(choices)}, got {value!r}"
+                )
+        if self.keep_best and not self.monitor_samples:
+            raise OptionError("option keep_best needs the monitor (monitor_samples > 0)")
         if self.deepspeed is not None:
             deepspeed_config(self.deepspeed)
 

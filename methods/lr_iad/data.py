@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from iadbench.images import load_rgb
-from iadbench.records import Sample
+from iadbench.records import DEFECT, NORMAL, Sample
 from iadbench_methods.lr_iad.rewards import class_weights
 from iadbench_methods.qwen2vl.prompt import build_messages
 
 if TYPE_CHECKING:
     from datasets import Dataset
+
+_FLIPPED = {DEFECT: NORMAL, NORMAL: DEFECT}
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,16 @@ class TrainingData:
         counts: Images per label actually used.
         weights: ``f(y)`` per label (all 1.0 when class weighting is off).
         unreadable: Ids of images left out because their file could not be opened.
+        heldout: Images held out of training for the monitor (true labels).
+        flipped: Whether the training labels were swapped (the negative control).
     """
 
     dataset: Dataset
     counts: dict[str, int]
     weights: dict[str, float]
     unreadable: list[str] = field(default_factory=list)
+    heldout: list[Sample] = field(default_factory=list)
+    flipped: bool = False
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready facts (no dataset)."""
@@ -55,6 +61,11 @@ class TrainingData:
             "counts": dict(self.counts),
             "class_weights": dict(self.weights),
             "unreadable": list(self.unreadable),
+            "heldout": {
+                "images": len(self.heldout),
+                "counts": dict(Counter(s.label for s in self.heldout)),
+            },
+            "labels_flipped": self.flipped,
         }
 
 
@@ -92,7 +103,7 @@ def select_samples(samples: Sequence[Sample], max_samples: int, seed: int) -> li
     """Every sample (``max_samples`` 0) or a seeded random subset, in id order either way.
 
     Example:
-        >>> from iadbench.records import Sample
+        >>> from iadbench.records import DEFECT, NORMAL, Sample
         >>> pool = [Sample(f"c/{i}.png", "d", "c", "test", "normal", f"/{i}.png") for i in range(5)]
         >>> picked = [s.id for s in select_samples(pool, 2, seed=0)]
         >>> len(picked), picked == sorted(picked)
@@ -105,21 +116,55 @@ def select_samples(samples: Sequence[Sample], max_samples: int, seed: int) -> li
     return sorted(chosen, key=lambda s: s.id)
 
 
+def hold_out(samples: Sequence[Sample], count: int, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """``(kept, held_out)``: a seeded slice of ``count`` images, half defects where possible.
+
+    The held-out slice is balanced (so balanced accuracy is measured on both classes) unless a
+    class runs short, then the other class fills it. Both lists are in id order.
+
+    Example:
+        >>> from iadbench.records import DEFECT, NORMAL, Sample
+        >>> pool = [Sample(f"c/{i}.png", "d", "c", "test", "defect" if i % 4 == 0 else "normal",
+        ...                f"/{i}.png") for i in range(40)]
+        >>> kept, held = hold_out(pool, 8, seed=0)
+        >>> len(kept), sorted(s.label for s in held).count("defect")
+        (32, 4)
+    """
+    if count <= 0:
+        return sorted(samples, key=lambda s: s.id), []
+    rng = random.Random(seed)
+    by_label = {
+        label: sorted((s for s in samples if s.label == label), key=lambda s: s.id)
+        for label in (DEFECT, NORMAL)
+    }
+    defects = min(len(by_label[DEFECT]), count // 2)
+    normals = min(len(by_label[NORMAL]), count - defects)
+    defects = min(len(by_label[DEFECT]), count - normals)
+    held = rng.sample(by_label[DEFECT], defects) + rng.sample(by_label[NORMAL], normals)
+    held_ids = {s.id for s in held}
+    kept = sorted((s for s in samples if s.id not in held_ids), key=lambda s: s.id)
+    return kept, sorted(held, key=lambda s: s.id)
+
+
 def build_training_data(
     samples: Sequence[Sample],
     *,
     max_samples: int = 0,
     seed: int = 0,
     class_weighting: str = "inverse-frequency",
+    heldout: int = 0,
+    flip_labels: bool = False,
 ) -> TrainingData:
     """The trl training set of ``samples`` (see the module docstring for its columns).
 
     Args:
         samples: The training subset (Table II: the other dataset's All subset).
         max_samples: 0 for every image, else a seeded random subset of this many.
-        seed: Seed of that subset.
+        seed: Seed of that subset and of the held-out slice.
         class_weighting: ``"inverse-frequency"`` (``f(y) = N / (2·N_y)`` over the images used)
             or ``"none"`` (``f = 1``).
+        heldout: Images held out for the monitor first (:func:`hold_out`; 0: none).
+        flip_labels: Train on swapped labels (the negative control; held-out labels stay true).
 
     Returns:
         The dataset with its label counts and class weights.
@@ -138,16 +183,18 @@ def build_training_data(
         raise ValueError(
             f"class_weighting must be inverse-frequency or none, got {class_weighting!r}"
         )
-    chosen = select_samples(samples, max_samples, seed)
+    kept, held = hold_out(samples, heldout, seed)
+    chosen = select_samples(kept, max_samples, seed)
     # A file that does not even open would stop training hours in: leave it out up front.
     unreadable = [s.id for s in chosen if not openable(s.image_path)]
     missing = set(unreadable)
     used = [s for s in chosen if s.id not in missing]
     if not used:
         raise ValueError("no readable training image: LR-IAD has nothing to train on")
-    counts = dict(Counter(s.label for s in used))
+    labels = [_FLIPPED[s.label] if flip_labels else s.label for s in used]
+    counts = dict(Counter(labels))
     weights = (
-        class_weights([s.label for s in used])
+        class_weights(labels)
         if class_weighting == "inverse-frequency"
         else dict.fromkeys(counts, 1.0)
     )
@@ -155,9 +202,12 @@ def build_training_data(
         {
             "sample_id": [s.id for s in used],
             "category": [s.category for s in used],
-            "label": [s.label for s in used],
-            "class_weight": [weights[s.label] for s in used],
+            "label": labels,
+            "class_weight": [weights[label] for label in labels],
             "image_path": [s.image_path for s in used],
         }
     )
-    return TrainingData(dataset.with_transform(PromptAndImage()), counts, weights, unreadable)
+    held = [s for s in held if openable(s.image_path)]
+    return TrainingData(
+        dataset.with_transform(PromptAndImage()), counts, weights, unreadable, held, flip_labels
+    )

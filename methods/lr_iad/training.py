@@ -39,7 +39,7 @@ from iadbench.devices import torch_dtype
 from iadbench.records import Sample
 from iadbench_methods.lr_iad.config import LRIADOptions, grpo_config, lora_config
 from iadbench_methods.lr_iad.data import build_training_data
-from iadbench_methods.lr_iad.rewards import FocalReward, Gather, format_reward
+from iadbench_methods.lr_iad.rewards import FocalReward, Gather, accuracy_reward, format_reward
 from iadbench_methods.qwen2vl.loading import set_pixel_budget
 
 ADAPTER_DIR = "adapter"
@@ -124,7 +124,7 @@ def build_trainer(
         callbacks: transformers ``TrainerCallback`` objects to add.
         gather: Cross-process gather of the focal reward (default: torch.distributed).
     """
-    from trl import GRPOTrainer
+    from iadbench_methods.lr_iad.trainer import LRIADGRPOTrainer
 
     # Before the model: it joins the process group and, under ZeRO-3, makes loading partition.
     args = grpo_config(
@@ -135,19 +135,18 @@ def build_trainer(
         max_samples=options.max_train_samples,
         seed=seed,
         class_weighting=options.class_weighting,
+        heldout=options.monitor_samples,
+        flip_labels=options.flip_training_labels,
     )
     model, processor = load_for_training(
         model_source, options, device=str(args.device), precision=precision, attention=attention,
         deepspeed=args.deepspeed is not None,
     )  # fmt: skip
-    rewards = [
-        format_reward,
-        FocalReward(options.focal_alpha, options.focal_gamma, gather=gather),
-        *extra_rewards,
-    ]
-    trainer = GRPOTrainer(
+    trainer = LRIADGRPOTrainer(
         model=model,
-        reward_funcs=rewards,
+        reward_funcs=[*rewards_of(options, gather), *extra_rewards],
+        probability_space=probability_space_of(options),
+        loss_span=options.loss_span,
         args=args,
         train_dataset=data.dataset,
         processing_class=processor,
@@ -156,6 +155,24 @@ def build_trainer(
     )
     _point_tensorboard_at(trainer, workdir / TENSORBOARD_DIR)
     return trainer, data.describe()
+
+
+def rewards_of(options: LRIADOptions, gather: Gather | None = None) -> list[Callable[..., Any]]:
+    """The reward functions of ``options``: format + focal (the paper) or format + accuracy."""
+    if options.reward == "accuracy":
+        return [format_reward, accuracy_reward]
+    focal = FocalReward(
+        options.focal_alpha, options.focal_gamma, p_source=options.focal_p,
+        wrong=options.focal_wrong, gather=gather,
+    )  # fmt: skip
+    return [format_reward, focal]
+
+
+def probability_space_of(options: LRIADOptions) -> str | None:
+    """Where the trainer computes ``answer_probability`` (None: no reward reads it, no forward)."""
+    if options.reward == "focal" and options.focal_p == "answer":
+        return options.focal_p_space
+    return None
 
 
 def load_for_training(

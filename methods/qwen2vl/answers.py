@@ -61,6 +61,41 @@ def parse_answer(text: str) -> str:
     return LETTERS[letter.group("paren") or letter.group("bare")]
 
 
+def answer_letter(text: str) -> tuple[int, str] | None:
+    """Where the answered letter sits in ``text``: ``(character offset, "A" | "B")``, or None.
+
+    None exactly when :func:`parse_answer` says ``invalid``; otherwise the offset of the letter
+    it parsed. LR-IAD's training reads the policy's probability of the letter at this spot.
+
+    Example:
+        >>> answer_letter("<think>x</think> <answer> (B) </answer>")
+        (27, 'B')
+        >>> answer_letter("<answer>A or B</answer>") is None
+        True
+    """
+    if parse_answer(text) == INVALID:
+        return None
+    block = _ANSWER_BLOCK_RE.search(text)
+    assert block is not None  # parse_answer found it
+    letter = _LETTER_RE.fullmatch(block.group("content"))
+    assert letter is not None
+    group = "paren" if letter.group("paren") else "bare"
+    return block.start("content") + letter.start(group), letter.group(group)
+
+
+def answer_span(text: str) -> tuple[int, int] | None:
+    """The character span ``[start, end)`` of the one ``<answer>…</answer>`` block, or None.
+
+    Example:
+        >>> answer_span("<think>x</think> <answer>A</answer>")
+        (17, 35)
+    """
+    if text.count(_OPEN_ANSWER) != 1 or text.count(_CLOSE_ANSWER) != 1:
+        return None
+    block = _ANSWER_BLOCK_RE.search(text)
+    return None if block is None else (block.start(), block.end())
+
+
 def follows_format(text: str) -> bool:
     r"""Whether the whole output is one think block followed by one answer block.
 

@@ -26,6 +26,7 @@ from iadbench_methods.lr_iad.training import (  # noqa: E402
 FAST = LRIADOptions(
     max_steps=2, num_generations=2, per_device_train_batch_size=2, gradient_accumulation_steps=1,
     max_completion_length=8, max_new_tokens=4, max_train_samples=4, gradient_checkpointing=False,
+    monitor_samples=0,
 )  # fmt: skip
 
 
