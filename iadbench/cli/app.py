@@ -24,6 +24,19 @@ app.add_typer(data_app, name="data")
 console = Console()
 error_console = Console(stderr=True)
 
+
+@app.callback()
+def _global_options(
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show libraries' logs and warnings and full training dicts."
+    ),
+) -> None:
+    """Benchmark industrial anomaly detectors (MVTec-AD, VisA) and publish leaderboards."""
+    from iadbench.console_logging import configure
+
+    configure(verbose=verbose)
+
+
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
+from iadbench import console_logging
 from iadbench.method import Capabilities, FitContext
 from iadbench.records import Sample
 from iadbench_methods.lr_iad.config import LRIADOptions
@@ -115,7 +116,7 @@ class LRIAD(Qwen2VL):
                     workdir=context.workdir, seed=context.seed, device=self.device,
                     precision=self.precision, attention=self.attention,
                     extra_rewards=self.extra_rewards, callbacks=self.callbacks,
-                    gather=self.gather,
+                    gather=self.gather, verbose=console_logging.verbose(),
                 )  # fmt: skip
                 self.training = {
                     "trained": True,
@@ -124,6 +125,8 @@ class LRIAD(Qwen2VL):
                     "seconds": round(result.seconds, 3),
                     "processes": result.processes,
                     "data": result.data,
+                    "monitor": result.monitor[-1] if result.monitor else None,
+                    "best_step": result.best_step,
                 }
                 stored = result.adapter_dir
             else:

@@ -5,8 +5,9 @@
 - before the rewards are computed (``_calculate_rewards``), when the focal reward reads ``p``
   per completion (``focal_p=answer``), one no-grad forward of the policy, in eval mode (no
   dropout), over prompt + completion up to the answer letter gives the logits at the letter's
-  position; :func:`~iadbench_methods.lr_iad.answer_letter.letter_probability` turns them into
-  the probability of the correct letter, handed to the rewards as the ``answer_probability``
+  position; divided by the sampling temperature (as trl's loss does) and turned by
+  :func:`~iadbench_methods.lr_iad.answer_letter.letter_probability` into the probability of the
+  correct letter, handed to the rewards as the ``answer_probability``
   column (None for a completion without a strictly parsed answer). Every process runs the
   forward on its own completions (under ZeRO-3 every process must join each forward);
 - after scoring, with ``loss_span=answer`` (a non-paper stability option), the loss is masked to
@@ -184,7 +185,8 @@ class LRIADGRPOTrainer(GRPOTrainer):
                 )
         finally:
             model.train(was_training)
-        return output.logits[:, 0, :].float()
+        # trl's loss divides logits by the sampling temperature: so does the policy's probability.
+        return output.logits[:, 0, :].float() / self.temperature
 
     def answer_span_mask(
         self, completion_ids: torch.Tensor, completion_mask: torch.Tensor

@@ -31,7 +31,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +43,28 @@ from iadbench_methods.lr_iad.rewards import FocalReward, Gather, accuracy_reward
 from iadbench_methods.qwen2vl.loading import set_pixel_budget
 
 ADAPTER_DIR = "adapter"
+BEST_ADAPTER_DIR = "best_adapter"
 CHECKPOINTS_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 SUMMARY_NAME = "training_summary.json"
 DONE_NAME = "DONE"
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuiltTrainer:
+    """A ready trainer and what came with it.
+
+    Attributes:
+        trainer: The :class:`~iadbench_methods.lr_iad.trainer.LRIADGRPOTrainer`.
+        data: Facts of the training data (:meth:`TrainingData.describe`).
+        monitor: The held-out monitor callback, or None (``monitor_samples=0``).
+    """
+
+    trainer: Any
+    data: dict[str, Any]
+    monitor: Any = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,8 @@ class TrainingResult:
         seconds: Wall time of this call's ``train()``.
         processes: Processes that trained.
         data: Images used, label counts, class weights, unreadable images.
+        monitor: The held-out evaluations (``HeldOutScores`` as dicts), oldest first.
+        best_step: The step whose adapter was stored under ``keep_best``, else None.
     """
 
     adapter_dir: Path
@@ -70,6 +88,8 @@ class TrainingResult:
     seconds: float
     processes: int
     data: dict[str, Any]
+    monitor: list[dict[str, Any]] = field(default_factory=list)
+    best_step: int | None = None
 
 
 def finished_adapter(workdir: Path) -> Path | None:
@@ -107,8 +127,9 @@ def build_trainer(
     extra_rewards: Sequence[Callable[..., list[float]]] = (),
     callbacks: Sequence[Any] = (),
     gather: Gather | None = None,
-) -> tuple[Any, dict[str, Any]]:
-    """A ready ``GRPOTrainer`` and the facts of its training data.
+    verbose: bool = False,
+) -> BuiltTrainer:
+    """A ready trainer (trl's ``GRPOTrainer`` + LR-IAD's additions), monitor and console lines.
 
     Args:
         samples: The training subset.
@@ -123,7 +144,10 @@ def build_trainer(
             (tests use one with variance: a random model scores 0 on both).
         callbacks: transformers ``TrainerCallback`` objects to add.
         gather: Cross-process gather of the focal reward (default: torch.distributed).
+        verbose: Print trl's full log dicts beside the compact step lines.
     """
+    from iadbench_methods.lr_iad.monitor import HeldOutMonitor
+    from iadbench_methods.lr_iad.progress import quiet_trainer_console
     from iadbench_methods.lr_iad.trainer import LRIADGRPOTrainer
 
     # Before the model: it joins the process group and, under ZeRO-3, makes loading partition.
@@ -154,7 +178,20 @@ def build_trainer(
         callbacks=list(callbacks) or None,
     )
     _point_tensorboard_at(trainer, workdir / TENSORBOARD_DIR)
-    return trainer, data.describe()
+    monitor = None
+    if options.monitor_samples and data.heldout:
+        # Every process evaluates (under ZeRO-3 each must join generate); the first reports.
+        monitor = HeldOutMonitor(
+            data.heldout, processor, every=options.monitor_every,
+            warn_after=options.monitor_warn_after,
+            max_new_tokens=options.max_completion_length,  # as long as a rollout may be
+            tensorboard_dir=workdir / TENSORBOARD_DIR if options.report_to != "none" else None,
+            best_dir=workdir / BEST_ADAPTER_DIR if options.keep_best else None,
+            is_main=trainer.is_world_process_zero(), synced_gpus=args.deepspeed is not None,
+        )  # fmt: skip
+        trainer.add_callback(monitor)
+    quiet_trainer_console(trainer, verbose=verbose)
+    return BuiltTrainer(trainer, data.describe(), monitor)
 
 
 def rewards_of(options: LRIADOptions, gather: Gather | None = None) -> list[Callable[..., Any]]:
@@ -217,6 +254,7 @@ def train_lr_iad(
     extra_rewards: Sequence[Callable[..., list[float]]] = (),
     callbacks: Sequence[Any] = (),
     gather: Gather | None = None,
+    verbose: bool = False,
 ) -> TrainingResult:
     """Train (or resume training) and store the adapter; see the module docstring for files.
 
@@ -233,11 +271,12 @@ def train_lr_iad(
     import torch.distributed as dist
 
     owns_group = not (dist.is_available() and dist.is_initialized())
-    trainer, data = build_trainer(
+    built = build_trainer(
         samples, options, model_source=model_source, workdir=workdir, seed=seed, device=device,
         precision=precision, attention=attention, extra_rewards=extra_rewards,
-        callbacks=callbacks, gather=gather,
+        callbacks=callbacks, gather=gather, verbose=verbose,
     )  # fmt: skip
+    trainer, data, monitor = built.trainer, built.data, built.monitor
     resume = last_checkpoint(workdir / CHECKPOINTS_DIR)
     if trainer.is_world_process_zero():
         logger.info(
@@ -255,6 +294,8 @@ def train_lr_iad(
         seconds=seconds,
         processes=trainer.accelerator.num_processes,
         data=data,
+        monitor=[asdict(scores) for scores in monitor.history] if monitor else [],
+        best_step=monitor.best.step if options.keep_best and monitor and monitor.best else None,
     )
     _store_adapter(trainer, workdir, result, options)
     if owns_group and dist.is_available() and dist.is_initialized():
@@ -274,8 +315,13 @@ def _store_adapter(
     if trainer.is_world_process_zero() and staging.exists():
         shutil.rmtree(staging)  # left by a process killed while saving
     trainer.accelerator.wait_for_everyone()
-    # Every process calls it: under ZeRO-3 the weights are gathered collectively.
-    trainer.save_model(str(staging))
+    best = workdir / BEST_ADAPTER_DIR
+    if result.best_step is not None and best.is_dir():
+        if trainer.is_world_process_zero():  # keep_best: the monitor saved it, complete
+            shutil.copytree(best, staging)
+    else:
+        # Every process calls it: under ZeRO-3 the weights are gathered collectively.
+        trainer.save_model(str(staging))
     trainer.accelerator.wait_for_everyone()
     if trainer.is_world_process_zero():
         target = workdir / ADAPTER_DIR

@@ -1,0 +1,76 @@
+"""What reaches the terminal: iadbench's own lines, and how loud the libraries underneath may be.
+
+A training run pulls in transformers, trl, peft, datasets and huggingface_hub, each with its own
+progress bars ("Loading weights", "Writing model shards"), INFO logs and FutureWarnings. In a
+terminal or a redirected log they bury the lines that say whether a run works (LR-IAD's step
+and monitor lines). :func:`configure` decides once per process, from the CLI's ``--verbose``:
+
+- quiet (default): iadbench's loggers print INFO and above to stderr as plain lines; the
+  libraries' progress bars are off, their loggers show errors only, and their deprecation
+  warnings (``FutureWarning``, ``DeprecationWarning``) are hidden. Warnings iadbench raises
+  itself (e.g. the LR-IAD monitor's) are unaffected.
+- verbose: iadbench logs DEBUG, libraries keep their own defaults, and LR-IAD also prints trl's
+  full per-step log dicts (:func:`verbose` is what it reads).
+
+Nothing here runs on import; library code (``import iadbench`` in a notebook) is left alone
+unless :func:`configure` is called.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+
+_OWN_LOGGERS = ("iadbench", "iadbench_methods")
+_LIBRARIES = ("transformers", "trl", "peft", "accelerate", "datasets", "huggingface_hub", "torch")
+_state = {"verbose": False}
+
+
+def verbose() -> bool:
+    """Whether the user asked for everything (``iadbench --verbose``)."""
+    return _state["verbose"]
+
+
+def configure(verbose: bool = False) -> None:
+    """Set up the terminal for one CLI process (see the module docstring).
+
+    Example:
+        >>> configure(verbose=False)  # doctest: +SKIP
+    """
+    _state["verbose"] = verbose
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in _OWN_LOGGERS:
+        own = logging.getLogger(name)
+        own.handlers = [handler]
+        own.setLevel(logging.DEBUG if verbose else logging.INFO)
+        own.propagate = False
+    if verbose:
+        return
+    for name in _LIBRARIES:
+        logging.getLogger(name).setLevel(logging.ERROR)
+        for category in (FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("ignore", category=category, module=rf"{name}(\.|$)")
+    _silence_progress_bars()
+
+
+def _silence_progress_bars() -> None:
+    """Switch off the Hugging Face libraries' tqdm bars.
+
+    The environment switches are read when a library is imported (the CLI imports them inside
+    commands, after this runs); a library already imported is switched off directly.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers follows it
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
