@@ -23,7 +23,8 @@ All are computed from the strict parser shared with evaluation
   ``−α · (1 − p)^γ · f(y)``, so a confidently wrong answer (small ``p``) loses more than a nearly
   right one ("low-confidence misclassified samples receive higher penalties"); an invalid answer
   has no letter and takes ``p = 0``.
-- accuracy reward (``reward=accuracy``, the Visual-RFT code base's classification reward): ``c``.
+- accuracy reward (``reward=accuracy``): ``c`` (0/1), like the Visual-RFT code base's
+  classification reward but strict where that one matches substrings.
 
 **Which factors act under which scaling.** trl turns the summed reward ``r_i`` of completion
 ``i`` of an image into the advantage ``A_i = (r_i − mean_g r) / s`` (:func:`advantages`), where
@@ -285,7 +286,8 @@ def accuracy_reward(
 ) -> list[float]:
     """The plain accuracy reward (``reward=accuracy``): 1 for a strictly correct answer, else 0.
 
-    The Visual-RFT code base's classification reward; the ablation of the focal reward.
+    Like the Visual-RFT code base's classification reward (which also accepts substring matches);
+    the ablation of the focal reward.
 
     Example:
         >>> done = [{"role": "assistant", "content": "<think>x</think><answer>A</answer>"}]

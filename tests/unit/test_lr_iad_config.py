@@ -132,3 +132,14 @@ def test_adapter_declares_training_and_text():
     caps = LRIAD.capabilities
     assert caps.trains and caps.gives_text and caps.needs_pixels and not caps.gives_scores
     assert set(load_defaults()) <= set(LRIAD.options_dict(LRIADOptions()))
+
+
+def test_no_default_is_attributed_to_a_command_the_authors_never_published():
+    # The LR-IAD repository holds a README only: num_generations is chosen, with its source named.
+    from iadbench_methods.lr_iad.config import DEFAULTS_FILE
+
+    text = DEFAULTS_FILE.read_text(encoding="utf-8")
+    readme = (DEFAULTS_FILE.parent / "README.md").read_text(encoding="utf-8")
+    assert "authors' public command" not in text + readme
+    (line,) = [line for line in text.splitlines() if line.startswith("num_generations")]
+    assert "chosen" in line
