@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from iadbench.categories import natural_name
-from iadbench.devices import resolve_device, resolve_precision, torch_dtype
+from iadbench.devices import PRECISIONS, resolve_device, resolve_precision, torch_dtype
 from iadbench.errors import IADBenchError
 from iadbench.method import Capabilities, MethodAdapter
 from iadbench.records import DEFECT, NORMAL, Prediction, Sample
@@ -47,7 +47,12 @@ class WinClipOptions:
         image_size: Input side in pixels; must be the architecture's own input size.
         scales: anomalib's sliding-window scales, comma-separated (empty: none). They shape
             anomalib's anomaly map only; the zero-shot image score does not depend on them.
-        precision: ``auto`` (bf16 or fp16 on a GPU, fp32 on the CPU), ``fp32``, ``fp16``, ``bf16``.
+        precision: ``auto`` (= ``fp32`` on every device: anomalib's reference, see
+            :func:`winclip_precision`), ``fp32``, or ``fp16`` / ``bf16`` (GPU only, explicit).
+        class_names: The object name in the prompts: ``official`` (default) is what anomalib
+            feeds for an MVTec AD / VisA category, the category folder name verbatim
+            (``metal_nut``, ``pcb1``, ``pipe_fryum``); ``natural`` is iadbench's natural name
+            (``metal nut``, ``printed circuit board``, ``pipe fryum``). See :func:`class_name`.
     """
 
     arch: str = "ViT-B-16-plus-240"
@@ -58,6 +63,57 @@ class WinClipOptions:
     # comes from the full-image embedding, so none are computed by default (12x faster).
     scales: str = ""
     precision: str = "auto"
+    class_names: Literal["official", "natural"] = "official"
+
+
+def class_name(category: str, class_names: str) -> str:
+    """The object name WinCLIP's prompts use for a category folder.
+
+    ``official`` reproduces anomalib: its Lightning ``WinClip._get_class_name`` returns the
+    datamodule's ``category`` unchanged (``anomalib/models/image/winclip/lightning_model.py``
+    lines 163-181), which is the category folder name (``MVTecAD(category="metal_nut")``,
+    ``Visa(category="pipe_fryum")``), and ``create_prompt_ensemble`` formats it into the
+    templates as is (``prompting.py`` lines 103-107): no ``_`` is replaced. ``natural`` is
+    :func:`iadbench.categories.natural_name`.
+
+    Example:
+        >>> class_name("metal_nut", "official"), class_name("metal_nut", "natural")
+        ('metal_nut', 'metal nut')
+        >>> class_name("pcb1", "official"), class_name("pcb1", "natural")
+        ('pcb1', 'printed circuit board')
+    """
+    if class_names == "official":
+        return category
+    if class_names == "natural":
+        return natural_name(category)
+    raise IADBenchError(f"class_names must be official or natural, got {class_names!r}")
+
+
+def winclip_precision(requested: str, device: str) -> str:
+    """The precision WinCLIP's weights are kept in; ``auto`` is ``fp32`` on every device.
+
+    anomalib keeps WinCLIP's CLIP in fp32: ``WinClipModel.__init__`` calls
+    ``open_clip.create_model_and_transforms(backbone, pretrained=...)`` without a
+    ``precision`` (``anomalib/models/image/winclip/torch_model.py`` line 127; open_clip's
+    default is ``"fp32"``) and never casts, the Lightning ``WinClip.trainer_arguments`` is
+    empty (``lightning_model.py`` lines 226-233) and ``Engine`` passes no ``precision`` to
+    Lightning's ``Trainer`` (``anomalib/engine/engine.py`` lines 157-176), whose default is
+    ``"32-true"``. ``fp16`` / ``bf16`` stay available when asked for explicitly (GPU only).
+    Pure: torch is not consulted for ``auto``, so the answer for ``"cuda"`` is testable on a
+    CPU-only machine.
+
+    Raises:
+        IADBenchError: Unknown precision, or half precision asked for on the CPU.
+
+    Example:
+        >>> winclip_precision("auto", "cuda"), winclip_precision("bf16", "cuda:0")
+        ('fp32', 'bf16')
+    """
+    if requested == "auto":
+        return "fp32"
+    if requested not in PRECISIONS:
+        raise IADBenchError(f"precision must be one of {', '.join(PRECISIONS)}, got {requested!r}")
+    return resolve_precision(requested, device)
 
 
 class WinClip(MethodAdapter):
@@ -67,8 +123,10 @@ class WinClip(MethodAdapter):
     flawless {name}", "a close-up photo of the damaged {name}", ...; 231 prompts) are embedded
     with OpenCLIP ViT-B-16-plus-240 (laion400m_e31) at 240 px; the score is the softmax
     probability of the anomalous ensemble (temperature 0.07), in [0, 1]. ``{name}`` is the
-    category's natural name (``metal_nut`` → "metal nut", ``pcb3`` → "printed circuit board").
-    Text embeddings are computed once per name; a batch may mix categories. Nothing is trained.
+    category folder name as anomalib feeds it (``metal_nut``), or with ``class_names=natural``
+    the natural name (``metal_nut`` → "metal nut", ``pcb3`` → "printed circuit board"). Weights
+    stay in fp32 as in anomalib unless ``precision`` asks for half precision. Text embeddings
+    are computed once per name; a batch may mix categories. Nothing is trained.
 
     Paper: J. Jeong, Y. Zou, T. Kim, D. Zhang, A. Ravichandran, O. Dabeer, "WinCLIP: Zero-/Few-Shot
     Anomaly Classification and Segmentation", CVPR 2023, https://arxiv.org/abs/2303.14814
@@ -93,7 +151,8 @@ class WinClip(MethodAdapter):
         needs_pixels=True, gives_scores=True, prefers_gpu=False, builds_models=True
     )
     Options = WinClipOptions
-    version = "1"
+    # 2: defaults now follow anomalib: folder names in the prompts, fp32 weights on a GPU.
+    version = "2"
     default_batch_size = 32
 
     def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:
@@ -106,7 +165,8 @@ class WinClip(MethodAdapter):
         if self.weights is None and not tiny:
             self.weights = opts.pretrained
         self.device = resolve_device(device)
-        self.precision = resolve_precision(opts.precision, self.device)
+        self.precision = winclip_precision(opts.precision, self.device)
+        class_name("", opts.class_names)  # a wrong value fails here, not at the first batch
         _check_image_size(self.arch, opts.image_size)
         self._scorer: WinClipScorer | None = None
         self._build_error: IADBenchError | None = None
@@ -118,7 +178,7 @@ class WinClip(MethodAdapter):
     def predict(
         self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None
     ) -> list[Prediction]:
-        """One score per sample, batched per natural class name.
+        """One score per sample, batched per prompt class name (see ``class_names``).
 
         Args:
             batch: The samples; their categories may differ.
@@ -134,10 +194,11 @@ class WinClip(MethodAdapter):
         groups: dict[str, list[int]] = {}
         for index, sample in enumerate(batch):
             if predictions[index] is None:
-                groups.setdefault(natural_name(sample.category), []).append(index)
-        for class_name, indices in groups.items():
+                name = class_name(sample.category, self.options.class_names)
+                groups.setdefault(name, []).append(index)
+        for name, indices in groups.items():
             images = torch.stack([inputs[i] for i in indices])
-            for index, score in zip(indices, scorer.scores(class_name, images), strict=True):
+            for index, score in zip(indices, scorer.scores(name, images), strict=True):
                 predictions[index] = _prediction(score)
         return [p for p in predictions if p is not None]
 
@@ -174,7 +235,7 @@ class WinClip(MethodAdapter):
         return self._scorer
 
     def describe(self) -> dict[str, Any]:
-        """What is (or will be) built: arch, weights, size, scales, device, precision, versions."""
+        """What is (or will be) built: arch, weights, size, scales, device, precision, names."""
         return {
             "arch": self.arch,
             "weights": self.weights,
@@ -183,7 +244,9 @@ class WinClip(MethodAdapter):
             "scales": list(self.scales),
             "device": self.device,
             "precision": self.precision,
-            "prompts": "anomalib WinCLIP compositional ensemble, natural category names",
+            "class_names": self.options.class_names,
+            "prompts": "anomalib WinCLIP compositional ensemble, "
+            + _PROMPT_NAMES[self.options.class_names],
             "anomalib": _version("anomalib"),
             "open_clip": _version("open_clip_torch"),
         }
@@ -200,6 +263,12 @@ class WinClip(MethodAdapter):
                 predictions[index] = Prediction.failed(str(exc))
                 inputs.append(None)
         return inputs
+
+
+_PROMPT_NAMES = {
+    "official": "category folder names as anomalib feeds them",
+    "natural": "natural category names",
+}
 
 
 def parse_scales(text: str) -> tuple[int, ...]:

@@ -160,7 +160,7 @@ class WinClipScorer:
     Example:
         >>> model = build_model("iadbench-tiny-ViT-B-16-plus-240", None)  # doctest: +SKIP
         >>> scorer = WinClipScorer(model)  # doctest: +SKIP
-        >>> scorer.scores("metal nut", torch.zeros(2, 3, 240, 240))  # doctest: +SKIP
+        >>> scorer.scores("metal_nut", torch.zeros(2, 3, 240, 240))  # doctest: +SKIP
         [0.37..., 0.37...]
     """
 
@@ -184,7 +184,8 @@ class WinClipScorer:
         """The zero-shot image scores (anomalib's ``pred_score``) of a batch of one class.
 
         Args:
-            class_name: The natural name the prompts use, e.g. ``"metal nut"``.
+            class_name: The object name the prompts use: the category folder name as anomalib
+                feeds it (``"metal_nut"``), or the natural name (``"metal nut"``).
             images: ``(N, 3, S, S)`` preprocessed images (any device and dtype).
         """
         self.use_class(class_name)

@@ -68,3 +68,18 @@ def test_missing_weights_file_exits_2_with_a_message_and_no_traceback(tmp_path, 
     assert result.returncode == 2
     assert "/nonexistent/b16p.bin" in result.stderr and "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_list_options_shows_class_names_and_precision_defaults():
+    """``iadbench list winclip --options`` documents the class_names option (new) and its
+    default ``official``, next to ``precision`` (``auto`` = fp32, anomalib's reference)."""
+    result = subprocess.run(
+        [*CLI, "list", "winclip", "--options"], capture_output=True, text=True, env=ENV, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {
+        line.split()[0]: line.split()[-1]
+        for line in result.stdout.splitlines()
+        if line.split() and line.split()[0] in {"class_names", "precision"}
+    }
+    assert rows == {"class_names": "'official'", "precision": "'auto'"}

@@ -1,4 +1,4 @@
-"""WinCLIP adapter: anomalib's scores, prompts per natural name, weights, preprocessing (tiny)."""
+"""WinCLIP adapter: anomalib's scores, prompt class names, precision, weights, preprocessing."""
 
 from __future__ import annotations
 
@@ -82,14 +82,27 @@ def test_scores_equal_anomalib_winclip_model_on_the_same_weights(adapter, synth_
     )
     assert not unexpected
     assert all(key.startswith("__visual_embeddings_") for key in missing)
-    reference.setup("metal nut")
+    # The default class_names=official feeds the folder name, as anomalib's Lightning WinClip
+    # does with the datamodule's category (it used to be the natural name "metal nut").
+    reference.setup("metal_nut")
     images = torch.stack([adapter.preprocessor()(s) for s in samples])
     expected = reference(images).pred_score.tolist()
     assert ours == pytest.approx(expected, abs=1e-5)
     assert all(0.0 <= s <= 1.0 for s in ours)
 
 
-def test_text_embeddings_are_computed_once_per_natural_name(monkeypatch, synth_visa, synth_mvtec):
+@pytest.mark.parametrize(
+    ("class_names", "expected"),
+    [
+        # The natural names merge the PCBs into one prompt set (the only behaviour before
+        # class_names existed); anomalib's folder names (the default now) keep them apart.
+        ("natural", {"bottle": 1, "printed circuit board": 1}),
+        ("official", {"bottle": 1, "pcb1": 1, "pcb2": 1, "pcb3": 1}),
+    ],
+)
+def test_text_embeddings_are_computed_once_per_class_name(
+    class_names, expected, monkeypatch, synth_visa, synth_mvtec
+):
     from anomalib.models.image.winclip.torch_model import WinClipModel
 
     calls: Counter[str] = Counter()
@@ -100,12 +113,64 @@ def test_text_embeddings_are_computed_once_per_natural_name(monkeypatch, synth_v
         original(self, class_name)
 
     monkeypatch.setattr(WinClipModel, "_collect_text_embeddings", counting)
-    adapter = _tiny()
+    adapter = _tiny(class_names=class_names)
     pcbs = _pick(synth_visa, "visa", {"pcb1": 1, "pcb2": 1, "pcb3": 1})
     bottles = _pick(synth_mvtec, "mvtec", {"bottle": 3})
     _scores(adapter, [bottles[0], pcbs[0], bottles[1], pcbs[1]])
     _scores(adapter, [pcbs[2], bottles[2]])
-    assert calls == {"bottle": 1, "printed circuit board": 1}
+    assert calls == expected
+
+
+PROMPT_NAMES = {  # category folder → (official: anomalib's datamodule category, natural)
+    "metal_nut": ("metal_nut", "metal nut"),
+    "pcb1": ("pcb1", "printed circuit board"),
+    "pipe_fryum": ("pipe_fryum", "pipe fryum"),
+}
+
+
+@pytest.mark.parametrize("class_names", [None, "official", "natural"])
+def test_prompts_name_the_class_as_class_names_says(
+    class_names, monkeypatch, synth_mvtec, synth_visa
+):
+    """What reaches anomalib's prompt ensemble for each category, by default and per setting.
+
+    anomalib's Lightning WinClip passes ``datamodule.category`` (the folder name) unchanged
+    (lightning_model.py ``_get_class_name``); before ``class_names`` existed the natural name
+    was always used, so the default and ``official`` cases fail on that behaviour.
+    """
+    from anomalib.models.image.winclip import torch_model
+
+    seen: list[tuple[str, list[str], list[str]]] = []
+    original = torch_model.create_prompt_ensemble
+
+    def recording(name: str) -> tuple[list[str], list[str]]:
+        normal, anomalous = original(name)
+        seen.append((name, normal, anomalous))
+        return normal, anomalous
+
+    monkeypatch.setattr(torch_model, "create_prompt_ensemble", recording)
+    samples = _pick(synth_mvtec, "mvtec", {"metal_nut": 1}) + _pick(
+        synth_visa, "visa", {"pcb1": 1, "pipe_fryum": 1}
+    )
+    assert [s.category for s in samples] == list(PROMPT_NAMES)
+    adapter = _tiny() if class_names is None else _tiny(class_names=class_names)
+    assert adapter.describe()["class_names"] == (class_names or "official")
+    _scores(adapter, samples)
+    column = 1 if class_names == "natural" else 0
+    expected = [names[column] for names in PROMPT_NAMES.values()]
+    assert [name for name, _, _ in seen] == expected
+    for (_, normal, anomalous), want in zip(seen, expected, strict=True):
+        assert f"a photo of a flawless {want}." in normal and len(normal) == 147
+        assert f"a close-up photo of the damaged {want}." in anomalous and len(anomalous) == 84
+
+
+def test_unknown_class_names_value_is_refused():
+    from iadbench.options import OptionError, build_options
+
+    with pytest.raises(OptionError, match="official, natural"):
+        build_options(WinClipOptions, {"class_names": "folder"})
+    with pytest.raises(IADBenchError, match="official or natural"):
+        _tiny(class_names="folder")
 
 
 def test_mixed_category_batch_scores_as_per_category_batches(adapter, synth_mvtec, synth_visa):
@@ -181,6 +246,7 @@ def test_describe_names_the_model_actually_built(adapter):
     facts = adapter.describe()
     assert facts["arch"] == TINY and facts["weights"] is None and facts["random_init_seed"] == 0
     assert (facts["device"], facts["precision"], facts["scales"]) == ("cpu", "fp32", [])
+    assert facts["class_names"] == "official" and "folder names" in facts["prompts"]
     assert facts["anomalib"] and facts["open_clip"]
     real = WinClip(device="cpu").describe()
     assert (real["arch"], real["weights"]) == ("ViT-B-16-plus-240", "laion400m_e31")
@@ -190,6 +256,36 @@ def test_scales_option_parses_and_rejects_nonsense():
     assert parse_scales("2, 3") == (2, 3) and parse_scales("") == ()
     with pytest.raises(IADBenchError, match="positive integers"):
         parse_scales("2,x")
+
+
+def test_auto_precision_resolves_to_fp32_on_every_device():
+    """anomalib keeps WinCLIP's CLIP in fp32 (torch_model.py: no cast; Engine: Lightning's
+    default precision "32-true"); ``auto`` used to mean bf16/fp16 on a GPU."""
+    from iadbench_methods.winclip.adapter import winclip_precision
+
+    for device in ("cpu", "cuda", "cuda:1"):
+        assert winclip_precision("auto", device) == "fp32"
+        assert winclip_precision("fp32", device) == "fp32"
+    assert winclip_precision("bf16", "cuda") == "bf16"
+    assert winclip_precision("fp16", "cuda:0") == "fp16"
+    with pytest.raises(IADBenchError, match="needs a GPU"):
+        winclip_precision("bf16", "cpu")
+    with pytest.raises(IADBenchError, match="precision must be one of"):
+        winclip_precision("fp8", "cuda")
+
+
+def test_adapter_on_a_bf16_gpu_keeps_fp32_by_default(monkeypatch):
+    """On a (faked) bf16-capable GPU the default is fp32; half precision only when asked for.
+
+    Nothing is built (the model is built on first use), so no GPU is needed. This failed before:
+    ``auto`` resolved to bf16 there.
+    """
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    on_gpu = WinClip(WinClipOptions(), tiny=True, device="cuda")
+    assert (on_gpu.device, on_gpu.describe()["precision"]) == ("cuda", "fp32")
+    explicit = WinClip(WinClipOptions(precision="bf16"), tiny=True, device="cuda")
+    assert explicit.describe()["precision"] == "bf16"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
