@@ -16,7 +16,12 @@ from iadbench.images import ImageReadError
 from iadbench.method import Capabilities, FitContext, MethodAdapter
 from iadbench.records import DEFECT, NORMAL, Prediction, Sample
 from iadbench_methods.aprilgan.data import ClipPreprocessor
-from iadbench_methods.aprilgan.options import AprilGANOptions, parse_layers, resolve_layers
+from iadbench_methods.aprilgan.options import (
+    AprilGANOptions,
+    parse_layers,
+    resolve_clip_precision,
+    resolve_layers,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -69,7 +74,9 @@ class AprilGAN(MethodAdapter):
     # --tiny: small inputs and one epoch (the tiny ViT at 518 px spends its time on attention over
     # 1,370 tokens); the same code runs. `--tiny --set image_size=518` restores the real size.
     tiny_options: ClassVar[dict[str, str]] = {"image_size": "112", "epochs": "1"}
-    version: ClassVar[str] = "1"
+    # 2: the official prompt ensemble and class names, summed maps, align_corners=True,
+    #    fp32 weights + fp16 autocast by default, epochs=auto.
+    version: ClassVar[str] = "2"
     default_batch_size: ClassVar[int] = 16
 
     def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:
@@ -91,13 +98,13 @@ class AprilGAN(MethodAdapter):
         return self._model
 
     def _build(self, seed: int) -> AprilGANModel:
-        from iadbench.devices import resolve_device, resolve_precision, torch_dtype
+        from iadbench.devices import resolve_device, torch_dtype
         from iadbench_methods.aprilgan.model import AprilGANModel
         from iadbench_methods.clip_common import create_clip
 
         opts = self.options
         device = resolve_device(self.device)
-        precision = resolve_precision(opts.precision, device)
+        precision, autocast = resolve_clip_precision(opts.precision, device)
         pretrained = opts.weights or opts.pretrained
         bundle = create_clip(
             opts.arch, pretrained, tiny=self.tiny, image_size=opts.image_size,
@@ -108,7 +115,8 @@ class AprilGAN(MethodAdapter):
         indices = resolve_layers(parse_layers(opts.feature_layers), depth, reference)
         model = AprilGANModel(
             bundle.model, bundle.tokenizer, indices, opts.image_size, device,
-            torch_dtype(precision),
+            torch_dtype(precision), torch_dtype(autocast) if autocast else None,
+            class_names=opts.class_names,
         )  # fmt: skip
         model.reset_maps(seed)
         self._facts = {
@@ -120,6 +128,7 @@ class AprilGAN(MethodAdapter):
             "embed_dim": model.embed_dim,
             "device": device,
             "precision": precision,
+            "autocast": autocast,
         }
         return model
 
@@ -201,14 +210,16 @@ class AprilGAN(MethodAdapter):
             scores = model.text_scores(global_embeddings, text)
             if need_map:
                 maps = model.anomaly_map(model.layer_logits(tokens, text), opts.map_sigma)
-                map_max = maps.flatten(1).amax(1)
+                # The map is a sum over blocks (official test.py); divided by their number its
+                # maximum is a probability again, for the run's threshold (same ranking).
+                map_max = maps.flatten(1).amax(1) / len(model.layer_indices)
                 if opts.score == "map-max":
                     scores = map_max
                 elif opts.score == "combined":
                     scores = (scores + map_max) / 2
         values = scores.float().cpu().tolist()
         if opts.save_maps:
-            self._save_maps(samples, maps)
+            self._save_maps(samples, maps / len(model.layer_indices))
         return [_prediction(value) for value in values]
 
     def _save_maps(self, samples: list[Sample], maps: torch.Tensor) -> None:
@@ -218,7 +229,8 @@ class AprilGAN(MethodAdapter):
         if self.artifacts_dir is None:
             logger.warning("AprilGAN: save_maps is set but the runner gave no artifacts dir")
             return
-        # Absolute scale (0 → 0, 1 → 255), not per-image min-max: maps compare across images.
+        # ``maps`` here: the summed map divided by the number of blocks. Absolute scale (0 → 0,
+        # 1 → 255), not per-image min-max: maps compare across images.
         pixels = (maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
         for sample, image in zip(samples, pixels, strict=True):
             path = map_path(self.artifacts_dir, sample)
@@ -226,7 +238,7 @@ class AprilGAN(MethodAdapter):
             Image.fromarray(image, mode="L").save(path)
 
     def describe(self) -> dict[str, Any]:
-        """Model, weights, input size, blocks, device, precision and the training stats."""
+        """Model, weights, input size, blocks, device, precision, names and training stats."""
         from iadbench_methods.clip_common import tiny_name
 
         facts: dict[str, Any] = {
@@ -237,6 +249,8 @@ class AprilGAN(MethodAdapter):
             "feature_layers": self.options.feature_layers,
             "device": self.device,
             "precision": self.options.precision,
+            "epochs": self.options.epochs,
+            "class_names": self.options.class_names,
             **self._facts,
             "score": self.options.score,
         }

@@ -3,10 +3,12 @@
 Pixel level: the patch tokens of each chosen block (the raw block output, without ``ln_post``,
 as the original feeds its linear layers) go through that block's ``Linear(width → embed_dim)``,
 are L2-normalised and compared by cosine with the normal and abnormal text embeddings of the
-image's category; ``100 · cos`` are the two logits of a patch, upsampled (bilinear) to the image
-size and turned into an abnormal probability by a two-class softmax. The anomaly map is the mean
-of the layers' probability maps (the original sums them: same ranking, but the mean stays in
-[0, 1] so its maximum can serve as an image score).
+image's category; ``100 · cos`` are the two logits of a patch, upsampled bilinearly with
+``align_corners=True`` to the image size and turned into an abnormal probability by a two-class
+softmax. The anomaly map is the SUM of the layers' probability maps (so it lies in
+``[0, number of blocks]``), as the official ``test.py`` does (``F.interpolate(...,
+mode='bilinear', align_corners=True)``, ``torch.softmax(...)[:, 1]``, then
+``np.sum(anomaly_maps, axis=0)``).
 
 Image level: the original's zero-shot score is the softmax of ``100 · cos`` between the global
 image embedding and the two text embeddings — it does not involve the linear maps at all.
@@ -29,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from iadbench_methods.aprilgan.prompts import prompt_ensemble
+from iadbench_methods.aprilgan.prompts import ClassNames, prompt_ensemble
 
 # CLIP's learned temperature converges to its cap of 100; AprilGAN uses that constant.
 LOGIT_SCALE = 100.0
@@ -63,7 +65,11 @@ class AprilGANModel:
         layer_indices: 0-based visual blocks whose patch tokens are used.
         image_size: Input side in pixels.
         device: Torch device.
-        dtype: Dtype of the CLIP weights (fp16/bf16 run under autocast on a GPU).
+        dtype: Dtype of the CLIP weights.
+        autocast_dtype: Dtype of the autocast around CLIP's forward passes on a GPU; None = no
+            autocast. Default: ``dtype`` when that is a half precision, else None. The official
+            set-up is fp32 weights with fp16 autocast (``precision=auto``).
+        class_names: Object names in the prompts (:func:`prompts.object_name`).
     """
 
     def __init__(
@@ -74,6 +80,8 @@ class AprilGANModel:
         image_size: int,
         device: str,
         dtype: torch.dtype = torch.float32,
+        autocast_dtype: torch.dtype | None = None,
+        class_names: ClassNames = "official",
     ) -> None:
         self.clip = clip.eval().requires_grad_(False)
         self.tokenizer = tokenizer
@@ -81,6 +89,10 @@ class AprilGANModel:
         self.image_size = image_size
         self.device = device
         self.dtype = dtype
+        if autocast_dtype is None and dtype != torch.float32:
+            autocast_dtype = dtype
+        self.autocast_dtype = autocast_dtype
+        self.class_names: ClassNames = class_names
         visual = clip.visual
         self.width = int(visual.transformer.width)
         self.embed_dim = int(visual.output_dim)
@@ -96,9 +108,9 @@ class AprilGANModel:
         self.maps = maps.to(self.device)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """Mixed precision on a GPU with half-precision weights; nothing on the CPU."""
-        if self.device.startswith("cuda") and self.dtype != torch.float32:
-            return torch.autocast(device_type="cuda", dtype=self.dtype)
+        """Autocast at ``autocast_dtype`` on a GPU; nothing on the CPU or without one."""
+        if self.device.startswith("cuda") and self.autocast_dtype is not None:
+            return torch.autocast(device_type="cuda", dtype=self.autocast_dtype)
         return contextlib.nullcontext()
 
     @torch.no_grad()
@@ -131,11 +143,12 @@ class AprilGANModel:
         return torch.stack([self._text[c] for c in categories])
 
     def _encode_category(self, category: str) -> torch.Tensor:
-        normal, abnormal = prompt_ensemble(category)
+        normal, abnormal = prompt_ensemble(category, self.class_names)
         tokens = self.tokenizer(normal + abnormal).to(self.device)
         with self.autocast():
             embedded = F.normalize(self.clip.encode_text(tokens).float(), dim=-1)
-        # Each state is the mean of its prompts, renormalised onto the unit sphere.
+        # As prompt_ensemble.py: each sentence embedding L2-normalised, a state is their mean,
+        # normalised again; the (embed_dim, 2) columns are normal, abnormal.
         states = [embedded[: len(normal)].mean(0), embedded[len(normal) :].mean(0)]
         return F.normalize(torch.stack(states, dim=1), dim=0)
 
@@ -159,14 +172,19 @@ class AprilGANModel:
             # upsampling the difference equals differencing the upsampled logits.
             diff = (logits[..., 1] - logits[..., 0]).reshape(batch, 1, self.grid, self.grid)
             size = (self.image_size, self.image_size)
-            maps.append(F.interpolate(diff, size=size, mode="bilinear", align_corners=False)[:, 0])
+            # test.py / train.py: F.interpolate(..., mode='bilinear', align_corners=True).
+            maps.append(F.interpolate(diff, size=size, mode="bilinear", align_corners=True)[:, 0])
         return maps
 
     @staticmethod
     def anomaly_map(layer_logits: Sequence[torch.Tensor], sigma: float = 0.0) -> torch.Tensor:
-        """``(batch, S, S)`` mean over layers of the abnormal probability, optionally smoothed."""
-        mean = torch.stack([torch.sigmoid(x) for x in layer_logits]).mean(0)
-        return gaussian_blur(mean, sigma) if sigma > 0 else mean
+        """``(batch, S, S)`` SUM over layers of the abnormal probability, optionally smoothed.
+
+        The sum, as the official ``test.py`` (``np.sum(anomaly_maps, axis=0)``): values lie in
+        ``[0, len(layer_logits)]``.
+        """
+        total = torch.stack([torch.sigmoid(x) for x in layer_logits]).sum(0)
+        return gaussian_blur(total, sigma) if sigma > 0 else total
 
 
 def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -174,7 +192,7 @@ def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
 
     Example:
         >>> import torch
-        >>> float(gaussian_blur(torch.ones(1, 8, 8), sigma=1.0).mean())
+        >>> round(float(gaussian_blur(torch.ones(1, 8, 8), sigma=1.0).mean()), 6)
         1.0
     """
     radius = max(1, math.ceil(4 * sigma))

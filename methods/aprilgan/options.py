@@ -9,10 +9,15 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from iadbench.devices import PRECISIONS
+from iadbench.devices import PRECISIONS, resolve_precision
 from iadbench.options import OptionError
+from iadbench_methods.aprilgan.prompts import ClassNames
 
 ScoreKind = Literal["text", "map-max", "combined"]
+
+# The official schedule per training dataset: train.sh of VAND-APRIL-GAN trains on MVTec AD with
+# `--epoch 3` and on VisA with `--epoch 15`, both with `--batch_size 8 --image_size 518`.
+OFFICIAL_EPOCHS: dict[str, int] = {"mvtec": 3, "visa": 15}
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,8 @@ class AprilGANOptions:
         feature_layers: 1-based numbers of the visual blocks whose patch tokens are mapped,
             comma-separated. Under ``--tiny`` they are mapped proportionally onto the tiny
             model's depth (6,12,18,24 of 24 → 1,2,3,4 of 4).
-        epochs: Training epochs (see the README for why 3).
+        epochs: Training epochs; ``auto`` (default) = the official ``train.sh`` value for the
+            training dataset (MVTec AD 3, VisA 15, see :data:`OFFICIAL_EPOCHS`).
         lr: Adam learning rate.
         beta1: Adam β1.
         beta2: Adam β2.
@@ -40,7 +46,12 @@ class AprilGANOptions:
         map_sigma: Gaussian smoothing of the anomaly map in pixels before ``map-max`` and the
             saved PNGs; 0 (default) = none, as in the original's zero-shot evaluation.
         save_maps: Write an 8-bit anomaly-map PNG per test image under the run's artifacts.
-        precision: ``auto`` (bf16/fp16 on a GPU, fp32 on the CPU), ``fp32``, ``fp16``, ``bf16``.
+        precision: ``auto`` (fp32 CLIP weights as the official code keeps them, run under fp16
+            autocast on a GPU as its ``torch.cuda.amp.autocast()``; plain fp32 on the CPU),
+            ``fp32`` (no autocast), ``fp16`` / ``bf16`` (weights cast to that type, autocast).
+        class_names: Object name in the prompts: ``official`` (the category folder name as
+            is, as the official ``meta.json`` ``cls_name``: ``metal_nut``) or ``natural``
+            (:func:`iadbench.categories.natural_name`: ``metal nut``).
     """
 
     arch: str = "ViT-L-14-336"
@@ -48,7 +59,7 @@ class AprilGANOptions:
     weights: str | None = None
     image_size: int = 518
     feature_layers: str = "6,12,18,24"
-    epochs: int = 3
+    epochs: int | Literal["auto"] = "auto"
     lr: float = 1e-3
     beta1: float = 0.5
     beta2: float = 0.999
@@ -58,11 +69,14 @@ class AprilGANOptions:
     map_sigma: float = 0.0
     save_maps: bool = False
     precision: str = "auto"
+    class_names: ClassNames = "official"
 
     def __post_init__(self) -> None:
         # Fail while the run is planned, not after a model has been built.
         parse_layers(self.feature_layers)
         for name in ("image_size", "epochs", "batch_size"):
+            if name == "epochs" and self.epochs == "auto":
+                continue
             if getattr(self, name) < 1:
                 raise OptionError(f"option {name} must be at least 1, got {getattr(self, name)}")
         if self.num_workers < 0 or self.map_sigma < 0 or self.lr <= 0:
@@ -73,6 +87,56 @@ class AprilGANOptions:
             raise OptionError(
                 f"option precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
             )
+        if self.class_names not in ("official", "natural"):
+            raise OptionError(
+                f"option class_names must be official or natural, got {self.class_names!r}"
+            )
+
+
+def resolve_epochs(epochs: int | str, datasets: set[str]) -> int:
+    """The number of training epochs; ``auto`` looks up the official value of the training dataset.
+
+    Raises:
+        OptionError: ``auto`` with training data from no, several or an unknown dataset.
+
+    Example:
+        >>> resolve_epochs("auto", {"mvtec"}), resolve_epochs("auto", {"visa"})
+        (3, 15)
+        >>> resolve_epochs(5, {"x"})
+        5
+    """
+    if epochs != "auto":
+        return int(epochs)
+    if len(datasets) == 1 and next(iter(datasets)) in OFFICIAL_EPOCHS:
+        return OFFICIAL_EPOCHS[next(iter(datasets))]
+    raise OptionError(
+        "option epochs=auto knows the official schedule only for training on one of "
+        f"{', '.join(f'{k} ({v})' for k, v in OFFICIAL_EPOCHS.items())}; the training data comes "
+        f"from {sorted(datasets)}: set epochs=N"
+    )
+
+
+def resolve_clip_precision(requested: str, device: str) -> tuple[str, str | None]:
+    """``(weights precision, autocast precision or None)`` of the CLIP tower.
+
+    ``auto`` is the official set-up: ``open_clip.create_model_and_transforms`` with its default
+    ``precision='fp32'`` (``open_clip/factory.py``), then every forward pass inside
+    ``torch.cuda.amp.autocast()`` (``test.py``, ``train.py``), whose dtype is fp16. On the CPU
+    that autocast does nothing, so ``auto`` is plain fp32 there.
+
+    Raises:
+        IADBenchError: Unknown precision, or fp16 / bf16 asked for on the CPU.
+
+    Example:
+        >>> resolve_clip_precision("auto", "cuda"), resolve_clip_precision("auto", "cpu")
+        (('fp32', 'fp16'), ('fp32', None))
+        >>> resolve_clip_precision("bf16", "cuda"), resolve_clip_precision("fp32", "cuda")
+        (('bf16', 'bf16'), ('fp32', None))
+    """
+    if requested == "auto":
+        return "fp32", ("fp16" if device.startswith("cuda") else None)
+    weights = resolve_precision(requested, device)
+    return weights, (None if weights == "fp32" else weights)
 
 
 def parse_layers(text: str) -> list[int]:

@@ -31,7 +31,7 @@ from iadbench.records import DEFECT, Sample
 from iadbench_methods.aprilgan.data import TrainingImages, collate_training
 from iadbench_methods.aprilgan.losses import segmentation_loss
 from iadbench_methods.aprilgan.model import AprilGANModel
-from iadbench_methods.aprilgan.options import AprilGANOptions
+from iadbench_methods.aprilgan.options import AprilGANOptions, resolve_epochs
 
 CHECKPOINT_NAME = "linear_maps.pt"
 STATS_NAME = "training_stats.json"
@@ -86,7 +86,8 @@ def train_linear_maps(
     Args:
         model: The model whose linear maps train; its CLIP stays frozen.
         samples: The training subset (Table II: the other dataset's Test subset).
-        options: Epochs, learning rate, betas, batch size, workers, image size.
+        options: Epochs (``auto``: by the samples' dataset), learning rate, betas, batch size,
+            workers, image size.
         seed: Seeds the order of the batches (the maps' initial weights are seeded by the caller).
         workdir: Where ``training_log.jsonl`` is written.
         show_progress: Draw a rich progress bar with the running loss.
@@ -102,6 +103,8 @@ def train_linear_maps(
             f"AprilGAN needs training images with defect masks (or normal images); none of the "
             f"{len(samples)} training samples qualifies"
         )
+    # epochs=auto: the official train.sh value of the training dataset (MVTec AD 3, VisA 15).
+    epochs = resolve_epochs(options.epochs, {s.dataset for s in usable})
     categories = sorted({s.category for s in usable})
     dataset = TrainingImages(usable, options.image_size, categories)
     loader = torch.utils.data.DataLoader(
@@ -123,10 +126,10 @@ def train_linear_maps(
     steps = unreadable = 0
     model.maps.train()
     with (
-        _TrainingProgress(options.epochs * len(loader), show_progress) as progress,
+        _TrainingProgress(epochs * len(loader), show_progress) as progress,
         (workdir / LOG_NAME).open("w", encoding="utf-8") as log,
     ):
-        for epoch in range(1, options.epochs + 1):
+        for epoch in range(1, epochs + 1):
             batch_losses: list[float] = []
             for images, masks, category_ids, dropped in loader:
                 unreadable += dropped if epoch == 1 else 0
@@ -150,12 +153,12 @@ def train_linear_maps(
             }
             log.write(json.dumps(line) + "\n")
             log.flush()
-            logger.info("AprilGAN epoch %d/%d: loss %.4f", epoch, options.epochs, line["loss"])
+            logger.info("AprilGAN epoch %d/%d: loss %.4f", epoch, epochs, line["loss"])
     model.maps.eval()
     if steps == 0:
         raise IADBenchError(f"AprilGAN could not read any of its {len(usable)} training images")
     return TrainingStats(
-        epochs=options.epochs,
+        epochs=epochs,
         steps=steps,
         images_used=len(usable) - unreadable,
         skipped_no_mask=skipped,

@@ -76,3 +76,13 @@ def test_cli_runs_aprilgan_both_ways(train, test, tmp_path, data_args):
     assert len(list((out / "artifacts" / "maps").rglob("*.png"))) == n
     resolved = json.loads((out / "manifest.json").read_text())["method"]["resolved"]
     assert resolved["arch"].startswith("iadbench-tiny-") and resolved["image_size"] == 112
+    # The official object names and precision set-up are the defaults and are recorded.
+    assert resolved["class_names"] == "official"
+    assert (resolved["precision"], resolved["autocast"]) == ("fp32", None)  # CPU: no autocast
+
+
+def test_cli_lists_the_official_options():
+    result = _iadbench("list", "aprilgan", "--options")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.split()}
+    assert "'official'" in rows["class_names"] and "'auto'" in rows["epochs"]

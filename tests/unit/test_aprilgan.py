@@ -107,8 +107,10 @@ def test_options_are_checked_when_the_run_is_planned():
             build_options(AprilGANOptions, overrides)
 
 
-def test_prompt_ensembles_use_natural_names():
-    normal, abnormal = prompt_ensemble("pcb1")
+def test_prompt_ensembles_use_natural_names_on_request():
+    # Natural names used to be the only behaviour; since the official class names became the
+    # default (class_names=official, see test_aprilgan_official.py) they need class_names=natural.
+    normal, abnormal = prompt_ensemble("pcb1", "natural")
     assert len(normal) > len(abnormal) > 10
     assert all("printed circuit board" in p for p in normal + abnormal)
     assert not set(normal) & set(abnormal)
