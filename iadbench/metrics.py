@@ -11,12 +11,19 @@ Conventions:
     * ``defect`` is the positive class for AUROC, AP and the confusion counts.
     * ``pooled`` = over all images of the test set (Table III); ``class_mean`` = the unweighted
       mean of per-category values (what Tables V/VI average to).
+    * Text methods (answers parsed from generated text) also get ``f1_macro_3class``: macro-F1
+      with the labels fixed to {defect, normal, invalid}. No image is truly ``invalid``, so that
+      class scores F1 = 0 and the value is exactly 2/3 of ``f1_macro``; it is reported to test
+      whether a paper's F1 was computed that way. And a ``lenient`` block: the same metrics with
+      the answers re-parsed from the stored ``text`` by a lenient rule (see :func:`text_rule`),
+      beside the strict parser's, which stays the headline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import (
@@ -39,7 +46,17 @@ SUMMARY_KEYS: tuple[str, ...] = (
 )  # fmt: skip
 _MEANABLE: tuple[str, ...] = (
     "accuracy", "f1_macro", "balanced_accuracy", "invalid_rate", "auroc", "ap", "majority_share",
+    "f1_macro_3class",
 )  # fmt: skip
+#: Extra key of text methods' groups (see the module docstring).
+F1_3CLASS = "f1_macro_3class"
+#: Keys of each group of a summary's ``lenient`` block.
+LENIENT_KEYS: tuple[str, ...] = (
+    "n", "accepted_rate", "strict_accepted_rate", "changed", "accuracy", "f1_macro",
+    "balanced_accuracy", F1_3CLASS, "invalid_rate",
+)  # fmt: skip
+# A lenient rule: its name and the function from generated text to a label.
+TextRule = tuple[str, Callable[[str], str]]
 
 
 @dataclass
@@ -51,6 +68,7 @@ class ScoredRecord:
     pred: str
     score: float | None = None
     error: str | None = None
+    text: str | None = None
 
 
 @dataclass
@@ -72,6 +90,7 @@ def compute_metrics(
     preds: Sequence[str],
     scores: Sequence[float | None] | None = None,
     errors: int = 0,
+    three_class: bool = False,
 ) -> dict[str, float | int | bool | None]:
     """Metrics of one group of images.
 
@@ -81,9 +100,11 @@ def compute_metrics(
         scores: Anomaly score per image or ``None``; AUROC/AP are given only when every image has a
             score and both labels occur.
         errors: Number of images that could not be processed (already ``invalid`` in ``preds``).
+        three_class: Add ``f1_macro_3class``, the macro-F1 over {defect, normal, invalid}.
 
     Returns:
-        A dict with the keys of :data:`SUMMARY_KEYS`; rates are fractions in [0, 1].
+        A dict with the keys of :data:`SUMMARY_KEYS` (plus ``f1_macro_3class`` when asked);
+        rates are fractions in [0, 1].
 
     Raises:
         ValueError: Lengths differ, the group is empty, or a label is outside the fixed sets.
@@ -101,6 +122,12 @@ def compute_metrics(
     n_invalid = int((y_pred == INVALID).sum())
     counts = [int((y_pred == label).sum()) for label in (DEFECT, NORMAL, INVALID)]
     majority_share = max(counts) / len(y_pred)
+    extra = {}
+    if three_class:
+        extra[F1_3CLASS] = float(
+            f1_score(y_true, y_pred, labels=[DEFECT, NORMAL, INVALID], average="macro",
+                     zero_division=0)
+        )  # fmt: skip
     return {
         "n": len(y_true),
         "accuracy": float(accuracy_score(y_true, y_pred)),
@@ -121,6 +148,7 @@ def compute_metrics(
         "n_invalid": n_invalid,
         "majority_share": majority_share,
         "collapsed": majority_share >= COLLAPSE_SHARE,
+        **extra,
     }
 
 
@@ -139,19 +167,23 @@ def _score_metrics(
 
 def class_mean(
     per_class: dict[str, dict[str, float | int | bool | None]],
+    keys: Sequence[str] | None = None,
 ) -> dict[str, float | int | bool | None]:
     """Unweighted mean over categories; counts are summed, flags say whether any category has it.
 
     A metric that some category lacks (AUROC of a one-label category) is averaged over the
-    categories that have it, and is ``None`` when none has it.
+    categories that have it, and is ``None`` when none has it. ``keys`` defaults to
+    :data:`SUMMARY_KEYS` plus the extra keys of the first category (``f1_macro_3class``).
     """
     rows = list(per_class.values())
     if not rows:
         raise ValueError("cannot average over zero categories")
     mean: dict[str, float | int | bool | None] = {}
-    for key in SUMMARY_KEYS:
+    if keys is None:
+        keys = list(SUMMARY_KEYS) + [k for k in rows[0] if k not in SUMMARY_KEYS]
+    for key in keys:
         values = [row[key] for row in rows if row.get(key) is not None]
-        if key in _MEANABLE:
+        if key in _MEANABLE or key.endswith("_rate"):
             mean[key] = float(np.mean(values)) if values else None
         elif key == "collapsed":
             mean[key] = any(bool(v) for v in values)
@@ -161,13 +193,77 @@ def class_mean(
     return mean
 
 
-def summarize(records: Iterable[ScoredRecord]) -> dict[str, dict]:
+def text_rule(method: str) -> TextRule:
+    """The lenient rule reported for a text method (Yes/No methods get AnomalyGPT's rule).
+
+    The rules live beside the strict parser in ``iadbench_methods.qwen2vl.answers``.
+    """
+    from iadbench_methods.qwen2vl.answers import LENIENT_RULES, lenient_rule_name
+
+    name = lenient_rule_name(method)
+    return name, LENIENT_RULES[name]
+
+
+def _lenient_group(strict: list[ScoredRecord], rule: Callable[[str], str]) -> dict[str, Any]:
+    """Metrics of one group with labels re-parsed by ``rule`` (no text: the strict label)."""
+    preds = [r.pred if r.text is None else rule(r.text) for r in strict]
+    labels = [r.label for r in strict]
+    errors = sum(r.error is not None for r in strict)
+    metrics = compute_metrics(labels, preds, errors=errors, three_class=True)
+    n = len(strict)
+    return {
+        "n": n,
+        "accepted_rate": sum(p != INVALID for p in preds) / n,
+        "strict_accepted_rate": sum(r.pred != INVALID for r in strict) / n,
+        "changed": sum(p != r.pred for p, r in zip(preds, strict, strict=True)),
+        **{key: metrics[key] for key in LENIENT_KEYS if key in metrics},
+    }
+
+
+def lenient_summary(records: Sequence[ScoredRecord], rule: TextRule) -> dict[str, Any]:
+    """The ``lenient`` block of a text method's summary.
+
+    Args:
+        records: The prediction records, ``text`` filled in.
+        rule: Name and function of the lenient rule.
+
+    Returns:
+        ``{"rule", "strict_rule", "overall", "class_mean", "per_class"}``; each group has the keys
+        of :data:`LENIENT_KEYS`: ``accepted_rate`` is the share of images the lenient rule gets a
+        letter (label) from, ``strict_accepted_rate`` the strict parser's, ``changed`` the
+        number of images whose label differs, and the metrics are those of the lenient labels.
+    """
+    from iadbench_methods.qwen2vl.answers import STRICT_RULE
+
+    name, parse = rule
+    by_category: dict[str, list[ScoredRecord]] = {}
+    for record in records:
+        by_category.setdefault(record.category, []).append(record)
+    per_class = {c: _lenient_group(rs, parse) for c, rs in sorted(by_category.items())}
+    return {
+        "rule": name,
+        "strict_rule": STRICT_RULE,
+        "overall": _lenient_group(list(records), parse),
+        "class_mean": class_mean(per_class, LENIENT_KEYS),
+        "per_class": per_class,
+    }
+
+
+def summarize(records: Iterable[ScoredRecord], lenient: TextRule | None = None) -> dict[str, dict]:
     """Pooled, class-mean and per-category metrics of a stream of prediction records.
+
+    Args:
+        records: The prediction records.
+        lenient: For a text method, its lenient rule (see :func:`text_rule`): adds
+            ``f1_macro_3class`` to every group and the ``lenient`` block.
 
     Returns:
         ``{"overall": {...}, "class_mean": {...}, "per_class": {category: {...}}}`` with the keys
-        of :data:`SUMMARY_KEYS` in each group (class_mean adds ``categories``).
+        of :data:`SUMMARY_KEYS` in each group (class_mean adds ``categories``), and for a text
+        method ``"lenient": {...}`` (see :func:`lenient_summary`).
     """
+    records = list(records)
+    three = lenient is not None
     pooled, by_category = _Columns(), {}
     for record in records:
         pooled.add(record)
@@ -175,11 +271,15 @@ def summarize(records: Iterable[ScoredRecord]) -> dict[str, dict]:
     if not pooled.labels:
         raise ValueError("no predictions to summarise")
     per_class = {
-        category: compute_metrics(cols.labels, cols.preds, cols.scores, cols.errors)
+        category: compute_metrics(cols.labels, cols.preds, cols.scores, cols.errors, three)
         for category, cols in sorted(by_category.items())
     }
-    return {
-        "overall": compute_metrics(pooled.labels, pooled.preds, pooled.scores, pooled.errors),
+    summary: dict[str, dict] = {
+        "overall": compute_metrics(pooled.labels, pooled.preds, pooled.scores, pooled.errors,
+                                   three),
         "class_mean": class_mean(per_class),
         "per_class": per_class,
-    }
+    }  # fmt: skip
+    if lenient is not None:
+        summary["lenient"] = lenient_summary(records, lenient)
+    return summary

@@ -21,7 +21,7 @@ from iadbench.datasets.base import SUBSET_NAMES
 from iadbench.distributed import process_group
 from iadbench.errors import IADBenchError, RunConflictError
 from iadbench.method import FitContext, MethodAdapter
-from iadbench.metrics import ScoredRecord, summarize
+from iadbench.metrics import ScoredRecord, summarize, text_rule
 from iadbench.options import build_options
 from iadbench.predict_loop import predict_batches
 from iadbench.provenance import git_revision, package_versions
@@ -337,10 +337,14 @@ def _summary(
     spec = plan.spec
     wanted = {s.id for s in test_samples}
     records = (
-        ScoredRecord(r["category"], r["label"], r["pred"], r.get("score"), r.get("error"))
+        ScoredRecord(
+            r["category"], r["label"], r["pred"], r.get("score"), r.get("error"), r.get("text")
+        )
         for r in store.iter_predictions()
         if r["id"] in wanted
     )
+    # Text methods also get the lenient parser's figures and the 3-class F1 (see metrics).
+    lenient = text_rule(spec.method) if plan.adapter_cls.capabilities.gives_text else None
     assert spec.train is not None and spec.test is not None
     return {
         "method": spec.method,
@@ -352,7 +356,7 @@ def _summary(
         "config_hash": plan.config_hash,
         "tiny": spec.tiny,
         "capabilities": vars(plan.adapter_cls.capabilities),
-        **summarize(records),
+        **summarize(records, lenient),
     }
 
 

@@ -3,8 +3,11 @@
 Honesty is part of the layout: trivial baselines are always present, balanced accuracy, invalid
 rate and AUROC stand beside accuracy / F1, collapsed cells, oracle thresholds and tiny models
 are marked, and the paper's numbers appear only beside runs shaped like the paper's (with a
-note where a reported number equals what a constant predictor scores). Text read from runs is
-escaped with :func:`~iadbench.leaderboard.escape.escape_markdown`.
+note where a reported number equals what a constant predictor scores). Each of the paper's pooled
+numbers is placed by computation (pooled or class-mean table, see
+:func:`~iadbench.leaderboard.reference.place_pooled_numbers`), and text methods get a table of
+strict vs lenient answer parsing. Text read from runs is escaped with
+:func:`~iadbench.leaderboard.escape.escape_markdown`.
 """
 
 from __future__ import annotations
@@ -23,13 +26,19 @@ from iadbench.leaderboard.notes import (
     NOT_COMPARABLE,
     ORACLE,
     PER_CATEGORY_TABLE,
+    PLACED,
     Notes,
     count_of,
 )
 from iadbench.leaderboard.reference import (
+    PLACED_CLASS_MEAN,
+    PLACED_NEITHER,
     POOLED,
     PaperReference,
+    Placement,
     baseline_matches,
+    check_pooled_f1,
+    place_pooled_numbers,
     reference_mismatch,
 )
 from iadbench.leaderboard.rows import (
@@ -40,7 +49,7 @@ from iadbench.leaderboard.rows import (
     group_by_direction,
     row_order,
 )
-from iadbench.metrics import COLLAPSE_SHARE
+from iadbench.metrics import COLLAPSE_SHARE, F1_3CLASS
 
 MISSING = "—"
 # Columns of one direction's group in the pooled and class-mean tables.
@@ -57,6 +66,17 @@ _DEFINITIONS = (
 )
 
 
+def official_counts(dataset: str) -> dict[str, tuple[int, int]]:
+    """(defects, normals) per category of a dataset's All split, from its official counts.
+
+    Empty for datasets without official counts (folder datasets).
+    """
+    from iadbench.datasets import reader_class
+
+    counts = getattr(reader_class(dataset), "official_counts", None) or {}
+    return {c: (v.test_defect, v.total - v.test_defect) for c, v in counts.items()}
+
+
 def _pct(value: Any) -> str:
     return MISSING if value is None else f"{100 * float(value):.2f}"
 
@@ -71,6 +91,14 @@ class _Renderer:
         self.notes = Notes()
         # Per direction: (paper method, category or "ALL") -> trivial baseline scoring the same.
         self.matches = {d: self._baseline_matches(d, r) for d, r in self.directions.items()}
+        # Where each reported pooled number belongs (pooled or class-mean table), computed.
+        self.placements: dict[tuple[str, str], Placement] = {}
+        if reference is not None:
+            sizes = {
+                d: {c: sum(pair) for c, pair in official_counts(d).items()}
+                for d in {d.test_dataset for d in self.directions}
+            }
+            self.placements = place_pooled_numbers(reference, sizes)
 
     # --- cells
 
@@ -101,8 +129,12 @@ class _Renderer:
         reference, test = self.reference, direction.test_dataset
         if reference is None:
             return None
+        placement = self.placements.get((test, row.method))
+        placed = placement.where if placement is not None else None
         if category is None:
             number = reference.category_mean(test, row.method)
+            if placed == PLACED_CLASS_MEAN:
+                number = placement.number if placement is not None else number
         else:
             number = reference.lookup(test, row.method, category)
         if number is None:
@@ -116,6 +148,14 @@ class _Renderer:
                 f"paper numbers not shown, {escape_markdown(reason)}.",
             )
             return f"{MISSING}{NOT_COMPARABLE}", f"{MISSING}{NOT_COMPARABLE}"
+        if category == POOLED and placed == PLACED_CLASS_MEAN:
+            self.notes.markers.add(PLACED)  # a class mean: shown in the class-mean table
+            return f"{MISSING}{PLACED}", f"{MISSING}{PLACED}"
+        if (category is None and placed == PLACED_CLASS_MEAN) or (
+            category == POOLED and placed == PLACED_NEITHER
+        ):
+            self.notes.markers.add(PLACED)
+            return f"{number.accuracy_pct:.2f}", f"{number.f1_macro_pct:.2f}{PLACED}"
         mark = ""
         if category is None:
             self.notes.paper_mean_shown = True
@@ -246,10 +286,73 @@ class _Renderer:
                 baselines[row.method] = {**row.per_class, POOLED: row.overall}
         return baseline_matches(self.reference, direction.test_dataset, baselines)
 
+    def _consistency_notes(self, test_dataset: str) -> None:
+        """Where the paper's pooled numbers belong, and which F1 values no 2-class F1 reaches."""
+        assert self.reference is not None
+        self.notes.placement_notes(
+            [p for (d, _), p in sorted(self.placements.items()) if d == test_dataset]
+        )
+        counts = official_counts(test_dataset)
+        if counts:
+            defects = sum(d for d, _ in counts.values())
+            normals = sum(n for _, n in counts.values())
+            checks = check_pooled_f1(self.reference, test_dataset, defects, normals)
+            self.notes.f1_notes(checks, defects, normals)
+
+    # --- text methods: strict vs lenient parsing
+
+    def lenient_table(self) -> str | None:
+        """Text methods' strict and lenient figures side by side, or ``None`` without any.
+
+        One line per text-method row, direction and group (pooled, class mean).
+        """
+        headers = [
+            "Method", "Direction", "Group", "Lenient rule", "Answered strict",
+            "Answered lenient", "Changed", "Acc strict", "Acc lenient", "F1 strict",
+            "F1 lenient", "Bal.Acc strict", "Bal.Acc lenient", "F1 3-class",
+        ]  # fmt: skip
+        table = []
+        for direction, rows in self.directions.items():
+            for row in rows.rows:
+                lenient = row.source.summary.get("lenient") if not row.derived else None
+                if not isinstance(lenient, dict) and F1_3CLASS not in row.overall:
+                    continue
+                lenient = lenient if isinstance(lenient, dict) else {}
+                rule = escape_markdown(str(lenient.get("rule", MISSING)))
+                for group, title in (("overall", "pooled"), ("class_mean", "class mean")):
+                    strict = getattr(row, group)
+                    loose = lenient.get(group) if isinstance(lenient.get(group), dict) else {}
+                    changed = loose.get("changed")
+                    table.append([
+                        row_label(row), direction_title(direction), title, rule,
+                        _pct(loose.get("strict_accepted_rate")),
+                        _pct(loose.get("accepted_rate")),
+                        MISSING if changed is None else str(int(changed)),
+                        _pct(strict.get("accuracy")), _pct(loose.get("accuracy")),
+                        _pct(strict.get("f1_macro")), _pct(loose.get("f1_macro")),
+                        _pct(strict.get("balanced_accuracy")),
+                        _pct(loose.get("balanced_accuracy")), _pct(strict.get(F1_3CLASS)),
+                    ])  # fmt: skip
+        if not table:
+            return None
+        rules = sorted({line[3] for line in table if line[3] != MISSING})  # escaped already
+        legend = escape_markdown(
+            "Text methods: strict = the headline parser (exactly one <answer> block holding "
+            "only A or B); lenient rules: lenient:answer-block-letter = the first standalone "
+            "capital A or B inside the first <answer>…</answer> block, lenient:yes-in-reply = "
+            "AnomalyGPT's 'Yes' in reply → defect. Answered = share of images given a label; "
+            "Changed = images whose label the lenient rule changes; F1 3-class = macro-F1 "
+            "over {defect, normal, invalid} of the strict labels (2/3 of F1 strict)."
+        )
+        self.notes.add("lenient", f"{legend} Rules used here: {', '.join(rules) or MISSING}.")
+        return _table(headers, table, left=4)
+
     def render_notes(self) -> list[str]:
         for direction, rows in self.directions.items():
             if self.reference is not None:
                 self.notes.equality_notes(self.reference, direction, self.matches[direction])
+                if reference_mismatch(*direction) is None:
+                    self._consistency_notes(direction.test_dataset)
             self.notes.direction_notes(self.runs, direction, rows)
         shown = [row for rows in self.directions.values() for row in rows.rows]
         return self.notes.lines(self.runs, shown)
@@ -290,6 +393,9 @@ def render_leaderboard(
         "## Class mean: unweighted mean over categories (what Tables V/VI average)",
         renderer.summary_table("class_mean"),
     ]
+    lenient = renderer.lenient_table()
+    if lenient is not None:
+        parts += ["## Text methods: strict vs lenient answer parsing", lenient]
     for direction, rows in renderer.directions.items():
         table = PER_CATEGORY_TABLE.get(direction.test_dataset)
         shape = f" (shape of the paper's Table {table})" if table else ""

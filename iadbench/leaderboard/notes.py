@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 
 from iadbench.leaderboard.collect import CollectedRuns
 from iadbench.leaderboard.escape import dataset_name, direction_title, escape_markdown, row_label
-from iadbench.leaderboard.reference import POOLED, PaperReference
+from iadbench.leaderboard.reference import (
+    PLACED_CLASS_MEAN,
+    PLACED_NEITHER,
+    PLACED_POOLED,
+    POOLED,
+    F1Check,
+    PaperReference,
+    Placement,
+)
 from iadbench.leaderboard.rows import TRIVIAL_BASELINES, Direction, DirectionRows, LeaderboardRow
 from iadbench.metrics import COLLAPSE_SHARE
 
@@ -20,9 +28,13 @@ COLLAPSED = "†"
 ORACLE = "‡"
 EQUALS_BASELINE = "§"
 NOT_COMPARABLE = "¶"
+PLACED = "◊"
 PER_CATEGORY_TABLE = {"visa": "V", "mvtec": "VI"}
 # Order of the note sections under the legend.
-SECTIONS = ("pooled_equals", "category_equals", "derived", "not_comparable", "counts", "errors")
+SECTIONS = (
+    "pooled_equals", "category_equals", "placement", "f1_check", "lenient", "derived",
+    "not_comparable", "counts", "errors",
+)  # fmt: skip
 _LEGEND = {
     COLLAPSED: f"{COLLAPSED} collapsed: one label for ≥{COLLAPSE_SHARE:.0%} of the images of a "
     "category (pooled table: of all images); the class-mean table counts the collapsed "
@@ -33,6 +45,10 @@ _LEGEND = {
     "same images (see below).",
     NOT_COMPARABLE: f"{NOT_COMPARABLE} the paper reports this method on another setup: the All "
     "split of the test dataset, trained on the other dataset (reasons below).",
+    PLACED: f"{PLACED} the paper's Table III number was placed by computation from its "
+    "per-category rows (Tables V/VI): a class mean is shown in the class-mean table, not the "
+    "pooled one; a number consistent with neither stays in the pooled table as printed (see "
+    "below).",
 }
 
 
@@ -126,6 +142,91 @@ class Notes:
                     f"{baseline}'s in {len(per_category)} of {total} categories: "
                     f"{', '.join(escape_markdown(c) for c in per_category)}.",
                 )
+
+    def placement_notes(self, placements: list[Placement]) -> None:
+        """Notes on where each reported pooled number of one test dataset belongs, and why."""
+        unchecked: dict[str, list[str]] = {}
+        for p in placements:
+            name, table = dataset_name(p.test_dataset), PER_CATEGORY_TABLE.get(p.test_dataset, "?")
+            head = (
+                f"The paper's {escape_markdown(p.method)} on {name} (Table {p.number.table}: "
+                f"{p.number.accuracy_pct:.2f} / {p.number.f1_macro_pct:.2f})"
+            )
+            mean, rows = p.category_mean, ""
+            if mean is not None:
+                rows = (
+                    f"its Table {table} rows (unweighted mean {mean.accuracy_pct:.2f} / "
+                    f"{mean.f1_macro_pct:.2f}"
+                )
+                if p.implied_pooled_accuracy is not None:
+                    rows += (
+                        "; pooled accuracy they imply with the official image counts "
+                        f"{p.implied_pooled_accuracy:.2f}"
+                    )
+                rows += ")"
+            equal = ""
+            if p.equal_categories:
+                cats = ", ".join(escape_markdown(c) for c in p.equal_categories)
+                equal = f" It equals its own {cats} row of Table {table}."
+            if p.where == PLACED_CLASS_MEAN:
+                line = f"{head} equals the class mean of {rows}: shown in the class-mean table."
+            elif p.where == PLACED_NEITHER:
+                line = (
+                    f"{head} is consistent with neither the class mean nor the pooled accuracy "
+                    f"of {rows}: shown in the pooled table as printed.{equal}"
+                )
+            elif p.where == PLACED_POOLED:
+                line = f"{head} is pooled: its accuracy agrees with {rows}.{equal}"
+            else:
+                unchecked.setdefault(name, []).append(
+                    f"{escape_markdown(p.method)} (Table {p.number.table})"
+                )
+                continue
+            self.add("placement", line)
+        for name, methods in unchecked.items():
+            self.add(
+                "placement",
+                f"The paper's pooled numbers of {', '.join(methods)} on {name} have no "
+                "per-category rows to check them against: shown as pooled, unchecked.",
+            )
+
+    def f1_notes(self, checks: list[F1Check], defects: int, normals: int) -> None:
+        """Notes on reported F1 values that no two-class macro-F1 can reach at their accuracy."""
+        n = defects + normals
+        for c in checks:
+            if c.two_class_possible:
+                continue
+            name = dataset_name(c.test_dataset)
+            head = (
+                f"The paper's {escape_markdown(c.method)} on {name} (Table {c.number.table}: "
+                f"{c.number.accuracy_pct:.2f} / {c.number.f1_macro_pct:.2f})"
+            )
+            if c.two_class[0] != c.two_class[0]:  # nan: no count gives that accuracy
+                self.add(
+                    "f1_check",
+                    f"{head}: no number of correct images out of the {n} images of {name} All "
+                    f"gives {c.number.accuracy_pct:.2f} % accuracy, so it is not a pooled "
+                    "accuracy.",
+                )
+                continue
+            verdict = (
+                f"which includes {c.number.f1_macro_pct:.2f} (a two-class F1 of "
+                f"{1.5 * c.number.f1_macro_pct:.2f}): consistent with a 3-class macro-F1 "
+                "(arithmetic only, not proof)"
+                if c.three_class_possible
+                else f"which excludes {c.number.f1_macro_pct:.2f} too: the 3-class hypothesis "
+                "does not explain it"
+            )
+            self.add(
+                "f1_check",
+                f"{head}: at {c.number.accuracy_pct:.2f} % accuracy on the {n} images of {name} "
+                f"All ({defects} defect), any predictions (defect, normal or invalid) score a "
+                f"macro-F1 over {{defect, normal}} between {c.two_class[0]:.2f} and "
+                f"{c.two_class[1]:.2f}, so {c.number.f1_macro_pct:.2f} is not one. A macro-F1 "
+                f"over {{defect, normal, invalid}} (F1 3-class, always 2/3 of the two-class "
+                f"value) lies between {c.three_class[0]:.2f} and {c.three_class[1]:.2f}, "
+                f"{verdict}.",
+            )
 
     def lines(self, runs: CollectedRuns, rows: list[LeaderboardRow]) -> list[str]:
         """The markdown bullet lines: legend, tiny and paper-mean notes, sections, skipped runs.

@@ -202,3 +202,195 @@ def baseline_matches(
             if metrics is not None and matches_paper(number, metrics):
                 matches.setdefault((method, category), name)
     return matches
+
+
+# --- Where each pooled (Table III / IV) number belongs, found by computation.
+
+#: The number is consistent with a pooled figure (the pooled accuracy its per-category rows imply).
+PLACED_POOLED = "pooled"
+#: The number equals the unweighted mean of the method's per-category rows.
+PLACED_CLASS_MEAN = "class_mean"
+#: Neither: kept in the pooled table as printed, with a note.
+PLACED_NEITHER = "neither"
+#: No per-category rows to check against: taken as pooled, unchecked.
+PLACED_UNCHECKED = "unchecked"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Which table a reported pooled number is consistent with.
+
+    Attributes:
+        test_dataset: Dataset name.
+        method: Method name.
+        number: The reported number (Table III or IV).
+        where: One of :data:`PLACED_POOLED`, :data:`PLACED_CLASS_MEAN`, :data:`PLACED_NEITHER`,
+            :data:`PLACED_UNCHECKED`.
+        category_mean: Unweighted mean of the method's per-category rows, or ``None``.
+        implied_pooled_accuracy: Accuracy (percent) of all images implied by the per-category
+            accuracies weighted by the categories' image counts, or ``None`` without counts.
+        equal_categories: Categories whose own row equals the number (within rounding).
+    """
+
+    test_dataset: str
+    method: str
+    number: PaperNumber
+    where: str
+    category_mean: PaperNumber | None = None
+    implied_pooled_accuracy: float | None = None
+    equal_categories: tuple[str, ...] = ()
+
+
+def _close(a: float, b: float) -> bool:
+    # Two printed 2-decimal values (or a mean of them) agree within rounding.
+    return abs(a - b) <= PAPER_TOLERANCE_PCT + 1e-9
+
+
+def place_pooled_numbers(
+    reference: PaperReference, counts: Mapping[str, Mapping[str, int]]
+) -> dict[tuple[str, str], Placement]:
+    """Place each reported pooled number by comparing it with the method's per-category rows.
+
+    A pooled number equal (accuracy and F1 within :data:`PAPER_TOLERANCE_PCT`) to the unweighted
+    mean of the method's per-category rows is a class mean. Otherwise it is pooled when its
+    accuracy equals the accuracy of all images implied by the per-category accuracies weighted
+    by each category's image count (``counts``), and "neither" when that check fails too. Each
+    category row equal to the number is recorded. Without per-category rows it is unchecked.
+
+    Args:
+        reference: The paper's numbers.
+        counts: Per test dataset, images per category (the All split).
+
+    Returns:
+        ``(test_dataset, method)`` mapped to the placement of its pooled number.
+    """
+    placements = {}
+    for (dataset, method, category), number in sorted(reference.entries.items()):
+        if category != POOLED:
+            continue
+        categories = reference.categories(dataset, method)
+        mean = reference.category_mean(dataset, method)
+        if mean is None:
+            placements[(dataset, method)] = Placement(dataset, method, number, PLACED_UNCHECKED)
+            continue
+        rows = {c: reference.entries[(dataset, method, c)] for c in categories}
+        equal = tuple(
+            c
+            for c, row in rows.items()
+            if _close(row.accuracy_pct, number.accuracy_pct)
+            and _close(row.f1_macro_pct, number.f1_macro_pct)
+        )
+        sizes = counts.get(dataset, {})
+        implied = None
+        if categories and all(sizes.get(c) for c in categories):
+            total = sum(sizes[c] for c in categories)
+            implied = sum(rows[c].accuracy_pct * sizes[c] for c in categories) / total
+        if _close(mean.accuracy_pct, number.accuracy_pct) and _close(
+            mean.f1_macro_pct, number.f1_macro_pct
+        ):
+            where = PLACED_CLASS_MEAN
+        elif implied is not None and _close(implied, number.accuracy_pct):
+            where = PLACED_POOLED
+        else:
+            where = PLACED_NEITHER
+        placements[(dataset, method)] = Placement(
+            dataset, method, number, where, mean, implied, equal
+        )
+    return placements
+
+
+def macro_f1_range(defects: int, normals: int, accuracy_pct: float) -> tuple[float, float]:
+    """Lowest and highest two-class macro-F1 any predictions can score at a printed accuracy.
+
+    Predictions may be defect, normal or invalid (an invalid answer is wrong for both classes).
+    Every number of correct images whose accuracy rounds to ``accuracy_pct`` (2 decimals) and
+    every split of them into true defects / true normals is tried; for a split, F1 is lowest
+    when every wrong answer is the other letter and highest when every wrong answer is invalid.
+
+    Args:
+        defects: Defect images of the test set.
+        normals: Normal images of the test set.
+        accuracy_pct: The accuracy as printed, in percent.
+
+    Returns:
+        ``(lowest, highest)`` macro-F1 over {defect, normal} as fractions; ``(nan, nan)`` when no
+        number of correct images gives that accuracy.
+    """
+    n = defects + normals
+    low, high = float("inf"), float("-inf")
+    if n == 0:
+        return float("nan"), float("nan")
+    for correct in range(n + 1):
+        if abs(100 * correct / n - accuracy_pct) > 0.005 + 1e-9:
+            continue
+        for tp in range(max(0, correct - normals), min(defects, correct) + 1):
+            tn = correct - tp
+
+            def f1(fp: int, missed_as_normal: int, tp: int = tp, tn: int = tn) -> float:
+                f1_defect = 2 * tp / (tp + defects + fp) if tp + defects + fp else 0.0
+                f1_normal = 2 * tn / (tn + normals + missed_as_normal) if tn + normals else 0.0
+                return (f1_defect + f1_normal) / 2
+
+            low = min(low, f1(normals - tn, defects - tp))
+            high = max(high, f1(0, 0))
+    if low == float("inf"):
+        return float("nan"), float("nan")
+    return low, high
+
+
+@dataclass(frozen=True)
+class F1Check:
+    """Whether a reported F1 is possible at its reported accuracy, two-class and three-class.
+
+    Attributes:
+        test_dataset: Dataset name.
+        method: Method name.
+        number: The reported pooled number.
+        two_class: Range (percent) of macro-F1 over {defect, normal} at that accuracy.
+        three_class: Range (percent) of macro-F1 over {defect, normal, invalid}: 2/3 of the
+            two-class range, since no image is truly invalid (that class scores F1 = 0).
+    """
+
+    test_dataset: str
+    method: str
+    number: PaperNumber
+    two_class: tuple[float, float]
+    three_class: tuple[float, float]
+
+    @property
+    def two_class_possible(self) -> bool:
+        """The reported F1 lies in the two-class range (within printing precision)."""
+        return _within(self.number.f1_macro_pct, self.two_class)
+
+    @property
+    def three_class_possible(self) -> bool:
+        """The reported F1 lies in the three-class range (within printing precision)."""
+        return _within(self.number.f1_macro_pct, self.three_class)
+
+
+def _within(value: float, bounds: tuple[float, float]) -> bool:
+    return bounds[0] - 0.005 - 1e-9 <= value <= bounds[1] + 0.005 + 1e-9
+
+
+def check_pooled_f1(
+    reference: PaperReference, test_dataset: str, defects: int, normals: int
+) -> list[F1Check]:
+    """For each reported pooled number on ``test_dataset``: the F1 ranges at its accuracy.
+
+    Args:
+        reference: The paper's numbers.
+        test_dataset: Dataset name.
+        defects: Defect images of its All split.
+        normals: Normal images of its All split.
+
+    Returns:
+        One check per pooled number, sorted by method.
+    """
+    checks = []
+    for (dataset, method, category), number in sorted(reference.entries.items()):
+        if dataset != test_dataset or category != POOLED:
+            continue
+        low, high = macro_f1_range(defects, normals, number.accuracy_pct)
+        two = (100 * low, 100 * high)
+        checks.append(F1Check(dataset, method, number, two, (2 * two[0] / 3, 2 * two[1] / 3)))
+    return checks

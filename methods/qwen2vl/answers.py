@@ -120,3 +120,74 @@ def follows_format(text: str) -> bool:
     if any(text.count(tag) != 1 for tag in _FORMAT_TAGS):
         return False
     return _FORMAT_RE.fullmatch(text) is not None
+
+
+# --- Lenient rules: reported beside the strict parser, never used for the headline or rewards.
+
+#: Name of the strict rule above, as summaries and leaderboards print it.
+STRICT_RULE = "strict:one-block-letter-only"
+#: Name of :func:`parse_answer_lenient`'s rule.
+LENIENT_ANSWER_RULE = "lenient:answer-block-letter"
+#: Name of :func:`parse_yes_no_lenient`'s rule (AnomalyGPT's official evaluation).
+LENIENT_YES_NO_RULE = "lenient:yes-in-reply"
+
+# A standalone capital A or B: not part of a word ("Answer", "AB", "B2" do not count).
+_STANDALONE_LETTER_RE = re.compile(r"(?<![0-9A-Za-z_])[AB](?![0-9A-Za-z_])")
+
+
+def parse_answer_lenient(text: str) -> str:
+    """The label under the lenient rule ``lenient:answer-block-letter``.
+
+    Rule: take the *first* ``<answer>…</answer>`` block (first opening tag, the nearest closing
+    tag after it; other blocks and stray tags are ignored); inside it, the *first* capital A or B
+    that stands alone (no letter, digit or underscore right before or after it) decides: A is
+    defect, B normal. No such block or no such letter: ``invalid``. A substring rule in the
+    spirit of Visual-RFT's evaluation: a hedge such as ``A or B`` counts as its first letter, and
+    ``(B) normal`` as B. Lower-case ``a``/``b`` never count (``a`` is an article).
+
+    Args:
+        text: The model's generated text.
+
+    Returns:
+        ``"defect"``, ``"normal"`` or ``"invalid"``.
+
+    Example:
+        >>> parse_answer_lenient("<answer>(B) normal</answer>")
+        'normal'
+        >>> parse_answer_lenient("<answer>A or B</answer><answer>B</answer>")
+        'defect'
+        >>> parse_answer_lenient("<answer>Answer: none</answer>"), parse_answer_lenient("A")
+        ('invalid', 'invalid')
+    """
+    block = _ANSWER_BLOCK_RE.search(text)
+    if block is None:
+        return INVALID
+    letter = _STANDALONE_LETTER_RE.search(block.group("content"))
+    return INVALID if letter is None else LETTERS[letter.group()]
+
+
+def parse_yes_no_lenient(text: str) -> str:
+    """The label under ``lenient:yes-in-reply``, AnomalyGPT's official rule for Yes/No replies.
+
+    Rule: ``"Yes" in text`` (case-sensitive substring anywhere in the reply) is defect, anything
+    else normal; never ``invalid``.
+
+    Example:
+        >>> parse_yes_no_lenient("Yes, there is a crack."), parse_yes_no_lenient("No.")
+        ('defect', 'normal')
+    """
+    return DEFECT if "Yes" in text else NORMAL
+
+
+#: Lenient rules by name.
+LENIENT_RULES = {
+    LENIENT_ANSWER_RULE: parse_answer_lenient,
+    LENIENT_YES_NO_RULE: parse_yes_no_lenient,
+}
+#: Methods whose replies are Yes/No rather than A/B (AnomalyGPT is not implemented yet).
+YES_NO_METHODS = frozenset({"anomalygpt"})
+
+
+def lenient_rule_name(method: str) -> str:
+    """The lenient rule reported for a text method: Yes/No methods use AnomalyGPT's rule."""
+    return LENIENT_YES_NO_RULE if method in YES_NO_METHODS else LENIENT_ANSWER_RULE

@@ -16,7 +16,15 @@ from iadbench.leaderboard import (
     reference_mismatch,
     render_leaderboard,
 )
-from iadbench.metrics import ScoredRecord, summarize
+from iadbench.leaderboard.reference import (
+    PLACED_CLASS_MEAN,
+    PLACED_NEITHER,
+    PLACED_POOLED,
+    PLACED_UNCHECKED,
+    macro_f1_range,
+    place_pooled_numbers,
+)
+from iadbench.metrics import ScoredRecord, summarize, text_rule
 
 # Official VisA counts (DESIGN §2): 1cls train normal, test normal, test anomaly.
 VISA_COUNTS = {
@@ -46,12 +54,22 @@ def write_run(
     trains: bool = True,
     status: str = "complete",
     config_hash: str | None = None,
+    texts: dict[str, list[str]] | None = None,
 ) -> Path:
-    """A run directory whose summary.json comes from real metrics over the given predictions."""
+    """A run directory whose summary.json comes from real metrics over the given predictions.
+
+    With ``texts`` (generated text per image, per category) the run is a text method's: its
+    summary gets the lenient block and the 3-class F1.
+    """
     records = [
-        ScoredRecord(category=category, label=label, pred=pred)
+        ScoredRecord(
+            category=category,
+            label=label,
+            pred=pred,
+            text=None if texts is None else texts[category][i],
+        )
         for category, pairs in cells.items()
-        for label, pred in pairs
+        for i, (label, pred) in enumerate(pairs)
     ]
     config_hash = config_hash or (name.encode().hex() * 64)[:64]
     summary = {
@@ -62,7 +80,7 @@ def write_run(
         "config_hash": config_hash,
         "tiny": tiny,
         "capabilities": {"gives_scores": False, "trains": trains},
-        **summarize(records),
+        **summarize(records, None if texts is None else text_rule(method)),
     }
     manifest = {"config_hash": config_hash, "status": status, "updated": "2025-01-01T00:00:00",
                 "command": ["iadbench", "run", "--method", method]}  # fmt: skip
@@ -393,3 +411,116 @@ def test_output_is_deterministic(small_dir: Path) -> None:
     assert first.index("## Per category: MVTec-AD→VisA") < first.index(
         "## Per category: VisA→MVTec"
     )
+
+
+# --- issue 8 item 7: the paper's pooled numbers placed by computation, the 3-class F1 check
+
+
+def official_sizes() -> dict[str, dict[str, int]]:
+    from iadbench.datasets import reader_class
+
+    return {
+        d: {c: v.total for c, v in reader_class(d).official_counts.items()}
+        for d in ("mvtec", "visa")
+    }
+
+
+def test_pooled_numbers_are_placed_by_computation_from_the_category_rows() -> None:
+    placements = place_pooled_numbers(load_paper_reference(), official_sizes())
+    where = {key: p.where for key, p in placements.items()}
+    assert where == {
+        ("mvtec", "anomalygpt"): PLACED_CLASS_MEAN,
+        ("mvtec", "aprilgan"): PLACED_CLASS_MEAN,
+        ("mvtec", "lr-iad"): PLACED_POOLED,
+        ("mvtec", "qwen2-vl"): PLACED_UNCHECKED,
+        ("mvtec", "winclip"): PLACED_UNCHECKED,
+        ("visa", "anomalygpt"): PLACED_CLASS_MEAN,
+        ("visa", "aprilgan"): PLACED_NEITHER,
+        ("visa", "lr-iad"): PLACED_POOLED,
+        ("visa", "qwen2-vl"): PLACED_UNCHECKED,
+        ("visa", "winclip"): PLACED_UNCHECKED,
+    }
+    aprilgan_visa = placements[("visa", "aprilgan")]
+    assert aprilgan_visa.equal_categories == ("pipe_fryum",)
+    mean = aprilgan_visa.category_mean
+    assert mean is not None
+    assert (round(mean.accuracy_pct, 2), round(mean.f1_macro_pct, 2)) == (70.99, 56.11)
+    assert round(placements[("mvtec", "lr-iad")].implied_pooled_accuracy or 0, 2) == 84.35
+
+
+def test_a_class_mean_table_iii_number_moves_to_the_class_mean_table(small_dir: Path) -> None:
+    write_run(small_dir, "ap", "aprilgan", SMALL)
+    markdown = render_leaderboard(collect_runs(small_dir), load_paper_reference())
+    pooled, class_mean = tables(markdown)[:2]
+    assert summary_row(pooled, "aprilgan", "VisA→MVTec-AD")["Paper Acc / F1"] == "—◊"
+    assert summary_row(class_mean, "aprilgan", "VisA→MVTec-AD")["Paper Acc / F1"] == (
+        "47.88 / 42.78◊"
+    )
+    # A genuinely pooled number stays where it was.
+    assert summary_row(pooled, "lr-iad", "VisA→MVTec-AD")["Paper Acc / F1"] == "84.35 / 71.54"
+    assert (
+        "The paper's aprilgan on MVTec-AD (Table III: 47.88 / 42.78) equals the class mean of its "
+        "Table VI rows" in markdown
+    )
+    assert "no number of correct images out of the 5354 images of MVTec-AD All gives 47.88" in (
+        markdown
+    )
+
+
+def test_table_iii_number_equal_to_one_category_row_is_noted(tmp_path: Path) -> None:
+    write_run(tmp_path, "ap", "aprilgan", SMALL, train=("mvtec", "all"), test=("visa", "all"))
+    markdown = render_leaderboard(collect_runs(tmp_path), load_paper_reference())
+    pooled = tables(markdown)[0]
+    assert summary_row(pooled, "aprilgan", "MVTec-AD→VisA")["Paper Acc / F1"] == "71.97 / 55.52◊"
+    assert "unweighted mean 70.99 / 56.11" in markdown
+    assert "It equals its own pipe\\_fryum row of Table V." in markdown
+
+
+def test_macro_f1_range_at_a_printed_accuracy() -> None:
+    # always-defect on MVTec-AD All: 23.50 % accuracy, F1 19.03 is the only 2-class value there
+    # without invalid answers; the range includes it.
+    low, high = macro_f1_range(1258, 4096, 23.50)
+    assert low <= 0.1903 <= high
+    low, high = macro_f1_range(1258, 4096, 69.84)
+    assert (round(100 * low, 2), round(100 * high, 2)) == (41.12, 87.72)
+    assert macro_f1_range(1258, 4096, 47.88) != macro_f1_range(1258, 4096, 47.88)  # nan
+
+
+def test_qwen2vl_f1_is_checked_against_two_and_three_class_ranges(tmp_path: Path) -> None:
+    write_run(tmp_path, "q", "qwen2-vl", SMALL)
+    write_run(tmp_path, "qb", "qwen2-vl", SMALL, train=("mvtec", "all"), test=("visa", "all"))
+    markdown = render_leaderboard(collect_runs(tmp_path), load_paper_reference())
+    assert (
+        "The paper's qwen2-vl on MVTec-AD (Table IV: 69.84 / 30.88): at 69.84 % accuracy on the "
+        "5354 images of MVTec-AD All (1258 defect), any predictions (defect, normal or invalid) "
+        "score a macro-F1 over {defect, normal} between 41.12 and 87.72" in markdown
+    )
+    assert "which includes 30.88 (a two-class F1 of 46.32): consistent with a 3-class" in markdown
+    assert "which excludes 20.56 too: the 3-class hypothesis does not explain it" in markdown
+
+
+def test_text_methods_get_a_strict_vs_lenient_table(tmp_path: Path) -> None:
+    cells = {"bottle": [("defect", "defect"), ("defect", "invalid"), ("normal", "invalid")]}
+    texts = {
+        "bottle": [
+            "<think>x</think><answer>A</answer>",
+            "<think>x</think><answer>(A) defect</answer>",
+            "<answer>B</answer><answer>B</answer>",
+        ]
+    }
+    write_run(tmp_path, "q", "qwen2-vl", cells, texts=texts)
+    markdown = render_leaderboard(collect_runs(tmp_path), load_paper_reference())
+    assert "## Text methods: strict vs lenient answer parsing" in markdown
+    table = next(t for t in tables(markdown) if "Lenient rule" in t[0])
+    row = dict(zip(cells_of(table[0]), cells_of(table[2]), strict=True))
+    assert row["Method"] == "qwen2-vl" and row["Group"] == "pooled"
+    assert row["Lenient rule"] == "lenient:answer-block-letter"
+    assert (row["Answered strict"], row["Answered lenient"], row["Changed"]) == (
+        f"{100 / 3:.2f}",
+        "100.00",
+        "2",
+    )
+    assert (row["Acc strict"], row["Acc lenient"]) == (f"{100 / 3:.2f}", "100.00")
+    assert row["F1 3-class"] == f"{100 * 2 / 3 * float(row['F1 strict']) / 100:.2f}"
+    assert "lenient:answer-block-letter = the first standalone capital A or B" in markdown
+    assert "exactly one &lt;answer&gt; block" in markdown

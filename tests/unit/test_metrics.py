@@ -91,3 +91,17 @@ def test_class_mean_averages_auroc_over_categories_that_have_it():
     }
     assert per_class["b"]["auroc"] is None
     assert class_mean(per_class)["auroc"] == 1.0
+
+
+def test_three_class_macro_f1_fixes_the_labels_to_defect_normal_invalid():
+    labels = ["defect", "defect", "normal", "normal", "normal"]
+    preds = ["defect", "invalid", "normal", "normal", "invalid"]
+    m = compute_metrics(labels, preds, three_class=True)
+    # No image is truly invalid: that class scores F1 = 0, so the 3-class value is 2/3 of the
+    # 2-class one (the labels are fixed, whatever is predicted).
+    f1_defect, f1_normal = 2 * 1 / (2 * 1 + 0 + 1), 2 * 2 / (2 * 2 + 0 + 1)
+    assert m["f1_macro"] == pytest.approx((f1_defect + f1_normal) / 2)
+    assert m["f1_macro_3class"] == pytest.approx((f1_defect + f1_normal) / 3)
+    no_invalid = compute_metrics(labels, ["defect"] * 5, three_class=True)
+    assert no_invalid["f1_macro_3class"] == pytest.approx(2 / 3 * no_invalid["f1_macro"])
+    assert "f1_macro_3class" not in compute_metrics(labels, preds)
