@@ -1,6 +1,8 @@
 """The prompt of LR-IAD and of the base Qwen2-VL row, and the chat turn that carries it.
 
-The text is the paper's, verbatim; ``{object}`` is the category's natural name
+The text is the paper's as the project's design card transcribes it (not re-checked against the
+paper, which could not be read offline; whether a space or a line break follows "a {object}."
+is open); ``{object}`` is the category's natural name
 (:func:`iadbench.categories.natural_name`: ``metal_nut`` → "metal nut", ``pcb1`` → "printed
 circuit board").
 
