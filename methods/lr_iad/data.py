@@ -120,7 +120,8 @@ def hold_out(samples: Sequence[Sample], count: int, seed: int) -> tuple[list[Sam
     """``(kept, held_out)``: a seeded slice of ``count`` images, half defects where possible.
 
     The held-out slice is balanced (so balanced accuracy is measured on both classes) unless a
-    class runs short, then the other class fills it. Both lists are in id order.
+    class runs short, then the other class fills it; it never takes more than a quarter of the
+    images. Both lists are in id order.
 
     Example:
         >>> from iadbench.records import DEFECT, NORMAL, Sample
@@ -129,7 +130,11 @@ def hold_out(samples: Sequence[Sample], count: int, seed: int) -> tuple[list[Sam
         >>> kept, held = hold_out(pool, 8, seed=0)
         >>> len(kept), sorted(s.label for s in held).count("defect")
         (32, 4)
+        >>> len(hold_out(pool, 64, seed=0)[1])  # at most a quarter of 40
+        10
     """
+    # Never more than a quarter of the images: a small training set must still train.
+    count = min(count, len(samples) // 4)
     if count <= 0:
         return sorted(samples, key=lambda s: s.id), []
     rng = random.Random(seed)
