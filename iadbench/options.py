@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Iterable
@@ -59,9 +60,12 @@ def _coerce(text: str, annotation: Any, key: str) -> Any:
         raise OptionError(f"option {key} expects true/false, got {text!r}")
     if annotation in (int, float):
         try:
-            return annotation(text)
+            value = annotation(text)
         except ValueError:
             raise OptionError(f"option {key} expects {annotation.__name__}, got {text!r}") from None
+        if not math.isfinite(value):  # nan passes every `< 0` check and poisons training
+            raise OptionError(f"option {key} expects a finite number, got {text!r}")
+        return value
     if annotation is str:
         return text
     raise OptionError(f"option {key} has a type ({annotation}) that --set cannot fill")

@@ -132,6 +132,7 @@ def plan_run(request: RunRequest) -> PlannedRun:
         DatasetNotFoundError: A dataset root is not given or does not exist.
         IADBenchError: Any other invalid argument.
     """
+    _check_numbers(request)
     adapter_cls = METHODS.get(request.method)
     tiny = request.tiny and adapter_cls.capabilities.builds_models
     overrides = {**(adapter_cls.tiny_options if tiny else {}), **request.options}
@@ -164,6 +165,20 @@ def plan_run(request: RunRequest) -> PlannedRun:
     )
     cache_dir = request.cache_dir or default_cache_dir()
     return PlannedRun(request, spec, adapter_cls, options, Path(out), cache_dir)
+
+
+def _check_numbers(request: RunRequest) -> None:
+    """Refuse numbers that would give a wrong result or a traceback, before anything is read.
+
+    A negative batch size skipped and duplicated images with exit 0; negative workers and an
+    ``--out`` that is a file crashed later.
+    """
+    if request.batch_size is not None and request.batch_size < 1:
+        raise IADBenchError(f"--batch-size must be at least 1, got {request.batch_size}")
+    if request.workers is not None and request.workers < 0:
+        raise IADBenchError(f"--workers must be 0 or more, got {request.workers}")
+    if request.out is not None and Path(request.out).exists() and not Path(request.out).is_dir():
+        raise IADBenchError(f"--out {request.out} is a file; a run needs a directory there")
 
 
 def execute_run(plan: PlannedRun, progress: ProgressHook | None = None) -> RunOutcome:
