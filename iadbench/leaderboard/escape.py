@@ -12,6 +12,9 @@ from iadbench.leaderboard.rows import Direction, LeaderboardRow
 DATASET_NAMES: dict[str, str] = {"mvtec": "MVTec-AD", "visa": "VisA"}
 _BACKSLASHED = set("\\|`*_[]#~")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# Bidirectional controls (embeddings, overrides, isolates, marks): U+202E in a category name
+# would display a table's text reversed ("Trojan Source"); shown as a visible code instead.
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def escape_markdown(text: str) -> str:
@@ -19,7 +22,8 @@ def escape_markdown(text: str) -> str:
 
     Pipes, backslashes, backticks, emphasis, link, heading and strike characters are
     backslash-escaped; ``&``, ``<`` and ``>`` become entities (no HTML injection); newlines and
-    other control characters become spaces so a value cannot end a table row.
+    other control characters become spaces so a value cannot end a table row; bidirectional
+    controls (U+202E …) become a visible ``<U+202E>`` so they cannot reorder what is displayed.
 
     Args:
         text: Any text; non-strings are converted with ``str``.
@@ -35,6 +39,8 @@ def escape_markdown(text: str) -> str:
             out.append(_ENTITIES[char])
         elif char < " " or char == "\x7f" or char in "\u2028\u2029\x85":
             out.append(" ")
+        elif char in _BIDI:
+            out.append(f"&lt;U+{ord(char):04X}&gt;")
         else:
             out.append(char)
     return "".join(out)

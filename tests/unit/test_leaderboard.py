@@ -524,3 +524,10 @@ def test_text_methods_get_a_strict_vs_lenient_table(tmp_path: Path) -> None:
     assert row["F1 3-class"] == f"{100 * 2 / 3 * float(row['F1 strict']) / 100:.2f}"
     assert "lenient:answer-block-letter = the first standalone capital A or B" in markdown
     assert "exactly one &lt;answer&gt; block" in markdown
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u2066", "\u200f", "\u061c"])
+def test_bidi_controls_never_reach_the_markdown_raw(control) -> None:
+    escaped = escape_markdown(f"pcb{control}1gnp.exe")
+    assert control not in escaped
+    assert f"U+{ord(control):04X}" in escaped
