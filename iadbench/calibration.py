@@ -11,7 +11,7 @@ from typing import Any
 
 from iadbench.records import Sample
 from iadbench.store import PredictionLog
-from iadbench.thresholds import best_f1_threshold, decide
+from iadbench.thresholds import ThresholdError, best_f1_threshold, decide
 
 
 def calibrate(
@@ -37,6 +37,14 @@ def calibrate(
     """
     test_ids = {(s.dataset, s.id) for s in test_samples}
     samples = [s for s in train_all if (s.dataset, s.id) not in test_ids]
+    if train_all and not samples:
+        # Say why instead of "got 0 defect and 0 normal": every image is also a test image.
+        raise ThresholdError(
+            f"--threshold calibrated chooses the threshold on the training dataset minus the "
+            f"test images, and all {len(train_all)} images of {train_all[0].dataset!r} are test "
+            "images of this run (train == test?): nothing is left to calibrate on. Use another "
+            "training dataset, --threshold fixed:T, or oracle (marked as an upper bound)"
+        )
     predict(samples)  # predicts only what the log lacks
     wanted = {s.id for s in samples}
     scored = [r for r in log.iter_records() if r["id"] in wanted and r.get("score") is not None]

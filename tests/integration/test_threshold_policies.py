@@ -125,3 +125,11 @@ def test_preprocessor_failure_is_an_error_for_that_image_only(tmp_path, roots, s
     failed = [r for r in _records(outcome.out) if r["error"]]
     assert [r["id"] for r in failed] == ["cable/train/good/000.png"]
     assert outcome.summary["overall"]["errors"] == 1
+
+
+def test_calibrated_with_train_equal_to_test_names_the_cause(tmp_path, roots):
+    from iadbench.thresholds import ThresholdError
+
+    with pytest.raises(ThresholdError, match="all .* images of 'mvtec' are test images"):
+        _run(tmp_path, roots, "same", threshold="calibrated", train="mvtec", test="mvtec",
+             force_overlap=True)  # fmt: skip
