@@ -196,7 +196,7 @@ def execute_run(plan: PlannedRun, progress: ProgressHook | None = None) -> RunOu
     store = RunStore(plan.out)
     # The first process holds the lock for all of them (they are one run).
     with store.locked() if group.is_main else nullcontext(store):
-        manifest = store.read_manifest()
+        manifest = _readable_manifest(store, plan)
         if manifest is not None and manifest.get("config_hash") != plan.config_hash:
             if not plan.request.overwrite:
                 raise RunConflictError(
@@ -212,6 +212,38 @@ def execute_run(plan: PlannedRun, progress: ProgressHook | None = None) -> RunOu
         if manifest and manifest.get("status") == "complete" and (summary := store.read_summary()):
             return RunOutcome(summary, plan.out, True, 0, 0, time.perf_counter() - started)
         return _compute(plan, store, progress, started, previous=manifest)
+
+
+_UNREADABLE = {"config_hash": None, "status": "unreadable"}
+
+
+def _readable_manifest(store: RunStore, plan: PlannedRun) -> dict[str, Any] | None:
+    """The run dir's manifest; an unreadable one, or predictions without one, are refused.
+
+    Predictions that no manifest vouches for cannot be attributed to a configuration: resuming
+    from them would file another method's answers under this one. With ``--overwrite`` both
+    cases count as "another configuration" and the dir is cleared.
+
+    Raises:
+        RunConflictError: Without ``--overwrite``.
+    """
+    try:
+        manifest = store.read_manifest()
+        if manifest is not None and manifest.get("status") == "complete":
+            store.read_summary()  # a corrupt summary must not be served as the result
+    except IADBenchError as exc:
+        if plan.request.overwrite:
+            return _UNREADABLE
+        raise RunConflictError(str(exc)) from None
+    if manifest is None and store.holds_predictions():
+        if plan.request.overwrite:
+            return _UNREADABLE
+        raise RunConflictError(
+            f"{plan.out} holds predictions but no manifest.json, so nothing says which "
+            "configuration made them and they cannot be resumed. Choose another --out, or pass "
+            "--overwrite to discard them."
+        )
+    return manifest
 
 
 def _compute(

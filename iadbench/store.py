@@ -80,6 +80,15 @@ class RunStore:
         """Replace the summary atomically."""
         _write_json_atomic(self.summary_path, summary)
 
+    def holds_predictions(self) -> bool:
+        """Whether any prediction or shard file is present (with or without a manifest)."""
+        shards = self.directory / "shards"
+        return (
+            self.predictions_path.exists()
+            or self.calibration.path.exists()
+            or (shards.is_dir() and any(shards.iterdir()))
+        )
+
     def clear(self) -> None:
         """Delete the stored run (``--overwrite``); the lock file stays."""
         for path in (
@@ -253,7 +262,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IADBenchError(
-            f"{path} is not valid JSON ({exc}); delete it or use --overwrite."
+            f"{path} is not valid JSON ({exc}); re-run with --overwrite to replace the whole run "
+            "(deleting only this file would leave predictions nobody can attribute)."
         ) from None
 
 

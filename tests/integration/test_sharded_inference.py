@@ -70,6 +70,9 @@ def test_sharded_run_resumes_from_shards_left_by_an_interrupted_attempt(tmp_path
     shards.mkdir(parents=True)
     (shards / "predictions.rank0.jsonl").write_text("".join(lines[0:20:2]))
     (shards / "predictions.rank1.jsonl").write_text("".join(lines[1:20:2]) + lines[21][:30])
+    # A real attempt writes its manifest before any prediction: shards alone are never adopted.
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    (tmp_path / "two" / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
     sharded = _sharded([*common, "--out", str(tmp_path / "two")])
     assert sharded.returncode == 0, sharded.stderr
     merged = (tmp_path / "two" / "predictions.jsonl").read_text().splitlines(keepends=True)
