@@ -11,7 +11,19 @@ from iadbench.cli.app import app
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    SIGTERM (a scheduler's or torchrun's stop) and SIGHUP (a closed terminal) end a run like
+    Ctrl-C does: the manifest says ``interrupted`` and the same command resumes.
+    """
+    import signal
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _interrupt)
     app()
 
 

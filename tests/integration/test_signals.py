@@ -1,0 +1,64 @@
+"""SIGTERM and SIGHUP stop a run like Ctrl-C: manifest `interrupted`, exit 130, and it resumes
+(issue 9, item 12)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SLOW_PLUGIN = '''
+import time
+from dataclasses import dataclass
+import iadbench
+
+@dataclass(frozen=True)
+class SlowOptions:
+    pass
+
+@iadbench.register_method("slow-constant")
+class Slow(iadbench.MethodAdapter):
+    """Answers "defect" slowly, so a test can stop it midway."""
+    capabilities = iadbench.Capabilities()
+    Options = SlowOptions
+    version = "1"
+    default_batch_size = 1
+
+    def predict(self, batch, inputs=None):
+        time.sleep(0.05)
+        return [iadbench.Prediction(label="defect") for _ in batch]
+'''
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_marks_the_run_interrupted_and_it_resumes(tmp_path, data_args, signum):
+    plugin = tmp_path / "slow.py"
+    plugin.write_text(SLOW_PLUGIN)
+    out = tmp_path / "run"
+    command = [str(Path(sys.executable).parent / "iadbench"), "run", "--plugin", str(plugin),
+               "--method", "slow-constant", "--train", "visa", "--test", "mvtec", *data_args,
+               "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    predictions = out / "predictions.jsonl"
+    deadline = time.monotonic() + 60
+    while not (predictions.exists() and predictions.stat().st_size > 0):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+    done = len(predictions.read_text().splitlines())
+
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+    assert f"{done} resumed" in resumed.stdout
