@@ -2,7 +2,10 @@
 
 Built-in methods and installed plugins both arrive through the ``iadbench.methods`` entry-point
 group; an unpackaged plugin file is loaded with ``--plugin PATH`` and registers itself with
-:func:`register_method`. Listing names imports nothing; resolving a name imports only that entry.
+:func:`register_method`. Listing names, targets and distributions reads entry-point metadata only
+and imports nothing; resolving a name imports only that entry. A name that two installed
+distributions both declare is kept as a conflict (found from metadata, without importing either):
+it is listed with both sources, and resolving it is an error naming both.
 """
 
 from __future__ import annotations
@@ -30,11 +33,28 @@ class RegistryError(IADBenchError):
 
 @dataclass
 class Entry:
-    """One registered name: ``target`` is a ``module:attr`` string until first resolved."""
+    """One registered name: ``target`` is a ``module:attr`` string until first resolved.
+
+    Attributes:
+        name: The method name.
+        target: ``module:attr`` (not imported yet) or the adapter class.
+        source: Where it comes from, for messages: ``"dist (module:attr)"`` or a plugin file.
+        value: ``module:attr`` as declared, known without importing.
+        origin: The distribution that declares it, or the plugin file / module that registered it.
+    """
 
     name: str
     target: str | type[MethodAdapter]
     source: str
+    value: str = ""
+    origin: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.value:
+            t = self.target
+            self.value = t if isinstance(t, str) else f"{t.__module__}:{t.__qualname__}"
+        if not self.origin:
+            self.origin = self.source
 
     def resolve(self) -> type[MethodAdapter]:
         """Import the adapter class (once) and check that it is one."""
@@ -53,30 +73,45 @@ class MethodRegistry:
     def __init__(self, group: str = ENTRY_POINT_GROUP) -> None:
         self.group = group
         self._entries: dict[str, Entry] = {}
+        self._conflicts: dict[str, list[Entry]] = {}
         self._entry_points_loaded = False
 
     def add(self, name: str, target: str | type[MethodAdapter], source: str) -> None:
         """Register ``name``; the same name from a different source is an error, never a swap."""
-        if not name or name != name.strip() or any(c.isspace() for c in name):
-            raise RegistryError(f"method name {name!r} must be a non-empty word without spaces")
+        _check_name(name)
         if (old := self._entries.get(name)) and old.source != source:
-            raise RegistryError(
-                f"method {name!r} is registered twice: by {old.source} and by {source}. "
-                "Rename one of them."
-            )
+            raise RegistryError(_twice(name, [old.source, source]))
         self._entries[name] = Entry(name, target, source)
 
     def _load_entry_points(self) -> None:
+        """Read the group's entry points from metadata (imports nothing).
+
+        A name declared by two distributions is not an error here, so that one bad install does
+        not break every command: it is recorded as a conflict, listed, and refused when resolved.
+        """
         if self._entry_points_loaded:
             return
         self._entry_points_loaded = True
-        seen: dict[str, str] = {}
+        seen: dict[str, set[str]] = {}
         for ep in entry_points(group=self.group):
-            if seen.get(ep.name) == ep.value:  # one distribution visible twice on sys.path
+            if ep.value in seen.setdefault(ep.name, set()):  # one dist visible twice on sys.path
                 continue
-            seen[ep.name] = ep.value
+            seen[ep.name].add(ep.value)
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
-            self.add(ep.name, ep.value, f"{dist} ({ep.value})")
+            try:
+                _check_name(ep.name)
+            except RegistryError:
+                continue  # not a usable name (cannot be typed on a command line): skip it
+            entry = Entry(ep.name, ep.value, f"{dist} ({ep.value})", origin=dist)
+            if (old := self._entries.get(ep.name)) is None:
+                self._entries[ep.name] = entry
+            else:
+                self._conflicts.setdefault(ep.name, [old]).append(entry)
+
+    def conflict(self, name: str) -> list[Entry]:
+        """Every entry that declares ``name`` when more than one distribution does, else ``[]``."""
+        self._load_entry_points()
+        return list(self._conflicts.get(name, []))
 
     def names(self, pattern: str = "*") -> list[str]:
         """Registered names matching a shell-style wildcard, sorted."""
@@ -91,8 +126,16 @@ class MethodRegistry:
         return self._entries[name]
 
     def get(self, name: str) -> type[MethodAdapter]:
-        """The adapter class registered as ``name`` (imported now if it was lazy)."""
-        return self.entry(name).resolve()
+        """The adapter class registered as ``name`` (imported now if it was lazy).
+
+        Raises:
+            UnknownNameError: ``name`` is not registered.
+            RegistryError: Two distributions declare ``name`` (nothing is imported then).
+        """
+        entry = self.entry(name)
+        if clash := self._conflicts.get(name):
+            raise RegistryError(_twice(name, sorted(e.source for e in clash)))
+        return entry.resolve()
 
     def expand(self, patterns: list[str]) -> list[str]:
         """Names for a list of names or wildcards, in the given order, without repeats.
@@ -142,6 +185,18 @@ class MethodRegistry:
                 "@iadbench.register_method('your-name')."
             )
         return sorted(added)
+
+
+def _check_name(name: str) -> None:
+    if not name or name != name.strip() or any(c.isspace() for c in name):
+        raise RegistryError(f"method name {name!r} must be a non-empty word without spaces")
+
+
+def _twice(name: str, sources: list[str]) -> str:
+    return (
+        f"method {name!r} is registered twice: by {' and by '.join(sources)}. "
+        "Rename one of them (or uninstall one of the distributions)."
+    )
 
 
 METHODS = MethodRegistry()

@@ -32,44 +32,90 @@ def leaderboard(
     console.print(f"Wrote [bold]{output}[/]", highlight=False)
 
 
-@app.command(name="list", epilog="Example: iadbench list 'always-*' --options")
+@app.command(
+    name="list",
+    epilog="Examples: iadbench list | iadbench list 'always-*' --details | "
+    "iadbench list brightness --options",
+)
 @handles_user_errors
 def list_methods(
     pattern: Annotated[str, typer.Argument(help="Shell-style wildcard over method names.")] = "*",
+    show_details: Annotated[
+        bool,
+        typer.Option(
+            "--details",
+            help="Also show what each matched method needs and gives, and its description "
+            "(imports the matched methods' code).",
+        ),
+    ] = False,
     show_options: Annotated[
-        bool, typer.Option("--options", help="Also list each method's options and defaults.")
+        bool,
+        typer.Option(
+            "--options",
+            help="Also list each matched method's options and defaults (implies --details; "
+            "imports the matched methods' code).",
+        ),
     ] = False,
     plugin: opt.Plugins = None,
 ) -> None:
-    """List registered methods, what they need and give, and where they come from."""
+    """List registered methods and where they come from, from metadata alone.
+
+    Without --details/--options no method's code is imported: names, targets (module:attr) and
+    distributions come from the installed entry-point metadata. --details and --options import
+    only the methods that PATTERN matches.
+    """
     import dataclasses
 
+    from rich.markup import escape
     from rich.table import Table
 
     from iadbench.registry import METHODS
 
     opt.load_plugins(plugin)
+    details = show_details or show_options
+    names = METHODS.expand([pattern])  # unknown plain names get "did you mean"
     table = Table(title="Registered methods", title_justify="left")
     table.add_column("name", no_wrap=True, style="bold")
-    table.add_column("needs / gives", ratio=1)
-    table.add_column("from")
-    table.add_column("description", ratio=3)
+    table.add_column("from (distribution or plugin file)")
+    table.add_column("target")
+    if details:
+        table.add_column("needs / gives", ratio=1)
+        table.add_column("description", ratio=3)
     loaded = []
-    for name in METHODS.names(pattern):
+    for name in names:
+        clash = METHODS.conflict(name)
+        if clash:  # decided from metadata: neither declaration is imported
+            for entry in sorted(clash, key=lambda e: e.origin):
+                note = "[red]declared by several distributions: not usable[/]"
+                table.add_row(
+                    name,
+                    escape(entry.origin),
+                    escape(entry.value),
+                    *(["", note] if details else []),
+                )
+            continue
         entry = METHODS.entry(name)
-        source = entry.source.split(" (")[0]  # the distribution; the full target is in --options
+        row = [name, escape(entry.origin), escape(entry.value)]
+        if not details:
+            table.add_row(*row)
+            continue
         try:
             adapter = METHODS.get(name)
         except Exception as exc:  # a broken plugin must not hide the others
-            table.add_row(name, "", source, f"[red]cannot be loaded: {exc}[/]")
+            table.add_row(*row, "", f"[red]cannot be loaded: {escape(str(exc))}[/]")
             continue
-        table.add_row(name, _capability_words(adapter.capabilities), source, adapter.summary())
+        table.add_row(*row, _capability_words(adapter.capabilities), escape(adapter.summary()))
         loaded.append((name, adapter, entry.source))
     console.print(table)
+    if any(METHODS.conflict(name) for name in names):
+        console.print(
+            "[red]A name declared by several distributions cannot be run; uninstall or rename "
+            "one of them.[/]"
+        )
     if not show_options:
         return
     for name, adapter, source in loaded:
-        options = Table(title=f"{name}: {source}", title_justify="left", show_edge=False)
+        options = Table(title=f"{name}: {escape(source)}", title_justify="left", show_edge=False)
         options.add_column("--set KEY", no_wrap=True)
         options.add_column("default")
         defaults = adapter.Options()

@@ -93,3 +93,65 @@ def test_plugin_file_that_fails_to_import_is_reported(tmp_path):
 
     with pytest.raises(RegistryError, match="failed to import.*boom"):
         METHODS.load_plugin_file(plugin)
+
+
+def _fake_distribution(root, dist, module, names):
+    """A ``*.dist-info`` (nothing installed) whose module writes ``root/<module>.imported``."""
+    marker = root / f"{module}.imported"
+    (root / f"{module}.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('imported')\n"
+        "from iadbench_methods.baselines import AlwaysNormal as Fake\n"
+    )
+    info = root / f"{dist.replace('-', '_')}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[iadbench.methods]\n" + "".join(f"{n} = {module}:Fake\n" for n in names)
+    )
+    return marker
+
+
+def test_entries_carry_target_and_distribution_from_metadata_without_importing(
+    tmp_path, monkeypatch
+):
+    marker = _fake_distribution(tmp_path, "meta-plugin", "reg_meta_mod", ["meta-a", "meta-b"])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = MethodRegistry()
+    assert {"meta-a", "meta-b", "always-defect"} <= set(registry.names())
+    entry = registry.entry("meta-a")
+    assert (entry.value, entry.origin) == ("reg_meta_mod:Fake", "meta-plugin")
+    assert registry.entry("always-defect").origin == "iadbench"
+    assert registry.expand(["meta-*"]) == ["meta-a", "meta-b"]
+    assert not marker.exists()
+    assert registry.get("always-normal").__name__ == "AlwaysNormal"  # another name: no import
+    assert not marker.exists()
+    assert registry.get("meta-b").__name__ == "AlwaysNormal"
+    assert marker.exists()
+
+
+def test_name_declared_by_two_distributions_is_a_conflict_decided_without_importing(
+    tmp_path, monkeypatch
+):
+    one = _fake_distribution(tmp_path, "one-plugin", "reg_one_mod", ["twin", "solo"])
+    two = _fake_distribution(tmp_path, "two-plugin", "reg_two_mod", ["twin"])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = MethodRegistry()
+    assert "twin" in registry.names()
+    assert sorted(e.origin for e in registry.conflict("twin")) == ["one-plugin", "two-plugin"]
+    assert registry.conflict("solo") == []
+    with pytest.raises(RegistryError, match="registered twice.*one-plugin.*two-plugin"):
+        registry.get("twin")
+    assert not one.exists() and not two.exists()
+    with pytest.raises(UnknownNameError, match="Did you mean 'twin'"):
+        registry.get("twinn")
+    registry.get("solo")  # the clash breaks no other name
+    assert one.exists() and not two.exists()
+
+
+def test_same_distribution_visible_twice_is_not_a_conflict(tmp_path, monkeypatch):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        _fake_distribution(tmp_path / sub, "copy-plugin", "reg_copy_mod", ["copied"])
+        monkeypatch.syspath_prepend(str(tmp_path / sub))
+    registry = MethodRegistry()
+    assert registry.conflict("copied") == [] and registry.entry("copied").origin == "copy-plugin"
