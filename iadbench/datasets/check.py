@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any
 
 from iadbench.datasets import DATASET_READERS, open_dataset
 from iadbench.datasets.base import CategoryCounts
+from iadbench.datasets.folder import FolderDataset
 from iadbench.datasets.synth import planned_counts, read_synthetic_marker
 from iadbench.images import ImageReadError, verify_decodable
 from iadbench.records import DEFECT, NORMAL, Sample
@@ -28,6 +29,8 @@ STATUS_OK = "ok"
 STATUS_MISSING = "missing"
 STATUS_EXTRA = "extra"
 STATUS_COUNTS = "counts differ"
+STATUS_NO_NORMAL = "no normal images"
+STATUS_NO_DEFECT = "no defect images"
 STATUS_FILES = "files missing"
 STATUS_UNREADABLE = "unreadable files"
 
@@ -40,8 +43,9 @@ class CategoryCheck:
         category: Category folder name.
         expected: Official (or scaled) counts; ``None`` for extra categories and folder datasets.
         found: Counts of the local copy (for VisA's csv layout: rows listed, present or not).
-        status: ``ok``, ``missing``, ``extra``, ``counts differ``, ``files missing`` or
-            ``unreadable files`` (the first that applies, in that order).
+        status: ``ok``, ``missing``, ``extra``, ``counts differ``, ``no normal images``,
+            ``no defect images`` (folder datasets), ``files missing`` or ``unreadable files`` (the
+            first that applies, in that order).
         missing_files: Listed images and masks absent on disk.
         unreadable_files: Images and masks that failed to decode.
     """
@@ -132,12 +136,16 @@ def check_dataset(
     min_per_group: int = 3,
     decode: bool = True,
     progress: Callable[[int], None] | None = None,
+    normal_folders: Sequence[str] | None = None,
 ) -> CheckReport:
     """Compare a local dataset copy with the official counts and decode every file.
 
     For ``mvtec`` and ``visa`` the expected counts are the official ones, scaled as
     :func:`iadbench.datasets.synth.synthesize` scales them when ``scale != 1`` (so a synthetic
-    tree checks clean with its own scale). Other names are folder datasets: only files are checked.
+    tree checks clean with its own scale). Other names are folder datasets: files are checked, and
+    so is that the dataset and each of its categories hold both normal and defect images (see
+    :meth:`FolderDataset.balance_problems`; a tree whose normal images sit in an unrecognised folder
+    would otherwise read as 100 % defects).
 
     Args:
         name: Dataset name.
@@ -146,19 +154,27 @@ def check_dataset(
         min_per_group: Floor per group, as in ``synthesize``.
         decode: Fully decode every image and mask (slow on real data; a thread pool is used).
         progress: Called with the number of files decoded since its last call.
+        normal_folders: Folder dataset only: the folder names that hold normal images, instead of
+            :data:`iadbench.datasets.folder.NORMAL_FOLDER_NAMES`.
 
     Returns:
         A :class:`CheckReport`; ``report.ok`` is False when anything was found.
 
     Raises:
         DatasetNotFoundError: The root is missing or holds no image in the expected layout.
+        ValueError: ``normal_folders`` is given for mvtec or visa, or names no folder.
     """
-    reader = open_dataset(name, root)
+    official = name in DATASET_READERS
+    if normal_folders is not None:
+        if official:
+            raise ValueError(f"normal_folders applies to folder datasets only, not {name}")
+        reader = FolderDataset(root, name=name, normal_folders=normal_folders)
+    else:
+        reader = open_dataset(name, root)
     samples = reader.samples("all")
     report = CheckReport(
         dataset=name, root=reader.root, synthetic_marker=read_synthetic_marker(reader.root)
     )
-    official = name in DATASET_READERS
     expected = planned_counts(name, scale=scale, min_per_group=min_per_group) if official else {}
     found = _found_counts(samples)
 
@@ -189,7 +205,10 @@ def check_dataset(
     unreadable_by_category = Counter(category_of[p] for p in report.unreadable)
 
     count_problems: list[str] = []
-    categories = [*expected, *sorted(set(found) - set(expected))]
+    balance = reader.label_balance() if isinstance(reader, FolderDataset) else {}
+    if isinstance(reader, FolderDataset):
+        count_problems += reader.balance_problems()
+    categories = [*expected, *sorted((set(found) | set(balance)) - set(expected))]
     for category in categories:
         want = expected.get(category)
         have = found.get(category, CategoryCounts(0, 0, 0))
@@ -212,6 +231,10 @@ def check_dataset(
                         f"category {category}: {getattr(have, attr)} {label} images, "
                         f"expected {getattr(want, attr)}"
                     )
+        elif category in balance and balance[category].normal == 0:
+            status = STATUS_NO_NORMAL
+        elif category in balance and balance[category].defect == 0:
+            status = STATUS_NO_DEFECT
         elif n_missing:
             status = STATUS_FILES
         elif n_unreadable:

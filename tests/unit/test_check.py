@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
+from iadbench.cli import app
 from iadbench.datasets.check import MAX_LISTED, check_dataset
+from iadbench.datasets.folder import NORMAL_FOLDER_NAMES
 
 SCALE = 0.02
 
@@ -20,6 +23,13 @@ def mvtec_copy(synth_mvtec: Path, tmp_path: Path) -> Path:
 @pytest.fixture()
 def visa_copy(synth_visa: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(synth_visa, tmp_path / "visa"))
+
+
+def make_tree(root: Path, *rels: str) -> Path:
+    for rel in rels:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8)).save(root / rel)
+    return root
 
 
 def truncate(path: Path) -> None:
@@ -126,3 +136,65 @@ def test_long_problem_lists_are_summarised(mvtec_copy: Path) -> None:
         report.problems[-1]
         == f"... and {len(report.unreadable) - MAX_LISTED} more unreadable files"
     )
+
+
+def test_folder_dataset_with_nominal_folders_checks_clean(tmp_path: Path) -> None:
+    make_tree(tmp_path, "bracket/nominal/001.png", "bracket/dent/001.png", "hinge/OK/1.png",
+              "hinge/bent/1.png")  # fmt: skip
+    report = check_dataset("parts", tmp_path)
+    assert report.ok, report.problems
+    assert [(r.category, r.found.test_normal, r.status) for r in report.rows] == [
+        ("bracket", 1, "ok"),
+        ("hinge", 1, "ok"),
+    ]
+
+
+def test_folder_dataset_without_normal_images_is_a_problem(tmp_path: Path) -> None:
+    make_tree(tmp_path, "bracket/passed/001.png", "bracket/dent/001.png")
+    report = check_dataset("parts", tmp_path)
+    assert not report.ok
+    assert "no normal image at all" in report.problems[0]
+    category = report.problems[1]
+    assert category.startswith("category bracket has no normal image")
+    assert "dent (1 image)" in category and "passed (1 image)" in category
+    assert ", ".join(NORMAL_FOLDER_NAMES) in category
+    assert [(r.category, r.status) for r in report.rows] == [("bracket", "no normal images")]
+
+
+def test_each_one_sided_category_of_a_folder_dataset_is_named(tmp_path: Path) -> None:
+    make_tree(tmp_path, "bracket/good/001.png", "bracket/dent/001.png", "hinge/bent/001.png",
+              "latch/good/001.png")  # fmt: skip
+    (tmp_path / "spring").mkdir()
+    report = check_dataset("parts", tmp_path, decode=False)
+    assert [p.split(" has ")[0] for p in report.problems] == [
+        "category hinge",
+        "category latch",
+        "category spring",
+    ]
+    assert "no image (no folder in it)" in report.problems[2]
+    assert {r.category: r.status for r in report.rows} == {
+        "bracket": "ok",
+        "hinge": "no normal images",
+        "latch": "no defect images",
+        "spring": "no normal images",
+    }
+
+
+def test_check_passes_normal_folders_to_the_folder_reader(tmp_path: Path) -> None:
+    make_tree(tmp_path, "bracket/passed/001.png", "bracket/dent/001.png")
+    assert check_dataset("parts", tmp_path, normal_folders=("passed",)).ok
+    with pytest.raises(ValueError, match="folder datasets only"):
+        check_dataset("mvtec", tmp_path, normal_folders=("passed",))
+
+
+def test_data_check_exits_non_zero_naming_a_category_without_normal_images(
+    tmp_path: Path,
+) -> None:
+    make_tree(tmp_path, "bracket/nominal/001.png", "bracket/dent/001.png",
+              "hinge/passed/001.png", "hinge/bent/001.png")  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["data", "check", "parts", "--data", f"parts={tmp_path}"], env={"COLUMNS": "400"}
+    )
+    assert result.exit_code == 1, result.output
+    assert "category hinge has no normal image" in result.output
+    assert "bracket" not in result.output.split("✗", 1)[1]
