@@ -7,6 +7,7 @@ work, resuming whatever an earlier attempt left.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from contextlib import nullcontext
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from iadbench.calibration import apply_oracle, calibrate
-from iadbench.datasets import open_dataset, resolve_root
+from iadbench.datasets import FolderDataset, open_dataset, resolve_root
 from iadbench.datasets.base import SUBSET_NAMES
 from iadbench.distributed import process_group
 from iadbench.errors import IADBenchError, RunConflictError
@@ -33,6 +34,7 @@ from iadbench.store import PredictionLog, RunStore, prediction_record
 from iadbench.thresholds import DEFAULT_POLICY, parse_policy
 
 MANIFEST_SCHEMA = 1
+logger = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
@@ -256,7 +258,12 @@ def _compute(
     spec, caps = plan.spec, plan.adapter_cls.capabilities
     assert spec.train is not None and spec.test is not None
     group = process_group()
-    test_samples = open_dataset(spec.test.name, spec.test.root).samples(spec.test.split)
+    test_reader = open_dataset(spec.test.name, spec.test.root)
+    test_samples = test_reader.samples(spec.test.split)
+    if group.is_main and isinstance(test_reader, FolderDataset):
+        # A normal folder under an unexpected name reads as 100 % defects: say so loudly.
+        for problem in test_reader.balance_problems():
+            logger.warning("WARNING: %s", problem)
     device = group.device_for(plan.request.device)
     adapter = plan.adapter_cls(plan.options, tiny=spec.tiny, device=device)
     adapter.artifacts_dir = plan.out / "artifacts"
