@@ -9,6 +9,7 @@ import typer
 
 from iadbench.cli import options as opt
 from iadbench.cli.app import app, console, handles_user_errors
+from iadbench.errors import IADBenchError
 
 
 @app.command(epilog="Example: iadbench leaderboard runs/matrix --output results/LEADERBOARD.md")
@@ -23,6 +24,10 @@ def leaderboard(
     """Render leaderboard markdown from stored results only (never edit it by hand)."""
     from iadbench.leaderboard import collect_runs, load_paper_reference, render_leaderboard
 
+    if output is not None and output.is_dir():
+        raise IADBenchError(
+            f"--output {output} is a directory; give a file name such as {output}/LEADERBOARD.md"
+        )
     markdown = render_leaderboard(collect_runs(directory), load_paper_reference(), title=title)
     if output is None:
         typer.echo(markdown)

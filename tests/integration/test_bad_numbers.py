@@ -44,3 +44,9 @@ def test_set_refuses_non_finite_numbers(data_args, tmp_path, value):
                   *data_args, "--out", str(tmp_path / "out"), "--set", f"lr={value}")  # fmt: skip
     assert result.exit_code == 2, result.output
     assert "finite number" in result.output and "Traceback" not in result.output
+
+
+def test_leaderboard_refuses_an_output_that_is_a_directory(tmp_path):
+    result = _run("leaderboard", str(tmp_path), "--output", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert "is a directory" in result.output and "Traceback" not in result.output
