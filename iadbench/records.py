@@ -41,6 +41,24 @@ class Sample:
     mask_path: str | None = None
     defect_type: str | None = None
 
+    def __post_init__(self) -> None:
+        # A file or folder name that is not valid UTF-8 arrives with surrogate escapes, which no
+        # JSON record can hold: written as \xNN escapes instead (the path keeps the real bytes).
+        for name in ("id", "category", "defect_type"):
+            value = getattr(self, name)
+            if value is not None and not value.isascii():
+                object.__setattr__(self, name, printable_name(value))
+
+
+def printable_name(text: str) -> str:
+    r"""``text`` with undecodable bytes (surrogate escapes) shown as ``\xNN``; else unchanged.
+
+    Example:
+        >>> printable_name("good/ok.png"), printable_name("good/caf\udce9.png")
+        ('good/ok.png', 'good/caf\\xe9.png')
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
