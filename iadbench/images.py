@@ -53,10 +53,43 @@ def _open_loaded(path: str | Path, mode: str | None = None) -> Image.Image:
     try:
         with Image.open(path) as image:
             image.load()
+            if mode and image.mode in _WIDE_MODES:
+                return _to_8_bit(image, path).convert(mode)
             # convert/copy detach the pixels from the file object that ``with`` closes.
             return image.convert(mode) if mode and image.mode != mode else image.copy()
     except _DECODE_ERRORS as exc:
         raise ImageReadError(path, _reason(exc)) from exc
+
+
+# 16-bit and 32-bit integer and float single-channel images: Pillow's convert("RGB") clips them
+# (a 16-bit PNG comes out almost all white, a float TIFF in [0, 1] all black).
+_WIDE_MODES = frozenset({"I;16", "I;16B", "I;16L", "I", "F"})
+
+
+def _to_8_bit(image: Image.Image, path: str | Path) -> Image.Image:
+    """A wide single-channel image scaled to 8 bit by its type's range, never clipped silently.
+
+    16-bit integers (and 32-bit ones within 0–65535) are divided by 257; floats within [0, 1]
+    are multiplied by 255, floats within [0, 255] kept. Anything else has no meaning iadbench
+    can guess, so it is this image's error.
+
+    Raises:
+        ImageReadError: Values outside those ranges (negative, NaN, > 65535, float > 255).
+    """
+    pixels = np.asarray(image, dtype=np.float64)
+    low, high = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 0.0)
+    if not (np.isfinite(low) and np.isfinite(high)) or low < 0:
+        raise ImageReadError(path, f"{image.mode} pixel values from {low} to {high}: not an image")
+    if image.mode == "F":
+        if high <= 1.0:
+            pixels = pixels * 255.0
+        elif high > 255.0:
+            raise ImageReadError(path, f"float pixel values up to {high}: convert it to 8 bit")
+    elif high <= 65535:
+        pixels = pixels / 257.0
+    else:
+        raise ImageReadError(path, f"{image.mode} pixel values up to {high:.0f}: convert to 8 bit")
+    return Image.fromarray(np.rint(pixels).astype(np.uint8), mode="L")
 
 
 def load_rgb(path: str | Path) -> Image.Image:

@@ -77,3 +77,25 @@ def test_non_image_file_raises_read_error(tmp_path: Path) -> None:
 
 def test_verify_decodable_accepts_a_valid_image(synth_mvtec: Path) -> None:
     verify_decodable(MVTecAD(synth_mvtec).samples("all")[0].image_path)
+
+
+def test_a_16_bit_png_is_scaled_to_8_bit_not_clipped(tmp_path):
+    # Pillow's plain convert("RGB") turns 99.6 % of this ramp into 255.
+    ramp = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "wide.png")
+    pixels = np.asarray(load_rgb(tmp_path / "wide.png"))
+    assert pixels.shape == (64, 64, 3)
+    assert (pixels == 255).mean() < 0.01 and abs(pixels.mean() - 127.5) < 1
+
+
+def test_a_float_tiff_in_0_1_is_scaled_not_black(tmp_path):
+    values = np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32)
+    Image.fromarray(values, mode="F").save(tmp_path / "float.tif")
+    pixels = np.asarray(load_rgb(tmp_path / "float.tif"))
+    assert pixels.max() == 255 and abs(pixels.mean() - 127.5) < 1
+
+
+def test_a_float_image_without_a_known_range_is_an_error(tmp_path):
+    Image.fromarray(np.full((8, 8), 1000.0, dtype=np.float32), mode="F").save(tmp_path / "f.tif")
+    with pytest.raises(ImageReadError, match="convert it to 8 bit"):
+        load_rgb(tmp_path / "f.tif")
