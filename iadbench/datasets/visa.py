@@ -36,6 +36,12 @@ def _normalise_relpath(value: str) -> str:
     return path
 
 
+def _stays_inside(relpath: str) -> bool:
+    """Whether a csv path is relative and never climbs above the root (no ``..`` escape)."""
+    parts = relpath.split("/")
+    return not (relpath.startswith("/") or ":" in parts[0] or ".." in parts)
+
+
 class VisA(DatasetReader):
     """VisA, read from the raw release's ``split_csv/1cls.csv`` or from a converted tree.
 
@@ -119,6 +125,12 @@ class VisA(DatasetReader):
                     )
                 seen[image] = line
                 mask = _normalise_relpath(row["mask"] or "")
+                for listed in (image, mask):
+                    if listed and not _stays_inside(listed):
+                        raise DatasetNotFoundError(
+                            f"{csv_path} line {line} points outside the dataset root ({listed!r}):"
+                            " paths in the split file must be relative and stay under the root."
+                        )
                 samples.append(
                     Sample(
                         id=image,

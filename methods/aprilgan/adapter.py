@@ -260,8 +260,15 @@ class AprilGAN(MethodAdapter):
 
 
 def map_path(artifacts_dir: Path, sample: Sample) -> Path:
-    """Where the anomaly-map PNG of a sample goes: ``<artifacts>/maps/<id with .png>``."""
-    return artifacts_dir / "maps" / PurePosixPath(sample.id).with_suffix(".png")
+    """Where the anomaly-map PNG of a sample goes: ``<artifacts>/maps/<id with .png>``.
+
+    Raises:
+        ValueError: An id that would lead outside the maps folder (``..``, absolute).
+    """
+    relative = PurePosixPath(sample.id).with_suffix(".png")
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ValueError(f"sample id {sample.id!r} would write outside {artifacts_dir}")
+    return artifacts_dir / "maps" / relative
 
 
 def _prediction(score: float) -> Prediction:

@@ -265,3 +265,13 @@ def test_checkpoint_of_another_setup_is_refused(visa_test, tmp_path):
 def test_map_path_replaces_the_extension(mvtec_all):
     sample = mvtec_all[0]
     assert map_path(Path("/a"), sample) == Path("/a/maps") / Path(sample.id).with_suffix(".png")
+
+
+@pytest.mark.parametrize("sample_id", ["../../evil.png", "/tmp/evil.png", "a/../../b.png"])
+def test_map_paths_never_leave_the_artifacts_dir(tmp_path, sample_id):
+    from iadbench.records import Sample
+    from iadbench_methods.aprilgan.adapter import map_path
+
+    sample = Sample(sample_id, "visa", "candle", "test", "defect", "/x.png")
+    with pytest.raises(ValueError, match="outside"):
+        map_path(tmp_path, sample)

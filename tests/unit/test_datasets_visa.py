@@ -120,3 +120,18 @@ def test_root_without_either_layout_error_names_path_and_both_layouts(tmp_path: 
 def test_missing_root_error_names_path(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError, match="nowhere"):
         open_dataset("visa", tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "candle,test,normal,../outside.JPG,",
+        "candle,test,normal,candle/../../outside.JPG,",
+        "candle,test,normal,/etc/passwd,",
+        "candle,test,anomaly,candle/a.JPG,../../masks/a.png",
+    ],
+)
+def test_split_file_paths_may_not_leave_the_root(tmp_path: Path, row: str) -> None:
+    write_split_csv(tmp_path, [row])
+    with pytest.raises(DatasetNotFoundError, match="outside the dataset root"):
+        VisA(tmp_path).samples("all")
