@@ -52,17 +52,25 @@ class RunStore:
             RunConflictError: Another process holds the lock.
         """
         self.directory.mkdir(parents=True, exist_ok=True)
+        busy = RunConflictError(
+            f"another iadbench process is working on {self.directory} (lock file "
+            f"{self._lock.lock_file}). Wait for it to finish or choose another --out."
+        )
+        directory_lock = _lock_directory(self.directory)
+        if directory_lock is False:
+            raise busy
         try:
-            self._lock.acquire()
-        except Timeout:
-            raise RunConflictError(
-                f"another iadbench process is working on {self.directory} (lock file "
-                f"{self._lock.lock_file}). Wait for it to finish or choose another --out."
-            ) from None
-        try:
-            yield self
+            try:
+                self._lock.acquire()
+            except Timeout:
+                raise busy from None
+            try:
+                yield self
+            finally:
+                self._lock.release()
         finally:
-            self._lock.release()
+            if directory_lock is not None:
+                os.close(directory_lock)
 
     def read_manifest(self) -> dict[str, Any] | None:
         """The stored manifest, or None when the dir holds no run yet."""
@@ -255,6 +263,33 @@ def prediction_record(
         "text": prediction.text,
         "error": prediction.error,
     }
+
+
+def _lock_directory(directory: Path) -> int | bool | None:
+    """An exclusive ``flock`` on the run directory itself: its fd, or False when it is taken.
+
+    The ``.lock`` file alone can be deleted while a run holds it, and a second process then
+    takes a fresh one and writes into the same dir. A lock on the directory's own inode survives
+    that. None where directories cannot be locked (not POSIX, or a filesystem that refuses): the
+    ``.lock`` file is then the only guard.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return None
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -62,3 +62,31 @@ def test_a_stop_signal_marks_the_run_interrupted_and_it_resumes(tmp_path, data_a
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
     assert f"{done} resumed" in resumed.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="directory locks are POSIX")
+def test_a_deleted_lock_file_does_not_let_a_second_process_in(tmp_path, data_args):
+    """Issue 9, item 5: the lock is held on the run dir itself, not only on `.lock`."""
+    plugin = tmp_path / "slow.py"
+    plugin.write_text(SLOW_PLUGIN)
+    out = tmp_path / "run"
+    base = [str(Path(sys.executable).parent / "iadbench"), "run", "--plugin", str(plugin),
+            "--train", "visa", "--test", "mvtec", *data_args, "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    first = subprocess.Popen([*base, "--method", "slow-constant"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    predictions = out / "predictions.jsonl"
+    deadline = time.monotonic() + 60
+    while not (predictions.exists() and predictions.stat().st_size > 0):
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.05)
+    (out / ".lock").unlink()
+    second = subprocess.run([*base, "--method", "always-normal", "--overwrite"], env=env,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert "another iadbench process" in second.stdout + second.stderr
+    _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 0, stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "slow-constant"
+    assert {json.loads(line)["pred"] for line in predictions.read_text().splitlines()} == {"defect"}
