@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from iadbench.errors import IADBenchError
 from iadbench.method import Capabilities, FitContext, MethodAdapter
-from iadbench.records import DEFECT, INVALID, NORMAL, Prediction, Sample
+from iadbench.records import DEFECT, INVALID, NORMAL, AnswerRules, Prediction, Sample
 from iadbench.registry import register_method
 
 __version__ = "0.1.0"
@@ -21,6 +21,7 @@ __all__ = [
     "DEFECT",
     "INVALID",
     "NORMAL",
+    "AnswerRules",
     "Capabilities",
     "FitContext",
     "IADBenchError",

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from iadbench.records import Prediction, Sample
+from iadbench.records import AnswerRules, Prediction, Sample
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,9 @@ class MethodAdapter(ABC):
     tiny_options: ClassVar[dict[str, str]] = {}
     version: ClassVar[str] = "1"
     default_batch_size: ClassVar[int] = 32
+    #: A text method's strict and lenient answer rules (:class:`~iadbench.records.AnswerRules`);
+    #: the summary reports the lenient figures beside the strict ones. None: no text answers.
+    answer_rules: ClassVar[AnswerRules | None] = None
 
     def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:
         self.options = options if options is not None else self.Options()

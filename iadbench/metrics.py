@@ -15,7 +15,8 @@ Conventions:
       with the labels fixed to {defect, normal, invalid}. No image is truly ``invalid``, so that
       class scores F1 = 0 and the value is exactly 2/3 of ``f1_macro``; it is reported to test
       whether a paper's F1 was computed that way. And a ``lenient`` block: the same metrics with
-      the answers re-parsed from the stored ``text`` by a lenient rule (see :func:`text_rule`),
+      the answers re-parsed from the stored ``text`` by the method's lenient rule (its adapter's
+      ``answer_rules``),
       beside the strict parser's, which stays the headline.
 """
 
@@ -35,7 +36,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from iadbench.records import DEFECT, INVALID, LABELS, NORMAL
+from iadbench.records import DEFECT, INVALID, LABELS, NORMAL, AnswerRules
 
 # A method that gives (almost) one label to every image of a category is flagged: it cannot be
 # telling defects from normals there, whatever its accuracy says.
@@ -55,8 +56,6 @@ LENIENT_KEYS: tuple[str, ...] = (
     "n", "accepted_rate", "strict_accepted_rate", "changed", "accuracy", "f1_macro",
     "balanced_accuracy", F1_3CLASS, "invalid_rate",
 )  # fmt: skip
-# A lenient rule: its name and the function from generated text to a label.
-TextRule = tuple[str, Callable[[str], str]]
 
 
 @dataclass
@@ -193,17 +192,6 @@ def class_mean(
     return mean
 
 
-def text_rule(method: str) -> TextRule:
-    """The lenient rule reported for a text method (Yes/No methods get AnomalyGPT's rule).
-
-    The rules live beside the strict parser in ``iadbench_methods.qwen2vl.answers``.
-    """
-    from iadbench_methods.qwen2vl.answers import LENIENT_RULES, lenient_rule_name
-
-    name = lenient_rule_name(method)
-    return name, LENIENT_RULES[name]
-
-
 def _lenient_group(strict: list[ScoredRecord], rule: Callable[[str], str]) -> dict[str, Any]:
     """Metrics of one group with labels re-parsed by ``rule`` (no text: the strict label)."""
     preds = [r.pred if r.text is None else rule(r.text) for r in strict]
@@ -220,12 +208,12 @@ def _lenient_group(strict: list[ScoredRecord], rule: Callable[[str], str]) -> di
     }
 
 
-def lenient_summary(records: Sequence[ScoredRecord], rule: TextRule) -> dict[str, Any]:
+def lenient_summary(records: Sequence[ScoredRecord], rules: AnswerRules) -> dict[str, Any]:
     """The ``lenient`` block of a text method's summary.
 
     Args:
         records: The prediction records, ``text`` filled in.
-        rule: Name and function of the lenient rule.
+        rules: The method's answer rules (the adapter's ``answer_rules``).
 
     Returns:
         ``{"rule", "strict_rule", "overall", "class_mean", "per_class"}``; each group has the keys
@@ -233,28 +221,26 @@ def lenient_summary(records: Sequence[ScoredRecord], rule: TextRule) -> dict[str
         letter (label) from, ``strict_accepted_rate`` the strict parser's, ``changed`` the
         number of images whose label differs, and the metrics are those of the lenient labels.
     """
-    from iadbench_methods.qwen2vl.answers import STRICT_RULE
-
-    name, parse = rule
+    parse = rules.parse_lenient
     by_category: dict[str, list[ScoredRecord]] = {}
     for record in records:
         by_category.setdefault(record.category, []).append(record)
     per_class = {c: _lenient_group(rs, parse) for c, rs in sorted(by_category.items())}
     return {
-        "rule": name,
-        "strict_rule": STRICT_RULE,
+        "rule": rules.lenient,
+        "strict_rule": rules.strict,
         "overall": _lenient_group(list(records), parse),
         "class_mean": class_mean(per_class, LENIENT_KEYS),
         "per_class": per_class,
     }
 
 
-def summarize(records: Iterable[ScoredRecord], lenient: TextRule | None = None) -> dict[str, dict]:
+def summarize(records: Iterable[ScoredRecord], rules: AnswerRules | None = None) -> dict[str, dict]:
     """Pooled, class-mean and per-category metrics of a stream of prediction records.
 
     Args:
         records: The prediction records.
-        lenient: For a text method, its lenient rule (see :func:`text_rule`): adds
+        rules: For a text method, its answer rules (the adapter's ``answer_rules``): adds
             ``f1_macro_3class`` to every group and the ``lenient`` block.
 
     Returns:
@@ -263,7 +249,7 @@ def summarize(records: Iterable[ScoredRecord], lenient: TextRule | None = None) 
         method ``"lenient": {...}`` (see :func:`lenient_summary`).
     """
     records = list(records)
-    three = lenient is not None
+    three = rules is not None
     pooled, by_category = _Columns(), {}
     for record in records:
         pooled.add(record)
@@ -280,6 +266,6 @@ def summarize(records: Iterable[ScoredRecord], lenient: TextRule | None = None) 
         "class_mean": class_mean(per_class),
         "per_class": per_class,
     }  # fmt: skip
-    if lenient is not None:
-        summary["lenient"] = lenient_summary(records, lenient)
+    if rules is not None:
+        summary["lenient"] = lenient_summary(records, rules)
     return summary

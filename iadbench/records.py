@@ -1,7 +1,8 @@
-"""The two records every part of iadbench exchanges: a test image and a method's answer for it."""
+"""The records every part of iadbench exchanges: images, answers, and how answers are read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -89,3 +90,22 @@ class Prediction:
     def failed(cls, error: str) -> Prediction:
         """A prediction for an image the method could not process; scored as wrong."""
         return cls(label=INVALID, error=error)
+
+
+@dataclass(frozen=True)
+class AnswerRules:
+    """How a text method's answers are read: the strict rule (the headline) and a lenient one.
+
+    A method that answers in text declares them as its adapter's ``answer_rules``; the summary
+    then reports the lenient rule's figures beside the strict ones, so a reader sees how much of
+    a gap is parsing. The strict rule is what the adapter's ``predict`` already applied.
+
+    Attributes:
+        strict: Name of the strict rule, as summaries and tables print it.
+        lenient: Name of the lenient rule.
+        parse_lenient: Generated text → ``"defect"``, ``"normal"`` or ``"invalid"``.
+    """
+
+    strict: str
+    lenient: str
+    parse_lenient: Callable[[str], str]

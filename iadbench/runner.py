@@ -22,7 +22,7 @@ from iadbench.datasets.base import SUBSET_NAMES
 from iadbench.distributed import process_group
 from iadbench.errors import IADBenchError, RunConflictError
 from iadbench.method import FitContext, MethodAdapter
-from iadbench.metrics import ScoredRecord, summarize, text_rule
+from iadbench.metrics import ScoredRecord, summarize
 from iadbench.options import build_options
 from iadbench.predict_loop import predict_batches
 from iadbench.provenance import git_revision, package_versions
@@ -397,8 +397,8 @@ def _summary(
         for r in store.iter_predictions()
         if r["id"] in wanted
     )
-    # Text methods also get the lenient parser's figures and the 3-class F1 (see metrics).
-    lenient = text_rule(spec.method) if plan.adapter_cls.capabilities.gives_text else None
+    # Text methods also get their lenient rule's figures and the 3-class F1 (see metrics).
+    rules = plan.adapter_cls.answer_rules
     assert spec.train is not None and spec.test is not None
     return {
         "method": spec.method,
@@ -410,7 +410,7 @@ def _summary(
         "config_hash": plan.config_hash,
         "tiny": spec.tiny,
         "capabilities": vars(plan.adapter_cls.capabilities),
-        **summarize(records, lenient),
+        **summarize(records, rules),
     }
 
 

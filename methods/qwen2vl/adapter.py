@@ -20,7 +20,7 @@ from iadbench.errors import IADBenchError
 from iadbench.images import load_rgb
 from iadbench.method import Capabilities, MethodAdapter
 from iadbench.records import Prediction, Sample
-from iadbench_methods.qwen2vl.answers import parse_answer
+from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES, parse_answer
 from iadbench_methods.qwen2vl.loading import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MODEL,
@@ -107,6 +107,7 @@ class Qwen2VL(MethodAdapter):
     tiny_options = {"max_new_tokens": str(TINY_MAX_NEW_TOKENS)}
     version = "1"
     default_batch_size = 16
+    answer_rules = AB_ANSWER_RULES  # strict headline, lenient figures beside it (LR-IAD too)
 
     def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:
         super().__init__(options, tiny=tiny, device=device)

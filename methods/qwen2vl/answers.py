@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from iadbench.records import DEFECT, INVALID, NORMAL
+from iadbench.records import DEFECT, INVALID, NORMAL, AnswerRules
 
 LETTERS: dict[str, str] = {"A": DEFECT, "B": NORMAL}
 
@@ -179,15 +179,5 @@ def parse_yes_no_lenient(text: str) -> str:
     return DEFECT if "Yes" in text else NORMAL
 
 
-#: Lenient rules by name.
-LENIENT_RULES = {
-    LENIENT_ANSWER_RULE: parse_answer_lenient,
-    LENIENT_YES_NO_RULE: parse_yes_no_lenient,
-}
-#: Methods whose replies are Yes/No rather than A/B (AnomalyGPT is not implemented yet).
-YES_NO_METHODS = frozenset({"anomalygpt"})
-
-
-def lenient_rule_name(method: str) -> str:
-    """The lenient rule reported for a text method: Yes/No methods use AnomalyGPT's rule."""
-    return LENIENT_YES_NO_RULE if method in YES_NO_METHODS else LENIENT_ANSWER_RULE
+#: How the A/B methods (``qwen2-vl``, ``lr-iad``) are read: their adapters' ``answer_rules``.
+AB_ANSWER_RULES = AnswerRules(STRICT_RULE, LENIENT_ANSWER_RULE, parse_answer_lenient)

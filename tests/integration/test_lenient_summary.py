@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from iadbench.metrics import F1_3CLASS, LENIENT_KEYS, ScoredRecord, summarize, text_rule
+from iadbench.metrics import F1_3CLASS, LENIENT_KEYS, ScoredRecord, summarize
 from iadbench.runner import RunRequest, execute_run, plan_run
+from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES
 
 
 def _run(method: str, tmp_path: Path, synth_mvtec: Path, synth_visa: Path):
@@ -32,7 +33,7 @@ def test_text_method_summary_is_recomputed_from_the_stored_text(
         ScoredRecord(r["category"], r["label"], r["pred"], r["score"], r["error"], r["text"])
         for r in lines
     ]
-    expected = summarize(records, text_rule("qwen2-vl"))["lenient"]
+    expected = summarize(records, AB_ANSWER_RULES)["lenient"]
     assert lenient == json.loads(json.dumps(expected))
 
 

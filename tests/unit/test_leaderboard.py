@@ -24,7 +24,8 @@ from iadbench.leaderboard.reference import (
     macro_f1_range,
     place_pooled_numbers,
 )
-from iadbench.metrics import ScoredRecord, summarize, text_rule
+from iadbench.metrics import ScoredRecord, summarize
+from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES
 
 # Official VisA counts (DESIGN §2): 1cls train normal, test normal, test anomaly.
 VISA_COUNTS = {
@@ -80,7 +81,7 @@ def write_run(
         "config_hash": config_hash,
         "tiny": tiny,
         "capabilities": {"gives_scores": False, "trains": trains},
-        **summarize(records, None if texts is None else text_rule(method)),
+        **summarize(records, None if texts is None else AB_ANSWER_RULES),
     }
     manifest = {"config_hash": config_hash, "status": status, "updated": "2025-01-01T00:00:00",
                 "command": ["iadbench", "run", "--method", method]}  # fmt: skip

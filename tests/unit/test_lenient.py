@@ -10,11 +10,10 @@ from iadbench.metrics import (
     SUMMARY_KEYS,
     ScoredRecord,
     summarize,
-    text_rule,
 )
 from iadbench_methods.qwen2vl.answers import (
+    AB_ANSWER_RULES,
     LENIENT_ANSWER_RULE,
-    LENIENT_YES_NO_RULE,
     STRICT_RULE,
     parse_answer,
     parse_answer_lenient,
@@ -51,10 +50,15 @@ def test_yes_no_rule_is_anomalygpts_substring_test() -> None:
     assert parse_yes_no_lenient("") == "normal"  # never invalid
 
 
-def test_rule_names_per_method() -> None:
-    assert text_rule("qwen2-vl")[0] == LENIENT_ANSWER_RULE
-    assert text_rule("lr-iad")[0] == LENIENT_ANSWER_RULE
-    assert text_rule("anomalygpt")[0] == LENIENT_YES_NO_RULE
+def test_the_text_methods_declare_their_answer_rules() -> None:
+    # The rules come from the adapter, not from the method's name: a plugin declares its own.
+    from iadbench.registry import METHODS
+
+    for name in ("qwen2-vl", "lr-iad"):
+        rules = METHODS.get(name).answer_rules
+        assert rules is AB_ANSWER_RULES
+        assert (rules.strict, rules.lenient) == (STRICT_RULE, LENIENT_ANSWER_RULE)
+    assert METHODS.get("always-defect").answer_rules is None
 
 
 def records() -> list[ScoredRecord]:
@@ -69,7 +73,7 @@ def records() -> list[ScoredRecord]:
 
 
 def test_summary_of_a_text_method_has_a_lenient_block() -> None:
-    summary = summarize(records(), text_rule("qwen2-vl"))
+    summary = summarize(records(), AB_ANSWER_RULES)
     lenient = summary["lenient"]
     assert (lenient["rule"], lenient["strict_rule"]) == (LENIENT_ANSWER_RULE, STRICT_RULE)
     overall = lenient["overall"]
@@ -87,7 +91,7 @@ def test_summary_of_a_text_method_has_a_lenient_block() -> None:
 
 
 def test_text_method_summary_adds_keys_without_renaming_pinned_ones() -> None:
-    plain, text = summarize(records()), summarize(records(), text_rule("qwen2-vl"))
+    plain, text = summarize(records()), summarize(records(), AB_ANSWER_RULES)
     assert "lenient" not in plain and F1_3CLASS not in plain["overall"]
     for group in ("overall", "class_mean"):
         assert set(SUMMARY_KEYS) <= set(text[group])
