@@ -41,6 +41,20 @@ def synth_visa(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module, restored after (``pytestmark = usefixtures(...)``).
+
+    The tiny models' matrices are so small that torch's thread pool only costs time (10x on a
+    busy 2-core machine), and one thread keeps their results bit-identical.
+    """
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_PLUGIN = REPO_ROOT / "examples" / "iadbench-brightness-plugin" / "iadbench_brightness.py"
 

@@ -212,7 +212,7 @@ def warm_start_dir(cache_dir: Path | None = None, *, variant: str = "blind") -> 
         >>> json.loads((path / "warm_start.json").read_text())["variant"]  # doctest: +SKIP
         'blind'
     """
-    from iadbench_methods.qwen2vl.tiny import tiny_model_dir
+    from iadbench_methods.qwen2vl.tiny import build_once, tiny_model_dir
 
     if variant not in WARM_VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(WARM_VARIANTS)}, got {variant!r}")
@@ -221,20 +221,10 @@ def warm_start_dir(cache_dir: Path | None = None, *, variant: str = "blind") -> 
 
         cache_dir = default_cache_dir()
     target = Path(cache_dir) / "tiny-models" / f"qwen2-vl-warm-{variant}-{WARM_VERSION}"
-    if target.is_dir():  # only ever created by the rename below, so it is complete
+    if target.is_dir():
         return target
     tiny = tiny_model_dir(cache_dir)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        _fine_tune(tiny, staging, variant)
-        try:
-            os.rename(staging, target)
-        except OSError:
-            if not target.is_dir():  # not a lost race with another process: a real failure
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return build_once(target, lambda staging: _fine_tune(tiny, staging, variant))
 
 
 def _holds_dataset(root: Path, params: dict[str, Any]) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,13 +115,30 @@ def tiny_model_dir(cache_dir: Path | None = None) -> Path:
         from iadbench.runner import default_cache_dir
 
         cache_dir = default_cache_dir()
-    target = Path(cache_dir) / "tiny-models" / f"qwen2-vl-{TINY_VERSION}"
-    if target.is_dir():  # only ever created by the rename below, so it is complete
+    return build_once(
+        Path(cache_dir) / "tiny-models" / f"qwen2-vl-{TINY_VERSION}", _write_checkpoint
+    )
+
+
+def build_once(target: Path, write: Callable[[Path], None]) -> Path:
+    """``target``, written by ``write`` into a staging directory and renamed into place once.
+
+    A directory at ``target`` is only ever created by that rename, so it is complete; two
+    processes building at once both succeed (the loser of the rename race drops its copy).
+
+    Args:
+        target: The directory to provide.
+        write: Fills a given empty directory.
+
+    Returns:
+        ``target``.
+    """
+    if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        _write_checkpoint(staging)
+        write(staging)
         try:
             os.rename(staging, target)
         except OSError:

@@ -32,9 +32,11 @@ OPTIONS = LRIADOptions(
 )  # fmt: skip
 
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 @pytest.fixture(scope="module")
 def task(tmp_path_factory):
-    torch.set_num_threads(1)
     root = write_task_dataset(tmp_path_factory.mktemp("task") / "t", per_class=16, seed=3)
     return task_samples(root), warm_start_dir()
 

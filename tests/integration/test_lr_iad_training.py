@@ -35,16 +35,7 @@ def train_samples(synth_visa):
     return open_dataset("visa", synth_visa).samples("all")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tiny model's matrices are so small that torch's thread pool only costs time
-    (10x on a busy 2-core machine)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def token_reward(prompts, completions, completion_ids, **kwargs):

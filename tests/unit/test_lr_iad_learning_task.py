@@ -24,16 +24,7 @@ from iadbench_methods.lr_iad.learning_task import (
 from iadbench_methods.qwen2vl.answers import parse_answer
 from iadbench_methods.qwen2vl.prompt import build_messages, build_prompt
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tiny model's matrices are so small that torch's thread pool only costs time."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _files(root: Path) -> dict[str, bytes]:

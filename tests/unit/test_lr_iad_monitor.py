@@ -41,12 +41,7 @@ from iadbench_methods.qwen2vl.tiny import tiny_model_dir  # noqa: E402
 D, N, X = "defect", "normal", "invalid"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
