@@ -32,6 +32,7 @@ class MatrixRequest:
     overwrite: bool = False
     cache_dir: Path | None = None
     command: list[str] = field(default_factory=list)
+    verify_content: bool = False
 
 
 def cell_dir(out: Path, method: str, train: str, test: str) -> Path:
@@ -95,7 +96,7 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
                     threshold=request.threshold if scores else None,
                     out=cell_dir(request.out, method, train, test), device=request.device,
                     overwrite=request.overwrite, cache_dir=request.cache_dir,
-                    command=request.command,
+                    command=request.command, verify_content=request.verify_content,
                 )
             )
         )  # fmt: skip
@@ -107,10 +108,15 @@ def run_matrix(
     progress: ProgressHook | None = None,
     on_cell: Callable[[RunOutcome], None] | None = None,
 ) -> list[RunOutcome]:
-    """Plan, then execute every cell in order; finished cells are reused, unfinished resumed."""
+    """Plan, then execute every cell in order; finished cells are reused, unfinished resumed.
+
+    Every cell is planned again just before it runs: a matrix can take hours, and a cell must be
+    fingerprinted from the files it reads, not from what they were when the matrix started.
+    """
     outcomes = []
-    for plan in plan_matrix(request):
-        outcome = execute_run(plan, progress)
+    # Only the requests are kept: the plans' sample indexes would stay in memory for every cell.
+    for cell in [planned.request for planned in plan_matrix(request)]:
+        outcome = execute_run(plan_run(cell), progress)
         outcomes.append(outcome)
         if on_cell is not None:
             on_cell(outcome)

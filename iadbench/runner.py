@@ -7,6 +7,7 @@ work, resuming whatever an earlier attempt left.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -18,11 +19,11 @@ from typing import Any, Protocol
 
 from iadbench.calibration import apply_oracle, calibrate
 from iadbench.datasets import FolderDataset, open_dataset, resolve_root
-from iadbench.datasets.base import SUBSET_NAMES
+from iadbench.datasets.base import SUBSET_NAMES, DatasetReader
 from iadbench.distributed import process_group
 from iadbench.errors import IADBenchError, RunConflictError
+from iadbench.fingerprint import fingerprint_samples
 from iadbench.method import FitContext, MethodAdapter
-from iadbench.metrics import ScoredRecord, summarize
 from iadbench.options import build_options
 from iadbench.predict_loop import predict_batches
 from iadbench.provenance import git_revision, package_versions
@@ -88,6 +89,31 @@ class RunRequest:
     overwrite: bool = False
     cache_dir: Path | None = None
     command: list[str] = field(default_factory=list)
+    verify_content: bool = False  # also fingerprint file contents (reads every byte)
+
+
+@dataclass
+class PlannedData:
+    """The samples a run reads, indexed once at planning, and their fingerprints.
+
+    Attributes:
+        test_reader: Reader of the test dataset (its folder-balance warnings are shown on run).
+        test: Test samples, in test order.
+        train: Training samples when the method trains, else None.
+        calibration: The training dataset's All subset under ``calibrated``, else None.
+        content: ``--verify-content`` digests by role (test, train, calibration); empty without.
+    """
+
+    test_reader: DatasetReader
+    test: list[Sample]
+    train: list[Sample] | None = None
+    calibration: list[Sample] | None = None
+    content: dict[str, str] = field(default_factory=dict)
+
+    def roles(self) -> dict[str, list[Sample]]:
+        """The sample lists the run reads, by role (test, train, calibration)."""
+        found = {"test": self.test, "train": self.train, "calibration": self.calibration}
+        return {role: samples for role, samples in found.items() if samples is not None}
 
 
 @dataclass
@@ -100,6 +126,7 @@ class PlannedRun:
     options: Any
     out: Path
     cache_dir: Path
+    data: PlannedData
 
     @property
     def config_hash(self) -> str:
@@ -150,23 +177,43 @@ def plan_run(request: RunRequest) -> PlannedRun:
         threshold = str(parse_policy(threshold))
     train_split = _split(request.train_split, table.train_split(request.method), "--train-split")
     test_split = _split(request.test_split, table.inference_default, "--test-split")
-    train_root = resolve_root(request.train, request.data_roots)
-    test_root = resolve_root(request.test, request.data_roots)
+    train_reader = open_dataset(request.train, _absolute(request.train, request.data_roots))
+    test_reader = open_dataset(request.test, _absolute(request.test, request.data_roots))
+    data = PlannedData(test_reader, test_reader.samples(test_split))
+    if caps.trains:
+        data.train = train_reader.samples(train_split)
+    if threshold is not None and parse_policy(threshold).kind == "calibrated":
+        data.calibration = train_reader.samples("all")
+    if request.verify_content:
+        data.content = {
+            role: fingerprint_samples(samples, "content").digest
+            for role, samples in data.roles().items()
+        }
     spec = RunSpec(
         method=request.method,
         method_version=adapter_cls.version,
         options=adapter_cls.options_dict(options),
         tiny=tiny,  # --tiny cannot change a model-free method
-        train=DatasetRef(request.train, train_split, str(train_root)),
-        test=DatasetRef(request.test, test_split, str(test_root)),
+        train=DatasetRef(request.train, train_split, str(train_reader.root), _stat(data.train)),
+        test=DatasetRef(request.test, test_split, str(test_reader.root), _stat(data.test)),
         threshold=threshold,
         seed=request.seed,
+        calibration_fingerprint=_stat(data.calibration),
     )
     out = request.out or Path("runs") / request.method / (
         f"{request.train}-{train_split}_to_{request.test}-{test_split}_{spec.config_hash()[:8]}"
     )
     cache_dir = request.cache_dir or default_cache_dir()
-    return PlannedRun(request, spec, adapter_cls, options, Path(out), cache_dir)
+    return PlannedRun(request, spec, adapter_cls, options, Path(out), cache_dir, data)
+
+
+def _absolute(name: str, data_roots: dict[str, str]) -> Path:
+    """A dataset's root as an absolute path (two relative ``--data visa=visa`` are two places)."""
+    return resolve_root(name, data_roots).resolve()
+
+
+def _stat(samples: list[Sample] | None) -> str | None:
+    return None if samples is None else fingerprint_samples(samples).digest
 
 
 def _check_numbers(request: RunRequest) -> None:
@@ -199,24 +246,71 @@ def execute_run(plan: PlannedRun, progress: ProgressHook | None = None) -> RunOu
     # The first process holds the lock for all of them (they are one run).
     with store.locked() if group.is_main else nullcontext(store):
         manifest = _readable_manifest(store, plan)
+        conflict = None
         if manifest is not None and manifest.get("config_hash") != plan.config_hash:
+            conflict = (
+                f"{plan.out} holds a run of another configuration (hash "
+                f"{str(manifest.get('config_hash'))[:12]}, this one {plan.config_hash[:12]}"
+                f"{_config_difference(manifest.get('config'), plan.spec.config())}); "
+                "its predictions cannot be reused."
+            )
+        elif manifest is not None and (changed := _content_changes(manifest, plan)):
+            conflict = (
+                f"{plan.out} was made from {' and '.join(changed)} images whose contents have "
+                "changed since, though their sizes and modification times have not "
+                "(--verify-content); its predictions cannot be reused."
+            )
+        if conflict is not None:
             if not plan.request.overwrite:
                 raise RunConflictError(
-                    f"{plan.out} holds a run of another configuration (hash "
-                    f"{str(manifest.get('config_hash'))[:12]}, this one {plan.config_hash[:12]}); "
-                    "its predictions cannot be reused. Choose another --out, or pass --overwrite "
-                    "to replace it."
+                    f"{conflict} Choose another --out, or pass --overwrite to replace it."
                 )
             group.barrier()  # every process has read the old manifest before it goes
             if group.is_main:
                 store.clear()
             manifest = None
         if manifest and manifest.get("status") == "complete" and (summary := store.read_summary()):
+            if plan.data.content and not manifest.get("content_fingerprints") and group.is_main:
+                store.write_manifest({**manifest, "content_fingerprints": plan.data.content})
             return RunOutcome(summary, plan.out, True, 0, 0, time.perf_counter() - started)
         return _compute(plan, store, progress, started, previous=manifest)
 
 
 _UNREADABLE = {"config_hash": None, "status": "unreadable"}
+
+# What a changed fingerprint means, for the message that refuses a run dir.
+_FINGERPRINT_MEANING = "images replaced, added, removed or relabelled"
+
+
+def _config_difference(stored: object, current: dict[str, Any]) -> str:
+    """``": differs in test.fingerprint (...)"`` naming what changed, or ``""`` if unknown."""
+    if not isinstance(stored, dict):
+        return ""
+    differences = []
+    for key in sorted(set(stored) | set(current)):
+        old, new = stored.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict) and key in ("train", "test"):
+            differences += [
+                f"{key}.{sub}" for sub in sorted(set(old) | set(new))
+                if sub != "root" and old.get(sub) != new.get(sub)
+            ]  # fmt: skip
+        elif old != new:
+            differences.append(key)
+    if not differences:
+        return ""
+    fingerprints = [d for d in differences if "fingerprint" in d]
+    meaning = f" ({_FINGERPRINT_MEANING})" if fingerprints else ""
+    return f": differs in {', '.join(differences)}{meaning}"
+
+
+def _content_changes(manifest: dict[str, Any], plan: PlannedRun) -> list[str]:
+    """Roles whose ``--verify-content`` digest differs from the one the run dir recorded."""
+    recorded = manifest.get("content_fingerprints") or {}
+    return [
+        role
+        for role, digest in plan.data.content.items()
+        if isinstance(recorded, dict) and role in recorded and recorded[role] != digest
+    ]
 
 
 def _readable_manifest(store: RunStore, plan: PlannedRun) -> dict[str, Any] | None:
@@ -258,8 +352,7 @@ def _compute(
     spec, caps = plan.spec, plan.adapter_cls.capabilities
     assert spec.train is not None and spec.test is not None
     group = process_group()
-    test_reader = open_dataset(spec.test.name, spec.test.root)
-    test_samples = test_reader.samples(spec.test.split)
+    test_reader, test_samples = plan.data.test_reader, plan.data.test
     if group.is_main and isinstance(test_reader, FolderDataset):
         # A normal folder under an unexpected name reads as 100 % defects: say so loudly.
         for problem in test_reader.balance_problems():
@@ -269,6 +362,9 @@ def _compute(
     adapter.artifacts_dir = plan.out / "artifacts"
     manifest = _manifest(plan, adapter, status="running", n_test=len(test_samples))
     manifest["processes"] = group.world_size
+    manifest["content_fingerprints"] = plan.data.content or (previous or {}).get(
+        "content_fingerprints"
+    )
     if previous is not None:  # resuming: keep the history of attempts
         manifest["created"] = previous.get("created", manifest["created"])
         manifest["attempts"] = int(previous.get("attempts", 1)) + 1
@@ -278,15 +374,14 @@ def _compute(
     calibration: dict[str, Any] | None = None
     try:
         if caps.trains:
-            train_samples = open_dataset(spec.train.name, spec.train.root).samples(spec.train.split)
+            train_samples = plan.data.train
+            assert train_samples is not None
             check_no_overlap(train_samples, test_samples, force=plan.request.force_overlap)
-            workdir = plan.cache_dir / "trained" / spec.method / _train_hash(plan)
-            adapter.fit(train_samples, FitContext(workdir, spec.seed, device))
-            manifest["trained_artifacts"] = str(workdir)
+            manifest["trained_artifacts"] = str(_fit(plan, adapter, device))
         if policy is not None and policy.kind == "calibrated":
-            assert spec.train is not None
+            assert plan.data.calibration is not None
             calibration = calibrate(
-                open_dataset(spec.train.name, spec.train.root).samples("all"),
+                plan.data.calibration,
                 test_samples,
                 store.calibration,
                 lambda todo: _predict_into(
@@ -388,6 +483,9 @@ def _summary(
     threshold_value: float | None,
     calibration: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    # Imported here: scikit-learn takes seconds to import, and a finished run needs none of it.
+    from iadbench.metrics import ScoredRecord, summarize
+
     spec = plan.spec
     wanted = {s.id for s in test_samples}
     records = (
@@ -456,9 +554,53 @@ def train_only(plan: PlannedRun) -> Path:
         raise IADBenchError(
             f"method {spec.method!r} has no training stage; `iadbench run` evaluates it directly"
         )
-    assert spec.train is not None
-    samples = open_dataset(spec.train.name, spec.train.root).samples(spec.train.split)
-    workdir = plan.cache_dir / "trained" / spec.method / _train_hash(plan)
     adapter = plan.adapter_cls(plan.options, tiny=spec.tiny, device=plan.request.device)
-    adapter.fit(samples, FitContext(workdir, spec.seed, plan.request.device))
+    return _fit(plan, adapter, plan.request.device)
+
+
+TRAINING_DATA_FILE = "training-data.json"
+
+
+def _fit(plan: PlannedRun, adapter: MethodAdapter, device: str) -> Path:
+    """Train (or let the adapter reuse what it trained) under the training hash; returns the dir.
+
+    The training data's fingerprints are recorded in the dir; with ``--verify-content`` a content
+    digest that differs from the recorded one refuses the stored artefacts.
+
+    Raises:
+        RunConflictError: The artefacts were trained on files whose contents changed since.
+    """
+    spec = plan.spec
+    samples = plan.data.train
+    assert samples is not None and spec.train is not None
+    workdir = plan.cache_dir / "trained" / spec.method / _train_hash(plan)
+    record_path = workdir / TRAINING_DATA_FILE
+    content = plan.data.content.get("train")
+    recorded = _read_json_or_none(record_path) or {}
+    if content and recorded.get("content") not in (None, content):
+        raise RunConflictError(
+            f"the trained artefacts in {workdir} were made from training images whose contents "
+            "have changed since, though their sizes and modification times have not "
+            "(--verify-content). Delete that folder to train again."
+        )
+    adapter.fit(samples, FitContext(workdir, spec.seed, device))
+    record = {
+        "dataset": spec.train.name,
+        "split": spec.train.split,
+        "root": spec.train.root,
+        "n_samples": len(samples),
+        "fingerprint": spec.train.fingerprint,
+        "content": content or recorded.get("content"),
+    }
+    if record != recorded and process_group().is_main:
+        workdir.mkdir(parents=True, exist_ok=True)
+        record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return workdir
+
+
+def _read_json_or_none(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

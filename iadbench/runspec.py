@@ -2,8 +2,10 @@
 
 Everything that can change a prediction is in :class:`RunSpec`, so any change of options, data,
 split, threshold or seed gives a new hash: cached predictions and trained artefacts are never
-reused across configurations. Where the files go (``--out``, cache dir) and the device are not
-part of it.
+reused across configurations. The data enters by its fingerprint (:mod:`iadbench.fingerprint`):
+an image replaced, added or relabelled gives a new hash, the same files under another root do
+not. Where the files are (dataset roots, ``--out``, cache dir) and the device are recorded but
+not hashed.
 """
 
 from __future__ import annotations
@@ -17,11 +19,20 @@ from typing import Any
 
 @dataclass(frozen=True)
 class DatasetRef:
-    """A dataset, the subset used, and the resolved root it was read from."""
+    """A dataset, the subset used, the resolved root it was read from and its fingerprint.
+
+    Attributes:
+        name: Dataset name (``mvtec``, ``visa`` or a folder dataset's name).
+        split: Subset read: ``train``, ``test`` or ``all``.
+        root: Absolute root folder; recorded, not hashed.
+        fingerprint: Stat fingerprint digest of the subset's samples, or None when the run does
+            not read them (the training dataset of a method that does not train).
+    """
 
     name: str
     split: str
     root: str
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,8 @@ class RunSpec:
         test: Test dataset.
         threshold: Threshold policy for score methods (``fixed:0.5``...), None otherwise.
         seed: Random seed.
+        calibration_fingerprint: Stat fingerprint of the images a ``calibrated`` threshold is
+            chosen on (the training dataset's All subset), None under other policies.
     """
 
     method: str
@@ -47,14 +60,15 @@ class RunSpec:
     test: DatasetRef | None = None
     threshold: str | None = None
     seed: int = 0
+    calibration_fingerprint: str | None = None
 
     def config(self) -> dict[str, Any]:
         """The configuration as plain JSON data (recorded in the manifest)."""
         return asdict(self)
 
     def config_hash(self) -> str:
-        """SHA-256 of the canonical JSON of :meth:`config`."""
-        return _hash(self.config())
+        """SHA-256 of the canonical JSON of :meth:`config`, dataset roots left out."""
+        return _hash(_without_roots(self.config()))
 
     def train_hash(self, inference_only: Iterable[str] = ()) -> str:
         """Hash of what a training stage depends on (not the test data or threshold).
@@ -65,11 +79,21 @@ class RunSpec:
             inference_only: Option names that do not affect training (the adapter's
                 ``inference_only_options``); they are left out.
         """
-        config = self.config()
+        config = _without_roots(self.config())
         skip = set(inference_only)
         config["options"] = {k: v for k, v in config["options"].items() if k not in skip}
         keys = ("method", "method_version", "options", "tiny", "train", "seed")
         return _hash({k: config[k] for k in keys})
+
+
+def _without_roots(config: dict[str, Any]) -> dict[str, Any]:
+    """The configuration minus where the data lives: its fingerprint says what it is."""
+    return {
+        key: {k: v for k, v in value.items() if k != "root"}
+        if key in ("train", "test") and isinstance(value, dict)
+        else value
+        for key, value in config.items()
+    }
 
 
 def _hash(data: dict[str, Any]) -> str:

@@ -105,6 +105,15 @@ ForceOverlap = Annotated[
         rich_help_panel=DATA_PANEL,
     ),
 ]
+VerifyContent = Annotated[
+    bool,
+    typer.Option(
+        "--verify-content",
+        help="Also hash every image's bytes (reads the whole dataset): catches an edit that kept "
+        "size and modification time, which the default fingerprint cannot see.",
+        rich_help_panel=DATA_PANEL,
+    ),
+]
 CacheDir = Annotated[
     Path | None,
     typer.Option(

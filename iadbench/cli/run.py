@@ -52,6 +52,7 @@ def run(
     force_overlap: opt.ForceOverlap = False,
     overwrite: opt.Overwrite = False,
     cache_dir: opt.CacheDir = None,
+    verify_content: opt.VerifyContent = False,
 ) -> None:
     """Evaluate one method on one train→test cell; re-running the same command resumes."""
     from iadbench.cli.display import RichProgress, summary_table
@@ -64,7 +65,7 @@ def run(
         options=parse_assignments(set_ or []), tiny=tiny, seed=seed, threshold=threshold,
         data_roots=opt.parse_data_roots(data), out=out, device=device, batch_size=batch_size,
         workers=workers, force_overlap=force_overlap, overwrite=overwrite, cache_dir=cache_dir,
-        command=sys.argv,
+        command=sys.argv, verify_content=verify_content,
     )  # fmt: skip
     from iadbench.distributed import is_main_process, shutdown
 
@@ -131,6 +132,7 @@ def matrix(
     workers: opt.Workers = None,
     overwrite: opt.Overwrite = False,
     cache_dir: opt.CacheDir = None,
+    verify_content: opt.VerifyContent = False,
 ) -> None:
     """Run methods over every ordered pair of different datasets, then write the leaderboard."""
     from iadbench.cli.display import RichProgress
@@ -144,6 +146,7 @@ def matrix(
         out=out, train_split=train_split, test_split=test_split, tiny=tiny, overrides=set_ or [],
         data_roots=opt.parse_data_roots(data), threshold=threshold, seed=seed, device=device,
         workers=workers, overwrite=overwrite, cache_dir=cache_dir, command=sys.argv,
+        verify_content=verify_content,
     )  # fmt: skip
     outcomes = run_matrix(request, RichProgress(), on_cell=_print_cell)
     markdown = render_leaderboard(collect_runs(out), load_paper_reference())
@@ -185,6 +188,7 @@ def train(
     seed: opt.Seed = 0,
     device: opt.Device = "auto",
     cache_dir: opt.CacheDir = None,
+    verify_content: opt.VerifyContent = False,
 ) -> None:
     """Run only the training stage; `run` with the same settings reuses what it stores."""
     from iadbench.options import parse_assignments
@@ -195,6 +199,7 @@ def train(
         method=method, train=train, test=train, train_split=train_split,
         options=parse_assignments(set_ or []), tiny=tiny, seed=seed,
         data_roots=opt.parse_data_roots(data), device=device, cache_dir=cache_dir, command=sys.argv,
+        verify_content=verify_content,
     )  # fmt: skip
     from iadbench.distributed import is_main_process, shutdown
 

@@ -111,7 +111,9 @@ def test_manifest_records_configuration_versions_and_status(tmp_path, roots):
     manifest = json.loads((outcome.out / "manifest.json").read_text())
     assert manifest["status"] == "complete"
     assert manifest["config_hash"] == outcome.summary["config_hash"]
-    assert manifest["config"]["test"] == {"name": "mvtec", "split": "all", "root": roots["mvtec"]}
+    test = manifest["config"]["test"]
+    assert (test["name"], test["split"], test["root"]) == ("mvtec", "all", roots["mvtec"])
+    assert len(test["fingerprint"]) == 64
     assert {"python", "iadbench", "numpy", "scikit-learn"} <= set(manifest["versions"])
     assert manifest["threshold"] is None and manifest["seed"] == 0
     assert manifest["command"] == ["iadbench", "run"]

@@ -33,12 +33,26 @@ def test_hash_is_stable_for_equal_configurations():
         {"seed": 1},
         {"threshold": "fixed:0.4"},
         {"test": DatasetRef("mvtec", "test", "/m")},
-        {"test": DatasetRef("mvtec", "all", "/other")},
+        {"test": DatasetRef("mvtec", "all", "/m", fingerprint="edited")},
         {"train": DatasetRef("visa", "train", "/v")},
+        {"train": DatasetRef("visa", "all", "/v", fingerprint="edited")},
+        {"calibration_fingerprint": "calibrated-on"},
     ],
 )
 def test_any_change_of_configuration_changes_the_hash(change):
     assert _spec(**change).config_hash() != _spec().config_hash()
+
+
+def test_the_same_data_under_another_root_keeps_the_hash_and_is_recorded():
+    moved = _spec(test=DatasetRef("mvtec", "all", "/elsewhere"))
+    assert moved.config_hash() == _spec().config_hash()
+    assert moved.config()["test"]["root"] == "/elsewhere"
+
+
+def test_train_hash_follows_the_training_data_fingerprint_only():
+    edited = _spec(train=DatasetRef("visa", "all", "/v", fingerprint="edited"))
+    assert edited.train_hash() != _spec().train_hash()
+    assert _spec(calibration_fingerprint="x").train_hash() == _spec().train_hash()
 
 
 def test_train_hash_ignores_test_data_and_threshold():
