@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
 
 
@@ -30,3 +31,62 @@ class UnknownNameError(IADBenchError, KeyError):
 
 class RunConflictError(IADBenchError):
     """A run directory is locked by another process or holds a different configuration."""
+
+
+class EnvironmentFailure(IADBenchError):
+    """The machine failed, not the image: disk full, an I/O error, out of memory, too many files.
+
+    Never recorded against an image: the run stops with this message, the images it was working
+    on stay pending, and running the same command again (after freeing the resource) retries them.
+    """
+
+
+# errno values that describe the machine rather than one file: a full disk or quota, a failing
+# device, a read-only remount, exhausted memory or descriptors, the file size limit.
+_ENVIRONMENT_ERRNOS = frozenset(
+    {
+        errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM, errno.EMFILE,
+        errno.ENFILE, errno.EFBIG,
+    }
+)  # fmt: skip
+
+
+def environment_cause(exc: BaseException) -> BaseException | None:
+    """The environment failure behind ``exc`` (itself or a cause in its chain), or None.
+
+    A missing, truncated or undecodable file is the image's own error and returns None; so does
+    any error that is not an ``OSError`` with one of the errnos above, a ``MemoryError`` or a
+    CUDA out-of-memory error (recognised by class name, so torch is not imported here).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, EnvironmentFailure | MemoryError):
+            return current
+        if isinstance(current, OSError) and current.errno in _ENVIRONMENT_ERRNOS:
+            return current
+        if type(current).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def environment_failure(exc: BaseException, doing: str) -> EnvironmentFailure:
+    """A one-paragraph :class:`EnvironmentFailure` for ``exc``, saying what to do next."""
+    cause = environment_cause(exc) or exc
+    if isinstance(cause, EnvironmentFailure):
+        return cause
+    what = f"{type(cause).__name__}: {cause}"
+    hint = (
+        "free some space"
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
+        else "try a smaller --batch-size"
+        if isinstance(cause, MemoryError) or type(cause).__name__ == "OutOfMemoryError"
+        else "fix the cause"
+    )
+    return EnvironmentFailure(
+        f"the run stopped while {doing}: {what}. This is the machine's failure, not an image's: "
+        f"nothing was recorded against the images in progress. {hint[0].upper()}{hint[1:]}, then "
+        "run the same command again; finished predictions are kept and the rest is retried."
+    )

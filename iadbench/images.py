@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from iadbench.errors import IADBenchError
+from iadbench.errors import IADBenchError, environment_cause
 
 # What Pillow raises for unreadable input: OSError covers missing files, unidentified formats and
 # truncated data; some format plugins raise SyntaxError, ValueError, EOFError or struct.error.
+# An OSError of the machine (I/O error, out of descriptors: errors.environment_cause) is re-raised
+# as it is, so no adapter that catches ImageReadError records it against the image.
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     ValueError,
@@ -58,6 +60,8 @@ def _open_loaded(path: str | Path, mode: str | None = None) -> Image.Image:
             # convert/copy detach the pixels from the file object that ``with`` closes.
             return image.convert(mode) if mode and image.mode != mode else image.copy()
     except _DECODE_ERRORS as exc:
+        if environment_cause(exc) is not None:
+            raise  # the machine's failure, not this image's (see _DECODE_ERRORS)
         raise ImageReadError(path, _reason(exc)) from exc
 
 
@@ -144,4 +148,6 @@ def verify_decodable(path: str | Path) -> None:
         with Image.open(path) as image:
             image.load()
     except _DECODE_ERRORS as exc:
+        if environment_cause(exc) is not None:
+            raise  # the machine's failure, not this image's (see _DECODE_ERRORS)
         raise ImageReadError(path, _reason(exc)) from exc

@@ -3,14 +3,25 @@
 Adapters without a preprocessor get plain sample batches. Adapters with one get their inputs
 from a torch DataLoader (decoding in worker processes, ahead of the model, pinned memory on GPU);
 an image the preprocessor fails on becomes an error for that image and never reaches the model.
+
+Only what belongs to the image is its error (missing, truncated, undecodable, refused). A failure
+of the machine (disk full, I/O error, out of memory: :func:`iadbench.errors.environment_cause`)
+is never recorded against an image: it stops the loop with :class:`EnvironmentFailure`, and the
+images of that batch stay pending for the next attempt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from iadbench.errors import IADBenchError
+from iadbench.errors import (
+    EnvironmentFailure,
+    IADBenchError,
+    environment_cause,
+    environment_failure,
+)
 from iadbench.method import MethodAdapter
 from iadbench.records import Prediction, Sample
 
@@ -70,7 +81,9 @@ def _predict_isolating_failures(
         predictions = _call_predict(adapter, batch, inputs)
     except KeyboardInterrupt:
         raise
-    except Exception:
+    except Exception as exc:
+        if environment_cause(exc) is not None:
+            raise environment_failure(exc, f"predicting images from {batch[0].id}") from exc
         predictions = [
             _predict_one(adapter, sample, None if inputs is None else [inputs[i]])
             for i, sample in enumerate(batch)
@@ -90,6 +103,8 @@ def _predict_one(adapter: MethodAdapter, sample: Sample, inputs: list[Any] | Non
     except KeyboardInterrupt:
         raise
     except Exception as exc:
+        if environment_cause(exc) is not None:
+            raise environment_failure(exc, f"predicting {sample.id}") from exc
         return Prediction.failed(f"{type(exc).__name__}: {exc}")
 
 
@@ -110,8 +125,23 @@ def _check_not_systematic(batch: Sequence[Sample], predictions: list[Prediction]
         )
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """Why an image could not be prepared; ``environment``: the machine's fault (see module)."""
+
+    message: str
+    environment: bool
+
+
+Item = tuple[int, Any, _Failure | None]
+
+
 class _PreprocessedSamples:
-    """Map-style dataset: item i → (i, input or None, error or None); never raises per image."""
+    """Map-style dataset: item i → (i, input or None, failure or None); never raises per image.
+
+    Failures travel as values: a DataLoader worker's exception would reach the main process
+    rebuilt from its message, without the errno that tells a full disk from a bad file.
+    """
 
     def __init__(self, samples: Sequence[Sample], preprocess: Callable[[Sample], Any]) -> None:
         self.samples = samples
@@ -120,14 +150,17 @@ class _PreprocessedSamples:
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int) -> tuple[int, Any, str | None]:
+    def __getitem__(self, index: int) -> Item:
         try:
             return index, self.preprocess(self.samples[index]), None
         except Exception as exc:  # unreadable image: recorded against it, the run goes on
-            return index, None, f"{type(exc).__name__}: {exc}"
+            if (cause := environment_cause(exc)) is not None:
+                message = str(environment_failure(cause, f"reading {self.samples[index].id}"))
+                return index, None, _Failure(message, environment=True)
+            return index, None, _Failure(f"{type(exc).__name__}: {exc}", environment=False)
 
 
-def _keep_as_list(items: list[tuple[int, Any, str | None]]) -> list[tuple[int, Any, str | None]]:
+def _keep_as_list(items: list[Item]) -> list[Item]:
     return items
 
 
@@ -152,5 +185,9 @@ def _loaded_batches(
     for items in loader:
         first = items[0][0]
         batch = samples[first : first + len(items)]
-        failures = {i: error for i, (_, _, error) in enumerate(items) if error is not None}
+        failed = {i: failure for i, (_, _, failure) in enumerate(items) if failure is not None}
+        for failure in failed.values():
+            if failure.environment:
+                raise EnvironmentFailure(failure.message)
+        failures = {i: failure.message for i, failure in failed.items()}
         yield batch, [value for _, value, _ in items], failures

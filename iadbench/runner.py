@@ -20,8 +20,13 @@ from typing import Any, Protocol
 from iadbench.calibration import apply_oracle, calibrate
 from iadbench.datasets import FolderDataset, open_dataset, resolve_root
 from iadbench.datasets.base import SUBSET_NAMES, DatasetReader
-from iadbench.distributed import process_group
-from iadbench.errors import IADBenchError, RunConflictError
+from iadbench.distributed import is_main_process, process_group
+from iadbench.errors import (
+    IADBenchError,
+    RunConflictError,
+    environment_cause,
+    environment_failure,
+)
 from iadbench.fingerprint import fingerprint_samples
 from iadbench.method import FitContext, MethodAdapter
 from iadbench.options import build_options
@@ -370,6 +375,7 @@ def _compute(
         manifest["attempts"] = int(previous.get("attempts", 1)) + 1
     if group.is_main:
         store.write_manifest(manifest)
+        store.hold_space_reserve()
     policy = parse_policy(spec.threshold) if spec.threshold else None
     calibration: dict[str, Any] | None = None
     try:
@@ -394,23 +400,53 @@ def _compute(
         computed, resumed = _predict_into(
             plan, adapter, test_samples, store.predictions, threshold, progress, "test"
         )
+        if group.is_main:
+            threshold_value = threshold
+            if policy is not None and policy.kind == "oracle":
+                threshold_value = apply_oracle(store.predictions, {s.id for s in test_samples})
+            store.write_summary(_summary(plan, store, test_samples, threshold_value, calibration))
+            # describe() again: what the adapter resolved while working (device, dtype, training).
+            manifest["method"]["resolved"] = adapter.describe()
+            store.write_manifest({**manifest, "status": "complete", "updated": _now()})
+            store.release_space_reserve()
     except KeyboardInterrupt:
         if group.is_main:
-            store.write_manifest({**manifest, "status": "interrupted", "updated": _now()})
+            _record_stop(store, manifest, "interrupted", None)
         raise
-    if group.is_main:
-        threshold_value = threshold
-        if policy is not None and policy.kind == "oracle":
-            threshold_value = apply_oracle(store.predictions, {s.id for s in test_samples})
-        store.write_summary(_summary(plan, store, test_samples, threshold_value, calibration))
-        # describe() again: what the adapter resolved while working (device, dtype, training).
-        manifest["method"]["resolved"] = adapter.describe()
-        store.write_manifest({**manifest, "status": "complete", "updated": _now()})
+    except Exception as exc:
+        if environment_cause(exc) is None:
+            if group.is_main:
+                _record_stop(store, manifest, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        failure = environment_failure(exc, "writing or predicting")
+        if group.is_main:
+            _record_stop(store, manifest, "failed", str(failure))
+        raise failure from exc
     group.barrier()
     summary = store.read_summary()
     assert summary is not None
     elapsed = time.perf_counter() - started
     return RunOutcome(summary, plan.out, False, computed, resumed, elapsed)
+
+
+def _record_stop(store: RunStore, manifest: dict[str, Any], status: str, error: str | None) -> None:
+    """Mark the manifest ``interrupted`` or ``failed`` (and why), so it never stays ``running``.
+
+    Best effort: on a full disk even this small write can fail, and that must not replace the
+    message the user needs. A ``running`` manifest that no process holds is resumed like any other.
+    """
+    record = {**manifest, "status": status, "updated": _now()}
+    if error is not None:
+        record["error"] = error
+    try:
+        store.write_manifest(record)
+    except OSError:  # the disk is full: the reserve written at the start makes room
+        store.release_space_reserve()
+        try:
+            store.write_manifest(record)
+        except OSError:
+            logger.debug("could not record status %r in the manifest", status, exc_info=True)
+    store.release_space_reserve()
 
 
 def _predict_into(
@@ -592,7 +628,7 @@ def _fit(plan: PlannedRun, adapter: MethodAdapter, device: str) -> Path:
         "fingerprint": spec.train.fingerprint,
         "content": content or recorded.get("content"),
     }
-    if record != recorded and process_group().is_main:
+    if record != recorded and is_main_process():  # never joins a group: training may have left it
         workdir.mkdir(parents=True, exist_ok=True)
         record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return workdir

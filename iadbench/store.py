@@ -7,6 +7,7 @@ Layout of a run dir::
     summary.json        metrics (written when every test image has a prediction)
     calibration.jsonl   scores on the training dataset (``calibrated`` threshold policy only)
     .lock               held while a process works on the run
+    .space-reserve      64 KiB held while a process works: freed to record a stop on a full disk
 
 Resuming relies on ``predictions.jsonl`` being append-only: a torn last line (the process died
 mid-write) is cut off, finished ids are skipped, nothing is written twice.
@@ -28,6 +29,7 @@ from iadbench.errors import IADBenchError, RunConflictError
 from iadbench.records import Prediction, Sample
 from iadbench.thresholds import decide
 
+SPACE_RESERVE_BYTES = 64 * 1024
 PREDICTION_KEYS: tuple[str, ...] = ("id", "category", "label", "pred", "score", "text", "error")
 
 
@@ -39,6 +41,7 @@ class RunStore:
         self.manifest_path = self.directory / "manifest.json"
         self.predictions_path = self.directory / "predictions.jsonl"
         self.summary_path = self.directory / "summary.json"
+        self.reserve_path = self.directory / ".space-reserve"
         self.predictions = PredictionLog(self.predictions_path)
         # Scores on the training dataset, when a `calibrated` threshold is chosen on them.
         self.calibration = PredictionLog(self.directory / "calibration.jsonl")
@@ -72,6 +75,24 @@ class RunStore:
             if directory_lock is not None:
                 os.close(directory_lock)
 
+    def hold_space_reserve(self) -> None:
+        """Write :data:`SPACE_RESERVE_BYTES` to ``.space-reserve`` (ignored when it cannot).
+
+        When the disk fills mid-run, deleting it leaves room to record in the manifest that the
+        run stopped, so it is not left saying ``running``.
+        """
+        try:
+            with self.reserve_path.open("wb") as handle:
+                handle.write(b"\0" * SPACE_RESERVE_BYTES)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError:
+            self.reserve_path.unlink(missing_ok=True)
+
+    def release_space_reserve(self) -> None:
+        """Delete ``.space-reserve`` (on a full disk, before recording the stop; at the end)."""
+        self.reserve_path.unlink(missing_ok=True)
+
     def read_manifest(self) -> dict[str, Any] | None:
         """The stored manifest, or None when the dir holds no run yet."""
         return _read_json(self.manifest_path) if self.manifest_path.exists() else None
@@ -104,6 +125,7 @@ class RunStore:
             self.predictions_path,
             self.summary_path,
             self.calibration.path,
+            self.reserve_path,
         ):
             path.unlink(missing_ok=True)
         shutil.rmtree(self.directory / "artifacts", ignore_errors=True)

@@ -38,21 +38,37 @@ def _global_options(
 
 
 EXIT_USER_ERROR = 2
+EXIT_ENVIRONMENT = 75  # sysexits.h EX_TEMPFAIL: the machine failed; the same command can retry
 EXIT_INTERRUPTED = 130
 
 
 def handles_user_errors(command: F) -> F:
-    """Turn IADBenchError into a one-paragraph message and exit code 2, without a traceback."""
+    """Turn IADBenchError into a one-paragraph message and exit code 2, without a traceback.
+
+    An :class:`~iadbench.errors.EnvironmentFailure` (disk full, I/O error, out of memory) exits
+    with 75 instead: nothing is wrong with the input, and the same command resumes.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from iadbench.errors import IADBenchError
+        from iadbench.errors import EnvironmentFailure, IADBenchError
 
         try:
             return command(*args, **kwargs)
+        except EnvironmentFailure as exc:
+            error_console.print(f"[bold red]Stopped:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_ENVIRONMENT) from None
         except IADBenchError as exc:
             error_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_USER_ERROR) from None
+        except OSError as exc:  # a full disk outside the run loop (creating the run dir...)
+            from iadbench.errors import environment_cause, environment_failure
+
+            if environment_cause(exc) is None:
+                raise
+            failure = environment_failure(exc, "working")
+            error_console.print(f"[bold red]Stopped:[/] {failure}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_ENVIRONMENT) from None
         except KeyboardInterrupt:
             error_console.print(
                 "[yellow]Interrupted.[/] Finished predictions are saved; run the same command "
