@@ -1,7 +1,7 @@
 """Thresholds chosen from data: ``calibrated`` on the training dataset, ``oracle`` on the test set.
 
-Kept apart from :mod:`iadbench.thresholds` (pure decisions) because both read and write stored
-predictions.
+Kept apart from :mod:`iadbench.thresholds` (pure decisions) because both read stored predictions
+(and ``calibrated`` writes the training scores it needs).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from iadbench.records import Sample
 from iadbench.store import PredictionLog
-from iadbench.thresholds import ThresholdError, best_f1_threshold, decide
+from iadbench.thresholds import ThresholdError, best_f1_threshold
 
 
 def calibrate(
@@ -60,21 +60,17 @@ def calibrate(
     }
 
 
-def apply_oracle(log: PredictionLog, test_ids: set[str]) -> float:
-    """Pick the F1-best threshold on the test labels themselves and rewrite the decisions.
+def oracle_threshold(log: PredictionLog, test_ids: set[str]) -> float:
+    """The F1-best threshold on the test labels themselves (read only; nothing is rewritten).
 
-    Returns:
-        The threshold; the summary and tables mark the run as an oracle (an upper bound).
+    The test records were stored with ``pred`` null; the summary decides them with this value
+    (:func:`~iadbench.thresholds.final_label`) and tables mark the run as an oracle (an upper
+    bound).
     """
-    records = list(log.iter_records())
     scored = [
         r
-        for r in records
+        for r in log.iter_records()
         if r["id"] in test_ids and r.get("score") is not None and not r.get("error")
     ]
     threshold, _ = best_f1_threshold([r["label"] for r in scored], [r["score"] for r in scored])
-    for record in records:
-        if record.get("score") is not None and not record.get("error"):
-            record["pred"] = decide(record["score"], threshold)
-    log.rewrite(records)
     return threshold

@@ -54,6 +54,7 @@ def _open_loaded(path: str | Path, mode: str | None = None) -> Image.Image:
     """Open and fully decode one file, converted to ``mode`` when given; the file is closed."""
     try:
         with Image.open(path) as image:
+            _bound_size(image, path)
             image.load()
             if mode and image.mode in _WIDE_MODES:
                 return _to_8_bit(image, path).convert(mode)
@@ -63,6 +64,39 @@ def _open_loaded(path: str | Path, mode: str | None = None) -> Image.Image:
         if environment_cause(exc) is not None:
             raise  # the machine's failure, not this image's (see _DECODE_ERRORS)
         raise ImageReadError(path, _reason(exc)) from exc
+
+
+# Largest image decoded at full size: 64 Mpx (8000 × 8000), 32 times an MVTec-AD image and 40
+# times VisA's largest. Every method here resizes to at most 518 px, so more pixels only cost
+# memory (a 12000 × 12000 PNG took 3 GB). Pillow's own bomb guard refuses > 2 × 89.5 Mpx at open.
+MAX_IMAGE_PIXELS = 64_000_000
+
+
+def _bound_size(image: Image.Image, path: str | Path) -> None:
+    """Keep decoding within :data:`MAX_IMAGE_PIXELS`, before any pixel is decoded.
+
+    A larger JPEG is decoded at a reduced scale (``draft``: 1/2, 1/4 or 1/8, done by the decoder
+    itself, so memory stays bounded); any other format is refused as this image's error, since
+    no decoder-side reduction exists for it.
+
+    Raises:
+        ImageReadError: A non-JPEG image above the limit, or a JPEG still above it at 1/8.
+    """
+    width, height = image.size
+    if width * height <= MAX_IMAGE_PIXELS:
+        return
+    if image.format == "JPEG":
+        scale = 2
+        while scale < 8 and (width // scale) * (height // scale) > MAX_IMAGE_PIXELS:
+            scale *= 2
+        image.draft(image.mode, (width // scale, height // scale))
+        if image.size[0] * image.size[1] <= MAX_IMAGE_PIXELS:
+            return
+    raise ImageReadError(
+        path,
+        f"{width} × {height} pixels is above iadbench's limit of {MAX_IMAGE_PIXELS:,} "
+        "(iadbench.images.MAX_IMAGE_PIXELS); downscale it first",
+    )
 
 
 # 16-bit and 32-bit integer and float single-channel images: Pillow's convert("RGB") clips them
@@ -146,6 +180,7 @@ def verify_decodable(path: str | Path) -> None:
     """
     try:
         with Image.open(path) as image:
+            _bound_size(image, path)  # what a run would refuse, data check reports
             image.load()
     except _DECODE_ERRORS as exc:
         if environment_cause(exc) is not None:

@@ -13,11 +13,10 @@ import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from iadbench.calibration import apply_oracle, calibrate
+from iadbench.calibration import calibrate, oracle_threshold
 from iadbench.datasets import FolderDataset, open_dataset, resolve_root
 from iadbench.datasets.base import SUBSET_NAMES, DatasetReader
 from iadbench.distributed import is_main_process, process_group
@@ -34,12 +33,20 @@ from iadbench.predict_loop import predict_batches
 from iadbench.provenance import git_revision, package_versions
 from iadbench.records import Sample
 from iadbench.registry import METHODS
+from iadbench.run_records import (
+    MANIFEST_SCHEMA,
+    attempt_entry,
+    now,
+    previous_attempts,
+    provenance,
+    seal_problem,
+    seal_summary,
+)
 from iadbench.runspec import DatasetRef, RunSpec
 from iadbench.splits import check_no_overlap, load_split_table
 from iadbench.store import PredictionLog, RunStore, prediction_record
-from iadbench.thresholds import DEFAULT_POLICY, parse_policy
+from iadbench.thresholds import DEFAULT_POLICY, final_label, parse_policy
 
-MANIFEST_SCHEMA = 1
 logger = logging.getLogger(__name__)
 
 
@@ -275,9 +282,22 @@ def execute_run(plan: PlannedRun, progress: ProgressHook | None = None) -> RunOu
                 store.clear()
             manifest = None
         if manifest and manifest.get("status") == "complete" and (summary := store.read_summary()):
-            if plan.data.content and not manifest.get("content_fingerprints") and group.is_main:
-                store.write_manifest({**manifest, "content_fingerprints": plan.data.content})
-            return RunOutcome(summary, plan.out, True, 0, 0, time.perf_counter() - started)
+            problem = seal_problem(summary, store.predictions_path)
+            if problem is None:
+                if plan.data.content and not manifest.get("content_fingerprints") and group.is_main:
+                    store.write_manifest({**manifest, "content_fingerprints": plan.data.content})
+                return RunOutcome(summary, plan.out, True, 0, 0, time.perf_counter() - started)
+            if not problem.unsealed and not plan.request.overwrite:
+                raise RunConflictError(
+                    f"{plan.out}: {problem}. A result that does not match its evidence is not "
+                    "served; restore the file, or pass --overwrite to compute the run again."
+                )
+            if not problem.unsealed:  # --overwrite: the evidence itself is in doubt
+                group.barrier()
+                if group.is_main:
+                    store.clear()
+                manifest = None
+            # An unsealed (older) summary is recomputed from its predictions.
         return _compute(plan, store, progress, started, previous=manifest)
 
 
@@ -365,14 +385,26 @@ def _compute(
     device = group.device_for(plan.request.device)
     adapter = plan.adapter_cls(plan.options, tiny=spec.tiny, device=device)
     adapter.artifacts_dir = plan.out / "artifacts"
-    manifest = _manifest(plan, adapter, status="running", n_test=len(test_samples))
+    manifest = _manifest(plan, adapter, n_test=len(test_samples))
     manifest["processes"] = group.world_size
     manifest["content_fingerprints"] = plan.data.content or (previous or {}).get(
         "content_fingerprints"
     )
-    if previous is not None:  # resuming: keep the history of attempts
+    if previous is not None:  # resuming
         manifest["created"] = previous.get("created", manifest["created"])
-        manifest["attempts"] = int(previous.get("attempts", 1)) + 1
+    attempts = previous_attempts(previous)
+    attempts.append(
+        attempt_entry(
+            len(attempts) + 1,
+            versions=manifest["versions"],
+            git=manifest["git"],
+            device=adapter.device,
+            processes=group.world_size,
+            batch_size=_batch_size(plan),
+            predictions_at_start=len(store.finished_ids()) if group.is_main else -1,
+        )
+    )
+    manifest["attempts"] = attempts
     if group.is_main:
         store.write_manifest(manifest)
         store.hold_space_reserve()
@@ -398,16 +430,25 @@ def _compute(
         if calibration is not None:
             threshold = calibration["threshold"]
         computed, resumed = _predict_into(
-            plan, adapter, test_samples, store.predictions, threshold, progress, "test"
+            plan,
+            adapter,
+            test_samples,
+            store.predictions,
+            threshold,
+            progress,
+            "test",
+            undecided=policy is not None and policy.kind == "oracle",
         )
         if group.is_main:
             threshold_value = threshold
             if policy is not None and policy.kind == "oracle":
-                threshold_value = apply_oracle(store.predictions, {s.id for s in test_samples})
-            store.write_summary(_summary(plan, store, test_samples, threshold_value, calibration))
+                threshold_value = oracle_threshold(store.predictions, {s.id for s in test_samples})
+            summary = _summary(plan, store, test_samples, threshold_value, calibration)
+            summary["provenance"] = provenance(attempts, len(store.finished_ids()))
+            store.write_summary(seal_summary(summary, store.predictions_path))
             # describe() again: what the adapter resolved while working (device, dtype, training).
             manifest["method"]["resolved"] = adapter.describe()
-            store.write_manifest({**manifest, "status": "complete", "updated": _now()})
+            store.write_manifest({**manifest, "status": "complete", "updated": now()})
             store.release_space_reserve()
     except KeyboardInterrupt:
         if group.is_main:
@@ -435,7 +476,7 @@ def _record_stop(store: RunStore, manifest: dict[str, Any], status: str, error: 
     Best effort: on a full disk even this small write can fail, and that must not replace the
     message the user needs. A ``running`` manifest that no process holds is resumed like any other.
     """
-    record = {**manifest, "status": status, "updated": _now()}
+    record = {**manifest, "status": status, "updated": now()}
     if error is not None:
         record["error"] = error
     try:
@@ -457,6 +498,8 @@ def _predict_into(
     threshold: float | None,
     progress: ProgressHook,
     phase: str,
+    *,
+    undecided: bool = False,
 ) -> tuple[int, int]:
     """Predict the samples of ``samples`` that ``log`` lacks; returns (computed, resumed).
 
@@ -466,8 +509,9 @@ def _predict_into(
     """
     spec, group = plan.spec, process_group()
     assert spec.train is not None and spec.test is not None
+    order = [s.id for s in samples]
     if group.is_main:
-        log.merge_shards()  # left by an interrupted multi-process attempt: finished work
+        log.merge_shards(order=order)  # left by an interrupted multi-process attempt
         log.repair_tail()
     group.barrier()
     done = {record["id"] for record in log.iter_records()}
@@ -482,20 +526,25 @@ def _predict_into(
     for batch, predictions in predict_batches(
         adapter,
         mine,
-        batch_size=plan.request.batch_size or plan.adapter_cls.default_batch_size,
+        batch_size=_batch_size(plan),
         workers=workers,
         pin_memory=adapter.device.startswith("cuda"),
     ):
         target.append(
-            [prediction_record(s, p, threshold) for s, p in zip(batch, predictions, strict=True)]
+            [
+                prediction_record(s, p, threshold, undecided=undecided)
+                for s, p in zip(batch, predictions, strict=True)
+            ]
         )
         progress.advance(len(batch))
     progress.finish()
     if group.distributed:
         group.barrier()
         if group.is_main:
-            log.merge_shards(order=[s.id for s in samples])
+            log.merge_shards(order=order)
         group.barrier()
+    if group.is_main and done:  # resumed: finished records may not be a prefix of the order
+        log.put_in_order(order)
     return len(pending), len(done & {s.id for s in samples})
 
 
@@ -526,7 +575,14 @@ def _summary(
     wanted = {s.id for s in test_samples}
     records = (
         ScoredRecord(
-            r["category"], r["label"], r["pred"], r.get("score"), r.get("error"), r.get("text")
+            r["category"],
+            r["label"],
+            final_label(r["pred"], r.get("score"), r.get("error"), threshold_value)
+            if r["pred"] is None  # oracle: decided now, with the threshold chosen on all scores
+            else r["pred"],
+            r.get("score"),
+            r.get("error"),
+            r.get("text"),
         )
         for r in store.iter_predictions()
         if r["id"] in wanted
@@ -548,12 +604,18 @@ def _summary(
     }
 
 
-def _manifest(
-    plan: PlannedRun, adapter: MethodAdapter, *, status: str, n_test: int
-) -> dict[str, Any]:
+def _batch_size(plan: PlannedRun) -> int:
+    return plan.request.batch_size or plan.adapter_cls.default_batch_size
+
+
+def _manifest(plan: PlannedRun, adapter: MethodAdapter, *, n_test: int) -> dict[str, Any]:
+    """The manifest of a starting attempt (``running``); attempts are added by the caller.
+
+    ``versions`` and ``git`` are this attempt's; every attempt's are kept in ``attempts``.
+    """
     return {
         "schema": MANIFEST_SCHEMA,
-        "status": status,
+        "status": "running",
         "command": plan.request.command,
         "config_hash": plan.config_hash,
         "config": plan.spec.config(),
@@ -569,14 +631,9 @@ def _manifest(
         "device": plan.request.device,
         "versions": package_versions(),
         "git": git_revision(),
-        "attempts": 1,
-        "created": _now(),
-        "updated": _now(),
+        "created": now(),
+        "updated": now(),
     }
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def train_only(plan: PlannedRun) -> Path:

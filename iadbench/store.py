@@ -27,7 +27,7 @@ from filelock import FileLock, Timeout
 
 from iadbench.errors import IADBenchError, RunConflictError
 from iadbench.records import Prediction, Sample
-from iadbench.thresholds import decide
+from iadbench.thresholds import final_label
 
 SPACE_RESERVE_BYTES = 64 * 1024
 PREDICTION_KEYS: tuple[str, ...] = ("id", "category", "label", "pred", "score", "text", "error")
@@ -255,6 +255,21 @@ class PredictionLog:
             shards[0].path.parent.rmdir()
         return len(ordered)
 
+    def put_in_order(self, order: list[str]) -> bool:
+        """Rewrite the file in ``order`` (ids not in it last) when it is not; returns whether.
+
+        A resumed sharded attempt leaves finished records that are not a prefix of the test
+        order (each process took every N-th image); one process or N, the finished file must be
+        the one a single uninterrupted process writes. An ordered file is left untouched.
+        """
+        records = list(self.iter_records())
+        rank = {sample_id: i for i, sample_id in enumerate(order)}
+        ordered = sorted(records, key=lambda r: rank.get(r["id"], len(rank)))
+        if [r["id"] for r in ordered] == [r["id"] for r in records]:
+            return False
+        self.rewrite(ordered)
+        return True
+
     def rewrite(self, records: list[dict[str, Any]]) -> None:
         """Replace the whole file atomically (merging shards, final oracle decisions)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -266,16 +281,21 @@ class PredictionLog:
 
 
 def prediction_record(
-    sample: Sample, prediction: Prediction, threshold: float | None
+    sample: Sample, prediction: Prediction, threshold: float | None, *, undecided: bool = False
 ) -> dict[str, Any]:
     """The ``predictions.jsonl`` line of one image (keys :data:`PREDICTION_KEYS`).
 
-    For score methods the run's threshold policy makes the decision, not the adapter: with a
-    known ``threshold`` the stored ``pred`` follows the score.
+    ``pred`` comes from :func:`~iadbench.thresholds.final_label`: for score methods the run's
+    threshold decides, not the adapter. With ``undecided`` (the ``oracle`` policy, whose threshold
+    is chosen only after every score is in) a scored record is stored with ``pred`` null and the
+    summary decides it, so the file is never rewritten.
     """
-    pred = prediction.label
-    if threshold is not None and prediction.score is not None and prediction.error is None:
-        pred = decide(prediction.score, threshold)
+    scored = prediction.score is not None and prediction.error is None
+    pred = (
+        None
+        if undecided and scored
+        else final_label(prediction.label, prediction.score, prediction.error, threshold)
+    )
     return {
         "id": sample.id,
         "category": sample.category,

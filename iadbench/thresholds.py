@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from iadbench.errors import IADBenchError
-from iadbench.records import DEFECT, NORMAL
+from iadbench.records import DEFECT, INVALID, NORMAL
 
 DEFAULT_POLICY = "fixed:0.5"
 POLICY_KINDS = ("fixed", "calibrated", "oracle")
@@ -64,6 +64,29 @@ def parse_policy(text: str) -> ThresholdPolicy:
 def decide(score: float, threshold: float) -> str:
     """``defect`` when the score reaches the threshold, else ``normal``."""
     return DEFECT if score >= threshold else NORMAL
+
+
+def final_label(
+    method_label: str | None, score: float | None, error: str | None, threshold: float | None
+) -> str:
+    """The one place a stored answer becomes ``defect``, ``normal`` or ``invalid``.
+
+    An image with an error is ``invalid``. With a threshold and a score, the score decides (the
+    adapter's own label is provisional for score methods). Otherwise the method's label stands
+    (text methods, constant baselines). Used when a record is written (``fixed`` and
+    ``calibrated``: the threshold is known) and when the summary is computed (``oracle``: it is
+    known only once every score is in, so those records are stored with ``pred`` null).
+
+    Raises:
+        ThresholdError: No label can be decided (no label, and no score with a threshold).
+    """
+    if error is not None:
+        return INVALID
+    if threshold is not None and score is not None:
+        return decide(score, threshold)
+    if method_label is None:
+        raise ThresholdError("a stored record has no label and no score to decide one from")
+    return method_label
 
 
 def best_f1_threshold(labels: Sequence[str], scores: Sequence[float]) -> tuple[float, float]:

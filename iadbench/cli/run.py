@@ -84,6 +84,13 @@ def run(
     console.print(
         f"Run dir [bold]{outcome.out}[/] ({how}, {outcome.seconds:.1f} s)", highlight=False
     )
+    if (provenance := outcome.summary.get("provenance") or {}).get("mixed"):
+        console.print(
+            f"[yellow]Mixed provenance:[/] predictions come from attempts "
+            f"{provenance['contributing']} that differ — {'; '.join(provenance['differences'])}. "
+            "Pass --overwrite to compute the whole run in one attempt.",
+            highlight=False,
+        )
 
 
 @app.command(

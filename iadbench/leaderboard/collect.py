@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.errors import IADBenchError
+from iadbench.run_records import seal_problem, summary_problem
 
 SUMMARY_FILE = "summary.json"
 MANIFEST_FILE = "manifest.json"
+PREDICTIONS_FILE = "predictions.jsonl"
 COMPLETE = "complete"
-# Metric keys every group of a summary must carry for a table cell to be computed from it.
-_REQUIRED_METRICS = ("n", "accuracy", "f1_macro")
 _HASH_PREFIX = 8
 
 
@@ -158,7 +158,9 @@ def collect_runs(directory: Path) -> CollectedRuns:
         skipped ones with reasons.
 
     Raises:
-        IADBenchError: ``directory`` does not exist, is not a directory, or holds no complete run.
+        IADBenchError: ``directory`` does not exist, is not a directory, or holds no complete
+            run; or a complete run's summary does not match its seal (edited by hand, its
+            predictions changed, or written before summaries were sealed).
     """
     directory = Path(directory)
     if not directory.exists():
@@ -167,12 +169,23 @@ def collect_runs(directory: Path) -> CollectedRuns:
         raise IADBenchError(f"{directory} is not a directory; pass the folder holding the runs.")
     loaded: list[StoredRun] = []
     skipped: list[SkippedRun] = []
+    unsealed: list[str] = []
     for run_dir in _run_directories(directory):
         run_or_reason = _load_run(run_dir)
         if isinstance(run_or_reason, str):
             skipped.append(SkippedRun(run_dir, run_or_reason))
+        elif problem := seal_problem(run_or_reason.summary, run_dir / PREDICTIONS_FILE):
+            unsealed.append(f"{_relative(directory, run_dir)}: {problem}")
         else:
             loaded.append(run_or_reason)
+    if unsealed:
+        raise IADBenchError(
+            f"{len(unsealed)} run(s) under {directory} do not match their evidence, and a "
+            "leaderboard is built from untouched results only: " + "; ".join(unsealed) + ". "
+            "Run the same `iadbench run` command again for each (an unsealed summary is "
+            "recomputed from its predictions; an edited one is refused until restored or re-run "
+            "with --overwrite), or move those dirs out of the results folder."
+        )
     kept, duplicates = _drop_duplicate_hashes(loaded, directory)
     skipped.extend(duplicates)
     if not kept:
@@ -219,39 +232,12 @@ def _load_run(run_dir: Path) -> StoredRun | str:
     summary = _read_json(run_dir / SUMMARY_FILE)
     if isinstance(summary, str):
         return summary
-    if problem := _summary_problem(summary):
+    if problem := summary_problem(summary):
         return f"summary.json {problem}"
     manifest_hash = manifest.get("config_hash")
     if manifest_hash is not None and manifest_hash != summary["config_hash"]:
         return "manifest.json and summary.json disagree on config_hash"
     return StoredRun(run_dir, summary, manifest, label=str(summary["method"]))
-
-
-def _summary_problem(summary: dict[str, Any]) -> str | None:
-    """What makes a summary unusable, or ``None``."""
-    for key in ("method", "config_hash"):
-        if not isinstance(summary.get(key), str) or not summary[key]:
-            return f"lacks a {key!r} string"
-    for side in ("train", "test"):
-        part = summary.get(side)
-        if not isinstance(part, dict) or not all(
-            isinstance(part.get(k), str) for k in ("dataset", "split")
-        ):
-            return f"lacks {side}.dataset / {side}.split"
-    threshold = summary.get("threshold")
-    if threshold is not None and not isinstance(threshold, str):
-        return "has a threshold that is not a string"
-    per_class = summary.get("per_class")
-    if not isinstance(per_class, dict) or not per_class:
-        return "lacks per_class metrics"
-    groups = {"overall": summary.get("overall"), "class_mean": summary.get("class_mean")}
-    groups.update({f"per_class.{name}": value for name, value in per_class.items()})
-    for name, group in groups.items():
-        if not isinstance(group, dict) or any(
-            not isinstance(group.get(k), (int, float)) for k in _REQUIRED_METRICS
-        ):
-            return f"lacks {'/'.join(_REQUIRED_METRICS)} in {name}"
-    return None
 
 
 def _drop_duplicate_hashes(

@@ -137,3 +137,11 @@ def test_tiny_flag_is_not_recorded_for_methods_without_models(tmp_path, roots):
     plan = plan_run(_request(tmp_path, roots, tiny=True))
     assert plan.spec.tiny is False
     assert plan.config_hash == plan_run(_request(tmp_path, roots, tiny=False)).config_hash
+
+
+def test_a_zero_shot_method_refuses_a_training_root_that_does_not_exist(tmp_path, roots):
+    from iadbench.errors import DatasetNotFoundError
+
+    broken = {**roots, "visa": str(tmp_path / "no-such-visa")}
+    with pytest.raises(DatasetNotFoundError, match="no-such-visa"):
+        plan_run(_request(tmp_path, broken))

@@ -76,5 +76,24 @@ def test_sharded_run_resumes_from_shards_left_by_an_interrupted_attempt(tmp_path
     sharded = _sharded([*common, "--out", str(tmp_path / "two")])
     assert sharded.returncode == 0, sharded.stderr
     merged = (tmp_path / "two" / "predictions.jsonl").read_text().splitlines(keepends=True)
-    assert sorted(merged) == sorted(lines) and len(merged) == len(lines)
+    assert merged == lines  # byte-identical to the single-process file
     assert "20 resumed" in sharded.stdout
+
+
+def test_shards_resumed_by_one_process_give_the_single_process_file(tmp_path, data_args):
+    common = ["--method", "always-defect", "--train", "visa", "--test", "mvtec", *data_args]
+    single = _single([*common, "--out", str(tmp_path / "one")])
+    assert single.returncode == 0, single.stderr
+    lines = (tmp_path / "one" / "predictions.jsonl").read_text().splitlines(keepends=True)
+    shards = tmp_path / "two" / "shards"
+    shards.mkdir(parents=True)
+    # Rank 1 got less far than rank 0: the finished records are not a prefix of the test order.
+    (shards / "predictions.rank0.jsonl").write_text("".join(lines[0:20:2]))
+    (shards / "predictions.rank1.jsonl").write_text("".join(lines[1:10:2]))
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    (tmp_path / "two" / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    resumed = _single([*common, "--out", str(tmp_path / "two")])
+    assert resumed.returncode == 0, resumed.stderr
+    assert "15 resumed" in resumed.stdout
+    merged = (tmp_path / "two" / "predictions.jsonl").read_text().splitlines(keepends=True)
+    assert merged == lines

@@ -99,15 +99,21 @@ def test_calibrated_threshold_does_not_depend_on_test_labels(tmp_path, roots, sy
     assert first.summary["threshold_value"] == second.summary["threshold_value"]
 
 
-def test_oracle_threshold_is_chosen_on_test_labels_and_rewrites_decisions(tmp_path, roots):
+def test_oracle_threshold_is_chosen_on_test_labels_and_decided_in_the_summary(tmp_path, roots):
     outcome = _run(tmp_path, roots, "oracle", threshold="oracle")
     records = _records(outcome.out)
     expected, f1 = best_f1_threshold([r["label"] for r in records], [r["score"] for r in records])
     assert (
         outcome.summary["threshold"] == "oracle" and outcome.summary["threshold_value"] == expected
     )
-    assert all(r["pred"] == ("defect" if r["score"] >= expected else "normal") for r in records)
-    assert outcome.summary["overall"]["f1_macro"] == pytest.approx(f1)
+    # Stored undecided, never rewritten: the summary decides with the threshold it records.
+    assert all(r["pred"] is None for r in records)
+    decided = ["defect" if r["score"] >= expected else "normal" for r in records]
+    overall = outcome.summary["overall"]
+    pairs = list(zip(decided, (r["label"] for r in records), strict=True))
+    assert overall["tp"] == pairs.count(("defect", "defect"))
+    assert overall["tn"] == pairs.count(("normal", "normal"))
+    assert overall["f1_macro"] == pytest.approx(f1)
 
 
 def test_dataloader_workers_give_the_same_predictions_as_in_process(tmp_path, roots):

@@ -99,3 +99,27 @@ def test_a_float_image_without_a_known_range_is_an_error(tmp_path):
     Image.fromarray(np.full((8, 8), 1000.0, dtype=np.float32), mode="F").save(tmp_path / "f.tif")
     with pytest.raises(ImageReadError, match="convert it to 8 bit"):
         load_rgb(tmp_path / "f.tif")
+
+
+def test_a_huge_jpeg_is_decoded_at_a_reduced_scale_within_the_limit(tmp_path, monkeypatch):
+    import iadbench.images as images
+
+    monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", 100_000)
+    path = tmp_path / "huge.jpg"
+    Image.new("RGB", (1200, 800), (200, 10, 10)).save(path)  # 960,000 px: 9.6 × the limit
+    image = images.load_rgb(path)
+    assert image.size == (300, 200)  # 1/4 scale is the first under the limit
+    assert image.getpixel((150, 100))[0] > 150  # the pixels, not a blank
+
+
+def test_a_huge_png_is_refused_as_the_images_own_error(tmp_path, monkeypatch):
+    import iadbench.images as images
+
+    monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", 100_000)
+    path = tmp_path / "huge.png"
+    Image.new("L", (1200, 800)).save(path)
+    with pytest.raises(images.ImageReadError, match=r"1200 × 800 pixels is above"):
+        images.load_rgb(path)
+    small = tmp_path / "small.png"
+    Image.new("L", (300, 300)).save(small)
+    assert images.load_rgb(small).size == (300, 300)

@@ -25,6 +25,7 @@ from iadbench.leaderboard.reference import (
     place_pooled_numbers,
 )
 from iadbench.metrics import ScoredRecord, summarize
+from iadbench.run_records import seal_summary
 from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES
 
 # Official VisA counts (DESIGN §2): 1cls train normal, test normal, test anomaly.
@@ -87,9 +88,21 @@ def write_run(
                 "command": ["iadbench", "run", "--method", method]}  # fmt: skip
     run_dir = root / name
     run_dir.mkdir(parents=True)
-    (run_dir / "summary.json").write_text(json.dumps(summary))
+    predictions = "".join(
+        json.dumps({"id": f"{r.category}/{i}", "category": r.category, "label": r.label,
+                    "pred": r.pred, "text": r.text}) + "\n"
+        for i, r in enumerate(records)
+    )  # fmt: skip
+    (run_dir / "predictions.jsonl").write_text(predictions)
+    write_sealed_summary(run_dir, summary)
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     return run_dir
+
+
+def write_sealed_summary(run_dir: Path, summary: dict) -> None:
+    """Write ``summary`` as the runner does: sealed with the digests of predictions and itself."""
+    sealed = seal_summary(summary, run_dir / "predictions.jsonl")
+    (run_dir / "summary.json").write_text(json.dumps(sealed))
 
 
 def constant(
@@ -200,7 +213,7 @@ def test_train_split_is_a_dash_when_capabilities_are_missing(tmp_path: Path) -> 
     run_dir = write_run(tmp_path, "w", "winclip", SMALL)
     summary = json.loads((run_dir / "summary.json").read_text())
     del summary["capabilities"]
-    (run_dir / "summary.json").write_text(json.dumps(summary))
+    write_sealed_summary(run_dir, summary)
     pooled = tables(render_leaderboard(collect_runs(tmp_path)))[0]
     assert summary_row(pooled, "winclip", "VisA→MVTec-AD")["Train split"] == "—"
 

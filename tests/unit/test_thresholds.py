@@ -55,3 +55,15 @@ def test_all_normal_is_a_candidate_when_scores_are_useless():
 def test_one_label_only_cannot_choose_a_threshold():
     with pytest.raises(ThresholdError, match="both labels"):
         best_f1_threshold(["normal", "normal"], [0.1, 0.2])
+
+
+def test_final_label_is_the_one_decision():
+    from iadbench.thresholds import final_label
+
+    assert final_label("normal", 0.7, None, 0.5) == "defect"  # the score decides, not the adapter
+    assert final_label("defect", 0.2, None, 0.5) == "normal"
+    assert final_label("defect", 0.9, "truncated file", 0.5) == "invalid"
+    assert final_label("normal", None, None, 0.5) == "normal"  # no score: the method's label
+    assert final_label("invalid", None, None, None) == "invalid"
+    with pytest.raises(ThresholdError):
+        final_label(None, None, None, 0.5)

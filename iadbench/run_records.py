@@ -1,0 +1,231 @@
+"""The records of a run dir, ``manifest.json`` and ``summary.json``: their one owner.
+
+The runner writes them through this module and the leaderboard reads them through it, so their
+format, schema version, seal (digests) and structural checks live in one place.
+
+Seal: ``summary.json`` carries ``digest.predictions``, the SHA-256 of the ``predictions.jsonl``
+bytes it was computed from, and ``digest.summary``, the SHA-256 of its own canonical JSON without
+the ``digest`` key. A summary edited by hand, or predictions changed after the summary was
+computed, no longer match and are refused by ``run`` and ``leaderboard``. A digest detects
+edits, not forgery: anyone can recompute one, and it is not a signature.
+
+Attempts: every start of a run (first or resumed) appends one entry to ``manifest["attempts"]``
+with the versions, git commit, device, processes and batch size it ran with and how many
+predictions existed when it started; ``summary["provenance"]`` says when the predictions come
+from more than one attempt and whether those attempts differed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+MANIFEST_SCHEMA = 2  # 2: attempts are a list of provenance entries, content fingerprints
+SUMMARY_SCHEMA = 2  # 2: digest (seal) and provenance
+DIGEST_KEY = "digest"
+# Metric keys every group of a summary must carry for a table cell to be computed from it.
+REQUIRED_METRICS = ("n", "accuracy", "f1_macro")
+# What, when it differs between attempts that wrote predictions, makes a run's provenance mixed.
+PROVENANCE_KEYS = ("versions", "git", "device", "processes", "batch_size")
+
+
+def now() -> str:
+    """UTC time stamp as manifests record it."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --- seal --------------------------------------------------------------------------------------
+
+
+def file_sha256(path: Path) -> str | None:
+    """SHA-256 of a file's bytes, or None when it does not exist."""
+    if not path.exists():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _summary_sha256(summary: dict[str, Any]) -> str:
+    body = {k: v for k, v in summary.items() if k != DIGEST_KEY}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def seal_summary(summary: dict[str, Any], predictions_path: Path) -> dict[str, Any]:
+    """``summary`` with its schema and the digests of its predictions and of itself."""
+    sealed = {"schema": SUMMARY_SCHEMA, **{k: v for k, v in summary.items() if k != DIGEST_KEY}}
+    sealed[DIGEST_KEY] = {
+        "predictions": file_sha256(predictions_path),
+        "summary": _summary_sha256(sealed),
+    }
+    return sealed
+
+
+class SealProblem(str):
+    """Why a summary's seal does not hold (a ``str`` subclass, so it reads as its message)."""
+
+    unsealed: bool = False
+
+
+def seal_problem(summary: dict[str, Any], predictions_path: Path) -> SealProblem | None:
+    """Why ``summary`` cannot be trusted as computed from ``predictions_path``, or None.
+
+    ``unsealed`` is set on the returned problem when the summary simply has no digest (written
+    by an iadbench before summary schema 2): it can be recomputed from its predictions.
+    """
+    digest = summary.get(DIGEST_KEY)
+    if not isinstance(digest, dict):
+        problem = SealProblem(
+            "summary.json carries no digest (written by an iadbench before summary schema 2)"
+        )
+        problem.unsealed = True
+        return problem
+    if digest.get("summary") != _summary_sha256(summary):
+        return SealProblem(
+            "summary.json was changed after iadbench wrote it (its digest does not match its "
+            "content: edited by hand?)"
+        )
+    if digest.get("predictions") != file_sha256(predictions_path):
+        return SealProblem(
+            "predictions.jsonl was changed after summary.json was computed from it (the digest "
+            "recorded in summary.json does not match the file)"
+        )
+    return None
+
+
+# --- structure ----------------------------------------------------------------------------------
+
+
+def summary_problem(summary: dict[str, Any]) -> str | None:
+    """What makes a summary structurally unusable for tables, or ``None``."""
+    for key in ("method", "config_hash"):
+        if not isinstance(summary.get(key), str) or not summary[key]:
+            return f"lacks a {key!r} string"
+    for side in ("train", "test"):
+        part = summary.get(side)
+        if not isinstance(part, dict) or not all(
+            isinstance(part.get(k), str) for k in ("dataset", "split")
+        ):
+            return f"lacks {side}.dataset / {side}.split"
+    threshold = summary.get("threshold")
+    if threshold is not None and not isinstance(threshold, str):
+        return "has a threshold that is not a string"
+    per_class = summary.get("per_class")
+    if not isinstance(per_class, dict) or not per_class:
+        return "lacks per_class metrics"
+    groups = {"overall": summary.get("overall"), "class_mean": summary.get("class_mean")}
+    groups.update({f"per_class.{name}": value for name, value in per_class.items()})
+    for name, group in groups.items():
+        if not isinstance(group, dict) or any(
+            not isinstance(group.get(k), (int, float)) for k in REQUIRED_METRICS
+        ):
+            return f"lacks {'/'.join(REQUIRED_METRICS)} in {name}"
+    return None
+
+
+# --- attempts and provenance ----------------------------------------------------------------------
+
+
+def previous_attempts(manifest: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The attempt entries of an earlier manifest; an older integer count becomes unknown entries.
+
+    A manifest of schema 1 only counted attempts: each becomes ``{"number": i, "unknown": true}``
+    so the history keeps its length and a later summary can say what it does not know.
+    """
+    if not manifest:
+        return []
+    attempts = manifest.get("attempts")
+    if isinstance(attempts, list):
+        return [a for a in attempts if isinstance(a, dict)]
+    if isinstance(attempts, int) and attempts > 0:
+        return [{"number": i + 1, "unknown": True} for i in range(attempts)]
+    return []
+
+
+def attempt_entry(
+    number: int,
+    *,
+    versions: dict[str, str],
+    git: dict[str, Any] | None,
+    device: str,
+    processes: int,
+    batch_size: int,
+    predictions_at_start: int,
+) -> dict[str, Any]:
+    """One attempt's provenance, as the manifest records it."""
+    return {
+        "number": number,
+        "started": now(),
+        "versions": versions,
+        "git": git,
+        "device": device,
+        "processes": processes,
+        "batch_size": batch_size,
+        "predictions_at_start": predictions_at_start,
+    }
+
+
+def provenance(attempts: list[dict[str, Any]], n_predictions: int) -> dict[str, Any]:
+    """Which attempts wrote the final predictions, and how those attempts differed.
+
+    Args:
+        attempts: The manifest's attempt entries, oldest first, the current one last.
+        n_predictions: Predictions in the file now.
+
+    Returns:
+        ``{"attempts": N, "contributing": [numbers], "mixed": bool, "differences": [...]}``;
+        ``mixed`` is true when two contributing attempts differ in any of
+        :data:`PROVENANCE_KEYS` or when one of them is unknown (an older manifest).
+    """
+    contributing = []
+    for index, attempt in enumerate(attempts):
+        start = attempt.get("predictions_at_start")
+        end = (
+            attempts[index + 1].get("predictions_at_start")
+            if index + 1 < len(attempts)
+            else n_predictions
+        )
+        if attempt.get("unknown") or not isinstance(start, int) or not isinstance(end, int):
+            contributing.append(attempt)  # cannot tell: assume it wrote some
+        elif end > start:
+            contributing.append(attempt)
+    differences: list[str] = []
+    if any(a.get("unknown") for a in contributing) and len(contributing) > 1:
+        differences.append("an earlier attempt recorded no provenance (older iadbench)")
+    known = [a for a in contributing if not a.get("unknown")]
+    for key in PROVENANCE_KEYS:
+        values = [a.get(key) for a in known]
+        if any(v != values[0] for v in values[1:]):
+            differences.append(_describe_difference(key, values))
+    return {
+        "attempts": len(attempts),
+        "contributing": [a.get("number") for a in contributing],
+        "mixed": bool(differences),
+        "differences": differences,
+    }
+
+
+def _describe_difference(key: str, values: list[Any]) -> str:
+    if key == "versions":
+        names = sorted({name for v in values if isinstance(v, dict) for name in v})
+        changed = [
+            f"{name} " + " → ".join(dict.fromkeys(str((v or {}).get(name)) for v in values))
+            for name in names
+            if len({str((v or {}).get(name)) for v in values}) > 1
+        ]
+        return "versions: " + "; ".join(changed)
+    if key == "git":
+        commits = [
+            f"{v.get('commit', '?')[:12]}{'+dirty' if v.get('dirty') else ''}"
+            if isinstance(v, dict)
+            else "none"
+            for v in values
+        ]
+        return "git: " + " → ".join(dict.fromkeys(commits))
+    return f"{key}: " + " → ".join(dict.fromkeys(str(v) for v in values))
