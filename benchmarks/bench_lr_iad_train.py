@@ -212,8 +212,8 @@ def main() -> None:  # noqa: D103
 
     from iadbench.datasets import open_dataset
     from iadbench.datasets.synth import synthesize
+    from iadbench.planning import RunRequest, plan_run
     from iadbench.registry import METHODS
-    from iadbench.runner import RunRequest, plan_run
 
     if args.real_arch and not args.device.startswith("cuda"):
         sys.exit("--real-arch needs --device cuda")

@@ -147,7 +147,8 @@ def bare_loop(model: Any, processor: Any, samples: list, args: argparse.Namespac
 
 def harness_run(root: Path, out: Path, args: argparse.Namespace, checkpoint: Path) -> float:
     """Seconds of an in-process ``iadbench run`` over the same images (a fresh run dir)."""
-    from iadbench.runner import RunRequest, execute_run, plan_run
+    from iadbench.planning import RunRequest, plan_run
+    from iadbench.runner import execute_run
 
     shutil.rmtree(out, ignore_errors=True)
     request = RunRequest(

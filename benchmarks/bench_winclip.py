@@ -37,7 +37,9 @@ from PIL import Image  # noqa: E402
 
 from iadbench.datasets import open_dataset  # noqa: E402
 from iadbench.datasets.synth import synthesize  # noqa: E402
-from iadbench.runner import RunRequest, default_workers, execute_run, plan_run  # noqa: E402
+from iadbench.planning import RunRequest, plan_run  # noqa: E402
+from iadbench.runner import execute_run  # noqa: E402
+from iadbench.settings import default_workers  # noqa: E402
 from iadbench_methods.clip_common import tiny_name  # noqa: E402
 from iadbench_methods.winclip import WinClip, WinClipOptions  # noqa: E402
 

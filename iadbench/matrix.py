@@ -9,8 +9,10 @@ from pathlib import Path
 
 from iadbench.errors import IADBenchError
 from iadbench.options import parse_assignments
+from iadbench.planning import PlannedRun, RunRequest, plan_run
+from iadbench.progress import ProgressHook
 from iadbench.registry import METHODS
-from iadbench.runner import PlannedRun, ProgressHook, RunOutcome, RunRequest, execute_run, plan_run
+from iadbench.runner import RunOutcome, execute_run
 
 
 @dataclass

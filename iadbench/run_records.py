@@ -21,7 +21,16 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from iadbench.provenance import git_revision, package_versions
+from iadbench.thresholds import final_label
+
+if TYPE_CHECKING:
+    from iadbench.method import MethodAdapter
+    from iadbench.planning import PlannedRun
+    from iadbench.records import Sample
+    from iadbench.store import RunStore
 
 MANIFEST_SCHEMA = 2  # 2: attempts are a list of provenance entries, content fingerprints
 SUMMARY_SCHEMA = 2  # 2: digest (seal) and provenance
@@ -229,3 +238,78 @@ def _describe_difference(key: str, values: list[Any]) -> str:
         ]
         return "git: " + " → ".join(dict.fromkeys(commits))
     return f"{key}: " + " → ".join(dict.fromkeys(str(v) for v in values))
+
+
+# --- building ---------------------------------------------------------------------------------
+
+
+def build_manifest(plan: PlannedRun, adapter: MethodAdapter, *, n_test: int) -> dict[str, Any]:
+    """The manifest of a starting attempt (``running``); attempts are added by the caller.
+
+    ``versions`` and ``git`` are this attempt's; every attempt's are kept in ``attempts``.
+    """
+    return {
+        "schema": MANIFEST_SCHEMA,
+        "status": "running",
+        "command": plan.request.command,
+        "config_hash": plan.config_hash,
+        "config": plan.spec.config(),
+        "threshold": plan.spec.threshold,
+        "seed": plan.spec.seed,
+        "n_test": n_test,
+        "method": {
+            "name": plan.spec.method,
+            "class": f"{plan.adapter_cls.__module__}.{plan.adapter_cls.__qualname__}",
+            "capabilities": vars(plan.adapter_cls.capabilities),
+            "resolved": adapter.describe(),
+        },
+        "device": plan.request.device,
+        "versions": package_versions(),
+        "git": git_revision(),
+        "created": now(),
+        "updated": now(),
+    }
+
+
+def build_summary(
+    plan: PlannedRun,
+    store: RunStore,
+    test_samples: list[Sample],
+    threshold_value: float | None,
+    calibration: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The summary of a finished run (unsealed: the runner seals it after adding provenance)."""
+    # Imported here: scikit-learn takes seconds to import, and a finished run needs none of it.
+    from iadbench.metrics import ScoredRecord, summarize
+
+    spec = plan.spec
+    wanted = {s.id for s in test_samples}
+    records = (
+        ScoredRecord(
+            r["category"],
+            r["label"],
+            final_label(r["pred"], r.get("score"), r.get("error"), threshold_value)
+            if r["pred"] is None  # oracle: decided now, with the threshold chosen on all scores
+            else r["pred"],
+            r.get("score"),
+            r.get("error"),
+            r.get("text"),
+        )
+        for r in store.iter_predictions()
+        if r["id"] in wanted
+    )
+    # Text methods also get their lenient rule's figures and the 3-class F1 (see metrics).
+    rules = plan.adapter_cls.answer_rules
+    assert spec.train is not None and spec.test is not None
+    return {
+        "method": spec.method,
+        "train": {"dataset": spec.train.name, "split": spec.train.split},
+        "test": {"dataset": spec.test.name, "split": spec.test.split},
+        "threshold": spec.threshold,
+        "threshold_value": threshold_value,
+        "calibration": calibration,
+        "config_hash": plan.config_hash,
+        "tiny": spec.tiny,
+        "capabilities": vars(plan.adapter_cls.capabilities),
+        **summarize(records, rules),
+    }

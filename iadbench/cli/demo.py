@@ -48,7 +48,7 @@ def demo(
     from iadbench.cli.display import RichProgress
     from iadbench.leaderboard import collect_runs, load_paper_reference, render_leaderboard
     from iadbench.matrix import MatrixRequest, run_matrix
-    from iadbench.runner import default_cache_dir
+    from iadbench.settings import default_cache_dir
 
     opt.load_plugins(plugin)
     data_dir = (cache_dir or default_cache_dir()) / "demo-data" / f"scale-{scale:g}"

@@ -18,7 +18,7 @@ from iadbench.cli.app import console
 
 
 class RichProgress:
-    """Progress hook drawing one bar per piece of long work (``iadbench.runner.ProgressHook``)."""
+    """Progress hook drawing one bar per piece of long work (``iadbench.progress.ProgressHook``)."""
 
     def __init__(self) -> None:
         self._progress: Progress | None = None

@@ -57,7 +57,8 @@ def run(
     """Evaluate one method on one train→test cell; re-running the same command resumes."""
     from iadbench.cli.display import RichProgress, summary_table
     from iadbench.options import parse_assignments
-    from iadbench.runner import RunRequest, execute_run, plan_run
+    from iadbench.planning import RunRequest, plan_run
+    from iadbench.runner import execute_run
 
     opt.load_plugins(plugin)
     request = RunRequest(
@@ -199,7 +200,8 @@ def train(
 ) -> None:
     """Run only the training stage; `run` with the same settings reuses what it stores."""
     from iadbench.options import parse_assignments
-    from iadbench.runner import RunRequest, plan_run, train_only
+    from iadbench.planning import RunRequest, plan_run
+    from iadbench.training_stage import train_only
 
     opt.load_plugins(plugin)
     request = RunRequest(

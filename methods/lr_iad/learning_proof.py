@@ -123,7 +123,8 @@ def run_learning_proof(
     Raises:
         ValueError: An unknown variant.
     """
-    from iadbench.runner import RunRequest, plan_run, train_only
+    from iadbench.planning import RunRequest, plan_run
+    from iadbench.training_stage import train_only
 
     unknown = set(variants) - set(VARIANTS)
     if unknown:

@@ -201,7 +201,7 @@ def warm_start_dir(cache_dir: Path | None = None, *, variant: str = "blind") -> 
     ``warm_start.json`` records the recipe.
 
     Args:
-        cache_dir: The iadbench cache root; default :func:`iadbench.runner.default_cache_dir`.
+        cache_dir: The iadbench cache root; default :func:`iadbench.settings.default_cache_dir`.
         variant: ``blind`` (fixed think sentence) or ``sighted`` (the sentence names the defect).
 
     Returns:
@@ -217,7 +217,7 @@ def warm_start_dir(cache_dir: Path | None = None, *, variant: str = "blind") -> 
     if variant not in WARM_VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(WARM_VARIANTS)}, got {variant!r}")
     if cache_dir is None:
-        from iadbench.runner import default_cache_dir
+        from iadbench.settings import default_cache_dir
 
         cache_dir = default_cache_dir()
     target = Path(cache_dir) / "tiny-models" / f"qwen2-vl-warm-{variant}-{WARM_VERSION}"

@@ -97,7 +97,7 @@ def tiny_model_dir(cache_dir: Path | None = None) -> Path:
     """The directory of the tiny Qwen2-VL checkpoint, built on first use.
 
     Args:
-        cache_dir: The iadbench cache root; default :func:`iadbench.runner.default_cache_dir`
+        cache_dir: The iadbench cache root; default :func:`iadbench.settings.default_cache_dir`
             (``$IADBENCH_CACHE_DIR`` or ``~/.cache/iadbench``).
 
     Returns:
@@ -112,7 +112,7 @@ def tiny_model_dir(cache_dir: Path | None = None) -> Path:
         >>> processor = AutoProcessor.from_pretrained(path)  # doctest: +SKIP
     """
     if cache_dir is None:
-        from iadbench.runner import default_cache_dir
+        from iadbench.settings import default_cache_dir
 
         cache_dir = default_cache_dir()
     return build_once(

@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from iadbench.runner import RunRequest, execute_run, plan_run
+from iadbench.planning import RunRequest, plan_run
+from iadbench.runner import execute_run
+
+pytest.importorskip("torch")
+pytest.importorskip("open_clip")
 
 CLI = [str(Path(sys.executable).parent / "iadbench")]
 # Small inputs keep the tiny model fast; the default 518 px is covered by the unit tests.

@@ -12,9 +12,10 @@ from PIL import Image
 
 from iadbench.errors import RunConflictError
 from iadbench.fingerprint import fingerprint_samples
+from iadbench.planning import RunRequest, plan_run
 from iadbench.records import Sample
 from iadbench.registry import METHODS
-from iadbench.runner import RunRequest, execute_run, plan_run
+from iadbench.runner import execute_run
 
 IMAGE = "bottle/test/good/000.png"
 

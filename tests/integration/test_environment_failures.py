@@ -14,9 +14,10 @@ import pytest
 
 from iadbench.errors import EnvironmentFailure, environment_cause
 from iadbench.images import ImageReadError, load_rgb
+from iadbench.planning import RunRequest, plan_run
 from iadbench.predict_loop import predict_batches
 from iadbench.records import Prediction, Sample
-from iadbench.runner import RunRequest, execute_run, plan_run
+from iadbench.runner import execute_run
 from iadbench.store import PredictionLog
 
 

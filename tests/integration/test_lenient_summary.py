@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from iadbench.metrics import F1_3CLASS, LENIENT_KEYS, ScoredRecord, summarize
-from iadbench.runner import RunRequest, execute_run, plan_run
+from iadbench.planning import RunRequest, plan_run
+from iadbench.runner import execute_run
 from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from iadbench.errors import IADBenchError, RunConflictError
 from iadbench.leaderboard import collect_runs
+from iadbench.planning import RunRequest, plan_run
 from iadbench.run_records import DIGEST_KEY, provenance
-from iadbench.runner import RunOutcome, RunRequest, execute_run, plan_run
+from iadbench.runner import RunOutcome, execute_run
 
 
 @pytest.fixture()

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from iadbench.errors import RunConflictError
-from iadbench.runner import RunRequest, execute_run, plan_run
+from iadbench.planning import RunRequest, plan_run
+from iadbench.runner import execute_run
 
 
 def _run(roots, out, method, **changes):

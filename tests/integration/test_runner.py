@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from iadbench.errors import RunConflictError
+from iadbench.planning import RunRequest, plan_run
 from iadbench.registry import METHODS
-from iadbench.runner import RunRequest, execute_run, plan_run
+from iadbench.runner import execute_run
 from iadbench.splits import SplitError
 
 

@@ -13,8 +13,9 @@ import iadbench
 from iadbench.categories import VISA_CATEGORIES
 from iadbench.datasets import open_dataset
 from iadbench.images import load_rgb
+from iadbench.planning import RunRequest, plan_run
 from iadbench.registry import METHODS
-from iadbench.runner import RunRequest, execute_run, plan_run
+from iadbench.runner import execute_run
 from iadbench.thresholds import best_f1_threshold
 
 

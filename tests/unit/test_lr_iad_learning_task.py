@@ -24,6 +24,9 @@ from iadbench_methods.lr_iad.learning_task import (
 from iadbench_methods.qwen2vl.answers import parse_answer
 from iadbench_methods.qwen2vl.prompt import build_messages, build_prompt
 
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -106,7 +109,7 @@ def warm_dir() -> Path:
 
 @pytest.mark.slow
 def test_warm_start_is_built_once_then_reused(warm_dir, monkeypatch):
-    from iadbench.runner import default_cache_dir
+    from iadbench.settings import default_cache_dir
     from iadbench_methods.qwen2vl.loading import check_model_source
 
     assert warm_dir == default_cache_dir() / "tiny-models" / f"qwen2-vl-warm-blind-{WARM_VERSION}"

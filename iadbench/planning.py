@@ -1,0 +1,191 @@
+"""Planning: what a user asked for (:class:`RunRequest`) → a resolved :class:`PlannedRun`.
+
+:func:`plan_run` resolves everything that can be wrong in the arguments (method, options, roots,
+splits, numbers, output dir) and indexes and fingerprints the data before any work starts, so a
+matrix fails fast and the configuration hash says which images a run reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from iadbench.datasets import open_dataset, resolve_root
+from iadbench.datasets.base import SUBSET_NAMES, DatasetReader
+from iadbench.errors import IADBenchError
+from iadbench.fingerprint import fingerprint_samples
+from iadbench.method import MethodAdapter
+from iadbench.options import build_options
+from iadbench.records import Sample
+from iadbench.registry import METHODS
+from iadbench.runspec import DatasetRef, RunSpec
+from iadbench.settings import default_cache_dir
+from iadbench.splits import load_split_table
+from iadbench.thresholds import DEFAULT_POLICY, parse_policy
+
+
+@dataclass
+class RunRequest:
+    """What a user asked for (CLI flags), before resolution."""
+
+    method: str
+    train: str
+    test: str
+    train_split: str | None = None
+    test_split: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    tiny: bool = False
+    seed: int = 0
+    threshold: str | None = None
+    data_roots: dict[str, str] = field(default_factory=dict)
+    out: Path | None = None
+    device: str = "auto"
+    batch_size: int | None = None
+    workers: int | None = None  # DataLoader workers for adapters with a preprocessor
+    force_overlap: bool = False
+    overwrite: bool = False
+    cache_dir: Path | None = None
+    command: list[str] = field(default_factory=list)
+    verify_content: bool = False  # also fingerprint file contents (reads every byte)
+
+
+@dataclass
+class PlannedData:
+    """The samples a run reads, indexed once at planning, and their fingerprints.
+
+    Attributes:
+        test_reader: Reader of the test dataset (its folder-balance warnings are shown on run).
+        test: Test samples, in test order.
+        train: Training samples when the method trains, else None.
+        calibration: The training dataset's All subset under ``calibrated``, else None.
+        content: ``--verify-content`` digests by role (test, train, calibration); empty without.
+    """
+
+    test_reader: DatasetReader
+    test: list[Sample]
+    train: list[Sample] | None = None
+    calibration: list[Sample] | None = None
+    content: dict[str, str] = field(default_factory=dict)
+
+    def roles(self) -> dict[str, list[Sample]]:
+        """The sample lists the run reads, by role (test, train, calibration)."""
+        found = {"test": self.test, "train": self.train, "calibration": self.calibration}
+        return {role: samples for role, samples in found.items() if samples is not None}
+
+
+@dataclass
+class PlannedRun:
+    """A fully resolved run, ready to execute."""
+
+    request: RunRequest
+    spec: RunSpec
+    adapter_cls: type[MethodAdapter]
+    options: Any
+    out: Path
+    cache_dir: Path
+    data: PlannedData
+
+    @property
+    def config_hash(self) -> str:
+        """Content hash of the run's configuration."""
+        return self.spec.config_hash()
+
+
+def _split(value: str | None, default: str, flag: str) -> str:
+    split = value or default
+    if split not in SUBSET_NAMES:
+        raise IADBenchError(f"{flag} must be one of {', '.join(SUBSET_NAMES)}, got {split!r}")
+    return split
+
+
+def plan_run(request: RunRequest) -> PlannedRun:
+    """Resolve method, options, dataset roots, splits, threshold and output dir.
+
+    Raises:
+        UnknownNameError: Unknown method or option.
+        DatasetNotFoundError: A dataset root is not given or does not exist.
+        IADBenchError: Any other invalid argument.
+    """
+    _check_numbers(request)
+    adapter_cls = METHODS.get(request.method)
+    tiny = request.tiny and adapter_cls.capabilities.builds_models
+    overrides = {**(adapter_cls.tiny_options if tiny else {}), **request.options}
+    options = build_options(adapter_cls.Options, overrides)
+    table = load_split_table()
+    caps = adapter_cls.capabilities
+    threshold = request.threshold or (DEFAULT_POLICY if caps.gives_scores else None)
+    if threshold is not None:
+        if not caps.gives_scores:
+            raise IADBenchError(
+                f"method {request.method!r} gives no scores; --threshold does not apply"
+            )
+        threshold = str(parse_policy(threshold))
+    train_split = _split(request.train_split, table.train_split(request.method), "--train-split")
+    test_split = _split(request.test_split, table.inference_default, "--test-split")
+    train_reader = open_dataset(request.train, _absolute(request.train, request.data_roots))
+    test_reader = open_dataset(request.test, _absolute(request.test, request.data_roots))
+    data = PlannedData(test_reader, test_reader.samples(test_split))
+    if caps.trains:
+        data.train = train_reader.samples(train_split)
+    if threshold is not None and parse_policy(threshold).kind == "calibrated":
+        data.calibration = train_reader.samples("all")
+    if request.verify_content:
+        data.content = {
+            role: fingerprint_samples(samples, "content").digest
+            for role, samples in data.roles().items()
+        }
+    spec = RunSpec(
+        method=request.method,
+        method_version=adapter_cls.version,
+        options=adapter_cls.options_dict(options),
+        tiny=tiny,  # --tiny cannot change a model-free method
+        train=DatasetRef(request.train, train_split, str(train_reader.root), _stat(data.train)),
+        test=DatasetRef(request.test, test_split, str(test_reader.root), _stat(data.test)),
+        threshold=threshold,
+        seed=request.seed,
+        calibration_fingerprint=_stat(data.calibration),
+    )
+    out = request.out or Path("runs") / request.method / (
+        f"{request.train}-{train_split}_to_{request.test}-{test_split}_{spec.config_hash()[:8]}"
+    )
+    cache_dir = request.cache_dir or default_cache_dir()
+    return PlannedRun(request, spec, adapter_cls, options, Path(out), cache_dir, data)
+
+
+def _absolute(name: str, data_roots: dict[str, str]) -> Path:
+    """A dataset's root as an absolute path (two relative ``--data visa=visa`` are two places)."""
+    return resolve_root(name, data_roots).resolve()
+
+
+def _stat(samples: list[Sample] | None) -> str | None:
+    return None if samples is None else fingerprint_samples(samples).digest
+
+
+def _check_numbers(request: RunRequest) -> None:
+    """Refuse numbers that would give a wrong result or a traceback, before anything is read.
+
+    A negative batch size skipped and duplicated images with exit 0; negative workers and an
+    ``--out`` that is a file crashed later.
+    """
+    if request.batch_size is not None and request.batch_size < 1:
+        raise IADBenchError(f"--batch-size must be at least 1, got {request.batch_size}")
+    if request.workers is not None and request.workers < 0:
+        raise IADBenchError(f"--workers must be 0 or more, got {request.workers}")
+    if request.out is not None and Path(request.out).exists() and not Path(request.out).is_dir():
+        raise IADBenchError(f"--out {request.out} is a file; a run needs a directory there")
+
+
+def train_hash(plan: PlannedRun) -> str:
+    """Key of the trained artefacts: everything training depends on (not test data)."""
+    return plan.spec.train_hash(plan.adapter_cls.inference_only_options)
+
+
+def batch_size(plan: PlannedRun) -> int:
+    """Images per predict call: ``--batch-size`` or the method's default."""
+    return plan.request.batch_size or plan.adapter_cls.default_batch_size
+
+
+def trained_dir(plan: PlannedRun) -> Path:
+    """Where the run's trained artefacts live: ``<cache>/trained/<method>/<train hash>``."""
+    return plan.cache_dir / "trained" / plan.spec.method / train_hash(plan)

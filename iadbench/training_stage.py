@@ -1,0 +1,79 @@
+"""A method's training stage: run it, or reuse what the same training configuration stored.
+
+Trained artefacts live in :func:`~iadbench.planning.trained_dir`, keyed by everything training
+depends on; the training data's fingerprints are recorded there (``training-data.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from iadbench.distributed import is_main_process
+from iadbench.errors import IADBenchError, RunConflictError
+from iadbench.method import FitContext, MethodAdapter
+from iadbench.planning import PlannedRun, trained_dir
+
+
+def train_only(plan: PlannedRun) -> Path:
+    """Run a method's training stage alone and return where its artefacts are stored.
+
+    Raises:
+        IADBenchError: The method has no training stage.
+    """
+    spec = plan.spec
+    if not plan.adapter_cls.capabilities.trains:
+        raise IADBenchError(
+            f"method {spec.method!r} has no training stage; `iadbench run` evaluates it directly"
+        )
+    adapter = plan.adapter_cls(plan.options, tiny=spec.tiny, device=plan.request.device)
+    return fit_stage(plan, adapter, plan.request.device)
+
+
+TRAINING_DATA_FILE = "training-data.json"
+
+
+def fit_stage(plan: PlannedRun, adapter: MethodAdapter, device: str) -> Path:
+    """Train (or let the adapter reuse what it trained) under the training hash; returns the dir.
+
+    The training data's fingerprints are recorded in the dir; with ``--verify-content`` a content
+    digest that differs from the recorded one refuses the stored artefacts.
+
+    Raises:
+        RunConflictError: The artefacts were trained on files whose contents changed since.
+    """
+    spec = plan.spec
+    samples = plan.data.train
+    assert samples is not None and spec.train is not None
+    workdir = trained_dir(plan)
+    record_path = workdir / TRAINING_DATA_FILE
+    content = plan.data.content.get("train")
+    recorded = _read_json_or_none(record_path) or {}
+    if content and recorded.get("content") not in (None, content):
+        raise RunConflictError(
+            f"the trained artefacts in {workdir} were made from training images whose contents "
+            "have changed since, though their sizes and modification times have not "
+            "(--verify-content). Delete that folder to train again."
+        )
+    adapter.fit(samples, FitContext(workdir, spec.seed, device))
+    record = {
+        "dataset": spec.train.name,
+        "split": spec.train.split,
+        "root": spec.train.root,
+        "n_samples": len(samples),
+        "fingerprint": spec.train.fingerprint,
+        "content": content or recorded.get("content"),
+    }
+    if record != recorded and is_main_process():  # never joins a group: training may have left it
+        workdir.mkdir(parents=True, exist_ok=True)
+        record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return workdir
+
+
+def _read_json_or_none(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
