@@ -19,12 +19,15 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/iadbench demo
 
+# mypy reads its configuration ([tool.mypy]: strict on iadbench/) from pyproject.toml.
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+	$(BIN)/mypy
 	$(BIN)/ruff check iadbench methods tests benchmarks examples
 
 lint: $(STAMP)
 	$(BIN)/ruff check iadbench methods tests benchmarks examples
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_harness.py

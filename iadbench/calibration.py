@@ -18,7 +18,7 @@ def calibrate(
     train_all: list[Sample],
     test_samples: list[Sample],
     log: PredictionLog,
-    predict: Callable[[list[Sample]], None],
+    predict: Callable[[list[Sample]], object],
 ) -> dict[str, Any]:
     """Choose the macro-F1-best threshold on the training dataset, never on test images.
 

@@ -71,6 +71,6 @@ def _silence_progress_bars() -> None:
         transformers_logging.disable_progress_bar()
         transformers_logging.set_verbosity_error()
     if "huggingface_hub" in sys.modules:
-        from huggingface_hub.utils import disable_progress_bars
+        from huggingface_hub.utils.tqdm import disable_progress_bars
 
         disable_progress_bars()

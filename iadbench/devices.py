@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from iadbench.errors import IADBenchError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -48,7 +53,7 @@ def resolve_precision(requested: str, device: str) -> str:
     return requested
 
 
-def torch_dtype(precision: str):  # noqa: ANN201  (returns a torch.dtype; torch is lazy)
+def torch_dtype(precision: str) -> torch.dtype:
     """The torch dtype of a resolved precision name."""
     import torch
 

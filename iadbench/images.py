@@ -166,7 +166,8 @@ def load_mask(path: str | Path) -> np.ndarray:
         pixels = np.asarray(image)
     else:
         pixels = np.asarray(image.convert("RGB")).max(axis=-1)
-    return pixels != 0
+    mask: np.ndarray = pixels != 0  # numpy types an array comparison as Any
+    return mask
 
 
 def verify_decodable(path: str | Path) -> None:

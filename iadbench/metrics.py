@@ -181,7 +181,7 @@ def class_mean(
     if keys is None:
         keys = list(SUMMARY_KEYS) + [k for k in rows[0] if k not in SUMMARY_KEYS]
     for key in keys:
-        values = [row[key] for row in rows if row.get(key) is not None]
+        values = [value for row in rows if (value := row.get(key)) is not None]
         if key in _MEANABLE or key.endswith("_rate"):
             mean[key] = float(np.mean(values)) if values else None
         elif key == "collapsed":
@@ -235,7 +235,9 @@ def lenient_summary(records: Sequence[ScoredRecord], rules: AnswerRules) -> dict
     }
 
 
-def summarize(records: Iterable[ScoredRecord], rules: AnswerRules | None = None) -> dict[str, dict]:
+def summarize(
+    records: Iterable[ScoredRecord], rules: AnswerRules | None = None
+) -> dict[str, dict[str, Any]]:
     """Pooled, class-mean and per-category metrics of a stream of prediction records.
 
     Args:
@@ -250,7 +252,8 @@ def summarize(records: Iterable[ScoredRecord], rules: AnswerRules | None = None)
     """
     records = list(records)
     three = rules is not None
-    pooled, by_category = _Columns(), {}
+    pooled = _Columns()
+    by_category: dict[str, _Columns] = {}
     for record in records:
         pooled.add(record)
         by_category.setdefault(record.category, _Columns()).add(record)
@@ -260,7 +263,7 @@ def summarize(records: Iterable[ScoredRecord], rules: AnswerRules | None = None)
         category: compute_metrics(cols.labels, cols.preds, cols.scores, cols.errors, three)
         for category, cols in sorted(by_category.items())
     }
-    summary: dict[str, dict] = {
+    summary: dict[str, dict[str, Any]] = {
         "overall": compute_metrics(pooled.labels, pooled.preds, pooled.scores, pooled.errors,
                                    three),
         "class_mean": class_mean(per_class),

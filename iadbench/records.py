@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
-DEFECT = "defect"
-NORMAL = "normal"
-INVALID = "invalid"
+DEFECT: Final = "defect"
+NORMAL: Final = "normal"
+INVALID: Final = "invalid"
 
 Label = Literal["defect", "normal"]
 PredictedLabel = Literal["defect", "normal", "invalid"]

@@ -6,9 +6,9 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import Any, cast
 
-from iadbench.datasets.base import SUBSET_NAMES
+from iadbench.datasets.base import SUBSET_NAMES, SubsetName
 from iadbench.errors import IADBenchError
 from iadbench.records import Sample
 
@@ -24,19 +24,19 @@ class SplitError(IADBenchError):
 class SplitTable:
     """Training subset per method and the default inference subset."""
 
-    inference_default: str
-    training_default: str
-    training_by_method: dict[str, str]
+    inference_default: SubsetName
+    training_default: SubsetName
+    training_by_method: dict[str, SubsetName]
 
-    def train_split(self, method: str) -> str:
+    def train_split(self, method: str) -> SubsetName:
         """Training subset for ``method`` (Table II), or the table's default."""
         return self.training_by_method.get(method, self.training_default)
 
 
-def _subset(value: Any, where: str) -> str:
+def _subset(value: Any, where: str) -> SubsetName:
     if value not in SUBSET_NAMES:
         raise SplitError(f"{where} must be one of {', '.join(SUBSET_NAMES)}, got {value!r}")
-    return value
+    return cast(SubsetName, value)  # a TOML value, checked against SUBSET_NAMES above
 
 
 @cache

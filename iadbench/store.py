@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from filelock import FileLock, Timeout
 
@@ -336,7 +336,7 @@ def _lock_directory(directory: Path) -> int | bool | None:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return cast(dict[str, Any], json.loads(path.read_text(encoding="utf-8")))  # a JSON object
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IADBenchError(
             f"{path} is not valid JSON ({exc}); re-run with --overwrite to replace the whole run "

@@ -123,4 +123,7 @@ def best_f1_threshold(labels: Sequence[str], scores: Sequence[float]) -> tuple[f
 
 
 def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    return np.divide(numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0)
+    ratio: np.ndarray = np.divide(  # numpy types a ufunc call with out= as Any
+        numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0
+    )
+    return ratio

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 app = typer.Typer(
     name="iadbench",
@@ -42,7 +43,7 @@ EXIT_ENVIRONMENT = 75  # sysexits.h EX_TEMPFAIL: the machine failed; the same co
 EXIT_INTERRUPTED = 130
 
 
-def handles_user_errors(command: F) -> F:
+def handles_user_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn IADBenchError into a one-paragraph message and exit code 2, without a traceback.
 
     An :class:`~iadbench.errors.EnvironmentFailure` (disk full, I/O error, out of memory) exits
@@ -50,7 +51,7 @@ def handles_user_errors(command: F) -> F:
     """
 
     @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from iadbench.errors import EnvironmentFailure, IADBenchError
 
         try:
@@ -76,4 +77,4 @@ def handles_user_errors(command: F) -> F:
             )
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

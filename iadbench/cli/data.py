@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from iadbench.cli import options as opt
 from iadbench.cli.app import console, data_app, handles_user_errors
+
+if TYPE_CHECKING:
+    from iadbench.datasets.base import CategoryCounts
 
 
 @data_app.command(epilog="Example: iadbench data synth mvtec /tmp/mvtec --scale 0.02")
@@ -104,7 +107,7 @@ def check(
     console.print(f"[green]✓[/] {what}; every image decodes." if decode else f"[green]✓[/] {what}.")
 
 
-def _counts(counts: object) -> str:
+def _counts(counts: CategoryCounts | None) -> str:
     if counts is None:
         return "—"
-    return f"{counts.train_normal}/{counts.test_normal}/{counts.test_defect}"  # type: ignore[attr-defined]
+    return f"{counts.train_normal}/{counts.test_normal}/{counts.test_defect}"

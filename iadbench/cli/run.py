@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from iadbench.cli import options as opt
 from iadbench.cli.app import app, console, handles_user_errors
+
+if TYPE_CHECKING:
+    from iadbench.runner import RunOutcome
 
 
 @app.command(
@@ -165,13 +168,13 @@ def matrix(
     )
 
 
-def _print_cell(outcome: object) -> None:
-    summary = outcome.summary  # type: ignore[attr-defined]
+def _print_cell(outcome: RunOutcome) -> None:
+    summary = outcome.summary
     overall = summary["overall"]
     console.print(
         f"  {summary['method']:<16} {summary['train']['dataset']}→{summary['test']['dataset']}  "
         f"acc {100 * overall['accuracy']:6.2f}  F1 {100 * overall['f1_macro']:6.2f}  "
-        f"n {overall['n']}{'  (reused)' if outcome.reused else ''}",  # type: ignore[attr-defined]
+        f"n {overall['n']}{'  (reused)' if outcome.reused else ''}",
         highlight=False,
     )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.datasets import DATASET_READERS, open_dataset
-from iadbench.datasets.base import CategoryCounts
+from iadbench.datasets.base import CategoryCounts, DatasetReader
 from iadbench.datasets.folder import FolderDataset
 from iadbench.datasets.synth import planned_counts, read_synthetic_marker
 from iadbench.images import ImageReadError, verify_decodable
@@ -168,7 +168,7 @@ def check_dataset(
     if normal_folders is not None:
         if official:
             raise ValueError(f"normal_folders applies to folder datasets only, not {name}")
-        reader = FolderDataset(root, name=name, normal_folders=normal_folders)
+        reader: DatasetReader = FolderDataset(root, name=name, normal_folders=normal_folders)
     else:
         reader = open_dataset(name, root)
     samples = reader.samples("all")

@@ -107,8 +107,8 @@ class FolderDataset(DatasetReader):
         self._normal_keys = frozenset(n.strip().lower() for n in names)
         # The name is per instance (one class serves every user dataset); set it before the base
         # constructor, whose error message uses the display name.
-        self.name = name  # type: ignore[misc]
-        self.display_name = f"Dataset {name!r} (folder layout)"  # type: ignore[misc]
+        self.name = name  # type: ignore[misc]  # per instance, over the base's ClassVar
+        self.display_name = f"Dataset {name!r} (folder layout)"  # type: ignore[misc]  # same
         super().__init__(root)
         self._scanned: dict[str, list[_Folder]] | None = None
 

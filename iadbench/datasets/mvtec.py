@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from iadbench.datasets.base import IMAGE_SUFFIXES, CategoryCounts, DatasetReader
-from iadbench.records import DEFECT, NORMAL, Sample
+from iadbench.records import DEFECT, NORMAL, Sample, Subset
 
 NORMAL_FOLDER = "good"
-_SUBSETS: tuple[str, ...] = ("train", "test")
+_SUBSETS: tuple[Subset, ...] = ("train", "test")
 
 # Single-channel on disk in the official release.
 MVTEC_GRAYSCALE: frozenset[str] = frozenset({"grid", "screw", "zipper"})
@@ -132,7 +132,7 @@ def index_mvtec_style(root: str | Path, dataset: str) -> list[Sample]:
                             id=f"{category}/{subset}/{folder.name}/{image.name}",
                             dataset=dataset,
                             category=category,
-                            subset=subset,  # type: ignore[arg-type]  # from _SUBSETS
+                            subset=subset,
                             label=NORMAL if is_normal else DEFECT,
                             image_path=image.path,
                             mask_path=mask_path,

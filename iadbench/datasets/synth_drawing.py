@@ -109,4 +109,5 @@ def base_look(look: str, size: int, rng: np.random.Generator) -> np.ndarray:
             weight += np.sin(2 * np.pi * (fx * x + fy * y) + phase)
         weight = 0.5 + weight / 8
     weight = np.asarray(weight, dtype=np.float32)[..., None]
-    return bg * (1 - weight) + fg * weight
+    blended: np.ndarray = bg * (1 - weight) + fg * weight  # bg, fg: rows of an array (Any)
+    return blended

@@ -10,11 +10,11 @@ from typing import ClassVar, Literal
 from iadbench.datasets.base import CategoryCounts, DatasetReader
 from iadbench.datasets.mvtec import index_mvtec_style, mvtec_style_categories
 from iadbench.errors import DatasetNotFoundError
-from iadbench.records import DEFECT, NORMAL, Sample
+from iadbench.records import DEFECT, NORMAL, Label, Sample
 
 SPLIT_CSV = "split_csv/1cls.csv"
 SPLIT_CSV_COLUMNS: tuple[str, ...] = ("object", "split", "label", "image", "mask")
-_LABELS: dict[str, str] = {"normal": NORMAL, "anomaly": DEFECT}
+_LABELS: dict[str, Label] = {"normal": NORMAL, "anomaly": DEFECT}
 _DEFECT_TYPES: dict[str, str] = {NORMAL: "good", DEFECT: "anomaly"}
 
 VISA_LAYOUT_HELP = (
@@ -137,7 +137,7 @@ class VisA(DatasetReader):
                         dataset=self.name,
                         category=(row["object"] or "").strip() or image.split("/", 1)[0],
                         subset=split,  # type: ignore[arg-type]  # checked above
-                        label=label,  # type: ignore[arg-type]  # from _LABELS
+                        label=label,
                         image_path=os.path.join(root, *image.split("/")),
                         mask_path=os.path.join(root, *mask.split("/")) if mask else None,
                         defect_type=_DEFECT_TYPES[label],

@@ -247,7 +247,8 @@ def _drop_duplicate_hashes(
     by_hash: dict[str, list[StoredRun]] = {}
     for run in runs:
         by_hash.setdefault(run.config_hash, []).append(run)
-    kept, dropped = [], []
+    kept: list[StoredRun] = []
+    dropped: list[SkippedRun] = []
     for group in by_hash.values():
         group.sort(key=lambda run: run.path.as_posix())
         # Stable sort: among equal timestamps the first path wins.

@@ -189,11 +189,11 @@ class _Renderer:
             split = MISSING if first.train_split is None else escape_markdown(first.train_split)
             line = [row_label(first), self.threshold_cell(first), split]
             for direction, rows in self.directions.items():
-                row = next((r for r in rows.rows if r.key == key), None)
-                if row is None:
+                found = next((r for r in rows.rows if r.key == key), None)
+                if found is None:
                     line += [""] * widths[direction]
                 else:
-                    line += self._summary_cells(direction, row, group)
+                    line += self._summary_cells(direction, found, group)
             table.append(line)
         return _table(headers, table, left=3)
 
@@ -321,7 +321,8 @@ class _Renderer:
                 rule = escape_markdown(str(lenient.get("rule", MISSING)))
                 for group, title in (("overall", "pooled"), ("class_mean", "class mean")):
                     strict = getattr(row, group)
-                    loose = lenient.get(group) if isinstance(lenient.get(group), dict) else {}
+                    block = lenient.get(group)
+                    loose = block if isinstance(block, dict) else {}
                     changed = loose.get("changed")
                     table.append([
                         row_label(row), direction_title(direction), title, rule,

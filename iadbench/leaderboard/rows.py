@@ -99,10 +99,10 @@ def label_counts(per_class: dict[str, dict[str, Any]]) -> dict[str, tuple[int, i
 
     ``tp + fn`` counts every defect image (``fn`` includes invalid answers on defects).
     """
-    counts = {}
+    counts: dict[str, tuple[int, int]] = {}
     for category, metrics in per_class.items():
         tp, fn, n = metrics.get("tp"), metrics.get("fn"), metrics.get("n")
-        if not all(isinstance(v, int) for v in (tp, fn, n)) or tp + fn > n:
+        if not (isinstance(tp, int) and isinstance(fn, int) and isinstance(n, int)) or tp + fn > n:
             return None
         counts[category] = (tp + fn, n - tp - fn)
     return counts
