@@ -55,6 +55,27 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True)
+def restore_method_registry():
+    """Put ``iadbench.registry.METHODS`` back as it was before each test.
+
+    A method a test registers (``METHODS.load_plugin_file``, ``@register_method``,
+    ``METHODS.add``) is gone for the next test, which must register what it uses itself.
+    Module-scoped fixtures are set up first, so what they register stays for their module.
+    """
+    from iadbench.registry import METHODS
+
+    entries = dict(METHODS._entries)
+    conflicts = {name: list(clash) for name, clash in METHODS._conflicts.items()}
+    loaded = METHODS._entry_points_loaded
+    yield
+    METHODS._entries.clear()
+    METHODS._entries.update(entries)
+    METHODS._conflicts.clear()
+    METHODS._conflicts.update(conflicts)
+    METHODS._entry_points_loaded = loaded
+
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_PLUGIN = REPO_ROOT / "examples" / "iadbench-brightness-plugin" / "iadbench_brightness.py"
 

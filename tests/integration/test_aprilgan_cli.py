@@ -29,6 +29,7 @@ def _request(tmp_path: Path, roots: dict[str, str], out: str, **options: str) ->
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_trained_maps_are_stored_under_the_hash_and_reused(tmp_path, synth_mvtec, synth_visa):
     roots = {"mvtec": str(synth_mvtec), "visa": str(synth_visa)}
     trained = tmp_path / "cache" / "trained" / "aprilgan"
@@ -60,6 +61,7 @@ def _iadbench(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("train", "test"), [("visa", "mvtec"), ("mvtec", "visa")])
 def test_cli_runs_aprilgan_both_ways(train, test, tmp_path, data_args):
     out = tmp_path / "run"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from iadbench.cli import app
@@ -212,6 +213,7 @@ def test_list_shows_methods_capabilities_and_options_in_process():
     assert "always-defect" in result.output and "iadbench" in result.output
 
 
+@pytest.mark.slow
 def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path):
     result = iadbench(
         "demo",

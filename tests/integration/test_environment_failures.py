@@ -166,6 +166,7 @@ def _can_mount_tmpfs() -> bool:
     return probe.returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs unshare and a private tmpfs mount")
 def test_a_small_disk_that_fills_stops_the_run_and_a_resume_after_freeing_space_completes(
     tmp_path, synth_mvtec, synth_visa

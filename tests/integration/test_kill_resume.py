@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 # Slow enough to be killed mid-run, and long text lines so some kills land inside a write.
 _SLOW_PLUGIN = textwrap.dedent(
     """

@@ -12,6 +12,8 @@ import pytest
 
 pytest.importorskip("trl")
 
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent
 # Tiny settings: 2 completions of 8 tokens per image, 2 steps on 4 images, 4-token answers.
 TINY_SETS = [

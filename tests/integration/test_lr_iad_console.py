@@ -18,6 +18,8 @@ from iadbench.datasets import open_dataset  # noqa: E402
 from iadbench.method import FitContext  # noqa: E402
 from iadbench_methods.lr_iad import LRIAD, LRIADOptions  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent
 
 

@@ -32,7 +32,7 @@ OPTIONS = LRIADOptions(
 )  # fmt: skip
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,9 @@ from typer.testing import CliRunner
 
 from iadbench.cli import app
 
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
 # The console script installed next to this interpreter: what users type.
 CLI = [str(Path(sys.executable).parent / "iadbench")]
 
@@ -65,6 +68,7 @@ def check_finished_run(out: Path, test: str) -> list[dict]:
     return records
 
 
+@pytest.mark.slow
 def test_tiny_run_mvtec_to_visa_answers_every_image(tmp_path, data_args, cache_dir):
     out = tmp_path / "run"
     result = iadbench(cache_dir, *run_args("mvtec", "visa", out, data_args))
@@ -72,6 +76,7 @@ def test_tiny_run_mvtec_to_visa_answers_every_image(tmp_path, data_args, cache_d
     check_finished_run(out, "visa")
 
 
+@pytest.mark.slow
 def test_tiny_run_visa_to_mvtec_resumes_to_the_same_predictions(
     tmp_path, data_args, cache_dir, monkeypatch
 ):

@@ -30,6 +30,7 @@ def _single(args: list[str]) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["always-normal", "brightness"])
 def test_two_processes_write_the_single_process_file(tmp_path, data_args, plugin_file, method):
     common = [
@@ -60,6 +61,7 @@ def test_two_processes_write_the_single_process_file(tmp_path, data_args, plugin
     assert json.loads((two / "manifest.json").read_text())["processes"] == 2
 
 
+@pytest.mark.slow
 def test_sharded_run_resumes_from_shards_left_by_an_interrupted_attempt(tmp_path, data_args):
     common = ["--method", "always-defect", "--train", "visa", "--test", "mvtec", *data_args]
     single = _single([*common, "--out", str(tmp_path / "one")])

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 SLOW_PLUGIN = '''
 import time
 from dataclasses import dataclass

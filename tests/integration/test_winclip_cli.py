@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("torch")
+pytest.importorskip("open_clip")
+pytest.importorskip("anomalib")
+
 # The console script installed next to this interpreter: what users type.
 CLI = [str(Path(sys.executable).parent / "iadbench")]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
@@ -40,6 +44,7 @@ def tiny_runs(tmp_path_factory, synth_mvtec, synth_visa) -> dict[tuple[str, str]
     return results
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("train", "test"), DIRECTIONS)
 def test_tiny_winclip_run_scores_every_image_and_reports_auroc(tiny_runs, train, test):
     returncode, stderr, out = tiny_runs[(train, test)]

@@ -10,20 +10,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from iadbench.datasets import open_dataset
-from iadbench.images import ImageReadError
-from iadbench.method import FitContext
-from iadbench.options import OptionError, build_options
-from iadbench_methods.aprilgan import AprilGAN, AprilGANOptions
-from iadbench_methods.aprilgan.adapter import map_path
-from iadbench_methods.aprilgan.data import ClipPreprocessor, load_training_mask
-from iadbench_methods.aprilgan.losses import dice_loss, focal_loss, segmentation_loss
-from iadbench_methods.aprilgan.model import gaussian_blur
-from iadbench_methods.aprilgan.options import parse_layers, resolve_layers
-from iadbench_methods.aprilgan.prompts import prompt_ensemble
+torch = pytest.importorskip("torch")
+pytest.importorskip("open_clip")
+
+from iadbench.datasets import open_dataset  # noqa: E402
+from iadbench.images import ImageReadError  # noqa: E402
+from iadbench.method import FitContext  # noqa: E402
+from iadbench.options import OptionError, build_options  # noqa: E402
+from iadbench_methods.aprilgan import AprilGAN, AprilGANOptions  # noqa: E402
+from iadbench_methods.aprilgan.adapter import map_path  # noqa: E402
+from iadbench_methods.aprilgan.data import ClipPreprocessor, load_training_mask  # noqa: E402
+from iadbench_methods.aprilgan.losses import dice_loss, focal_loss, segmentation_loss  # noqa: E402
+from iadbench_methods.aprilgan.model import gaussian_blur  # noqa: E402
+from iadbench_methods.aprilgan.options import parse_layers, resolve_layers  # noqa: E402
+from iadbench_methods.aprilgan.prompts import prompt_ensemble  # noqa: E402
 
 SMALL = 112  # 8 × 8 patches: the tiny model trains in well under a second per epoch here
 
@@ -145,6 +147,7 @@ def test_gaussian_blur_keeps_mass_and_smooths():
 # -- training -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_logs_each_epoch(visa_test, tmp_path):
     adapter = _adapter(epochs=4)
     samples = _pick(visa_test, 8, 4)
@@ -176,6 +179,7 @@ def test_defects_without_masks_and_unreadable_images_are_left_out(visa_test, tmp
     assert (stats.skipped_no_mask, stats.unreadable, stats.images_used) == (1, 1, 4)
 
 
+@pytest.mark.slow
 def test_training_is_seeded_by_the_run(visa_test, tmp_path):
     samples = _pick(visa_test, 3, 1)
     losses = []

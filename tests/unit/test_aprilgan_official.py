@@ -11,15 +11,18 @@ import contextlib
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from iadbench.categories import natural_name
-from iadbench.datasets import open_dataset
-from iadbench.method import FitContext
-from iadbench.options import OptionError, build_options
-from iadbench_methods.aprilgan import AprilGAN, AprilGANOptions, prompts
+torch = pytest.importorskip("torch")
+pytest.importorskip("open_clip")
+
+import torch.nn.functional as F  # noqa: E402
+
+from iadbench.categories import natural_name  # noqa: E402
+from iadbench.datasets import open_dataset  # noqa: E402
+from iadbench.method import FitContext  # noqa: E402
+from iadbench.options import OptionError, build_options  # noqa: E402
+from iadbench_methods.aprilgan import AprilGAN, AprilGANOptions, prompts  # noqa: E402
 
 SMALL = 112
 

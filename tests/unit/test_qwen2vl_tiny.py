@@ -23,6 +23,9 @@ from iadbench_methods.qwen2vl.loading import (
 from iadbench_methods.qwen2vl.prompt import build_messages
 from iadbench_methods.qwen2vl.tiny import SPECIAL_TOKENS, TINY_VERSION, tiny_model_dir
 
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -7,14 +7,17 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import torch
 
-from iadbench.datasets import open_dataset
-from iadbench.errors import IADBenchError
-from iadbench.records import Sample
-from iadbench_methods.clip_common import tiny_name
-from iadbench_methods.winclip import WinClip, WinClipOptions, WinClipPreprocessor
-from iadbench_methods.winclip.adapter import parse_scales
+torch = pytest.importorskip("torch")
+pytest.importorskip("open_clip")
+pytest.importorskip("anomalib")
+
+from iadbench.datasets import open_dataset  # noqa: E402
+from iadbench.errors import IADBenchError  # noqa: E402
+from iadbench.records import Sample  # noqa: E402
+from iadbench_methods.clip_common import tiny_name  # noqa: E402
+from iadbench_methods.winclip import WinClip, WinClipOptions, WinClipPreprocessor  # noqa: E402
+from iadbench_methods.winclip.adapter import parse_scales  # noqa: E402
 
 TINY = tiny_name("ViT-B-16-plus-240")
 
