@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from iadbench.errors import IADBenchError
 from iadbench.method import Capabilities, FitContext, MethodAdapter
+from iadbench.predict_loop import predict_samples
 from iadbench.records import DEFECT, INVALID, NORMAL, AnswerRules, Prediction, Sample
 from iadbench.registry import register_method
 
@@ -29,5 +30,6 @@ __all__ = [
     "Prediction",
     "Sample",
     "__version__",
+    "predict_samples",
     "register_method",
 ]

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from iadbench.errors import IADBenchError
 from iadbench.records import AnswerRules, Prediction, Sample
 
 
@@ -99,7 +100,21 @@ class MethodAdapter(ABC):
         self.artifacts_dir: Path | None = None
 
     def fit(self, samples: Sequence[Sample], context: FitContext) -> None:  # noqa: B027
-        """Train on ``samples`` (only called when ``capabilities.trains``); default: nothing."""
+        """Train on ``samples`` and save what :meth:`load` needs into ``context.workdir``.
+
+        Only called when ``capabilities.trains``, and (when the adapter implements :meth:`load`)
+        only when no finished training is stored: the runner owns reuse and locking
+        (:mod:`iadbench.training_stage`), so ``fit`` just trains. Default: nothing.
+        """
+
+    def load(self, workdir: Path) -> None:
+        """Restore what :meth:`fit` saved in ``workdir`` (a finished training of this config).
+
+        Implement it together with ``fit``: the runner then calls ``fit`` once per training
+        configuration and ``load`` every later time. Without it, ``fit`` is called every time and
+        must reuse stored artefacts itself (the older contract, kept for existing plugins).
+        """
+        raise NotImplementedError
 
     def preprocessor(self) -> Callable[[Sample], Any] | None:
         """A picklable function turning a sample into model input (e.g. a normalised tensor).
@@ -119,8 +134,9 @@ class MethodAdapter(ABC):
 
         Args:
             batch: The samples.
-            inputs: What :meth:`preprocessor` returned for each sample, or None when the adapter
-                has no preprocessor.
+            inputs: What :meth:`preprocessor` returned for each sample — always given when the
+                adapter has a preprocessor (the runner owns decoding, also for direct calls
+                through :func:`iadbench.predict_samples`) — or None when it has none.
 
         An image the adapter cannot process should give ``Prediction.failed(reason)`` rather than
         raise; if ``predict`` raises anyway, the runner retries the batch image by image and
@@ -139,4 +155,20 @@ class MethodAdapter(ABC):
     @classmethod
     def options_dict(cls, options: Any) -> dict[str, Any]:
         """Options as a JSON-ready dict (for the manifest and the content hash)."""
-        return asdict(options) if is_dataclass(options) else {}
+        if is_dataclass(options) and not isinstance(options, type):
+            return asdict(options)
+        return {}
+
+
+def require_inputs(adapter: MethodAdapter, inputs: Sequence[Any] | None) -> Sequence[Any]:
+    """``inputs``, or a clear error when an adapter with a preprocessor is called without them.
+
+    Raises:
+        IADBenchError: ``inputs`` is None (``predict`` called on raw samples).
+    """
+    if inputs is None:
+        raise IADBenchError(
+            f"{type(adapter).__name__}.predict needs its preprocessor's inputs; call "
+            "iadbench.predict_samples(adapter, samples), which decodes them as a run does"
+        )
+    return inputs

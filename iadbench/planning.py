@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from iadbench.datasets import open_dataset, resolve_root
-from iadbench.datasets.base import SUBSET_NAMES, DatasetReader
+from iadbench.datasets.base import SUBSET_NAMES, DatasetReader, SubsetName
 from iadbench.errors import IADBenchError
 from iadbench.fingerprint import fingerprint_samples
 from iadbench.method import MethodAdapter
@@ -92,11 +92,11 @@ class PlannedRun:
         return self.spec.config_hash()
 
 
-def _split(value: str | None, default: str, flag: str) -> str:
+def _split(value: str | None, default: str, flag: str) -> SubsetName:
     split = value or default
     if split not in SUBSET_NAMES:
         raise IADBenchError(f"{flag} must be one of {', '.join(SUBSET_NAMES)}, got {split!r}")
-    return split
+    return cast("SubsetName", split)  # checked just above
 
 
 def plan_run(request: RunRequest) -> PlannedRun:

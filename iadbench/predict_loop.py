@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from iadbench.errors import (
     EnvironmentFailure,
@@ -55,6 +55,28 @@ def predict_batches(
         if index == 0:
             _check_not_systematic(batch, predictions)
         yield batch, predictions
+
+
+def predict_samples(
+    adapter: MethodAdapter, samples: Sequence[Sample], *, batch_size: int | None = None
+) -> list[Prediction]:
+    """Predict ``samples`` outside a run, exactly as a run does (decoding in this process).
+
+    The adapter's preprocessor prepares every input (``predict`` always receives them), an
+    image that cannot be read becomes that image's error, a machine failure raises. Use it in
+    notebooks and tests instead of calling ``adapter.predict`` on raw samples.
+
+    Example:
+        >>> from iadbench_methods.baselines import AlwaysNormal
+        >>> [p.label for p in predict_samples(AlwaysNormal(), [])]
+        []
+    """
+    size = batch_size or type(adapter).default_batch_size
+    return [
+        prediction
+        for _, predictions in predict_batches(adapter, samples, batch_size=size, workers=0)
+        for prediction in predictions
+    ]
 
 
 def _predict_with_failures(
@@ -171,10 +193,12 @@ def _loaded_batches(
     workers: int,
     pin_memory: bool,
 ) -> Iterator[tuple[Sequence[Sample], list[Any], dict[int, str]]]:
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, Dataset
 
-    loader = DataLoader(
-        _PreprocessedSamples(samples, preprocess),
+    # A map-style dataset by protocol (__len__/__getitem__); torch is not imported at module top.
+    dataset = cast("Dataset[Item]", _PreprocessedSamples(samples, preprocess))
+    loader: DataLoader[Item] = DataLoader(
+        dataset,
         batch_size=max(1, batch_size),
         shuffle=False,
         num_workers=workers,

@@ -180,10 +180,10 @@ def _compute(
             _record_stop(store, manifest, "failed", str(failure))
         raise failure from exc
     group.barrier()
-    summary = store.read_summary()
-    assert summary is not None
+    stored = store.read_summary()  # every process returns what the first one wrote
+    assert stored is not None
     elapsed = time.perf_counter() - started
-    return RunOutcome(summary, plan.out, False, computed, resumed, elapsed)
+    return RunOutcome(stored, plan.out, False, computed, resumed, elapsed)
 
 
 def _record_stop(store: RunStore, manifest: dict[str, Any], status: str, error: str | None) -> None:

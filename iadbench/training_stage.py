@@ -2,18 +2,34 @@
 
 Trained artefacts live in :func:`~iadbench.planning.trained_dir`, keyed by everything training
 depends on; the training data's fingerprints are recorded there (``training-data.json``).
+
+Reuse and locking belong here, not to adapters: an adapter that implements
+:meth:`~iadbench.method.MethodAdapter.load` only trains in ``fit``. Under a lock on the training
+dir, a dir holding the :data:`TRAINED_MARKER` (written last, atomically, after ``fit`` returned)
+is loaded, anything else is trained from scratch; two runs of one training configuration at once
+train once. An adapter without ``load`` keeps the older contract, where ``fit`` reuses by itself
+(LR-IAD: its GRPO training resumes from checkpoints under its own multi-process lock).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from iadbench.distributed import is_main_process
 from iadbench.errors import IADBenchError, RunConflictError
 from iadbench.method import FitContext, MethodAdapter
 from iadbench.planning import PlannedRun, trained_dir
+from iadbench.records import Sample
+from iadbench.run_records import now
+
+logger = logging.getLogger(__name__)
 
 
 def train_only(plan: PlannedRun) -> Path:
@@ -32,6 +48,22 @@ def train_only(plan: PlannedRun) -> Path:
 
 
 TRAINING_DATA_FILE = "training-data.json"
+TRAINED_MARKER = "TRAINED"
+
+
+def _fit_or_load(adapter: MethodAdapter, samples: Sequence[Sample], context: FitContext) -> None:
+    """Load a finished training from ``context.workdir``, or train and mark it finished."""
+    workdir = context.workdir
+    with FileLock(str(workdir / ".train.lock")):
+        marker = workdir / TRAINED_MARKER
+        if marker.is_file():
+            logger.info("reusing the training stored in %s", workdir)
+            adapter.load(workdir)
+            return
+        adapter.fit(samples, context)
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"finished": now()}) + "\n", encoding="utf-8")
+        os.replace(tmp, marker)
 
 
 def fit_stage(plan: PlannedRun, adapter: MethodAdapter, device: str) -> Path:
@@ -56,7 +88,12 @@ def fit_stage(plan: PlannedRun, adapter: MethodAdapter, device: str) -> Path:
             "have changed since, though their sizes and modification times have not "
             "(--verify-content). Delete that folder to train again."
         )
-    adapter.fit(samples, FitContext(workdir, spec.seed, device))
+    context = FitContext(workdir, spec.seed, device)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if type(adapter).load is MethodAdapter.load:  # older contract: fit reuses by itself
+        adapter.fit(samples, context)
+    else:
+        _fit_or_load(adapter, samples, context)
     record = {
         "dataset": spec.train.name,
         "split": spec.train.split,
@@ -66,7 +103,6 @@ def fit_stage(plan: PlannedRun, adapter: MethodAdapter, device: str) -> Path:
         "content": content or recorded.get("content"),
     }
     if record != recorded and is_main_process():  # never joins a group: training may have left it
-        workdir.mkdir(parents=True, exist_ok=True)
         record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return workdir
 

@@ -33,15 +33,14 @@ class Brightness(iadbench.MethodAdapter):
     default_batch_size = 16
 
     def fit(self, samples, context):
-        """Store the mean and std of the training images' grey level in the run's workdir."""
-        stats_file = context.workdir / "stats.json"
-        if stats_file.exists():  # same training configuration: reuse, do not retrain
-            self.stats = json.loads(stats_file.read_text())
-            return
+        """Store the mean and std of the training images' grey level in the training dir."""
         levels = [_grey_level(s.image_path) for s in samples]
         self.stats = {"mean": float(np.mean(levels)), "std": float(np.std(levels)) or 1.0}
-        context.workdir.mkdir(parents=True, exist_ok=True)
-        stats_file.write_text(json.dumps(self.stats))
+        (context.workdir / "stats.json").write_text(json.dumps(self.stats))
+
+    def load(self, workdir):
+        """Read what fit stored; the runner calls this instead of fit for a trained config."""
+        self.stats = json.loads((workdir / "stats.json").read_text())
 
     def predict(self, batch):
         """A score in [0, 1] per image; the run's threshold policy turns it into a label."""

@@ -12,8 +12,7 @@ from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from iadbench.images import ImageReadError
-from iadbench.method import Capabilities, FitContext, MethodAdapter
+from iadbench.method import Capabilities, FitContext, MethodAdapter, require_inputs
 from iadbench.records import DEFECT, NORMAL, Prediction, Sample
 from iadbench_methods.aprilgan.data import ClipPreprocessor
 from iadbench_methods.aprilgan.options import (
@@ -135,30 +134,31 @@ class AprilGAN(MethodAdapter):
     # -- training ---------------------------------------------------------------------------
 
     def fit(self, samples: Sequence[Sample], context: FitContext) -> None:
-        """Train the linear maps on ``samples``, or reuse the maps stored in ``context.workdir``.
+        """Train the linear maps on ``samples`` and save them in ``context.workdir``.
 
-        The workdir is content-hashed by the runner (options, training data, seed), so an
-        existing ``linear_maps.pt`` there was trained under exactly this configuration.
+        The runner calls this once per training configuration (content-hashed: options,
+        training data, seed) and :meth:`load` every later time.
         """
-        from filelock import FileLock
-
         from iadbench_methods.aprilgan import training
 
         if self._model is None:
             self._model = self._build(seed=context.seed)
-        checkpoint = context.workdir / training.CHECKPOINT_NAME
-        context.workdir.mkdir(parents=True, exist_ok=True)
-        # Two runs of one configuration at once: the second waits and then reuses.
-        with FileLock(str(context.workdir / ".train.lock")):
-            if checkpoint.exists():
-                self.training_stats = training.load_checkpoint(self._model, checkpoint)
-                logger.info("AprilGAN: reusing trained linear maps from %s", checkpoint)
-            else:
-                self._model.reset_maps(context.seed)  # also when predict ran before fit
-                self.training_stats = training.train_linear_maps(
-                    self._model, samples, self.options, seed=context.seed, workdir=context.workdir
-                )
-                training.save_checkpoint(self._model, self.training_stats, context.workdir)
+        context.workdir.mkdir(parents=True, exist_ok=True)  # the runner makes it; direct calls
+        self._model.reset_maps(context.seed)  # also when predict ran before fit
+        self.training_stats = training.train_linear_maps(
+            self._model, samples, self.options, seed=context.seed, workdir=context.workdir
+        )
+        training.save_checkpoint(self._model, self.training_stats, context.workdir)
+        self.trained = True
+
+    def load(self, workdir: Path) -> None:
+        """Load the linear maps a finished :meth:`fit` saved in ``workdir``."""
+        from iadbench_methods.aprilgan import training
+
+        self.training_stats = training.load_checkpoint(
+            self.model, workdir / training.CHECKPOINT_NAME
+        )
+        logger.info("AprilGAN: reusing trained linear maps from %s", workdir)
         self.trained = True
 
     # -- inference --------------------------------------------------------------------------
@@ -170,34 +170,20 @@ class AprilGAN(MethodAdapter):
     def predict(
         self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None
     ) -> list[Prediction]:
-        """Score a batch; an image that cannot be read fails alone.
+        """Score a batch of preprocessed images.
 
         Args:
             batch: The samples.
-            inputs: The preprocessor's tensors for them, or None to preprocess here.
+            inputs: The preprocessor's tensors for them (the runner decodes; call
+                :func:`iadbench.predict_samples` outside a run).
         """
         import torch
 
-        results: list[Prediction | None] = [None] * len(batch)
-        tensors: list[torch.Tensor] = []
-        if inputs is None:
-            preprocess = self.preprocessor()
-            for i, sample in enumerate(batch):
-                try:
-                    tensors.append(preprocess(sample))
-                except ImageReadError as exc:
-                    results[i] = Prediction.failed(str(exc))
-        else:
-            tensors = list(inputs)
-        ok = [i for i, r in enumerate(results) if r is None]
+        tensors = require_inputs(self, inputs)
         if not self.trained and self.options.score != "text" and not self._warned_untrained:
             self._warned_untrained = True  # once, not per batch
             logger.warning("AprilGAN: predicting with untrained linear maps (fit was not called)")
-        if ok:
-            scored = self._score([batch[i] for i in ok], torch.stack(tensors))
-            for i, prediction in zip(ok, scored, strict=True):
-                results[i] = prediction
-        return [r for r in results if r is not None]
+        return self._score(list(batch), torch.stack(list(tensors)))
 
     def _score(self, samples: list[Sample], images: torch.Tensor) -> list[Prediction]:
         import torch

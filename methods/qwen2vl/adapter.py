@@ -18,7 +18,7 @@ from typing import Any
 from iadbench.devices import resolve_device, resolve_precision
 from iadbench.errors import IADBenchError
 from iadbench.images import load_rgb
-from iadbench.method import Capabilities, MethodAdapter
+from iadbench.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.records import Prediction, Sample
 from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES, parse_answer
 from iadbench_methods.qwen2vl.loading import (
@@ -154,17 +154,12 @@ class Qwen2VL(MethodAdapter):
 
         Args:
             batch: The samples; their categories may differ (one prompt per sample).
-            inputs: RGB images from :meth:`preprocessor`, one per sample; when None, images are
-                decoded here and an unreadable one gives a failed prediction for that image only.
+            inputs: RGB images from :meth:`preprocessor`, one per sample (the runner decodes;
+                call :func:`iadbench.predict_samples` outside a run).
         """
-        predictions: list[Prediction | None] = [None] * len(batch)
-        images = list(inputs) if inputs is not None else _decode_here(batch, predictions)
-        todo = [i for i, prediction in enumerate(predictions) if prediction is None]
-        if todo:
-            texts = self.generate([batch[i].category for i in todo], [images[i] for i in todo])
-            for index, text in zip(todo, texts, strict=True):
-                predictions[index] = Prediction(label=parse_answer(text), text=text)
-        return [p for p in predictions if p is not None]
+        images = require_inputs(self, inputs)
+        texts = self.generate([sample.category for sample in batch], list(images))
+        return [Prediction(label=parse_answer(text), text=text) for text in texts]
 
     def generate(self, categories: Sequence[str], images: Sequence[Any]) -> list[str]:
         """Greedy completions (special tokens removed) for images of the given categories.
@@ -251,18 +246,6 @@ def _intra_op_threads(count: int | None) -> Iterator[None]:
     finally:
         if count is not None:
             torch.set_num_threads(before)
-
-
-def _decode_here(batch: Sequence[Sample], predictions: list[Prediction | None]) -> list[Any]:
-    """Decode in this process; an unreadable image marks its prediction as failed."""
-    images: list[Any] = []
-    for index, sample in enumerate(batch):
-        try:
-            images.append(load_image(sample))
-        except IADBenchError as exc:  # ImageReadError: missing, truncated, not an image
-            predictions[index] = Prediction.failed(str(exc))
-            images.append(None)
-    return images
 
 
 def _version(distribution: str) -> str | None:

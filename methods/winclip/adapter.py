@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from iadbench.categories import natural_name
 from iadbench.devices import PRECISIONS, resolve_device, resolve_precision, torch_dtype
 from iadbench.errors import IADBenchError
-from iadbench.method import Capabilities, MethodAdapter
+from iadbench.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.records import DEFECT, NORMAL, Prediction, Sample
 from iadbench_methods.clip_common import TINY_WEIGHTS_SEED, register_tiny_configs, tiny_name
 from iadbench_methods.winclip.preprocess import WinClipPreprocessor
@@ -182,22 +182,20 @@ class WinClip(MethodAdapter):
 
         Args:
             batch: The samples; their categories may differ.
-            inputs: The preprocessor's tensors, one per sample; when None, images are decoded
-                here and an unreadable one gives a failed prediction for that image only.
+            inputs: The preprocessor's tensors, one per sample (the runner decodes; call
+                :func:`iadbench.predict_samples` outside a run).
         """
         import torch
 
+        tensors = require_inputs(self, inputs)
         predictions: list[Prediction | None] = [None] * len(batch)
-        if inputs is None:
-            inputs = self._preprocess_here(batch, predictions)
         scorer = self.scorer()
         groups: dict[str, list[int]] = {}
         for index, sample in enumerate(batch):
-            if predictions[index] is None:
-                name = class_name(sample.category, self.options.class_names)
-                groups.setdefault(name, []).append(index)
+            name = class_name(sample.category, self.options.class_names)
+            groups.setdefault(name, []).append(index)
         for name, indices in groups.items():
-            images = torch.stack([inputs[i] for i in indices])
+            images = torch.stack([tensors[i] for i in indices])
             for index, score in zip(indices, scorer.scores(name, images), strict=True):
                 predictions[index] = _prediction(score)
         return [p for p in predictions if p is not None]
@@ -250,19 +248,6 @@ class WinClip(MethodAdapter):
             "anomalib": _version("anomalib"),
             "open_clip": _version("open_clip_torch"),
         }
-
-    def _preprocess_here(
-        self, batch: Sequence[Sample], predictions: list[Prediction | None]
-    ) -> list[Any]:
-        """Decode in this process (no DataLoader); a failure marks that image's prediction."""
-        preprocess, inputs = self.preprocessor(), []
-        for index, sample in enumerate(batch):
-            try:
-                inputs.append(preprocess(sample))
-            except IADBenchError as exc:  # ImageReadError: unreadable, truncated, missing
-                predictions[index] = Prediction.failed(str(exc))
-                inputs.append(None)
-        return inputs
 
 
 _PROMPT_NAMES = {

@@ -13,6 +13,7 @@ from transformers import TrainerCallback  # noqa: E402
 
 from iadbench.datasets import open_dataset  # noqa: E402
 from iadbench.method import FitContext  # noqa: E402
+from iadbench.predict_loop import predict_samples  # noqa: E402
 from iadbench_methods.lr_iad import LRIAD, LRIADOptions  # noqa: E402
 from iadbench_methods.lr_iad.training import (  # noqa: E402
     CHECKPOINTS_DIR,
@@ -124,7 +125,7 @@ def test_adapter_is_stored_under_the_workdir_and_reused(train_samples, tmp_path)
     second.fit(train_samples, FitContext(workdir, seed=0, device="cpu"))
     assert second.training == {"trained": False, "reused": str(adapter)}
     assert (adapter / "adapter_model.safetensors").stat().st_mtime_ns == stamp
-    predictions = second.predict(train_samples[:2])
+    predictions = predict_samples(second, train_samples[:2])
     assert len(predictions) == 2 and all(p.text is not None for p in predictions)
 
     # An adapter without DONE (killed while storing) is never reused: training resumes from the

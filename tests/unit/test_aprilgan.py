@@ -19,6 +19,7 @@ from iadbench.datasets import open_dataset  # noqa: E402
 from iadbench.images import ImageReadError  # noqa: E402
 from iadbench.method import FitContext  # noqa: E402
 from iadbench.options import OptionError, build_options  # noqa: E402
+from iadbench.predict_loop import predict_samples  # noqa: E402
 from iadbench_methods.aprilgan import AprilGAN, AprilGANOptions  # noqa: E402
 from iadbench_methods.aprilgan.adapter import map_path  # noqa: E402
 from iadbench_methods.aprilgan.data import ClipPreprocessor, load_training_mask  # noqa: E402
@@ -193,9 +194,9 @@ def test_training_is_seeded_by_the_run(visa_test, tmp_path):
 def test_text_score_does_not_depend_on_training(visa_test, mvtec_all, tmp_path):
     adapter = _adapter(epochs=2)
     batch = _pick(mvtec_all, 3, 3)
-    before = [p.score for p in adapter.predict(batch)]
+    before = [p.score for p in predict_samples(adapter, batch)]
     adapter.fit(_pick(visa_test, 6, 2), FitContext(tmp_path / "work", seed=0, device="cpu"))
-    after = [p.score for p in adapter.predict(batch)]
+    after = [p.score for p in predict_samples(adapter, batch)]
     assert after == pytest.approx(before, abs=1e-6)
 
 
@@ -209,7 +210,7 @@ def test_map_max_and_combined_scores(visa_test, mvtec_all, tmp_path):
     scores = {}
     for kind in ("text", "map-max", "combined"):
         adapter.options = dataclasses.replace(adapter.options, score=kind)
-        predictions = adapter.predict(batch)
+        predictions = predict_samples(adapter, batch)
         assert all(p.error is None and 0.0 <= p.score <= 1.0 for p in predictions)
         assert all(p.label == ("defect" if p.score >= 0.5 else "normal") for p in predictions)
         scores[kind] = np.array([p.score for p in predictions])
@@ -221,7 +222,7 @@ def test_save_maps_writes_one_png_per_image(visa_test, tmp_path):
     adapter = _adapter(save_maps=True, score="map-max")
     adapter.artifacts_dir = tmp_path / "artifacts"
     batch = _pick(visa_test, 2, 2)  # VisA: .JPG ids, normal/anomaly basenames collide
-    adapter.predict(batch)
+    predict_samples(adapter, batch)
     pngs = sorted((tmp_path / "artifacts" / "maps").rglob("*.png"))
     assert pngs == sorted(map_path(adapter.artifacts_dir, s) for s in batch)
     with Image.open(pngs[0]) as image:
@@ -234,7 +235,7 @@ def test_unreadable_image_fails_alone(mvtec_all, tmp_path):
     batch = [mvtec_all[0], dataclasses.replace(mvtec_all[1], image_path=str(broken))]
     with pytest.raises(ImageReadError):
         ClipPreprocessor(SMALL)(batch[1])
-    good, bad = _adapter().predict(batch)
+    good, bad = predict_samples(_adapter(), batch)
     assert good.error is None and good.score is not None
     assert bad.label == "invalid" and "broken.png" in bad.error
 
@@ -263,7 +264,7 @@ def test_checkpoint_of_another_setup_is_refused(visa_test, tmp_path):
     _adapter(epochs=1).fit(_pick(visa_test, 2, 2), FitContext(work, seed=0, device="cpu"))
     other = _adapter(feature_layers="12,24")
     with pytest.raises(IADBenchError, match="linear_maps.pt"):
-        other.fit([], FitContext(work, seed=0, device="cpu"))
+        other.load(work)
 
 
 def test_map_path_replaces_the_extension(mvtec_all):

@@ -22,6 +22,7 @@ from iadbench.categories import natural_name  # noqa: E402
 from iadbench.datasets import open_dataset  # noqa: E402
 from iadbench.method import FitContext  # noqa: E402
 from iadbench.options import OptionError, build_options  # noqa: E402
+from iadbench.predict_loop import predict_samples  # noqa: E402
 from iadbench_methods.aprilgan import AprilGAN, AprilGANOptions, prompts  # noqa: E402
 
 SMALL = 112
@@ -200,7 +201,7 @@ def test_anomaly_map_is_the_sum_over_blocks():
 def test_map_max_score_is_the_summed_map_over_the_number_of_blocks(synth_mvtec):
     adapter = _adapter(score="map-max")
     samples = open_dataset("mvtec", synth_mvtec).samples("test")[:2]
-    scores = [p.score for p in adapter.predict(samples)]
+    scores = [p.score for p in predict_samples(adapter, samples)]
     images = torch.stack([adapter.preprocessor()(s) for s in samples])
     model = adapter.model
     with torch.inference_mode():

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from iadbench.errors import IADBenchError
+from iadbench.predict_loop import predict_samples
 from iadbench.records import Sample
 from iadbench_methods.qwen2vl import Qwen2VL, Qwen2VLOptions
 from iadbench_methods.qwen2vl import tiny as tiny_module
@@ -176,7 +177,7 @@ def test_predict_keeps_order_parses_answers_and_isolates_an_unreadable_image(ada
         Sample(f"{name}.png", "mvtec", "bottle", "test", "normal", str(path))
         for name, path in [("a", good), ("b", broken), ("c", good)]
     ]
-    first, failed, third = adapter.predict(samples)  # no inputs: decoded in this process
+    first, failed, third = predict_samples(adapter, samples)  # decoded as a run does
     assert failed.error is not None and "broken.png" in failed.error
     assert first.text == third.text and first.label in ("defect", "normal", "invalid")
     assert adapter.predict(samples[:1], [load_image(samples[0])]) == [first]

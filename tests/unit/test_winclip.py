@@ -14,6 +14,7 @@ pytest.importorskip("anomalib")
 
 from iadbench.datasets import open_dataset  # noqa: E402
 from iadbench.errors import IADBenchError  # noqa: E402
+from iadbench.predict_loop import predict_samples  # noqa: E402
 from iadbench.records import Sample  # noqa: E402
 from iadbench_methods.clip_common import tiny_name  # noqa: E402
 from iadbench_methods.winclip import WinClip, WinClipOptions, WinClipPreprocessor  # noqa: E402
@@ -188,14 +189,16 @@ def test_mixed_category_batch_scores_as_per_category_batches(adapter, synth_mvte
     assert _scores(adapter, mixed) == pytest.approx([per_category[s.id] for s in mixed], abs=1e-6)
 
 
-def test_unreadable_image_fails_alone_when_predict_decodes(adapter, synth_mvtec, tmp_path):
+def test_unreadable_image_fails_alone_through_predict_samples(adapter, synth_mvtec, tmp_path):
     good = _pick(synth_mvtec, "mvtec", {"bottle": 2})
     broken_file = tmp_path / "broken.png"
     broken_file.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     broken = Sample(
         "bottle/test/x/broken.png", "mvtec", "bottle", "test", "defect", str(broken_file)
     )
-    predictions = adapter.predict([good[0], broken, good[1]])
+    predictions = predict_samples(adapter, [good[0], broken, good[1]])
+    with pytest.raises(IADBenchError, match="predict_samples"):
+        adapter.predict(good)  # raw samples: the runner (or predict_samples) decodes
     assert [p.error is None for p in predictions] == [True, False, True]
     assert predictions[1].label == "invalid" and str(broken_file) in predictions[1].error
     assert [p.score for p in (predictions[0], predictions[2])] == pytest.approx(

@@ -1,0 +1,115 @@
+"""The runner owns reuse and locking of trained artefacts: ``fit`` only trains (issue 10)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from iadbench.planning import RunRequest, plan_run
+from iadbench.registry import METHODS
+from iadbench.runner import execute_run
+from iadbench.training_stage import TRAINED_MARKER
+
+# fit and load append their name to calls.log in the training dir; fit can be made slow or fail.
+_PLUGIN = textwrap.dedent(
+    """
+    import os, time
+    import iadbench
+
+    def _log(workdir, what):
+        with open(workdir / "calls.log", "a") as handle:
+            handle.write(what + "\\n")
+
+    @iadbench.register_method("{name}")
+    class Counting(iadbench.MethodAdapter):
+        capabilities = iadbench.Capabilities(needs_pixels=False, trains=True)
+
+        def fit(self, samples, context):
+            _log(context.workdir, "fit")
+            time.sleep(float(os.environ.get("FIT_SECONDS", "0")))
+            if os.environ.get("FIT_FAILS"):
+                raise RuntimeError("training crashed")
+            (context.workdir / "model.txt").write_text(str(len(samples)))
+
+        {load}
+
+        def predict(self, batch):
+            return [iadbench.Prediction("defect") for _ in batch]
+    """
+)
+_LOAD = """def load(self, workdir):
+            _log(workdir, "load")
+            self.size = int((workdir / "model.txt").read_text())"""
+
+
+def _plugin(tmp_path: Path, name: str, with_load: bool = True) -> Path:
+    path = tmp_path / f"{name}.py"
+    path.write_text(_PLUGIN.format(name=name, load=_LOAD if with_load else ""))
+    return path
+
+
+def _request(tmp_path: Path, roots: dict[str, str], method: str, out: str) -> RunRequest:
+    return RunRequest(
+        method=method, train="visa", test="mvtec", data_roots=roots, out=tmp_path / out,
+        cache_dir=tmp_path / "cache", train_split="train",
+    )  # fmt: skip
+
+
+@pytest.fixture()
+def roots(synth_mvtec: Path, synth_visa: Path) -> dict[str, str]:
+    return {"mvtec": str(synth_mvtec), "visa": str(synth_visa)}
+
+
+def _calls(tmp_path: Path, method: str) -> list[str]:
+    (workdir,) = (tmp_path / "cache" / "trained" / method).iterdir()
+    return (workdir / "calls.log").read_text().split()
+
+
+def test_a_trained_configuration_is_fitted_once_then_loaded(tmp_path, roots):
+    METHODS.load_plugin_file(_plugin(tmp_path, "counting"))
+    execute_run(plan_run(_request(tmp_path, roots, "counting", "a")))
+    execute_run(plan_run(_request(tmp_path, roots, "counting", "b")))
+    assert _calls(tmp_path, "counting") == ["fit", "load"]
+    (workdir,) = (tmp_path / "cache" / "trained" / "counting").iterdir()
+    assert json.loads((workdir / TRAINED_MARKER).read_text())["finished"]
+
+
+def test_a_training_that_failed_leaves_no_marker_and_is_trained_again(tmp_path, roots, monkeypatch):
+    METHODS.load_plugin_file(_plugin(tmp_path, "crashing"))
+    monkeypatch.setenv("FIT_FAILS", "1")
+    with pytest.raises(RuntimeError, match="training crashed"):
+        execute_run(plan_run(_request(tmp_path, roots, "crashing", "a")))
+    monkeypatch.delenv("FIT_FAILS")
+    execute_run(plan_run(_request(tmp_path, roots, "crashing", "a")))
+    assert _calls(tmp_path, "crashing") == ["fit", "fit"]
+
+
+def test_an_adapter_without_load_keeps_the_older_contract(tmp_path, roots):
+    METHODS.load_plugin_file(_plugin(tmp_path, "legacy", with_load=False))
+    execute_run(plan_run(_request(tmp_path, roots, "legacy", "a")))
+    execute_run(plan_run(_request(tmp_path, roots, "legacy", "b")))
+    assert _calls(tmp_path, "legacy") == ["fit", "fit"]  # its fit decides about reuse itself
+
+
+def test_two_runs_of_one_training_configuration_at_once_train_once(tmp_path, roots):
+    plugin = _plugin(tmp_path, "slow-fit")
+    data = [arg for name, root in roots.items() for arg in ("--data", f"{name}={root}")]
+
+    def start(out: str) -> subprocess.Popen[str]:
+        command = [
+            sys.executable, "-m", "iadbench", "run", "--method", "slow-fit", "--plugin",
+            str(plugin), "--train", "visa", "--train-split", "train", "--test", "mvtec", *data,
+            "--out", str(tmp_path / out), "--cache-dir", str(tmp_path / "cache"),
+        ]  # fmt: skip
+        env = {**__import__("os").environ, "FIT_SECONDS": "2"}
+        return subprocess.Popen(command, env=env, text=True, stderr=subprocess.PIPE)
+
+    first, second = start("a"), start("b")
+    assert first.wait(timeout=120) == 0, first.stderr.read() if first.stderr else ""
+    assert second.wait(timeout=120) == 0, second.stderr.read() if second.stderr else ""
+    assert sorted(_calls(tmp_path, "slow-fit")) == ["fit", "load"]
