@@ -80,11 +80,10 @@ class MethodAdapter(ABC):
 
     capabilities: ClassVar[Capabilities] = Capabilities()
     Options: ClassVar[type] = NoOptions
-    # Options that only change inference (score kind, batch size, precision...): leaving them out
-    # of the training hash lets one trained model serve every value of them.
+    # Older spelling of two pieces of per-option metadata, still read together with the metadata
+    # of ``iadbench.options.option`` (which new code uses): options that only change inference
+    # (left out of the training hash) and what ``--tiny`` sets them to.
     inference_only_options: ClassVar[frozenset[str]] = frozenset()
-    # What ``--tiny`` means for this method's options (e.g. a short training schedule): applied
-    # under ``--tiny`` before the user's ``--set`` values, and recorded like any other option.
     tiny_options: ClassVar[dict[str, str]] = {}
     version: ClassVar[str] = "1"
     default_batch_size: ClassVar[int] = 32

@@ -16,7 +16,7 @@ from iadbench.datasets.base import SUBSET_NAMES, DatasetReader, SubsetName
 from iadbench.errors import IADBenchError
 from iadbench.fingerprint import fingerprint_samples
 from iadbench.method import MethodAdapter
-from iadbench.options import build_options
+from iadbench.options import build_options, inference_only_names, tiny_values
 from iadbench.records import Sample
 from iadbench.registry import METHODS
 from iadbench.runspec import DatasetRef, RunSpec
@@ -110,7 +110,7 @@ def plan_run(request: RunRequest) -> PlannedRun:
     _check_numbers(request)
     adapter_cls = METHODS.get(request.method)
     tiny = request.tiny and adapter_cls.capabilities.builds_models
-    overrides = {**(adapter_cls.tiny_options if tiny else {}), **request.options}
+    overrides = {**(tiny_values(adapter_cls) if tiny else {}), **request.options}
     options = build_options(adapter_cls.Options, overrides)
     table = load_split_table()
     caps = adapter_cls.capabilities
@@ -178,7 +178,7 @@ def _check_numbers(request: RunRequest) -> None:
 
 def train_hash(plan: PlannedRun) -> str:
     """Key of the trained artefacts: everything training depends on (not test data)."""
-    return plan.spec.train_hash(plan.adapter_cls.inference_only_options)
+    return plan.spec.train_hash(inference_only_names(plan.adapter_cls))
 
 
 def batch_size(plan: PlannedRun) -> int:

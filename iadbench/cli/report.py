@@ -69,8 +69,6 @@ def list_methods(
     distributions come from the installed entry-point metadata. --details and --options import
     only the methods that PATTERN matches.
     """
-    import dataclasses
-
     from rich.markup import escape
     from rich.table import Table
 
@@ -119,15 +117,29 @@ def list_methods(
         )
     if not show_options:
         return
+    from iadbench.options import describe_options
+
     for name, adapter, source in loaded:
         options = Table(title=f"{name}: {escape(source)}", title_justify="left", show_edge=False)
         options.add_column("--set KEY", no_wrap=True)
+        options.add_column("type")
         options.add_column("default")
-        defaults = adapter.Options()
-        for field in dataclasses.fields(defaults):
-            options.add_row(field.name, repr(getattr(defaults, field.name)))
-        if not dataclasses.fields(defaults):
-            options.add_row("—", "no options")
+        options.add_column("help")
+        infos = describe_options(adapter.Options, adapter)
+        for info in infos:
+            notes = [info.help]
+            if info.choices:
+                notes.append(f"choices: {', '.join(info.choices)}")
+            if info.inference_only:
+                notes.append("[inference only: not in the training hash]")
+            if info.tiny is not None:
+                notes.append(f"[--tiny: {info.tiny}]")
+            options.add_row(
+                info.name, escape(info.type), escape(repr(info.default)),
+                escape(" ".join(n for n in notes if n)),
+            )  # fmt: skip
+        if not infos:
+            options.add_row("—", "", "", "no options")
         console.print(options)
 
 

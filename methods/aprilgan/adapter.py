@@ -66,13 +66,9 @@ class AprilGAN(MethodAdapter):
         builds_models=True,
     )
     Options: ClassVar[type] = AprilGANOptions
-    # How maps become a score, and how inference runs, do not change the trained maps.
-    inference_only_options: ClassVar[frozenset[str]] = frozenset(
-        {"score", "save_maps", "map_sigma"}
-    )
-    # --tiny: small inputs and one epoch (the tiny ViT at 518 px spends its time on attention over
-    # 1,370 tokens); the same code runs. `--tiny --set image_size=518` restores the real size.
-    tiny_options: ClassVar[dict[str, str]] = {"image_size": "112", "epochs": "1"}
+    # Inference-only options (score, map_sigma, save_maps) and what --tiny sets (image_size 112,
+    # one epoch; `--tiny --set image_size=518` restores the real size) are field metadata of
+    # AprilGANOptions (iadbench.options.option).
     # 2: the official prompt ensemble and class names, summed maps, align_corners=True,
     #    fp32 weights + fp16 autocast by default, epochs=auto.
     version: ClassVar[str] = "2"

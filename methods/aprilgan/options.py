@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from iadbench.devices import PRECISIONS, resolve_precision
-from iadbench.options import OptionError
+from iadbench.options import OptionError, option
 from iadbench_methods.aprilgan.prompts import ClassNames
 
 ScoreKind = Literal["text", "map-max", "combined"]
@@ -57,17 +57,17 @@ class AprilGANOptions:
     arch: str = "ViT-L-14-336"
     pretrained: str | None = "openai"
     weights: str | None = None
-    image_size: int = 518
+    image_size: int = option(518, tiny="112")  # tiny ViT at 518 px: attention over 1,370 tokens
     feature_layers: str = "6,12,18,24"
-    epochs: int | Literal["auto"] = "auto"
+    epochs: int | Literal["auto"] = option("auto", tiny="1")
     lr: float = 1e-3
     beta1: float = 0.5
     beta2: float = 0.999
     batch_size: int = 8
     num_workers: int = 0
-    score: ScoreKind = "text"
-    map_sigma: float = 0.0
-    save_maps: bool = False
+    score: ScoreKind = option("text", inference_only=True)  # how maps become a score
+    map_sigma: float = option(0.0, inference_only=True)
+    save_maps: bool = option(False, inference_only=True)
     precision: str = "auto"
     class_names: ClassNames = "official"
 

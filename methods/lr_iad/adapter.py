@@ -66,24 +66,10 @@ class LRIAD(Qwen2VL):
         needs_pixels=True, trains=True, gives_text=True, prefers_gpu=True, builds_models=True
     )
     Options: ClassVar[type] = LRIADOptions
-    # Only the answer length, where logs go and when the monitor warns leave the trained adapter
-    # unchanged; everything else (base model, pixels, precision, every GRPO setting, the monitor's
-    # held-out slice and schedule) keys the stored adapter.
-    inference_only_options: ClassVar[frozenset[str]] = frozenset(
-        {"max_new_tokens", "report_to", "monitor_warn_after"}
-    )
-    # --tiny: a two-step GRPO schedule on four images (two more held out for the monitor, checked
-    # at every step), so demos and tests train in seconds.
-    tiny_options: ClassVar[dict[str, str]] = {
-        **Qwen2VL.tiny_options,
-        "max_steps": "2",
-        "num_generations": "2",
-        "per_device_train_batch_size": "2",
-        "max_completion_length": "8",
-        "max_train_samples": "4",
-        "monitor_samples": "2",
-        "monitor_every": "1",
-    }
+    # Field metadata of LRIADOptions (iadbench.options.option): only the answer length, where
+    # logs go and when the monitor warns are inference-only (everything else keys the stored
+    # adapter); --tiny sets a two-step GRPO schedule on four images (two more held out for the
+    # monitor, checked at every step), so demos and tests train in seconds.
     version: ClassVar[str] = "1"
 
     def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:

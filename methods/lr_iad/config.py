@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from iadbench.options import OptionError
+from iadbench.options import OptionError, option
 from iadbench_methods.qwen2vl.adapter import Qwen2VLOptions
 
 if TYPE_CHECKING:
@@ -107,8 +107,9 @@ class LRIADOptions(Qwen2VLOptions):
         max_train_samples: 0 = all training images, N = a seeded subset of N.
         flip_training_labels: Negative control: train on swapped labels.
         monitor_samples: Training images held out for the monitor (0: no monitor).
-        monitor_every: Steps between monitor evaluations. monitor_warn_after: Step from which
-            the monitor warns about chance-level accuracy or falling format validity.
+        monitor_every: Steps between monitor evaluations.
+        monitor_warn_after: Step from which the monitor warns about chance-level accuracy or
+            falling format validity.
         keep_best: Store the adapter with the best held-out balanced accuracy, not the last.
         report_to: Logger trl reports to (``tensorboard``, ``none``, ``wandb``...).
         deepspeed: None, ``zero3`` (the shipped ZeRO-3 config) or a DeepSpeed JSON path; GPU
@@ -119,11 +120,11 @@ class LRIADOptions(Qwen2VLOptions):
     lora_alpha: int = _D["lora_alpha"]
     lora_dropout: float = _D["lora_dropout"]
     lora_target_modules: str = _D["lora_target_modules"]
-    per_device_train_batch_size: int = _D["per_device_train_batch_size"]
+    per_device_train_batch_size: int = option(_D["per_device_train_batch_size"], tiny="2")
     gradient_accumulation_steps: int = _D["gradient_accumulation_steps"]
-    num_generations: int = _D["num_generations"]
+    num_generations: int = option(_D["num_generations"], tiny="2")
     num_train_epochs: float = _D["num_train_epochs"]
-    max_steps: int = _D["max_steps"]
+    max_steps: int = option(_D["max_steps"], tiny="2")
     learning_rate: float = _D["learning_rate"]
     lr_scheduler_type: str = _D["lr_scheduler_type"]
     warmup_steps: float = _D["warmup_steps"]
@@ -137,7 +138,7 @@ class LRIADOptions(Qwen2VLOptions):
     scale_rewards: Literal["group", "batch", "none"] = _D["scale_rewards"]
     num_iterations: int = _D["num_iterations"]
     epsilon: float = _D["epsilon"]
-    max_completion_length: int = _D["max_completion_length"]
+    max_completion_length: int = option(_D["max_completion_length"], tiny="8")
     temperature: float = _D["temperature"]
     top_p: float = _D["top_p"]
     top_k: int = _D["top_k"]
@@ -153,13 +154,13 @@ class LRIADOptions(Qwen2VLOptions):
     focal_alpha: float = _D["focal_alpha"]
     focal_gamma: float = _D["focal_gamma"]
     class_weighting: Literal["inverse-frequency", "none"] = _D["class_weighting"]
-    max_train_samples: int = _D["max_train_samples"]
+    max_train_samples: int = option(_D["max_train_samples"], tiny="4")
     flip_training_labels: bool = _D["flip_training_labels"]
-    monitor_samples: int = _D["monitor_samples"]
-    monitor_every: int = _D["monitor_every"]
-    monitor_warn_after: int = _D["monitor_warn_after"]
+    monitor_samples: int = option(_D["monitor_samples"], tiny="2")
+    monitor_every: int = option(_D["monitor_every"], tiny="1")
+    monitor_warn_after: int = option(_D["monitor_warn_after"], inference_only=True)
     keep_best: bool = _D["keep_best"]
-    report_to: str = "tensorboard"
+    report_to: str = option("tensorboard", inference_only=True)
     deepspeed: str | None = None
 
     def __post_init__(self) -> None:

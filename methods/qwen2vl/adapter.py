@@ -19,6 +19,7 @@ from iadbench.devices import resolve_device, resolve_precision
 from iadbench.errors import IADBenchError
 from iadbench.images import load_rgb
 from iadbench.method import Capabilities, MethodAdapter, require_inputs
+from iadbench.options import option
 from iadbench.records import Prediction, Sample
 from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES, parse_answer
 from iadbench_methods.qwen2vl.loading import (
@@ -63,7 +64,7 @@ class Qwen2VLOptions:
     adapter: str | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     min_pixels: int | None = None
-    max_new_tokens: int = 512
+    max_new_tokens: int = option(512, inference_only=True, tiny=str(TINY_MAX_NEW_TOKENS))
     precision: str = "auto"
     attn_implementation: str = "auto"
 
@@ -103,8 +104,6 @@ class Qwen2VL(MethodAdapter):
     )
     Options = Qwen2VLOptions
     # Generation length does not change what a training stage (LR-IAD) learns.
-    inference_only_options = frozenset({"max_new_tokens"})
-    tiny_options = {"max_new_tokens": str(TINY_MAX_NEW_TOKENS)}
     version = "1"
     default_batch_size = 16
     answer_rules = AB_ANSWER_RULES  # strict headline, lenient figures beside it (LR-IAD too)

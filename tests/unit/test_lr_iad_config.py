@@ -10,7 +10,11 @@ import pytest
 
 pytest.importorskip("trl")
 
-from iadbench.options import OptionError, build_options  # noqa: E402
+from iadbench.options import (  # noqa: E402
+    OptionError,
+    build_options,
+    inference_only_names,  # noqa: E402
+)
 from iadbench.runspec import DatasetRef, RunSpec  # noqa: E402
 from iadbench_methods.lr_iad import LRIAD, LRIADOptions  # noqa: E402
 from iadbench_methods.lr_iad.config import (  # noqa: E402
@@ -121,7 +125,7 @@ def test_only_inference_options_stay_out_of_the_training_hash():
         return RunSpec(
             method="lr-iad", method_version="1", options=LRIAD.options_dict(options),
             train=DatasetRef("visa", "all", "/v"),
-        ).train_hash(LRIAD.inference_only_options)  # fmt: skip
+        ).train_hash(inference_only_names(LRIAD))  # fmt: skip
 
     base = train_hash(LRIADOptions())
     assert train_hash(LRIADOptions(max_new_tokens=8, report_to="none")) == base
