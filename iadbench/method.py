@@ -20,15 +20,21 @@ from iadbench.records import AnswerRules, Prediction, Sample
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a method needs and what it returns; the runner and the tables read these.
+    """What a method needs and what it returns; every flag is read by the core.
 
     Attributes:
-        needs_pixels: Decodes images (False for the constant baselines: no image is opened).
-        needs_masks: Its training stage reads defect masks.
-        trains: Has a training stage (:meth:`MethodAdapter.fit`) on the training subset.
-        prefers_gpu: Practical only on a GPU at real size.
-        gives_scores: Returns an anomaly score in [0, 1] per image (AUROC/AP become available).
-        gives_text: Returns generated text (the full answer, reasoning included).
+        needs_pixels: Decodes images (False for the constant baselines: no image is opened; a
+            method without it may not define a preprocessor — :func:`contract_problems`).
+        needs_masks: Its training stage reads defect masks (planning refuses a training subset
+            without any mask).
+        trains: Has a training stage (:meth:`MethodAdapter.fit`) on the training subset; the
+            training data is fingerprinted and the runner owns reuse.
+        prefers_gpu: Practical only on a GPU at real size (a run on the CPU without ``--tiny``
+            warns).
+        gives_scores: Returns an anomaly score in [0, 1] per image (a threshold policy applies;
+            AUROC/AP become available).
+        gives_text: Returns generated text (the full answer, reasoning included); its
+            ``answer_rules`` then give the summary's lenient figures.
         builds_models: Builds neural models, so ``--tiny`` changes it (False for the constant
             baselines: their runs record ``tiny: false`` whatever the flag says).
     """
@@ -171,3 +177,19 @@ def require_inputs(adapter: MethodAdapter, inputs: Sequence[Any] | None) -> Sequ
             "iadbench.predict_samples(adapter, samples), which decodes them as a run does"
         )
     return inputs
+
+
+def contract_problems(adapter_cls: type[MethodAdapter]) -> list[str]:
+    """What in an adapter class contradicts its declared capabilities (empty: none).
+
+    Checked when a method is resolved, so a plugin learns at once, not mid-run.
+    """
+    caps, problems = adapter_cls.capabilities, []
+    name = adapter_cls.__name__
+    if not caps.needs_pixels and adapter_cls.preprocessor is not MethodAdapter.preprocessor:
+        problems.append(f"{name} defines preprocessor() but declares needs_pixels=False")
+    if not caps.trains and adapter_cls.load is not MethodAdapter.load:
+        problems.append(f"{name} defines load() but declares trains=False")
+    if adapter_cls.answer_rules is not None and not caps.gives_text:
+        problems.append(f"{name} declares answer_rules but gives_text=False")
+    return problems

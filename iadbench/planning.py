@@ -128,6 +128,13 @@ def plan_run(request: RunRequest) -> PlannedRun:
     data = PlannedData(test_reader, test_reader.samples(test_split))
     if caps.trains:
         data.train = train_reader.samples(train_split)
+        if caps.needs_masks and not any(s.mask_path for s in data.train):
+            raise IADBenchError(
+                f"method {request.method!r} trains on defect masks, and the {train_split!r} "
+                f"subset of {request.train!r} holds none ({len(data.train)} images). Choose a "
+                "training subset with defects and masks (--train-split test or all), as in "
+                "Table II."
+            )
     if threshold is not None and parse_policy(threshold).kind == "calibrated":
         data.calibration = train_reader.samples("all")
     if request.verify_content:

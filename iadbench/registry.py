@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from iadbench.errors import IADBenchError, UnknownNameError
-from iadbench.method import MethodAdapter
+from iadbench.method import MethodAdapter, contract_problems
 
 ENTRY_POINT_GROUP = "iadbench.methods"
 AdapterT = TypeVar("AdapterT", bound=type[MethodAdapter])
@@ -64,6 +64,8 @@ class Entry:
             if not (isinstance(obj, type) and issubclass(obj, MethodAdapter)):
                 raise RegistryError(f"{self.target} (method {self.name!r}) is not a MethodAdapter")
             self.target = obj
+        if problems := contract_problems(self.target):
+            raise RegistryError(f"method {self.name!r} ({self.source}): {'; '.join(problems)}")
         return self.target
 
 

@@ -299,7 +299,7 @@ def build_summary(
         if r["id"] in wanted
     )
     # Text methods also get their lenient rule's figures and the 3-class F1 (see metrics).
-    rules = plan.adapter_cls.answer_rules
+    rules = plan.adapter_cls.answer_rules if plan.adapter_cls.capabilities.gives_text else None
     assert spec.train is not None and spec.test is not None
     return {
         "method": spec.method,

@@ -100,6 +100,12 @@ def _compute(
             logger.warning("WARNING: %s", problem)
     device = group.device_for(plan.request.device)
     adapter = plan.adapter_cls(plan.options, tiny=spec.tiny, device=device)
+    if group.is_main and caps.prefers_gpu and not spec.tiny and _on_cpu(device):
+        logger.warning(
+            "WARNING: %s is practical only on a GPU at real size; on the CPU expect hours "
+            "(--device cuda on a GPU machine, or --tiny for a quick check).",
+            spec.method,
+        )
     adapter.artifacts_dir = plan.out / "artifacts"
     manifest = build_manifest(plan, adapter, n_test=len(test_samples))
     manifest["processes"] = group.world_size
@@ -262,3 +268,14 @@ def _predict_into(
     if group.is_main and done:  # resumed: finished records may not be a prefix of the order
         log.put_in_order(order)
     return len(pending), len(done & {s.id for s in samples})
+
+
+def _on_cpu(device: str) -> bool:
+    """Whether ``device`` resolves to the CPU (``auto`` without CUDA; torch is imported here)."""
+    if device.startswith("cuda"):
+        return False
+    if device == "cpu":
+        return True
+    from iadbench.devices import resolve_device
+
+    return resolve_device(device) == "cpu"

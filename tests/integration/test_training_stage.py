@@ -113,3 +113,64 @@ def test_two_runs_of_one_training_configuration_at_once_train_once(tmp_path, roo
     assert first.wait(timeout=120) == 0, first.stderr.read() if first.stderr else ""
     assert second.wait(timeout=120) == 0, second.stderr.read() if second.stderr else ""
     assert sorted(_calls(tmp_path, "slow-fit")) == ["fit", "load"]
+
+
+def test_a_method_that_needs_masks_refuses_a_training_subset_without_any(tmp_path, roots):
+    from iadbench.errors import IADBenchError
+
+    request = RunRequest(
+        method="aprilgan", train="visa", test="mvtec", data_roots=roots, tiny=True,
+        train_split="train", out=tmp_path / "r", cache_dir=tmp_path / "c",
+    )  # fmt: skip
+    with pytest.raises(IADBenchError, match="trains on defect masks.*--train-split test"):
+        plan_run(request)
+
+
+def test_capabilities_that_contradict_the_class_are_refused_when_resolved(tmp_path):
+    from iadbench.registry import RegistryError
+
+    plugin = tmp_path / "contradicts.py"
+    plugin.write_text(
+        "import iadbench\n"
+        "@iadbench.register_method('pixel-free-decoder')\n"
+        "class PixelFree(iadbench.MethodAdapter):\n"
+        "    capabilities = iadbench.Capabilities(needs_pixels=False)\n"
+        "    def preprocessor(self):\n"
+        "        return str\n"
+        "    def predict(self, batch, inputs=None):\n"
+        "        return []\n"
+        "@iadbench.register_method('untrained-loader')\n"
+        "class Loader(iadbench.MethodAdapter):\n"
+        "    def load(self, workdir):\n"
+        "        pass\n"
+        "    def predict(self, batch, inputs=None):\n"
+        "        return []\n"
+    )
+    METHODS.load_plugin_file(plugin)
+    with pytest.raises(RegistryError, match="preprocessor.*needs_pixels=False"):
+        METHODS.get("pixel-free-decoder")
+    with pytest.raises(RegistryError, match="load.*trains=False"):
+        METHODS.get("untrained-loader")
+
+
+def test_a_gpu_method_on_the_cpu_at_real_size_warns(tmp_path, roots, caplog):
+    plugin = tmp_path / "gpu.py"
+    plugin.write_text(
+        "import iadbench\n"
+        "@iadbench.register_method('gpu-only')\n"
+        "class GpuOnly(iadbench.MethodAdapter):\n"
+        "    capabilities = iadbench.Capabilities(needs_pixels=False, prefers_gpu=True)\n"
+        "    def predict(self, batch, inputs=None):\n"
+        "        return [iadbench.Prediction('normal') for _ in batch]\n"
+    )
+    METHODS.load_plugin_file(plugin)
+    request = _request(tmp_path, roots, "gpu-only", "r")
+    request.device = "cpu"
+    with caplog.at_level("WARNING"):
+        execute_run(plan_run(request))
+    assert "practical only on a GPU" in caplog.text
+    caplog.clear()
+    request.tiny, request.out = True, tmp_path / "tiny"
+    with caplog.at_level("WARNING"):
+        execute_run(plan_run(request))
+    assert "practical only on a GPU" not in caplog.text
