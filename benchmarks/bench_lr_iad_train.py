@@ -195,7 +195,7 @@ def bare_trl_steps(model_source: str, options: Any, samples: list, out: Path, de
     return timer.stamps
 
 
-def main() -> None:  # noqa: D103
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", default=True, help="tiny model (default)")
     parser.add_argument("--real-arch", action="store_true", help="Qwen2-VL-7B shapes, GPU only")

@@ -33,15 +33,15 @@ from unittest import mock
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from iadbench.datasets import open_dataset  # noqa: E402
-from iadbench.datasets.synth import synthesize  # noqa: E402
-from iadbench.planning import RunRequest, plan_run  # noqa: E402
-from iadbench.runner import execute_run  # noqa: E402
-from iadbench.settings import default_workers  # noqa: E402
-from iadbench_methods.clip_common import tiny_name  # noqa: E402
-from iadbench_methods.winclip import WinClip, WinClipOptions  # noqa: E402
+from iadbench.datasets import open_dataset
+from iadbench.datasets.synth import synthesize
+from iadbench.planning import RunRequest, plan_run
+from iadbench.runner import execute_run
+from iadbench.settings import default_workers
+from iadbench_methods.clip_common import tiny_name
+from iadbench_methods.winclip import WinClip, WinClipOptions
 
 CATEGORY = "bottle"
 
@@ -67,7 +67,7 @@ def make_images(workdir: Path, n: int, image_px: int) -> Path:
     return root
 
 
-def timed(function, *args, **kwargs):  # noqa: ANN001, ANN201
+def timed(function, *args, **kwargs):
     start = time.perf_counter()
     result = function(*args, **kwargs)
     return result, time.perf_counter() - start

@@ -11,7 +11,7 @@ adapter from the registry (``iadbench.registry``) turns batches of samples into
 from __future__ import annotations
 
 from iadbench.errors import IADBenchError
-from iadbench.method import Capabilities, FitContext, MethodAdapter
+from iadbench.method import Capabilities, FitContext, MethodAdapter, RunContext
 from iadbench.predict_loop import predict_samples
 from iadbench.records import DEFECT, INVALID, NORMAL, AnswerRules, Prediction, Sample
 from iadbench.registry import register_method
@@ -28,6 +28,7 @@ __all__ = [
     "IADBenchError",
     "MethodAdapter",
     "Prediction",
+    "RunContext",
     "Sample",
     "__version__",
     "predict_samples",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -69,6 +69,27 @@ class FitContext:
     device: str = "auto"
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """What an adapter knows about the run it serves, given once at construction.
+
+    Attributes:
+        tiny: Build tiny random-weight models (``--tiny``).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:<n>"`` (one GPU per process of a sharded run) or
+            ``"auto"`` when the adapter resolves it itself (``iadbench.devices.resolve_device``).
+        seed: The run's seed.
+        artifacts_dir: Where per-image artefacts go (the run dir's ``artifacts/``); None outside a
+            run.
+        workdir: The training dir of this training configuration (methods that train), else None.
+    """
+
+    tiny: bool = False
+    device: str = "auto"
+    seed: int = 0
+    artifacts_dir: Path | None = None
+    workdir: Path | None = None
+
+
 class MethodAdapter(ABC):
     """Base class of method adapters.
 
@@ -97,12 +118,32 @@ class MethodAdapter(ABC):
     #: the summary reports the lenient figures beside the strict ones. None: no text answers.
     answer_rules: ClassVar[AnswerRules | None] = None
 
-    def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:
+    def __init__(
+        self,
+        options: Any = None,
+        *,
+        tiny: bool = False,
+        device: str = "auto",
+        context: RunContext | None = None,
+    ) -> None:
+        """Options and the run's context.
+
+        The runner passes ``context``; ``tiny`` and ``device`` alone are a shorthand for direct
+        use (a notebook, a test).
+        """
         self.options = options if options is not None else self.Options()
-        self.tiny = tiny
-        self.device = device
-        # Set by the runner before predict: where per-image artefacts (e.g. anomaly-map PNGs) go.
-        self.artifacts_dir: Path | None = None
+        self.context = context if context is not None else RunContext(tiny=tiny, device=device)
+        self.tiny = self.context.tiny
+        self.device = self.context.device
+
+    @property
+    def artifacts_dir(self) -> Path | None:
+        """Where per-image artefacts (e.g. anomaly-map PNGs) go: ``context.artifacts_dir``."""
+        return self.context.artifacts_dir
+
+    @artifacts_dir.setter
+    def artifacts_dir(self, value: Path | None) -> None:
+        self.context = replace(self.context, artifacts_dir=value)
 
     def fit(self, samples: Sequence[Sample], context: FitContext) -> None:  # noqa: B027
         """Train on ``samples`` and save what :meth:`load` needs into ``context.workdir``.

@@ -100,12 +100,12 @@ def build_options(options_cls: type, overrides: dict[str, str]) -> Any:
 
 
 def option(
-    default: Any,  # noqa: ANN401  (any option type)
+    default: Any,
     *,
-    help: str = "",  # noqa: A002  (the word users know from argparse / trl's field metadata)
+    help: str = "",
     inference_only: bool = False,
     tiny: str | None = None,
-) -> Any:  # noqa: ANN401  (a dataclass field, typed as its default for the checker)
+) -> Any:
     """A dataclass field for an options class, with what iadbench needs to know about it.
 
     Args:
@@ -197,7 +197,7 @@ def tiny_values(adapter_cls: type, options_cls: type | None = None) -> dict[str,
     return {**values, **dict(getattr(adapter_cls, "tiny_options", {}) or {})}
 
 
-def _type_name(annotation: Any) -> str:  # noqa: ANN401  (any annotation)
+def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     if origin is typing.Literal:
         return "choice"
@@ -208,7 +208,7 @@ def _type_name(annotation: Any) -> str:  # noqa: ANN401  (any annotation)
     return getattr(annotation, "__name__", str(annotation))
 
 
-def _choices(annotation: Any) -> tuple[str, ...]:  # noqa: ANN401  (any annotation)
+def _choices(annotation: Any) -> tuple[str, ...]:
     origin = typing.get_origin(annotation)
     if origin is typing.Literal:
         return tuple(str(c) for c in typing.get_args(annotation))

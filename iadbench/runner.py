@@ -19,8 +19,8 @@ from iadbench.calibration import calibrate, oracle_threshold
 from iadbench.datasets import FolderDataset
 from iadbench.distributed import process_group
 from iadbench.errors import environment_cause, environment_failure
-from iadbench.method import MethodAdapter
-from iadbench.planning import PlannedRun, batch_size
+from iadbench.method import MethodAdapter, RunContext
+from iadbench.planning import PlannedRun, batch_size, trained_dir
 from iadbench.predict_loop import predict_batches
 from iadbench.progress import ProgressHook, SilentProgress
 from iadbench.records import Sample
@@ -99,14 +99,20 @@ def _compute(
         for problem in test_reader.balance_problems():
             logger.warning("WARNING: %s", problem)
     device = group.device_for(plan.request.device)
-    adapter = plan.adapter_cls(plan.options, tiny=spec.tiny, device=device)
+    context = RunContext(
+        tiny=spec.tiny,
+        device=device,
+        seed=spec.seed,
+        artifacts_dir=plan.out / "artifacts",
+        workdir=trained_dir(plan) if caps.trains else None,
+    )
+    adapter = plan.adapter_cls(plan.options, context=context)
     if group.is_main and caps.prefers_gpu and not spec.tiny and _on_cpu(device):
         logger.warning(
             "WARNING: %s is practical only on a GPU at real size; on the CPU expect hours "
             "(--device cuda on a GPU machine, or --tiny for a quick check).",
             spec.method,
         )
-    adapter.artifacts_dir = plan.out / "artifacts"
     manifest = build_manifest(plan, adapter, n_test=len(test_samples))
     manifest["processes"] = group.world_size
     manifest["content_fingerprints"] = plan.data.content or (previous or {}).get(

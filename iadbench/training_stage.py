@@ -24,7 +24,7 @@ from filelock import FileLock
 
 from iadbench.distributed import is_main_process
 from iadbench.errors import IADBenchError, RunConflictError
-from iadbench.method import FitContext, MethodAdapter
+from iadbench.method import FitContext, MethodAdapter, RunContext
 from iadbench.planning import PlannedRun, trained_dir
 from iadbench.records import Sample
 from iadbench.run_records import now
@@ -43,7 +43,10 @@ def train_only(plan: PlannedRun) -> Path:
         raise IADBenchError(
             f"method {spec.method!r} has no training stage; `iadbench run` evaluates it directly"
         )
-    adapter = plan.adapter_cls(plan.options, tiny=spec.tiny, device=plan.request.device)
+    context = RunContext(
+        tiny=spec.tiny, device=plan.request.device, seed=spec.seed, workdir=trained_dir(plan)
+    )
+    adapter = plan.adapter_cls(plan.options, context=context)
     return fit_stage(plan, adapter, plan.request.device)
 
 

@@ -53,7 +53,7 @@ class LetterSpot:
     span: tuple[int, int]
 
 
-def _prefix_lengths(tokenizer: Any, ids: Sequence[int]) -> list[int]:  # noqa: ANN401
+def _prefix_lengths(tokenizer: Any, ids: Sequence[int]) -> list[int]:
     """Character length of the decoded text after each token (``[0, len(t0), len(t0 t1), …]``).
 
     Token pieces decoded one by one add up to the whole text for ASCII; when they do not (a
@@ -81,7 +81,7 @@ def _token_at(lengths: Sequence[int], offset: int) -> int:
 
 def _counterparts(
     tokenizer: Any, token_id: int, position: int, letter: str
-) -> dict[str, int | None]:  # noqa: ANN401
+) -> dict[str, int | None]:
     """The token's id with A and with B at ``position`` of its text (byte-level vocab lookup)."""
     token = tokenizer.convert_ids_to_tokens(token_id)
     ids: dict[str, int | None] = {letter: token_id}
@@ -100,7 +100,7 @@ def _counterparts(
 
 
 def find_letter_spots(
-    tokenizer: Any,  # noqa: ANN401  (a transformers tokenizer)
+    tokenizer: Any,
     completion_ids: Sequence[Sequence[int]],
 ) -> list[LetterSpot | None]:
     """The answer-letter spot of each completion; None where the strict parser reads no answer.
@@ -144,7 +144,7 @@ def find_letter_spots(
 
 
 def letter_probability(
-    logits: Any,  # noqa: ANN401  (a 1-D torch tensor over the vocabulary)
+    logits: Any,
     spot: LetterSpot,
     correct_letter: str,
     space: ProbabilitySpace = "pair",
@@ -177,7 +177,7 @@ def letter_probability(
     return float(torch.softmax(pair, dim=0)[0])
 
 
-def letter_log_odds(logits: Any, spot: LetterSpot) -> float | None:  # noqa: ANN401
+def letter_log_odds(logits: Any, spot: LetterSpot) -> float | None:
     """``log p(A) − log p(B)`` at ``spot`` (None when one of the two tokens does not exist).
 
     The held-out monitor averages it per class: the gap (defect mean minus normal mean) grows

@@ -309,7 +309,7 @@ def _fine_tune(tiny: Path, directory: Path, variant: str) -> None:
     (directory / WARM_RECIPE_NAME).write_text(json.dumps(recipe, indent=2) + "\n", "utf-8")
 
 
-def _training_batch(processor: Any, prompt: str, variant: str, step: int) -> dict[str, Any]:  # noqa: ANN401
+def _training_batch(processor: Any, prompt: str, variant: str, step: int) -> dict[str, Any]:
     """One step's inputs: fresh images, prompt ids from the processor, labels on completions."""
     import torch
 

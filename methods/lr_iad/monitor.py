@@ -207,8 +207,8 @@ def due_warnings(
 
 
 def evaluate_heldout(
-    model: Any,  # noqa: ANN401  (a transformers or peft model)
-    processor: Any,  # noqa: ANN401
+    model: Any,
+    processor: Any,
     samples: Sequence[Sample],
     *,
     step: int,
@@ -302,7 +302,7 @@ class _MonitorEvents:
     def __init__(
         self,
         samples: Sequence[Sample],
-        processor: Any,  # noqa: ANN401
+        processor: Any,
         *,
         every: int,
         warn_after: int,
@@ -354,7 +354,7 @@ class _MonitorEvents:
     def _done(self, step: int) -> bool:
         return bool(self.history) and self.history[-1].step == step
 
-    def _evaluate(self, args: Any, step: int, model: Any) -> None:  # noqa: ANN401
+    def _evaluate(self, args: Any, step: int, model: Any) -> None:
         # Every process generates (ZeRO-3 needs all ranks in each step); only the main one talks.
         scores = evaluate_heldout(
             model, self.processor, self.samples, step=step, max_new_tokens=self.max_new_tokens,
@@ -403,7 +403,7 @@ def _agreed(flag: bool) -> bool:
     return bool(box[0])
 
 
-def _save_adapter(model: Any, target: Path, scores: HeldOutScores, *, is_main: bool) -> None:  # noqa: ANN401
+def _save_adapter(model: Any, target: Path, scores: HeldOutScores, *, is_main: bool) -> None:
     """``save_pretrained`` into a staging directory renamed to ``target``, by the main process.
 
     Under ZeRO-3 (parameters carry ``ds_id``) every rank first gathers the trainable parameters
@@ -420,7 +420,7 @@ def _save_adapter(model: Any, target: Path, scores: HeldOutScores, *, is_main: b
         _write_adapter(model, target, scores)
 
 
-def _write_adapter(model: Any, target: Path, scores: HeldOutScores) -> None:  # noqa: ANN401
+def _write_adapter(model: Any, target: Path, scores: HeldOutScores) -> None:
     staging = target.with_name(f".{target.name}.staging")
     old = target.with_name(f".{target.name}.old")
     for leftover in (staging, old):
@@ -440,7 +440,7 @@ if TYPE_CHECKING:
         """See :func:`__getattr__`."""
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401
+def __getattr__(name: str) -> Any:
     """Build ``HeldOutMonitor`` on first access (PEP 562): transformers is imported only then.
 
     ``HeldOutMonitor(samples, processor, *, every, warn_after, max_new_tokens, tensorboard_dir,

@@ -128,15 +128,15 @@ class _StepLinesEvents:
         self.log = log
         self._last: tuple[int, float] | None = None
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:  # noqa: ANN401
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Start the clock at the (possibly resumed) first step."""
         self._last = (state.global_step, time.perf_counter())
 
     def on_log(
         self,
-        args: Any,  # noqa: ANN401
-        state: Any,  # noqa: ANN401
-        control: Any,  # noqa: ANN401
+        args: Any,
+        state: Any,
+        control: Any,
         logs: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -158,7 +158,7 @@ class _StepLinesEvents:
 
 
 def quiet_trainer_console(
-    trainer: Any,  # noqa: ANN401  (a transformers Trainer)
+    trainer: Any,
     *,
     verbose: bool,
     log: Callable[[str], None] = print,
@@ -210,7 +210,7 @@ def _step_lines_class() -> type[StepLines]:
     return globals()["StepLines"]
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401
+def __getattr__(name: str) -> Any:
     """Build ``StepLines`` on first access (PEP 562): transformers is imported only then.
 
     ``StepLines(*, verbose=False, log=print)`` is a ``TrainerCallback`` whose ``on_log`` prints

@@ -305,7 +305,7 @@ def train_lr_iad(
 
 
 def _store_adapter(
-    trainer: Any,  # noqa: ANN401  (a GRPOTrainer; trl is imported lazily)
+    trainer: Any,
     workdir: Path,
     result: TrainingResult,
     options: LRIADOptions,
@@ -345,7 +345,7 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(staging, path)
 
 
-def _point_tensorboard_at(trainer: Any, directory: Path) -> None:  # noqa: ANN401
+def _point_tensorboard_at(trainer: Any, directory: Path) -> None:
     """Write TensorBoard events to ``directory`` instead of transformers' dated default."""
     from transformers.integrations import TensorBoardCallback
 

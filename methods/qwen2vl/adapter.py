@@ -18,7 +18,7 @@ from typing import Any
 from iadbench.devices import resolve_device, resolve_precision
 from iadbench.errors import IADBenchError
 from iadbench.images import load_rgb
-from iadbench.method import Capabilities, MethodAdapter, require_inputs
+from iadbench.method import Capabilities, MethodAdapter, RunContext, require_inputs
 from iadbench.options import option
 from iadbench.records import Prediction, Sample
 from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES, parse_answer
@@ -108,22 +108,29 @@ class Qwen2VL(MethodAdapter):
     default_batch_size = 16
     answer_rules = AB_ANSWER_RULES  # strict headline, lenient figures beside it (LR-IAD too)
 
-    def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:
-        super().__init__(options, tiny=tiny, device=device)
+    def __init__(
+        self,
+        options: Any = None,
+        *,
+        tiny: bool = False,
+        device: str = "auto",
+        context: RunContext | None = None,
+    ) -> None:
+        super().__init__(options, tiny=tiny, device=device, context=context)
         opts: Qwen2VLOptions = self.options
         if opts.max_new_tokens < 1:
             raise IADBenchError(f"max_new_tokens must be at least 1, got {opts.max_new_tokens}")
-        self.device = resolve_device(device)
+        self.device = resolve_device(self.device)
         self.precision = resolve_precision(opts.precision, self.device)
         self.attention = resolve_attention(opts.attn_implementation, self.device, self.precision)
         self.max_new_tokens = opts.max_new_tokens
         # Fail before any image is read: a missing checkpoint or adapter is an argument error.
-        self.model_source = str(tiny_model_dir()) if tiny else check_model_source(opts.model)
+        self.model_source = str(tiny_model_dir()) if self.tiny else check_model_source(opts.model)
         self.adapter_dir = check_adapter_dir(opts.adapter) if opts.adapter else None
         self._loaded: tuple[Any, Any] | None = None
         self._chat_texts: dict[str, str] = {}
 
-    def preprocessor(self) -> Any:  # noqa: ANN401  (a picklable function Sample → PIL image)
+    def preprocessor(self) -> Any:
         """Decode the image as RGB in a DataLoader worker; the processor runs on the batch."""
         return load_image
 
@@ -219,7 +226,7 @@ class Qwen2VL(MethodAdapter):
         # threads only wait for each other (measured: 4× slower generation with 2 threads).
         return self.tiny and self.device == "cpu"
 
-    def _chat_text(self, processor: Any, category: str) -> str:  # noqa: ANN401
+    def _chat_text(self, processor: Any, category: str) -> str:
         if category not in self._chat_texts:
             self._chat_texts[category] = processor.apply_chat_template(
                 build_messages(category), add_generation_prompt=True, tokenize=False
@@ -227,7 +234,7 @@ class Qwen2VL(MethodAdapter):
         return self._chat_texts[category]
 
 
-def load_image(sample: Sample) -> Any:  # noqa: ANN401  (a PIL image)
+def load_image(sample: Sample) -> Any:
     """A sample's image as RGB (module-level, so DataLoader workers can unpickle it)."""
     return load_rgb(sample.image_path)
 

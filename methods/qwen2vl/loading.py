@@ -181,7 +181,7 @@ def load_model_and_processor(
     return network, processor
 
 
-def set_pixel_budget(processor: Any, *, max_pixels: int, min_pixels: int | None = None) -> None:  # noqa: ANN401
+def set_pixel_budget(processor: Any, *, max_pixels: int, min_pixels: int | None = None) -> None:
     """Set the image processor's area bounds (``size`` shortest/longest edge, in pixels).
 
     Raises:
@@ -198,7 +198,7 @@ def set_pixel_budget(processor: Any, *, max_pixels: int, min_pixels: int | None 
     processor.image_processor.size = type(processor.image_processor.size)(**size)
 
 
-def _apply_adapter(network: Any, adapter_dir: str, *, merge: bool) -> Any:  # noqa: ANN401
+def _apply_adapter(network: Any, adapter_dir: str, *, merge: bool) -> Any:
     from peft import PeftModel
 
     try:

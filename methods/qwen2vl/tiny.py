@@ -185,7 +185,7 @@ def _write_checkpoint(directory: Path) -> None:
     processor.save_pretrained(directory)
 
 
-def _build_processor() -> Any:  # noqa: ANN401  (a Qwen2VLProcessor; transformers is lazy)
+def _build_processor() -> Any:
     from transformers import (
         Qwen2Tokenizer,
         Qwen2VLImageProcessor,

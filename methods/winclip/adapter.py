@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from iadbench.categories import natural_name
 from iadbench.devices import PRECISIONS, resolve_device, resolve_precision, torch_dtype
 from iadbench.errors import IADBenchError
-from iadbench.method import Capabilities, MethodAdapter, require_inputs
+from iadbench.method import Capabilities, MethodAdapter, RunContext, require_inputs
 from iadbench.records import DEFECT, NORMAL, Prediction, Sample
 from iadbench_methods.clip_common import TINY_WEIGHTS_SEED, register_tiny_configs, tiny_name
 from iadbench_methods.winclip.preprocess import WinClipPreprocessor
@@ -155,16 +155,23 @@ class WinClip(MethodAdapter):
     version = "2"
     default_batch_size = 32
 
-    def __init__(self, options: Any = None, *, tiny: bool = False, device: str = "auto") -> None:
-        super().__init__(options, tiny=tiny, device=device)
+    def __init__(
+        self,
+        options: Any = None,
+        *,
+        tiny: bool = False,
+        device: str = "auto",
+        context: RunContext | None = None,
+    ) -> None:
+        super().__init__(options, tiny=tiny, device=device, context=context)
         opts: WinClipOptions = self.options
         # Cheap checks first: a wrong option fails in a second, before torch is imported.
         self.scales = parse_scales(opts.scales)
-        self.arch = tiny_name(opts.arch) if tiny else opts.arch
+        self.arch = tiny_name(opts.arch) if self.tiny else opts.arch
         self.weights = _local_weights(opts.weights, self.arch) if opts.weights else None
-        if self.weights is None and not tiny:
+        if self.weights is None and not self.tiny:
             self.weights = opts.pretrained
-        self.device = resolve_device(device)
+        self.device = resolve_device(self.device)
         self.precision = winclip_precision(opts.precision, self.device)
         class_name("", opts.class_names)  # a wrong value fails here, not at the first batch
         _check_image_size(self.arch, opts.image_size)

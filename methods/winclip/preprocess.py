@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @cache
-def _transform(image_size: int) -> Any:  # noqa: ANN401  (a torchvision Compose; lazy import)
+def _transform(image_size: int) -> Any:
     """The test transform of anomalib's WinClip at ``image_size`` (one per process and size)."""
     from torchvision.transforms.v2 import Compose, InterpolationMode, Normalize, Resize
 

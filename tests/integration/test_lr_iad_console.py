@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("trl")
 
-from iadbench.datasets import open_dataset  # noqa: E402
-from iadbench.method import FitContext  # noqa: E402
-from iadbench_methods.lr_iad import LRIAD, LRIADOptions  # noqa: E402
+from iadbench.datasets import open_dataset
+from iadbench.method import FitContext
+from iadbench_methods.lr_iad import LRIAD, LRIADOptions
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("trl")
 
-from iadbench_methods.lr_iad.learning_proof import render_table, run_learning_proof  # noqa: E402
+from iadbench_methods.lr_iad.learning_proof import render_table, run_learning_proof
 
 pytestmark = pytest.mark.slow
 

@@ -13,17 +13,17 @@ import pytest
 
 pytest.importorskip("trl")
 
-import torch  # noqa: E402
+import torch
 
-from iadbench_methods.lr_iad import LRIADOptions  # noqa: E402
-from iadbench_methods.lr_iad.answer_letter import correct_letter, find_letter_spots  # noqa: E402
-from iadbench_methods.lr_iad.learning_task import (  # noqa: E402
+from iadbench_methods.lr_iad import LRIADOptions
+from iadbench_methods.lr_iad.answer_letter import correct_letter, find_letter_spots
+from iadbench_methods.lr_iad.learning_task import (
     task_samples,
     warm_start_dir,
     write_task_dataset,
 )
-from iadbench_methods.lr_iad.rewards import advantages, completion_text  # noqa: E402
-from iadbench_methods.lr_iad.training import build_trainer  # noqa: E402
+from iadbench_methods.lr_iad.rewards import advantages, completion_text
+from iadbench_methods.lr_iad.training import build_trainer
 
 OPTIONS = LRIADOptions(
     max_steps=1, num_generations=4, per_device_train_batch_size=32, gradient_accumulation_steps=1,

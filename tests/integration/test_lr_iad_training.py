@@ -9,13 +9,13 @@ import pytest
 
 pytest.importorskip("trl")
 
-from transformers import TrainerCallback  # noqa: E402
+from transformers import TrainerCallback
 
-from iadbench.datasets import open_dataset  # noqa: E402
-from iadbench.method import FitContext  # noqa: E402
-from iadbench.predict_loop import predict_samples  # noqa: E402
-from iadbench_methods.lr_iad import LRIAD, LRIADOptions  # noqa: E402
-from iadbench_methods.lr_iad.training import (  # noqa: E402
+from iadbench.datasets import open_dataset
+from iadbench.method import FitContext
+from iadbench.predict_loop import predict_samples
+from iadbench_methods.lr_iad import LRIAD, LRIADOptions
+from iadbench_methods.lr_iad.training import (
     CHECKPOINTS_DIR,
     DONE_NAME,
     TENSORBOARD_DIR,

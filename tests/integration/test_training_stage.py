@@ -174,3 +174,32 @@ def test_a_gpu_method_on_the_cpu_at_real_size_warns(tmp_path, roots, caplog):
     with caplog.at_level("WARNING"):
         execute_run(plan_run(request))
     assert "practical only on a GPU" not in caplog.text
+
+
+def test_the_adapter_gets_one_context_object_for_the_run(tmp_path, roots):
+    plugin = tmp_path / "context.py"
+    plugin.write_text(
+        "import iadbench\n"
+        "@iadbench.register_method('context-echo')\n"
+        "class Echo(iadbench.MethodAdapter):\n"
+        "    capabilities = iadbench.Capabilities(needs_pixels=False, trains=True)\n"
+        "    def fit(self, samples, context):\n"
+        "        (context.workdir / 'done').write_text('1')\n"
+        "    def load(self, workdir):\n"
+        "        pass\n"
+        "    def predict(self, batch, inputs=None):\n"
+        "        c = self.context\n"
+        "        text = f'{c.tiny}|{c.device}|{c.seed}|{c.artifacts_dir}|{c.workdir}'\n"
+        "        return [iadbench.Prediction('normal', text=text) for _ in batch]\n"
+    )
+    METHODS.load_plugin_file(plugin)
+    request = _request(tmp_path, roots, "context-echo", "r")
+    request.seed, request.device = 7, "cpu"
+    plan = plan_run(request)
+    outcome = execute_run(plan)
+    first = json.loads((outcome.out / "predictions.jsonl").read_text().splitlines()[0])
+    tiny, device, seed, artifacts, workdir = first["text"].split("|")
+    assert (tiny, device, seed) == ("False", "cpu", "7")
+    assert artifacts == str(outcome.out / "artifacts")
+    assert workdir == str(plan.cache_dir / "trained" / "context-echo" / plan.spec.train_hash())
+    assert (Path(workdir) / "done").exists()

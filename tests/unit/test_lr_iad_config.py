@@ -10,14 +10,14 @@ import pytest
 
 pytest.importorskip("trl")
 
-from iadbench.options import (  # noqa: E402
+from iadbench.options import (
     OptionError,
     build_options,
-    inference_only_names,  # noqa: E402
+    inference_only_names,
 )
-from iadbench.runspec import DatasetRef, RunSpec  # noqa: E402
-from iadbench_methods.lr_iad import LRIAD, LRIADOptions  # noqa: E402
-from iadbench_methods.lr_iad.config import (  # noqa: E402
+from iadbench.runspec import DatasetRef, RunSpec
+from iadbench_methods.lr_iad import LRIAD, LRIADOptions
+from iadbench_methods.lr_iad.config import (
     ZERO3_FILE,
     deepspeed_config,
     grpo_config,

@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("datasets")
 
-from iadbench.records import Sample  # noqa: E402
-from iadbench_methods.lr_iad.data import build_training_data, hold_out  # noqa: E402
+from iadbench.records import Sample
+from iadbench_methods.lr_iad.data import build_training_data, hold_out
 
 
 def _pool(n: int, defect_every: int = 4) -> list[Sample]:

@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("trl")
 
-import torch  # noqa: E402
-from transformers import (  # noqa: E402
+import torch
+from transformers import (
     AutoModelForImageTextToText,
     AutoProcessor,
     LogitsProcessor,
@@ -23,11 +23,11 @@ from transformers import (  # noqa: E402
     TrainingArguments,
 )
 
-from iadbench.datasets import open_dataset  # noqa: E402
-from iadbench.images import load_rgb  # noqa: E402
-from iadbench_methods.lr_iad import monitor as monitor_module  # noqa: E402
-from iadbench_methods.lr_iad.answer_letter import find_letter_spots  # noqa: E402
-from iadbench_methods.lr_iad.monitor import (  # noqa: E402
+from iadbench.datasets import open_dataset
+from iadbench.images import load_rgb
+from iadbench_methods.lr_iad import monitor as monitor_module
+from iadbench_methods.lr_iad.answer_letter import find_letter_spots
+from iadbench_methods.lr_iad.monitor import (
     SCORES_NAME,
     HeldOutMonitor,
     due_warnings,
@@ -35,8 +35,8 @@ from iadbench_methods.lr_iad.monitor import (  # noqa: E402
     scores_from,
     wilson_interval,
 )
-from iadbench_methods.qwen2vl.prompt import build_messages  # noqa: E402
-from iadbench_methods.qwen2vl.tiny import tiny_model_dir  # noqa: E402
+from iadbench_methods.qwen2vl.prompt import build_messages
+from iadbench_methods.qwen2vl.tiny import tiny_model_dir
 
 D, N, X = "defect", "normal", "invalid"
 

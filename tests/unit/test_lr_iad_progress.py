@@ -9,18 +9,18 @@ import pytest
 
 pytest.importorskip("transformers")
 
-import torch  # noqa: E402
-from transformers import (  # noqa: E402
+import torch
+from transformers import (
     Trainer,
     TrainerCallback,
     TrainerControl,
     TrainerState,
     TrainingArguments,
 )
-from transformers.trainer_callback import PrinterCallback, ProgressCallback  # noqa: E402
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from iadbench_methods.lr_iad import progress  # noqa: E402
-from iadbench_methods.lr_iad.progress import StepLines, quiet_trainer_console, step_line  # noqa: E402
+from iadbench_methods.lr_iad import progress
+from iadbench_methods.lr_iad.progress import StepLines, quiet_trainer_console, step_line
 
 # What trl 1.16 logs for one LR-IAD step (keys as found in a 2-step tiny run).
 TRL_LOGS = {

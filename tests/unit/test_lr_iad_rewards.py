@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from iadbench_methods.lr_iad.rewards import (  # noqa: E402
+from iadbench_methods.lr_iad.rewards import (
     FocalReward,
     accuracy_reward,
     advantages,
