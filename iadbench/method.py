@@ -220,6 +220,15 @@ def require_inputs(adapter: MethodAdapter, inputs: Sequence[Any] | None) -> Sequ
     return inputs
 
 
+def required_methods(capabilities: Capabilities) -> frozenset[str]:
+    """What a plugin must implement: ``predict``, plus ``fit`` when it trains.
+
+    Everything else is optional: ``load`` (lets the runner reuse a training), ``preprocessor``
+    (decoding in DataLoader workers), ``describe`` (facts for the manifest).
+    """
+    return frozenset({"predict", "fit"} if capabilities.trains else {"predict"})
+
+
 def contract_problems(adapter_cls: type[MethodAdapter]) -> list[str]:
     """What in an adapter class contradicts its declared capabilities (empty: none).
 
@@ -231,6 +240,8 @@ def contract_problems(adapter_cls: type[MethodAdapter]) -> list[str]:
         problems.append(f"{name} defines preprocessor() but declares needs_pixels=False")
     if not caps.trains and adapter_cls.load is not MethodAdapter.load:
         problems.append(f"{name} defines load() but declares trains=False")
+    if caps.trains and adapter_cls.fit is MethodAdapter.fit:
+        problems.append(f"{name} declares trains=True but defines no fit()")
     if adapter_cls.answer_rules is not None and not caps.gives_text:
         problems.append(f"{name} declares answer_rules but gives_text=False")
     return problems

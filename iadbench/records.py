@@ -67,19 +67,22 @@ class Prediction:
 
     Attributes:
         label: ``"defect"``, ``"normal"`` or ``"invalid"`` (an answer that could not be parsed, or
-            an image that could not be processed; see ``error``).
+            an image that could not be processed; see ``error``). None for a score method's
+            answer: the run's threshold policy decides (``iadbench.thresholds.final_label``).
         score: Anomaly score in [0, 1] when the method gives one (higher = more anomalous).
         text: The model's full output, reasoning included, for generative methods.
         error: Why this image could not be processed; ``None`` when it was.
     """
 
-    label: PredictedLabel
+    label: PredictedLabel | None = None
     score: float | None = None
     text: str | None = None
     error: str | None = None
 
     def __post_init__(self) -> None:
-        if self.label not in (DEFECT, NORMAL, INVALID):
+        if self.label is None and self.score is None:
+            raise ValueError("a prediction needs a label or a score")
+        if self.label is not None and self.label not in (DEFECT, NORMAL, INVALID):
             raise ValueError(
                 f"prediction label must be defect, normal or invalid, got {self.label!r}"
             )

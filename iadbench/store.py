@@ -291,9 +291,11 @@ def prediction_record(
     summary decides it, so the file is never rewritten.
     """
     scored = prediction.score is not None and prediction.error is None
+    # A score with no threshold yet (oracle; calibration scores) stays undecided: pred null.
+    pending = scored and (undecided or (threshold is None and prediction.label is None))
     pred = (
         None
-        if undecided and scored
+        if pending
         else final_label(prediction.label, prediction.score, prediction.error, threshold)
     )
     return {

@@ -52,9 +52,7 @@ class Brightness(iadbench.MethodAdapter):
                 predictions.append(iadbench.Prediction.failed(str(exc)))
                 continue
             score = 1.0 / (1.0 + math.exp(-(z - self.options.z_scale)))
-            predictions.append(
-                iadbench.Prediction(label="defect" if score >= 0.5 else "normal", score=score)
-            )
+            predictions.append(iadbench.Prediction(score=score))  # the threshold policy decides
         return predictions
 
 

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from iadbench.method import Capabilities, FitContext, MethodAdapter, RunContext, require_inputs
-from iadbench.records import DEFECT, NORMAL, Prediction, Sample
+from iadbench.records import Prediction, Sample
 from iadbench_methods.aprilgan.data import ClipPreprocessor
 from iadbench_methods.aprilgan.options import (
     AprilGANOptions,
@@ -265,7 +265,7 @@ def _prediction(score: float) -> Prediction:
         return Prediction.failed("AprilGAN produced a non-finite score")
     score = min(1.0, max(0.0, score))
     # Provisional: the run's threshold policy makes the final decision from the score.
-    return Prediction(label=DEFECT if score >= 0.5 else NORMAL, score=score)
+    return Prediction(score=score)  # the run's threshold policy decides
 
 
 def _reference_depth(arch: str) -> int | None:

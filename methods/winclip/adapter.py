@@ -21,7 +21,7 @@ from iadbench.categories import natural_name
 from iadbench.devices import PRECISIONS, resolve_device, resolve_precision, torch_dtype
 from iadbench.errors import IADBenchError
 from iadbench.method import Capabilities, MethodAdapter, RunContext, require_inputs
-from iadbench.records import DEFECT, NORMAL, Prediction, Sample
+from iadbench.records import Prediction, Sample
 from iadbench_methods.clip_common import TINY_WEIGHTS_SEED, register_tiny_configs, tiny_name
 from iadbench_methods.winclip.preprocess import WinClipPreprocessor
 
@@ -330,8 +330,7 @@ def _prediction(score: float) -> Prediction:
     if not math.isfinite(score):
         return Prediction.failed(f"WinCLIP gave a non-finite score ({score})")
     score = min(1.0, max(0.0, score))  # a softmax probability; clamp rounding excursions
-    # Provisional label: the run's threshold policy makes the decision from the score.
-    return Prediction(label=DEFECT if score >= 0.5 else NORMAL, score=score)
+    return Prediction(score=score)  # the run's threshold policy decides
 
 
 def _version(distribution: str) -> str | None:
