@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from iadbench.provenance import git_revision, package_versions
 from iadbench.thresholds import final_label
@@ -31,6 +32,94 @@ if TYPE_CHECKING:
     from iadbench.planning import PlannedRun
     from iadbench.records import Sample
     from iadbench.store import RunStore
+
+
+class PredictionRecord(TypedDict):
+    """One line of ``predictions.jsonl`` (keys in this order; see the README)."""
+
+    id: str
+    category: str
+    label: str
+    pred: str | None  # None: a score awaiting the oracle's threshold
+    score: float | None
+    text: str | None
+    error: str | None
+
+
+class Attempt(TypedDict, total=False):
+    """One start of a run (first or resumed), as ``manifest["attempts"]`` keeps it."""
+
+    number: int
+    started: str
+    versions: dict[str, str]
+    git: dict[str, Any] | None
+    device: str
+    processes: int
+    batch_size: int
+    predictions_at_start: int
+    unknown: bool  # an attempt counted by an older manifest, without provenance
+
+
+class Provenance(TypedDict):
+    """``summary["provenance"]``: which attempts wrote the predictions, and how they differed."""
+
+    attempts: int
+    contributing: list[int | None]
+    mixed: bool
+    differences: list[str]
+
+
+class DatasetSide(TypedDict):
+    """``summary["train"]`` / ``summary["test"]``."""
+
+    dataset: str
+    split: str
+
+
+class Manifest(TypedDict, total=False):
+    """``manifest.json`` (schema :data:`MANIFEST_SCHEMA`)."""
+
+    schema: int
+    status: str  # running | interrupted | failed | complete
+    error: str  # with status failed
+    command: list[str]
+    config_hash: str
+    config: dict[str, Any]
+    threshold: str | None
+    seed: int
+    n_test: int
+    method: dict[str, Any]
+    device: str
+    versions: dict[str, str]
+    git: dict[str, Any] | None
+    created: str
+    updated: str
+    processes: int
+    attempts: list[Attempt]
+    content_fingerprints: dict[str, str] | None
+    trained_artifacts: str
+
+
+class Summary(TypedDict, total=False):
+    """``summary.json`` (schema :data:`SUMMARY_SCHEMA`); metric groups as ``iadbench.metrics``."""
+
+    schema: int
+    method: str
+    train: DatasetSide
+    test: DatasetSide
+    threshold: str | None
+    threshold_value: float | None
+    calibration: dict[str, Any] | None
+    config_hash: str
+    tiny: bool
+    capabilities: dict[str, bool]
+    overall: dict[str, Any]
+    class_mean: dict[str, Any]
+    per_class: dict[str, dict[str, Any]]
+    lenient: dict[str, Any]
+    provenance: Provenance
+    digest: dict[str, str | None]
+
 
 MANIFEST_SCHEMA = 2  # 2: attempts are a list of provenance entries, content fingerprints
 SUMMARY_SCHEMA = 2  # 2: digest (seal) and provenance
@@ -60,16 +149,17 @@ def file_sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def _summary_sha256(summary: dict[str, Any]) -> str:
+def _summary_sha256(summary: Mapping[str, Any]) -> str:
     body = {k: v for k, v in summary.items() if k != DIGEST_KEY}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def seal_summary(summary: dict[str, Any], predictions_path: Path) -> dict[str, Any]:
+def seal_summary(summary: Summary, predictions_path: Path) -> Summary:
     """``summary`` with its schema and the digests of its predictions and of itself."""
-    sealed = {"schema": SUMMARY_SCHEMA, **{k: v for k, v in summary.items() if k != DIGEST_KEY}}
-    sealed[DIGEST_KEY] = {
+    body = {k: v for k, v in summary.items() if k != DIGEST_KEY}
+    sealed = cast(Summary, {"schema": SUMMARY_SCHEMA, **body})
+    sealed["digest"] = {
         "predictions": file_sha256(predictions_path),
         "summary": _summary_sha256(sealed),
     }
@@ -141,7 +231,7 @@ def summary_problem(summary: dict[str, Any]) -> str | None:
 # --- attempts and provenance ----------------------------------------------------------------------
 
 
-def previous_attempts(manifest: dict[str, Any] | None) -> list[dict[str, Any]]:
+def previous_attempts(manifest: Manifest | dict[str, Any] | None) -> list[Attempt]:
     """The attempt entries of an earlier manifest; an older integer count becomes unknown entries.
 
     A manifest of schema 1 only counted attempts: each becomes ``{"number": i, "unknown": true}``
@@ -151,9 +241,9 @@ def previous_attempts(manifest: dict[str, Any] | None) -> list[dict[str, Any]]:
         return []
     attempts = manifest.get("attempts")
     if isinstance(attempts, list):
-        return [a for a in attempts if isinstance(a, dict)]
+        return [cast(Attempt, a) for a in attempts if isinstance(a, dict)]
     if isinstance(attempts, int) and attempts > 0:
-        return [{"number": i + 1, "unknown": True} for i in range(attempts)]
+        return [Attempt(number=i + 1, unknown=True) for i in range(attempts)]
     return []
 
 
@@ -166,7 +256,7 @@ def attempt_entry(
     processes: int,
     batch_size: int,
     predictions_at_start: int,
-) -> dict[str, Any]:
+) -> Attempt:
     """One attempt's provenance, as the manifest records it."""
     return {
         "number": number,
@@ -180,7 +270,7 @@ def attempt_entry(
     }
 
 
-def provenance(attempts: list[dict[str, Any]], n_predictions: int) -> dict[str, Any]:
+def provenance(attempts: list[Attempt], n_predictions: int) -> Provenance:
     """Which attempts wrote the final predictions, and how those attempts differed.
 
     Args:
@@ -243,7 +333,7 @@ def _describe_difference(key: str, values: list[Any]) -> str:
 # --- building ---------------------------------------------------------------------------------
 
 
-def build_manifest(plan: PlannedRun, adapter: MethodAdapter, *, n_test: int) -> dict[str, Any]:
+def build_manifest(plan: PlannedRun, adapter: MethodAdapter, *, n_test: int) -> Manifest:
     """The manifest of a starting attempt (``running``); attempts are added by the caller.
 
     ``versions`` and ``git`` are this attempt's; every attempt's are kept in ``attempts``.
@@ -277,7 +367,7 @@ def build_summary(
     test_samples: list[Sample],
     threshold_value: float | None,
     calibration: dict[str, Any] | None,
-) -> dict[str, Any]:
+) -> Summary:
     """The summary of a finished run (unsealed: the runner seals it after adding provenance)."""
     # Imported here: scikit-learn takes seconds to import, and a finished run needs none of it.
     from iadbench.metrics import ScoredRecord, summarize
@@ -301,7 +391,7 @@ def build_summary(
     # Text methods also get their lenient rule's figures and the 3-class F1 (see metrics).
     rules = plan.adapter_cls.answer_rules if plan.adapter_cls.capabilities.gives_text else None
     assert spec.train is not None and spec.test is not None
-    return {
+    summary = {
         "method": spec.method,
         "train": {"dataset": spec.train.name, "split": spec.train.split},
         "test": {"dataset": spec.test.name, "split": spec.test.split},
@@ -313,3 +403,4 @@ def build_summary(
         "capabilities": vars(plan.adapter_cls.capabilities),
         **summarize(records, rules),
     }
+    return cast(Summary, summary)  # the metric groups come from iadbench.metrics as plain dicts

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,7 +199,9 @@ def _compute(
     return RunOutcome(stored, plan.out, False, computed, resumed, elapsed)
 
 
-def _record_stop(store: RunStore, manifest: dict[str, Any], status: str, error: str | None) -> None:
+def _record_stop(
+    store: RunStore, manifest: Mapping[str, Any], status: str, error: str | None
+) -> None:
     """Mark the manifest ``interrupted`` or ``failed`` (and why), so it never stays ``running``.
 
     Best effort: on a full disk even this small write can fail, and that must not replace the

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -27,10 +27,12 @@ from filelock import FileLock, Timeout
 
 from iadbench.errors import IADBenchError, RunConflictError
 from iadbench.records import Prediction, Sample
+from iadbench.run_records import PredictionRecord
 from iadbench.thresholds import final_label
 
 SPACE_RESERVE_BYTES = 64 * 1024
-PREDICTION_KEYS: tuple[str, ...] = ("id", "category", "label", "pred", "score", "text", "error")
+# The line format's owner is iadbench.run_records.PredictionRecord; its keys, in order.
+PREDICTION_KEYS: tuple[str, ...] = tuple(PredictionRecord.__annotations__)
 
 
 class RunStore:
@@ -97,7 +99,7 @@ class RunStore:
         """The stored manifest, or None when the dir holds no run yet."""
         return _read_json(self.manifest_path) if self.manifest_path.exists() else None
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
+    def write_manifest(self, manifest: Mapping[str, Any]) -> None:
         """Replace the manifest atomically (a crash never leaves half a file)."""
         _write_json_atomic(self.manifest_path, manifest)
 
@@ -105,7 +107,7 @@ class RunStore:
         """The stored summary, or None."""
         return _read_json(self.summary_path) if self.summary_path.exists() else None
 
-    def write_summary(self, summary: dict[str, Any]) -> None:
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
         """Replace the summary atomically."""
         _write_json_atomic(self.summary_path, summary)
 
@@ -135,7 +137,7 @@ class RunStore:
         """Test ids that already have a prediction (after repairing a torn tail)."""
         return self.predictions.finished_ids()
 
-    def append(self, records: list[dict[str, Any]]) -> None:
+    def append(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Append test prediction records (see :meth:`PredictionLog.append`)."""
         self.predictions.append(records)
 
@@ -206,7 +208,7 @@ class PredictionLog:
         self.repair_tail()
         return {record["id"] for record in self.iter_records()}
 
-    def append(self, records: list[dict[str, Any]]) -> None:
+    def append(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Append prediction records and flush them to the OS before returning."""
         if not records:
             return
@@ -282,7 +284,7 @@ class PredictionLog:
 
 def prediction_record(
     sample: Sample, prediction: Prediction, threshold: float | None, *, undecided: bool = False
-) -> dict[str, Any]:
+) -> PredictionRecord:
     """The ``predictions.jsonl`` line of one image (keys :data:`PREDICTION_KEYS`).
 
     ``pred`` comes from :func:`~iadbench.thresholds.final_label`: for score methods the run's
@@ -346,7 +348,7 @@ def _read_json(path: Path) -> dict[str, Any]:
         ) from None
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
