@@ -245,3 +245,19 @@ def contract_problems(adapter_cls: type[MethodAdapter]) -> list[str]:
     if adapter_cls.answer_rules is not None and not caps.gives_text:
         problems.append(f"{name} declares answer_rules but gives_text=False")
     return problems
+
+
+def deprecated_spellings(adapter_cls: type[MethodAdapter]) -> list[str]:
+    """Older contract spellings an adapter still uses (they work for one more release).
+
+    ``inference_only_options`` / ``tiny_options`` class attributes: per-option metadata
+    (``iadbench.options.option``) replaces them.
+    """
+    found = []
+    for attribute, replacement in (
+        ("inference_only_options", "option(..., inference_only=True)"),
+        ("tiny_options", 'option(..., tiny="...")'),
+    ):
+        if getattr(adapter_cls, attribute) != getattr(MethodAdapter, attribute):
+            found.append(f"{adapter_cls.__name__}.{attribute} (use {replacement} on the field)")
+    return found
