@@ -6,9 +6,9 @@ depends on; the training data's fingerprints are recorded there (``training-data
 Reuse and locking belong here, not to adapters: an adapter that implements
 :meth:`~iadbench.method.MethodAdapter.load` only trains in ``fit``. Under a lock on the training
 dir, a dir holding the :data:`TRAINED_MARKER` (written last, atomically, after ``fit`` returned)
-is loaded, anything else is trained from scratch; two runs of one training configuration at once
-train once. An adapter without ``load`` keeps the older contract, where ``fit`` reuses by itself
-(LR-IAD: its GRPO training resumes from checkpoints under its own multi-process lock).
+is loaded, anything else is trained (a method may resume its own checkpoints there, as LR-IAD
+does); two runs of one training configuration at once train once. An adapter without ``load``
+keeps the older contract, where ``fit`` reuses by itself (plugins written before it).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -57,16 +58,29 @@ TRAINED_MARKER = "TRAINED"
 def _fit_or_load(adapter: MethodAdapter, samples: Sequence[Sample], context: FitContext) -> None:
     """Load a finished training from ``context.workdir``, or train and mark it finished."""
     workdir = context.workdir
-    with FileLock(str(workdir / ".train.lock")):
+    with _training_lock(workdir):
         marker = workdir / TRAINED_MARKER
         if marker.is_file():
             logger.info("reusing the training stored in %s", workdir)
             adapter.load(workdir)
             return
         adapter.fit(samples, context)
-        tmp = marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"finished": now()}) + "\n", encoding="utf-8")
-        os.replace(tmp, marker)
+        if is_main_process():
+            tmp = marker.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"finished": now()}) + "\n", encoding="utf-8")
+            os.replace(tmp, marker)
+
+
+def _training_lock(workdir: Path) -> AbstractContextManager[object]:
+    """A file lock on the training dir: a second run of one configuration waits, then loads.
+
+    Not under torchrun: the processes of one launch are one training and must all enter ``fit``
+    together (they synchronise inside it); a lock would let one in and hang the others. They all
+    see the same marker, since none of them writes it before ``fit`` returns everywhere.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return nullcontext()
+    return FileLock(str(workdir / ".train.lock"))
 
 
 def fit_stage(plan: PlannedRun, adapter: MethodAdapter, device: str) -> Path:

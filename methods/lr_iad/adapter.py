@@ -10,13 +10,12 @@ See Also:
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
 from iadbench import console_logging
+from iadbench.errors import IADBenchError
 from iadbench.method import Capabilities, FitContext, RunContext
 from iadbench.records import Sample
 from iadbench_methods.lr_iad.config import LRIADOptions
@@ -90,43 +89,59 @@ class LRIAD(Qwen2VL):
         self.gather: Gather | None = None
 
     def fit(self, samples: Sequence[Sample], context: FitContext) -> None:
-        """Train a LoRA adapter on ``samples`` (or reuse the one in ``context.workdir``).
+        """Train a LoRA adapter on ``samples`` and store it in ``context.workdir``.
 
-        Nothing is trained when ``--set adapter=PATH`` names an adapter, or when the workdir
-        (content-hashed: options, training data, seed) holds a finished training.
+        The runner calls this once per training configuration (content-hashed: options,
+        training data, seed) and :meth:`load` every later time; an interrupted training resumes
+        from its last checkpoint in the workdir. Nothing is trained when ``--set adapter=PATH``
+        names an adapter.
         """
         from iadbench_methods.lr_iad import training
 
         if self.options.adapter:
             logger.info("LR-IAD: evaluating the given adapter %s, no training", self.adapter_dir)
             return
-        context.workdir.mkdir(parents=True, exist_ok=True)
-        with _single_process_lock(context.workdir):
-            stored = training.finished_adapter(context.workdir)
-            if stored is None:
-                result = training.train_lr_iad(
-                    samples, self.options, model_source=self.model_source,
-                    workdir=context.workdir, seed=context.seed, device=self.device,
-                    precision=self.precision, attention=self.attention,
-                    extra_rewards=self.extra_rewards, callbacks=self.callbacks,
-                    gather=self.gather, verbose=console_logging.verbose(),
-                )  # fmt: skip
-                self.training = {
-                    "trained": True,
-                    "global_step": result.global_step,
-                    "resumed_from": result.resumed_from,
-                    "seconds": round(result.seconds, 3),
-                    "processes": result.processes,
-                    "data": result.data,
-                    "monitor": result.monitor[-1] if result.monitor else None,
-                    "best_step": result.best_step,
-                }
-                stored = result.adapter_dir
-            else:
-                logger.info("LR-IAD: reusing the adapter trained in %s", context.workdir)
-                self.training = {"trained": False, "reused": str(stored)}
-        self.adapter_dir = str(stored)
+        context.workdir.mkdir(parents=True, exist_ok=True)  # the runner makes it; direct calls
+        result = training.train_lr_iad(
+            samples, self.options, model_source=self.model_source,
+            workdir=context.workdir, seed=context.seed, device=self.device,
+            precision=self.precision, attention=self.attention,
+            extra_rewards=self.extra_rewards, callbacks=self.callbacks,
+            gather=self.gather, verbose=console_logging.verbose(),
+        )  # fmt: skip
+        self.training = {
+            "trained": True,
+            "global_step": result.global_step,
+            "resumed_from": result.resumed_from,
+            "seconds": round(result.seconds, 3),
+            "processes": result.processes,
+            "data": result.data,
+            "monitor": result.monitor[-1] if result.monitor else None,
+            "best_step": result.best_step,
+        }
+        self.adapter_dir = str(result.adapter_dir)
         self._loaded = None  # a model loaded before fit would lack the adapter
+
+    def load(self, workdir: Path) -> None:
+        """Use the adapter a finished :meth:`fit` stored in ``workdir``.
+
+        Raises:
+            IADBenchError: The workdir holds no finished adapter (``DONE`` missing).
+        """
+        from iadbench_methods.lr_iad import training
+
+        if self.options.adapter:
+            return  # --set adapter=PATH: evaluated as given
+        stored = training.finished_adapter(workdir)
+        if stored is None:
+            raise IADBenchError(
+                f"{workdir} is marked trained but holds no finished LR-IAD adapter (no DONE); "
+                "delete that folder to train again"
+            )
+        logger.info("LR-IAD: reusing the adapter trained in %s", workdir)
+        self.training = {"trained": False, "reused": str(stored)}
+        self.adapter_dir = str(stored)
+        self._loaded = None
 
     def describe(self) -> dict[str, Any]:
         """The Qwen2-VL facts plus the training configuration and what fit did."""
@@ -157,16 +172,3 @@ class LRIAD(Qwen2VL):
                 "deepspeed": opts.deepspeed,
             },
         }
-
-
-def _single_process_lock(workdir: Path) -> AbstractContextManager[Any]:
-    """A file lock for one process: a second run of the same configuration waits, then reuses.
-
-    Not under torchrun: the processes of one launch are one run and must all enter training
-    (they synchronise inside trl); a lock would let one in and hang the others.
-    """
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        return nullcontext()
-    from filelock import FileLock
-
-    return FileLock(str(workdir / ".train.lock"))

@@ -12,6 +12,7 @@ pytest.importorskip("trl")
 from transformers import TrainerCallback
 
 from iadbench.datasets import open_dataset
+from iadbench.errors import IADBenchError
 from iadbench.method import FitContext
 from iadbench.predict_loop import predict_samples
 from iadbench_methods.lr_iad import LRIAD, LRIADOptions
@@ -122,7 +123,7 @@ def test_adapter_is_stored_under_the_workdir_and_reused(train_samples, tmp_path)
     stamp = (adapter / "adapter_model.safetensors").stat().st_mtime_ns
 
     second = LRIAD(FAST, tiny=True, device="cpu")
-    second.fit(train_samples, FitContext(workdir, seed=0, device="cpu"))
+    second.load(workdir)  # what the runner calls for a training dir marked TRAINED
     assert second.training == {"trained": False, "reused": str(adapter)}
     assert (adapter / "adapter_model.safetensors").stat().st_mtime_ns == stamp
     predictions = predict_samples(second, train_samples[:2])
@@ -131,6 +132,8 @@ def test_adapter_is_stored_under_the_workdir_and_reused(train_samples, tmp_path)
     # An adapter without DONE (killed while storing) is never reused: training resumes from the
     # final checkpoint (no step left to run) and stores the adapter again.
     (workdir / DONE_NAME).unlink()
+    with pytest.raises(IADBenchError, match="no finished LR-IAD adapter"):
+        LRIAD(FAST, tiny=True, device="cpu").load(workdir)
     third = LRIAD(FAST, tiny=True, device="cpu")
     third.fit(train_samples, FitContext(workdir, seed=0, device="cpu"))
     assert third.training["trained"] and third.training["resumed_from"] == "checkpoint-2"
