@@ -20,11 +20,9 @@ from iadbench.calibration import calibrate, oracle_threshold
 from iadbench.datasets import FolderDataset
 from iadbench.distributed import process_group
 from iadbench.errors import environment_cause, environment_failure
-from iadbench.method import MethodAdapter, RunContext
+from iadbench.method import RunContext
 from iadbench.planning import PlannedRun, batch_size, trained_dir
-from iadbench.predict_loop import predict_batches
 from iadbench.progress import ProgressHook, SilentProgress
-from iadbench.records import Sample
 from iadbench.reuse import inspect_run_dir
 from iadbench.run_records import (
     attempt_entry,
@@ -35,9 +33,9 @@ from iadbench.run_records import (
     provenance,
     seal_summary,
 )
-from iadbench.settings import default_workers
+from iadbench.sharding import predict_missing
 from iadbench.splits import check_no_overlap
-from iadbench.store import PredictionLog, RunStore, prediction_record
+from iadbench.store import RunStore
 from iadbench.thresholds import parse_policy
 from iadbench.training_stage import fit_stage
 
@@ -151,14 +149,14 @@ def _compute(
                 plan.data.calibration,
                 test_samples,
                 store.calibration,
-                lambda todo: _predict_into(
+                lambda todo: predict_missing(
                     plan, adapter, todo, store.calibration, None, progress, "calibration"
                 ),
             )
         threshold = policy.value if policy and policy.kind == "fixed" else None
         if calibration is not None:
             threshold = calibration["threshold"]
-        computed, resumed = _predict_into(
+        computed, resumed = predict_missing(
             plan,
             adapter,
             test_samples,
@@ -219,64 +217,6 @@ def _record_stop(
         except OSError:
             logger.debug("could not record status %r in the manifest", status, exc_info=True)
     store.release_space_reserve()
-
-
-def _predict_into(
-    plan: PlannedRun,
-    adapter: MethodAdapter,
-    samples: list[Sample],
-    log: PredictionLog,
-    threshold: float | None,
-    progress: ProgressHook,
-    phase: str,
-    *,
-    undecided: bool = False,
-) -> tuple[int, int]:
-    """Predict the samples of ``samples`` that ``log`` lacks; returns (computed, resumed).
-
-    Alone, records are appended to ``log`` batch by batch. In a multi-process run each process
-    takes every N-th pending sample into its own shard, and the first process merges the shards
-    in ``samples`` order, giving the file a single process would have written.
-    """
-    spec, group = plan.spec, process_group()
-    assert spec.train is not None and spec.test is not None
-    order = [s.id for s in samples]
-    if group.is_main:
-        log.merge_shards(order=order)  # left by an interrupted multi-process attempt
-        log.repair_tail()
-    group.barrier()
-    done = {record["id"] for record in log.iter_records()}
-    pending = [s for s in samples if s.id not in done]
-    mine, target = pending, log
-    if group.distributed:
-        mine, target = pending[group.rank :: group.world_size], log.shard(group.rank)
-    workers = plan.request.workers
-    if workers is None:
-        workers = default_workers(adapter.device)
-    progress.start(f"{spec.method} {spec.train.name}→{spec.test.name} {phase}", len(mine))
-    for batch, predictions in predict_batches(
-        adapter,
-        mine,
-        batch_size=batch_size(plan),
-        workers=workers,
-        pin_memory=adapter.device.startswith("cuda"),
-    ):
-        target.append(
-            [
-                prediction_record(s, p, threshold, undecided=undecided)
-                for s, p in zip(batch, predictions, strict=True)
-            ]
-        )
-        progress.advance(len(batch))
-    progress.finish()
-    if group.distributed:
-        group.barrier()
-        if group.is_main:
-            log.merge_shards(order=order)
-        group.barrier()
-    if group.is_main and done:  # resumed: finished records may not be a prefix of the order
-        log.put_in_order(order)
-    return len(pending), len(done & {s.id for s in samples})
 
 
 def _on_cpu(device: str) -> bool:
