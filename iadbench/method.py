@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, is_dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from iadbench.errors import IADBenchError
 from iadbench.records import AnswerRules, Prediction, Sample
@@ -69,6 +69,11 @@ class FitContext:
     device: str = "auto"
 
 
+#: The adapter's options dataclass: ``class MyMethod(MethodAdapter[MyOptions])`` types
+#: ``self.options`` for the checker.
+OptionsT = TypeVar("OptionsT")
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What an adapter knows about the run it serves, given once at construction.
@@ -90,7 +95,7 @@ class RunContext:
     workdir: Path | None = None
 
 
-class MethodAdapter(ABC):
+class MethodAdapter(ABC, Generic[OptionsT]):
     """Base class of method adapters.
 
     Subclasses set ``capabilities`` and, when they have options, ``Options`` (a frozen dataclass
@@ -120,7 +125,7 @@ class MethodAdapter(ABC):
 
     def __init__(
         self,
-        options: Any = None,
+        options: OptionsT | None = None,
         *,
         tiny: bool = False,
         device: str = "auto",
@@ -131,7 +136,7 @@ class MethodAdapter(ABC):
         The runner passes ``context``; ``tiny`` and ``device`` alone are a shorthand for direct
         use (a notebook, a test).
         """
-        self.options = options if options is not None else self.Options()
+        self.options: OptionsT = options if options is not None else cast(OptionsT, self.Options())
         self.context = context if context is not None else RunContext(tiny=tiny, device=device)
         self.tiny = self.context.tiny
         self.device = self.context.device
@@ -145,7 +150,7 @@ class MethodAdapter(ABC):
     def artifacts_dir(self, value: Path | None) -> None:
         self.context = replace(self.context, artifacts_dir=value)
 
-    def fit(self, samples: Sequence[Sample], context: FitContext) -> None:  # noqa: B027
+    def fit(self, samples: Sequence[Sample], context: FitContext) -> None:
         """Train on ``samples`` and save what :meth:`load` needs into ``context.workdir``.
 
         Only called when ``capabilities.trains``, and (when the adapter implements :meth:`load`)
@@ -206,7 +211,7 @@ class MethodAdapter(ABC):
         return {}
 
 
-def require_inputs(adapter: MethodAdapter, inputs: Sequence[Any] | None) -> Sequence[Any]:
+def require_inputs(adapter: MethodAdapter[Any], inputs: Sequence[Any] | None) -> Sequence[Any]:
     """``inputs``, or a clear error when an adapter with a preprocessor is called without them.
 
     Raises:
@@ -229,7 +234,7 @@ def required_methods(capabilities: Capabilities) -> frozenset[str]:
     return frozenset({"predict", "fit"} if capabilities.trains else {"predict"})
 
 
-def contract_problems(adapter_cls: type[MethodAdapter]) -> list[str]:
+def contract_problems(adapter_cls: type[MethodAdapter[Any]]) -> list[str]:
     """What in an adapter class contradicts its declared capabilities (empty: none).
 
     Checked when a method is resolved, so a plugin learns at once, not mid-run.
@@ -247,7 +252,7 @@ def contract_problems(adapter_cls: type[MethodAdapter]) -> list[str]:
     return problems
 
 
-def deprecated_spellings(adapter_cls: type[MethodAdapter]) -> list[str]:
+def deprecated_spellings(adapter_cls: type[MethodAdapter[Any]]) -> list[str]:
     """Older contract spellings an adapter still uses (they work for one more release).
 
     ``inference_only_options`` / ``tiny_options`` class attributes: per-option metadata

@@ -80,7 +80,7 @@ class PlannedRun:
 
     request: RunRequest
     spec: RunSpec
-    adapter_cls: type[MethodAdapter]
+    adapter_cls: type[MethodAdapter[Any]]
     options: Any
     out: Path
     cache_dir: Path

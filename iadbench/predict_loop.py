@@ -29,7 +29,7 @@ Batch = tuple[Sequence[Sample], list[Prediction]]
 
 
 def predict_batches(
-    adapter: MethodAdapter,
+    adapter: MethodAdapter[Any],
     samples: Sequence[Sample],
     *,
     batch_size: int,
@@ -58,7 +58,7 @@ def predict_batches(
 
 
 def predict_samples(
-    adapter: MethodAdapter, samples: Sequence[Sample], *, batch_size: int | None = None
+    adapter: MethodAdapter[Any], samples: Sequence[Sample], *, batch_size: int | None = None
 ) -> list[Prediction]:
     """Predict ``samples`` outside a run, exactly as a run does (decoding in this process).
 
@@ -80,7 +80,7 @@ def predict_samples(
 
 
 def _predict_with_failures(
-    adapter: MethodAdapter,
+    adapter: MethodAdapter[Any],
     batch: Sequence[Sample],
     inputs: list[Any] | None,
     failures: dict[int, str],
@@ -94,7 +94,7 @@ def _predict_with_failures(
 
 
 def _predict_isolating_failures(
-    adapter: MethodAdapter, batch: Sequence[Sample], inputs: list[Any] | None
+    adapter: MethodAdapter[Any], batch: Sequence[Sample], inputs: list[Any] | None
 ) -> list[Prediction]:
     """Predict a batch; when it raises, retry image by image so one bad file costs one image."""
     if not batch:
@@ -118,7 +118,9 @@ def _predict_isolating_failures(
     return predictions
 
 
-def _predict_one(adapter: MethodAdapter, sample: Sample, inputs: list[Any] | None) -> Prediction:
+def _predict_one(
+    adapter: MethodAdapter[Any], sample: Sample, inputs: list[Any] | None
+) -> Prediction:
     try:
         (prediction,) = _call_predict(adapter, [sample], inputs)
         return prediction
@@ -131,7 +133,7 @@ def _predict_one(adapter: MethodAdapter, sample: Sample, inputs: list[Any] | Non
 
 
 def _call_predict(
-    adapter: MethodAdapter, batch: Sequence[Sample], inputs: list[Any] | None
+    adapter: MethodAdapter[Any], batch: Sequence[Sample], inputs: list[Any] | None
 ) -> list[Prediction]:
     # Adapters without a preprocessor may define predict(self, batch): keep that simple form.
     return adapter.predict(batch) if inputs is None else adapter.predict(batch, inputs)

@@ -19,13 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from iadbench.errors import IADBenchError, UnknownNameError
 from iadbench.method import MethodAdapter, contract_problems, deprecated_spellings
 
 ENTRY_POINT_GROUP = "iadbench.methods"
-AdapterT = TypeVar("AdapterT", bound=type[MethodAdapter])
+AdapterT = TypeVar("AdapterT", bound=type[MethodAdapter[Any]])
 
 
 class RegistryError(IADBenchError):
@@ -45,7 +45,7 @@ class Entry:
     """
 
     name: str
-    target: str | type[MethodAdapter]
+    target: str | type[MethodAdapter[Any]]
     source: str
     value: str = ""
     origin: str = ""
@@ -57,7 +57,7 @@ class Entry:
         if not self.origin:
             self.origin = self.source
 
-    def resolve(self) -> type[MethodAdapter]:
+    def resolve(self) -> type[MethodAdapter[Any]]:
         """Import the adapter class (once) and check that it is one."""
         if isinstance(self.target, str):
             module_name, _, attr = self.target.partition(":")
@@ -86,7 +86,7 @@ class MethodRegistry:
         self._conflicts: dict[str, list[Entry]] = {}
         self._entry_points_loaded = False
 
-    def add(self, name: str, target: str | type[MethodAdapter], source: str) -> None:
+    def add(self, name: str, target: str | type[MethodAdapter[Any]], source: str) -> None:
         """Register ``name``; the same name from a different source is an error, never a swap."""
         _check_name(name)
         if (old := self._entries.get(name)) and old.source != source:
@@ -135,7 +135,7 @@ class MethodRegistry:
             raise UnknownNameError("method", name, self._entries)
         return self._entries[name]
 
-    def get(self, name: str) -> type[MethodAdapter]:
+    def get(self, name: str) -> type[MethodAdapter[Any]]:
         """The adapter class registered as ``name`` (imported now if it was lazy).
 
         Raises:

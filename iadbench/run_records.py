@@ -333,7 +333,7 @@ def _describe_difference(key: str, values: list[Any]) -> str:
 # --- building ---------------------------------------------------------------------------------
 
 
-def build_manifest(plan: PlannedRun, adapter: MethodAdapter, *, n_test: int) -> Manifest:
+def build_manifest(plan: PlannedRun, adapter: MethodAdapter[Any], *, n_test: int) -> Manifest:
     """The manifest of a starting attempt (``running``); attempts are added by the caller.
 
     ``versions`` and ``git`` are this attempt's; every attempt's are kept in ``attempts``.

@@ -8,6 +8,8 @@ an interrupted attempt had and however many resume it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from iadbench.distributed import process_group
 from iadbench.method import MethodAdapter
 from iadbench.planning import PlannedRun, batch_size
@@ -20,7 +22,7 @@ from iadbench.store import PredictionLog, prediction_record
 
 def predict_missing(
     plan: PlannedRun,
-    adapter: MethodAdapter,
+    adapter: MethodAdapter[Any],
     samples: list[Sample],
     log: PredictionLog,
     threshold: float | None,

@@ -55,7 +55,9 @@ TRAINING_DATA_FILE = "training-data.json"
 TRAINED_MARKER = "TRAINED"
 
 
-def _fit_or_load(adapter: MethodAdapter, samples: Sequence[Sample], context: FitContext) -> None:
+def _fit_or_load(
+    adapter: MethodAdapter[Any], samples: Sequence[Sample], context: FitContext
+) -> None:
     """Load a finished training from ``context.workdir``, or train and mark it finished."""
     workdir = context.workdir
     with _training_lock(workdir):
@@ -83,7 +85,7 @@ def _training_lock(workdir: Path) -> AbstractContextManager[object]:
     return FileLock(str(workdir / ".train.lock"))
 
 
-def fit_stage(plan: PlannedRun, adapter: MethodAdapter, device: str) -> Path:
+def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any], device: str) -> Path:
     """Train (or let the adapter reuse what it trained) under the training hash; returns the dir.
 
     The training data's fingerprints are recorded in the dir; with ``--verify-content`` a content

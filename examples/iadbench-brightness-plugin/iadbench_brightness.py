@@ -24,7 +24,7 @@ class BrightnessOptions:
     z_scale: float = 2.0  # |z| at which the score reaches 0.5
 
 
-class Brightness(iadbench.MethodAdapter):
+class Brightness(iadbench.MethodAdapter[BrightnessOptions]):
     """Brightness z-score against the training images (example plugin)."""
 
     capabilities = iadbench.Capabilities(needs_pixels=True, trains=True, gives_scores=True)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class AprilGAN(MethodAdapter):
+class AprilGAN(MethodAdapter[AprilGANOptions]):
     """AprilGAN: CLIP ViT-L/14@518 patch tokens, trained linear maps, prompt-ensemble scores.
 
     CLIP stays frozen. The patch tokens of four visual blocks each pass through a trained

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from iadbench.method import Capabilities, MethodAdapter
+from iadbench.method import Capabilities, MethodAdapter, NoOptions
 from iadbench.records import DEFECT, NORMAL, Prediction, Sample
 
 
-class _ConstantPredictor(MethodAdapter):
+class _ConstantPredictor(MethodAdapter[NoOptions]):
     """Answers the same label for every image, without opening it."""
 
     capabilities = Capabilities(needs_pixels=False, builds_models=False)

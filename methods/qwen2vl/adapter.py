@@ -69,7 +69,7 @@ class Qwen2VLOptions:
     attn_implementation: str = "auto"
 
 
-class Qwen2VL(MethodAdapter):
+class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
     """Qwen2-VL base (zero-shot): greedy answer to the LR-IAD prompt, parsed strictly.
 
     Each image is shown with the paper's prompt ("This is an image containing a {object}. ...

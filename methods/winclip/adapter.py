@@ -116,7 +116,7 @@ def winclip_precision(requested: str, device: str) -> str:
     return resolve_precision(requested, device)
 
 
-class WinClip(MethodAdapter):
+class WinClip(MethodAdapter[WinClipOptions]):
     """WinCLIP zero-shot: anomalib's CLIP prompt-ensemble score (ViT-B-16-plus-240, 240 px).
 
     The image and the two compositional prompt ensembles of anomalib's WinCLIP ("a photo of a
