@@ -82,9 +82,9 @@ def test_list_options_shows_class_names_and_precision_defaults():
         [*CLI, "list", "winclip", "--options"], capture_output=True, text=True, env=ENV, timeout=120
     )
     assert result.returncode == 0, result.stderr
+    cells = [[cell.strip() for cell in line.split("│")] for line in result.stdout.splitlines()]
     rows = {
-        line.split()[0]: line.split()[-1]
-        for line in result.stdout.splitlines()
-        if line.split() and line.split()[0] in {"class_names", "precision"}
+        row[0]: row[2] for row in cells if len(row) > 3 and row[0] in {"class_names", "precision"}
     }
     assert rows == {"class_names": "'official'", "precision": "'auto'"}
+    assert "choices: official, natural" in " ".join(result.stdout.split())
