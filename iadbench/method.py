@@ -80,8 +80,9 @@ class RunContext:
 
     Attributes:
         tiny: Build tiny random-weight models (``--tiny``).
-        device: ``"cpu"``, ``"cuda"``, ``"cuda:<n>"`` (one GPU per process of a sharded run) or
-            ``"auto"`` when the adapter resolves it itself (``iadbench.devices.resolve_device``).
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:<n>"`` (one GPU per process of a sharded run):
+            the runner resolves ``--device auto`` for methods that build models; ``"auto"``
+            remains only for model-free methods and direct construction.
         seed: The run's seed.
         artifacts_dir: Where per-image artefacts go (the run dir's ``artifacts/``); None outside a
             run.

@@ -98,6 +98,10 @@ def _compute(
         for problem in test_reader.balance_problems():
             logger.warning("WARNING: %s", problem)
     device = group.device_for(plan.request.device)
+    if caps.builds_models:  # resolved here, once: adapters get "cpu" / "cuda[:n]", never "auto"
+        from iadbench.devices import resolve_device
+
+        device = resolve_device(device)
     context = RunContext(
         tiny=spec.tiny,
         device=device,
@@ -106,7 +110,7 @@ def _compute(
         workdir=trained_dir(plan) if caps.trains else None,
     )
     adapter = plan.adapter_cls(plan.options, context=context)
-    if group.is_main and caps.prefers_gpu and not spec.tiny and _on_cpu(device):
+    if group.is_main and caps.prefers_gpu and not spec.tiny and device == "cpu":
         logger.warning(
             "WARNING: %s is practical only on a GPU at real size; on the CPU expect hours "
             "(--device cuda on a GPU machine, or --tiny for a quick check).",
@@ -217,14 +221,3 @@ def _record_stop(
         except OSError:
             logger.debug("could not record status %r in the manifest", status, exc_info=True)
     store.release_space_reserve()
-
-
-def _on_cpu(device: str) -> bool:
-    """Whether ``device`` resolves to the CPU (``auto`` without CUDA; torch is imported here)."""
-    if device.startswith("cuda"):
-        return False
-    if device == "cpu":
-        return True
-    from iadbench.devices import resolve_device
-
-    return resolve_device(device) == "cpu"
