@@ -141,6 +141,14 @@ class MethodAdapter(ABC, Generic[OptionsT]):
         self.context = context if context is not None else RunContext(tiny=tiny, device=device)
         self.tiny = self.context.tiny
         self.device = self.context.device
+        self.setup()
+
+    def setup(self) -> None:
+        """Prepare the adapter after ``options`` and ``context`` are set (default: nothing).
+
+        Override this instead of ``__init__``: check options, resolve precision, note what to
+        build — cheaply; build models on first use, so ``iadbench list`` and planning stay fast.
+        """
 
     @property
     def artifacts_dir(self) -> Path | None:

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from iadbench.method import Capabilities, FitContext, MethodAdapter, RunContext, require_inputs
+from iadbench.method import Capabilities, FitContext, MethodAdapter, require_inputs
 from iadbench.records import Prediction, Sample
 from iadbench_methods.aprilgan.data import ClipPreprocessor
 from iadbench_methods.aprilgan.options import (
@@ -74,15 +74,8 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
     version: ClassVar[str] = "2"
     default_batch_size: ClassVar[int] = 16
 
-    def __init__(
-        self,
-        options: Any = None,
-        *,
-        tiny: bool = False,
-        device: str = "auto",
-        context: RunContext | None = None,
-    ) -> None:
-        super().__init__(options, tiny=tiny, device=device, context=context)
+    def setup(self) -> None:
+        """The model is built on first use; nothing heavy happens here."""
         self.options: AprilGANOptions
         self._model: AprilGANModel | None = None
         self._facts: dict[str, Any] = {}

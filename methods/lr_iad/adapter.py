@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from iadbench import console_logging
 from iadbench.errors import IADBenchError
-from iadbench.method import Capabilities, FitContext, RunContext
+from iadbench.method import Capabilities, FitContext
 from iadbench.records import Sample
 from iadbench_methods.lr_iad.config import LRIADOptions
 from iadbench_methods.lr_iad.rewards import Gather
@@ -71,15 +71,9 @@ class LRIAD(Qwen2VL):
     # monitor, checked at every step), so demos and tests train in seconds.
     version: ClassVar[str] = "1"
 
-    def __init__(
-        self,
-        options: Any = None,
-        *,
-        tiny: bool = False,
-        device: str = "auto",
-        context: RunContext | None = None,
-    ) -> None:
-        super().__init__(options, tiny=tiny, device=device, context=context)
+    def setup(self) -> None:
+        """The Qwen2-VL setup, plus what training records and the test hooks."""
+        super().setup()
         self.options: LRIADOptions
         self.training: dict[str, Any] | None = None
         # Test hooks (never options: they do not enter the hash): more rewards, callbacks,

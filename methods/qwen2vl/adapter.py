@@ -18,7 +18,7 @@ from typing import Any
 from iadbench.devices import resolve_device, resolve_precision
 from iadbench.errors import IADBenchError
 from iadbench.images import load_rgb
-from iadbench.method import Capabilities, MethodAdapter, RunContext, require_inputs
+from iadbench.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.options import option
 from iadbench.records import Prediction, Sample
 from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES, parse_answer
@@ -108,15 +108,8 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
     default_batch_size = 16
     answer_rules = AB_ANSWER_RULES  # strict headline, lenient figures beside it (LR-IAD too)
 
-    def __init__(
-        self,
-        options: Any = None,
-        *,
-        tiny: bool = False,
-        device: str = "auto",
-        context: RunContext | None = None,
-    ) -> None:
-        super().__init__(options, tiny=tiny, device=device, context=context)
+    def setup(self) -> None:
+        """Resolve device, precision and attention; check the checkpoint and adapter paths."""
         opts: Qwen2VLOptions = self.options
         if opts.max_new_tokens < 1:
             raise IADBenchError(f"max_new_tokens must be at least 1, got {opts.max_new_tokens}")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from iadbench.categories import natural_name
 from iadbench.devices import PRECISIONS, resolve_device, resolve_precision, torch_dtype
 from iadbench.errors import IADBenchError
-from iadbench.method import Capabilities, MethodAdapter, RunContext, require_inputs
+from iadbench.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.records import Prediction, Sample
 from iadbench_methods.clip_common import TINY_WEIGHTS_SEED, register_tiny_configs, tiny_name
 from iadbench_methods.winclip.preprocess import WinClipPreprocessor
@@ -155,15 +155,8 @@ class WinClip(MethodAdapter[WinClipOptions]):
     version = "2"
     default_batch_size = 32
 
-    def __init__(
-        self,
-        options: Any = None,
-        *,
-        tiny: bool = False,
-        device: str = "auto",
-        context: RunContext | None = None,
-    ) -> None:
-        super().__init__(options, tiny=tiny, device=device, context=context)
+    def setup(self) -> None:
+        """Check options and weights before torch is imported; the model is built on first use."""
         opts: WinClipOptions = self.options
         # Cheap checks first: a wrong option fails in a second, before torch is imported.
         self.scales = parse_scales(opts.scales)

@@ -61,20 +61,34 @@ def test_two_processes_write_the_single_process_file(tmp_path, data_args, plugin
     assert json.loads((two / "manifest.json").read_text())["processes"] == 2
 
 
-@pytest.mark.slow
-def test_sharded_run_resumes_from_shards_left_by_an_interrupted_attempt(tmp_path, data_args):
-    common = ["--method", "always-defect", "--train", "visa", "--test", "mvtec", *data_args]
+def _interrupted_sharded_attempt(
+    tmp_path, common: list[str], rank0: slice, rank1: slice, torn: bool
+) -> list[str]:
+    """A single-process run in ``one/``, and in ``two/`` what an interrupted 2-process attempt
+    leaves: each rank's share of the records up to where it got, a manifest saying running.
+
+    Returns the single-process file's lines.
+    """
     single = _single([*common, "--out", str(tmp_path / "one")])
     assert single.returncode == 0, single.stderr
-    # An interrupted 2-process attempt: each rank left part of its share, rank 1 with a torn line.
     lines = (tmp_path / "one" / "predictions.jsonl").read_text().splitlines(keepends=True)
     shards = tmp_path / "two" / "shards"
     shards.mkdir(parents=True)
-    (shards / "predictions.rank0.jsonl").write_text("".join(lines[0:20:2]))
-    (shards / "predictions.rank1.jsonl").write_text("".join(lines[1:20:2]) + lines[21][:30])
+    (shards / "predictions.rank0.jsonl").write_text("".join(lines[rank0]))
+    tail = lines[21][:30] if torn else ""  # a line torn by the kill
+    (shards / "predictions.rank1.jsonl").write_text("".join(lines[rank1]) + tail)
     # A real attempt writes its manifest before any prediction: shards alone are never adopted.
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
     (tmp_path / "two" / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    return lines
+
+
+@pytest.mark.slow
+def test_sharded_run_resumes_from_shards_left_by_an_interrupted_attempt(tmp_path, data_args):
+    common = ["--method", "always-defect", "--train", "visa", "--test", "mvtec", *data_args]
+    lines = _interrupted_sharded_attempt(
+        tmp_path, common, slice(0, 20, 2), slice(1, 20, 2), torn=True
+    )
     sharded = _sharded([*common, "--out", str(tmp_path / "two")])
     assert sharded.returncode == 0, sharded.stderr
     merged = (tmp_path / "two" / "predictions.jsonl").read_text().splitlines(keepends=True)
@@ -84,16 +98,10 @@ def test_sharded_run_resumes_from_shards_left_by_an_interrupted_attempt(tmp_path
 
 def test_shards_resumed_by_one_process_give_the_single_process_file(tmp_path, data_args):
     common = ["--method", "always-defect", "--train", "visa", "--test", "mvtec", *data_args]
-    single = _single([*common, "--out", str(tmp_path / "one")])
-    assert single.returncode == 0, single.stderr
-    lines = (tmp_path / "one" / "predictions.jsonl").read_text().splitlines(keepends=True)
-    shards = tmp_path / "two" / "shards"
-    shards.mkdir(parents=True)
     # Rank 1 got less far than rank 0: the finished records are not a prefix of the test order.
-    (shards / "predictions.rank0.jsonl").write_text("".join(lines[0:20:2]))
-    (shards / "predictions.rank1.jsonl").write_text("".join(lines[1:10:2]))
-    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
-    (tmp_path / "two" / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    lines = _interrupted_sharded_attempt(
+        tmp_path, common, slice(0, 20, 2), slice(1, 10, 2), torn=False
+    )
     resumed = _single([*common, "--out", str(tmp_path / "two")])
     assert resumed.returncode == 0, resumed.stderr
     assert "15 resumed" in resumed.stdout
