@@ -20,7 +20,7 @@ ImageBind: ``code/model/ImageBind/models/imagebind_model.py`` (``imagebind_huge`
 * head: ``LayerNorm(eps=1e-6)`` → CLS → ``Linear(D → 1024, bias=False)``; postprocessor: L2
   normalisation.
 
-Huge: D = 1280, 32 blocks, 16 heads, output 1024. :func:`vision_state_dict` picks the vision keys
+Huge: D = 1280, 32 blocks, 16 heads, output 1024. :func:`tower_state_dict` picks the vision keys
 out of a whole ImageBind checkpoint and checks that every one this module expects is present
 (the official loader uses ``strict=False`` and can silently miss keys).
 """
@@ -36,12 +36,6 @@ from torch import nn
 from iadbench.errors import IADBenchError
 
 VISION = "vision"
-# Key prefixes of ImageBind's vision modules inside imagebind_huge.pth.
-VISION_PREFIXES = (
-    f"modality_preprocessors.{VISION}.",
-    f"modality_trunks.{VISION}.",
-    f"modality_heads.{VISION}.",
-)
 
 
 @dataclass(frozen=True)
@@ -117,19 +111,23 @@ class _Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
-class _Block(nn.Module):
-    """Pre-norm block; sequence-first like the reference (``nn.MultiheadAttention`` default)."""
+class TransformerBlock(nn.Module):
+    """ImageBind's pre-norm block (``BlockWithMasking``), shared by its image and text towers.
 
-    def __init__(self, config: VisionConfig) -> None:
+    Sequence-first (L, B, D) like the reference (``nn.MultiheadAttention``'s default layout).
+    """
+
+    def __init__(self, width: int, heads: int) -> None:
         super().__init__()
-        self.attn = nn.MultiheadAttention(config.width, config.heads, bias=True)
-        self.norm_1 = nn.LayerNorm(config.width, eps=1e-6)
-        self.mlp = _Mlp(config.width)
-        self.norm_2 = nn.LayerNorm(config.width, eps=1e-6)
+        self.attn = nn.MultiheadAttention(width, heads, bias=True)
+        self.norm_1 = nn.LayerNorm(width, eps=1e-6)
+        self.mlp = _Mlp(width)
+        self.norm_2 = nn.LayerNorm(width, eps=1e-6)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """One block; ``attn_mask`` is additive (the text tower's causal mask)."""
         normed = self.norm_1(x)
-        x = x + self.attn(normed, normed, normed, need_weights=False)[0]
+        x = x + self.attn(normed, normed, normed, need_weights=False, attn_mask=attn_mask)[0]
         return x + self.mlp(self.norm_2(x))
 
 
@@ -138,7 +136,9 @@ class _Trunk(nn.Module):
         super().__init__()
         # Sequential(LayerNorm, rearrange): keys pre_transformer_layer.0.*
         self.pre_transformer_layer = nn.Sequential(nn.LayerNorm(config.width, eps=1e-6))
-        self.blocks = nn.Sequential(*[_Block(config) for _ in range(config.blocks)])
+        self.blocks = nn.Sequential(
+            *[TransformerBlock(config.width, config.heads) for _ in range(config.blocks)]
+        )
 
     def forward(
         self, tokens: torch.Tensor, out_layers: tuple[int, ...]
@@ -156,7 +156,8 @@ class ImageBindVision(nn.Module):
     """ImageBind's vision encoder: image → (L2-normalised embedding, patch tokens of 4 blocks).
 
     Module names reproduce ``imagebind_huge.pth``'s vision keys, so
-    ``load_state_dict(vision_state_dict(checkpoint))`` loads the published weights strictly.
+    ``load_state_dict(tower_state_dict(checkpoint, model))`` loads the published weights
+    strictly.
     """
 
     def __init__(self, config: VisionConfig = VisionConfig()) -> None:
@@ -189,27 +190,29 @@ class ImageBindVision(nn.Module):
         return nn.functional.normalize(embedding, dim=-1), kept
 
 
-def vision_state_dict(
-    checkpoint: Mapping[str, torch.Tensor], model: ImageBindVision
+def tower_state_dict(
+    checkpoint: Mapping[str, torch.Tensor], model: nn.Module
 ) -> dict[str, torch.Tensor]:
-    """The vision part of a whole ImageBind state dict, checked against ``model``.
+    """The part of a whole ImageBind state dict that ``model`` (one tower) holds, checked.
+
+    Works for :class:`ImageBindVision` and the text tower alike: their module names are the
+    checkpoint's keys, so exactly the keys ``model.state_dict()`` lists are taken.
 
     Raises:
         IADBenchError: A key the model expects is missing, or a tensor has another shape.
     """
-    picked = {k: v for k, v in checkpoint.items() if k.startswith(VISION_PREFIXES)}
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(picked))
+    missing = sorted(set(expected) - set(checkpoint))
     if missing:
         raise IADBenchError(
-            f"the ImageBind checkpoint lacks {len(missing)} vision keys, e.g. {missing[:3]}; is "
-            "it imagebind_huge.pth?"
+            f"the ImageBind checkpoint lacks {len(missing)} of the {type(model).__name__} keys, "
+            f"e.g. {missing[:3]}; is it imagebind_huge.pth?"
         )
-    wrong = [k for k, v in expected.items() if tuple(picked[k].shape) != tuple(v.shape)]
+    wrong = [k for k, v in expected.items() if tuple(checkpoint[k].shape) != tuple(v.shape)]
     if wrong:
         key = wrong[0]
         raise IADBenchError(
-            f"ImageBind key {key} has shape {tuple(picked[key].shape)}, the model expects "
+            f"ImageBind key {key} has shape {tuple(checkpoint[key].shape)}, the model expects "
             f"{tuple(expected[key].shape)} (another model size?)"
         )
-    return {k: picked[k] for k in expected}
+    return {k: checkpoint[k] for k in expected}

@@ -11,7 +11,7 @@ from iadbench_methods.anomalygpt.vision import (  # noqa: E402
     TINY_VISION,
     ImageBindVision,
     VisionConfig,
-    vision_state_dict,
+    tower_state_dict,
 )
 
 # Facts of imagebind_huge (vendored ImageBind in CASIA-IVA-Lab/AnomalyGPT): key → shape.
@@ -89,17 +89,19 @@ def test_vision_keys_are_picked_from_a_whole_checkpoint_and_checked(tiny):
         "modality_postprocessors.text.1.log_logit_scale": torch.zeros(()),
     }
     fresh = ImageBindVision(TINY_VISION).eval()
-    fresh.load_state_dict(vision_state_dict(checkpoint, fresh), strict=True)
+    fresh.load_state_dict(tower_state_dict(checkpoint, fresh), strict=True)
     images = torch.randn(1, 3, 56, 56)
     with torch.inference_mode():
         torch.testing.assert_close(fresh(images)[0], tiny(images)[0])
     del checkpoint["modality_heads.vision.2.weight"]
-    with pytest.raises(IADBenchError, match="lacks 1 vision keys.*modality_heads.vision.2.weight"):
-        vision_state_dict(checkpoint, fresh)
+    with pytest.raises(
+        IADBenchError, match="lacks 1 of the ImageBindVision keys.*modality_heads.vision.2.weight"
+    ):
+        tower_state_dict(checkpoint, fresh)
 
 
 def test_a_checkpoint_of_another_size_is_refused(tiny):
     other = ImageBindVision(VisionConfig(width=48, blocks=4, heads=2, out_dim=16, image_size=56,
                                          out_layers=(0, 1, 2, 3)))  # fmt: skip
     with pytest.raises(IADBenchError, match="has shape .* the model expects"):
-        vision_state_dict(other.state_dict(), tiny)
+        tower_state_dict(other.state_dict(), tiny)
