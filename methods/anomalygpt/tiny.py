@@ -2,7 +2,7 @@
 
 For tests and ``--tiny`` (issue 11): tiny ImageBind towers, tiny decoder / prompt learner, a tiny
 ``LlamaForCausalLM`` (the architecture of Vicuna) with peft LoRA on q/k/v/o as the official
-``LoraConfig`` (r, alpha, dropout scaled down only in r), and a byte-level BPE tokenizer trained on
+``LoraConfig`` (r and alpha scaled down), and a byte-level BPE tokenizer trained on
 the prompt texts, with LLaMA's special tokens (``<s>``, ``</s>``; pad = eos as the official code).
 """
 
@@ -24,8 +24,8 @@ from iadbench_methods.anomalygpt.text import TINY_TEXT, ImageBindText
 from iadbench_methods.anomalygpt.vision import TINY_VISION, ImageBindVision
 
 TINY_LLM_WIDTH = 32
-# The official LoraConfig (openllama.py): target modules and dropout; r and alpha from the
-# config (32 / 32 in code/config/openllama_peft.yaml per the issue; tiny uses r 4, alpha 4).
+# The official LoraConfig (openllama.py): target modules; r 32, alpha 32, dropout 0.1 from
+# code/config/openllama_peft.yaml (read there). The tiny model uses r 4, alpha 4, dropout 0.1.
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 
