@@ -1,0 +1,171 @@
+"""AnomalyGPT's training stage: normal images and their NSA twins, decoder + prompt learner only.
+
+As the official training (``code/datasets/{mvtec,visa}.py`` ``__getitem__`` and ``collate``,
+``code/model/agent.py``, ``code/dsconfig/openllama_peft_stage_1.json``): every training image is
+resized to 224 × 224 (bicubic) and gives two examples — itself with "No, there is no anomaly in
+the image." and an NSA synthetic anomaly with its position answer and mask; the loss is the LM
+loss on the answers plus focal + dice on the anomaly maps; Adam; only ``image_decoder`` and
+``prompt_learner`` are updated. The patch source is another training image (the official code
+takes the previous one the loader drew, of any category).
+
+Resumable at epoch boundaries: the data order, the NSA draws and torch's RNG (dropout) are seeded
+from (seed, epoch), and ``checkpoint.pt`` (weights, optimiser, epoch) is written after every
+epoch, so an interrupted training resumed from it ends with the weights of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from iadbench.images import load_rgb
+from iadbench.records import Sample
+from iadbench_methods.anomalygpt.model import AnomalyGPTModel
+from iadbench_methods.anomalygpt.nsa import VISA_OPTIONS, NSAOptions, synthesize_anomaly
+from iadbench_methods.anomalygpt.questions import question
+
+NORMAL_ANSWER = "No, there is no anomaly in the image."
+CHECKPOINT = "checkpoint.pt"
+HEADS = "pytorch_model.pt"  # the official name: image_decoder.* and prompt_learner.* weights
+# ImageBind's vision transform (code/model/ImageBind/data.py): CLIP's mean and std.
+MEAN = (0.48145466, 0.4578275, 0.40821073)
+STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The schedule (official: 50 epochs, global batch 16, Adam lr 1e-3)."""
+
+    epochs: int = 50
+    batch_size: int = 16
+    lr: float = 1e-3
+    seed: int = 0
+    image_size: int = 224  # the tower's input side (224 for ImageBind-Huge)
+
+
+def image_array(sample: Sample, size: int = 224) -> np.ndarray:
+    """The image as (size, size, 3) uint8, bicubic, as the official datasets resize it."""
+    from PIL import Image
+
+    return np.asarray(load_rgb(sample.image_path).resize((size, size), Image.Resampling.BICUBIC))
+
+
+def to_tensor(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
+    """uint8 images → normalised (B, 3, size, size) floats for the tower."""
+    batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+    if batch.shape[-1] != size:
+        batch = torch.nn.functional.interpolate(
+            batch, size=(size, size), mode="bicubic", align_corners=False
+        ).clamp(0, 1)
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    return (batch - mean) / std
+
+
+def train_anomalygpt(
+    model: AnomalyGPTModel,
+    samples: Sequence[Sample],
+    settings: TrainingSettings,
+    workdir: Path,
+    nsa: NSAOptions = VISA_OPTIONS,
+    stop_after_epoch: int | None = None,
+) -> list[float]:
+    """Train (or resume) in ``workdir``; returns the mean loss of each epoch run in this call.
+
+    Args:
+        model: The assembled model (its heads are trained in place).
+        samples: Normal training images (the Train subset, Table II).
+        settings: Schedule and seed.
+        workdir: The training dir: ``checkpoint.pt`` after every epoch, ``pytorch_model.pt``
+            (the trained heads, official key names) at the end.
+        nsa: The NSA parameters (``VISA_OPTIONS`` or ``mvtec_options(category)``).
+        stop_after_epoch: Stop once this epoch is done (tests interrupt a training with it).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    optimizer = torch.optim.Adam(model.trainable_parameters(), lr=settings.lr)
+    start = 0
+    if (workdir / CHECKPOINT).is_file():
+        state = torch.load(workdir / CHECKPOINT, weights_only=True)
+        model.heads.load_state_dict(state["heads"])
+        optimizer.load_state_dict(state["optimizer"])
+        start = int(state["epoch"])
+    arrays = [image_array(s, 224) for s in samples]
+    losses = []
+    model.train()
+    for epoch in range(start, settings.epochs):
+        rng = np.random.default_rng([settings.seed, epoch])
+        torch.manual_seed(settings.seed * 100_003 + epoch)
+        order = rng.permutation(len(samples))
+        total, steps = 0.0, 0
+        for first in range(0, len(order), settings.batch_size):
+            indices = order[first : first + settings.batch_size]
+            loss = _step(model, optimizer, samples, arrays, indices, rng, nsa, settings)
+            total, steps = total + loss, steps + 1
+        losses.append(total / max(1, steps))
+        _save(workdir / CHECKPOINT, model, optimizer, epoch + 1)
+        if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
+            break
+    model.eval()
+    if not stop_after_epoch or stop_after_epoch >= settings.epochs:
+        torch.save(_heads_state(model), workdir / HEADS)
+    return losses
+
+
+def _step(
+    model: AnomalyGPTModel,
+    optimizer: torch.optim.Optimizer,
+    samples: Sequence[Sample],
+    arrays: Sequence[np.ndarray],
+    indices: np.ndarray,
+    rng: np.random.Generator,
+    nsa: NSAOptions,
+    settings: TrainingSettings,
+) -> float:
+    images, masks, names, questions, answers = [], [], [], [], []
+    for index in indices:
+        source = arrays[(int(index) - 1) % len(arrays)]  # another training image
+        synthetic = synthesize_anomaly(arrays[index], source, rng, nsa)
+        sample = samples[index]
+        for image, mask, answer in (
+            (arrays[index], np.zeros((224, 224), np.float32), NORMAL_ANSWER),
+            (
+                synthetic.image,
+                synthetic.label,
+                synthetic.answer if synthetic.boxes else NORMAL_ANSWER,
+            ),
+        ):
+            images.append(image)
+            masks.append(torch.from_numpy(np.asarray(mask, dtype=np.float32)))
+            names.append(sample.category)
+            questions.append(question(sample.dataset, sample.category, "train"))
+            answers.append(answer)
+    optimizer.zero_grad(set_to_none=True)
+    loss, _ = model.loss(
+        to_tensor(images, settings.image_size), names, questions, answers, torch.stack(masks)
+    )
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def _heads_state(model: AnomalyGPTModel) -> dict[str, torch.Tensor]:
+    """``image_decoder.*`` and ``prompt_learner.*``: what the official ``save_model`` keeps."""
+    return {
+        key: value.detach().clone()
+        for key, value in model.heads.state_dict().items()
+        if key.startswith(("image_decoder.", "prompt_learner."))
+    }
+
+
+def _save(path: Path, model: AnomalyGPTModel, optimizer: torch.optim.Optimizer, epoch: int) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {"heads": model.heads.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch},
+        tmp,
+    )
+    os.replace(tmp, path)
