@@ -39,13 +39,34 @@ STD = (0.26862954, 0.26130258, 0.27577711)
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """The schedule (official: 50 epochs, global batch 16, Adam lr 1e-3)."""
+    """The schedule, as read in the official configuration.
+
+    ``code/config/openllama_peft.yaml``: 50 epochs. ``code/dsconfig/openllama_peft_stage_1.json``:
+    global batch 16 (1 per GPU × 8 accumulation × 2 GPUs in ``scripts/train_*.sh``), DeepSpeed
+    "Adam" lr 1e-3, betas (0.9, 0.95), eps 1e-8, weight decay 1e-3, gradient clipping 1.0,
+    ``WarmupDecayLR`` (warm-up 10 steps to 1e-3, decay to 0 at step 10,000), fp16. Here: torch
+    ``AdamW`` with those values and a linear warm-up then linear decay. Not verified offline:
+    whether DeepSpeed's "Adam" with weight decay decouples it (AdamW) and the shape of its
+    warm-up (DeepSpeed offers log and linear).
+    """
 
     epochs: int = 50
     batch_size: int = 16
     lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-8
+    weight_decay: float = 1e-3
+    grad_clip: float = 1.0
+    warmup_steps: int = 10
+    total_steps: int = 10_000
     seed: int = 0
     image_size: int = 224  # the tower's input side (224 for ImageBind-Huge)
+
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of ``lr`` at optimiser step ``step`` (0-based)."""
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        return max(0.0, (self.total_steps - step) / max(1, self.total_steps - self.warmup_steps))
 
 
 def image_array(sample: Sample, size: int = 224) -> np.ndarray:
@@ -87,12 +108,17 @@ def train_anomalygpt(
         stop_after_epoch: Stop once this epoch is done (tests interrupt a training with it).
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    optimizer = torch.optim.Adam(model.trainable_parameters(), lr=settings.lr)
+    optimizer = torch.optim.AdamW(
+        model.trainable_parameters(), lr=settings.lr, betas=settings.betas, eps=settings.eps,
+        weight_decay=settings.weight_decay,
+    )  # fmt: skip
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, settings.lr_factor)
     start = 0
     if (workdir / CHECKPOINT).is_file():
         state = torch.load(workdir / CHECKPOINT, weights_only=True)
         model.heads.load_state_dict(state["heads"])
         optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
         start = int(state["epoch"])
     arrays = [image_array(s, 224) for s in samples]
     losses = []
@@ -105,9 +131,10 @@ def train_anomalygpt(
         for first in range(0, len(order), settings.batch_size):
             indices = order[first : first + settings.batch_size]
             loss = _step(model, optimizer, samples, arrays, indices, rng, nsa, settings)
+            schedule.step()
             total, steps = total + loss, steps + 1
         losses.append(total / max(1, steps))
-        _save(workdir / CHECKPOINT, model, optimizer, epoch + 1)
+        _save(workdir / CHECKPOINT, model, optimizer, schedule, epoch + 1)
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
             break
     model.eval()
@@ -149,6 +176,7 @@ def _step(
         to_tensor(images, settings.image_size), names, questions, answers, torch.stack(masks)
     )
     loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.trainable_parameters(), settings.grad_clip)
     optimizer.step()
     return float(loss.detach())
 
@@ -162,10 +190,19 @@ def _heads_state(model: AnomalyGPTModel) -> dict[str, torch.Tensor]:
     }
 
 
-def _save(path: Path, model: AnomalyGPTModel, optimizer: torch.optim.Optimizer, epoch: int) -> None:
+def _save(
+    path: Path,
+    model: AnomalyGPTModel,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    epoch: int,
+) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save(
-        {"heads": model.heads.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch},
-        tmp,
-    )
+    state = {
+        "heads": model.heads.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "schedule": schedule.state_dict(),
+        "epoch": epoch,
+    }
+    torch.save(state, tmp)
     os.replace(tmp, path)
