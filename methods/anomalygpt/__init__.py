@@ -1,7 +1,12 @@
 """AnomalyGPT (Gu et al., AAAI 2024), re-implemented on current libraries — work in progress.
 
-Not registered as a method yet (issue 11): the building blocks land first, each tested on its
-own — ImageBind's image and text towers (``vision.py``, ``text.py``), the image decoder / prompt
-learner / ``llama_proj`` (``decoder.py``) and the NSA synthetic-anomaly generator (``nsa.py``).
+Registered as ``anomalygpt`` for ``--tiny`` runs (random weights); loading the real weights is
+the part still missing (issue 11). Modules: ImageBind's towers (``vision.py``, ``text.py``), the
+decoder / prompt learner / ``llama_proj`` (``decoder.py``), the assembled model (``model.py``,
+``tiny.py``), NSA (``nsa.py``), training (``training.py``), questions and answers, the adapter.
 ``methods/anomalygpt/README.md`` says what exists and what is left.
 """
+
+from iadbench_methods.anomalygpt.adapter import AnomalyGPT, AnomalyGPTOptions
+
+__all__ = ["AnomalyGPT", "AnomalyGPTOptions"]

@@ -26,7 +26,12 @@ import torch
 from iadbench.images import load_rgb
 from iadbench.records import Sample
 from iadbench_methods.anomalygpt.model import AnomalyGPTModel
-from iadbench_methods.anomalygpt.nsa import VISA_OPTIONS, NSAOptions, synthesize_anomaly
+from iadbench_methods.anomalygpt.nsa import (
+    VISA_OPTIONS,
+    NSAOptions,
+    mvtec_options,
+    synthesize_anomaly,
+)
 from iadbench_methods.anomalygpt.questions import question
 
 NORMAL_ANSWER = "No, there is no anomaly in the image."
@@ -69,6 +74,20 @@ class TrainingSettings:
         return max(0.0, (self.total_steps - step) / max(1, self.total_steps - self.warmup_steps))
 
 
+def nsa_options(sample: Sample) -> NSAOptions:
+    """The official NSA parameters for a sample: MVTec AD's per category, VisA's for the rest.
+
+    (``code/datasets/mvtec.py`` sets them per category; ``visa.py`` uses one set, which iadbench
+    also applies to a user's own parts.)
+    """
+    if sample.dataset == "mvtec":
+        try:
+            return mvtec_options(sample.category)
+        except KeyError:
+            return VISA_OPTIONS
+    return VISA_OPTIONS
+
+
 def image_array(sample: Sample, size: int = 224) -> np.ndarray:
     """The image as (size, size, 3) uint8, bicubic, as the official datasets resize it."""
     from PIL import Image
@@ -93,7 +112,7 @@ def train_anomalygpt(
     samples: Sequence[Sample],
     settings: TrainingSettings,
     workdir: Path,
-    nsa: NSAOptions = VISA_OPTIONS,
+    nsa: NSAOptions | None = None,
     stop_after_epoch: int | None = None,
 ) -> list[float]:
     """Train (or resume) in ``workdir``; returns the mean loss of each epoch run in this call.
@@ -104,7 +123,8 @@ def train_anomalygpt(
         settings: Schedule and seed.
         workdir: The training dir: ``checkpoint.pt`` after every epoch, ``pytorch_model.pt``
             (the trained heads, official key names) at the end.
-        nsa: The NSA parameters (``VISA_OPTIONS`` or ``mvtec_options(category)``).
+        nsa: NSA parameters for every image; None: per image, as the official datasets do
+            (:func:`nsa_options`).
         stop_after_epoch: Stop once this epoch is done (tests interrupt a training with it).
     """
     workdir.mkdir(parents=True, exist_ok=True)
@@ -150,14 +170,14 @@ def _step(
     arrays: Sequence[np.ndarray],
     indices: np.ndarray,
     rng: np.random.Generator,
-    nsa: NSAOptions,
+    nsa: NSAOptions | None,
     settings: TrainingSettings,
 ) -> float:
     images, masks, names, questions, answers = [], [], [], [], []
     for index in indices:
         source = arrays[(int(index) - 1) % len(arrays)]  # another training image
-        synthetic = synthesize_anomaly(arrays[index], source, rng, nsa)
         sample = samples[index]
+        synthetic = synthesize_anomaly(arrays[index], source, rng, nsa or nsa_options(sample))
         for image, mask, answer in (
             (arrays[index], np.zeros((224, 224), np.float32), NORMAL_ANSWER),
             (

@@ -14,8 +14,8 @@ from iadbench.runner import execute_run
 from iadbench.store import PREDICTION_KEYS
 
 # Every method registered through the entry-point group, plus the README's example plugin.
-# The CLIP and LR-IAD methods build (and train) tiny models: 10-30 s each on 2 cores.
-SLOW_METHODS = {"aprilgan", "winclip", "lr-iad"}
+# The CLIP, LR-IAD and AnomalyGPT methods build (and train) tiny models: 10-30 s each on 2 cores.
+SLOW_METHODS = {"aprilgan", "winclip", "lr-iad", "anomalygpt"}
 METHOD_NAMES = [
     pytest.param(name, marks=pytest.mark.slow) if name in SLOW_METHODS else name
     for name in [*METHODS.names(), "brightness"]

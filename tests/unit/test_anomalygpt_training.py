@@ -82,3 +82,16 @@ def test_training_moves_only_the_heads_it_should_and_stores_them_as_the_official
     stored = torch.load(tmp_path / "w" / HEADS, weights_only=True)
     assert stored and all(k.startswith(("image_decoder.", "prompt_learner.")) for k in stored)
     assert (tmp_path / "w" / CHECKPOINT).is_file()
+
+
+def test_nsa_parameters_follow_the_dataset_and_category():
+    from iadbench_methods.anomalygpt.nsa import VISA_OPTIONS, mvtec_options
+    from iadbench_methods.anomalygpt.training import nsa_options
+
+    def sample(dataset: str, category: str) -> Sample:
+        return Sample(f"{category}/x.png", dataset, category, "train", "normal", "/x.png")
+
+    assert nsa_options(sample("mvtec", "screw")) == mvtec_options("screw")
+    assert nsa_options(sample("mvtec", "screw")) != VISA_OPTIONS
+    assert nsa_options(sample("visa", "candle")) == VISA_OPTIONS
+    assert nsa_options(sample("my-parts", "gear")) == VISA_OPTIONS

@@ -1,0 +1,190 @@
+"""The ``anomalygpt`` method: AnomalyGPT's Yes/No verdict and anomaly map, trained on NSA pairs.
+
+See ``methods/anomalygpt/README.md`` for what is re-implemented, what was read where, and what
+differs from the official code. With ``--tiny`` every part is built locally with random weights
+(:func:`~iadbench_methods.anomalygpt.tiny.build_tiny_model`); at real size the weights come from
+the files the official README names (``imagebind``, ``vicuna``, ``pandagpt`` options).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from iadbench.errors import IADBenchError
+from iadbench.method import Capabilities, FitContext, MethodAdapter, require_inputs
+from iadbench.options import option
+from iadbench.records import Prediction, Sample
+from iadbench_methods.anomalygpt.answers import YES_NO_ANSWER_RULES, parse_yes_no_strict
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnomalyGPTOptions:
+    """Options of ``anomalygpt`` (``--set KEY=VALUE``); every one enters the run's content hash.
+
+    Attributes:
+        imagebind: Path of ``imagebind_huge.pth`` (the official README's download link).
+        vicuna: Directory of the Vicuna-7B v0 checkpoint (LLaMA architecture, Hugging Face format).
+        pandagpt: PandaGPT's delta ``pytorch_model.pt`` (``llama_proj`` and LoRA weights).
+        checkpoint: An AnomalyGPT ``pytorch_model.pt`` to evaluate instead of training.
+        epochs: Training epochs (official 50).
+        batch_size: Training images per step (official global batch 16).
+        lr: Peak learning rate (official 1e-3).
+        max_train_samples: 0 = every training image, N = a seeded subset of N.
+        max_new_tokens: Generation cap of a reply (greedy).
+    """
+
+    imagebind: str = ""
+    vicuna: str = ""
+    pandagpt: str = ""
+    checkpoint: str = ""
+    epochs: int = option(50, tiny="1")
+    batch_size: int = option(16, tiny="2")
+    lr: float = 1e-3
+    max_train_samples: int = option(0, tiny="4")
+    max_new_tokens: int = option(64, inference_only=True, tiny="8")
+
+
+class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
+    """AnomalyGPT (Gu et al., AAAI 2024): ImageBind + decoder + prompt learner + LLM, Yes/No.
+
+    Paper: https://arxiv.org/abs/2308.15366. The reply is parsed strictly (a leading Yes/No,
+    else invalid) with the official ``'Yes' in reply`` rule reported beside it; the anomaly map's
+    maximum is recorded as the score (AUROC), while the verdict stays the text's.
+    """
+
+    capabilities = Capabilities(
+        needs_pixels=True, trains=True, prefers_gpu=True, gives_text=True, builds_models=True
+    )
+    Options: ClassVar[type] = AnomalyGPTOptions
+    version: ClassVar[str] = "1"
+    default_batch_size: ClassVar[int] = 8
+    answer_rules = YES_NO_ANSWER_RULES
+
+    def setup(self) -> None:
+        """Check the weights are named before anything is built (real size)."""
+        self._model: Any = None
+        self.training: dict[str, Any] | None = None
+        opts = self.options
+        if (
+            not self.tiny
+            and not opts.checkpoint
+            and not all((opts.imagebind, opts.vicuna, opts.pandagpt))
+        ):
+            raise IADBenchError(
+                "anomalygpt at real size needs --set imagebind=PATH (imagebind_huge.pth), "
+                "vicuna=DIR (Vicuna-7B v0) and pandagpt=PATH (PandaGPT's delta); or --tiny"
+            )
+
+    @property
+    def model(self) -> Any:
+        """The assembled model, built on first use."""
+        if self._model is None:
+            self._model = self._build()
+        return self._model
+
+    def _build(self) -> Any:
+        if self.tiny:
+            from iadbench_methods.anomalygpt.tiny import build_tiny_model
+
+            return build_tiny_model(seed=self.context.seed).to(self._device())
+        raise IADBenchError(
+            "loading the real AnomalyGPT weights is not implemented yet (issue 11); use --tiny"
+        )
+
+    def _device(self) -> str:
+        return "cpu" if self.device == "auto" else self.device
+
+    # -- training -----------------------------------------------------------------------------
+
+    def fit(self, samples: Sequence[Sample], context: FitContext) -> None:
+        """Train decoder and prompt learner on the normal ``samples`` and their NSA twins."""
+        from iadbench_methods.anomalygpt.training import TrainingSettings, train_anomalygpt
+
+        normals = [s for s in samples if s.label == "normal"]
+        if self.options.max_train_samples:
+            import random
+
+            random.Random(context.seed).shuffle(normals)
+            normals = sorted(normals[: self.options.max_train_samples], key=lambda s: s.id)
+        if not normals:
+            raise IADBenchError("AnomalyGPT trains on normal images; the training subset has none")
+        settings = TrainingSettings(
+            epochs=self.options.epochs, batch_size=self.options.batch_size, lr=self.options.lr,
+            seed=context.seed, image_size=self.model.vision.config.image_size,
+        )  # fmt: skip
+        losses = train_anomalygpt(self.model, normals, settings, context.workdir)
+        self.training = {"trained": True, "images": len(normals), "epoch_losses": losses}
+
+    def load(self, workdir: Path) -> None:
+        """Load the decoder and prompt learner a finished :meth:`fit` stored."""
+        import torch
+
+        from iadbench_methods.anomalygpt.training import HEADS
+
+        stored = torch.load(workdir / HEADS, weights_only=True)
+        missing, unexpected = self.model.heads.load_state_dict(stored, strict=False)
+        trained = [k for k in missing if k.startswith(("image_decoder.", "prompt_learner."))]
+        if trained or unexpected:
+            raise IADBenchError(
+                f"{workdir / HEADS} does not match the model: missing {trained[:3]}, "
+                f"unexpected {unexpected[:3]}"
+            )
+        self.training = {"trained": False, "reused": str(workdir / HEADS)}
+
+    # -- inference ----------------------------------------------------------------------------
+
+    def preprocessor(self) -> _Preprocess:
+        """Picklable: image → normalised tensor at the tower's input size."""
+        size = 56 if self.tiny else 224
+        return _Preprocess(size)
+
+    def predict(
+        self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None
+    ) -> list[Prediction]:
+        """Greedy replies, strictly parsed; the map's maximum as the score."""
+        import torch
+
+        from iadbench_methods.anomalygpt.decoder import image_score
+        from iadbench_methods.anomalygpt.questions import question
+
+        tensors = require_inputs(self, inputs)
+        model = self.model
+        images = torch.stack(list(tensors)).to(self._device())
+        replies, maps = model.answer(
+            images,
+            [s.category for s in batch],
+            [question(s.dataset, s.category, "test") for s in batch],
+            max_new_tokens=self.options.max_new_tokens,
+        )
+        scores = image_score(maps).clamp(0, 1).tolist()
+        return [
+            Prediction(label=parse_yes_no_strict(reply), score=float(score), text=reply)
+            for reply, score in zip(replies, scores, strict=True)
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        """Weights, training and the answer rules."""
+        return {
+            "tiny": self.tiny,
+            "weights": None if self.tiny else asdict(self.options),
+            "training": self.training,
+            "answer_rules": [YES_NO_ANSWER_RULES.strict, YES_NO_ANSWER_RULES.lenient],
+        }
+
+
+@dataclass(frozen=True)
+class _Preprocess:
+    """Load, resize to 224 (bicubic, as the official datasets), normalise at the tower's size."""
+
+    size: int
+
+    def __call__(self, sample: Sample) -> Any:
+        from iadbench_methods.anomalygpt.training import image_array, to_tensor
+
+        return to_tensor([image_array(sample, 224)], self.size)[0]

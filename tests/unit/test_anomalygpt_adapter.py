@@ -1,0 +1,33 @@
+"""The anomalygpt adapter's contract pieces that need no model run."""
+
+from __future__ import annotations
+
+import pytest
+
+from iadbench.errors import IADBenchError
+from iadbench.method import contract_problems
+from iadbench.options import inference_only_names, tiny_values
+from iadbench_methods.anomalygpt import AnomalyGPT, AnomalyGPTOptions
+
+
+def test_real_size_names_the_weights_it_needs():
+    with pytest.raises(IADBenchError, match="imagebind=PATH .* vicuna=DIR .* pandagpt=PATH"):
+        AnomalyGPT(AnomalyGPTOptions(), device="cpu")
+
+
+def test_real_weights_are_refused_clearly_until_loading_exists():
+    adapter = AnomalyGPT(
+        AnomalyGPTOptions(imagebind="/w/ib.pth", vicuna="/w/v", pandagpt="/w/p.pt"), device="cpu"
+    )
+    with pytest.raises(IADBenchError, match="not implemented yet"):
+        _ = adapter.model
+
+
+def test_declarations_match_the_class_and_tiny_is_a_short_schedule():
+    assert contract_problems(AnomalyGPT) == []
+    assert tiny_values(AnomalyGPT) == {
+        "epochs": "1", "batch_size": "2", "max_train_samples": "4", "max_new_tokens": "8"
+    }  # fmt: skip
+    assert inference_only_names(AnomalyGPT) == {"max_new_tokens"}
+    assert AnomalyGPT.answer_rules is not None
+    assert AnomalyGPT.answer_rules.lenient == "lenient:yes-in-reply"
