@@ -93,9 +93,11 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
             from iadbench_methods.anomalygpt.tiny import build_tiny_model
 
             return build_tiny_model(seed=self.context.seed).to(self._device())
-        raise IADBenchError(
-            "loading the real AnomalyGPT weights is not implemented yet (issue 11); use --tiny"
-        )
+        from iadbench_methods.anomalygpt.loading import build_model
+
+        opts = self.options
+        model = build_model(opts.imagebind, opts.vicuna, opts.pandagpt, opts.checkpoint or None)
+        return model.to(self._device())
 
     def _device(self) -> str:
         return "cpu" if self.device == "auto" else self.device
@@ -106,6 +108,11 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         """Train decoder and prompt learner on the normal ``samples`` and their NSA twins."""
         from iadbench_methods.anomalygpt.training import TrainingSettings, train_anomalygpt
 
+        if self.options.checkpoint:
+            logger.info("AnomalyGPT: evaluating the given checkpoint %s, no training",
+                        self.options.checkpoint)  # fmt: skip
+            self.training = {"trained": False, "checkpoint": self.options.checkpoint}
+            return
         normals = [s for s in samples if s.label == "normal"]
         if self.options.max_train_samples:
             import random
@@ -127,6 +134,8 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
 
         from iadbench_methods.anomalygpt.training import HEADS
 
+        if self.options.checkpoint:
+            return  # --set checkpoint=PATH: loaded with the model, nothing was trained
         stored = torch.load(workdir / HEADS, weights_only=True)
         missing, unexpected = self.model.heads.load_state_dict(stored, strict=False)
         trained = [k for k in missing if k.startswith(("image_decoder.", "prompt_learner."))]

@@ -15,11 +15,11 @@ def test_real_size_names_the_weights_it_needs():
         AnomalyGPT(AnomalyGPTOptions(), device="cpu")
 
 
-def test_real_weights_are_refused_clearly_until_loading_exists():
+def test_missing_weight_files_are_named_before_anything_is_built():
     adapter = AnomalyGPT(
         AnomalyGPTOptions(imagebind="/w/ib.pth", vicuna="/w/v", pandagpt="/w/p.pt"), device="cpu"
     )
-    with pytest.raises(IADBenchError, match="not implemented yet"):
+    with pytest.raises(IADBenchError, match="weights path /w/ib.pth does not exist"):
         _ = adapter.model
 
 
