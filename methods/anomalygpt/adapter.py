@@ -37,6 +37,8 @@ class AnomalyGPTOptions:
         lr: Peak learning rate (official 1e-3).
         max_train_samples: 0 = every training image, N = a seeded subset of N.
         max_new_tokens: Generation cap of a reply (greedy).
+        save_synthetic: Write the first N NSA training examples (image, mask, answer) to the
+            training dir's ``synthetic/`` to look at.
     """
 
     imagebind: str = ""
@@ -48,6 +50,7 @@ class AnomalyGPTOptions:
     lr: float = 1e-3
     max_train_samples: int = option(0, tiny="4")
     max_new_tokens: int = option(64, inference_only=True, tiny="8")
+    save_synthetic: int = 0
 
 
 class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
@@ -124,6 +127,7 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         settings = TrainingSettings(
             epochs=self.options.epochs, batch_size=self.options.batch_size, lr=self.options.lr,
             seed=context.seed, image_size=self.model.vision.config.image_size,
+            save_synthetic=self.options.save_synthetic,
         )  # fmt: skip
         losses = train_anomalygpt(self.model, normals, settings, context.workdir)
         self.training = {"trained": True, "images": len(normals), "epoch_losses": losses}

@@ -29,12 +29,14 @@ from iadbench_methods.anomalygpt.model import AnomalyGPTModel
 from iadbench_methods.anomalygpt.nsa import (
     VISA_OPTIONS,
     NSAOptions,
+    SyntheticAnomaly,
     mvtec_options,
     synthesize_anomaly,
 )
 from iadbench_methods.anomalygpt.questions import question
 
 NORMAL_ANSWER = "No, there is no anomaly in the image."
+SYNTHETIC = "synthetic"
 CHECKPOINT = "checkpoint.pt"
 HEADS = "pytorch_model.pt"  # the official name: image_decoder.* and prompt_learner.* weights
 # ImageBind's vision transform (code/model/ImageBind/data.py): CLIP's mean and std.
@@ -66,6 +68,7 @@ class TrainingSettings:
     total_steps: int = 10_000
     seed: int = 0
     image_size: int = 224  # the tower's input side (224 for ImageBind-Huge)
+    save_synthetic: int = 0  # write the first N NSA examples to <workdir>/synthetic/ (viewable)
 
     def lr_factor(self, step: int) -> float:
         """Multiplier of ``lr`` at optimiser step ``step`` (0-based)."""
@@ -148,9 +151,12 @@ def train_anomalygpt(
         torch.manual_seed(settings.seed * 100_003 + epoch)
         order = rng.permutation(len(samples))
         total, steps = 0.0, 0
+        keep = (
+            _SyntheticWriter(workdir / SYNTHETIC, settings.save_synthetic) if epoch == 0 else None
+        )
         for first in range(0, len(order), settings.batch_size):
             indices = order[first : first + settings.batch_size]
-            loss = _step(model, optimizer, samples, arrays, indices, rng, nsa, settings)
+            loss = _step(model, optimizer, samples, arrays, indices, rng, nsa, settings, keep)
             schedule.step()
             total, steps = total + loss, steps + 1
         losses.append(total / max(1, steps))
@@ -172,12 +178,15 @@ def _step(
     rng: np.random.Generator,
     nsa: NSAOptions | None,
     settings: TrainingSettings,
+    keep: _SyntheticWriter | None = None,
 ) -> float:
     images, masks, names, questions, answers = [], [], [], [], []
     for index in indices:
         source = arrays[(int(index) - 1) % len(arrays)]  # another training image
         sample = samples[index]
         synthetic = synthesize_anomaly(arrays[index], source, rng, nsa or nsa_options(sample))
+        if keep is not None:
+            keep(sample, synthetic)
         for image, mask, answer in (
             (arrays[index], np.zeros((224, 224), np.float32), NORMAL_ANSWER),
             (
@@ -199,6 +208,33 @@ def _step(
     torch.nn.utils.clip_grad_norm_(model.trainable_parameters(), settings.grad_clip)
     optimizer.step()
     return float(loss.detach())
+
+
+class _SyntheticWriter:
+    """Writes the first ``limit`` NSA examples: image and mask PNGs plus ``index.jsonl``."""
+
+    def __init__(self, folder: Path, limit: int) -> None:
+        self.folder, self.limit, self.count = folder, limit, 0
+
+    def __call__(self, sample: Sample, synthetic: SyntheticAnomaly) -> None:
+        if self.count >= self.limit:
+            return
+        import json
+
+        from PIL import Image
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{self.count:04d}"
+        Image.fromarray(synthetic.image).save(self.folder / f"{stem}.png")
+        Image.fromarray((synthetic.mask * 255).astype(np.uint8)).save(
+            self.folder / f"{stem}_mask.png"
+        )
+        answer = synthetic.answer if synthetic.boxes else NORMAL_ANSWER
+        record = {"file": f"{stem}.png", "from": sample.id, "answer": answer,
+                  "positions": list(synthetic.positions)}  # fmt: skip
+        with (self.folder / "index.jsonl").open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        self.count += 1
 
 
 def _heads_state(model: AnomalyGPTModel) -> dict[str, torch.Tensor]:

@@ -95,3 +95,18 @@ def test_nsa_parameters_follow_the_dataset_and_category():
     assert nsa_options(sample("mvtec", "screw")) != VISA_OPTIONS
     assert nsa_options(sample("visa", "candle")) == VISA_OPTIONS
     assert nsa_options(sample("my-parts", "gear")) == VISA_OPTIONS
+
+
+def test_save_synthetic_writes_viewable_examples(samples, tmp_path):
+    import json
+
+    settings = TrainingSettings(epochs=1, batch_size=2, seed=0, image_size=56, save_synthetic=3)
+    train_anomalygpt(build_tiny_model(seed=0), samples, settings, tmp_path / "w")
+    folder = tmp_path / "w" / "synthetic"
+    records = [json.loads(line) for line in (folder / "index.jsonl").read_text().splitlines()]
+    assert len(records) == 3 and all(r["answer"].startswith(("Yes", "No")) for r in records)
+    for record in records:
+        with Image.open(folder / record["file"]) as image:
+            assert image.size == (224, 224)
+        mask = np.asarray(Image.open(folder / record["file"].replace(".png", "_mask.png")))
+        assert (mask.max() == 255) == record["answer"].startswith("Yes")
