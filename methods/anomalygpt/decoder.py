@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from iadbench_methods.aprilgan.prompts import ABNORMAL_STATES, NORMAL_STATES
+
 # ImageBind-H vision blocks whose outputs the decoder reads (imagebind_model.py, 0-based).
 PATCH_LAYERS: tuple[int, ...] = (7, 15, 23, 31)
 LOGIT_SCALE = 100.0
@@ -51,23 +53,9 @@ FOCAL_GAMMA = 2.0  # FocalLoss() defaults in utils/loss.py
 FOCAL_SMOOTH = 1e-5
 DICE_SMOOTH = 1.0  # BinaryDiceLoss
 
-# openllama.py, `prompt_normal`, `prompt_abnormal`, `prompt_templates`: verbatim, in order.
-NORMAL_STATES: tuple[str, ...] = (
-    "{}",
-    "flawless {}",
-    "perfect {}",
-    "unblemished {}",
-    "{} without flaw",
-    "{} without defect",
-    "{} without damage",
-)
-ABNORMAL_STATES: tuple[str, ...] = (
-    "damaged {}",
-    "broken {}",
-    "{} with flaw",
-    "{} with defect",
-    "{} with damage",
-)
+# openllama.py's `prompt_normal` and `prompt_abnormal` are AprilGAN's 7 + 5 states, word for word
+# and in the same order (compared): one copy, in aprilgan/prompts.py. Its `prompt_templates` differ.
+# openllama.py `prompt_templates`, verbatim and in order.
 TEMPLATES: tuple[str, ...] = ("a photo of a {}.", "a photo of the {}.")
 
 

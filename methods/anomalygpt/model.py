@@ -185,25 +185,30 @@ def _right_pad(
     rows: Sequence[tuple[torch.Tensor, torch.Tensor]], pad: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Right padding for training, as ``process_batch_instance`` (padding ignored by the loss)."""
-    length = max(e.shape[0] for e, _ in rows)
-    embeds, labels, attention = [], [], []
-    for e, lab in rows:
-        extra = length - e.shape[0]
-        embeds.append(torch.cat([e, pad.expand(extra, -1)]))
-        labels.append(torch.cat([lab, lab.new_full((extra,), IGNORE)]))
-        attention.append(torch.cat([lab.new_ones(e.shape[0]), lab.new_zeros(extra)]))
-    return torch.stack(embeds), torch.stack(labels), torch.stack(attention)
+    return _pad(rows, pad, left=False)
 
 
 def _left_pad(
     rows: Sequence[tuple[torch.Tensor, torch.Tensor]], pad: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Left padding for batched generation (new tokens follow every row's last real token)."""
+    return _pad(rows, pad, left=True)
+
+
+def _pad(
+    rows: Sequence[tuple[torch.Tensor, torch.Tensor]], pad: torch.Tensor, *, left: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     length = max(e.shape[0] for e, _ in rows)
     embeds, labels, attention = [], [], []
     for e, lab in rows:
         extra = length - e.shape[0]
-        embeds.append(torch.cat([pad.expand(extra, -1), e]))
-        labels.append(torch.cat([lab.new_full((extra,), IGNORE), lab]))
-        attention.append(torch.cat([lab.new_zeros(extra), lab.new_ones(e.shape[0])]))
+        parts = [
+            (e, pad.expand(extra, -1)),
+            (lab, lab.new_full((extra,), IGNORE)),
+            (lab.new_ones(e.shape[0]), lab.new_zeros(extra)),
+        ]
+        padded = [torch.cat([fill, real] if left else [real, fill]) for real, fill in parts]
+        embeds.append(padded[0])
+        labels.append(padded[1])
+        attention.append(padded[2])
     return torch.stack(embeds), torch.stack(labels), torch.stack(attention)
