@@ -22,7 +22,7 @@ from iadbench.registry import METHODS
 from iadbench.runspec import DatasetRef, RunSpec
 from iadbench.settings import default_cache_dir
 from iadbench.splits import load_split_table
-from iadbench.thresholds import DEFAULT_POLICY, parse_policy
+from iadbench.thresholds import DEFAULT_POLICY, TRAINING_DATA_POLICIES, parse_policy
 
 
 @dataclass
@@ -58,7 +58,8 @@ class PlannedData:
         test_reader: Reader of the test dataset (its folder-balance warnings are shown on run).
         test: Test samples, in test order.
         train: Training samples when the method trains, else None.
-        calibration: The training dataset's All subset under ``calibrated``, else None.
+        calibration: The training dataset's All subset under ``calibrated`` and
+            ``normal-quantile``, else None.
         content: ``--verify-content`` digests by role (test, train, calibration); empty without.
     """
 
@@ -135,7 +136,7 @@ def plan_run(request: RunRequest) -> PlannedRun:
                 "training subset with defects and masks (--train-split test or all), as in "
                 "Table II."
             )
-    if threshold is not None and parse_policy(threshold).kind == "calibrated":
+    if threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES:
         data.calibration = train_reader.samples("all")
     if request.verify_content:
         data.content = {

@@ -36,7 +36,7 @@ from iadbench.run_records import (
 from iadbench.sharding import predict_missing
 from iadbench.splits import check_no_overlap
 from iadbench.store import RunStore
-from iadbench.thresholds import parse_policy
+from iadbench.thresholds import TRAINING_DATA_POLICIES, parse_policy
 from iadbench.training_stage import fit_stage
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def _compute(
             assert train_samples is not None
             check_no_overlap(train_samples, test_samples, force=plan.request.force_overlap)
             manifest["trained_artifacts"] = str(fit_stage(plan, adapter, device))
-        if policy is not None and policy.kind == "calibrated":
+        if policy is not None and policy.kind in TRAINING_DATA_POLICIES:
             assert plan.data.calibration is not None
             calibration = calibrate(
                 plan.data.calibration,
@@ -156,6 +156,7 @@ def _compute(
                 lambda todo: predict_missing(
                     plan, adapter, todo, store.calibration, None, progress, "calibration"
                 ),
+                policy,
             )
         threshold = policy.value if policy and policy.kind == "fixed" else None
         if calibration is not None:

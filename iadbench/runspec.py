@@ -48,8 +48,9 @@ class RunSpec:
         test: Test dataset.
         threshold: Threshold policy for score methods (``fixed:0.5``...), None otherwise.
         seed: Random seed.
-        calibration_fingerprint: Stat fingerprint of the images a ``calibrated`` threshold is
-            chosen on (the training dataset's All subset), None under other policies.
+        calibration_fingerprint: Stat fingerprint of the images a ``calibrated`` or
+            ``normal-quantile`` threshold is chosen on (the training dataset's All subset), None
+            under other policies.
     """
 
     method: str

@@ -8,6 +8,9 @@ methods accuracy and F1 depend on it entirely:
   test set); chosen before the test set is scored.
 * ``oracle`` — the T that maximises macro-F1 on the test set itself. An upper bound, not a
   result: tables always mark it.
+* ``normal-quantile:q`` — the q-quantile of the scores of the *training* dataset's normal images
+  (never test images): for training data without defects, as a factory has; about 1 − q of
+  normal parts are flagged.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from iadbench.errors import IADBenchError
 from iadbench.records import DEFECT, INVALID, NORMAL
 
 DEFAULT_POLICY = "fixed:0.5"
-POLICY_KINDS = ("fixed", "calibrated", "oracle")
+POLICY_KINDS = ("fixed", "calibrated", "oracle", "normal-quantile")
+# Policies whose threshold is chosen on the training dataset's images (calibration.py).
+TRAINING_DATA_POLICIES = ("calibrated", "normal-quantile")
 
 
 class ThresholdError(IADBenchError):
@@ -36,29 +41,33 @@ class ThresholdPolicy:
     value: float | None = None
 
     def __str__(self) -> str:
-        return f"fixed:{self.value}" if self.kind == "fixed" else self.kind
+        return f"{self.kind}:{self.value}" if self.value is not None else self.kind
 
 
 def parse_policy(text: str) -> ThresholdPolicy:
-    """Parse ``fixed:T``, ``calibrated`` or ``oracle``.
+    """Parse ``fixed:T``, ``calibrated``, ``oracle`` or ``normal-quantile:q``.
 
     Raises:
-        ThresholdError: Unknown kind, or T not a number in [0, 1].
+        ThresholdError: Unknown kind, T not a number in [0, 1], or q not in (0, 1].
     """
     kind, _, value = text.partition(":")
-    if kind not in POLICY_KINDS or (kind != "fixed" and value):
+    takes_value = kind in ("fixed", "normal-quantile")
+    if kind not in POLICY_KINDS or (not takes_value and value) or (takes_value and not value):
         raise ThresholdError(
-            f"threshold policy {text!r} is not one of fixed:T (T in [0, 1]), calibrated, oracle"
+            f"threshold policy {text!r} is not one of fixed:T (T in [0, 1]), calibrated, "
+            "oracle, normal-quantile:q (q in (0, 1])"
         )
-    if kind != "fixed":
+    if not takes_value:
         return ThresholdPolicy(kind)
     try:
-        threshold = float(value)
+        number = float(value)
     except ValueError:
         raise ThresholdError(f"threshold policy {text!r}: {value!r} is not a number") from None
-    if not 0.0 <= threshold <= 1.0:
+    if kind == "fixed" and not 0.0 <= number <= 1.0:
         raise ThresholdError(f"threshold policy {text!r}: T must lie in [0, 1]")
-    return ThresholdPolicy("fixed", threshold)
+    if kind == "normal-quantile" and not 0.0 < number <= 1.0:
+        raise ThresholdError(f"threshold policy {text!r}: q must lie in (0, 1]")
+    return ThresholdPolicy(kind, number)
 
 
 def decide(score: float, threshold: float) -> str:

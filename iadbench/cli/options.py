@@ -65,7 +65,9 @@ Threshold = Annotated[
     str | None,
     typer.Option(
         help="Threshold policy for score methods: fixed:T (default fixed:0.5), calibrated "
-        "(F1-best on the training dataset) or oracle (F1-best on the test set; marked as such).",
+        "(F1-best on the training dataset), normal-quantile:q (the q-quantile of the training "
+        "normals' scores: training data without defects) or oracle (F1-best on the test set; "
+        "marked as such).",
         rich_help_panel=METHOD_PANEL,
     ),
 ]

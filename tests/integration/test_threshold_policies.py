@@ -140,3 +140,48 @@ def test_calibrated_with_train_equal_to_test_names_the_cause(tmp_path, roots):
     with pytest.raises(ThresholdError, match="all .* images of 'mvtec' are test images"):
         _run(tmp_path, roots, "same", threshold="calibrated", train="mvtec", test="mvtec",
              force_overlap=True)  # fmt: skip
+
+
+def test_normal_quantile_is_chosen_on_the_training_normals_only(tmp_path, roots):
+    outcome = _run(tmp_path, roots, "nq", threshold="normal-quantile:0.9")
+    calibration = outcome.summary["calibration"]
+    scored = _records(outcome.out, "calibration.jsonl")
+    assert scored and all(r["label"] == "normal" for r in scored)  # defects are never scored
+    expected = float(np.quantile([r["score"] for r in scored], 0.9))
+    assert calibration["policy"] == "normal-quantile" and calibration["quantile"] == 0.9
+    assert calibration["threshold"] == pytest.approx(expected)
+    assert outcome.summary["threshold"] == "normal-quantile:0.9"
+    assert outcome.summary["threshold_value"] == pytest.approx(expected)
+    assert all(
+        r["pred"] == ("defect" if r["score"] >= expected else "normal")
+        for r in _records(outcome.out)
+    )
+    # About 1 - q of the training normals would be flagged.
+    flagged = sum(r["score"] >= expected for r in scored) / len(scored)
+    assert 0.0 < flagged <= 0.2
+
+
+def test_normal_quantile_works_where_calibrated_cannot_training_data_without_defects(
+    tmp_path, roots, synth_mvtec
+):
+    from iadbench.thresholds import ThresholdError
+
+    parts = tmp_path / "parts" / "bottle" / "good"  # a factory's folder: normal images only
+    parts.mkdir(parents=True)
+    for image in sorted((synth_mvtec / "bottle" / "train" / "good").iterdir())[:6]:
+        shutil.copy2(image, parts / image.name)
+    only_normals = dict(
+        train="parts", test="mvtec", data_roots={**roots, "parts": str(tmp_path / "parts")}
+    )
+    with pytest.raises(ThresholdError):  # calibrated needs both labels in the training data
+        _run(tmp_path, roots, "cal", threshold="calibrated", **only_normals)
+    outcome = _run(tmp_path, roots, "nq-parts", threshold="normal-quantile:0.95", **only_normals)
+    assert outcome.summary["calibration"]["n_scored"] == len(list(parts.iterdir())) > 1
+
+
+@pytest.mark.parametrize("text", ["normal-quantile", "normal-quantile:0", "normal-quantile:1.2"])
+def test_a_malformed_quantile_is_refused(tmp_path, roots, text):
+    from iadbench.thresholds import ThresholdError
+
+    with pytest.raises(ThresholdError, match="normal-quantile"):
+        _run(tmp_path, roots, "bad", threshold=text)
