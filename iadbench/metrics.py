@@ -68,6 +68,7 @@ class ScoredRecord:
     score: float | None = None
     error: str | None = None
     text: str | None = None
+    defect_type: str | None = None  # the dataset's defect folder ("good" for normal images)
 
 
 @dataclass
@@ -271,4 +272,35 @@ def summarize(
     }  # fmt: skip
     if rules is not None:
         summary["lenient"] = lenient_summary(records, rules)
+    if any(record.defect_type for record in records):
+        summary["per_defect_type"] = per_defect_type(records)
     return summary
+
+
+def per_defect_type(records: Iterable[ScoredRecord]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per category and defect type: images, how many were predicted defect, and that share.
+
+    For a defect type the share is its recall (defects of that kind caught); for ``good``
+    (normal images) it is the false-positive rate. Invalid answers and errors count as not
+    detected, as everywhere else.
+
+    Example:
+        >>> rows = [ScoredRecord("screw", "defect", "defect", defect_type="thread_top"),
+        ...         ScoredRecord("screw", "defect", "normal", defect_type="thread_top"),
+        ...         ScoredRecord("screw", "normal", "normal", defect_type="good")]
+        >>> per_defect_type(rows)["screw"]["thread_top"]
+        {'n': 2, 'detected': 1, 'rate': 0.5}
+    """
+    counts: dict[str, dict[str, list[int]]] = {}
+    for record in records:
+        kind = record.defect_type or ("good" if record.label == NORMAL else "unknown")
+        n_detected = counts.setdefault(record.category, {}).setdefault(kind, [0, 0])
+        n_detected[0] += 1
+        n_detected[1] += record.pred == DEFECT
+    return {
+        category: {
+            kind: {"n": n, "detected": detected, "rate": detected / n}
+            for kind, (n, detected) in sorted(kinds.items())
+        }
+        for category, kinds in sorted(counts.items())
+    }

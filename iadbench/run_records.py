@@ -117,6 +117,7 @@ class Summary(TypedDict, total=False):
     class_mean: dict[str, Any]
     per_class: dict[str, dict[str, Any]]
     lenient: dict[str, Any]
+    per_defect_type: dict[str, dict[str, dict[str, Any]]]
     provenance: Provenance
     digest: dict[str, str | None]
 
@@ -374,6 +375,7 @@ def build_summary(
 
     spec = plan.spec
     wanted = {s.id for s in test_samples}
+    defect_types = {s.id: s.defect_type for s in test_samples}
     records = (
         ScoredRecord(
             r["category"],
@@ -384,6 +386,7 @@ def build_summary(
             r.get("score"),
             r.get("error"),
             r.get("text"),
+            defect_types.get(r["id"]),
         )
         for r in store.iter_predictions()
         if r["id"] in wanted

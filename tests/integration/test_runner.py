@@ -146,3 +146,16 @@ def test_a_zero_shot_method_refuses_a_training_root_that_does_not_exist(tmp_path
     broken = {**roots, "visa": str(tmp_path / "no-such-visa")}
     with pytest.raises(DatasetNotFoundError, match="no-such-visa"):
         plan_run(_request(tmp_path, broken))
+
+
+def test_the_summary_breaks_results_down_by_defect_type(tmp_path, roots, synth_mvtec):
+    defect = execute_run(plan_run(_request(tmp_path, roots)))
+    normal = execute_run(plan_run(_request(tmp_path, roots, method="always-normal",
+                                           out=tmp_path / "n")))  # fmt: skip
+    types = defect.summary["per_defect_type"]
+    expected = {p.name for p in (synth_mvtec / "bottle" / "test").iterdir()}
+    assert set(types["bottle"]) == expected and "good" in expected
+    for category, kinds in types.items():
+        assert sum(k["n"] for k in kinds.values()) == defect.summary["per_class"][category]["n"]
+        assert all(k["rate"] == 1.0 for k in kinds.values())  # always-defect flags every kind
+        assert all(k["rate"] == 0.0 for k in normal.summary["per_defect_type"][category].values())
