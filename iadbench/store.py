@@ -101,7 +101,7 @@ class RunStore:
 
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
         """Replace the manifest atomically (a crash never leaves half a file)."""
-        _write_json_atomic(self.manifest_path, manifest)
+        write_json_atomic(self.manifest_path, manifest)
 
     def read_summary(self) -> dict[str, Any] | None:
         """The stored summary, or None."""
@@ -109,7 +109,7 @@ class RunStore:
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         """Replace the summary atomically."""
-        _write_json_atomic(self.summary_path, summary)
+        write_json_atomic(self.summary_path, summary)
 
     def holds_predictions(self) -> bool:
         """Whether any prediction or shard file is present (with or without a manifest)."""
@@ -348,7 +348,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         ) from None
 
 
-def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """Write JSON through a temporary file and ``os.replace``: a crash never leaves half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)

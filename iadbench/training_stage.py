@@ -29,6 +29,7 @@ from iadbench.method import FitContext, MethodAdapter, RunContext
 from iadbench.planning import PlannedRun, trained_dir
 from iadbench.records import Sample
 from iadbench.run_records import now
+from iadbench.store import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +69,7 @@ def _fit_or_load(
             return
         adapter.fit(samples, context)
         if is_main_process():
-            tmp = marker.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"finished": now()}) + "\n", encoding="utf-8")
-            os.replace(tmp, marker)
+            write_json_atomic(marker, {"finished": now()})
 
 
 def _training_lock(workdir: Path) -> AbstractContextManager[object]:
@@ -122,7 +121,7 @@ def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any], device: str) -> Pat
         "content": content or recorded.get("content"),
     }
     if record != recorded and is_main_process():  # never joins a group: training may have left it
-        record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        write_json_atomic(record_path, record)
     return workdir
 
 

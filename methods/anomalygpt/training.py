@@ -34,14 +34,12 @@ from iadbench_methods.anomalygpt.nsa import (
     synthesize_anomaly,
 )
 from iadbench_methods.anomalygpt.questions import question
+from iadbench_methods.clip_common import CLIP_MEAN, CLIP_STD
 
 NORMAL_ANSWER = "No, there is no anomaly in the image."
 SYNTHETIC = "synthetic"
 CHECKPOINT = "checkpoint.pt"
 HEADS = "pytorch_model.pt"  # the official name: image_decoder.* and prompt_learner.* weights
-# ImageBind's vision transform (code/model/ImageBind/data.py): CLIP's mean and std.
-MEAN = (0.48145466, 0.4578275, 0.40821073)
-STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 @dataclass(frozen=True)
@@ -105,8 +103,9 @@ def to_tensor(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
         batch = torch.nn.functional.interpolate(
             batch, size=(size, size), mode="bicubic", align_corners=False
         ).clamp(0, 1)
-    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(STD).view(1, 3, 1, 1)
+    # ImageBind's vision transform (code/model/ImageBind/data.py) normalises with CLIP's values.
+    mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
     return (batch - mean) / std
 
 
