@@ -40,16 +40,24 @@ def inspect_run_dir(store: RunStore, plan: PlannedRun) -> RunDirState:
             no manifest vouches for, an unreadable record, or a summary that does not match its
             seal — and ``--overwrite`` was not given.
     """
-    manifest = readable_manifest(store, plan)
-    if manifest is not None and (conflict := config_conflict(manifest, plan)):
-        if not plan.request.overwrite:
-            raise RunConflictError(
-                f"{conflict} Choose another --out, or pass --overwrite to replace it."
+    try:
+        manifest = store.read_manifest()
+        complete = manifest is not None and manifest.get("status") == "complete"
+        summary = store.read_summary() if complete else None
+    except IADBenchError as exc:  # an unreadable manifest or summary: nothing to serve or resume
+        return _replace_or_refuse(plan, str(exc))
+    if manifest is None:
+        if store.holds_predictions():
+            # Nothing says which configuration made them: resuming would file another
+            # method's answers under this one.
+            return _replace_or_refuse(
+                plan,
+                f"{plan.out} holds predictions but no manifest.json, so nothing says which "
+                "configuration made them and they cannot be resumed.",
             )
-        return RunDirState(None, discard=True)
-    if not (manifest and manifest.get("status") == "complete"):
-        return RunDirState(manifest)
-    summary = store.read_summary()
+        return RunDirState(None)
+    if conflict := config_conflict(manifest, plan):
+        return _replace_or_refuse(plan, conflict)
     if summary is None:
         return RunDirState(manifest)
     problem = seal_problem(summary, store.predictions_path)
@@ -57,12 +65,16 @@ def inspect_run_dir(store: RunStore, plan: PlannedRun) -> RunDirState:
         return RunDirState(manifest, summary)
     if problem.unsealed:  # written before summaries were sealed: recomputed from predictions
         return RunDirState(manifest)
-    if not plan.request.overwrite:
-        raise RunConflictError(
-            f"{plan.out}: {problem}. A result that does not match its evidence is not "
-            "served; restore the file, or pass --overwrite to compute the run again."
-        )
-    return RunDirState(None, discard=True)  # the evidence itself is in doubt
+    return _replace_or_refuse(
+        plan, f"{plan.out}: {problem}. A result that does not match its evidence is not served."
+    )
+
+
+def _replace_or_refuse(plan: PlannedRun, reason: str) -> RunDirState:
+    """``--overwrite``: clear the dir and start afresh; otherwise refuse with ``reason``."""
+    if plan.request.overwrite:
+        return RunDirState(None, discard=True)
+    raise RunConflictError(f"{reason} Choose another --out, or pass --overwrite to replace it.")
 
 
 def config_conflict(manifest: dict[str, Any], plan: PlannedRun) -> str | None:
@@ -82,8 +94,6 @@ def config_conflict(manifest: dict[str, Any], plan: PlannedRun) -> str | None:
         )
     return None
 
-
-_UNREADABLE = {"config_hash": None, "status": "unreadable"}
 
 # What a changed fingerprint means, for the message that refuses a run dir.
 _FINGERPRINT_MEANING = "images replaced, added, removed or relabelled"
@@ -118,32 +128,3 @@ def _content_changes(manifest: dict[str, Any], plan: PlannedRun) -> list[str]:
         for role, digest in plan.data.content.items()
         if isinstance(recorded, dict) and role in recorded and recorded[role] != digest
     ]
-
-
-def readable_manifest(store: RunStore, plan: PlannedRun) -> dict[str, Any] | None:
-    """The run dir's manifest; an unreadable one, or predictions without one, are refused.
-
-    Predictions that no manifest vouches for cannot be attributed to a configuration: resuming
-    from them would file another method's answers under this one. With ``--overwrite`` both
-    cases count as "another configuration" and the dir is cleared.
-
-    Raises:
-        RunConflictError: Without ``--overwrite``.
-    """
-    try:
-        manifest = store.read_manifest()
-        if manifest is not None and manifest.get("status") == "complete":
-            store.read_summary()  # a corrupt summary must not be served as the result
-    except IADBenchError as exc:
-        if plan.request.overwrite:
-            return _UNREADABLE
-        raise RunConflictError(str(exc)) from None
-    if manifest is None and store.holds_predictions():
-        if plan.request.overwrite:
-            return _UNREADABLE
-        raise RunConflictError(
-            f"{plan.out} holds predictions but no manifest.json, so nothing says which "
-            "configuration made them and they cannot be resumed. Choose another --out, or pass "
-            "--overwrite to discard them."
-        )
-    return manifest
