@@ -18,6 +18,7 @@ from iadbench.errors import IADBenchError
 from iadbench.method import Capabilities, FitContext, MethodAdapter, require_inputs
 from iadbench.options import option
 from iadbench.records import Prediction, Sample
+from iadbench.splits import select_samples
 from iadbench_methods.anomalygpt.answers import YES_NO_ANSWER_RULES, parse_yes_no_strict
 
 logger = logging.getLogger(__name__)
@@ -116,12 +117,11 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
                         self.options.checkpoint)  # fmt: skip
             self.training = {"trained": False, "checkpoint": self.options.checkpoint}
             return
-        normals = [s for s in samples if s.label == "normal"]
-        if self.options.max_train_samples:
-            import random
-
-            random.Random(context.seed).shuffle(normals)
-            normals = sorted(normals[: self.options.max_train_samples], key=lambda s: s.id)
+        normals = select_samples(
+            [s for s in samples if s.label == "normal"],
+            self.options.max_train_samples,
+            context.seed,
+        )
         if not normals:
             raise IADBenchError("AnomalyGPT trains on normal images; the training subset has none")
         settings = TrainingSettings(

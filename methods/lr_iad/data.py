@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from iadbench.images import load_rgb
 from iadbench.records import DEFECT, NORMAL, Sample
+from iadbench.splits import select_samples
 from iadbench_methods.lr_iad.rewards import class_weights
 from iadbench_methods.qwen2vl.prompt import build_messages
 
@@ -97,23 +98,6 @@ def openable(path: str) -> bool:
             return True
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
         return False
-
-
-def select_samples(samples: Sequence[Sample], max_samples: int, seed: int) -> list[Sample]:
-    """Every sample (``max_samples`` 0) or a seeded random subset, in id order either way.
-
-    Example:
-        >>> from iadbench.records import DEFECT, NORMAL, Sample
-        >>> pool = [Sample(f"c/{i}.png", "d", "c", "test", "normal", f"/{i}.png") for i in range(5)]
-        >>> picked = [s.id for s in select_samples(pool, 2, seed=0)]
-        >>> len(picked), picked == sorted(picked)
-        (2, True)
-    """
-    ordered = sorted(samples, key=lambda s: s.id)
-    if max_samples <= 0 or max_samples >= len(ordered):
-        return ordered
-    chosen = random.Random(seed).sample(ordered, max_samples)
-    return sorted(chosen, key=lambda s: s.id)
 
 
 def hold_out(samples: Sequence[Sample], count: int, seed: int) -> tuple[list[Sample], list[Sample]]:
