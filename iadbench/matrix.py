@@ -1,4 +1,8 @@
-"""Cross-dataset matrices: every method on every ordered pair of different datasets."""
+"""Cross-dataset matrices: every method on every ordered pair of different datasets.
+
+A zero-shot method (no training stage, no threshold chosen on training data) runs once per test
+dataset: its result does not depend on the training dataset of the cell.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,12 @@ from pathlib import Path
 
 from iadbench.errors import IADBenchError
 from iadbench.options import parse_assignments
-from iadbench.planning import PlannedRun, RunRequest, plan_run
+from iadbench.planning import PlannedRun, RunRequest, plan_run, uses_training_data
 from iadbench.progress import ProgressHook
 from iadbench.registry import METHODS
 from iadbench.runner import RunOutcome, execute_run
+from iadbench.runspec import ZERO_SHOT
+from iadbench.thresholds import DEFAULT_POLICY
 
 
 @dataclass
@@ -37,9 +43,13 @@ class MatrixRequest:
     verify_content: bool = False
 
 
-def cell_dir(out: Path, method: str, train: str, test: str) -> Path:
-    """Run dir of one cell: ``<out>/<method>/<train>_to_<test>``."""
-    return out / method / f"{train}_to_{test}"
+def cell_dir(out: Path, method: str, train: str | None, test: str) -> Path:
+    """Run dir of one cell: ``<out>/<method>/<train>_to_<test>``.
+
+    A zero-shot cell (``train`` None) is ``<out>/<method>/zero-shot_to_<test>``: one run per
+    test set, whatever the training dataset of the cell.
+    """
+    return out / method / f"{ZERO_SHOT if train is None else train}_to_{test}"
 
 
 def split_overrides(items: list[str], methods: list[str]) -> dict[str, dict[str, str]]:
@@ -84,19 +94,27 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
     methods = METHODS.expand(request.methods)
     overrides = split_overrides(request.overrides, methods)
     plans = []
+    seen: set[Path] = set()
     for method, (train, test) in itertools.product(
         methods, itertools.permutations(dict.fromkeys(request.datasets), 2)
     ):
+        adapter_cls = METHODS.get(method)
         # A threshold policy concerns score methods only; the others keep none.
-        scores = METHODS.get(method).capabilities.gives_scores
+        scores = adapter_cls.capabilities.gives_scores
+        threshold = (request.threshold or DEFAULT_POLICY) if scores else None
+        cell_train = train if uses_training_data(adapter_cls, threshold) else None
+        out = cell_dir(request.out, method, cell_train, test)
+        if out in seen:
+            continue  # a zero-shot method runs once per test set
+        seen.add(out)
         plans.append(
             plan_run(
                 RunRequest(
-                    method=method, train=train, test=test, train_split=request.train_split,
+                    method=method, train=cell_train, test=test, train_split=request.train_split,
                     test_split=request.test_split, options=overrides[method], tiny=request.tiny,
                     seed=request.seed, data_roots=request.data_roots, workers=request.workers,
                     threshold=request.threshold if scores else None,
-                    out=cell_dir(request.out, method, train, test), device=request.device,
+                    out=out, device=request.device,
                     overwrite=request.overwrite, cache_dir=request.cache_dir,
                     command=request.command, verify_content=request.verify_content,
                 )

@@ -19,7 +19,7 @@ from iadbench.method import MethodAdapter
 from iadbench.options import build_options, inference_only_names, tiny_values
 from iadbench.records import Sample
 from iadbench.registry import METHODS
-from iadbench.runspec import DatasetRef, RunSpec
+from iadbench.runspec import ZERO_SHOT, DatasetRef, RunSpec
 from iadbench.settings import default_cache_dir
 from iadbench.splits import load_split_table
 from iadbench.thresholds import DEFAULT_POLICY, TRAINING_DATA_POLICIES, parse_policy
@@ -30,7 +30,7 @@ class RunRequest:
     """What a user asked for (CLI flags), before resolution."""
 
     method: str
-    train: str
+    train: str | None  # None: a zero-shot run (no training stage, no training-data threshold)
     test: str
     train_split: str | None = None
     test_split: str | None = None
@@ -124,20 +124,26 @@ def plan_run(request: RunRequest) -> PlannedRun:
         threshold = str(parse_policy(threshold))
     train_split = _split(request.train_split, table.train_split(request.method), "--train-split")
     test_split = _split(request.test_split, table.inference_default, "--test-split")
-    train_reader = open_dataset(request.train, _absolute(request.train, request.data_roots))
     test_reader = open_dataset(request.test, _absolute(request.test, request.data_roots))
     data = PlannedData(test_reader, test_reader.samples(test_split))
-    if caps.trains:
-        data.train = train_reader.samples(train_split)
-        if caps.needs_masks and not any(s.mask_path for s in data.train):
-            raise IADBenchError(
-                f"method {request.method!r} trains on defect masks, and the {train_split!r} "
-                f"subset of {request.train!r} holds none ({len(data.train)} images). Choose a "
-                "training subset with defects and masks (--train-split test or all), as in "
-                "Table II."
-            )
-    if threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES:
-        data.calibration = train_reader.samples("all")
+    train_ref: DatasetRef | None = None
+    if uses_training_data(adapter_cls, threshold):
+        if request.train is None:
+            raise IADBenchError(_needs_train_message(request.method, caps.trains, threshold))
+        train_reader = open_dataset(request.train, _absolute(request.train, request.data_roots))
+        if caps.trains:
+            data.train = train_reader.samples(train_split)
+            if caps.needs_masks and not any(s.mask_path for s in data.train):
+                raise IADBenchError(
+                    f"method {request.method!r} trains on defect masks, and the {train_split!r} "
+                    f"subset of {request.train!r} holds none ({len(data.train)} images). Choose "
+                    "a training subset with defects and masks (--train-split test or all), as "
+                    "in Table II."
+                )
+        if threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES:
+            data.calibration = train_reader.samples("all")
+        train_root = str(train_reader.root)
+        train_ref = DatasetRef(request.train, train_split, train_root, _stat(data.train))
     if request.verify_content:
         data.content = {
             role: fingerprint_samples(samples, "content").digest
@@ -148,17 +154,36 @@ def plan_run(request: RunRequest) -> PlannedRun:
         method_version=adapter_cls.version,
         options=adapter_cls.options_dict(options),
         tiny=tiny,  # --tiny cannot change a model-free method
-        train=DatasetRef(request.train, train_split, str(train_reader.root), _stat(data.train)),
+        train=train_ref,  # None for a zero-shot run: keyed by its test set only
         test=DatasetRef(request.test, test_split, str(test_reader.root), _stat(data.test)),
         threshold=threshold,
         seed=request.seed,
         calibration_fingerprint=_stat(data.calibration),
     )
+    source = ZERO_SHOT if train_ref is None else f"{train_ref.name}-{train_split}"
     out = request.out or Path("runs") / request.method / (
-        f"{request.train}-{train_split}_to_{request.test}-{test_split}_{spec.config_hash()[:8]}"
+        f"{source}_to_{request.test}-{test_split}_{spec.config_hash()[:8]}"
     )
     cache_dir = request.cache_dir or default_cache_dir()
     return PlannedRun(request, spec, adapter_cls, options, Path(out), cache_dir, data)
+
+
+def uses_training_data(adapter_cls: type[MethodAdapter[Any]], threshold: str | None) -> bool:
+    """Whether a run reads its training dataset.
+
+    It does when the method trains or its threshold is chosen on the training data
+    (``calibrated``, ``normal-quantile``). Other runs are zero-shot: they take no ``--train`` and
+    are keyed by their test set alone.
+    """
+    policy_reads_train = (
+        threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES
+    )
+    return adapter_cls.capabilities.trains or policy_reads_train
+
+
+def _needs_train_message(method: str, trains: bool, threshold: str | None) -> str:
+    why = "trains" if trains else f"chooses its threshold ({threshold}) on training data"
+    return f"method {method!r} {why}; name the training dataset with --train NAME"
 
 
 def _absolute(name: str, data_roots: dict[str, str]) -> Path:

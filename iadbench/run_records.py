@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from iadbench.provenance import git_revision, package_versions
+from iadbench.runspec import ZERO_SHOT
 from iadbench.thresholds import final_label
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class Summary(TypedDict, total=False):
 
     schema: int
     method: str
-    train: DatasetSide
+    train: DatasetSide | None  # None: a zero-shot run, keyed by its test set alone
     test: DatasetSide
     threshold: str | None
     threshold_value: float | None
@@ -202,6 +203,14 @@ def seal_problem(summary: dict[str, Any], predictions_path: Path) -> SealProblem
 # --- structure ----------------------------------------------------------------------------------
 
 
+def train_source(summary: Mapping[str, Any], *, split: bool = False) -> str:
+    """What a run trained on, for people: ``visa`` (``visa/all`` with ``split``), ``zero-shot``."""
+    train = summary.get("train")
+    if train is None:
+        return ZERO_SHOT
+    return f"{train['dataset']}/{train['split']}" if split else str(train["dataset"])
+
+
 def summary_problem(summary: dict[str, Any]) -> str | None:
     """What makes a summary structurally unusable for tables, or ``None``."""
     for key in ("method", "config_hash"):
@@ -209,6 +218,8 @@ def summary_problem(summary: dict[str, Any]) -> str | None:
             return f"lacks a {key!r} string"
     for side in ("train", "test"):
         part = summary.get(side)
+        if side == "train" and part is None:
+            continue  # zero-shot
         if not isinstance(part, dict) or not all(
             isinstance(part.get(k), str) for k in ("dataset", "split")
         ):
@@ -393,10 +404,11 @@ def build_summary(
     )
     # Text methods also get their lenient rule's figures and the 3-class F1 (see metrics).
     rules = plan.adapter_cls.answer_rules if plan.adapter_cls.capabilities.gives_text else None
-    assert spec.train is not None and spec.test is not None
+    assert spec.test is not None
+    train = spec.train
     summary = {
         "method": spec.method,
-        "train": {"dataset": spec.train.name, "split": spec.train.split},
+        "train": None if train is None else {"dataset": train.name, "split": train.split},
         "test": {"dataset": spec.test.name, "split": spec.test.split},
         "threshold": spec.threshold,
         "threshold_value": threshold_value,

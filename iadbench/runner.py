@@ -90,7 +90,7 @@ def _compute(
     previous: dict[str, Any] | None,
 ) -> RunOutcome:
     spec, caps = plan.spec, plan.adapter_cls.capabilities
-    assert spec.train is not None and spec.test is not None
+    assert spec.test is not None
     group = process_group()
     test_reader, test_samples = plan.data.test_reader, plan.data.test
     if group.is_main and isinstance(test_reader, FolderDataset):

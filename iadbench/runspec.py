@@ -16,6 +16,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# How a run without training data (``RunSpec.train is None``) names its source in run dir
+# names, matrix cells and tables.
+ZERO_SHOT = "zero-shot"
+
 
 @dataclass(frozen=True)
 class DatasetRef:
@@ -44,7 +48,9 @@ class RunSpec:
         method_version: The adapter's ``version``; bumped when its outputs change.
         options: The method's resolved options (defaults plus ``--set`` overrides).
         tiny: Built with tiny random-weight models (``--tiny``).
-        train: Training dataset; also the dataset a ``calibrated`` threshold is chosen on.
+        train: Training dataset; also the dataset a ``calibrated`` threshold is chosen on. None
+            for a zero-shot run (no training stage, no threshold chosen on training data): such
+            a run is keyed by its test set alone, whatever ``--train`` was given.
         test: Test dataset.
         threshold: Threshold policy for score methods (``fixed:0.5``...), None otherwise.
         seed: Random seed.

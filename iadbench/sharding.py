@@ -16,6 +16,7 @@ from iadbench.planning import PlannedRun, batch_size
 from iadbench.predict_loop import predict_batches
 from iadbench.progress import ProgressHook
 from iadbench.records import Sample
+from iadbench.runspec import ZERO_SHOT
 from iadbench.settings import default_workers
 from iadbench.store import PredictionLog, prediction_record
 
@@ -38,7 +39,7 @@ def predict_missing(
     in ``samples`` order, giving the file a single process would have written.
     """
     spec, group = plan.spec, process_group()
-    assert spec.train is not None and spec.test is not None
+    assert spec.test is not None
     order = [s.id for s in samples]
     if group.is_main:
         log.merge_shards(order=order)  # left by an interrupted multi-process attempt
@@ -52,7 +53,8 @@ def predict_missing(
     workers = plan.request.workers
     if workers is None:
         workers = default_workers(adapter.device)
-    progress.start(f"{spec.method} {spec.train.name}→{spec.test.name} {phase}", len(mine))
+    source = ZERO_SHOT if spec.train is None else spec.train.name
+    progress.start(f"{spec.method} {source}→{spec.test.name} {phase}", len(mine))
     for batch, predictions in predict_batches(
         adapter,
         mine,

@@ -49,9 +49,11 @@ def _pct(value: float | None) -> str:
 
 def summary_table(summary: dict[str, Any]) -> Table:
     """Per-category, pooled and class-mean metrics of one run, in percent."""
-    train, test = summary["train"], summary["test"]
+    from iadbench.run_records import train_source
+
+    test = summary["test"]
     title = (
-        f"{summary['method']}  train {train['dataset']}/{train['split']} → "
+        f"{summary['method']}  train {train_source(summary, split=True)} → "
         f"test {test['dataset']}/{test['split']}  threshold {summary.get('threshold') or '—'}"
         + ("  [tiny random weights]" if summary.get("tiny") else "")
     )

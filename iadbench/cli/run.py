@@ -27,14 +27,15 @@ def run(
             help="Registered method name (see `iadbench list`).", rich_help_panel=opt.METHOD_PANEL
         ),
     ],
+    test: Annotated[str, typer.Option(help="Test dataset name.", rich_help_panel=opt.DATA_PANEL)],
     train: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="Training dataset name (mvtec, visa, or a --data name).",
+            help="Training dataset name (mvtec, visa, or a --data name). Only for methods that "
+            "train or thresholds chosen on training data; a zero-shot run ignores it.",
             rich_help_panel=opt.DATA_PANEL,
         ),
-    ],
-    test: Annotated[str, typer.Option(help="Test dataset name.", rich_help_panel=opt.DATA_PANEL)],
+    ] = None,
     train_split: opt.TrainSplit = None,
     test_split: opt.TestSplit = None,
     out: Annotated[
@@ -169,10 +170,12 @@ def matrix(
 
 
 def _print_cell(outcome: RunOutcome) -> None:
+    from iadbench.run_records import train_source
+
     summary = outcome.summary
     overall = summary["overall"]
     console.print(
-        f"  {summary['method']:<16} {summary['train']['dataset']}→{summary['test']['dataset']}  "
+        f"  {summary['method']:<16} {train_source(summary)}→{summary['test']['dataset']}  "
         f"acc {100 * overall['accuracy']:6.2f}  F1 {100 * overall['f1_macro']:6.2f}  "
         f"n {overall['n']}{'  (reused)' if outcome.reused else ''}",
         highlight=False,

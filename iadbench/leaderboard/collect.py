@@ -66,14 +66,20 @@ class StoredRun:
         return str(self.summary["config_hash"])
 
     @property
-    def train_dataset(self) -> str:
-        """Dataset the method trained on (or was paired with, for methods without training)."""
-        return str(self.summary["train"]["dataset"])
+    def train_dataset(self) -> str | None:
+        """Dataset the method trained on; None for a zero-shot run (``summary["train"]`` null).
+
+        Runs stored before zero-shot runs were keyed by their test set alone name the dataset
+        they were paired with.
+        """
+        train = self.summary["train"]
+        return None if train is None else str(train["dataset"])
 
     @property
-    def train_split(self) -> str:
-        """Split of the training dataset, as recorded (also for methods without training)."""
-        return str(self.summary["train"]["split"])
+    def train_split(self) -> str | None:
+        """Split of the training dataset, as recorded; None for a zero-shot run."""
+        train = self.summary["train"]
+        return None if train is None else str(train["split"])
 
     @property
     def trains(self) -> bool:
@@ -111,7 +117,7 @@ class StoredRun:
         return self.summary.get("tiny") is True
 
     @property
-    def identity(self) -> tuple[str, str, str | None, str, str, str | None]:
+    def identity(self) -> tuple[str, str | None, str | None, str, str, str | None]:
         """What a reader takes a row to mean: method, train/test dataset and split, threshold.
 
         The training split counts only for methods that train, as only they show it.

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from iadbench.errors import IADBenchError
+from iadbench.runspec import ZERO_SHOT
 
 # Key used in the csv's category column for pooled numbers (Tables III and IV).
 POOLED = "ALL"
@@ -100,7 +101,8 @@ def reference_mismatch(
     """Why the paper's numbers are not comparable with a run, or ``None`` when they are.
 
     Args:
-        train_dataset: Dataset the run trained on (or was paired with).
+        train_dataset: Dataset the run trained on (or was paired with); ``"zero-shot"`` for a
+            run that reads no training data, comparable whatever the paper trained on.
         test_dataset: Dataset the run was scored on.
         test_split: Split of the test dataset (``"all"``, ``"test"``, ``"train"``).
         tiny: Whether the run used random-weight tiny models.
@@ -113,7 +115,7 @@ def reference_mismatch(
         return f"the paper does not evaluate on {test_dataset!r}"
     if test_split != PAPER_TEST_SPLIT:
         return f"the paper tests on the All split, this run on the {test_split!r} split"
-    if train_dataset != expected_train:
+    if train_dataset not in (expected_train, ZERO_SHOT):
         return (
             f"the paper trains on {expected_train!r} for this test set, this run on "
             f"{train_dataset!r}"

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from iadbench.leaderboard.collect import CollectedRuns, StoredRun
 from iadbench.metrics import class_mean, compute_metrics
 from iadbench.records import DEFECT, NORMAL
+from iadbench.runspec import ZERO_SHOT
 
 TRIVIAL_BASELINES: tuple[str, ...] = ("always-defect", "always-normal")
 # The paper's row order; other methods follow alphabetically.
@@ -21,7 +22,11 @@ _BASELINE_PREDICTION = {"always-defect": DEFECT, "always-normal": NORMAL}
 
 
 class Direction(NamedTuple):
-    """A cross-dataset cell of the matrix: trained on one dataset, scored on a split of another."""
+    """A cross-dataset cell of the matrix: trained on one dataset, scored on a split of another.
+
+    ``train_dataset`` is :data:`~iadbench.runspec.ZERO_SHOT` for a direction of zero-shot runs
+    alone.
+    """
 
     train_dataset: str
     test_dataset: str
@@ -145,8 +150,18 @@ def group_by_direction(collected: CollectedRuns) -> dict[Direction, DirectionRow
     """
     grouped: dict[Direction, list[StoredRun]] = {}
     for run in collected.runs:
-        direction = Direction(run.train_dataset, run.test_dataset, run.test_split)
-        grouped.setdefault(direction, []).append(run)
+        if run.train_dataset is not None:
+            direction = Direction(run.train_dataset, run.test_dataset, run.test_split)
+            grouped.setdefault(direction, []).append(run)
+    trained_directions = list(grouped)
+    # A zero-shot run does not depend on a training dataset: it is a row of every direction that
+    # tests on its test set and split; without one, it forms the direction "zero-shot→<test>".
+    for run in collected.runs:
+        if run.train_dataset is None:
+            test = (run.test_dataset, run.test_split)
+            homes = [d for d in trained_directions if (d.test_dataset, d.test_split) == test]
+            for direction in homes or [Direction(ZERO_SHOT, *test)]:
+                grouped.setdefault(direction, []).append(run)
     result = {}
     for direction in sorted(grouped):
         rows = [LeaderboardRow.from_run(run) for run in grouped[direction]]
