@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from iadbench.datasets import open_dataset, resolve_root
+from iadbench.datasets import (
+    FolderDataset,
+    has_split_file,
+    open_dataset,
+    reader_class,
+    resolve_root,
+)
 from iadbench.datasets.base import SUBSET_NAMES, DatasetReader, SubsetName
 from iadbench.errors import IADBenchError
 from iadbench.fingerprint import fingerprint_samples
@@ -122,8 +128,14 @@ def plan_run(request: RunRequest) -> PlannedRun:
                 f"method {request.method!r} gives no scores; --threshold does not apply"
             )
         threshold = str(parse_policy(threshold))
-    train_split = _split(request.train_split, table.train_split(request.method), "--train-split")
-    test_split = _split(request.test_split, table.inference_default, "--test-split")
+    # Own parts split by `iadbench data split`: test on their held-out Test subset, and train on
+    # Train when they are also the training set (Table II's subsets pair two datasets).
+    own_split = has_split_file(request.test, _absolute(request.test, request.data_roots))
+    own_train = own_split and request.train == request.test
+    train_default = "train" if own_train else table.train_split(request.method)
+    train_split = _split(request.train_split, train_default, "--train-split")
+    test_default = "test" if own_split else table.inference_default
+    test_split = _split(request.test_split, test_default, "--test-split")
     test_reader = open_dataset(request.test, _absolute(request.test, request.data_roots))
     data = PlannedData(test_reader, test_reader.samples(test_split))
     train_ref: DatasetRef | None = None
@@ -138,7 +150,7 @@ def plan_run(request: RunRequest) -> PlannedRun:
                     f"method {request.method!r} trains on defect masks, and the {train_split!r} "
                     f"subset of {request.train!r} holds none ({len(data.train)} images). Choose "
                     "a training subset with defects and masks (--train-split test or all), as "
-                    "in Table II."
+                    "in Table II." + _mask_hint(request.train)
                 )
         if threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES:
             data.calibration = train_reader.samples("all")
@@ -184,6 +196,19 @@ def uses_training_data(adapter_cls: type[MethodAdapter[Any]], threshold: str | N
 def _needs_train_message(method: str, trains: bool, threshold: str | None) -> str:
     why = "trains" if trains else f"chooses its threshold ({threshold}) on training data"
     return f"method {method!r} {why}; name the training dataset with --train NAME"
+
+
+def _mask_hint(name: str) -> str:
+    """For a folder dataset: where its masks come from, and which methods train without them."""
+    if reader_class(name) is not FolderDataset:
+        return ""
+    return (
+        f" {name!r} is a folder dataset: its images have masks only where its split file's mask "
+        f"column names them. Train this method on a dataset with masks (e.g. --train visa "
+        f"--test {name}), or choose a method that trains on normal images alone (anomalygpt); "
+        "lr-iad needs defects among its training images (`iadbench data split "
+        "--train-defect-ratio`)."
+    )
 
 
 def _absolute(name: str, data_roots: dict[str, str]) -> Path:

@@ -1,9 +1,9 @@
-"""``iadbench data synth`` and ``iadbench data check``."""
+"""``iadbench data synth``, ``iadbench data split`` and ``iadbench data check``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,6 +12,8 @@ from iadbench.cli.app import console, data_app, handles_user_errors
 
 if TYPE_CHECKING:
     from iadbench.datasets.base import CategoryCounts
+    from iadbench.datasets.check import CheckReport
+    from iadbench.datasets.split_file import SplitRow
 
 
 @data_app.command(epilog="Example: iadbench data synth mvtec /tmp/mvtec --scale 0.02")
@@ -45,6 +47,102 @@ def synth(
     )
 
 
+@data_app.command(
+    epilog="Example: iadbench data split parts --data parts=/data/parts --train-normal-ratio 0.8 "
+    "--seed 0 --normal-folders good,pass"
+)
+@handles_user_errors
+def split(
+    dataset: Annotated[str, typer.Argument(help="A folder dataset's name (--data NAME=PATH).")],
+    data: opt.DataRoots = None,
+    train_normal_ratio: Annotated[
+        float, typer.Option(help="Share of each category's normal images that trains (0-1).")
+    ] = 0.8,
+    train_defect_ratio: Annotated[
+        float,
+        typer.Option(help="Share of each category's defect images that trains (0-1); 0 = none."),
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed draws the same split.")] = 0,
+    normal_folders: Annotated[
+        str | None,
+        typer.Option(
+            metavar="A,B",
+            help="Folders that hold normal images, comma-separated (default: good, normal, "
+            "nominal, ok in any case); every other folder is a defect type.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing split file.")] = False,
+) -> None:
+    """Draw train/test for your own folder dataset and write <root>/split.csv.
+
+    Per category a seeded random share of the normal images trains; defects test (unless
+    --train-defect-ratio), as a factory that has normal parts to train on. The labels are written
+    into the file, so later commands read them from there.
+    """
+    from iadbench.datasets import DATASET_READERS, FolderDataset, resolve_root
+    from iadbench.datasets.split_file import draw_split, split_file_path, write_split_file
+    from iadbench.errors import IADBenchError
+
+    if dataset in DATASET_READERS:
+        raise IADBenchError(
+            f"{dataset} has its official split; `data split` draws one for your own folder "
+            "datasets (any other --data NAME=PATH)."
+        )
+    for flag, ratio in (("--train-normal-ratio", train_normal_ratio),
+                        ("--train-defect-ratio", train_defect_ratio)):  # fmt: skip
+        if not 0.0 <= ratio <= 1.0:
+            raise IADBenchError(f"{flag} must be between 0 and 1, got {ratio}")
+    names = [n.strip() for n in (normal_folders or "").split(",") if n.strip()]
+    if normal_folders is not None and not names:
+        raise IADBenchError(
+            f"--normal-folders must name at least one folder, got {normal_folders!r}"
+        )
+    root = resolve_root(dataset, opt.parse_data_roots(data))
+    reader = FolderDataset(root, name=dataset, normal_folders=names or None)
+    target = split_file_path(reader.root)
+    if target.exists() and not force:
+        raise IADBenchError(
+            f"{target} exists already; pass --force to draw a new split (every image is assigned "
+            "again, so earlier runs on this dataset will not be reused)."
+        )
+    samples = reader.folder_samples()
+    if not samples:
+        raise IADBenchError(
+            f"{reader.display_name} at {reader.root} holds no image to split. Expected layout: "
+            f"{reader.layout_help}"
+        )
+    rows = draw_split(
+        samples, reader.root, train_normal_ratio=train_normal_ratio,
+        train_defect_ratio=train_defect_ratio, seed=seed,
+    )  # fmt: skip
+    write_split_file(target, rows)
+    console.print(_split_table(rows, f"{dataset}: split drawn with seed {seed}"))
+    for problem in reader.balance_problems():
+        console.print(f"[yellow]Warning:[/] {problem}", highlight=False)
+    console.print(f"Wrote [bold]{target}[/]", highlight=False)
+
+
+def _split_table(rows: list[SplitRow], title: str) -> Any:
+    from collections import Counter
+
+    from rich.table import Table
+
+    counts: dict[str, Counter[tuple[str, str]]] = {}
+    for row in rows:
+        counts.setdefault(row.category, Counter())[(row.subset, row.label)] += 1
+    table = Table(title=title, title_justify="left")
+    for column in ("category", *(f"{sub} {lab}" for sub, lab in _SPLIT_GROUPS)):
+        table.add_column(column, justify="left" if column == "category" else "right")
+    for category, c in sorted(counts.items()):
+        table.add_row(category, *(str(c[group]) for group in _SPLIT_GROUPS))
+    return table
+
+
+_SPLIT_GROUPS: tuple[tuple[str, str], ...] = (
+    ("train", "normal"), ("train", "defect"), ("test", "normal"), ("test", "defect"),
+)  # fmt: skip
+
+
 @data_app.command(epilog="Example: iadbench data check visa --data visa=/data/VisA")
 @handles_user_errors
 def check(
@@ -58,8 +156,6 @@ def check(
     ] = True,
 ) -> None:
     """Compare a local copy with the official counts and decode every image; non-zero if off."""
-    from rich.table import Table
-
     from iadbench.cli.display import RichProgress
     from iadbench.datasets import open_dataset, resolve_root
     from iadbench.datasets.check import check_dataset
@@ -73,15 +169,7 @@ def check(
         report = check_dataset(dataset, root, scale=scale, decode=decode, progress=progress.advance)
     finally:
         progress.finish()
-    table = Table(title=f"{dataset} at {root}", title_justify="left")
-    for column in ("category", "expected train/test normal/test defect", "found", "status"):
-        table.add_column(column)
-    for row in report.rows:
-        style = "green" if row.status == "ok" else "red"
-        table.add_row(
-            row.category, _counts(row.expected), _counts(row.found), f"[{style}]{row.status}[/]"
-        )
-    console.print(table)
+    console.print(_check_table(report, f"{dataset} at {root}"))
     for note in report.notes:
         console.print(f"[yellow]Note:[/] {note}", highlight=False)
     if report.synthetic_marker:
@@ -104,7 +192,33 @@ def check(
         if dataset in DATASET_READERS
         else "every category has normal and defect images"
     )
+    if report.split_file is not None:
+        what += f", and {report.split_file} lists every image"
     console.print(f"[green]✓[/] {what}; every image decodes." if decode else f"[green]✓[/] {what}.")
+
+
+def _check_table(report: CheckReport, title: str) -> Any:
+    """Expected vs found counts; per split (train/test × normal/defect) with a split file."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    if report.split_file is not None:
+        table.caption = f"subsets and labels from {report.split_file}"
+        for column in ("category", *(f"{sub} {lab}" for sub, lab in _SPLIT_GROUPS), "status"):
+            table.add_column(column)
+    else:
+        for column in ("category", "expected train/test normal/test defect", "found", "status"):
+            table.add_column(column)
+    for row in report.rows:
+        style = "green" if row.status == "ok" else "red"
+        status = f"[{style}]{row.status}[/]"
+        if report.split_file is not None:
+            f = row.found
+            numbers = (f.train_normal, row.train_defect, f.test_normal, f.test_defect)
+            table.add_row(row.category, *(str(n) for n in numbers), status)
+        else:
+            table.add_row(row.category, _counts(row.expected), _counts(row.found), status)
+    return table
 
 
 def _counts(counts: CategoryCounts | None) -> str:

@@ -20,6 +20,7 @@ from iadbench.datasets.base import (
 )
 from iadbench.datasets.folder import FolderDataset
 from iadbench.datasets.mvtec import MVTecAD
+from iadbench.datasets.split_file import split_file_path
 from iadbench.datasets.visa import VisA
 from iadbench.errors import DatasetNotFoundError
 
@@ -48,6 +49,11 @@ def open_dataset(name: str, root: str | Path) -> DatasetReader:
     if reader is None:
         return FolderDataset(root, name=name)
     return reader(root)
+
+
+def has_split_file(name: str, root: str | Path) -> bool:
+    """Whether ``name`` is a folder dataset whose root holds a split file (``data split``)."""
+    return reader_class(name) is FolderDataset and split_file_path(root).is_file()
 
 
 def root_env_var(name: str) -> str:
@@ -97,6 +103,7 @@ __all__ = [
     "MVTecAD",
     "SubsetName",
     "VisA",
+    "has_split_file",
     "open_dataset",
     "reader_class",
     "resolve_root",

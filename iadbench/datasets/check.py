@@ -48,6 +48,8 @@ class CategoryCheck:
             first that applies, in that order).
         missing_files: Listed images and masks absent on disk.
         unreadable_files: Images and masks that failed to decode.
+        train_defect: Defect images in the train subset (``found`` has no place for them; only
+            a folder dataset's split file drawn with ``--train-defect-ratio`` puts some there).
     """
 
     category: str
@@ -56,6 +58,7 @@ class CategoryCheck:
     status: str
     missing_files: int = 0
     unreadable_files: int = 0
+    train_defect: int = 0
 
 
 @dataclass
@@ -72,6 +75,7 @@ class CheckReport:
         unreadable: Path -> reason, for every file that failed to decode.
         n_decoded: Files decoded (images and masks).
         synthetic_marker: Content of ``.iadbench-synthetic.json`` when the root has one.
+        split_file: The split file a folder dataset's subsets and labels come from, or None.
     """
 
     dataset: str
@@ -83,6 +87,7 @@ class CheckReport:
     unreadable: dict[str, str] = field(default_factory=dict)
     n_decoded: int = 0
     synthetic_marker: dict[str, Any] | None = None
+    split_file: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,6 +103,24 @@ def _found_counts(samples: Iterable[Sample]) -> dict[str, CategoryCounts]:
         category: CategoryCounts(c[("train", NORMAL)], c[("test", NORMAL)], c[("test", DEFECT)])
         for category, c in tally.items()
     }
+
+
+def _split_notes(report: CheckReport) -> list[str]:
+    """What a folder dataset's split leaves a method without: training images, a test group."""
+    notes: list[str] = []
+    for row in report.rows:
+        train = row.found.train_normal + row.train_defect
+        if train == 0:
+            notes.append(f"category {row.category} has no training image in the split file")
+        if row.train_defect:
+            notes.append(
+                f"category {row.category} trains on {row.train_defect} defect image(s) "
+                "(--train-defect-ratio); they are not in its test subset"
+            )
+        for count, kind in ((row.found.test_normal, "normal"), (row.found.test_defect, "defect")):
+            if count == 0:
+                notes.append(f"category {row.category} has no {kind} image in its test subset")
+    return notes
 
 
 def _listed(lines: list[str], kind: str) -> list[str]:
@@ -173,10 +196,14 @@ def check_dataset(
         reader = open_dataset(name, root)
     samples = reader.samples("all")
     report = CheckReport(
-        dataset=name, root=reader.root, synthetic_marker=read_synthetic_marker(reader.root)
+        dataset=name,
+        root=reader.root,
+        synthetic_marker=read_synthetic_marker(reader.root),
+        split_file=reader.split_file if isinstance(reader, FolderDataset) else None,
     )
     expected = planned_counts(name, scale=scale, min_per_group=min_per_group) if official else {}
     found = _found_counts(samples)
+    train_defects = Counter(s.category for s in samples if (s.subset, s.label) == ("train", DEFECT))
 
     marker = report.synthetic_marker
     if marker is not None and official and marker.get("scale") != scale:
@@ -241,10 +268,16 @@ def check_dataset(
             status = STATUS_UNREADABLE
         else:
             status = STATUS_OK
-        report.rows.append(CategoryCheck(category, want, have, status, n_missing, n_unreadable))
+        report.rows.append(
+            CategoryCheck(
+                category, want, have, status, n_missing, n_unreadable, train_defects[category]
+            )
+        )
 
     stray = [s for s in samples if s.subset == "train" and s.label == DEFECT]
-    if stray:
+    if report.split_file is not None:
+        report.notes += _split_notes(report)
+    elif stray:
         count_problems.append(
             f"{len(stray)} defective images are in the train subset (e.g. {stray[0].id}); "
             "official training data holds normal images only"

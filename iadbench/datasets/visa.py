@@ -9,12 +9,21 @@ from typing import ClassVar, Literal
 
 from iadbench.datasets.base import CategoryCounts, DatasetReader
 from iadbench.datasets.mvtec import index_mvtec_style, mvtec_style_categories
+from iadbench.datasets.split_file import (
+    SPLIT_COLUMNS,
+    SplitFileError,
+    normalise_relpath,
+    read_split_file,
+)
 from iadbench.errors import DatasetNotFoundError
-from iadbench.records import DEFECT, NORMAL, Label, Sample
+from iadbench.records import DEFECT, NORMAL, Sample
 
 SPLIT_CSV = "split_csv/1cls.csv"
-SPLIT_CSV_COLUMNS: tuple[str, ...] = ("object", "split", "label", "image", "mask")
-_LABELS: dict[str, Label] = {"normal": NORMAL, "anomaly": DEFECT}
+SPLIT_CSV_COLUMNS: tuple[str, ...] = SPLIT_COLUMNS
+# Per category, the release's annotation file: ``image,label,mask``, where label is ``normal``
+# or the anomaly type(s) of the image, several separated by commas (e.g. "spot,scratch").
+IMAGE_ANNO = "image_anno.csv"
+IMAGE_ANNO_COLUMNS: tuple[str, ...] = ("image", "label")
 _DEFECT_TYPES: dict[str, str] = {NORMAL: "good", DEFECT: "anomaly"}
 
 VISA_LAYOUT_HELP = (
@@ -28,20 +37,6 @@ VISA_LAYOUT_HELP = (
 VisALayout = Literal["split_csv", "mvtec_style"]
 
 
-def _normalise_relpath(value: str) -> str:
-    """A csv path as a sample id: forward slashes, no leading ``./``, no surrounding blanks."""
-    path = value.strip().replace("\\", "/")
-    while path.startswith("./"):
-        path = path[2:]
-    return path
-
-
-def _stays_inside(relpath: str) -> bool:
-    """Whether a csv path is relative and never climbs above the root (no ``..`` escape)."""
-    parts = relpath.split("/")
-    return not (relpath.startswith("/") or ":" in parts[0] or ".." in parts)
-
-
 class VisA(DatasetReader):
     """VisA, read from the raw release's ``split_csv/1cls.csv`` or from a converted tree.
 
@@ -49,6 +44,10 @@ class VisA(DatasetReader):
     basenames, so sample ids are the csv's relative image paths, never basenames. A csv row whose
     file is absent still yields a sample: ``iadbench data check`` reports it and a run records an
     error for that image instead of silently shrinking the test set.
+
+    An anomaly's defect type is its label in ``<category>/image_anno.csv`` when the release
+    has that file (several types of one image joined as ``"scratch,spot"``), else
+    ``"anomaly"``; normal images are ``"good"``.
 
     Attributes:
         layout: ``"split_csv"`` for the raw release, ``"mvtec_style"`` for a converted tree.
@@ -96,52 +95,60 @@ class VisA(DatasetReader):
     def _index_split_csv(self, csv_path: Path) -> list[Sample]:
         """Samples listed by ``1cls.csv``, one per row, whether or not the file exists."""
         root = str(self.root)
-        samples: list[Sample] = []
-        seen: dict[str, int] = {}
-        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in SPLIT_CSV_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise DatasetNotFoundError(
-                    f"{csv_path} lacks the column(s) {', '.join(missing)}; the header must be "
-                    f"{','.join(SPLIT_CSV_COLUMNS)}."
-                )
-            for row in reader:
-                line = reader.line_num
-                image = _normalise_relpath(row["image"] or "")
-                if not image:
-                    continue  # blank line or trailing separator row: nothing to index
-                split = (row["split"] or "").strip().lower()
-                label = _LABELS.get((row["label"] or "").strip().lower())
-                if split not in ("train", "test") or label is None:
-                    raise DatasetNotFoundError(
-                        f"{csv_path} line {line}: split must be train or test and label normal or "
-                        f"anomaly, got split={row['split']!r} label={row['label']!r}."
-                    )
-                if image in seen:
-                    raise DatasetNotFoundError(
-                        f"{csv_path} line {line} lists {image} again (first on line {seen[image]});"
-                        " every image must appear once."
-                    )
-                seen[image] = line
-                mask = _normalise_relpath(row["mask"] or "")
-                for listed in (image, mask):
-                    if listed and not _stays_inside(listed):
-                        raise DatasetNotFoundError(
-                            f"{csv_path} line {line} points outside the dataset root ({listed!r}):"
-                            " paths in the split file must be relative and stay under the root."
-                        )
-                samples.append(
-                    Sample(
-                        id=image,
-                        dataset=self.name,
-                        category=(row["object"] or "").strip() or image.split("/", 1)[0],
-                        subset=split,  # type: ignore[arg-type]  # checked above
-                        label=label,
-                        image_path=os.path.join(root, *image.split("/")),
-                        mask_path=os.path.join(root, *mask.split("/")) if mask else None,
-                        defect_type=_DEFECT_TYPES[label],
-                    )
-                )
+        rows = read_split_file(csv_path)
+        anomaly_types: dict[str, dict[str, str]] = {}
+        for category in sorted({row.category for row in rows}):
+            anomaly_types[category] = read_image_anno(self.root, category)
+        samples = [
+            Sample(
+                id=row.image,
+                dataset=self.name,
+                category=row.category,
+                subset=row.subset,
+                label=row.label,
+                image_path=os.path.join(root, *row.image.split("/")),
+                mask_path=os.path.join(root, *row.mask.split("/")) if row.mask else None,
+                defect_type=(
+                    anomaly_types[row.category].get(row.image, _DEFECT_TYPES[DEFECT])
+                    if row.label == DEFECT
+                    else _DEFECT_TYPES[NORMAL]
+                ),
+            )
+            for row in rows
+        ]
         samples.sort(key=lambda s: s.id)
         return samples
+
+
+def read_image_anno(root: Path, category: str) -> dict[str, str]:
+    """Anomaly type per image path from ``<root>/<category>/image_anno.csv``; {} when absent.
+
+    Several types of one image (``"scratch, spot"``) become one name, sorted and joined by
+    commas (``"scratch,spot"``), so an image with the same types always lands in one group.
+    Image paths relative to the category folder are accepted too. Rows labelled ``normal`` and
+    rows without a label are left out: their images keep the reader's default type.
+
+    Raises:
+        SplitFileError: The file lacks an ``image`` or ``label`` column.
+    """
+    path = root / category / IMAGE_ANNO
+    if not path.is_file():
+        return {}
+    types: dict[str, str] = {}
+    with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in IMAGE_ANNO_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise SplitFileError(
+                f"{path} lacks the column(s) {', '.join(missing)}; VisA's image_anno.csv has "
+                "the header image,label,mask."
+            )
+        for record in reader:
+            image = normalise_relpath(record["image"] or "")
+            names = sorted({n.strip() for n in (record["label"] or "").split(",") if n.strip()})
+            if not image or not names or names == ["normal"]:
+                continue
+            if not image.startswith(f"{category}/"):
+                image = f"{category}/{image}"
+            types[image] = ",".join(names)
+    return types

@@ -56,13 +56,55 @@ def test_normal_and_anomaly_basename_collision_gives_two_samples(synth_visa: Pat
     assert normal.image_path != anomaly.image_path
 
 
-def test_mask_paths_and_defect_types_come_from_csv(synth_visa: Path) -> None:
+def test_mask_paths_come_from_csv_and_defect_types_from_image_anno(synth_visa: Path) -> None:
     for s in VisA(synth_visa).samples("all"):
         if s.label == "defect":
-            assert s.defect_type == "anomaly"
+            assert s.defect_type in {"spot", "scratch", "scratch,spot"}
             assert s.mask_path is not None and Path(s.mask_path).is_file()
         else:
             assert (s.defect_type, s.mask_path) == ("good", None)
+
+
+def _anomaly_tree(root: Path, anno: str | None) -> Path:
+    rows = []
+    for i in range(3):
+        rows.append(f"candle,test,anomaly,candle/Data/Images/Anomaly/{i:03d}.JPG,")
+        write_image(root / f"candle/Data/Images/Anomaly/{i:03d}.JPG")
+    write_image(root / "candle/Data/Images/Normal/000.JPG")
+    rows.append("candle,test,normal,candle/Data/Images/Normal/000.JPG,")
+    write_split_csv(root, rows)
+    if anno is not None:
+        (root / "candle" / "image_anno.csv").write_text(anno)
+    return root
+
+
+def test_image_anno_labels_name_the_defect_type_and_several_types_are_sorted(
+    tmp_path: Path,
+) -> None:
+    anno = (
+        "image,label,mask\n"
+        'candle/Data/Images/Anomaly/000.JPG,"wax melded out of the candle, chunk of wax missing",\n'
+        "Data/Images/Anomaly/001.JPG,weird candle wick,\n"  # relative to the category folder
+        "candle/Data/Images/Normal/000.JPG,normal,\n"
+    )
+    types = {s.id: s.defect_type for s in VisA(_anomaly_tree(tmp_path, anno)).samples("all")}
+    assert types == {
+        "candle/Data/Images/Anomaly/000.JPG": "chunk of wax missing,wax melded out of the candle",
+        "candle/Data/Images/Anomaly/001.JPG": "weird candle wick",
+        "candle/Data/Images/Anomaly/002.JPG": "anomaly",  # not in image_anno.csv
+        "candle/Data/Images/Normal/000.JPG": "good",
+    }
+
+
+def test_without_image_anno_every_anomaly_is_of_type_anomaly(tmp_path: Path) -> None:
+    samples = VisA(_anomaly_tree(tmp_path, None)).samples("test")
+    assert {s.defect_type for s in samples if s.label == "defect"} == {"anomaly"}
+
+
+def test_image_anno_without_a_label_column_names_the_file(tmp_path: Path) -> None:
+    _anomaly_tree(tmp_path, "image,type\ncandle/Data/Images/Anomaly/000.JPG,x\n")
+    with pytest.raises(DatasetNotFoundError, match=r"image_anno\.csv lacks the column\(s\) label"):
+        VisA(tmp_path).samples("all")
 
 
 def test_row_for_absent_file_still_yields_a_sample(tmp_path: Path) -> None:

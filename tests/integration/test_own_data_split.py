@@ -1,0 +1,123 @@
+"""Own parts end to end: `data split`, then a training method trains on Train and tests on Test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from iadbench.cli.app import app
+from iadbench.datasets import FolderDataset
+from iadbench.datasets.split_file import read_split_file, split_file_path
+from iadbench.datasets.synth_drawing import Painter
+from iadbench.errors import IADBenchError, RunConflictError
+from iadbench.fingerprint import fingerprint_samples
+from iadbench.planning import RunRequest, plan_run
+from iadbench.runner import execute_run
+
+# Normal images sit in "nominal" (a default normal name) and "pass" (named with --normal-folders).
+LAYOUT = {"bracket": {"nominal": 4, "scratch": 2}, "hinge": {"pass": 4, "bent": 2}}
+
+
+@pytest.fixture()
+def parts(tmp_path: Path) -> Path:
+    """A folder dataset of drawn parts (the synthetic trees' painter), 12 images."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "parts"
+    for category, folders in LAYOUT.items():
+        painter = Painter("bottle", 32, False, np.random.default_rng(0))
+        for folder, n in folders.items():
+            (root / category / folder).mkdir(parents=True)
+            for i in range(n):
+                pixels = painter.normal() if folder in ("nominal", "pass") else painter.defect()[0]
+                Image.fromarray(pixels).save(root / category / folder / f"{i:02d}.png")
+    return root
+
+
+def _split(root: Path, *args: str) -> None:
+    result = CliRunner().invoke(
+        app, ["data", "split", "parts", "--data", f"parts={root}", "--train-normal-ratio", "0.5",
+              "--normal-folders", "nominal,pass", *args],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.slow
+def test_anomalygpt_trains_on_the_train_subset_and_tests_on_the_test_subset(
+    tmp_path: Path, parts: Path
+) -> None:
+    pytest.importorskip("torch")
+    _split(parts)
+    rows = read_split_file(split_file_path(parts))
+    train_ids = {r.image for r in rows if r.subset == "train"}
+    test_ids = {r.image for r in rows if r.subset == "test"}
+    assert len(train_ids) == 4 and len(test_ids) == 8  # half of 8 normals; every defect tests
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    result = CliRunner().invoke(
+        app, ["run", "--method", "anomalygpt", "--tiny", "--train", "parts", "--test", "parts",
+              "--data", f"parts={parts}", "--set", "max_train_samples=0", "--out", str(out),
+              "--cache-dir", str(cache), "--device", "cpu"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["train"] == {"dataset": "parts", "split": "train"}
+    assert summary["test"] == {"dataset": "parts", "split": "test"}
+    predicted = {json.loads(line)["id"] for line in (out / "predictions.jsonl").open()}
+    assert predicted == test_ids and not predicted & train_ids
+    manifest = json.loads((out / "manifest.json").read_text())
+    # Training saw exactly the Train subset: its size and fingerprint, and the adapter's count.
+    train_samples = FolderDataset(parts, name="parts").samples("train")
+    (trained,) = (cache / "trained" / "anomalygpt").iterdir()
+    record = json.loads((trained / "training-data.json").read_text())
+    assert (record["split"], record["n_samples"]) == ("train", 4)
+    assert record["fingerprint"] == fingerprint_samples(train_samples).digest
+    assert manifest["method"]["resolved"]["training"]["images"] == 4
+
+
+def _request(tmp_path: Path, parts: Path, **changes: object) -> RunRequest:
+    base: dict[str, object] = dict(
+        method="always-defect", train="parts", test="parts", data_roots={"parts": str(parts)},
+        out=tmp_path / "run", cache_dir=tmp_path / "cache",
+    )  # fmt: skip
+    return RunRequest(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_a_split_folder_dataset_defaults_to_train_and_test_subsets(
+    tmp_path: Path, parts: Path
+) -> None:
+    assert plan_run(_request(tmp_path, parts)).spec.test.split == "all"  # type: ignore[union-attr]
+    _split(parts)
+    plan = plan_run(_request(tmp_path, parts, method="anomalygpt", tiny=True))
+    assert (plan.spec.train.split, plan.spec.test.split) == ("train", "test")  # type: ignore[union-attr]
+    assert {s.subset for s in plan.data.train or []} == {"train"}
+    assert {s.subset for s in plan.data.test} == {"test"}
+    explicit = plan_run(_request(tmp_path, parts, test_split="all"))
+    assert explicit.spec.test.split == "all"  # type: ignore[union-attr]
+
+
+def test_a_method_that_trains_on_masks_is_told_what_fits_normal_only_parts(
+    tmp_path: Path, parts: Path
+) -> None:
+    _split(parts)
+    with pytest.raises(IADBenchError, match=r"folder dataset: .* \(anomalygpt\)"):
+        plan_run(_request(tmp_path, parts, method="aprilgan", tiny=True))
+
+
+def test_a_new_split_file_changes_the_hash_and_the_old_run_is_refused(
+    tmp_path: Path, parts: Path
+) -> None:
+    _split(parts, "--seed", "0")
+    first = execute_run(plan_run(_request(tmp_path, parts)))
+    assert execute_run(plan_run(_request(tmp_path, parts))).reused
+    _split(parts, "--seed", "1", "--force")
+    redrawn = plan_run(_request(tmp_path, parts))
+    assert redrawn.config_hash != first.summary["config_hash"]
+    with pytest.raises(RunConflictError, match=r"test\.fingerprint"):
+        execute_run(redrawn)
+    redone = execute_run(plan_run(_request(tmp_path, parts, overwrite=True)))
+    assert not redone.reused
