@@ -73,11 +73,11 @@ def split(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing split file.")] = False,
 ) -> None:
-    """Draw train/test for your own folder dataset and write <root>/split.csv.
+    """Draw a seeded train/test split of your own folder dataset into <root>/split.csv.
 
-    Per category a seeded random share of the normal images trains; defects test (unless
-    --train-defect-ratio), as a factory that has normal parts to train on. The labels are written
-    into the file, so later commands read them from there.
+    Normal-only training by default: a share of each category's normal images trains, defects test.
+
+    The labels go into the file too: later commands read them from there, not from folder names.
     """
     from iadbench.datasets import DATASET_READERS, FolderDataset, resolve_root
     from iadbench.datasets.split_file import draw_split, split_file_path, write_split_file
@@ -204,8 +204,10 @@ def _check_table(report: CheckReport, title: str) -> Any:
     table = Table(title=title, title_justify="left")
     if report.split_file is not None:
         table.caption = f"subsets and labels from {report.split_file}"
-        for column in ("category", *(f"{sub} {lab}" for sub, lab in _SPLIT_GROUPS), "status"):
-            table.add_column(column)
+        table.add_column("category")
+        for sub, lab in _SPLIT_GROUPS:
+            table.add_column(f"{sub} {lab}", justify="right")
+        table.add_column("status")
     else:
         for column in ("category", "expected train/test normal/test defect", "found", "status"):
             table.add_column(column)

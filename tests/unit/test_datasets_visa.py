@@ -177,3 +177,17 @@ def test_split_file_paths_may_not_leave_the_root(tmp_path: Path, row: str) -> No
     write_split_csv(tmp_path, [row])
     with pytest.raises(DatasetNotFoundError, match="outside the dataset root"):
         VisA(tmp_path).samples("all")
+
+
+def test_summary_reports_recall_per_visa_anomaly_type(tmp_path: Path, synth_visa: Path) -> None:
+    from iadbench.planning import RunRequest, plan_run
+    from iadbench.runner import execute_run
+
+    request = RunRequest(
+        method="always-defect", train="visa", test="visa", test_split="test",
+        data_roots={"visa": str(synth_visa)}, out=tmp_path / "run", cache_dir=tmp_path / "cache",
+    )  # fmt: skip
+    per_type = execute_run(plan_run(request)).summary["per_defect_type"]["candle"]
+    kinds = set(per_type) - {"good"}
+    assert kinds and kinds <= {"spot", "scratch", "scratch,spot"}  # never the bare "anomaly"
+    assert all(entry["rate"] == 1.0 for entry in per_type.values())  # always-defect
