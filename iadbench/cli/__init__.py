@@ -1,12 +1,12 @@
 """Command-line interface. Heavy imports live inside commands so ``iadbench --help`` stays fast.
 
 Commands are grouped by module: ``run.py`` (run, matrix, train), ``report.py`` (leaderboard,
-list), ``data.py`` (data synth, data check) and ``demo.py``.
+list), ``data.py`` (data synth, data check), ``html_report.py`` (report) and ``demo.py``.
 """
 
 from __future__ import annotations
 
-from iadbench.cli import data, demo, report, run  # noqa: F401  (registers the commands)
+from iadbench.cli import data, demo, html_report, report, run  # noqa: F401  (registers commands)
 from iadbench.cli.app import app
 
 

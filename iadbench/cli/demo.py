@@ -71,6 +71,11 @@ def demo(
         f"leaderboard written to [bold]{out / 'LEADERBOARD.md'}[/]",
         highlight=False,
     )
+    from iadbench.report import write_report
+
+    page = write_report(out, title="iadbench demo (synthetic data, tiny models)")
+    # soft_wrap: the path stays one line (copyable) at any terminal width.
+    console.print(f"HTML report written to [bold]{page}[/]", highlight=False, soft_wrap=True)
 
 
 def _synthetic_tree(dataset: str, root: Path, scale: float) -> Path:
