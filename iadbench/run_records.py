@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from iadbench.method import MethodAdapter
     from iadbench.planning import PlannedRun
     from iadbench.records import Sample
+    from iadbench.statistics import StatisticsBlock
     from iadbench.store import RunStore
 
 
@@ -119,6 +120,7 @@ class Summary(TypedDict, total=False):
     per_class: dict[str, dict[str, Any]]
     lenient: dict[str, Any]
     per_defect_type: dict[str, dict[str, dict[str, Any]]]
+    statistics: StatisticsBlock
     provenance: Provenance
     digest: dict[str, str | None]
 
@@ -383,11 +385,12 @@ def build_summary(
     """The summary of a finished run (unsealed: the runner seals it after adding provenance)."""
     # Imported here: scikit-learn takes seconds to import, and a finished run needs none of it.
     from iadbench.metrics import ScoredRecord, summarize
+    from iadbench.statistics import run_statistics
 
     spec = plan.spec
     wanted = {s.id for s in test_samples}
     defect_types = {s.id: s.defect_type for s in test_samples}
-    records = (
+    records = [  # a list: the metrics and the statistics both read it
         ScoredRecord(
             r["category"],
             r["label"],
@@ -401,7 +404,7 @@ def build_summary(
         )
         for r in store.iter_predictions()
         if r["id"] in wanted
-    )
+    ]
     # Text methods also get their lenient rule's figures and the 3-class F1 (see metrics).
     rules = plan.adapter_cls.answer_rules if plan.adapter_cls.capabilities.gives_text else None
     assert spec.test is not None
@@ -417,5 +420,7 @@ def build_summary(
         "tiny": spec.tiny,
         "capabilities": vars(plan.adapter_cls.capabilities),
         **summarize(records, rules),
+        # Bootstrap intervals (fixed B and seed, recorded) and McNemar vs the trivial baselines.
+        "statistics": run_statistics(records),
     }
     return cast(Summary, summary)  # the metric groups come from iadbench.metrics as plain dicts

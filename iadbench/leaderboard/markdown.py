@@ -49,6 +49,7 @@ from iadbench.leaderboard.rows import (
     group_by_direction,
     row_order,
 )
+from iadbench.leaderboard.statistics_table import statistics_section
 from iadbench.metrics import COLLAPSE_SHARE, F1_3CLASS
 
 MISSING = "—"
@@ -404,6 +405,7 @@ def render_leaderboard(
             f"## Per category: {direction_title(direction)}{shape}",
             renderer.category_table(direction, rows),
         ]
+    parts += statistics_section(renderer.directions)  # intervals and McNemar tests
     notes = renderer.render_notes()
     if notes:
         parts += ["## Notes", "\n".join(notes)]
