@@ -97,7 +97,7 @@ class RunView:
     @property
     def name(self) -> str:
         """Label and direction, as legends and headings name a run."""
-        return f"{self.label} ({self.train} → {self.test})"
+        return f"{self.label}: {self.train} → {self.test}"
 
 
 @dataclass
