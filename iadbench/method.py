@@ -176,6 +176,15 @@ class MethodAdapter(ABC, Generic[OptionsT]):
         """
         raise NotImplementedError
 
+    def needs_training(self) -> bool:
+        """Whether predicting needs this configuration's stored training.
+
+        ``capabilities.trains`` unless the options name trained weights to evaluate instead
+        (LR-IAD's ``adapter=``, AnomalyGPT's ``checkpoint=``); ``iadbench predict`` then loads
+        nothing from a training dir. Runs call :meth:`fit` as before (it returns at once).
+        """
+        return self.capabilities.trains
+
     def preprocessor(self) -> Callable[[Sample], Any] | None:
         """A picklable function turning a sample into model input (e.g. a normalised tensor).
 

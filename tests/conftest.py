@@ -95,3 +95,26 @@ def plugin_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def data_args(synth_mvtec: Path, synth_visa: Path) -> list[str]:
     """``--data`` flags pointing at the shared synthetic trees."""
     return ["--data", f"mvtec={synth_mvtec}", "--data", f"visa={synth_visa}"]
+
+
+# Normal images sit in "nominal" (a default normal name) and "pass" (named with --normal-folders).
+OWN_PARTS_LAYOUT = {"bracket": {"nominal": 4, "scratch": 2}, "hinge": {"pass": 4, "bent": 2}}
+
+
+@pytest.fixture()
+def parts(tmp_path: Path) -> Path:
+    """A folder dataset of drawn parts (the synthetic trees' painter), 12 images."""
+    import numpy as np
+    from PIL import Image
+
+    from iadbench.datasets.synth_drawing import Painter
+
+    root = tmp_path / "parts"
+    for category, folders in OWN_PARTS_LAYOUT.items():
+        painter = Painter("bottle", 32, False, np.random.default_rng(0))
+        for folder, n in folders.items():
+            (root / category / folder).mkdir(parents=True)
+            for i in range(n):
+                pixels = painter.normal() if folder in ("nominal", "pass") else painter.defect()[0]
+                Image.fromarray(pixels).save(root / category / folder / f"{i:02d}.png")
+    return root

@@ -132,6 +132,10 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         losses = train_anomalygpt(self.model, normals, settings, context.workdir)
         self.training = {"trained": True, "images": len(normals), "epoch_losses": losses}
 
+    def needs_training(self) -> bool:
+        """False when ``--set checkpoint=PATH`` names trained heads: nothing stored is loaded."""
+        return not self.options.checkpoint
+
     def load(self, workdir: Path) -> None:
         """Load the decoder and prompt learner a finished :meth:`fit` stored."""
         import torch

@@ -116,6 +116,10 @@ class LRIAD(Qwen2VL):
         self.adapter_dir = str(result.adapter_dir)
         self._loaded = None  # a model loaded before fit would lack the adapter
 
+    def needs_training(self) -> bool:
+        """False when ``--set adapter=PATH`` names a LoRA adapter: nothing stored is loaded."""
+        return not self.options.adapter
+
     def load(self, workdir: Path) -> None:
         """Use the adapter a finished :meth:`fit` stored in ``workdir``.
 

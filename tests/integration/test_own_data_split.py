@@ -11,31 +11,10 @@ from typer.testing import CliRunner
 from iadbench.cli.app import app
 from iadbench.datasets import FolderDataset
 from iadbench.datasets.split_file import read_split_file, split_file_path
-from iadbench.datasets.synth_drawing import Painter
 from iadbench.errors import IADBenchError, RunConflictError
 from iadbench.fingerprint import fingerprint_samples
 from iadbench.planning import RunRequest, plan_run
 from iadbench.runner import execute_run
-
-# Normal images sit in "nominal" (a default normal name) and "pass" (named with --normal-folders).
-LAYOUT = {"bracket": {"nominal": 4, "scratch": 2}, "hinge": {"pass": 4, "bent": 2}}
-
-
-@pytest.fixture()
-def parts(tmp_path: Path) -> Path:
-    """A folder dataset of drawn parts (the synthetic trees' painter), 12 images."""
-    import numpy as np
-    from PIL import Image
-
-    root = tmp_path / "parts"
-    for category, folders in LAYOUT.items():
-        painter = Painter("bottle", 32, False, np.random.default_rng(0))
-        for folder, n in folders.items():
-            (root / category / folder).mkdir(parents=True)
-            for i in range(n):
-                pixels = painter.normal() if folder in ("nominal", "pass") else painter.defect()[0]
-                Image.fromarray(pixels).save(root / category / folder / f"{i:02d}.png")
-    return root
 
 
 def _split(root: Path, *args: str) -> None:
