@@ -324,3 +324,15 @@ def test_report_command_without_runs_is_a_user_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 2
     assert not (tmp_path / "report.html").exists()
+
+
+def test_gallery_is_capped_per_run_and_says_so(tmp_path: Path, images: Path) -> None:
+    runs = tmp_path / "runs"
+    _baselines(runs)
+    records = [_record(f"bolt/good/{i % 3}.png", "bolt", "normal", "defect", text=f"t{i}")
+               for i in range(60)]  # fmt: skip
+    _write_run(runs / "chatty", "chatty", "text", records, root=images)
+    context = build_context(collect_runs(runs))
+    (gallery,) = context.galleries
+    assert len(gallery.items) == gallery.cap == 24 and gallery.total == 60
+    assert "24 of 60 images shown" in render_html(context)
