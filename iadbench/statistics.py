@@ -316,12 +316,6 @@ def correct(outcomes: Sequence[Outcome]) -> BoolArray:
     return np.asarray([o.pred == o.label for o in outcomes], dtype=bool)
 
 
-def baseline_correct(outcomes: Sequence[Outcome], baseline: str) -> BoolArray:
-    """Per image, whether a trivial baseline (a key of :data:`TRIVIAL_BASELINES`) is right."""
-    label = TRIVIAL_BASELINES[baseline]
-    return np.asarray([o.label == label for o in outcomes], dtype=bool)
-
-
 def versus_baselines(outcomes: Sequence[Outcome]) -> dict[str, McNemarBlock]:
     """McNemar's exact test of these predictions against each trivial baseline."""
     return _versus(cell_codes([o.label for o in outcomes], [o.pred for o in outcomes]))
