@@ -65,8 +65,10 @@ def test_a_training_method_and_a_training_data_threshold_still_need_train(
 
 def test_a_matrix_runs_a_zero_shot_method_once_per_test_set(tmp_path, roots, plugin_file):
     METHODS.load_plugin_file(plugin_file)
-    request = MatrixRequest(methods=["always-defect", "brightness"], datasets=["mvtec", "visa"],
-                            out=tmp_path / "m", data_roots=roots, cache_dir=tmp_path / "cache")  # fmt: skip
+    request = MatrixRequest(
+        methods=["always-defect", "brightness"], datasets=["mvtec", "visa"], out=tmp_path / "m",
+        data_roots=roots, cache_dir=tmp_path / "cache",
+    )  # fmt: skip
     cells = sorted(str(p.out.relative_to(tmp_path / "m")) for p in plan_matrix(request))
     assert cells == [
         "always-defect/zero-shot_to_mvtec", "always-defect/zero-shot_to_visa",
