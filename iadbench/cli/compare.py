@@ -166,10 +166,12 @@ def compare(
 ) -> None:
     """McNemar's exact test between two stored runs, image by image.
 
-    Both runs must be complete and scored on the same test images: the same test dataset and
-    split, the same test fingerprint, the same image ids with the same labels; anything else is
-    refused. Prints both accuracies, the images only A / only B gets right and the p-value,
-    pooled and per category.
+    Both runs must be complete and scored on the same test images:
+    the same test dataset, split and fingerprint, the same image ids and labels.
+    Anything else is refused.
+
+    Prints both accuracies, the images only A / only B gets right
+    and the p-value, pooled and per category, then a verdict.
     """
     from tabulate import tabulate
 
