@@ -229,6 +229,15 @@ def test_run_statistics_has_the_contract_shape() -> None:
     json.dumps(block)  # plain JSON types only
 
 
+def test_per_category_mcnemar_uses_each_categorys_own_images() -> None:
+    rs = records(300)
+    per_class = run_statistics(rs)["mcnemar_per_class"]
+    for category in ("bottle", "cable", "screw"):
+        alone = [r for r in rs if r.category == category]
+        assert per_class[category] == versus_baselines(alone)
+    assert per_class["bottle"] != per_class["cable"]
+
+
 # --- stored runs
 
 
