@@ -10,6 +10,7 @@ adapter from the registry (``iadbench.registry``) turns batches of samples into
 
 from __future__ import annotations
 
+from iadbench.api import evaluate
 from iadbench.errors import IADBenchError
 from iadbench.method import Capabilities, FitContext, MethodAdapter, RunContext
 from iadbench.predict_loop import predict_samples
@@ -31,6 +32,7 @@ __all__ = [
     "RunContext",
     "Sample",
     "__version__",
+    "evaluate",
     "predict_samples",
     "register_method",
 ]

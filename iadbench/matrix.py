@@ -41,6 +41,7 @@ class MatrixRequest:
     cache_dir: Path | None = None
     command: list[str] = field(default_factory=list)
     verify_content: bool = False
+    limit: int | None = None
 
 
 def cell_dir(out: Path, method: str, train: str | None, test: str) -> Path:
@@ -117,6 +118,7 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
                     out=out, device=request.device,
                     overwrite=request.overwrite, cache_dir=request.cache_dir,
                     command=request.command, verify_content=request.verify_content,
+                    limit=request.limit,
                 )
             )
         )  # fmt: skip

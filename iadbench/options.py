@@ -80,6 +80,18 @@ def _coerce(text: str, annotation: Any, key: str) -> Any:
     raise OptionError(f"option {key} has a type ({annotation}) that --set cannot fill")
 
 
+def option_text(value: Any) -> str:
+    """An option value as ``--set KEY=VALUE`` writes it, so :func:`build_options` reads it back.
+
+    Example:
+        >>> option_text(True), option_text(None), option_text(0.5)
+        ('true', 'none', '0.5')
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "none" if value is None else str(value)
+
+
 def build_options(options_cls: type, overrides: dict[str, str]) -> Any:
     """An instance of the method's options dataclass with ``overrides`` applied.
 

@@ -27,7 +27,7 @@ from iadbench.records import Sample
 from iadbench.registry import METHODS
 from iadbench.runspec import ZERO_SHOT, DatasetRef, RunSpec
 from iadbench.settings import default_cache_dir
-from iadbench.splits import load_split_table
+from iadbench.splits import first_per_category, load_split_table
 from iadbench.thresholds import DEFAULT_POLICY, TRAINING_DATA_POLICIES, parse_policy
 
 
@@ -54,6 +54,7 @@ class RunRequest:
     cache_dir: Path | None = None
     command: list[str] = field(default_factory=list)
     verify_content: bool = False  # also fingerprint file contents (reads every byte)
+    limit: int | None = None  # only the first N test images per category (a partial run)
 
 
 @dataclass
@@ -137,7 +138,10 @@ def plan_run(request: RunRequest) -> PlannedRun:
     test_default = "test" if own_split else table.inference_default
     test_split = _split(request.test_split, test_default, "--test-split")
     test_reader = open_dataset(request.test, _absolute(request.test, request.data_roots))
-    data = PlannedData(test_reader, test_reader.samples(test_split))
+    test_samples = test_reader.samples(test_split)
+    if request.limit is not None:
+        test_samples = first_per_category(test_samples, request.limit)
+    data = PlannedData(test_reader, test_samples)
     train_ref: DatasetRef | None = None
     if uses_training_data(adapter_cls, threshold):
         if request.train is None:
@@ -171,6 +175,7 @@ def plan_run(request: RunRequest) -> PlannedRun:
         threshold=threshold,
         seed=request.seed,
         calibration_fingerprint=_stat(data.calibration),
+        limit=request.limit,
     )
     source = ZERO_SHOT if train_ref is None else f"{train_ref.name}-{train_split}"
     out = request.out or Path("runs") / request.method / (
@@ -228,6 +233,8 @@ def _check_numbers(request: RunRequest) -> None:
     """
     if request.batch_size is not None and request.batch_size < 1:
         raise IADBenchError(f"--batch-size must be at least 1, got {request.batch_size}")
+    if request.limit is not None and request.limit < 1:
+        raise IADBenchError(f"--limit must be at least 1, got {request.limit}")
     if request.workers is not None and request.workers < 0:
         raise IADBenchError(f"--workers must be 0 or more, got {request.workers}")
     if request.out is not None and Path(request.out).exists() and not Path(request.out).is_dir():

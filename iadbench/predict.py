@@ -26,7 +26,7 @@ from typing import Any, Final
 from iadbench.datasets.base import IMAGE_SUFFIXES
 from iadbench.errors import IADBenchError
 from iadbench.method import MethodAdapter, RunContext
-from iadbench.options import build_options, tiny_values
+from iadbench.options import build_options, option_text, tiny_values
 from iadbench.predict_loop import predict_batches
 from iadbench.progress import ProgressHook, SilentProgress
 from iadbench.records import NORMAL, Sample
@@ -186,7 +186,7 @@ def _from_run(run_dir: Path) -> Predictor:
             f"installed is version {adapter_cls.version}, whose predictions differ"
         )
     options = build_options(
-        adapter_cls.Options, {k: _option_text(v) for k, v in config["options"].items()}
+        adapter_cls.Options, {k: option_text(v) for k, v in config["options"].items()}
     )
     trained = manifest.get("trained_artifacts")
     return Predictor(
@@ -201,15 +201,6 @@ def _from_run(run_dir: Path) -> Predictor:
         f"run {run_dir}",
         str(summary["test"]["dataset"]),
     )
-
-
-def _option_text(value: Any) -> str:
-    """A recorded option value as ``--set`` would give it."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def unlabeled_samples(

@@ -418,6 +418,8 @@ def build_summary(
         "calibration": calibration,
         "config_hash": plan.config_hash,
         "tiny": spec.tiny,
+        # --limit N: a partial run (the first N test images per category); absent when whole.
+        **({"limit": spec.limit} if spec.limit is not None else {}),
         "capabilities": vars(plan.adapter_cls.capabilities),
         **summarize(records, rules),
         # Bootstrap intervals (fixed B and seed, recorded) and McNemar vs the trivial baselines.

@@ -57,6 +57,9 @@ class RunSpec:
         calibration_fingerprint: Stat fingerprint of the images a ``calibrated`` or
             ``normal-quantile`` threshold is chosen on (the training dataset's All subset), None
             under other policies.
+        limit: ``--limit N``: only the first N test images of every category (a partial run);
+            None for the whole test set (then left out of the configuration, so the hashes of
+            whole runs stay what they were before the option existed).
     """
 
     method: str
@@ -68,10 +71,14 @@ class RunSpec:
     threshold: str | None = None
     seed: int = 0
     calibration_fingerprint: str | None = None
+    limit: int | None = None
 
     def config(self) -> dict[str, Any]:
         """The configuration as plain JSON data (recorded in the manifest)."""
-        return asdict(self)
+        config = asdict(self)
+        if config["limit"] is None:
+            del config["limit"]
+        return config
 
     def config_hash(self) -> str:
         """SHA-256 of the canonical JSON of :meth:`config`, dataset roots left out."""

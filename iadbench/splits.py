@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from iadbench.datasets.base import SUBSET_NAMES, SubsetName
 from iadbench.errors import IADBenchError
-from iadbench.records import Sample
+from iadbench.records import NORMAL, Sample
 
 SPLITS_PACKAGE = "iadbench_splits"
 DEFAULT_TABLE = "table2.toml"
@@ -85,7 +85,7 @@ def select_samples(samples: Sequence[Sample], max_samples: int, seed: int) -> li
     """Every sample (``max_samples`` 0) or a seeded random subset, in id order either way.
 
     Example:
-        >>> from iadbench.records import Sample
+        >>> from iadbench.records import NORMAL, Sample
         >>> pool = [Sample(f"c/{i}.png", "d", "c", "test", "normal", f"/{i}.png") for i in range(5)]
         >>> picked = [s.id for s in select_samples(pool, 2, seed=0)]
         >>> len(picked), picked == sorted(picked)
@@ -96,3 +96,39 @@ def select_samples(samples: Sequence[Sample], max_samples: int, seed: int) -> li
         return ordered
     chosen = random.Random(seed).sample(ordered, max_samples)
     return sorted(chosen, key=lambda s: s.id)
+
+
+def first_per_category(samples: Sequence[Sample], limit: int) -> list[Sample]:
+    """The first ``limit`` samples of every category, kept in their order (``--limit``).
+
+    "First" takes the category's folders in turn — normal images first, then each defect type
+    by name — each in id order, so a limit of 2 already holds a normal and a defect image (in
+    plain id order an MVTec-AD category starts with its first defect type alone).
+
+    Example:
+        >>> from iadbench.records import NORMAL, Sample
+        >>> def sample(kind, i):
+        ...     label = "normal" if kind == "good" else "defect"
+        ...     return Sample(f"c/{kind}/{i}.png", "d", "c", "test", label, "/x", defect_type=kind)
+        >>> pool = [sample(kind, i) for kind in ("crack", "good", "hole") for i in range(3)]
+        >>> [s.id for s in first_per_category(pool, 4)]
+        ['c/crack/0.png', 'c/good/0.png', 'c/good/1.png', 'c/hole/0.png']
+    """
+    groups: dict[tuple[str, bool, str], list[Sample]] = {}
+    for sample in samples:
+        key = (sample.category, sample.label != NORMAL, sample.defect_type or sample.label)
+        groups.setdefault(key, []).append(sample)
+    kept: set[int] = set()
+    for category in dict.fromkeys(s.category for s in samples):
+        queues = [
+            sorted(group, key=lambda s: s.id)
+            for key, group in sorted(groups.items())
+            if key[0] == category
+        ]
+        taken = 0
+        for rank in range(max(map(len, queues))):
+            for queue in queues:
+                if rank < len(queue) and taken < limit:
+                    kept.add(id(queue[rank]))
+                    taken += 1
+    return [s for s in samples if id(s) in kept]

@@ -7,7 +7,7 @@ list), ``data.py`` (data synth, data check), ``html_report.py`` (report) and ``d
 from __future__ import annotations
 
 import iadbench.cli.compare  # noqa: F401  (registers the command)
-from iadbench.cli import data, demo, html_report, report, run  # noqa: F401  (registers commands)
+from iadbench.cli import data, demo, html_report, predict, report, run  # noqa: F401  (registers)
 from iadbench.cli.app import app
 
 

@@ -26,10 +26,30 @@ console = Console()
 error_console = Console(stderr=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from iadbench import __version__
+
+        typer.echo(f"iadbench {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
+    version: bool = typer.Option(  # handled by its eager callback
+        False,
+        "--version",
+        metavar="",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
     verbose: bool = typer.Option(
-        False, "--verbose", "-v", help="Show libraries' logs and warnings and full training dicts."
+        False,
+        "--verbose",
+        "-v",
+        metavar="",  # a flag takes no value (typer would print <bool>)
+        help="Show libraries' logs and warnings and full training dicts.",
     ),
 ) -> None:
     """Benchmark industrial anomaly detectors (MVTec-AD, VisA) and publish leaderboards."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from iadbench.cli import options as opt
 from iadbench.cli.app import app, handles_user_errors
 from iadbench.errors import IADBenchError
 
@@ -162,7 +163,9 @@ def _verdict(test: McNemarResult, alpha: float) -> str:
 def compare(
     run_a: Annotated[Path, typer.Argument(help="Run dir of method A.")],
     run_b: Annotated[Path, typer.Argument(help="Run dir of method B.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=opt.FLAG, help="Print the figures as JSON.")
+    ] = False,
 ) -> None:
     """McNemar's exact test between two stored runs, image by image.
 

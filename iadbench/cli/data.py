@@ -71,7 +71,9 @@ def split(
             "nominal, ok in any case); every other folder is a defect type.",
         ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing split file.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", metavar=opt.FLAG, help="Replace an existing split file.")
+    ] = False,
 ) -> None:
     """Draw a seeded train/test split of your own folder dataset into <root>/split.csv.
 
@@ -152,7 +154,10 @@ def check(
         float, typer.Option(help="Expect official counts scaled like `data synth --scale`.")
     ] = 1.0,
     decode: Annotated[
-        bool, typer.Option(help="Decode every image and mask (slower, finds corrupt files).")
+        bool,
+        typer.Option(
+            metavar=opt.FLAG, help="Decode every image and mask (slower, finds corrupt files)."
+        ),
     ] = True,
 ) -> None:
     """Compare a local copy with the official counts and decode every image; non-zero if off."""

@@ -29,6 +29,7 @@ def demo(
         bool,
         typer.Option(
             "--learn",
+            metavar=opt.FLAG,
             help="Instead: LR-IAD's learning proof (true / inverted / frozen rewards on a toy "
             "task, ~1 min per training on 2 CPU cores); prints the before/after table.",
         ),

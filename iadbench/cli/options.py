@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+# Metavar of on/off flags: typer prints "<bool>" beside a flag, as if it took a value.
+FLAG = ""
 DATA_PANEL = "Data"
 METHOD_PANEL = "Method"
 OUTPUT_PANEL = "Output"
@@ -39,6 +41,7 @@ Tiny = Annotated[
     bool,
     typer.Option(
         "--tiny",
+        metavar=FLAG,
         help="Tiny random-weight models built locally (no download): for demos and tests.",
         rich_help_panel=METHOD_PANEL,
     ),
@@ -95,6 +98,7 @@ Overwrite = Annotated[
     bool,
     typer.Option(
         "--overwrite",
+        metavar=FLAG,
         help="Replace a run of another configuration in the output dir.",
         rich_help_panel=OUTPUT_PANEL,
     ),
@@ -103,6 +107,7 @@ ForceOverlap = Annotated[
     bool,
     typer.Option(
         "--force-overlap",
+        metavar=FLAG,
         help="Allow training and testing on overlapping images.",
         rich_help_panel=DATA_PANEL,
     ),
@@ -111,8 +116,17 @@ VerifyContent = Annotated[
     bool,
     typer.Option(
         "--verify-content",
+        metavar=FLAG,
         help="Also hash every image's bytes (reads the whole dataset): catches an edit that kept "
         "size and modification time, which the default fingerprint cannot see.",
+        rich_help_panel=DATA_PANEL,
+    ),
+]
+Limit = Annotated[
+    int | None,
+    typer.Option(
+        help="Only the first N test images of every category (taking its defect types in turn): "
+        "a quick, partial run, marked as such in its files and tables.",
         rich_help_panel=DATA_PANEL,
     ),
 ]

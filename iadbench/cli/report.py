@@ -49,6 +49,7 @@ def list_methods(
         bool,
         typer.Option(
             "--details",
+            metavar=opt.FLAG,
             help="Also show what each matched method needs and gives, and its description "
             "(imports the matched methods' code).",
         ),
@@ -57,6 +58,7 @@ def list_methods(
         bool,
         typer.Option(
             "--options",
+            metavar=opt.FLAG,
             help="Also list each matched method's options and defaults (implies --details; "
             "imports the matched methods' code).",
         ),
@@ -80,7 +82,7 @@ def list_methods(
     table = Table(title="Registered methods", title_justify="left")
     table.add_column("name", no_wrap=True, style="bold")
     table.add_column("from (distribution or plugin file)")
-    table.add_column("target")
+    table.add_column("target", overflow="fold")
     if details:
         table.add_column("needs / gives", ratio=1)
         table.add_column("description", ratio=3)

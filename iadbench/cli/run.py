@@ -57,6 +57,7 @@ def run(
     overwrite: opt.Overwrite = False,
     cache_dir: opt.CacheDir = None,
     verify_content: opt.VerifyContent = False,
+    limit: opt.Limit = None,
 ) -> None:
     """Evaluate one method on one train→test cell; re-running the same command resumes."""
     from iadbench.cli.display import RichProgress, summary_table
@@ -70,7 +71,7 @@ def run(
         options=parse_assignments(set_ or []), tiny=tiny, seed=seed, threshold=threshold,
         data_roots=opt.parse_data_roots(data), out=out, device=device, batch_size=batch_size,
         workers=workers, force_overlap=force_overlap, overwrite=overwrite, cache_dir=cache_dir,
-        command=sys.argv, verify_content=verify_content,
+        command=sys.argv, verify_content=verify_content, limit=limit,
     )  # fmt: skip
     from iadbench.distributed import is_main_process, shutdown
 
@@ -145,6 +146,7 @@ def matrix(
     overwrite: opt.Overwrite = False,
     cache_dir: opt.CacheDir = None,
     verify_content: opt.VerifyContent = False,
+    limit: opt.Limit = None,
 ) -> None:
     """Run methods over every ordered pair of different datasets, then write the leaderboard."""
     from iadbench.cli.display import RichProgress
@@ -158,7 +160,7 @@ def matrix(
         out=out, train_split=train_split, test_split=test_split, tiny=tiny, overrides=set_ or [],
         data_roots=opt.parse_data_roots(data), threshold=threshold, seed=seed, device=device,
         workers=workers, overwrite=overwrite, cache_dir=cache_dir, command=sys.argv,
-        verify_content=verify_content,
+        verify_content=verify_content, limit=limit,
     )  # fmt: skip
     outcomes = run_matrix(request, RichProgress(), on_cell=_print_cell)
     markdown = render_leaderboard(collect_runs(out), load_paper_reference())

@@ -46,8 +46,9 @@ class StoredRun:
         path: The run directory.
         summary: The parsed ``summary.json``.
         manifest: The parsed ``manifest.json``.
-        label: Row label (raw, not escaped): the method name, plus ``[hash8]`` when another kept
-            run has the same :attr:`identity` but a different configuration.
+        label: Row label (raw, not escaped): the method name, ``(first N/category)`` for a
+            partial run (``--limit``), and ``[key=value, ...]`` naming the settings that differ
+            when another kept run has the same :attr:`identity` (``[hash8]`` without them).
     """
 
     path: Path
@@ -117,13 +118,20 @@ class StoredRun:
         return self.summary.get("tiny") is True
 
     @property
-    def identity(self) -> tuple[str, str | None, str | None, str, str, str | None]:
-        """What a reader takes a row to mean: method, train/test dataset and split, threshold.
+    def limit(self) -> int | None:
+        """``--limit N`` of a partial run (the first N test images per category), else None."""
+        value = self.summary.get("limit")
+        return value if isinstance(value, int) else None
 
-        The training split counts only for methods that train, as only they show it.
+    @property
+    def identity(self) -> tuple[str | int | None, ...]:
+        """What a reader takes a row to mean: method, data, threshold and ``--limit``.
+
+        Train and test dataset and split; a partial run is another row. The training split
+        counts only for methods that train, as only they show it.
         """
         return (self.method, self.train_dataset, self.shown_train_split,
-                self.test_dataset, self.test_split, self.threshold)  # fmt: skip
+                self.test_dataset, self.test_split, self.threshold, self.limit)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -243,7 +251,10 @@ def _load_run(run_dir: Path) -> StoredRun | str:
     manifest_hash = manifest.get("config_hash")
     if manifest_hash is not None and manifest_hash != summary["config_hash"]:
         return "manifest.json and summary.json disagree on config_hash"
-    return StoredRun(run_dir, summary, manifest, label=str(summary["method"]))
+    label = str(summary["method"])
+    if isinstance(limit := summary.get("limit"), int):
+        label += f" (first {limit}/category)"
+    return StoredRun(run_dir, summary, manifest, label=label)
 
 
 def _drop_duplicate_hashes(
@@ -270,20 +281,75 @@ def _drop_duplicate_hashes(
 
 
 def _label_runs(runs: list[StoredRun]) -> list[StoredRun]:
-    """Add ``[hash]`` to the label of runs whose identity is shared by another configuration."""
-    shared = Counter(run.identity for run in runs)
-    labelled = []
+    """Name what differs in the label of runs whose identity is shared by another configuration.
+
+    ``winclip [image_size=240]``: the options (and seed, ``--limit``, method version, data
+    fingerprints) whose recorded values differ within the group, with this run's values. Runs
+    without a recorded configuration, or that still share a label, get ``[hash]`` instead.
+    """
+    groups: dict[tuple[str | int | None, ...], list[StoredRun]] = {}
     for run in runs:
-        if shared[run.identity] == 1:
-            labelled.append(run)
+        groups.setdefault(run.identity, []).append(run)
+    labels: dict[int, str] = {}
+    for group in groups.values():
+        if len(group) == 1:
             continue
-        others = [o.config_hash for o in runs if o.identity == run.identity and o is not run]
-        width = _HASH_PREFIX
-        # Lengthen the prefix in the (unlikely) case two hashes share their first 8 characters.
-        while width < len(run.config_hash) and any(
-            o[:width] == run.config_hash[:width] for o in others
-        ):
-            width += 4
-        label = f"{run.method} [{run.config_hash[:width]}]"
-        labelled.append(StoredRun(run.path, run.summary, run.manifest, label))
-    return labelled
+        for run in group:
+            variant = _variant(run, group)
+            labels[id(run)] = f"{run.label} [{variant}]" if variant else ""
+        taken = Counter(labels[id(run)] for run in group)
+        for run in group:
+            if not labels[id(run)] or taken[labels[id(run)]] > 1:
+                labels[id(run)] = f"{run.label} [{_unique_hash(run, group)}]"
+    return [
+        StoredRun(run.path, run.summary, run.manifest, labels[id(run)])
+        if id(run) in labels
+        else run
+        for run in runs
+    ]
+
+
+def _variant(run: StoredRun, group: list[StoredRun]) -> str:
+    """``key=value`` of the recorded settings that differ within ``group``; "" when unknown."""
+    settings = [_settings(other) for other in group]
+    if not all(settings):
+        return ""
+    mine = _settings(run)
+    keys = dict.fromkeys(key for recorded in settings for key in recorded)
+    differing = [
+        key for key in keys if len({json.dumps(s.get(key), sort_keys=True) for s in settings}) > 1
+    ]
+    return ", ".join(f"{key}={_shown(mine.get(key))}" for key in differing)
+
+
+def _settings(run: StoredRun) -> dict[str, Any]:
+    """A run's recorded configuration as flat, readable keys (options by name, data by role)."""
+    config = run.manifest.get("config")
+    if not isinstance(config, dict):
+        return {}
+    flat: dict[str, Any] = dict(config.get("options") or {})
+    for key in ("seed", "limit", "method_version"):
+        if key in config:
+            flat["version" if key == "method_version" else key] = config[key]
+    for role in ("train", "test"):
+        side = config.get(role)
+        flat[f"{role} data"] = side.get("fingerprint") if isinstance(side, dict) else None
+    flat["calibration data"] = config.get("calibration_fingerprint")
+    return flat
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str) and len(value) == 64:  # a fingerprint: its prefix tells it apart
+        return value[:_HASH_PREFIX]
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def _unique_hash(run: StoredRun, group: list[StoredRun]) -> str:
+    """The shortest prefix (8, 12, ... characters) of the config hash no other run shares."""
+    others = [o.config_hash for o in group if o is not run]
+    width = _HASH_PREFIX
+    while width < len(run.config_hash) and any(
+        o[:width] == run.config_hash[:width] for o in others
+    ):
+        width += 4
+    return run.config_hash[:width]

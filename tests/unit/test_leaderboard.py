@@ -373,6 +373,27 @@ def test_two_configurations_of_one_setup_get_hash_labels(tmp_path: Path) -> None
     assert labels == ["lr-iad", "lr-iad [aaaaaaaa]", "lr-iad [bbbbbbbb]"]
 
 
+def test_two_configurations_are_labelled_by_the_settings_that_differ(tmp_path: Path) -> None:
+    import json
+
+    def configured(name: str, options: dict, seed: int = 0, fingerprint: str = "f" * 64) -> None:
+        run_dir = write_run(tmp_path, name, "winclip", SMALL, config_hash=name[0] * 64)
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        manifest["config"] = {"options": options, "seed": seed, "method_version": "2",
+                              "train": None, "test": {"name": "mvtec", "fingerprint": fingerprint}}
+        (run_dir / "manifest.json").write_text(json.dumps(manifest))
+
+    configured("a", {"image_size": 240, "arch": "ViT-B-16"})
+    configured("b", {"image_size": 320, "arch": "ViT-B-16"}, seed=1)
+    configured("c", {"image_size": 320, "arch": "ViT-B-16"}, seed=1, fingerprint="e" * 64)
+    labels = sorted(run.label for run in collect_runs(tmp_path).runs)
+    assert labels == [
+        "winclip [image_size=240, seed=0, test data=ffffffff]",
+        "winclip [image_size=320, seed=1, test data=eeeeeeee]",
+        "winclip [image_size=320, seed=1, test data=ffffffff]",
+    ]
+
+
 def test_runs_scored_on_different_test_images_are_noted(small_dir: Path) -> None:
     write_run(small_dir, "w", "winclip", {"bottle": SMALL["bottle"]})
     markdown = render_leaderboard(collect_runs(small_dir))
