@@ -29,6 +29,9 @@ class Capabilities:
             without any mask).
         trains: Has a training stage (:meth:`MethodAdapter.fit`) on the training subset; the
             training data is fingerprinted and the runner owns reuse.
+        needs_both_labels: Its training needs normal and defect images (LR-IAD's reward compares
+            each answer with the image's label: on one label it can only learn that answer);
+            planning refuses a training subset holding one label.
         prefers_gpu: Practical only on a GPU at real size (a run on the CPU without ``--tiny``
             warns).
         gives_scores: Returns an anomaly score in [0, 1] per image (a threshold policy applies;
@@ -42,6 +45,7 @@ class Capabilities:
     needs_pixels: bool = True
     needs_masks: bool = False
     trains: bool = False
+    needs_both_labels: bool = False
     prefers_gpu: bool = False
     gives_scores: bool = False
     gives_text: bool = False

@@ -156,6 +156,16 @@ def plan_run(request: RunRequest) -> PlannedRun:
                     "a training subset with defects and masks (--train-split test or all), as "
                     "in Table II." + _mask_hint(request.train)
                 )
+            labels = {s.label for s in data.train}
+            if caps.needs_both_labels and len(labels) < 2:
+                raise IADBenchError(
+                    f"method {request.method!r} learns from normal and defect images, and the "
+                    f"{train_split!r} subset of {request.train!r} holds only "
+                    f"{'/'.join(sorted(labels)) or 'no'} images ({len(data.train)}): it could "
+                    "only learn one answer. Train on a subset with both (for your own parts: "
+                    "`iadbench data split --train-defect-ratio R`), or use a method that trains "
+                    "on normal images alone (anomalygpt)."
+                )
         if threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES:
             data.calibration = train_reader.samples("all")
         train_root = str(train_reader.root)

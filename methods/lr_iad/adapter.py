@@ -62,7 +62,8 @@ class LRIAD(Qwen2VL):
     """
 
     capabilities = Capabilities(
-        needs_pixels=True, trains=True, gives_text=True, prefers_gpu=True, builds_models=True
+        needs_pixels=True, trains=True, needs_both_labels=True, gives_text=True, prefers_gpu=True,
+        builds_models=True,
     )
     Options: ClassVar[type] = LRIADOptions
     # Field metadata of LRIADOptions (iadbench.options.option): only the answer length, where

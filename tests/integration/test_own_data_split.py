@@ -100,3 +100,16 @@ def test_a_new_split_file_changes_the_hash_and_the_old_run_is_refused(
         execute_run(redrawn)
     redone = execute_run(plan_run(_request(tmp_path, parts, overwrite=True)))
     assert not redone.reused
+
+
+def test_a_method_learning_from_both_labels_refuses_normal_only_training(parts: Path) -> None:
+    _split(parts)  # normal-only Train, as factories have
+    request = RunRequest(method="lr-iad", train="parts", test="parts", tiny=True,
+                         data_roots={"parts": str(parts)})  # fmt: skip
+    with pytest.raises(IADBenchError, match="holds only normal images .*--train-defect-ratio"):
+        plan_run(request)
+    _split(parts, "--train-defect-ratio", "0.5", "--force")
+    plan = plan_run(request)
+    assert plan.data.train is not None and {s.label for s in plan.data.train} == {
+        "normal", "defect"
+    }
