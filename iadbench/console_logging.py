@@ -6,9 +6,11 @@ terminal or a redirected log they bury the lines that say whether a run works (L
 and monitor lines). :func:`configure` decides once per process, from the CLI's ``--verbose``:
 
 - quiet (default): iadbench's loggers print INFO and above to stderr as plain lines; the
-  libraries' progress bars are off, their loggers show errors only, and their deprecation
-  warnings (``FutureWarning``, ``DeprecationWarning``) are hidden. Warnings iadbench raises
-  itself (e.g. the LR-IAD monitor's) are unaffected.
+  libraries' progress bars are off (Hugging Face's always; any other tqdm bar when stderr is
+  not a terminal, where it is a stream of carriage-return redraws), their loggers show errors
+  only, and their ``FutureWarning``, ``DeprecationWarning`` and ``UserWarning`` are hidden:
+  they address the library's callers (our adapters), not the user, who cannot act on them.
+  Warnings iadbench raises itself (e.g. the LR-IAD monitor's) are unaffected.
 - verbose: iadbench logs DEBUG, libraries keep their own defaults, and LR-IAD also prints trl's
   full per-step log dicts (:func:`verbose` is what it reads).
 
@@ -25,6 +27,11 @@ import warnings
 
 _OWN_LOGGERS = ("iadbench", "iadbench_methods")
 _LIBRARIES = ("transformers", "trl", "peft", "accelerate", "datasets", "huggingface_hub", "torch")
+# Libraries whose warnings are hidden too (no logger to quiet): the vision stacks under the
+# CLIP-based methods, DeepSpeed, TensorBoard's writer.
+_WARNING_ONLY = ("torchvision", "open_clip", "timm", "anomalib", "lightning", "deepspeed",
+                 "tensorboard", "safetensors")  # fmt: skip
+_HIDDEN_WARNINGS = (FutureWarning, DeprecationWarning, UserWarning)
 _state = {"verbose": False}
 
 
@@ -51,7 +58,8 @@ def configure(verbose: bool = False) -> None:
         return
     for name in _LIBRARIES:
         logging.getLogger(name).setLevel(logging.ERROR)
-        for category in (FutureWarning, DeprecationWarning):
+    for name in _LIBRARIES + _WARNING_ONLY:
+        for category in _HIDDEN_WARNINGS:
             warnings.filterwarnings("ignore", category=category, module=rf"{name}(\.|$)")
     _silence_progress_bars()
 
@@ -65,6 +73,10 @@ def _silence_progress_bars() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers follows it
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if not sys.stderr.isatty():
+        os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is imported, as above
+    if (datasets := sys.modules.get("datasets")) is not None:  # (untyped: no import for mypy)
+        datasets.disable_progress_bars()
     if "transformers" in sys.modules:
         from transformers.utils import logging as transformers_logging
 

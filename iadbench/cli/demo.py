@@ -44,9 +44,7 @@ def demo(
     if learn:
         _learning_proof(out, [int(seed) for seed in seeds.split(",") if seed.strip()], cache_dir)
         return
-    from rich.markdown import Markdown
-
-    from iadbench.cli.display import RichProgress
+    from iadbench.cli.display import RichProgress, print_leaderboard
     from iadbench.leaderboard import collect_runs, load_paper_reference, render_leaderboard
     from iadbench.matrix import MatrixRequest, run_matrix
     from iadbench.settings import default_cache_dir
@@ -60,13 +58,11 @@ def demo(
         tiny=True, data_roots=roots, cache_dir=cache_dir, command=["iadbench", "demo"],
     )  # fmt: skip
     outcomes = run_matrix(request, RichProgress())
-    markdown = render_leaderboard(
-        collect_runs(out),
-        load_paper_reference(),
-        title="iadbench demo (synthetic data, tiny models)",
-    )
+    runs, reference = collect_runs(out), load_paper_reference()
+    title = "iadbench demo (synthetic data, tiny models)"
+    markdown = render_leaderboard(runs, reference, title=title)
     (out / "LEADERBOARD.md").write_text(markdown, encoding="utf-8")
-    console.print(Markdown(markdown))
+    print_leaderboard(runs, reference, title=title)  # the markdown's wide tables fit no terminal
     console.print(
         f"{len(outcomes)} runs in [bold]{out}[/]; "
         f"leaderboard written to [bold]{out / 'LEADERBOARD.md'}[/]",

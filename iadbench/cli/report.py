@@ -2,39 +2,93 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from iadbench.cli import options as opt
 from iadbench.cli.app import app, console, handles_user_errors
 from iadbench.errors import IADBenchError
 
+if TYPE_CHECKING:
+    from iadbench.leaderboard import CollectedRuns
 
-@app.command(epilog="Example: iadbench leaderboard runs/matrix --output results/LEADERBOARD.md")
+
+class LeaderboardFormat(StrEnum):
+    """Formats of ``iadbench leaderboard --format``."""
+
+    md = "md"
+    csv = "csv"
+    json = "json"
+
+
+@app.command(
+    epilog="Examples: iadbench leaderboard runs/matrix | "
+    "iadbench leaderboard runs/matrix --output results/LEADERBOARD.md | "
+    "iadbench leaderboard runs/matrix --format csv --output results/leaderboard.csv"
+)
 @handles_user_errors
 def leaderboard(
     directory: Annotated[Path, typer.Argument(help="Directory searched recursively for run dirs.")],
     output: Annotated[
-        Path | None, typer.Option(help="Write the markdown here (else print it).")
+        Path | None, typer.Option(help="Write the leaderboard here (else print it).")
     ] = None,
     title: Annotated[str, typer.Option(help="Heading of the document.")] = "iadbench leaderboard",
+    format_: Annotated[
+        LeaderboardFormat | None,
+        typer.Option(
+            "--format",
+            help="md (markdown), csv or json (one record per run, direction and pooled / "
+            "class-mean / category group, fractions in [0, 1]). Default: tables that fit the "
+            "terminal when printing, md with --output (csv / json when --output ends so).",
+        ),
+    ] = None,
 ) -> None:
-    """Render leaderboard markdown from stored results only (never edit it by hand)."""
-    from iadbench.leaderboard import collect_runs, load_paper_reference, render_leaderboard
+    """Render the leaderboard from stored results only (never edit it by hand).
+
+    Printed without --format: tables that fit the terminal (80 columns when redirected).
+    --format md|csv|json prints (or with --output writes) the document itself.
+    """
+    from iadbench.leaderboard import collect_runs, load_paper_reference
 
     if output is not None and output.is_dir():
         raise IADBenchError(
             f"--output {output} is a directory; give a file name such as {output}/LEADERBOARD.md"
         )
-    markdown = render_leaderboard(collect_runs(directory), load_paper_reference(), title=title)
+    runs = collect_runs(directory)
+    if format_ is None and output is None:
+        from iadbench.cli.display import print_leaderboard
+
+        print_leaderboard(runs, load_paper_reference(), title=title)
+        return
+    chosen = format_ or _format_of(output)
+    text = _leaderboard_text(chosen, runs, title)
     if output is None:
-        typer.echo(markdown)
+        typer.echo(text, nl=False)
         return
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(markdown, encoding="utf-8")
-    console.print(f"Wrote [bold]{output}[/]", highlight=False)
+    output.write_text(text, encoding="utf-8")
+    console.print(f"Wrote [bold]{escape(str(output))}[/]", highlight=False)
+
+
+def _format_of(output: Path | None) -> LeaderboardFormat:
+    """The format an --output name implies: .csv and .json by suffix, markdown otherwise."""
+    suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+    return LeaderboardFormat(suffix) if suffix in ("csv", "json") else LeaderboardFormat.md
+
+
+def _leaderboard_text(chosen: LeaderboardFormat, runs: CollectedRuns, title: str) -> str:
+    from iadbench.leaderboard import load_paper_reference, render_leaderboard
+    from iadbench.leaderboard.export import leaderboard_csv, leaderboard_json
+
+    if chosen is LeaderboardFormat.csv:
+        return leaderboard_csv(runs)
+    if chosen is LeaderboardFormat.json:
+        return leaderboard_json(runs)
+    return render_leaderboard(runs, load_paper_reference(), title=title)
 
 
 @app.command(

@@ -181,6 +181,7 @@ def _print_cell(outcome: RunOutcome) -> None:
         f"acc {100 * overall['accuracy']:6.2f}  F1 {100 * overall['f1_macro']:6.2f}  "
         f"n {overall['n']}{'  (reused)' if outcome.reused else ''}",
         highlight=False,
+        markup=False,  # a plugin's method name is text, not rich markup
     )
 
 

@@ -1,8 +1,9 @@
-"""Text read from runs made safe for markdown, and the display names of the tables.
+"""Text read from runs made safe for markdown or a terminal, and the display names of the tables.
 
 Every piece of text read from a run (method names, categories, datasets, splits, hashes, paths)
 goes through :func:`escape_markdown`; tabulate is called with ``disable_numparse`` and adds no
-escaping of its own, so nothing is escaped twice.
+escaping of its own, so nothing is escaped twice. The terminal tables take the raw text through
+:func:`terminal_text` instead (they print rich ``Text``, never markup).
 """
 
 from __future__ import annotations
@@ -44,6 +45,47 @@ def escape_markdown(text: str) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def terminal_text(text: str) -> str:
+    r"""Make untrusted text inert on a terminal: control characters and bidi controls made visible.
+
+    An ESC (``\x1b``) in a category name would start an ANSI sequence that recolours, moves the
+    cursor or retitles the terminal; a newline would break a table row. Both become spaces, and
+    bidirectional controls a visible ``<U+202E>`` (as :func:`escape_markdown` does).
+
+    Example:
+        >>> terminal_text("bottle\x1b[2Jx\u202e")
+        'bottle [2Jx<U+202E>'
+    """
+    out = []
+    for char in str(text):
+        if char < " " or char == "\x7f" or char in "\u2028\u2029\x85":
+            out.append(" ")
+        elif char in _BIDI:
+            out.append(f"<U+{ord(char):04X}>")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def plain_dataset_name(name: str) -> str:
+    """Display name of a dataset for a terminal (``mvtec`` → ``MVTec-AD``)."""
+    return DATASET_NAMES.get(name) or terminal_text(name)
+
+
+def plain_direction_title(direction: Direction) -> str:
+    """:func:`direction_title` for a terminal (unescaped, control characters made visible)."""
+    title = f"{plain_dataset_name(direction.train_dataset)}→"
+    title += plain_dataset_name(direction.test_dataset)
+    if direction.test_split != "all":
+        title += f" ({terminal_text(direction.test_split)} split)"
+    return title
+
+
+def plain_row_label(row: LeaderboardRow) -> str:
+    """:func:`row_label` for a terminal (unescaped, control characters made visible)."""
+    return terminal_text(row.label) + " (derived)" * row.derived + " (tiny)" * row.tiny
 
 
 def dataset_name(name: str) -> str:

@@ -341,7 +341,7 @@ class _Renderer:
         legend = escape_markdown(
             "Text methods: strict = the headline parser (exactly one <answer> block holding "
             "only A or B); lenient rules: lenient:answer-block-letter = the first standalone "
-            "capital A or B inside the first <answer>…</answer> block, lenient:yes-in-reply = "
+            "capital A or B inside the first <answer>...</answer> block, lenient:yes-in-reply = "
             "AnomalyGPT's 'Yes' in reply → defect. Answered = share of images given a label; "
             "Changed = images whose label the lenient rule changes; F1 3-class = macro-F1 "
             "over {defect, normal, invalid} of the strict labels (2/3 of F1 strict)."

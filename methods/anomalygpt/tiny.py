@@ -46,6 +46,7 @@ def _tokenizer() -> Any:
         vocab_size=300,
         special_tokens=["<unk>", "<s>", "</s>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,  # its bar writes to fd 1 from Rust: blank lines in a log
     )
     bpe.train_from_iterator(corpus, trainer)
     return PreTrainedTokenizerFast(

@@ -174,7 +174,7 @@ def _mean(values: list[float]) -> float:
 
 
 class _TrainingProgress:
-    """A rich progress bar on stderr, or nothing when disabled or another live display runs."""
+    """A rich bar on a terminal's stderr; none when disabled, redirected or under a live display."""
 
     def __init__(self, total: int, enabled: bool) -> None:
         from rich.console import Console
@@ -187,6 +187,7 @@ class _TrainingProgress:
             TimeRemainingColumn,
         )
 
+        console = Console(stderr=True)
         self._progress = Progress(
             TextColumn("[bold]AprilGAN training[/] epoch {task.fields[epoch]}"),
             BarColumn(),
@@ -194,8 +195,9 @@ class _TrainingProgress:
             TextColumn("loss {task.fields[loss]:.4f}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
-            disable=not enabled,
+            console=console,
+            # Redirected, a bar is noise; the "AprilGAN epoch k/K: loss" log line says the same.
+            disable=not (enabled and console.is_terminal),
         )
         self._task = self._progress.add_task("train", total=total, epoch=1, loss=float("nan"))
 

@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from iadbench.progress import duration
+
 
 def _number(logs: Mapping[str, Any], key: str) -> float | None:
     """``logs[key]`` as a finite float, or None (absent, None, NaN, not a number)."""
@@ -41,21 +43,6 @@ def _number(logs: Mapping[str, Any], key: str) -> float | None:
             return None
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def duration(seconds: float) -> str:
-    """Compact duration: ``42s``, ``4m42s``, ``2h05m``.
-
-    Example:
-        >>> duration(42.4), duration(282), duration(7500)
-        ('42s', '4m42s', '2h05m')
-    """
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def step_line(

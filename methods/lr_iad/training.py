@@ -279,11 +279,14 @@ def train_lr_iad(
     trainer, data, monitor = built.trainer, built.data, built.monitor
     resume = last_checkpoint(workdir / CHECKPOINTS_DIR)
     if trainer.is_world_process_zero():
+        counts = ", ".join(f"{n} {label}" for label, n in sorted(data["counts"].items()))
         logger.info(
-            "LR-IAD: GRPO on %d images %s, %s",
-            sum(data["counts"].values()), data["counts"],
+            "LR-IAD: GRPO on %d images (%s), %s",
+            sum(data["counts"].values()), counts or "none",
             f"resuming from {resume.name}" if resume else "from the start",
         )  # fmt: skip
+        if options.report_to == "tensorboard":
+            logger.info("LR-IAD: TensorBoard logs in %s", workdir / TENSORBOARD_DIR)
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - started
