@@ -183,7 +183,11 @@ def _load_answers(run: StoredRun) -> list[Answer]:
 
 def run_view(run: StoredRun, index: int, root: Path) -> RunView:
     """The view of one stored run (reads its predictions once)."""
-    summary = run.summary
+    from iadbench.statistics import statistics_of_run
+
+    summary: Mapping[str, Any] = run.summary
+    if "statistics" not in summary:  # stored before the block existed: computed as the runner would
+        summary = {**summary, "statistics": statistics_of_run(run.path, summary)}
     capabilities = summary.get("capabilities")
     capabilities = capabilities if isinstance(capabilities, Mapping) else {}
     trains = capabilities.get("trains") is True

@@ -1,8 +1,10 @@
 """The report's verdict: does a run beat both trivial baselines, and on how many categories?
 
 It reads ``summary["statistics"]`` (bootstrap intervals and McNemar's exact test against the
-always-normal and always-defect baselines on the same images). Older published runs have no
-statistics: their verdict is ``untested`` and their intervals show as "—", never a guess.
+always-normal and always-defect baselines on the same images). For runs stored before the block
+existed the report passes the block :func:`iadbench.statistics.statistics_of_run` computes from
+their predictions (what the runner writes today); a summary with no readable block is
+``untested`` and its intervals show as "—", never a guess.
 
 A run *beats* a baseline when McNemar's p-value is below :data:`ALPHA` **and** it is more
 accurate on those images (a significant difference in the wrong direction is not a win).

@@ -279,16 +279,23 @@ def test_verdict_section_shows_statistics_or_dashes(tmp_path: Path, images: Path
     _baselines(runs)
     _text_run(runs, images, statistics=_statistics((0.001, 0.2), (0.01, 0.4),
                                                    {"bolt": ((0.001, 0.2), (0.001, 0.1))}))
-    _score_run(runs, images)  # no statistics: an older run
+    scorer = _score_run(runs, images)  # no statistics: an older run, computed from predictions
     context = build_context(collect_runs(runs))
     views = {r.method: r for r in context.runs}
     assert views["chatty"].verdict.status == BEATS_BOTH
     assert views["chatty"].intervals["accuracy"] == "[61.0, 79.0]"
-    assert views["scorer"].verdict.status == UNTESTED
-    assert views["scorer"].intervals["accuracy"] == "—"
+    assert views["scorer"].verdict.status in (BEATS_BOTH, NOT_BOTH)
+    assert views["scorer"].intervals["accuracy"].startswith("[")
+    # The same block the runner writes today: the interval of the stored figures' statistics.
+    from iadbench.statistics import statistics_of_run
+
+    computed = statistics_of_run(scorer, json.loads((scorer / "summary.json").read_text()))
+    assert computed is not None
+    low, high = computed["bootstrap"]["overall"]["accuracy"]
+    assert views["scorer"].intervals["accuracy"] == f"[{100 * low:.1f}, {100 * high:.1f}]"
     page = render_html(context)
     verdict_section = page[page.index('id="verdict"'):page.index('id="results"')]
-    assert BEATS_BOTH in verdict_section and UNTESTED in verdict_section
+    assert BEATS_BOTH in verdict_section and UNTESTED not in verdict_section
     assert "1 of 1" in verdict_section and "p=0.001" in verdict_section
     assert "always-normal</a>" not in verdict_section  # baselines are the reference, not rows
 
