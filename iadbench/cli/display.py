@@ -84,7 +84,7 @@ def _pct(value: float | None) -> str:
 
 _SUMMARY_COLUMNS = (
     ("n", None), ("Acc", "accuracy"), ("F1", "f1_macro"), ("BAcc", "balanced_accuracy"),
-    ("Inv", "invalid_rate"), ("Errors", None), ("AUROC", "auroc"),
+    ("Inv", "invalid_rate"), ("Errors", None), ("AUROC", "auroc"), ("AP", "ap"),
 )  # fmt: skip
 
 
@@ -120,7 +120,7 @@ def summary_table(summary: dict[str, Any], width: int | None = None) -> Table:
         if key is None:
             columns.append([str(m["n" if header == "n" else "errors"]) for _, m in rows])
         else:
-            columns.append([_pct(m[key]) + "†" * bool(key == "accuracy" and m.get("collapsed"))
+            columns.append([_pct(m.get(key)) + "†" * bool(key == "accuracy" and m.get("collapsed"))
                             for _, m in rows])  # fmt: skip
     table.add_column("category", overflow="fold")
     widths = [

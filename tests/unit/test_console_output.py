@@ -144,3 +144,26 @@ def test_quiet_switches_off_tqdm_bars_when_stderr_is_not_a_terminal() -> None:
     )
     assert result.stdout.strip() == "True"
     assert result.stderr == ""  # the bar the tqdm call would have drawn
+
+
+def test_a_runs_summary_table_fits_80_columns_with_its_stored_numbers() -> None:
+    from iadbench.metrics import ScoredRecord, summarize
+
+    long = "a-category-folder-named-by-a-factory-with-a-very-long-name-indeed"
+    records = [
+        ScoredRecord(category=c, label=label, pred=pred)
+        for c in ("bottle", long)
+        for label, pred in [("defect", "defect"), ("normal", "defect"), ("normal", "normal")]
+    ]
+    summary = {"method": "[bold]m[/]", "train": None, "test": {"dataset": "mvtec", "split": "all"},
+               "threshold": None, **summarize(records)}  # fmt: skip
+    out = io.StringIO()
+    Console(file=out, width=80, force_terminal=False).print(display.summary_table(summary, 80))
+    text = out.getvalue()
+    assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= 80
+    assert "[bold]m[/]" in text  # a name is text, not markup
+    bottle = next(line for line in text.splitlines() if line.startswith("bottle")).split()
+    metrics = summary["per_class"]["bottle"]
+    assert bottle[1:5] == [str(metrics["n"])] + [
+        f"{100 * metrics[k]:.2f}" for k in ("accuracy", "f1_macro", "balanced_accuracy")
+    ]
