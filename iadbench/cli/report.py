@@ -202,6 +202,7 @@ def list_methods(
 def _capability_words(caps: object) -> str:
     words = [
         ("needs_pixels", "pixels"), ("needs_masks", "masks"), ("trains", "trains"),
-        ("needs_both_labels", "both labels"), ("prefers_gpu", "GPU"), ("gives_scores", "→ scores"), ("gives_text", "→ text"),
+        ("needs_both_labels", "both labels"), ("prefers_gpu", "GPU"),
+        ("gives_scores", "→ scores"), ("gives_text", "→ text"),
     ]  # fmt: skip
     return ", ".join(word for attr, word in words if getattr(caps, attr)) or "—"
