@@ -15,7 +15,9 @@ epoch, so an interrupted training resumed from it ends with the weights of an un
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 
 from iadbench.images import load_rgb
+from iadbench.progress import duration
 from iadbench.records import Sample
 from iadbench_methods.anomalygpt.model import AnomalyGPTModel
 from iadbench_methods.anomalygpt.nsa import (
@@ -40,6 +43,8 @@ NORMAL_ANSWER = "No, there is no anomaly in the image."
 SYNTHETIC = "synthetic"
 CHECKPOINT = "checkpoint.pt"
 HEADS = "pytorch_model.pt"  # the official name: image_decoder.* and prompt_learner.* weights
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,7 @@ def train_anomalygpt(
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         start = int(state["epoch"])
+        logger.info("AnomalyGPT: resuming training after epoch %d/%d", start, settings.epochs)
     arrays = [image_array(s, 224) for s in samples]
     losses = []
     model.train()
@@ -149,7 +155,7 @@ def train_anomalygpt(
         rng = np.random.default_rng([settings.seed, epoch])
         torch.manual_seed(settings.seed * 100_003 + epoch)
         order = rng.permutation(len(samples))
-        total, steps = 0.0, 0
+        total, steps, started = 0.0, 0, time.perf_counter()
         keep = (
             _SyntheticWriter(workdir / SYNTHETIC, settings.save_synthetic) if epoch == 0 else None
         )
@@ -159,6 +165,11 @@ def train_anomalygpt(
             schedule.step()
             total, steps = total + loss, steps + 1
         losses.append(total / max(1, steps))
+        # One line per epoch (50 by default): a training otherwise runs silent for hours.
+        logger.info(
+            "AnomalyGPT epoch %d/%d: loss %.4f (%d steps, %s)", epoch + 1, settings.epochs,
+            losses[-1], steps, duration(time.perf_counter() - started),
+        )  # fmt: skip
         _save(workdir / CHECKPOINT, model, optimizer, schedule, epoch + 1)
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
             break

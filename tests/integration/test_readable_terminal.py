@@ -69,4 +69,5 @@ def test_progress_and_training_say_what_happens_in_plain_lines(demo_log: str) ->
     assert any(re.match(r"winclip \S+→mvtec \w+: \d+/\d+ images in ", ln) for ln in lines)
     assert any(line.startswith("step 1/") and "| reward " in line for line in lines)
     assert any(line.startswith("AprilGAN epoch 1/") for line in lines)
+    assert any(re.match(r"AnomalyGPT epoch 1/\d+: loss \d", line) for line in lines)
     assert any(line.startswith("LR-IAD: TensorBoard logs in ") for line in lines)
