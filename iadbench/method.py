@@ -9,8 +9,8 @@ top, so that ``iadbench list`` and ``iadbench --help`` stay fast.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, is_dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -91,6 +91,9 @@ class RunContext:
         artifacts_dir: Where per-image artefacts go (the run dir's ``artifacts/``); None outside a
             run.
         workdir: The training dir of this training configuration (methods that train), else None.
+        references: Few-shot reference images (:meth:`MethodAdapter.reference_shots`): per test
+            category, the normal images of the test dataset's Train subset that are not test
+            images, in id order; empty when the method asks for none.
     """
 
     tiny: bool = False
@@ -98,6 +101,7 @@ class RunContext:
     seed: int = 0
     artifacts_dir: Path | None = None
     workdir: Path | None = None
+    references: Mapping[str, tuple[Sample, ...]] = field(default_factory=dict)
 
 
 class MethodAdapter(ABC, Generic[OptionsT]):
@@ -179,6 +183,16 @@ class MethodAdapter(ABC, Generic[OptionsT]):
         must reuse stored artefacts itself (the older contract, kept for existing plugins).
         """
         raise NotImplementedError
+
+    @classmethod
+    def reference_shots(cls, options: Any) -> int:
+        """Normal reference images per test category the method compares with (few-shot).
+
+        When above 0, planning gives the adapter ``context.references`` (the test dataset's
+        Train-subset normals that are not test images, fingerprinted into the configuration) and
+        refuses a run where a category has fewer. Default 0: zero-shot or trained only.
+        """
+        return 0
 
     def needs_training(self) -> bool:
         """Whether predicting needs this configuration's stored training.

@@ -7,6 +7,7 @@ matrix fails fast and the configuration hash says which images a run reads.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -23,7 +24,7 @@ from iadbench.errors import IADBenchError
 from iadbench.fingerprint import fingerprint_samples
 from iadbench.method import MethodAdapter
 from iadbench.options import build_options, inference_only_names, tiny_values
-from iadbench.records import Sample
+from iadbench.records import NORMAL, Sample
 from iadbench.registry import METHODS
 from iadbench.runspec import ZERO_SHOT, DatasetRef, RunSpec
 from iadbench.settings import default_cache_dir
@@ -67,18 +68,23 @@ class PlannedData:
         train: Training samples when the method trains, else None.
         calibration: The training dataset's All subset under ``calibrated`` and
             ``normal-quantile``, else None.
-        content: ``--verify-content`` digests by role (test, train, calibration); empty without.
+        references: A few-shot method's reference images (the test dataset's Train normals that
+            are not test images), else None.
+        content: ``--verify-content`` digests by role (test, train, calibration, references);
+            empty without.
     """
 
     test_reader: DatasetReader
     test: list[Sample]
     train: list[Sample] | None = None
     calibration: list[Sample] | None = None
+    references: list[Sample] | None = None
     content: dict[str, str] = field(default_factory=dict)
 
     def roles(self) -> dict[str, list[Sample]]:
-        """The sample lists the run reads, by role (test, train, calibration)."""
-        found = {"test": self.test, "train": self.train, "calibration": self.calibration}
+        """The sample lists the run reads, by role (test, train, calibration, references)."""
+        found = {"test": self.test, "train": self.train, "calibration": self.calibration,
+                 "references": self.references}  # fmt: skip
         return {role: samples for role, samples in found.items() if samples is not None}
 
 
@@ -142,6 +148,8 @@ def plan_run(request: RunRequest) -> PlannedRun:
     if request.limit is not None:
         test_samples = first_per_category(test_samples, request.limit)
     data = PlannedData(test_reader, test_samples)
+    if (shots := adapter_cls.reference_shots(options)) > 0:
+        data.references = _references(request, test_reader, test_samples, shots)
     train_ref: DatasetRef | None = None
     if uses_training_data(adapter_cls, threshold):
         if request.train is None:
@@ -186,6 +194,7 @@ def plan_run(request: RunRequest) -> PlannedRun:
         seed=request.seed,
         calibration_fingerprint=_stat(data.calibration),
         limit=request.limit,
+        references_fingerprint=_stat(data.references),
     )
     source = ZERO_SHOT if train_ref is None else f"{train_ref.name}-{train_split}"
     out = request.out or Path("runs") / request.method / (
@@ -224,6 +233,29 @@ def _mask_hint(name: str) -> str:
         "lr-iad needs defects among its training images (`iadbench data split "
         "--train-defect-ratio`)."
     )
+
+
+def _references(
+    request: RunRequest, reader: DatasetReader, test: list[Sample], shots: int
+) -> list[Sample]:
+    """Few-shot references: the test dataset's Train normals outside the test set, in id order.
+
+    Raises:
+        IADBenchError: A test category has fewer than ``shots`` of them.
+    """
+    tested = {s.id for s in test}
+    candidates = [s for s in reader.samples("train") if s.label == NORMAL and s.id not in tested]
+    found = Counter(s.category for s in candidates)
+    short = sorted(c for c in {s.category for s in test} if found[c] < shots)
+    if short:
+        raise IADBenchError(
+            f"method {request.method!r} compares each test image with {shots} normal reference "
+            f"image(s) of its category from the Train subset of {request.test!r}, outside the "
+            f"test images; {', '.join(f'{c} has {found[c]}' for c in short)}. Test on the Test "
+            "subset (--test-split test: the All split holds every Train image) or lower the "
+            "number of shots."
+        )
+    return sorted(candidates, key=lambda s: s.id)
 
 
 def _absolute(name: str, data_roots: dict[str, str]) -> Path:

@@ -259,6 +259,11 @@ def build_adapter(predictor: Predictor, device: str, maps_dir: Path) -> MethodAd
         IADBenchError: The method needs a training that is not stored.
     """
     adapter_cls = predictor.adapter_cls
+    if adapter_cls.reference_shots(predictor.options) > 0:
+        raise IADBenchError(
+            f"{predictor.method} is configured few-shot; predict takes no reference images yet: "
+            "evaluate it with `iadbench run`, or predict zero-shot (--set few_shot=0)"
+        )
     if adapter_cls.capabilities.builds_models:
         from iadbench.devices import resolve_device
 

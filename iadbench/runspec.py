@@ -58,8 +58,12 @@ class RunSpec:
             ``normal-quantile`` threshold is chosen on (the training dataset's All subset), None
             under other policies.
         limit: ``--limit N``: only the first N test images of every category (a partial run);
-            None for the whole test set (then left out of the configuration, so the hashes of
-            whole runs stay what they were before the option existed).
+            None for the whole test set.
+        references_fingerprint: Stat fingerprint of a few-shot method's reference images (the
+            test dataset's Train normals outside the test set), None without references.
+
+    ``limit`` and ``references_fingerprint`` are left out of the configuration when None, so
+    the hashes of runs without them stay what they were before the fields existed.
     """
 
     method: str
@@ -72,12 +76,14 @@ class RunSpec:
     seed: int = 0
     calibration_fingerprint: str | None = None
     limit: int | None = None
+    references_fingerprint: str | None = None
 
     def config(self) -> dict[str, Any]:
         """The configuration as plain JSON data (recorded in the manifest)."""
         config = asdict(self)
-        if config["limit"] is None:
-            del config["limit"]
+        for key in _ADDED_LATER:
+            if config[key] is None:
+                del config[key]
         return config
 
     def config_hash(self) -> str:
@@ -98,6 +104,10 @@ class RunSpec:
         config["options"] = {k: v for k, v in config["options"].items() if k not in skip}
         keys = ("method", "method_version", "options", "tiny", "train", "seed")
         return _hash({k: config[k] for k in keys})
+
+
+# Fields added after runs were published: absent when None, so older hashes still match.
+_ADDED_LATER = ("limit", "references_fingerprint")
 
 
 def _without_roots(config: dict[str, Any]) -> dict[str, Any]:

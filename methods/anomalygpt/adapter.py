@@ -23,6 +23,9 @@ from iadbench_methods.anomalygpt.answers import YES_NO_ANSWER_RULES, parse_yes_n
 
 logger = logging.getLogger(__name__)
 
+# The official test scripts' default --round per dataset (few-shot reference choice).
+OFFICIAL_ROUND = {"mvtec": 3, "visa": 14}
+
 
 @dataclass(frozen=True)
 class AnomalyGPTOptions:
@@ -38,6 +41,14 @@ class AnomalyGPTOptions:
         lr: Peak learning rate (official 1e-3).
         max_train_samples: 0 = every training image, N = a seeded subset of N.
         max_new_tokens: Generation cap of a reply (greedy).
+        few_shot: Normal reference images per category (the official test scripts' ``k_shot``;
+            they run 1-shot by default, iadbench 0 = zero-shot): the anomaly map becomes 1 − each
+            patch's best cosine match among the references' patch tokens. The references come
+            from the test dataset's Train subset outside the test images (test on
+            ``--test-split test``).
+        few_shot_round: Which references: positions ``4·round … 4·round + few_shot − 1`` of the
+            category's Train normals in id order (cyclic); ``none`` = the official scripts'
+            default (``--round`` 3 in ``test_mvtec.py``, 14 in ``test_visa.py``, 0 elsewhere).
         save_synthetic: Write the first N NSA training examples (image, mask, answer) to the
             training dir's ``synthetic/`` to look at.
     """
@@ -51,6 +62,8 @@ class AnomalyGPTOptions:
     lr: float = 1e-3
     max_train_samples: int = option(0, tiny="4")
     max_new_tokens: int = option(64, inference_only=True, tiny="8")
+    few_shot: int = option(0, inference_only=True)
+    few_shot_round: int | None = option(None, inference_only=True)
     save_synthetic: int = 0
 
 
@@ -73,6 +86,7 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
     def setup(self) -> None:
         """Check the weights are named before anything is built (real size)."""
         self._model: Any = None
+        self._references: dict[str, Any] = {}  # few-shot: category -> reference patch tokens
         self.training: dict[str, Any] | None = None
         opts = self.options
         if (
@@ -156,6 +170,37 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
 
     # -- inference ----------------------------------------------------------------------------
 
+    @classmethod
+    def reference_shots(cls, options: Any) -> int:
+        """``few_shot``: the runner then gives the test dataset's Train normals as references."""
+        return int(options.few_shot)
+
+    def reference_samples(self, category: str, dataset: str) -> list[Sample]:
+        """The official choice of ``few_shot`` references among ``context.references``.
+
+        ``test_mvtec.py`` / ``test_visa.py`` take the ``k_shot`` images from position
+        ``round · 4`` of the category's Train normals (MVTec file names ``012.png``… for round 3).
+        """
+        pool = self.context.references.get(category, ())
+        if not pool:
+            raise IADBenchError(f"anomalygpt: no few-shot reference image for {category!r}")
+        chosen_round = self.options.few_shot_round
+        if chosen_round is None:
+            chosen_round = OFFICIAL_ROUND.get(dataset, 0)
+        start = 4 * chosen_round
+        return [pool[(start + j) % len(pool)] for j in range(self.options.few_shot)]
+
+    def _reference_tokens(self, category: str, dataset: str) -> Any:
+        """The category's references' patch tokens, computed once per category."""
+        import torch
+
+        if category not in self._references:
+            prepare = self.preprocessor()
+            chosen = self.reference_samples(category, dataset)
+            images = torch.stack([prepare(s) for s in chosen]).to(self._device())
+            self._references[category] = self.model.patch_tokens(images)
+        return self._references[category]
+
     def preprocessor(self) -> _Preprocess:
         """Picklable: image → normalised tensor at the tower's input size."""
         size = 56 if self.tiny else 224
@@ -173,11 +218,15 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         tensors = require_inputs(self, inputs)
         model = self.model
         images = torch.stack(list(tensors)).to(self._device())
+        references = None
+        if self.options.few_shot > 0:
+            references = [self._reference_tokens(s.category, s.dataset) for s in batch]
         replies, maps = model.answer(
             images,
             [s.category for s in batch],
             [question(s.dataset, s.category, "test") for s in batch],
             max_new_tokens=self.options.max_new_tokens,
+            references=references,
         )
         scores = image_score(maps).clamp(0, 1).tolist()
         return [

@@ -35,6 +35,7 @@ Models", AAAI 2024, https://arxiv.org/abs/2308.15366
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -204,6 +205,38 @@ def layer_maps(
 def anomaly_map(maps: Sequence[torch.Tensor]) -> torch.Tensor:
     """The abnormal channel averaged over blocks: ``(batch, 1, H, W)`` in [0, 1]."""
     return torch.stack([m[:, 1] for m in maps]).mean(0).unsqueeze(1)
+
+
+def few_shot_map(
+    query: Sequence[torch.Tensor], normal: Sequence[torch.Tensor], size: int = 224
+) -> torch.Tensor:
+    """The official few-shot map: 1 − each patch's best cosine match among the normal patches.
+
+    ``extract_multimodal_feature`` with ``normal_img_paths``: per tapped block, the cosine of
+    every query patch token (the tower's raw 1280-d tokens, CLS dropped, not the decoder's) with
+    every patch of the reference images, maximum over those; mean over blocks; the 16 × 16 grid
+    bilinear to 224 (``align_corners=True``); ``1 − sim``. It replaces the text map (the
+    official code keeps the mix with it commented out), also as the prompt learner's input.
+
+    Args:
+        query: Per block, ``(batch, patches, width)``.
+        normal: Per block, ``(references, patches, width)`` of one category.
+        size: Side of the returned map (224, the official).
+
+    Returns:
+        ``(batch, 1, size, size)``; 0 where a patch has an identical normal patch.
+    """
+    similarities = []
+    for tokens, references in zip(query, normal, strict=True):
+        bank = F.normalize(references.reshape(-1, references.shape[-1]), dim=-1)
+        similarities.append((F.normalize(tokens, dim=-1) @ bank.T).amax(dim=-1))
+    similarity = torch.stack(similarities).mean(0)
+    batch, patches = similarity.shape
+    side = math.isqrt(patches)
+    if side * side != patches:
+        raise ValueError(f"{patches} patches do not form a square grid")
+    grid = similarity.reshape(batch, 1, side, side)
+    return 1 - F.interpolate(grid, size=size, mode="bilinear", align_corners=True)
 
 
 def image_score(amap: torch.Tensor) -> torch.Tensor:

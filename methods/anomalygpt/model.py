@@ -25,6 +25,7 @@ from torch import nn
 from iadbench_methods.anomalygpt.decoder import (
     AnomalyGPTHeads,
     anomaly_map,
+    few_shot_map,
     pixel_loss,
     prompt_sentences,
     text_features,
@@ -91,13 +92,41 @@ class AnomalyGPTModel(nn.Module):
             rows.append(self._text_cache[name])
         return torch.stack(rows)
 
-    def encode(self, images: torch.Tensor, class_names: Sequence[str]) -> Encoded:
-        """Images (normalised as ImageBind's transform) → LLM image token, maps, prompts."""
+    @torch.no_grad()
+    def patch_tokens(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """The tapped blocks' raw patch tokens, CLS dropped: per block ``(B, patches, width)``.
+
+        What the official few-shot path compares (``encode_image_for_one_shot``).
+        """
+        _, kept = self.vision(images)
+        return [t.transpose(0, 1)[:, 1:] for t in kept]
+
+    def encode(
+        self,
+        images: torch.Tensor,
+        class_names: Sequence[str],
+        references: Sequence[Sequence[torch.Tensor] | None] | None = None,
+    ) -> Encoded:
+        """Images (normalised as ImageBind's transform) → LLM image token, maps, prompts.
+
+        ``references[i]``, when given, holds image i's category's normal patch tokens (per block,
+        from :meth:`patch_tokens`): its anomaly map is then the few-shot map
+        (:func:`~iadbench_methods.anomalygpt.decoder.few_shot_map`) instead of the text map.
+        """
         with torch.no_grad():
             embedding, kept = self.vision(images)
         tokens = [t.transpose(0, 1) for t in kept]  # the tower is sequence-first
         maps = self.heads.layer_maps(tokens, self.class_text_features(class_names))
         amap = anomaly_map(maps)
+        if references is not None:
+            rows = []
+            for i, normal in enumerate(references):
+                if normal is None:
+                    rows.append(amap[i : i + 1])
+                    continue
+                query = [t[i : i + 1, 1:] for t in tokens]
+                rows.append(few_shot_map(query, normal, size=amap.shape[-1]))
+            amap = torch.cat(rows)
         return Encoded(
             image_token=self.heads.llama_proj(embedding).unsqueeze(1),
             maps=maps,
@@ -162,9 +191,13 @@ class AnomalyGPTModel(nn.Module):
         class_names: Sequence[str],
         questions: Sequence[str],
         max_new_tokens: int = 64,
+        references: Sequence[Sequence[torch.Tensor] | None] | None = None,
     ) -> tuple[list[str], torch.Tensor]:
-        """Greedy answers (cut at ``###``) and the anomaly maps, one batch, left-padded."""
-        encoded = self.encode(images, class_names)
+        """Greedy answers (cut at ``###``) and the anomaly maps, one batch, left-padded.
+
+        ``references``: few-shot normal patch tokens per image (see :meth:`encode`).
+        """
+        encoded = self.encode(images, class_names, references)
         rows = [self.sequence(encoded, i, q, None) for i, q in enumerate(questions)]
         embeds, _, attention = _left_pad(rows, self._pad_embedding(encoded))
         output = self.llm.generate(
