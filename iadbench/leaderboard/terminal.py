@@ -81,13 +81,16 @@ def new_table(title: str) -> Table:
 
 
 def add_number_column(table: Table, header: str, cells: Sequence[str]) -> int:
-    """A right-aligned column as wide as its widest cell or header line; returns that width.
+    """Add a right-aligned number column; returns the width of its widest cell or header line.
 
-    The width is reserved (``min_width``) so the label column, not a number, gives way; and a
-    column that must still shrink folds its text instead of cutting it to "…".
+    Callers reserve that width and give the label column what is left, so numbers keep their
+    width; on a console too narrow for them, a number folds onto two lines instead of being cut
+    to "…".
     """
     width = max([len(cell) for cell in cells] + [len(line) for line in header.split("\n")])
-    table.add_column(header, justify="right", min_width=width, overflow="fold")
+    # No min_width: rich re-applies it after shrinking a table that is too wide, and the
+    # console then crops the lines, silently dropping the last columns.
+    table.add_column(header, justify="right", overflow="fold")
     return width
 
 
@@ -169,7 +172,11 @@ class _TerminalTables:
         return self.fill(title, headers, labels, body)
 
     def lenient(self, rows: DirectionRows) -> Table | None:
-        """Text methods' strict → lenient figures (pooled), or ``None`` without text methods."""
+        """Text methods' figures under the strict and the lenient parser (pooled), or ``None``.
+
+        Two lines per method: ``strict`` (the headline figures) and ``lenient`` (with the images
+        whose label the lenient rule changes).
+        """
         labels: list[tuple[str, Text]] = []
         body: list[list[str]] = []
         rules: dict[str, list[str]] = {}
@@ -177,30 +184,26 @@ class _TerminalTables:
             lenient = row.source.summary.get("lenient") if not row.derived else None
             if not isinstance(lenient, dict):
                 continue
-            block = lenient.get("overall") if isinstance(lenient.get("overall"), dict) else {}
-            assert isinstance(block, dict)
+            overall = lenient.get("overall")
+            block: dict[str, Any] = overall if isinstance(overall, dict) else {}
             # The strict figures are the row's own; only the answered share lives in the block.
-            strict_of = {**row.overall, "strict_accepted_rate": block.get("strict_accepted_rate")}
-            cells = [
-                f"{_pct(strict_of.get(strict))}→{_pct(block.get(loose))}"
-                for _, strict, loose in _LENIENT_PAIRS
-            ]
+            strict = {**row.overall, "strict_accepted_rate": block.get("strict_accepted_rate")}
             changed = block.get("changed")
-            cells.append(MISSING if changed is None else str(int(changed)))
-            labels.append((str(index), Text(plain_row_label(row))))
-            body.append(cells)
-            rules.setdefault(terminal_text(str(lenient.get("rule", MISSING))), []).append(
-                f"#{index}"
-            )
+            labels += [(str(index), Text(plain_row_label(row))), ("", Text(""))]
+            body.append(["strict", *(_pct(strict.get(k)) for _, k, _ in _LENIENT_PAIRS), ""])
+            body.append(["lenient", *(_pct(block.get(k)) for _, _, k in _LENIENT_PAIRS)])
+            body[-1].append(MISSING if changed is None else str(int(changed)))
+            rule = terminal_text(str(lenient.get("rule", MISSING)))
+            rules.setdefault(rule, []).append(f"#{index}")
         if not body:
             return None
         self.markdown.lenient_table()  # registers the lenient legend among the notes
-        headers = [title for title, _, _ in _LENIENT_PAIRS] + ["Changed"]
-        table = self.fill("Text methods: strict→lenient answer parsing (pooled)", headers,
+        headers = ["Parser", *(title for title, _, _ in _LENIENT_PAIRS), "Changed"]
+        table = self.fill("Text methods: strict vs lenient answer parsing (pooled)", headers,
                           labels, body)  # fmt: skip
         table.caption = Text(
-            "Each cell: strict→lenient. Changed = images whose label the lenient rule changes. "
-            "Rules: " + "; ".join(f"{', '.join(n)} {r}" for r, n in rules.items()) + "."
+            "Answered = images given a label; Changed = images whose label the lenient rule "
+            "changes. Rules: " + "; ".join(f"{', '.join(n)} {r}" for r, n in rules.items()) + "."
         )
         table.caption_justify = "left"
         return table
@@ -338,7 +341,7 @@ class _TerminalTables:
         for column, header in enumerate(headers):
             widths.append(add_number_column(table, header, [line[column] for line in body]))
         room = self.width - sum(widths) - table_overhead(len(headers) + 2)
-        table.columns[1].max_width = max(12, room)  # too narrow a terminal: numbers fold
+        table.columns[1].max_width = max(4, room)  # narrower still: rich folds the numbers too
         for (number, label), line in zip(labels, body, strict=True):
             table.add_row(number, label, *line)
         return table

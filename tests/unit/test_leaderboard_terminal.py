@@ -61,6 +61,8 @@ def test_a_narrow_and_a_wide_console_keep_every_cell_whole(tmp_path: Path) -> No
         text = render(tmp_path, width)
         assert "…" not in text
         assert max(len(line.rstrip()) for line in text.splitlines()) <= width
+        # Nothing cropped at the right edge: every table keeps its last column.
+        assert text.count(" AP\n") >= 2 and text.count(" Coll.\n") == 2, width
 
 
 def pooled_cells(text: str, direction: str, label: str) -> list[str]:
@@ -124,3 +126,24 @@ def test_untrusted_names_are_text_not_markup_or_terminal_control(tmp_path: Path)
     text = render(tmp_path)
     assert "\x1b" not in text
     assert "[bold red]cable[/]" in text and "[link=http://x]m[/link]" in text
+
+
+def test_text_methods_get_strict_to_lenient_cells(tmp_path: Path) -> None:
+    cells = {"bottle": [("defect", "defect"), ("defect", "invalid"), ("normal", "invalid")]}
+    texts = {
+        "bottle": [
+            "<think>x</think><answer>A</answer>",
+            "<think>x</think><answer>(A) defect</answer>",
+            "<answer>B</answer><answer>B</answer>",
+        ]
+    }
+    write_run(tmp_path, "q", "qwen2-vl", cells, texts=texts)
+    text = render(tmp_path)
+    table = text.split("Text methods: strict vs lenient")[1].split("Acc per category")[0]
+    lines = [line.split() for line in table.splitlines()]
+    strict = next(line for line in lines if "qwen2-vl" in line)
+    lenient = next(line for line in lines if line[:1] == ["lenient"])
+    third = f"{100 / 3:.2f}"
+    assert strict[2:6] == ["strict", third, third, third]  # answered, Acc, F1 (no Changed)
+    assert lenient == ["lenient", "100.00", "100.00", "100.00", "100.00", "2"]
+    assert "#3 lenient:answer-block-letter" in table
