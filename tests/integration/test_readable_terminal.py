@@ -52,6 +52,9 @@ def test_no_cell_is_cut_and_every_table_line_fits_80_columns(demo_log: str) -> N
     assert any(line.startswith("━━ MVTec-AD→VisA") for line in board)
     too_long = [line for line in board if len(line.rstrip()) > 80]
     assert not too_long, too_long
+    # Nothing cropped at the right edge either: the last column of each kind of table is there.
+    for last in ("AP", "Coll.", "Changed"):
+        assert sum(line.rstrip().endswith(f" {last}") for line in board) == 2, last
 
 
 def test_no_raw_dict_warning_or_progress_bar_debris(demo_log: str) -> None:
