@@ -154,7 +154,6 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
         self.training_stats = training.load_checkpoint(
             self.model, workdir / training.CHECKPOINT_NAME
         )
-        logger.info("AprilGAN: reusing trained linear maps from %s", workdir)
         self.trained = True
 
     # -- inference --------------------------------------------------------------------------

@@ -137,7 +137,6 @@ class LRIAD(Qwen2VL):
                 f"{workdir} is marked trained but holds no finished LR-IAD adapter (no DONE); "
                 "delete that folder to train again"
             )
-        logger.info("LR-IAD: reusing the adapter trained in %s", workdir)
         self.training = {"trained": False, "reused": str(stored)}
         self.adapter_dir = str(stored)
         self._loaded = None
