@@ -31,6 +31,7 @@ from iadbench.predict_loop import predict_batches
 from iadbench.progress import ProgressHook, SilentProgress
 from iadbench.records import NORMAL, Sample
 from iadbench.registry import METHODS
+from iadbench.store import map_path
 from iadbench.thresholds import DEFAULT_POLICY, final_label, parse_policy
 
 #: Columns of every output row, in order (CSV header; JSONL keys).
@@ -327,7 +328,7 @@ def predict_images(
             label = final_label(
                 prediction.label, prediction.score, prediction.error, predictor.threshold_value
             )
-            map_file = maps_dir / "maps" / f"{sample.id}.png"
+            map_file = map_path(maps_dir, sample.id)
             rows.append({
                 "path": sample.image_path, "category": sample.category, "label": label,
                 "score": prediction.score, "threshold": predictor.threshold_value,

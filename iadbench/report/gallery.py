@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from iadbench.records import INVALID
 from iadbench.report.pictures import image_path, overlay, thumbnail
-from iadbench.report.predictions import CORRECT, WRONG, Answer, safe_relative
+from iadbench.report.predictions import CORRECT, WRONG, Answer
+from iadbench.store import map_path
 
 if TYPE_CHECKING:
     from iadbench.report.context import RunView
@@ -176,16 +177,19 @@ def build_overlays(
 ) -> Overlays | None:
     """Overlays of the highest-scoring images that have a map, or None when the run has none.
 
-    Maps are looked up where AprilGAN's ``save_maps`` writes them: ``<run>/artifacts/maps/``
-    plus the sample id with a ``.png`` suffix.
+    Maps are looked up where methods write them (:func:`iadbench.store.map_path`, e.g.
+    AprilGAN's ``save_maps``): ``<run>/artifacts/maps/<id>.png``.
     """
-    maps = run_dir / "artifacts" / "maps"
-    if not maps.is_dir():
+    artifacts = run_dir / "artifacts"
+    if not (artifacts / "maps").is_dir():
         return None
     found: list[tuple[Answer, Path]] = []
     for answer in run.answers:
-        relative = safe_relative(answer.id)
-        if relative is not None and (path := maps / relative.with_suffix(".png")).is_file():
+        try:
+            path = map_path(artifacts, answer.id)
+        except ValueError:  # an id leading outside the run dir: never read
+            continue
+        if path.is_file():
             found.append((answer, path))
     if not found:
         return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from iadbench.method import Capabilities, FitContext, MethodAdapter, require_inputs
@@ -241,15 +241,10 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
 
 
 def map_path(artifacts_dir: Path, sample: Sample) -> Path:
-    """Where the anomaly-map PNG of a sample goes: ``<artifacts>/maps/<id with .png>``.
+    """Where the anomaly-map PNG of a sample goes (:func:`iadbench.store.map_path`)."""
+    from iadbench.store import map_path as stored_map_path
 
-    Raises:
-        ValueError: An id that would lead outside the maps folder (``..``, absolute).
-    """
-    relative = PurePosixPath(sample.id).with_suffix(".png")
-    if relative.is_absolute() or ".." in relative.parts:
-        raise ValueError(f"sample id {sample.id!r} would write outside {artifacts_dir}")
-    return artifacts_dir / "maps" / relative
+    return stored_map_path(artifacts_dir, sample.id)
 
 
 def _prediction(score: float) -> Prediction:

@@ -162,3 +162,23 @@ def test_sample_ids_are_relative_to_the_inputs_common_folder(tmp_path):
     assert [s.id for s in samples] == ["a/b/y.png", "a/x.png", "c/z.jpg"]
     assert [s.category for s in samples] == ["b", "a", "c"]
     assert unlabeled_samples([tmp_path / "c"], category="bracket")[0].category == "bracket"
+
+
+@pytest.mark.slow
+def test_a_method_that_writes_maps_names_them_in_its_rows(tmp_path, synth_mvtec, synth_visa):
+    pytest.importorskip("open_clip")
+    run = tmp_path / "run"
+    _cli("run", "--method", "aprilgan", "--tiny", "--train", "visa", "--test", "mvtec",
+         "--test-split", "test", "--set", "image_size=112", "--set", "epochs=1",
+         "--set", "save_maps=true", "--data", f"mvtec={synth_mvtec}", "--data",
+         f"visa={synth_visa}", "--out", str(run), "--cache-dir", str(tmp_path / "c"),
+         "--device", "cpu")  # fmt: skip
+    folder = tmp_path / "in" / "bottle"
+    folder.mkdir(parents=True)
+    shutil.copyfile(synth_mvtec / "bottle" / "test" / "good" / "000.png", folder / "a.png")
+    out = tmp_path / "p.jsonl"
+    _cli("predict", str(tmp_path / "in"), "--from-run", str(run), "--output", str(out),
+         "--device", "cpu")  # fmt: skip
+    (row,) = map(json.loads, out.open())
+    assert row["map"] == str(tmp_path / "p-artifacts" / "maps" / "bottle" / "a.png")
+    assert Path(row["map"]).is_file()
