@@ -37,7 +37,7 @@ from iadbench.leaderboard.escape import plain_direction_title, plain_row_label, 
 from iadbench.leaderboard.markdown import MISSING, _Renderer
 from iadbench.leaderboard.notes import COLLAPSED, NOT_COMPARABLE, ORACLE, count_of
 from iadbench.leaderboard.reference import POOLED, PaperReference
-from iadbench.leaderboard.rows import Direction, DirectionRows, LeaderboardRow
+from iadbench.leaderboard.rows import TRIVIAL_BASELINES, Direction, DirectionRows, LeaderboardRow
 
 DEFAULT_WIDTH = 80  # rich's width when stdout is not a terminal
 _METRICS = (
@@ -49,7 +49,10 @@ LEGEND = (
     "accuracy; Inv = invalid (unparseable) answers, scored as wrong; AUROC and AP (average "
     "precision) where a method gives scores. # numbers the rows of a direction and heads its "
     "per-category tables; under a method, in grey: its threshold policy and the subset of the "
-    "training dataset it was trained on. Markers are explained in the notes at the end."
+    "training dataset it was trained on. Markers are explained in the notes at the end. "
+    "Intervals: percentile bootstrap over the test images (B and seed in summary.json); p vs "
+    "AN / AD: McNemar's exact test against always-normal / always-defect on the same images; "
+    "Beats: the baselines it is more accurate than at p < 0.05."
 )
 _LENIENT_PAIRS = (
     ("Answered", "strict_accepted_rate", "accepted_rate"),
@@ -119,6 +122,9 @@ class _TerminalTables:
         lenient = self.lenient(rows)
         if lenient is not None:
             tables.append(lenient)
+        statistics = self.statistics(rows)
+        if statistics is not None:
+            tables.append(statistics)
         for header, key in (("Acc", "accuracy"), ("F1", "f1_macro"), ("Inv", "invalid_rate")):
             if key == "invalid_rate" and not any(
                 float(r.overall.get("invalid_rate") or 0) > 0 for r in rows.rows
@@ -170,6 +176,38 @@ class _TerminalTables:
             (["n"] if pooled else []) + [h for h, _ in _METRICS] + ([] if pooled else ["Coll."])
         )
         return self.fill(title, headers, labels, body)
+
+    def statistics(self, rows: DirectionRows) -> Table | None:
+        """Stored runs' 95 % intervals and McNemar p against both baselines (pooled), or None.
+
+        The figures of the markdown's statistics section (``statistics_of_run``: the summary's
+        block, or computed from the predictions of runs stored before it existed).
+        """
+        from iadbench.leaderboard.statistics_table import beats_cell, p_value_text
+        from iadbench.statistics import statistics_of_run
+
+        labels: list[tuple[str, Text]] = []
+        body: list[list[str]] = []
+        for index, row in enumerate(rows.rows, start=1):
+            if row.derived:
+                continue
+            stats = statistics_of_run(row.source.path, row.source.summary)
+            if stats is None:
+                continue
+            overall = stats["bootstrap"]["overall"]
+            tests = stats["mcnemar"]
+            body.append([
+                *(_interval(overall.get(key)) for key in ("accuracy", "f1_macro")),
+                *(p_value_text(tests[name]["p_value"]) if name in tests else MISSING
+                  for name in TRIVIAL_BASELINES),
+                beats_cell(tests),
+            ])  # fmt: skip
+            labels.append((str(index), self.label(row, setup=False, not_comparable=False)))
+        if not body:
+            return None
+        level = 100 * float(stats["bootstrap"]["level"]) if stats else 95
+        headers = [f"Acc {level:g}%", f"F1 {level:g}%", "p vs AN", "p vs AD", "Beats"]
+        return self.fill("Intervals and McNemar tests (pooled)", headers, labels, body)
 
     def lenient(self, rows: DirectionRows) -> Table | None:
         """Text methods' figures under the strict and the lenient parser (pooled), or ``None``.
@@ -349,6 +387,13 @@ class _TerminalTables:
     def notes(self) -> Markdown | None:
         lines = self.markdown.render_notes()
         return Markdown("\n".join(lines)) if lines else None
+
+
+def _interval(bounds: object) -> str:
+    """``61.0–79.0`` (percent, one decimal: the terminal table's width), or ``—``."""
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        return MISSING
+    return f"{100 * float(bounds[0]):.1f}–{100 * float(bounds[1]):.1f}"
 
 
 def _first(rows: list[LeaderboardRow], category: str) -> dict[str, Any]:

@@ -147,3 +147,19 @@ def test_text_methods_get_strict_to_lenient_cells(tmp_path: Path) -> None:
     assert strict[2:6] == ["strict", third, third, third]  # answered, Acc, F1 (no Changed)
     assert lenient == ["lenient", "100.00", "100.00", "100.00", "100.00", "2"]
     assert "#3 lenient:answer-block-letter" in table
+
+
+def test_intervals_and_mcnemar_tests_are_the_runs_statistics(tmp_path: Path) -> None:
+    from iadbench.statistics import statistics_of_run
+
+    both_directions(tmp_path)
+    text = render(tmp_path)
+    section = text.split("━━ VisA→MVTec-AD")[1].split("━━")[0]
+    table = section.split("Intervals and McNemar tests (pooled)")[1].split("\n\n")[0]
+    run = tmp_path / "lr-iad-visa"
+    stats = statistics_of_run(run, json.loads((run / "summary.json").read_text()))
+    assert stats is not None
+    low, high = stats["bootstrap"]["overall"]["accuracy"]
+    line = next(line for line in table.splitlines() if re.match(r"\s*\d+\s+lr-iad\s", line))
+    assert f"{100 * low:.1f}–{100 * high:.1f}" in line.split()
+    assert all(len(line) <= 80 for line in table.splitlines())
