@@ -71,7 +71,8 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
     # AprilGANOptions (iadbench.options.option).
     # 2: the official prompt ensemble and class names, summed maps, align_corners=True,
     #    fp32 weights + fp16 autocast by default, epochs=auto.
-    version: ClassVar[str] = "2"
+    # 3: the official mosaic augmentation when training on MVTec AD (aug_rate=auto).
+    version: ClassVar[str] = "3"
     default_batch_size: ClassVar[int] = 16
 
     def setup(self) -> None:

@@ -18,6 +18,9 @@ ScoreKind = Literal["text", "map-max", "combined"]
 # The official schedule per training dataset: train.sh of VAND-APRIL-GAN trains on MVTec AD with
 # `--epoch 3` and on VisA with `--epoch 15`, both with `--batch_size 8 --image_size 518`.
 OFFICIAL_EPOCHS: dict[str, int] = {"mvtec": 3, "visa": 15}
+# train.sh trains on MVTec AD with --aug_rate 0.2 (dataset.py MVTecDataset.combine_img); its
+# VisA command passes none and VisaDataset has no mosaic.
+OFFICIAL_AUG_RATE: dict[str, float] = {"mvtec": 0.2}
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,10 @@ class AprilGANOptions:
             model's depth (6,12,18,24 of 24 → 1,2,3,4 of 4).
         epochs: Training epochs; ``auto`` (default) = the official ``train.sh`` value for the
             training dataset (MVTec AD 3, VisA 15, see :data:`OFFICIAL_EPOCHS`).
+        aug_rate: Share of training items replaced by a 2 × 2 mosaic of four random images of
+            the item's category, with their masks; ``auto`` (default) = the official value for
+            the training dataset (MVTec AD 0.2 from ``train.sh`` ``--aug_rate 0.2``; VisA 0: its
+            dataset class has no mosaic; see :data:`OFFICIAL_AUG_RATE`).
         lr: Adam learning rate.
         beta1: Adam β1.
         beta2: Adam β2.
@@ -60,6 +67,7 @@ class AprilGANOptions:
     image_size: int = option(518, tiny="112")  # tiny ViT at 518 px: attention over 1,370 tokens
     feature_layers: str = "6,12,18,24"
     epochs: int | Literal["auto"] = option("auto", tiny="1")
+    aug_rate: float | Literal["auto"] = "auto"
     lr: float = 1e-3
     beta1: float = 0.5
     beta2: float = 0.999
@@ -79,6 +87,8 @@ class AprilGANOptions:
                 continue
             if getattr(self, name) < 1:
                 raise OptionError(f"option {name} must be at least 1, got {getattr(self, name)}")
+        if self.aug_rate != "auto" and not 0.0 <= float(self.aug_rate) <= 1.0:
+            raise OptionError(f"option aug_rate must lie in [0, 1] or be auto, got {self.aug_rate}")
         if self.num_workers < 0 or self.map_sigma < 0 or self.lr <= 0:
             raise OptionError("options num_workers and map_sigma must be ≥ 0 and lr > 0")
         if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
@@ -91,6 +101,22 @@ class AprilGANOptions:
             raise OptionError(
                 f"option class_names must be official or natural, got {self.class_names!r}"
             )
+
+
+def resolve_aug_rate(aug_rate: float | str, datasets: set[str]) -> float:
+    """The mosaic rate; ``auto``: the official one of the training dataset, 0 for any other.
+
+    Example:
+        >>> resolve_aug_rate("auto", {"mvtec"}), resolve_aug_rate("auto", {"visa"})
+        (0.2, 0.0)
+        >>> resolve_aug_rate(0.5, {"visa"})
+        0.5
+    """
+    if aug_rate != "auto":
+        return float(aug_rate)
+    if len(datasets) == 1:
+        return OFFICIAL_AUG_RATE.get(next(iter(datasets)), 0.0)
+    return 0.0
 
 
 def resolve_epochs(epochs: int | str, datasets: set[str]) -> int:

@@ -31,7 +31,7 @@ from iadbench.records import DEFECT, Sample
 from iadbench_methods.aprilgan.data import TrainingImages, collate_training
 from iadbench_methods.aprilgan.losses import segmentation_loss
 from iadbench_methods.aprilgan.model import AprilGANModel
-from iadbench_methods.aprilgan.options import AprilGANOptions, resolve_epochs
+from iadbench_methods.aprilgan.options import AprilGANOptions, resolve_aug_rate, resolve_epochs
 
 CHECKPOINT_NAME = "linear_maps.pt"
 STATS_NAME = "training_stats.json"
@@ -54,6 +54,8 @@ class TrainingStats:
         first_epoch_loss: Mean loss of the first epoch.
         final_loss: Mean loss of the last epoch.
         seconds: Wall time of the training.
+        aug_rate: The mosaic rate used (``aug_rate=auto`` resolved); 0 in checkpoints written
+            before the mosaic existed.
     """
 
     epochs: int
@@ -64,6 +66,7 @@ class TrainingStats:
     first_epoch_loss: float
     final_loss: float
     seconds: float
+    aug_rate: float = 0.0
 
 
 def trainable_samples(samples: Sequence[Sample]) -> tuple[list[Sample], int]:
@@ -106,7 +109,9 @@ def train_linear_maps(
     # epochs=auto: the official train.sh value of the training dataset (MVTec AD 3, VisA 15).
     epochs = resolve_epochs(options.epochs, {s.dataset for s in usable})
     categories = sorted({s.category for s in usable})
-    dataset = TrainingImages(usable, options.image_size, categories)
+    # aug_rate=auto: the official mosaic rate of the training dataset (MVTec AD 0.2, VisA none).
+    aug_rate = resolve_aug_rate(options.aug_rate, {s.dataset for s in usable})
+    dataset = TrainingImages(usable, options.image_size, categories, aug_rate, seed)
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=options.batch_size,
@@ -130,6 +135,7 @@ def train_linear_maps(
         (workdir / LOG_NAME).open("w", encoding="utf-8") as log,
     ):
         for epoch in range(1, epochs + 1):
+            dataset.epoch = epoch  # the mosaic draws (workers get a fresh copy every epoch)
             batch_losses: list[float] = []
             for images, masks, category_ids, dropped in loader:
                 unreadable += dropped if epoch == 1 else 0
@@ -166,6 +172,7 @@ def train_linear_maps(
         first_epoch_loss=epoch_losses[0],
         final_loss=epoch_losses[-1],
         seconds=round(time.perf_counter() - started, 3),
+        aug_rate=aug_rate,
     )
 
 

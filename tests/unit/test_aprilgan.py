@@ -280,3 +280,22 @@ def test_map_paths_never_leave_the_artifacts_dir(tmp_path, sample_id):
     sample = Sample(sample_id, "visa", "candle", "test", "defect", "/x.png")
     with pytest.raises(ValueError, match="outside"):
         map_path(tmp_path, sample)
+
+
+def test_training_on_mvtec_uses_the_official_mosaic_rate_and_it_changes_the_maps(
+    mvtec_all, visa_test, tmp_path
+):
+    samples = _pick([s for s in mvtec_all if s.subset == "test"], 6, 6)
+    trained = {}
+    for rate in ("auto", "0"):
+        adapter = _adapter(epochs=2, aug_rate=rate)
+        adapter.fit(samples, FitContext(tmp_path / rate, seed=0, device="cpu"))
+        assert adapter.training_stats is not None
+        trained[rate] = adapter
+    assert trained["auto"].training_stats.aug_rate == 0.2  # train.sh --aug_rate 0.2
+    assert trained["0"].training_stats.aug_rate == 0.0
+    weights = [a._model.maps.state_dict() for a in trained.values()]
+    assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    visa = _adapter(epochs=1)
+    visa.fit(_pick(visa_test, 2, 2), FitContext(tmp_path / "visa", seed=0, device="cpu"))
+    assert visa.training_stats is not None and visa.training_stats.aug_rate == 0.0
