@@ -212,16 +212,7 @@ class FolderDataset(DatasetReader):
         if unlisted or absent or no_mask or wrong_category:
             raise SplitFileError(self._mismatch(path, unlisted, absent, no_mask, wrong_category))
         samples = [
-            Sample(
-                id=row.image,
-                dataset=self.name,
-                category=row.category,
-                subset=row.subset,
-                label=row.label,
-                image_path=on_disk[row.image],
-                mask_path=os.path.join(root, *row.mask.split("/")) if row.mask else None,
-                defect_type=row.image.split("/")[1],
-            )
+            row.sample(self.name, root, row.image.split("/")[1], image_path=on_disk[row.image])
             for row in rows
         ]
         samples.sort(key=lambda s: s.id)

@@ -53,6 +53,28 @@ class SplitRow:
     mask: str | None = None
     line: int = 0
 
+    def sample(
+        self, dataset: str, root: str, defect_type: str | None, image_path: str | None = None
+    ) -> Sample:
+        """The :class:`Sample` of this row under ``root`` (paths joined with the OS separator).
+
+        Args:
+            dataset: The dataset's name.
+            root: The dataset root.
+            defect_type: What the reader knows of the image's defect type.
+            image_path: The image's path when the reader found it already (else joined here).
+        """
+        return Sample(
+            id=self.image,
+            dataset=dataset,
+            category=self.category,
+            subset=self.subset,
+            label=self.label,
+            image_path=image_path or os.path.join(root, *self.image.split("/")),
+            mask_path=os.path.join(root, *self.mask.split("/")) if self.mask else None,
+            defect_type=defect_type,
+        )
+
 
 def split_file_path(root: str | Path) -> Path:
     """Where a folder dataset's split file lives: ``<root>/split.csv``.

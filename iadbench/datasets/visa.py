@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -100,19 +99,12 @@ class VisA(DatasetReader):
         for category in sorted({row.category for row in rows}):
             anomaly_types[category] = read_image_anno(self.root, category)
         samples = [
-            Sample(
-                id=row.image,
-                dataset=self.name,
-                category=row.category,
-                subset=row.subset,
-                label=row.label,
-                image_path=os.path.join(root, *row.image.split("/")),
-                mask_path=os.path.join(root, *row.mask.split("/")) if row.mask else None,
-                defect_type=(
-                    anomaly_types[row.category].get(row.image, _DEFECT_TYPES[DEFECT])
-                    if row.label == DEFECT
-                    else _DEFECT_TYPES[NORMAL]
-                ),
+            row.sample(
+                self.name,
+                root,
+                anomaly_types[row.category].get(row.image, _DEFECT_TYPES[DEFECT])
+                if row.label == DEFECT
+                else _DEFECT_TYPES[NORMAL],
             )
             for row in rows
         ]
