@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from iadbench.errors import IADBenchError
 from iadbench.method import Capabilities, FitContext, MethodAdapter, require_inputs
@@ -46,6 +46,10 @@ class AnomalyGPTOptions:
             patch's best cosine match among the references' patch tokens. The references come
             from the test dataset's Train subset outside the test images (test on
             ``--test-split test``).
+        precision: Weights and activations at inference: ``auto`` = fp16 on a GPU (the official
+            test scripts run ``model.eval().half().cuda()``) and fp32 on the CPU; or ``fp32`` /
+            ``fp16`` / ``bf16``. Training stays fp32 (the official trains with DeepSpeed fp16
+            mixed precision, not built here).
         few_shot_round: Which references: positions ``4·round … 4·round + few_shot − 1`` of the
             category's Train normals in id order (cyclic); ``none`` = the official scripts'
             default (``--round`` 3 in ``test_mvtec.py``, 14 in ``test_visa.py``, 0 elsewhere).
@@ -64,6 +68,7 @@ class AnomalyGPTOptions:
     max_new_tokens: int = option(64, inference_only=True, tiny="8")
     few_shot: int = option(0, inference_only=True)
     few_shot_round: int | None = option(None, inference_only=True)
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = option("auto", inference_only=True)
     save_synthetic: int = 0
 
 
@@ -119,6 +124,25 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
 
     def _device(self) -> str:
         return "cpu" if self.device == "auto" else self.device
+
+    def inference_dtype(self) -> str:
+        """``precision`` resolved: ``auto`` = fp16 on a GPU (the official test), fp32 on the CPU."""
+        if self.options.precision != "auto":
+            return self.options.precision
+        return "fp16" if self._device().startswith("cuda") else "fp32"
+
+    def _inference_model(self) -> Any:
+        """The model in its inference precision (cast once, after any training in fp32)."""
+        import torch
+
+        dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[
+            self.inference_dtype()
+        ]
+        model = self.model
+        if next(model.parameters()).dtype != dtype:
+            model.to(dtype)
+            model.clear_caches()
+        return model
 
     # -- training -----------------------------------------------------------------------------
 
@@ -197,8 +221,10 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         if category not in self._references:
             prepare = self.preprocessor()
             chosen = self.reference_samples(category, dataset)
-            images = torch.stack([prepare(s) for s in chosen]).to(self._device())
-            self._references[category] = self.model.patch_tokens(images)
+            model = self._inference_model()
+            dtype = next(model.parameters()).dtype
+            images = torch.stack([prepare(s) for s in chosen]).to(self._device(), dtype)
+            self._references[category] = model.patch_tokens(images)
         return self._references[category]
 
     def preprocessor(self) -> _Preprocess:
@@ -216,8 +242,9 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         from iadbench_methods.anomalygpt.questions import question
 
         tensors = require_inputs(self, inputs)
-        model = self.model
-        images = torch.stack(list(tensors)).to(self._device())
+        model = self._inference_model()
+        dtype = next(model.parameters()).dtype
+        images = torch.stack(list(tensors)).to(self._device(), dtype)
         references = None
         if self.options.few_shot > 0:
             references = [self._reference_tokens(s.category, s.dataset) for s in batch]
@@ -240,6 +267,7 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
             "tiny": self.tiny,
             "weights": None if self.tiny else asdict(self.options),
             "training": self.training,
+            "precision": self.inference_dtype(),
             "answer_rules": [YES_NO_ANSWER_RULES.strict, YES_NO_ANSWER_RULES.lenient],
         }
 

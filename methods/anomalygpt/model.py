@@ -92,6 +92,10 @@ class AnomalyGPTModel(nn.Module):
             rows.append(self._text_cache[name])
         return torch.stack(rows)
 
+    def clear_caches(self) -> None:
+        """Forget the cached text features (after the model changed device or precision)."""
+        self._text_cache.clear()
+
     @torch.no_grad()
     def patch_tokens(self, images: torch.Tensor) -> list[torch.Tensor]:
         """The tapped blocks' raw patch tokens, CLS dropped: per block ``(B, patches, width)``.

@@ -28,6 +28,8 @@ def test_declarations_match_the_class_and_tiny_is_a_short_schedule():
     assert tiny_values(AnomalyGPT) == {
         "epochs": "1", "batch_size": "2", "max_train_samples": "4", "max_new_tokens": "8"
     }  # fmt: skip
-    assert inference_only_names(AnomalyGPT) == {"max_new_tokens", "few_shot", "few_shot_round"}
+    assert inference_only_names(AnomalyGPT) == {
+        "max_new_tokens", "few_shot", "few_shot_round", "precision"
+    }
     assert AnomalyGPT.answer_rules is not None
     assert AnomalyGPT.answer_rules.lenient == "lenient:yes-in-reply"
