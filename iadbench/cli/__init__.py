@@ -1,14 +1,20 @@
 """Command-line interface. Heavy imports live inside commands so ``iadbench --help`` stays fast.
 
-Commands are grouped by module: ``run.py`` (run, matrix, train), ``report.py`` (leaderboard,
-list), ``data.py`` (data synth, data check), ``html_report.py`` (report) and ``demo.py``.
+Commands are grouped by module: ``run.py`` (run, matrix, train), ``predict.py``, ``report.py``
+(leaderboard, list), ``html_report.py`` (report), ``compare.py``, ``data.py`` (data synth,
+check, split) and ``demo.py``; ``app.py`` holds the application, its help panels and the error
+policy.
 """
 
 from __future__ import annotations
 
-import iadbench.cli.compare  # noqa: F401  (registers the command)
-from iadbench.cli import data, demo, html_report, predict, report, run  # noqa: F401  (registers)
+import importlib
+
 from iadbench.cli.app import app
+
+# Importing a command module registers its commands; --help lists them in this order.
+for _module in ("run", "predict", "report", "html_report", "compare", "data", "demo"):
+    importlib.import_module(f"iadbench.cli.{_module}")
 
 
 def main() -> None:

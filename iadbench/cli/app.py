@@ -19,8 +19,15 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-data_app = typer.Typer(help="Synthesise or check dataset trees.", no_args_is_help=True)
-app.add_typer(data_app, name="data")
+data_app = typer.Typer(
+    help="Synthesise, check or split dataset trees (split: train/test for your own parts).",
+    no_args_is_help=True,
+)
+# Commands are listed in --help by panel, in the order people use them.
+EVALUATE = "Evaluate"
+RESULTS = "Read results"
+SETUP = "Methods, data and demo"
+app.add_typer(data_app, name="data", rich_help_panel=SETUP)
 
 console = Console()
 error_console = Console(stderr=True)

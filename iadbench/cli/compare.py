@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from iadbench.cli import options as opt
-from iadbench.cli.app import app, handles_user_errors
+from iadbench.cli.app import RESULTS, app, handles_user_errors
 from iadbench.errors import IADBenchError
 
 if TYPE_CHECKING:
@@ -158,7 +158,10 @@ def _verdict(test: McNemarResult, alpha: float) -> str:
     return f"Verdict: no significant difference at {alpha:g} (A − B {delta}, {p})."
 
 
-@app.command(epilog="Example: iadbench compare runs/lr-iad-v2m runs/qwen2-vl-v2m")
+@app.command(
+    rich_help_panel=RESULTS,
+    epilog="Example: iadbench compare runs/lr-iad-v2m runs/qwen2-vl-v2m",
+)
 @handles_user_errors
 def compare(
     run_a: Annotated[Path, typer.Argument(help="Run dir of method A.")],

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from iadbench.cli import options as opt
-from iadbench.cli.app import app, console, handles_user_errors
+from iadbench.cli.app import SETUP, app, console, handles_user_errors
 
 
-@app.command(epilog="Example: iadbench demo --out iadbench-demo")
+@app.command(rich_help_panel=SETUP, epilog="Example: iadbench demo --out iadbench-demo")
 @handles_user_errors
 def demo(
     out: Annotated[Path, typer.Option(help="Where the run dirs and LEADERBOARD.md go.")] = Path(

@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from iadbench.cli.app import app, console, handles_user_errors
+from iadbench.cli.app import RESULTS, app, console, handles_user_errors
 
 
 @app.command(
+    rich_help_panel=RESULTS,
     epilog="Examples: iadbench report runs/matrix | "
     "iadbench report runs/matrix --output results/report.html"
 )

@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from iadbench.cli import options as opt
-from iadbench.cli.app import app, console, handles_user_errors
+from iadbench.cli.app import EVALUATE, app, console, handles_user_errors
 
 
 @app.command(
+    rich_help_panel=EVALUATE,
     epilog="Examples: iadbench predict new_parts/ --from-run runs/anomalygpt/parts-train_to_"
     "parts-test_1a2b3c4d --output labels.csv  ·  iadbench predict img1.png img2.png --method "
     "winclip --output labels.jsonl"

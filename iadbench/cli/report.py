@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from iadbench.cli import options as opt
-from iadbench.cli.app import app, console, handles_user_errors
+from iadbench.cli.app import RESULTS, SETUP, app, console, handles_user_errors
 from iadbench.errors import IADBenchError
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ class LeaderboardFormat(StrEnum):
 
 
 @app.command(
+    rich_help_panel=RESULTS,
     epilog="Examples: iadbench leaderboard runs/matrix | "
     "iadbench leaderboard runs/matrix --output results/LEADERBOARD.md | "
     "iadbench leaderboard runs/matrix --format csv --output results/leaderboard.csv"
@@ -93,6 +94,7 @@ def _leaderboard_text(chosen: LeaderboardFormat, runs: CollectedRuns, title: str
 
 @app.command(
     name="list",
+    rich_help_panel=SETUP,
     epilog="Examples: iadbench list | iadbench list 'always-*' --details | "
     "iadbench list brightness --options",
 )

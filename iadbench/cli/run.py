@@ -9,15 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from iadbench.cli import options as opt
-from iadbench.cli.app import app, console, handles_user_errors
+from iadbench.cli.app import EVALUATE, app, console, handles_user_errors
 
 if TYPE_CHECKING:
     from iadbench.runner import RunOutcome
 
 
 @app.command(
-    epilog="Example: iadbench run --method always-defect --train visa --test mvtec "
-    "--data mvtec=/data/mvtec --data visa=/data/visa"
+    rich_help_panel=EVALUATE,
+    epilog="Examples: iadbench run --method winclip --test mvtec --data mvtec=/data/mvtec  ·  "
+    "iadbench run --method aprilgan --train visa --test mvtec --data mvtec=/data/mvtec "
+    "--data visa=/data/visa",
 )
 @handles_user_errors
 def run(
@@ -100,7 +102,8 @@ def run(
 
 
 @app.command(
-    epilog="Example: iadbench matrix --methods 'always-*' --datasets mvtec,visa --out runs/matrix"
+    rich_help_panel=EVALUATE,
+    epilog="Example: iadbench matrix --methods 'always-*' --datasets mvtec,visa --out runs/matrix",
 )
 @handles_user_errors
 def matrix(
@@ -185,7 +188,10 @@ def _print_cell(outcome: RunOutcome) -> None:
     )
 
 
-@app.command(epilog="Example: iadbench train --method lr-iad --train visa --data visa=/data/visa")
+@app.command(
+    rich_help_panel=EVALUATE,
+    epilog="Example: iadbench train --method lr-iad --train visa --data visa=/data/visa",
+)
 @handles_user_errors
 def train(
     method: Annotated[
