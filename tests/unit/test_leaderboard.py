@@ -534,16 +534,19 @@ def test_qwen2vl_f1_is_checked_against_two_and_three_class_ranges(tmp_path: Path
     assert "which excludes 20.56 too: the 3-class hypothesis does not explain it" in markdown
 
 
+# A text method's answers: the strict parser accepts only the first, the lenient letter rule all.
+LENIENT_CELLS = {"bottle": [("defect", "defect"), ("defect", "invalid"), ("normal", "invalid")]}
+LENIENT_TEXTS = {
+    "bottle": [
+        "<think>x</think><answer>A</answer>",
+        "<think>x</think><answer>(A) defect</answer>",
+        "<answer>B</answer><answer>B</answer>",
+    ]
+}
+
+
 def test_text_methods_get_a_strict_vs_lenient_table(tmp_path: Path) -> None:
-    cells = {"bottle": [("defect", "defect"), ("defect", "invalid"), ("normal", "invalid")]}
-    texts = {
-        "bottle": [
-            "<think>x</think><answer>A</answer>",
-            "<think>x</think><answer>(A) defect</answer>",
-            "<answer>B</answer><answer>B</answer>",
-        ]
-    }
-    write_run(tmp_path, "q", "qwen2-vl", cells, texts=texts)
+    write_run(tmp_path, "q", "qwen2-vl", LENIENT_CELLS, texts=LENIENT_TEXTS)
     markdown = render_leaderboard(collect_runs(tmp_path), load_paper_reference())
     assert "## Text methods: strict vs lenient answer parsing" in markdown
     table = next(t for t in tables(markdown) if "Lenient rule" in t[0])

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from rich.console import Console
-from test_leaderboard import SMALL, constant, write_run
+from test_leaderboard import LENIENT_CELLS, LENIENT_TEXTS, SMALL, constant, write_run
 
 from iadbench.leaderboard import collect_runs, load_paper_reference
 from iadbench.leaderboard.terminal import render_terminal
@@ -129,15 +129,7 @@ def test_untrusted_names_are_text_not_markup_or_terminal_control(tmp_path: Path)
 
 
 def test_text_methods_get_strict_to_lenient_cells(tmp_path: Path) -> None:
-    cells = {"bottle": [("defect", "defect"), ("defect", "invalid"), ("normal", "invalid")]}
-    texts = {
-        "bottle": [
-            "<think>x</think><answer>A</answer>",
-            "<think>x</think><answer>(A) defect</answer>",
-            "<answer>B</answer><answer>B</answer>",
-        ]
-    }
-    write_run(tmp_path, "q", "qwen2-vl", cells, texts=texts)
+    write_run(tmp_path, "q", "qwen2-vl", LENIENT_CELLS, texts=LENIENT_TEXTS)
     text = render(tmp_path)
     table = text.split("Text methods: strict vs lenient")[1].split("Acc per category")[0]
     lines = [line.split() for line in table.splitlines()]
