@@ -243,8 +243,7 @@ def _references(
     Raises:
         IADBenchError: A test category has fewer than ``shots`` of them.
     """
-    tested = {s.id for s in test}
-    candidates = [s for s in reader.samples("train") if s.label == NORMAL and s.id not in tested]
+    candidates = reference_candidates(reader, test)
     found = Counter(s.category for s in candidates)
     short = sorted(c for c in {s.category for s in test} if found[c] < shots)
     if short:
@@ -255,7 +254,22 @@ def _references(
             "subset (--test-split test: the All split holds every Train image) or lower the "
             "number of shots."
         )
-    return sorted(candidates, key=lambda s: s.id)
+    return candidates
+
+
+def reference_candidates(reader: DatasetReader, test: list[Sample]) -> list[Sample]:
+    """The normal images of ``reader``'s Train subset that are not test images, in id order."""
+    tested = {s.id for s in test}
+    found = [s for s in reader.samples("train") if s.label == NORMAL and s.id not in tested]
+    return sorted(found, key=lambda s: s.id)
+
+
+def references_by_category(samples: list[Sample]) -> dict[str, tuple[Sample, ...]]:
+    """Reference images grouped as ``RunContext.references`` takes them."""
+    grouped: dict[str, list[Sample]] = {}
+    for sample in samples:
+        grouped.setdefault(sample.category, []).append(sample)
+    return {category: tuple(group) for category, group in grouped.items()}
 
 
 def _absolute(name: str, data_roots: dict[str, str]) -> Path:

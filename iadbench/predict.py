@@ -18,7 +18,7 @@ import csv
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -85,6 +85,8 @@ class Predictor:
         dataset: Dataset name the images are presented under (the run's test dataset).
         threshold_value: The number a score decides against (None: the method's own labels).
         workdir: The training dir loaded, or None.
+        references: A few-shot configuration's reference images per category (the run's), else
+            empty.
     """
 
     method: str
@@ -97,6 +99,7 @@ class Predictor:
     workdir: Path | None
     source: str
     dataset: str = UNLABELED
+    references: Mapping[str, tuple[Sample, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,9 @@ def _from_run(run_dir: Path) -> Predictor:
         adapter_cls.Options, {k: option_text(v) for k, v in config["options"].items()}
     )
     trained = manifest.get("trained_artifacts")
+    references = {}
+    if adapter_cls.reference_shots(options) > 0:
+        references = _run_references(run_dir, config)
     return Predictor(
         config["method"],
         adapter_cls,
@@ -201,7 +207,34 @@ def _from_run(run_dir: Path) -> Predictor:
         Path(trained) if trained else None,
         f"run {run_dir}",
         str(summary["test"]["dataset"]),
+        references,
     )
+
+
+def _run_references(run_dir: Path, config: Mapping[str, Any]) -> dict[str, tuple[Sample, ...]]:
+    """A few-shot run's reference images, found again and checked against its fingerprint.
+
+    Raises:
+        IADBenchError: The run's test dataset is gone, or its reference images changed.
+    """
+    from iadbench.datasets import open_dataset
+    from iadbench.fingerprint import fingerprint_samples
+    from iadbench.planning import reference_candidates, references_by_category
+    from iadbench.splits import first_per_category
+
+    test = config["test"]
+    reader = open_dataset(test["name"], test["root"])
+    tested = reader.samples(test["split"])
+    if config.get("limit") is not None:
+        tested = first_per_category(tested, int(config["limit"]))
+    candidates = reference_candidates(reader, tested)
+    if fingerprint_samples(candidates).digest != config.get("references_fingerprint"):
+        raise IADBenchError(
+            f"--from-run {run_dir}: the few-shot reference images under {test['root']} are not "
+            "the ones the run compared with (added, removed or changed since); predict with "
+            "a fresh run"
+        )
+    return references_by_category(candidates)
 
 
 def unlabeled_samples(
@@ -260,10 +293,10 @@ def build_adapter(predictor: Predictor, device: str, maps_dir: Path) -> MethodAd
         IADBenchError: The method needs a training that is not stored.
     """
     adapter_cls = predictor.adapter_cls
-    if adapter_cls.reference_shots(predictor.options) > 0:
+    if adapter_cls.reference_shots(predictor.options) > 0 and not predictor.references:
         raise IADBenchError(
-            f"{predictor.method} is configured few-shot; predict takes no reference images yet: "
-            "evaluate it with `iadbench run`, or predict zero-shot (--set few_shot=0)"
+            f"{predictor.method} is configured few-shot and needs reference images: use "
+            "--from-run DIR of a few-shot run (its references are used), or --set few_shot=0"
         )
     if adapter_cls.capabilities.builds_models:
         from iadbench.devices import resolve_device
@@ -271,7 +304,7 @@ def build_adapter(predictor: Predictor, device: str, maps_dir: Path) -> MethodAd
         device = resolve_device(device)
     context = RunContext(
         tiny=predictor.tiny, device=device, seed=predictor.seed, artifacts_dir=maps_dir,
-        workdir=predictor.workdir,
+        workdir=predictor.workdir, references=predictor.references,
     )  # fmt: skip
     adapter = adapter_cls(predictor.options, context=context)
     if adapter.needs_training():
@@ -316,6 +349,14 @@ def predict_images(
     predictor = resolve_predictor(request)
     dataset = request.dataset or predictor.dataset
     samples = unlabeled_samples(request.inputs, request.category, dataset)
+    if predictor.references:
+        unknown = sorted({s.category for s in samples} - set(predictor.references))
+        if unknown:
+            raise IADBenchError(
+                f"few-shot {predictor.method} has reference images for "
+                f"{', '.join(sorted(predictor.references))} only, not for {', '.join(unknown)}: "
+                "put the images in folders named by category, or name it with --category"
+            )
     maps_dir = request.output.with_name(request.output.stem + "-artifacts")
     adapter = build_adapter(predictor, request.device, maps_dir)
     batch = request.batch_size or predictor.adapter_cls.default_batch_size

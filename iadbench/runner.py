@@ -21,9 +21,8 @@ from iadbench.datasets import FolderDataset
 from iadbench.distributed import process_group
 from iadbench.errors import environment_cause, environment_failure
 from iadbench.method import RunContext
-from iadbench.planning import PlannedRun, batch_size, trained_dir
+from iadbench.planning import PlannedRun, batch_size, references_by_category, trained_dir
 from iadbench.progress import ProgressHook, SilentProgress
-from iadbench.records import Sample
 from iadbench.reuse import inspect_run_dir
 from iadbench.run_records import (
     attempt_entry,
@@ -109,7 +108,7 @@ def _compute(
         seed=spec.seed,
         artifacts_dir=plan.out / "artifacts",
         workdir=trained_dir(plan) if caps.trains else None,
-        references=_by_category(plan.data.references or []),
+        references=references_by_category(plan.data.references or []),
     )
     adapter = plan.adapter_cls(plan.options, context=context)
     if group.is_main and caps.prefers_gpu and not spec.tiny and device == "cpu":
@@ -202,13 +201,6 @@ def _compute(
     assert stored is not None
     elapsed = time.perf_counter() - started
     return RunOutcome(stored, plan.out, False, computed, resumed, elapsed)
-
-
-def _by_category(samples: list[Sample]) -> dict[str, tuple[Sample, ...]]:
-    grouped: dict[str, list[Sample]] = {}
-    for sample in samples:
-        grouped.setdefault(sample.category, []).append(sample)
-    return {category: tuple(group) for category, group in grouped.items()}
 
 
 def _record_stop(

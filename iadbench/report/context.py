@@ -54,7 +54,7 @@ class RunView:
 
     Attributes:
         anchor: HTML id of the run (derived from its position, never from its name).
-        label: Row label (the leaderboard's: method, plus a hash prefix when needed).
+        label: Row label (the leaderboard's: method, partial-run and differing-settings marks).
         method: Registered method name.
         train: ``dataset (split)``, or ``zero-shot`` for a run without training data.
         test: ``dataset (split)`` of the images scored.

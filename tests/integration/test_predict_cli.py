@@ -182,3 +182,31 @@ def test_a_method_that_writes_maps_names_them_in_its_rows(tmp_path, synth_mvtec,
     (row,) = map(json.loads, out.open())
     assert row["map"] == str(tmp_path / "p-artifacts" / "maps" / "bottle" / "a.png")
     assert Path(row["map"]).is_file()
+
+
+@pytest.mark.slow
+def test_a_few_shot_run_predicts_with_its_own_references(tmp_path, synth_mvtec):
+    pytest.importorskip("torch")
+    run = tmp_path / "run"
+    _cli("run", "--method", "anomalygpt", "--tiny", "--train", "mvtec", "--train-split", "train",
+         "--test", "mvtec", "--test-split", "test", "--data", f"mvtec={synth_mvtec}",
+         "--set", "few_shot=1", "--set", "max_train_samples=4", "--out", str(run),
+         "--cache-dir", str(tmp_path / "c"), "--device", "cpu")  # fmt: skip
+    stored = _records(run)
+    ids = sorted(i for i in stored if i.startswith("bottle/"))
+    copies = _unlabeled_copies(synth_mvtec, ids, tmp_path / "unlabeled")
+    out = tmp_path / "p.jsonl"
+    _cli("predict", str(tmp_path / "unlabeled"), "--from-run", str(run), "--output", str(out),
+         "--device", "cpu")  # fmt: skip
+    for row in map(json.loads, out.open()):
+        original = stored[copies[row["path"]]]
+        assert (row["text"], row["score"]) == (original["text"], original["score"])
+    # Only categories that have references; and a flags-only few-shot predict has none.
+    refused = CliRunner().invoke(app, ["predict", str(tmp_path / "unlabeled"), "--from-run",
+                                       str(run), "--category", "nowhere", "--output",
+                                       str(tmp_path / "q.jsonl")])  # fmt: skip
+    assert refused.exit_code == 2 and "not for nowhere" in refused.output
+    flags = CliRunner().invoke(app, ["predict", str(tmp_path / "unlabeled"), "--method",
+                                     "anomalygpt", "--tiny", "--set", "few_shot=1",
+                                     "--output", str(tmp_path / "r.jsonl")])  # fmt: skip
+    assert flags.exit_code == 2 and "needs reference images" in " ".join(flags.output.split())
