@@ -89,24 +89,34 @@ def test_own_parts_split_trained_run_and_predict_agree(tmp_path, parts, plugin_f
     assert [json.loads(x)["label"] for x in default.open()] != [r["label"] for r in rows]
 
 
-@pytest.mark.slow
-def test_text_method_answers_equal_the_run_when_presented_as_its_test_dataset(
-    tmp_path, synth_mvtec
-):
+def _anomalygpt_run_and_predict(tmp_path, synth_mvtec, *options: str):
+    """A tiny AnomalyGPT run (Train → Test of MVTec-AD), then predict on copies of its bottles.
+
+    Returns:
+        The run dir, and pairs (predicted row, the run's record of the same image).
+    """
     pytest.importorskip("torch")
     run = tmp_path / "run"
     _cli("run", "--method", "anomalygpt", "--tiny", "--train", "mvtec", "--train-split", "train",
          "--test", "mvtec", "--test-split", "test", "--data", f"mvtec={synth_mvtec}",
-         "--set", "max_train_samples=4", "--out", str(run), "--cache-dir", str(tmp_path / "c"),
-         "--device", "cpu")  # fmt: skip
+         "--set", "max_train_samples=4", *options, "--out", str(run),
+         "--cache-dir", str(tmp_path / "c"), "--device", "cpu")  # fmt: skip
     stored = _records(run)
     ids = sorted(i for i in stored if i.startswith("bottle/"))
     copies = _unlabeled_copies(synth_mvtec, ids, tmp_path / "unlabeled")
     out = tmp_path / "p.jsonl"
     _cli("predict", str(tmp_path / "unlabeled"), "--from-run", str(run), "--output", str(out),
          "--device", "cpu")  # fmt: skip
-    for row in map(json.loads, out.open()):
-        original = stored[copies[row["path"]]]
+    return run, [(row, stored[copies[row["path"]]]) for row in map(json.loads, out.open())]
+
+
+@pytest.mark.slow
+def test_text_method_answers_equal_the_run_when_presented_as_its_test_dataset(
+    tmp_path, synth_mvtec
+):
+    _, pairs = _anomalygpt_run_and_predict(tmp_path, synth_mvtec)
+    assert pairs
+    for row, original in pairs:
         # The prompt names the run's test dataset and the folder's category, as in the run.
         assert (row["text"], row["label"], row["score"]) == (
             original["text"], original["pred"], original["score"]
@@ -186,20 +196,9 @@ def test_a_method_that_writes_maps_names_them_in_its_rows(tmp_path, synth_mvtec,
 
 @pytest.mark.slow
 def test_a_few_shot_run_predicts_with_its_own_references(tmp_path, synth_mvtec):
-    pytest.importorskip("torch")
-    run = tmp_path / "run"
-    _cli("run", "--method", "anomalygpt", "--tiny", "--train", "mvtec", "--train-split", "train",
-         "--test", "mvtec", "--test-split", "test", "--data", f"mvtec={synth_mvtec}",
-         "--set", "few_shot=1", "--set", "max_train_samples=4", "--out", str(run),
-         "--cache-dir", str(tmp_path / "c"), "--device", "cpu")  # fmt: skip
-    stored = _records(run)
-    ids = sorted(i for i in stored if i.startswith("bottle/"))
-    copies = _unlabeled_copies(synth_mvtec, ids, tmp_path / "unlabeled")
-    out = tmp_path / "p.jsonl"
-    _cli("predict", str(tmp_path / "unlabeled"), "--from-run", str(run), "--output", str(out),
-         "--device", "cpu")  # fmt: skip
-    for row in map(json.loads, out.open()):
-        original = stored[copies[row["path"]]]
+    run, pairs = _anomalygpt_run_and_predict(tmp_path, synth_mvtec, "--set", "few_shot=1")
+    assert pairs
+    for row, original in pairs:
         assert (row["text"], row["score"]) == (original["text"], original["score"])
     # Only categories that have references; and a flags-only few-shot predict has none.
     refused = CliRunner().invoke(app, ["predict", str(tmp_path / "unlabeled"), "--from-run",
