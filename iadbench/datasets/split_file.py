@@ -15,7 +15,8 @@ from __future__ import annotations
 import csv
 import os
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -108,6 +109,23 @@ def stays_inside(relpath: str) -> bool:
     return not (relpath.startswith("/") or ":" in parts[0] or ".." in parts)
 
 
+@contextmanager
+def csv_records(
+    path: Path, columns: Sequence[str], expected: str
+) -> Iterator[csv.DictReader[str]]:
+    """Records of a dataset CSV whose header holds ``columns`` (a BOM and odd bytes tolerated).
+
+    Raises:
+        SplitFileError: A column is missing; the message names the file and ``expected``.
+    """
+    with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise SplitFileError(f"{path} lacks the column(s) {', '.join(missing)}; {expected}.")
+        yield reader
+
+
 def read_split_file(path: Path) -> list[SplitRow]:
     """Every row of a split file, in file order; blank rows are skipped.
 
@@ -123,14 +141,8 @@ def read_split_file(path: Path) -> list[SplitRow]:
     """
     rows: list[SplitRow] = []
     seen: dict[str, int] = {}
-    with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in SPLIT_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise SplitFileError(
-                f"{path} lacks the column(s) {', '.join(missing)}; the header must be "
-                f"{','.join(SPLIT_COLUMNS)}."
-            )
+    expected = f"the header must be {','.join(SPLIT_COLUMNS)}"
+    with csv_records(path, SPLIT_COLUMNS, expected) as reader:
         for record in reader:
             line = reader.line_num
             image = normalise_relpath(record["image"] or "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -10,7 +9,7 @@ from iadbench.datasets.base import CategoryCounts, DatasetReader
 from iadbench.datasets.mvtec import index_mvtec_style, mvtec_style_categories
 from iadbench.datasets.split_file import (
     SPLIT_COLUMNS,
-    SplitFileError,
+    csv_records,
     normalise_relpath,
     read_split_file,
 )
@@ -127,14 +126,8 @@ def read_image_anno(root: Path, category: str) -> dict[str, str]:
     if not path.is_file():
         return {}
     types: dict[str, str] = {}
-    with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in IMAGE_ANNO_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise SplitFileError(
-                f"{path} lacks the column(s) {', '.join(missing)}; VisA's image_anno.csv has "
-                "the header image,label,mask."
-            )
+    expected = "VisA's image_anno.csv has the header image,label,mask"
+    with csv_records(path, IMAGE_ANNO_COLUMNS, expected) as reader:
         for record in reader:
             image = normalise_relpath(record["image"] or "")
             names = sorted({n.strip() for n in (record["label"] or "").split(",") if n.strip()})
