@@ -205,6 +205,23 @@ def seal_problem(summary: dict[str, Any], predictions_path: Path) -> SealProblem
 # --- structure ----------------------------------------------------------------------------------
 
 
+def stored_answer(record: Mapping[str, Any], threshold_value: float | None) -> str:
+    """A stored prediction's final answer, as the summary counts it.
+
+    Its ``pred``; an oracle run's records are stored undecided (``pred`` null) and are decided
+    with the run's ``threshold_value``, chosen once every score was in
+    (:func:`~iadbench.thresholds.final_label`). Summaries, statistics and the report all read
+    answers through here.
+
+    Raises:
+        ThresholdError: An undecided record without a score or threshold to decide it.
+    """
+    pred = record.get("pred")
+    if pred is not None:
+        return str(pred)
+    return final_label(None, record.get("score"), record.get("error"), threshold_value)
+
+
 def train_source(summary: Mapping[str, Any], *, split: bool = False) -> str:
     """What a run trained on, for people: ``visa`` (``visa/all`` with ``split``), ``zero-shot``."""
     train = summary.get("train")
@@ -394,9 +411,7 @@ def build_summary(
         ScoredRecord(
             r["category"],
             r["label"],
-            final_label(r["pred"], r.get("score"), r.get("error"), threshold_value)
-            if r["pred"] is None  # oracle: decided now, with the threshold chosen on all scores
-            else r["pred"],
+            stored_answer(r, threshold_value),
             r.get("score"),
             r.get("error"),
             r.get("text"),

@@ -409,17 +409,12 @@ def stored_outcomes(predictions_path: Path, threshold_value: float | None) -> li
     Raises:
         IADBenchError: A line is not valid JSON, or a record cannot be given a label.
     """
+    from iadbench.run_records import stored_answer
     from iadbench.store import PredictionLog
-    from iadbench.thresholds import final_label
 
     return [
         StoredOutcome(
-            str(r["id"]),
-            str(r["category"]),
-            str(r["label"]),
-            final_label(None, r.get("score"), r.get("error"), threshold_value)
-            if r.get("pred") is None  # as run_records.build_summary decides them
-            else str(r["pred"]),
+            str(r["id"]), str(r["category"]), str(r["label"]), stored_answer(r, threshold_value)
         )
         for r in PredictionLog(predictions_path).iter_records()
     ]

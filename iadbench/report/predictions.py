@@ -1,8 +1,8 @@
 """Reading a run's ``predictions.jsonl`` for the report, with each image's final answer.
 
 The stored ``pred`` is null for the oracle policy (decided once every score is in); the report
-applies the run's recorded threshold through :func:`iadbench.thresholds.final_label`, the one
-place that decision is made, so its pictures agree with the summary's numbers.
+reads every answer through :func:`iadbench.run_records.stored_answer`, as the summary does, so
+its pictures agree with the summary's numbers.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from iadbench.records import DEFECT, INVALID, NORMAL
-from iadbench.thresholds import ThresholdError, final_label
+from iadbench.run_records import stored_answer
+from iadbench.thresholds import ThresholdError
 
 CORRECT = "correct"
 WRONG = "wrong"
@@ -76,7 +77,7 @@ def _answer(raw: Any, threshold_value: float | None) -> Answer | None:
     score = float(score) if isinstance(score, int | float) else None
     error = raw.get("error")
     try:
-        pred = final_label(raw.get("pred"), score, error, threshold_value)
+        pred = stored_answer(raw, threshold_value)
     except ThresholdError:
         pred = INVALID
     text = raw.get("text")
