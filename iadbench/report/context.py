@@ -20,7 +20,6 @@ from iadbench.report import charts
 from iadbench.report.gallery import Gallery, Overlays, build_gallery, build_overlays
 from iadbench.report.predictions import Answer, read_answers
 from iadbench.report.verdict import (
-    ALPHA,
     BASELINES,
     INTERVAL_METRICS,
     Verdict,
@@ -28,6 +27,7 @@ from iadbench.report.verdict import (
     interval,
     verdict,
 )
+from iadbench.statistics import ALPHA
 
 METRICS = (("accuracy", "accuracy"), ("f1_macro", "macro-F1"),
            ("balanced_accuracy", "balanced acc."), ("invalid_rate", "invalid"),

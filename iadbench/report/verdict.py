@@ -6,7 +6,7 @@ existed the report passes the block :func:`iadbench.statistics.statistics_of_run
 their predictions (what the runner writes today); a summary with no readable block is
 ``untested`` and its intervals show as "—", never a guess.
 
-A run *beats* a baseline when McNemar's p-value is below :data:`ALPHA` **and** it is more
+A run *beats* a baseline when McNemar's p-value is below ``statistics.ALPHA`` **and** it is more
 accurate on those images (a significant difference in the wrong direction is not a win).
 """
 
@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-ALPHA = 0.05
+from iadbench.statistics import McNemarBlock, beats
+
 BASELINES = ("always-normal", "always-defect")
 INTERVAL_METRICS = ("accuracy", "f1_macro", "balanced_accuracy")
 
@@ -45,8 +46,10 @@ class Comparison:
 
     @property
     def beats(self) -> bool:
-        """Significantly (p < ALPHA) and in the right direction (more accurate)."""
-        return self.p_value < ALPHA and self.accuracy_delta > 0
+        """Significantly (p < ALPHA) and in the right direction: :func:`statistics.beats`."""
+        block = McNemarBlock(p_value=self.p_value, better=self.better, worse=self.worse,
+                             accuracy_delta=self.accuracy_delta)  # fmt: skip
+        return beats(block) > 0
 
 
 @dataclass(frozen=True)

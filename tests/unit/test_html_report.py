@@ -31,7 +31,9 @@ CAPS = {
 
 
 def _comparison(p: float, delta: float) -> dict[str, Any]:
-    return {"p_value": p, "better": 10, "worse": 2, "accuracy_delta": delta}
+    """A McNemar block whose image counts agree with the sign of ``delta``."""
+    better, worse = (10, 2) if delta > 0 else (2, 10)
+    return {"p_value": p, "better": better, "worse": worse, "accuracy_delta": delta}
 
 
 def _statistics(normal: tuple[float, float], defect: tuple[float, float],
