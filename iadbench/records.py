@@ -15,6 +15,9 @@ PredictedLabel = Literal["defect", "normal", "invalid"]
 Subset = Literal["train", "test"]
 
 LABELS: tuple[str, str] = (DEFECT, NORMAL)
+#: The trivial baselines and the one label each always answers, in the order tables show them.
+#: Every run is compared with both (their answers follow from the labels alone).
+TRIVIAL_BASELINES: Final[dict[str, str]] = {"always-defect": DEFECT, "always-normal": NORMAL}
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ from typing import Any, Protocol, TypedDict
 import numpy as np
 import numpy.typing as npt
 
-from iadbench.records import DEFECT, INVALID, NORMAL
+from iadbench.records import DEFECT, INVALID, NORMAL, TRIVIAL_BASELINES
 
 #: Bootstrap resamples per group, seed, and interval level recorded in every summary.
 RESAMPLES = 1000
@@ -51,8 +51,6 @@ LEVEL = 0.95
 #: Significance level at which a run is said to beat (or lose to) a baseline.
 ALPHA = 0.05
 METRICS: tuple[str, ...] = ("accuracy", "f1_macro", "balanced_accuracy")
-#: The constant predictors every run is tested against, and the label each always gives.
-TRIVIAL_BASELINES: dict[str, str] = {"always-normal": NORMAL, "always-defect": DEFECT}
 _PREDS = (DEFECT, NORMAL, INVALID)
 _TRUTHS = (DEFECT, NORMAL)
 _CODES = {(t, p): 3 * i + j for i, t in enumerate(_TRUTHS) for j, p in enumerate(_PREDS)}

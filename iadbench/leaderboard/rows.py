@@ -13,12 +13,12 @@ from typing import Any, NamedTuple
 from iadbench.leaderboard.collect import CollectedRuns, StoredRun
 from iadbench.metrics import class_mean, compute_metrics
 from iadbench.records import DEFECT, NORMAL
+from iadbench.records import TRIVIAL_BASELINES as BASELINE_ANSWERS
 from iadbench.runspec import ZERO_SHOT
 
-TRIVIAL_BASELINES: tuple[str, ...] = ("always-defect", "always-normal")
+TRIVIAL_BASELINES: tuple[str, ...] = tuple(BASELINE_ANSWERS)
 # The paper's row order; other methods follow alphabetically.
 PAPER_ORDER: tuple[str, ...] = ("winclip", "aprilgan", "anomalygpt", "qwen2-vl", "lr-iad")
-_BASELINE_PREDICTION = {"always-defect": DEFECT, "always-normal": NORMAL}
 
 
 class Direction(NamedTuple):
@@ -126,7 +126,7 @@ def derive_baseline(
     Returns:
         A row marked ``derived``.
     """
-    prediction = _BASELINE_PREDICTION[method]
+    prediction = BASELINE_ANSWERS[method]
     all_labels: list[str] = []
     per_class = {}
     for category, (defects, normals) in sorted(counts.items()):

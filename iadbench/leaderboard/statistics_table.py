@@ -16,10 +16,10 @@ from tabulate import tabulate
 
 from iadbench.leaderboard.escape import direction_title, escape_markdown, row_label
 from iadbench.leaderboard.rows import Direction, DirectionRows, LeaderboardRow
+from iadbench.records import TRIVIAL_BASELINES
 from iadbench.statistics import (
     ALPHA,
     METRICS,
-    TRIVIAL_BASELINES,
     McNemarBlock,
     StatisticsBlock,
     beats,

@@ -51,7 +51,7 @@ LEGEND = (
     "per-category tables; under a method, in grey: its threshold policy and the subset of the "
     "training dataset it was trained on. Markers are explained in the notes at the end. "
     "Intervals: percentile bootstrap over the test images (B and seed in summary.json); p vs "
-    "AN / AD: McNemar's exact test against always-normal / always-defect on the same images; "
+    "AD / AN: McNemar's exact test against always-defect / always-normal on the same images; "
     "Beats: the baselines it is more accurate than at p < 0.05."
 )
 _LENIENT_PAIRS = (
@@ -206,7 +206,8 @@ class _TerminalTables:
         if not body:
             return None
         level = 100 * float(stats["bootstrap"]["level"]) if stats else 95
-        headers = [f"Acc {level:g}%", f"F1 {level:g}%", "p vs AN", "p vs AD", "Beats"]
+        versus = [f"p vs {_ABBREVIATION[name]}" for name in TRIVIAL_BASELINES]  # the cells' order
+        headers = [f"Acc {level:g}%", f"F1 {level:g}%", *versus, "Beats"]
         return self.fill("Intervals and McNemar tests (pooled)", headers, labels, body)
 
     def lenient(self, rows: DirectionRows) -> Table | None:
@@ -387,6 +388,10 @@ class _TerminalTables:
     def notes(self) -> Markdown | None:
         lines = self.markdown.render_notes()
         return Markdown("\n".join(lines)) if lines else None
+
+
+# Baseline names in the statistics table's headers (the legend spells them out).
+_ABBREVIATION = {"always-defect": "AD", "always-normal": "AN"}
 
 
 def _interval(bounds: object) -> str:

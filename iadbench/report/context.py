@@ -137,6 +137,7 @@ class ReportContext:
         galleries: Reasoning galleries of text methods.
         overlays: Anomaly-map overlays of runs that stored maps.
         alpha: Significance level of the verdict.
+        baselines: The baselines' names, in the order of the verdict's comparison columns.
     """
 
     title: str
@@ -148,6 +149,7 @@ class ReportContext:
     galleries: list[Gallery]
     overlays: list[Overlays]
     alpha: float
+    baselines: tuple[str, ...] = BASELINES
 
 
 def _side(summary: Mapping[str, Any], key: str, trains: bool) -> str:

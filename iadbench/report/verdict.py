@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from iadbench.records import TRIVIAL_BASELINES
 from iadbench.statistics import McNemarBlock, beats
 
-BASELINES = ("always-normal", "always-defect")
+BASELINES: tuple[str, ...] = tuple(TRIVIAL_BASELINES)  # the comparisons' (and columns') order
 INTERVAL_METRICS = ("accuracy", "f1_macro", "balanced_accuracy")
 
 BEATS_BOTH = "beats both baselines"

@@ -72,7 +72,9 @@ def test_a_baseline_not_beaten_significantly_means_not_both() -> None:
 def test_a_significant_difference_in_the_wrong_direction_is_not_a_win() -> None:
     judged = verdict({"statistics": _statistics((0.001, -0.2), (0.001, 0.3))})
     assert judged.status == NOT_BOTH
-    assert [c.beats for c in judged.pooled] == [False, True]
+    assert {c.baseline: c.beats for c in judged.pooled} == {
+        "always-normal": False, "always-defect": True
+    }
 
 
 def test_p_equal_to_alpha_does_not_count() -> None:

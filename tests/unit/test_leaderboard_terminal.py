@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import re
 from pathlib import Path
@@ -155,3 +156,19 @@ def test_intervals_and_mcnemar_tests_are_the_runs_statistics(tmp_path: Path) -> 
     line = next(line for line in table.splitlines() if re.match(r"\s*\d+\s+lr-iad\s", line))
     assert f"{100 * low:.1f}–{100 * high:.1f}" in line.split()
     assert all(len(line) <= 80 for line in table.splitlines())
+
+
+def test_each_p_value_sits_under_its_own_baselines_header(tmp_path: Path) -> None:
+    """A stored baseline compared with itself has p = 1: the header above that cell names it."""
+    write_run(tmp_path, "ad", "always-defect", constant(SMALL, "defect"))
+    write_run(tmp_path, "an", "always-normal", constant(SMALL, "normal"))
+    text = render(tmp_path)
+    table = text.split("Intervals and McNemar tests (pooled)")[1].split("\n\n")[0]
+    header = next(line.split() for line in table.splitlines() if "Beats" in line)
+    columns = [f"{word} {label}" for word, label in itertools.pairwise(header) if word == "vs"]
+    assert columns == ["vs AD", "vs AN"]
+    for label, own in (("always-defect", "AD"), ("always-normal", "AN")):
+        cells = next(line.split() for line in table.splitlines() if label in line)
+        p_values = cells[-3:-1]  # the two p columns, before Beats
+        assert p_values[columns.index(f"vs {own}")] == "1", (label, cells)
+
