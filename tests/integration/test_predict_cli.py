@@ -196,7 +196,9 @@ def test_a_method_that_writes_maps_names_them_in_its_rows(tmp_path, synth_mvtec,
 
 @pytest.mark.slow
 def test_a_few_shot_run_predicts_with_its_own_references(tmp_path, synth_mvtec):
-    run, pairs = _anomalygpt_run_and_predict(tmp_path, synth_mvtec, "--set", "few_shot=1")
+    tree = tmp_path / "mvtec"  # a copy: its reference images are edited below
+    shutil.copytree(synth_mvtec, tree)
+    run, pairs = _anomalygpt_run_and_predict(tmp_path, tree, "--set", "few_shot=1")
     assert pairs
     for row, original in pairs:
         assert (row["text"], row["score"]) == (original["text"], original["score"])
@@ -209,3 +211,11 @@ def test_a_few_shot_run_predicts_with_its_own_references(tmp_path, synth_mvtec):
                                      "anomalygpt", "--tiny", "--set", "few_shot=1",
                                      "--output", str(tmp_path / "r.jsonl")])  # fmt: skip
     assert flags.exit_code == 2 and "needs reference images" in " ".join(flags.output.split())
+    # The references must be the run's: a replaced Train image is refused, not used silently.
+    reference = sorted((tree / "bottle" / "train" / "good").iterdir())[0]
+    reference.write_bytes((tree / "bottle" / "test" / "good" / "000.png").read_bytes())
+    changed = CliRunner().invoke(app, ["predict", str(tmp_path / "unlabeled"), "--from-run",
+                                       str(run), "--output", str(tmp_path / "s.jsonl")])
+    assert changed.exit_code == 2 and "not the ones the run compared with" in " ".join(
+        changed.output.split()
+    )
