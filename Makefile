@@ -33,7 +33,7 @@ browser:
 
 # mypy reads its configuration ([tool.mypy]: strict on iadbench/) from pyproject.toml.
 test: $(STAMP) browser
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n auto --dist loadfile
 	$(BIN)/mypy
 	$(BIN)/ruff check iadbench methods tests benchmarks examples
 

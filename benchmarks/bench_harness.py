@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from iadbench.datasets.synth import synthesize
+from iadbench.data.synth import synthesize
 
 # The console script installed next to this interpreter: what users type.
 CLI = [str(Path(sys.executable).parent / "iadbench")]
@@ -48,8 +48,8 @@ def run_args(method: str, train: str, test: str, roots: dict[str, Path], out: Pa
 
 def fingerprint_costs(roots: dict[str, Path]) -> tuple[float, float, float, int]:
     """Seconds to index both trees, then to stat- and content-fingerprint every image."""
-    from iadbench.datasets import open_dataset
-    from iadbench.fingerprint import fingerprint_samples
+    from iadbench.data import open_dataset
+    from iadbench.data.fingerprint import fingerprint_samples
 
     start = time.perf_counter()
     samples = [s for name, root in roots.items() for s in open_dataset(name, root).samples("all")]

@@ -111,7 +111,7 @@ def iadbench_steps(
     plan: Any, samples: list, workdir: Path, device: str, changes: dict[str, Any]
 ) -> tuple[list[float], list[float]]:
     """The adapter's ``fit`` as ``iadbench train`` calls it: step stamps, monitor seconds."""
-    from iadbench.method import FitContext
+    from iadbench.contract.method import FitContext
 
     timer = StepTimer()
     options = dataclasses.replace(plan.options, **changes)
@@ -210,10 +210,10 @@ def main() -> None:
 
     import torch
 
-    from iadbench.datasets import open_dataset
-    from iadbench.datasets.synth import synthesize
-    from iadbench.planning import RunRequest, plan_run
-    from iadbench.registry import METHODS
+    from iadbench.data import open_dataset
+    from iadbench.data.synth import synthesize
+    from iadbench.execution.planning import RunRequest, plan_run
+    from iadbench.execution.registry import METHODS
 
     if args.real_arch and not args.device.startswith("cuda"):
         sys.exit("--real-arch needs --device cuda")

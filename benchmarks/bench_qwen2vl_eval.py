@@ -75,7 +75,7 @@ def build_model(args: argparse.Namespace, workdir: Path) -> tuple[Any, Any, Path
     import torch
     from transformers import AutoProcessor, Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
-    from iadbench.devices import resolve_device, resolve_precision, torch_dtype
+    from iadbench.contract.devices import resolve_device, resolve_precision, torch_dtype
     from iadbench_methods.qwen2vl.loading import load_model_and_processor, resolve_attention
     from iadbench_methods.qwen2vl.tiny import tiny_model_dir
 
@@ -123,7 +123,7 @@ def bare_loop(model: Any, processor: Any, samples: list, args: argparse.Namespac
     """Seconds for decode → processor → generate → token decode over the same batches."""
     import torch
 
-    from iadbench.images import load_rgb
+    from iadbench.contract.images import load_rgb
     from iadbench_methods.qwen2vl.prompt import build_messages
 
     start = time.perf_counter()
@@ -147,8 +147,8 @@ def bare_loop(model: Any, processor: Any, samples: list, args: argparse.Namespac
 
 def harness_run(root: Path, out: Path, args: argparse.Namespace, checkpoint: Path) -> float:
     """Seconds of an in-process ``iadbench run`` over the same images (a fresh run dir)."""
-    from iadbench.planning import RunRequest, plan_run
-    from iadbench.runner import execute_run
+    from iadbench.execution.planning import RunRequest, plan_run
+    from iadbench.execution.runner import execute_run
 
     shutil.rmtree(out, ignore_errors=True)
     request = RunRequest(
@@ -191,8 +191,8 @@ def main() -> None:
 
     import torch
 
-    from iadbench.datasets import open_dataset
-    from iadbench.registry import METHODS
+    from iadbench.data import open_dataset
+    from iadbench.execution.registry import METHODS
     from iadbench_methods.qwen2vl import Qwen2VL
     from iadbench_methods.qwen2vl import adapter as adapter_module
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from iadbench.metrics import ScoredRecord, compute_metrics
-from iadbench.statistics import (
+from iadbench.analysis.metrics import ScoredRecord, compute_metrics
+from iadbench.analysis.statistics import (
     RESAMPLES,
     bootstrap_intervals,
     cell_codes,

@@ -35,11 +35,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from PIL import Image
 
-from iadbench.datasets import open_dataset
-from iadbench.datasets.synth import synthesize
-from iadbench.planning import RunRequest, plan_run
-from iadbench.runner import execute_run
-from iadbench.settings import default_workers
+from iadbench.contract.settings import default_workers
+from iadbench.data import open_dataset
+from iadbench.data.synth import synthesize
+from iadbench.execution.planning import RunRequest, plan_run
+from iadbench.execution.runner import execute_run
 from iadbench_methods.clip_common import tiny_name
 from iadbench_methods.winclip import WinClip, WinClipOptions
 
@@ -122,7 +122,7 @@ def bench_run_path(args: argparse.Namespace, root: Path, options: dict[str, str]
 
 
 def _ready_adapter(args: argparse.Namespace, options: dict[str, str]) -> WinClip:
-    from iadbench.options import build_options
+    from iadbench.contract.options import build_options
 
     adapter = WinClip(build_options(WinClipOptions, options), tiny=args.tiny, device=args.device)
     adapter.scorer().use_class(CATEGORY)

@@ -1,1 +1,1 @@
-"""Split definitions as data (TOML); installed as ``iadbench_splits``. See :mod:`iadbench.splits`."""
+"""Split definitions as data (TOML); installed as ``iadbench_splits``. See :mod:`iadbench.data.splits`."""

@@ -24,7 +24,7 @@ SYNTH_SCALE = 0.02
 @pytest.fixture(scope="session")
 def synth_mvtec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic MVTec-AD root at scale 0.02 (read-only: copy it before changing files)."""
-    from iadbench.datasets.synth import synthesize
+    from iadbench.data.synth import synthesize
 
     root = tmp_path_factory.mktemp("synth") / "mvtec"
     synthesize("mvtec", root, scale=SYNTH_SCALE, seed=0)
@@ -34,7 +34,7 @@ def synth_mvtec(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def synth_visa(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic VisA root (raw release layout) at scale 0.02 (read-only: copy it first)."""
-    from iadbench.datasets.synth import synthesize
+    from iadbench.data.synth import synthesize
 
     root = tmp_path_factory.mktemp("synth") / "visa"
     synthesize("visa", root, scale=SYNTH_SCALE, seed=0)
@@ -57,13 +57,13 @@ def one_torch_thread():
 
 @pytest.fixture(autouse=True)
 def restore_method_registry():
-    """Put ``iadbench.registry.METHODS`` back as it was before each test.
+    """Put ``iadbench.execution.registry.METHODS`` back as it was before each test.
 
     A method a test registers (``METHODS.load_plugin_file``, ``@register_method``,
     ``METHODS.add``) is gone for the next test, which must register what it uses itself.
     Module-scoped fixtures are set up first, so what they register stays for their module.
     """
-    from iadbench.registry import METHODS
+    from iadbench.execution.registry import METHODS
 
     entries = dict(METHODS._entries)
     conflicts = {name: list(clash) for name, clash in METHODS._conflicts.items()}
@@ -107,7 +107,7 @@ def parts(tmp_path: Path) -> Path:
     import numpy as np
     from PIL import Image
 
-    from iadbench.datasets.synth_drawing import Painter
+    from iadbench.data.synth_drawing import Painter
 
     root = tmp_path / "parts"
     for category, folders in OWN_PARTS_LAYOUT.items():

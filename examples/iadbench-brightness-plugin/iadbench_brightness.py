@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import iadbench
-from iadbench.images import load_rgb
+from iadbench.contract.images import load_rgb
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def _global_options(
     ),
 ) -> None:
     """Benchmark industrial anomaly detectors (MVTec-AD, VisA) and publish leaderboards."""
-    from iadbench.console_logging import configure
+    from iadbench.contract.console_logging import configure
 
     configure(verbose=verbose)
 
@@ -73,13 +73,14 @@ EXIT_INTERRUPTED = 130
 def handles_user_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn IADBenchError into a one-paragraph message and exit code 2, without a traceback.
 
-    An :class:`~iadbench.errors.EnvironmentFailure` (disk full, I/O error, out of memory) exits
+    An :class:`~iadbench.contract.errors.EnvironmentFailure` (disk full, I/O error, out of memory)
+    exits
     with 75 instead: nothing is wrong with the input, and the same command resumes.
     """
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from iadbench.errors import EnvironmentFailure, IADBenchError
+        from iadbench.contract.errors import EnvironmentFailure, IADBenchError
 
         try:
             return command(*args, **kwargs)
@@ -90,7 +91,7 @@ def handles_user_errors(command: Callable[P, R]) -> Callable[P, R]:
             error_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_USER_ERROR) from None
         except OSError as exc:  # a full disk outside the run loop (creating the run dir...)
-            from iadbench.errors import environment_cause, environment_failure
+            from iadbench.contract.errors import environment_cause, environment_failure
 
             if environment_cause(exc) is None:
                 raise

@@ -12,10 +12,10 @@ import typer
 
 from iadbench.cli import options as opt
 from iadbench.cli.app import RESULTS, app, handles_user_errors
-from iadbench.errors import IADBenchError
+from iadbench.contract.errors import IADBenchError
 
 if TYPE_CHECKING:
-    from iadbench.statistics import McNemarResult, StoredOutcome
+    from iadbench.analysis.statistics import McNemarResult, StoredOutcome
 
 _LEGEND = (
     "A only / B only = images only A / only B gets right (an invalid answer is wrong). "
@@ -65,9 +65,9 @@ def load_compared_run(path: Path) -> ComparedRun:
     Raises:
         IADBenchError: Not a run dir, not complete, or its records do not hold together.
     """
-    from iadbench.run_records import seal_problem, summary_problem
-    from iadbench.statistics import stored_outcomes
-    from iadbench.store import RunStore
+    from iadbench.analysis.statistics import stored_outcomes
+    from iadbench.runs.run_records import seal_problem, summary_problem
+    from iadbench.runs.store import RunStore
 
     if not path.is_dir():
         raise IADBenchError(f"{path} is not a directory; pass a run dir (holding summary.json).")
@@ -181,7 +181,7 @@ def compare(
     """
     from tabulate import tabulate
 
-    from iadbench.statistics import ALPHA, correct, mcnemar_exact
+    from iadbench.analysis.statistics import ALPHA, correct, mcnemar_exact
 
     a_run, b_run = load_compared_run(run_a), load_compared_run(run_b)
     a, b = paired_outcomes(a_run, b_run)

@@ -11,9 +11,9 @@ from iadbench.cli import options as opt
 from iadbench.cli.app import console, data_app, handles_user_errors
 
 if TYPE_CHECKING:
-    from iadbench.datasets.base import CategoryCounts
-    from iadbench.datasets.check import CheckReport
-    from iadbench.datasets.split_file import SplitRow
+    from iadbench.data.base import CategoryCounts
+    from iadbench.data.check import CheckReport
+    from iadbench.data.split_file import SplitRow
 
 
 @data_app.command(epilog="Example: iadbench data synth mvtec /tmp/mvtec --scale 0.02")
@@ -29,7 +29,7 @@ def synth(
 ) -> None:
     """Write a synthetic tree in the official layout, category names and (scaled) counts."""
     from iadbench.cli.display import RichProgress
-    from iadbench.datasets.synth import planned_counts, synthesize
+    from iadbench.data.synth import planned_counts, synthesize
 
     progress = RichProgress()
     progress.start(
@@ -81,9 +81,9 @@ def split(
 
     The labels go into the file too: later commands read them from there, not from folder names.
     """
-    from iadbench.datasets import DATASET_READERS, FolderDataset, resolve_root
-    from iadbench.datasets.split_file import draw_split, split_file_path, write_split_file
-    from iadbench.errors import IADBenchError
+    from iadbench.contract.errors import IADBenchError
+    from iadbench.data import DATASET_READERS, FolderDataset, resolve_root
+    from iadbench.data.split_file import draw_split, split_file_path, write_split_file
 
     if dataset in DATASET_READERS:
         raise IADBenchError(
@@ -162,8 +162,8 @@ def check(
 ) -> None:
     """Compare a local copy with the official counts and decode every image; non-zero if off."""
     from iadbench.cli.display import RichProgress
-    from iadbench.datasets import open_dataset, resolve_root
-    from iadbench.datasets.check import check_dataset
+    from iadbench.data import open_dataset, resolve_root
+    from iadbench.data.check import check_dataset
 
     root = resolve_root(dataset, opt.parse_data_roots(data))
     progress = RichProgress()
@@ -189,7 +189,7 @@ def check(
         console.print(f"[red]✗[/] {problem}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
-    from iadbench.datasets import DATASET_READERS
+    from iadbench.data import DATASET_READERS
 
     # A user's folder dataset has no official counts: say what was checked, not more.
     what = (

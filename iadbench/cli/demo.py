@@ -45,9 +45,9 @@ def demo(
         _learning_proof(out, [int(seed) for seed in seeds.split(",") if seed.strip()], cache_dir)
         return
     from iadbench.cli.display import RichProgress, print_leaderboard
-    from iadbench.leaderboard import collect_runs, load_paper_reference, render_leaderboard
-    from iadbench.matrix import MatrixRequest, run_matrix
-    from iadbench.settings import default_cache_dir
+    from iadbench.contract.settings import default_cache_dir
+    from iadbench.execution.matrix import MatrixRequest, run_matrix
+    from iadbench.views.leaderboard import collect_runs, load_paper_reference, render_leaderboard
 
     opt.load_plugins(plugin)
     data_dir = (cache_dir or default_cache_dir()) / "demo-data" / f"scale-{scale:g}"
@@ -68,7 +68,7 @@ def demo(
         f"leaderboard written to [bold]{out / 'LEADERBOARD.md'}[/]",
         highlight=False,
     )
-    from iadbench.report import write_report
+    from iadbench.views.report import write_report
 
     page = write_report(out, title="iadbench demo (synthetic data, tiny models)")
     # soft_wrap: the path stays one line (copyable) at any terminal width.
@@ -77,7 +77,7 @@ def demo(
 
 def _synthetic_tree(dataset: str, root: Path, scale: float) -> Path:
     """A synthetic tree at ``root``, written once and reused by later demos."""
-    from iadbench.datasets.synth import read_synthetic_marker, synthesize
+    from iadbench.data.synth import read_synthetic_marker, synthesize
 
     marker = read_synthetic_marker(root) if root.exists() else None
     if marker is None or marker.get("scale") != scale or marker.get("complete") is False:

@@ -22,24 +22,26 @@ from rich.table import Table
 from rich.text import Text
 
 from iadbench.cli.app import console
-from iadbench.progress import LineProgress
+from iadbench.contract.progress import LineProgress
 
 if TYPE_CHECKING:
-    from iadbench.leaderboard import CollectedRuns, PaperReference
+    from iadbench.views.leaderboard import CollectedRuns, PaperReference
 
-PROGRESS_LOGGER = "iadbench.progress"
+PROGRESS_LOGGER = "iadbench.contract.progress"
 
 
 class RichProgress:
     """Progress hook: one live rich bar per piece of work on a terminal, plain lines otherwise.
 
     Redirected (nohup, SLURM, CI, a pipe), a live bar is a blank line or a carriage-return
-    redraw per refresh; there :class:`~iadbench.progress.LineProgress` writes a line to stderr
-    (the ``iadbench.progress`` logger) every 30 s and one when the work ends.
+    redraw per refresh; there :class:`~iadbench.contract.progress.LineProgress` writes a line to
+    stderr
+    (the ``iadbench.contract.progress`` logger) every 30 s and one when the work ends.
 
     Args:
         terminal: Draw the live bar; default: whether the console is a terminal.
-        log: Where the plain lines go; default: the ``iadbench.progress`` logger's ``info``.
+        log: Where the plain lines go; default: the ``iadbench.contract.progress`` logger's
+        ``info``.
     """
 
     def __init__(
@@ -94,9 +96,9 @@ def summary_table(summary: dict[str, Any], width: int | None = None) -> Table:
     The table fits ``width`` columns (the console's by default; 80 when it is not a terminal):
     number columns keep their width, category names wrap, and no cell is cut to "…".
     """
-    from iadbench.leaderboard.escape import terminal_text
-    from iadbench.leaderboard.terminal import add_number_column, new_table, table_overhead
-    from iadbench.run_records import train_source
+    from iadbench.runs.run_records import train_source
+    from iadbench.views.leaderboard.escape import terminal_text
+    from iadbench.views.leaderboard.terminal import add_number_column, new_table, table_overhead
 
     test = summary["test"]
     title = (
@@ -139,6 +141,6 @@ def summary_table(summary: dict[str, Any], width: int | None = None) -> Table:
 
 def print_leaderboard(runs: CollectedRuns, reference: PaperReference | None, *, title: str) -> None:
     """Print the leaderboard's terminal tables at the console's width (80 when redirected)."""
-    from iadbench.leaderboard.terminal import render_terminal
+    from iadbench.views.leaderboard.terminal import render_terminal
 
     console.print(render_terminal(runs, reference, title=title, width=console.width))

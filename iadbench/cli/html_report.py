@@ -31,7 +31,7 @@ def report(
     under DIRECTORY (as `iadbench leaderboard` does), their predictions, and for thumbnails
     the test images at the dataset roots recorded in each manifest.
     """
-    from iadbench.report import write_report
+    from iadbench.views.report import write_report
 
     written = write_report(directory, output, title)
     console.print(f"Report written to [bold]{written}[/]", highlight=False, soft_wrap=True)

@@ -141,14 +141,14 @@ CacheDir = Annotated[
 
 def parse_data_roots(items: list[str] | None) -> dict[str, str]:
     """``["mvtec=/x"]`` → ``{"mvtec": "/x"}``; raises OptionError on a malformed item."""
-    from iadbench.options import parse_assignments
+    from iadbench.contract.options import parse_assignments
 
     return parse_assignments(items or [])
 
 
 def load_plugins(paths: list[Path] | None) -> None:
     """Import plugin files so their methods are registered before names are resolved."""
-    from iadbench.registry import METHODS
+    from iadbench.execution.registry import METHODS
 
     for path in paths or []:
         METHODS.load_plugin_file(path)

@@ -1,4 +1,4 @@
-"""``iadbench predict``: a method on unlabeled images (see :mod:`iadbench.predict`)."""
+"""``iadbench predict``: a method on unlabeled images (see :mod:`iadbench.execution.predict`)."""
 
 from __future__ import annotations
 
@@ -75,8 +75,8 @@ def predict(
 ) -> None:
     """Label unlabeled images with a method; the run's threshold policy applies (--from-run)."""
     from iadbench.cli.display import RichProgress
-    from iadbench.options import parse_assignments
-    from iadbench.predict import PredictRequest, predict_images
+    from iadbench.contract.options import parse_assignments
+    from iadbench.execution.predict import PredictRequest, predict_images
 
     opt.load_plugins(plugin)
     request = PredictRequest(

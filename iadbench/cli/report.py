@@ -11,10 +11,10 @@ from rich.markup import escape
 
 from iadbench.cli import options as opt
 from iadbench.cli.app import RESULTS, SETUP, app, console, handles_user_errors
-from iadbench.errors import IADBenchError
+from iadbench.contract.errors import IADBenchError
 
 if TYPE_CHECKING:
-    from iadbench.leaderboard import CollectedRuns
+    from iadbench.views.leaderboard import CollectedRuns
 
 
 class LeaderboardFormat(StrEnum):
@@ -53,7 +53,7 @@ def leaderboard(
     Printed without --format: tables that fit the terminal (80 columns when redirected).
     --format md|csv|json prints (or with --output writes) the document itself.
     """
-    from iadbench.leaderboard import collect_runs, load_paper_reference
+    from iadbench.views.leaderboard import collect_runs, load_paper_reference
 
     if output is not None and output.is_dir():
         raise IADBenchError(
@@ -82,8 +82,8 @@ def _format_of(output: Path | None) -> LeaderboardFormat:
 
 
 def _leaderboard_text(chosen: LeaderboardFormat, runs: CollectedRuns, title: str) -> str:
-    from iadbench.leaderboard import load_paper_reference, render_leaderboard
-    from iadbench.leaderboard.export import leaderboard_csv, leaderboard_json
+    from iadbench.views.leaderboard import load_paper_reference, render_leaderboard
+    from iadbench.views.leaderboard.export import leaderboard_csv, leaderboard_json
 
     if chosen is LeaderboardFormat.csv:
         return leaderboard_csv(runs)
@@ -130,7 +130,7 @@ def list_methods(
     from rich.markup import escape
     from rich.table import Table
 
-    from iadbench.registry import METHODS
+    from iadbench.execution.registry import METHODS
 
     opt.load_plugins(plugin)
     details = show_details or show_options
@@ -175,7 +175,7 @@ def list_methods(
         )
     if not show_options:
         return
-    from iadbench.options import describe_options
+    from iadbench.contract.options import describe_options
 
     for name, adapter, source in loaded:
         options = Table(title=f"{name}: {escape(source)}", title_justify="left", show_edge=False)

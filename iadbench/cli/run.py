@@ -12,7 +12,7 @@ from iadbench.cli import options as opt
 from iadbench.cli.app import EVALUATE, app, console, handles_user_errors
 
 if TYPE_CHECKING:
-    from iadbench.runner import RunOutcome
+    from iadbench.execution.runner import RunOutcome
 
 
 @app.command(
@@ -63,9 +63,9 @@ def run(
 ) -> None:
     """Evaluate one method on one train→test cell; re-running the same command resumes."""
     from iadbench.cli.display import RichProgress, summary_table
-    from iadbench.options import parse_assignments
-    from iadbench.planning import RunRequest, plan_run
-    from iadbench.runner import execute_run
+    from iadbench.contract.options import parse_assignments
+    from iadbench.execution.planning import RunRequest, plan_run
+    from iadbench.execution.runner import execute_run
 
     opt.load_plugins(plugin)
     request = RunRequest(
@@ -75,7 +75,7 @@ def run(
         workers=workers, force_overlap=force_overlap, overwrite=overwrite, cache_dir=cache_dir,
         command=sys.argv, verify_content=verify_content, limit=limit,
     )  # fmt: skip
-    from iadbench.distributed import is_main_process, shutdown
+    from iadbench.execution.distributed import is_main_process, shutdown
 
     try:
         outcome = execute_run(plan_run(request), RichProgress())
@@ -153,8 +153,8 @@ def matrix(
 ) -> None:
     """Run methods over every ordered pair of different datasets, then write the leaderboard."""
     from iadbench.cli.display import RichProgress
-    from iadbench.leaderboard import collect_runs, load_paper_reference, render_leaderboard
-    from iadbench.matrix import MatrixRequest, run_matrix
+    from iadbench.execution.matrix import MatrixRequest, run_matrix
+    from iadbench.views.leaderboard import collect_runs, load_paper_reference, render_leaderboard
 
     opt.load_plugins(plugin)
     request = MatrixRequest(
@@ -175,7 +175,7 @@ def matrix(
 
 
 def _print_cell(outcome: RunOutcome) -> None:
-    from iadbench.run_records import train_source
+    from iadbench.runs.run_records import train_source
 
     summary = outcome.summary
     overall = summary["overall"]
@@ -214,9 +214,9 @@ def train(
     verify_content: opt.VerifyContent = False,
 ) -> None:
     """Run only the training stage; `run` with the same settings reuses what it stores."""
-    from iadbench.options import parse_assignments
-    from iadbench.planning import RunRequest, plan_run
-    from iadbench.training_stage import train_only
+    from iadbench.contract.options import parse_assignments
+    from iadbench.execution.planning import RunRequest, plan_run
+    from iadbench.execution.training_stage import train_only
 
     opt.load_plugins(plugin)
     request = RunRequest(
@@ -225,7 +225,7 @@ def train(
         data_roots=opt.parse_data_roots(data), device=device, cache_dir=cache_dir, command=sys.argv,
         verify_content=verify_content,
     )  # fmt: skip
-    from iadbench.distributed import is_main_process, shutdown
+    from iadbench.execution.distributed import is_main_process, shutdown
 
     try:
         workdir = train_only(plan_run(request))

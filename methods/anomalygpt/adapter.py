@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from iadbench.errors import IADBenchError
-from iadbench.method import Capabilities, FitContext, MethodAdapter, require_inputs
-from iadbench.options import option
-from iadbench.records import Prediction, Sample
-from iadbench.splits import select_samples
+from iadbench.contract.errors import IADBenchError
+from iadbench.contract.method import Capabilities, FitContext, MethodAdapter, require_inputs
+from iadbench.contract.options import option
+from iadbench.contract.records import Prediction, Sample
+from iadbench.data.splits import select_samples
 from iadbench_methods.anomalygpt.answers import YES_NO_ANSWER_RULES, parse_yes_no_strict
 
 logger = logging.getLogger(__name__)

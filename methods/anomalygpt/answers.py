@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from iadbench.records import DEFECT, INVALID, NORMAL, AnswerRules
+from iadbench.contract.records import DEFECT, INVALID, NORMAL, AnswerRules
 from iadbench_methods.qwen2vl.answers import LENIENT_YES_NO_RULE, parse_yes_no_lenient
 
 STRICT_YES_NO_RULE = "strict:leading-yes-no"

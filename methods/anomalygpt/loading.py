@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from iadbench.errors import IADBenchError
+from iadbench.contract.errors import IADBenchError
 from iadbench_methods.anomalygpt.model import AnomalyGPTModel
 from iadbench_methods.anomalygpt.vision import tower_state_dict
 

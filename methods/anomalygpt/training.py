@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from iadbench.images import load_rgb
-from iadbench.progress import duration
-from iadbench.records import Sample
+from iadbench.contract.images import load_rgb
+from iadbench.contract.progress import duration
+from iadbench.contract.records import Sample
 from iadbench_methods.anomalygpt.model import AnomalyGPTModel
 from iadbench_methods.anomalygpt.nsa import (
     VISA_OPTIONS,

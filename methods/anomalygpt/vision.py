@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from iadbench.errors import IADBenchError
+from iadbench.contract.errors import IADBenchError
 
 VISION = "vision"
 

@@ -12,8 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from iadbench.method import Capabilities, FitContext, MethodAdapter, require_inputs
-from iadbench.records import Prediction, Sample
+from iadbench.contract.method import Capabilities, FitContext, MethodAdapter, require_inputs
+from iadbench.contract.records import Prediction, Sample
 from iadbench_methods.aprilgan.data import ClipPreprocessor
 from iadbench_methods.aprilgan.options import (
     AprilGANOptions,
@@ -68,7 +68,7 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
     Options: ClassVar[type] = AprilGANOptions
     # Inference-only options (score, map_sigma, save_maps) and what --tiny sets (image_size 112,
     # one epoch; `--tiny --set image_size=518` restores the real size) are field metadata of
-    # AprilGANOptions (iadbench.options.option).
+    # AprilGANOptions (iadbench.contract.options.option).
     # 2: the official prompt ensemble and class names, summed maps, align_corners=True,
     #    fp32 weights + fp16 autocast by default, epochs=auto.
     # 3: the official mosaic augmentation when training on MVTec AD (aug_rate=auto).
@@ -94,7 +94,7 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
         return self._model
 
     def _build(self, seed: int) -> AprilGANModel:
-        from iadbench.devices import resolve_device, torch_dtype
+        from iadbench.contract.devices import resolve_device, torch_dtype
         from iadbench_methods.aprilgan.model import AprilGANModel
         from iadbench_methods.clip_common import create_clip
 
@@ -242,8 +242,8 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
 
 
 def map_path(artifacts_dir: Path, sample: Sample) -> Path:
-    """Where the anomaly-map PNG of a sample goes (:func:`iadbench.store.map_path`)."""
-    from iadbench.store import map_path as stored_map_path
+    """Where the anomaly-map PNG of a sample goes (:func:`iadbench.runs.store.map_path`)."""
+    from iadbench.runs.store import map_path as stored_map_path
 
     return stored_map_path(artifacts_dir, sample.id)
 

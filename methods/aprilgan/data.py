@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from iadbench.images import ImageReadError, load_mask, load_rgb
-from iadbench.records import DEFECT, Sample
+from iadbench.contract.images import ImageReadError, load_mask, load_rgb
+from iadbench.contract.records import DEFECT, Sample
 from iadbench_methods.clip_common import CLIP_MEAN, CLIP_STD
 
 
@@ -56,7 +56,7 @@ def load_training_mask(sample: Sample, image_size: int) -> np.ndarray:
     """The sample's binary mask at S×S as float32 (all zeros for a normal image).
 
     MVTec masks (0/255) and VisA masks (class indices) are both binarised by
-    :func:`iadbench.images.load_mask`; the resize is bilinear, thresholded at one half.
+    :func:`iadbench.contract.images.load_mask`; the resize is bilinear, thresholded at one half.
 
     Raises:
         ImageReadError: The mask file cannot be read.

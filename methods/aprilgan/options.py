@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from iadbench.devices import PRECISIONS, resolve_precision
-from iadbench.options import OptionError, option
+from iadbench.contract.devices import PRECISIONS, resolve_precision
+from iadbench.contract.options import OptionError, option
 from iadbench_methods.aprilgan.prompts import ClassNames
 
 ScoreKind = Literal["text", "map-max", "combined"]
@@ -58,7 +58,7 @@ class AprilGANOptions:
             ``fp32`` (no autocast), ``fp16`` / ``bf16`` (weights cast to that type, autocast).
         class_names: Object name in the prompts: ``official`` (the category folder name as
             is, as the official ``meta.json`` ``cls_name``: ``metal_nut``) or ``natural``
-            (:func:`iadbench.categories.natural_name`: ``metal nut``).
+            (:func:`iadbench.contract.categories.natural_name`: ``metal nut``).
     """
 
     arch: str = "ViT-L-14-336"

@@ -12,14 +12,15 @@ The object name: the official code fills in ``cls_name`` of its ``meta.json``, i
 category folder name as is (``data/mvtec.py`` and ``data/visa.py`` write ``cls_name=cls_name``
 from their ``CLSNAMES`` lists: ``metal_nut``, ``pcb1``, ``pipe_fryum``; ``dataset.py`` and
 ``test.py`` pass it on unchanged). ``class_names="natural"`` uses
-:func:`iadbench.categories.natural_name` instead (``metal nut``, ``printed circuit board``).
+:func:`iadbench.contract.categories.natural_name` instead (``metal nut``, ``printed circuit
+board``).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from iadbench.categories import natural_name
+from iadbench.contract.categories import natural_name
 
 ClassNames = Literal["official", "natural"]
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import torch
 
-from iadbench.errors import IADBenchError
-from iadbench.records import DEFECT, Sample
+from iadbench.contract.errors import IADBenchError
+from iadbench.contract.records import DEFECT, Sample
 from iadbench_methods.aprilgan.data import TrainingImages, collate_training
 from iadbench_methods.aprilgan.losses import segmentation_loss
 from iadbench_methods.aprilgan.model import AprilGANModel

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from iadbench.method import Capabilities, MethodAdapter, NoOptions
-from iadbench.records import DEFECT, NORMAL, Prediction, Sample
+from iadbench.contract.method import Capabilities, MethodAdapter, NoOptions
+from iadbench.contract.records import DEFECT, NORMAL, Prediction, Sample
 
 
 class _ConstantPredictor(MethodAdapter[NoOptions]):

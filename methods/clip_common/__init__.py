@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from iadbench.errors import IADBenchError
+from iadbench.contract.errors import IADBenchError
 
 TINY_PREFIX = "iadbench-tiny-"
 TINY_WEIGHTS_SEED = 0

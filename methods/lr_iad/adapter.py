@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from iadbench import console_logging
-from iadbench.errors import IADBenchError
-from iadbench.method import Capabilities, FitContext
-from iadbench.records import Sample
+from iadbench.contract import console_logging
+from iadbench.contract.errors import IADBenchError
+from iadbench.contract.method import Capabilities, FitContext
+from iadbench.contract.records import Sample
 from iadbench_methods.lr_iad.config import LRIADOptions
 from iadbench_methods.lr_iad.rewards import Gather
 from iadbench_methods.qwen2vl.adapter import Qwen2VL
@@ -66,7 +66,8 @@ class LRIAD(Qwen2VL):
         builds_models=True,
     )
     Options: ClassVar[type] = LRIADOptions
-    # Field metadata of LRIADOptions (iadbench.options.option): only the answer length, where
+    # Field metadata of LRIADOptions (iadbench.contract.options.option): only the answer length,
+    # where
     # logs go and when the monitor warns are inference-only (everything else keys the stored
     # adapter); --tiny sets a two-step GRPO schedule on four images (two more held out for the
     # monitor, checked at every step), so demos and tests train in seconds.

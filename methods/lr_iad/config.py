@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from iadbench.options import OptionError, option
+from iadbench.contract.options import OptionError, option
 from iadbench_methods.qwen2vl.adapter import Qwen2VLOptions
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ Columns stored (cheap: no pixels): ``sample_id`` (the image's id, unique in the 
 groups a GRPO group's completions across processes), ``category``, ``label`` (ground truth,
 ``"defect"``/``"normal"``), ``class_weight`` (``f(y)`` of the focal reward) and ``image_path``.
 Two columns are added when a row is read (a ``datasets`` transform, so pixels are decoded lazily,
-a row at a time, by :func:`iadbench.images.load_rgb` exactly as evaluation decodes them):
+a row at a time, by :func:`iadbench.contract.images.load_rgb` exactly as evaluation decodes them):
 ``prompt`` (the conversational user turn of :func:`iadbench_methods.qwen2vl.prompt.build_messages`,
 with its image placeholder) and ``image`` (the RGB ``PIL.Image``). trl's ``GRPOTrainer`` puts
 the ``image`` into the placeholder and feeds it to the model both when generating and in the loss.
@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from iadbench.images import load_rgb
-from iadbench.records import DEFECT, NORMAL, Sample
-from iadbench.splits import select_samples
+from iadbench.contract.images import load_rgb
+from iadbench.contract.records import DEFECT, NORMAL, Sample
+from iadbench.data.splits import select_samples
 from iadbench_methods.lr_iad.rewards import class_weights
 from iadbench_methods.qwen2vl.prompt import build_messages
 
@@ -108,7 +108,7 @@ def hold_out(samples: Sequence[Sample], count: int, seed: int) -> tuple[list[Sam
     images. Both lists are in id order.
 
     Example:
-        >>> from iadbench.records import DEFECT, NORMAL, Sample
+        >>> from iadbench.contract.records import DEFECT, NORMAL, Sample
         >>> pool = [Sample(f"c/{i}.png", "d", "c", "test", "defect" if i % 4 == 0 else "normal",
         ...                f"/{i}.png") for i in range(40)]
         >>> kept, held = hold_out(pool, 8, seed=0)

@@ -18,7 +18,7 @@ of the task left out of training, true labels, greedy, strict parser). The setti
 in ``methods/lr_iad/README.md`` with the figures it was chosen on.
 
 Run it: ``iadbench demo --learn`` (prints the before/after table), or
-:func:`run_learning_proof` from Python; ``tests/integration/test_lr_iad_learning_proof.py``
+:func:`run_learning_proof` from Python; ``tests/methods/lr_iad/test_lr_iad_learning_proof.py``
 holds it to thresholds.
 
 Paper: LR-IAD, arXiv 2504.19524, https://arxiv.org/abs/2504.19524
@@ -123,8 +123,8 @@ def run_learning_proof(
     Raises:
         ValueError: An unknown variant.
     """
-    from iadbench.planning import RunRequest, plan_run
-    from iadbench.training_stage import train_only
+    from iadbench.execution.planning import RunRequest, plan_run
+    from iadbench.execution.training_stage import train_only
 
     unknown = set(variants) - set(VARIANTS)
     if unknown:

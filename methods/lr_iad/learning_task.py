@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from iadbench.records import Sample
+from iadbench.contract.records import Sample
 
 TASK_VERSION = "1"  # bump when make_image changes (and WARM_VERSION: it trains on them)
 TASK_CATEGORY = "tile"  # an MVTec-AD name: the prompt reads "an image containing a tile"
@@ -163,7 +163,7 @@ def task_samples(root: Path, name: str = "learn") -> list[Sample]:
         >>> [s.label for s in task_samples(Path("/tmp/learn"))][:1]  # doctest: +SKIP
         ['defect']
     """
-    from iadbench.datasets import open_dataset
+    from iadbench.data import open_dataset
 
     return open_dataset(name, root).samples("all")
 
@@ -177,7 +177,7 @@ def completion_text(variant: str, *, defect: bool, letter: str, category: str) -
         >>> completion_text("sighted", defect=True, letter="B", category="tile")
         '<think>The tile has a hole.</think> <answer>B</answer>'
     """
-    from iadbench.categories import natural_name
+    from iadbench.contract.categories import natural_name
 
     name = natural_name(category)
     if variant == "blind":
@@ -201,7 +201,8 @@ def warm_start_dir(cache_dir: Path | None = None, *, variant: str = "blind") -> 
     ``warm_start.json`` records the recipe.
 
     Args:
-        cache_dir: The iadbench cache root; default :func:`iadbench.settings.default_cache_dir`.
+        cache_dir: The iadbench cache root; default
+        :func:`iadbench.contract.settings.default_cache_dir`.
         variant: ``blind`` (fixed think sentence) or ``sighted`` (the sentence names the defect).
 
     Returns:
@@ -217,7 +218,7 @@ def warm_start_dir(cache_dir: Path | None = None, *, variant: str = "blind") -> 
     if variant not in WARM_VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(WARM_VARIANTS)}, got {variant!r}")
     if cache_dir is None:
-        from iadbench.settings import default_cache_dir
+        from iadbench.contract.settings import default_cache_dir
 
         cache_dir = default_cache_dir()
     target = Path(cache_dir) / "tiny-models" / f"qwen2-vl-warm-{variant}-{WARM_VERSION}"

@@ -34,8 +34,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iadbench.images import load_rgb
-from iadbench.records import DEFECT, INVALID, LABELS, NORMAL, Sample
+from iadbench.contract.images import load_rgb
+from iadbench.contract.records import DEFECT, INVALID, LABELS, NORMAL, Sample
 from iadbench_methods.qwen2vl.answers import parse_answer
 from iadbench_methods.qwen2vl.prompt import build_messages
 

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from iadbench.progress import duration
+from iadbench.contract.progress import duration
 
 
 def _number(logs: Mapping[str, Any], key: str) -> float | None:

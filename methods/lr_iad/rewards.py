@@ -58,7 +58,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from iadbench.records import DEFECT, INVALID, LABELS
+from iadbench.contract.records import DEFECT, INVALID, LABELS
 from iadbench_methods.qwen2vl.answers import follows_format, parse_answer
 
 REWARDS = ("focal", "accuracy")
@@ -206,7 +206,7 @@ def advantages(rewards: Sequence[float], num_generations: int, scale: str = "gro
     ``(r − group mean) / (s + 1e-4)`` with ``s`` the group's std (``group``), the whole batch's
     std (``batch``) or no division (``none``); stds are unbiased (``torch.std``), groups are
     consecutive runs of ``num_generations`` rewards. Used by the tests and the docs to show which
-    reward factors survive which scaling; ``tests/integration`` checks it against trl itself.
+    reward factors survive which scaling; ``tests/methods/lr_iad`` checks it against trl itself.
 
     Example:
         >>> [round(a, 3) for a in advantages([2.0, 2.0, 1.0, 1.0], 4)]

@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iadbench.devices import torch_dtype
-from iadbench.records import Sample
+from iadbench.contract.devices import torch_dtype
+from iadbench.contract.records import Sample
 from iadbench_methods.lr_iad.config import LRIADOptions, grpo_config, lora_config
 from iadbench_methods.lr_iad.data import build_training_data
 from iadbench_methods.lr_iad.rewards import FocalReward, Gather, accuracy_reward, format_reward

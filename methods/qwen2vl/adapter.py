@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from iadbench.devices import resolve_device, resolve_precision
-from iadbench.errors import IADBenchError
-from iadbench.images import load_rgb
-from iadbench.method import Capabilities, MethodAdapter, require_inputs
-from iadbench.options import option
-from iadbench.records import Prediction, Sample
+from iadbench.contract.devices import resolve_device, resolve_precision
+from iadbench.contract.errors import IADBenchError
+from iadbench.contract.images import load_rgb
+from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
+from iadbench.contract.options import option
+from iadbench.contract.records import Prediction, Sample
 from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES, parse_answer
 from iadbench_methods.qwen2vl.loading import (
     DEFAULT_MAX_PIXELS,

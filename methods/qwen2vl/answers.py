@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from iadbench.records import DEFECT, INVALID, NORMAL, AnswerRules
+from iadbench.contract.records import DEFECT, INVALID, NORMAL, AnswerRules
 
 LETTERS: dict[str, str] = {"A": DEFECT, "B": NORMAL}
 

@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from iadbench.devices import resolve_device, resolve_precision, torch_dtype
-from iadbench.errors import IADBenchError
+from iadbench.contract.devices import resolve_device, resolve_precision, torch_dtype
+from iadbench.contract.errors import IADBenchError
 
 DEFAULT_MODEL = "Qwen/Qwen2-VL-7B-Instruct"
 # The paper's image budget: 512 · 28² pixels, at most 512 visual tokens per image.

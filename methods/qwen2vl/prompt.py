@@ -3,7 +3,7 @@
 The text is the paper's as the project's design card transcribes it (not re-checked against the
 paper, which could not be read offline; whether a space or a line break follows "a {object}."
 is open); ``{object}`` is the category's natural name
-(:func:`iadbench.categories.natural_name`: ``metal_nut`` → "metal nut", ``pcb1`` → "printed
+(:func:`iadbench.contract.categories.natural_name`: ``metal_nut`` → "metal nut", ``pcb1`` → "printed
 circuit board").
 
 Paper: LR-IAD, arXiv 2504.19524, https://arxiv.org/abs/2504.19524
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from iadbench.categories import natural_name
+from iadbench.contract.categories import natural_name
 
 PROMPT_TEMPLATE = (
     "This is an image containing a {object}. Analyze the given image and determine if there is "

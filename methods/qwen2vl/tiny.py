@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from iadbench.categories import MVTEC_CATEGORIES, VISA_CATEGORIES
+from iadbench.contract.categories import MVTEC_CATEGORIES, VISA_CATEGORIES
 from iadbench_methods.qwen2vl.prompt import build_prompt
 
 TINY_VERSION = "1"
@@ -97,7 +97,8 @@ def tiny_model_dir(cache_dir: Path | None = None) -> Path:
     """The directory of the tiny Qwen2-VL checkpoint, built on first use.
 
     Args:
-        cache_dir: The iadbench cache root; default :func:`iadbench.settings.default_cache_dir`
+        cache_dir: The iadbench cache root; default
+        :func:`iadbench.contract.settings.default_cache_dir`
             (``$IADBENCH_CACHE_DIR`` or ``~/.cache/iadbench``).
 
     Returns:
@@ -112,7 +113,7 @@ def tiny_model_dir(cache_dir: Path | None = None) -> Path:
         >>> processor = AutoProcessor.from_pretrained(path)  # doctest: +SKIP
     """
     if cache_dir is None:
-        from iadbench.settings import default_cache_dir
+        from iadbench.contract.settings import default_cache_dir
 
         cache_dir = default_cache_dir()
     return build_once(

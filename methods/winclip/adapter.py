@@ -17,11 +17,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from iadbench.categories import natural_name
-from iadbench.devices import PRECISIONS, resolve_device, resolve_precision, torch_dtype
-from iadbench.errors import IADBenchError
-from iadbench.method import Capabilities, MethodAdapter, require_inputs
-from iadbench.records import Prediction, Sample
+from iadbench.contract.categories import natural_name
+from iadbench.contract.devices import PRECISIONS, resolve_device, resolve_precision, torch_dtype
+from iadbench.contract.errors import IADBenchError
+from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
+from iadbench.contract.records import Prediction, Sample
 from iadbench_methods.clip_common import TINY_WEIGHTS_SEED, register_tiny_configs, tiny_name
 from iadbench_methods.winclip.preprocess import WinClipPreprocessor
 
@@ -74,7 +74,7 @@ def class_name(category: str, class_names: str) -> str:
     lines 163-181), which is the category folder name (``MVTecAD(category="metal_nut")``,
     ``Visa(category="pipe_fryum")``), and ``create_prompt_ensemble`` formats it into the
     templates as is (``prompting.py`` lines 103-107): no ``_`` is replaced. ``natural`` is
-    :func:`iadbench.categories.natural_name`.
+    :func:`iadbench.contract.categories.natural_name`.
 
     Example:
         >>> class_name("metal_nut", "official"), class_name("metal_nut", "natural")

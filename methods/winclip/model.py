@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from iadbench.errors import IADBenchError
+from iadbench.contract.errors import IADBenchError
 from iadbench_methods.clip_common import random_weights_from, register_tiny_configs
 
 with warnings.catch_warnings():

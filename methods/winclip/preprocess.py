@@ -9,8 +9,8 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from iadbench.images import load_rgb
-from iadbench.records import Sample
+from iadbench.contract.images import load_rgb
+from iadbench.contract.records import Sample
 from iadbench_methods.clip_common import CLIP_MEAN, CLIP_STD
 
 if TYPE_CHECKING:
@@ -39,7 +39,8 @@ def _transform(image_size: int) -> Any:
 class WinClipPreprocessor:
     """``Sample`` → ``(3, S, S)`` float32 tensor, normalised as anomalib's WinClip expects.
 
-    Decodes the image with :func:`iadbench.images.load_rgb` (single-channel MVTec images become
+    Decodes the image with :func:`iadbench.contract.images.load_rgb` (single-channel MVTec images
+    become
     RGB), scales it to [0, 1] as anomalib's ``read_image(as_tensor=True)`` does, and applies the
     transform of ``WinClip.configure_pre_processor`` (bicubic antialiased resize to S×S, CLIP
     mean/std normalisation).

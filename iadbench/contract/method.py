@@ -1,0 +1,307 @@
+"""The interface every method adapter implements, built-in or plugin.
+
+An adapter declares what it needs and gives (:class:`Capabilities`), its options as a dataclass,
+and turns batches of :class:`~iadbench.contract.records.Sample` into
+:class:`~iadbench.contract.records.Prediction`.
+Adapter modules must import heavy libraries (torch, transformers) inside methods, not at module
+top, so that ``iadbench list`` and ``iadbench --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+from iadbench.contract.errors import IADBenchError
+from iadbench.contract.records import AnswerRules, Prediction, Sample
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a method needs and what it returns; every flag is read by the core.
+
+    Attributes:
+        needs_pixels: Decodes images (False for the constant baselines: no image is opened; a
+            method without it may not define a preprocessor — :func:`contract_problems`).
+        needs_masks: Its training stage reads defect masks (planning refuses a training subset
+            without any mask).
+        trains: Has a training stage (:meth:`MethodAdapter.fit`) on the training subset; the
+            training data is fingerprinted and the runner owns reuse.
+        needs_both_labels: Its training needs normal and defect images (LR-IAD's reward compares
+            each answer with the image's label: on one label it can only learn that answer);
+            planning refuses a training subset holding one label.
+        prefers_gpu: Practical only on a GPU at real size (a run on the CPU without ``--tiny``
+            warns).
+        gives_scores: Returns an anomaly score in [0, 1] per image (a threshold policy applies;
+            AUROC/AP become available).
+        gives_text: Returns generated text (the full answer, reasoning included); its
+            ``answer_rules`` then give the summary's lenient figures.
+        builds_models: Builds neural models, so ``--tiny`` changes it (False for the constant
+            baselines: their runs record ``tiny: false`` whatever the flag says).
+    """
+
+    needs_pixels: bool = True
+    needs_masks: bool = False
+    trains: bool = False
+    needs_both_labels: bool = False
+    prefers_gpu: bool = False
+    gives_scores: bool = False
+    gives_text: bool = False
+    builds_models: bool = True
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """Options of a method that has none."""
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """Where and how a training stage runs.
+
+    Attributes:
+        workdir: Directory owned by this training configuration (content-hashed); a finished
+            stage leaves its artefacts here and later runs of the same configuration reuse them.
+        seed: Random seed of the run.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    """
+
+    workdir: Path
+    seed: int = 0
+    device: str = "auto"
+
+
+#: The adapter's options dataclass: ``class MyMethod(MethodAdapter[MyOptions])`` types
+#: ``self.options`` for the checker.
+OptionsT = TypeVar("OptionsT")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What an adapter knows about the run it serves, given once at construction.
+
+    Attributes:
+        tiny: Build tiny random-weight models (``--tiny``).
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:<n>"`` (one GPU per process of a sharded run):
+            the runner resolves ``--device auto`` for methods that build models; ``"auto"``
+            remains only for model-free methods and direct construction.
+        seed: The run's seed.
+        artifacts_dir: Where per-image artefacts go (the run dir's ``artifacts/``); None outside a
+            run.
+        workdir: The training dir of this training configuration (methods that train), else None.
+        references: Few-shot reference images (:meth:`MethodAdapter.reference_shots`): per test
+            category, the normal images of the test dataset's Train subset that are not test
+            images, in id order; empty when the method asks for none.
+    """
+
+    tiny: bool = False
+    device: str = "auto"
+    seed: int = 0
+    artifacts_dir: Path | None = None
+    workdir: Path | None = None
+    references: Mapping[str, tuple[Sample, ...]] = field(default_factory=dict)
+
+
+class MethodAdapter(ABC, Generic[OptionsT]):
+    """Base class of method adapters.
+
+    Subclasses set ``capabilities`` and, when they have options, ``Options`` (a frozen dataclass
+    whose fields all have defaults; ``--set KEY=VALUE`` fills them). Bump ``version`` whenever a
+    change alters predictions, so results cached under the old version are not reused.
+
+    Example:
+        >>> from iadbench import MethodAdapter, Capabilities, Prediction
+        >>> class AlwaysNormal(MethodAdapter):
+        ...     capabilities = Capabilities(needs_pixels=False)
+        ...     def predict(self, batch):
+        ...         return [Prediction(label="normal") for _ in batch]
+    """
+
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    Options: ClassVar[type] = NoOptions
+    # Older spelling of two pieces of per-option metadata, still read together with the metadata
+    # of ``iadbench.contract.options.option`` (which new code uses): options that only change
+    # inference
+    # (left out of the training hash) and what ``--tiny`` sets them to.
+    inference_only_options: ClassVar[frozenset[str]] = frozenset()
+    tiny_options: ClassVar[dict[str, str]] = {}
+    version: ClassVar[str] = "1"
+    default_batch_size: ClassVar[int] = 32
+    #: A text method's strict and lenient answer rules
+    # (:class:`~iadbench.contract.records.AnswerRules`);
+    #: the summary reports the lenient figures beside the strict ones. None: no text answers.
+    answer_rules: ClassVar[AnswerRules | None] = None
+
+    def __init__(
+        self,
+        options: OptionsT | None = None,
+        *,
+        tiny: bool = False,
+        device: str = "auto",
+        context: RunContext | None = None,
+    ) -> None:
+        """Options and the run's context.
+
+        The runner passes ``context``; ``tiny`` and ``device`` alone are a shorthand for direct
+        use (a notebook, a test).
+        """
+        self.options: OptionsT = options if options is not None else cast(OptionsT, self.Options())
+        self.context = context if context is not None else RunContext(tiny=tiny, device=device)
+        self.tiny = self.context.tiny
+        self.device = self.context.device
+        self.setup()
+
+    def setup(self) -> None:
+        """Prepare the adapter after ``options`` and ``context`` are set (default: nothing).
+
+        Override this instead of ``__init__``: check options, resolve precision, note what to
+        build — cheaply; build models on first use, so ``iadbench list`` and planning stay fast.
+        """
+
+    @property
+    def artifacts_dir(self) -> Path | None:
+        """Where per-image artefacts (e.g. anomaly-map PNGs) go: ``context.artifacts_dir``."""
+        return self.context.artifacts_dir
+
+    @artifacts_dir.setter
+    def artifacts_dir(self, value: Path | None) -> None:
+        self.context = replace(self.context, artifacts_dir=value)
+
+    def fit(self, samples: Sequence[Sample], context: FitContext) -> None:
+        """Train on ``samples`` and save what :meth:`load` needs into ``context.workdir``.
+
+        Only called when ``capabilities.trains``, and (when the adapter implements :meth:`load`)
+        only when no finished training is stored: the runner owns reuse and locking
+        (:mod:`iadbench.execution.training_stage`), so ``fit`` just trains. Default: nothing.
+        """
+
+    def load(self, workdir: Path) -> None:
+        """Restore what :meth:`fit` saved in ``workdir`` (a finished training of this config).
+
+        Implement it together with ``fit``: the runner then calls ``fit`` once per training
+        configuration and ``load`` every later time. Without it, ``fit`` is called every time and
+        must reuse stored artefacts itself (the older contract, kept for existing plugins).
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def reference_shots(cls, options: Any) -> int:
+        """Normal reference images per test category the method compares with (few-shot).
+
+        When above 0, planning gives the adapter ``context.references`` (the test dataset's
+        Train-subset normals that are not test images, fingerprinted into the configuration) and
+        refuses a run where a category has fewer. Default 0: zero-shot or trained only.
+        """
+        return 0
+
+    def needs_training(self) -> bool:
+        """Whether predicting needs this configuration's stored training.
+
+        ``capabilities.trains`` unless the options name trained weights to evaluate instead
+        (LR-IAD's ``adapter=``, AnomalyGPT's ``checkpoint=``); ``iadbench predict`` then loads
+        nothing from a training dir. Runs call :meth:`fit` as before (it returns at once).
+        """
+        return self.capabilities.trains
+
+    def preprocessor(self) -> Callable[[Sample], Any] | None:
+        """A picklable function turning a sample into model input (e.g. a normalised tensor).
+
+        When given, the runner calls it in DataLoader worker processes, ahead of the model, and
+        passes the results to :meth:`predict` as ``inputs``; an image it fails on (unreadable,
+        truncated) is recorded as an error for that image and never reaches ``predict``. It must
+        not hold the model (it is pickled to every worker). Default: None (``inputs`` is None).
+        """
+        return None
+
+    @abstractmethod
+    def predict(
+        self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None
+    ) -> list[Prediction]:
+        """One prediction per sample, in order.
+
+        Args:
+            batch: The samples.
+            inputs: What :meth:`preprocessor` returned for each sample — always given when the
+                adapter has a preprocessor (the runner owns decoding, also for direct calls
+                through :func:`iadbench.predict_samples`) — or None when it has none.
+
+        An image the adapter cannot process should give ``Prediction.failed(reason)`` rather than
+        raise; if ``predict`` raises anyway, the runner retries the batch image by image and
+        records the error against the images that fail.
+        """
+
+    def describe(self) -> dict[str, Any]:
+        """Resolved facts worth recording in the manifest (model id, weights file, dtype...)."""
+        return {}
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the class docstring, for ``iadbench list``."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    @classmethod
+    def options_dict(cls, options: Any) -> dict[str, Any]:
+        """Options as a JSON-ready dict (for the manifest and the content hash)."""
+        if is_dataclass(options) and not isinstance(options, type):
+            return asdict(options)
+        return {}
+
+
+def require_inputs(adapter: MethodAdapter[Any], inputs: Sequence[Any] | None) -> Sequence[Any]:
+    """``inputs``, or a clear error when an adapter with a preprocessor is called without them.
+
+    Raises:
+        IADBenchError: ``inputs`` is None (``predict`` called on raw samples).
+    """
+    if inputs is None:
+        raise IADBenchError(
+            f"{type(adapter).__name__}.predict needs its preprocessor's inputs; call "
+            "iadbench.predict_samples(adapter, samples), which decodes them as a run does"
+        )
+    return inputs
+
+
+def required_methods(capabilities: Capabilities) -> frozenset[str]:
+    """What a plugin must implement: ``predict``, plus ``fit`` when it trains.
+
+    Everything else is optional: ``load`` (lets the runner reuse a training), ``preprocessor``
+    (decoding in DataLoader workers), ``describe`` (facts for the manifest).
+    """
+    return frozenset({"predict", "fit"} if capabilities.trains else {"predict"})
+
+
+def contract_problems(adapter_cls: type[MethodAdapter[Any]]) -> list[str]:
+    """What in an adapter class contradicts its declared capabilities (empty: none).
+
+    Checked when a method is resolved, so a plugin learns at once, not mid-run.
+    """
+    caps, problems = adapter_cls.capabilities, []
+    name = adapter_cls.__name__
+    if not caps.needs_pixels and adapter_cls.preprocessor is not MethodAdapter.preprocessor:
+        problems.append(f"{name} defines preprocessor() but declares needs_pixels=False")
+    if not caps.trains and adapter_cls.load is not MethodAdapter.load:
+        problems.append(f"{name} defines load() but declares trains=False")
+    if caps.trains and adapter_cls.fit is MethodAdapter.fit:
+        problems.append(f"{name} declares trains=True but defines no fit()")
+    if adapter_cls.answer_rules is not None and not caps.gives_text:
+        problems.append(f"{name} declares answer_rules but gives_text=False")
+    return problems
+
+
+def deprecated_spellings(adapter_cls: type[MethodAdapter[Any]]) -> list[str]:
+    """Older contract spellings an adapter still uses (they work for one more release).
+
+    ``inference_only_options`` / ``tiny_options`` class attributes: per-option metadata
+    (``iadbench.contract.options.option``) replaces them.
+    """
+    found = []
+    for attribute, replacement in (
+        ("inference_only_options", "option(..., inference_only=True)"),
+        ("tiny_options", 'option(..., tiny="...")'),
+    ):
+        if getattr(adapter_cls, attribute) != getattr(MethodAdapter, attribute):
+            found.append(f"{adapter_cls.__name__}.{attribute} (use {replacement} on the field)")
+    return found

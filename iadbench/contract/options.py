@@ -1,0 +1,256 @@
+"""A method's options: ``--set KEY=VALUE`` overrides, per-option metadata, and their help.
+
+Options are a frozen dataclass. A field may carry metadata through :func:`option`: whether it
+only changes inference (left out of the training hash, so one trained model serves every value)
+and what ``--tiny`` sets it to. Help text comes from ``option(help=...)`` or, failing that, from
+the dataclass docstring's ``Attributes:`` section, so each option is documented once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import re
+import types
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from iadbench.contract.errors import IADBenchError, UnknownNameError
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+class OptionError(IADBenchError):
+    """A ``--set`` override is malformed or has the wrong type."""
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, str]:
+    """``["a=1", "b=x"]`` → ``{"a": "1", "b": "x"}``.
+
+    Raises:
+        OptionError: An item has no ``=`` or an empty key.
+    """
+    result: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise OptionError(f"expected KEY=VALUE, got {item!r}")
+        result[key.strip()] = value
+    return result
+
+
+def _coerce(text: str, annotation: Any, key: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        if type(None) in args and text.lower() in {"none", "null", ""}:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(text, arg, key)
+            except OptionError:
+                continue
+        raise OptionError(f"option {key}={text!r} fits none of {annotation}")
+    if origin is typing.Literal:
+        choices = typing.get_args(annotation)
+        if text not in choices:
+            raise OptionError(
+                f"option {key} must be one of {', '.join(map(str, choices))}, got {text!r}"
+            )
+        return text
+    if annotation is bool:
+        if text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+        raise OptionError(f"option {key} expects true/false, got {text!r}")
+    if annotation in (int, float):
+        try:
+            value = annotation(text)
+        except ValueError:
+            raise OptionError(f"option {key} expects {annotation.__name__}, got {text!r}") from None
+        if not math.isfinite(value):  # nan passes every `< 0` check and poisons training
+            raise OptionError(f"option {key} expects a finite number, got {text!r}")
+        return value
+    if annotation is str:
+        return text
+    raise OptionError(f"option {key} has a type ({annotation}) that --set cannot fill")
+
+
+def option_text(value: Any) -> str:
+    """An option value as ``--set KEY=VALUE`` writes it, so :func:`build_options` reads it back.
+
+    Example:
+        >>> option_text(True), option_text(None), option_text(0.5)
+        ('true', 'none', '0.5')
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "none" if value is None else str(value)
+
+
+def build_options(options_cls: type, overrides: dict[str, str]) -> Any:
+    """An instance of the method's options dataclass with ``overrides`` applied.
+
+    Raises:
+        UnknownNameError: A key that is not an option of the method (with close matches).
+        OptionError: A value that does not convert to the option's type.
+    """
+    if not dataclasses.is_dataclass(options_cls):
+        raise TypeError(f"{options_cls} must be a dataclass")
+    fields = {f.name: f for f in dataclasses.fields(options_cls) if f.init}
+    hints = typing.get_type_hints(options_cls)
+    values = {}
+    for key, text in overrides.items():
+        if key not in fields:
+            raise UnknownNameError("option", key, fields)
+        values[key] = _coerce(text, hints[key], key)
+    return options_cls(**values)
+
+
+def option(
+    default: Any,
+    *,
+    help: str = "",
+    inference_only: bool = False,
+    tiny: str | None = None,
+) -> Any:
+    """A dataclass field for an options class, with what iadbench needs to know about it.
+
+    Args:
+        default: The default value (immutable: options are frozen dataclasses).
+        help: One line for ``iadbench list --options`` (else the docstring's Attributes entry).
+        inference_only: Changes inference only: left out of the training hash.
+        tiny: The value ``--tiny`` sets (as ``--set`` text), before the user's ``--set``.
+
+    Example:
+        >>> @dataclasses.dataclass(frozen=True)
+        ... class Options:
+        ...     epochs: int = option(15, tiny="1", help="training epochs")
+        >>> tiny_values(Options), describe_options(Options)[0].help
+        ({'epochs': '1'}, 'training epochs')
+    """
+    metadata = {"help": help, "inference_only": inference_only, "tiny": tiny}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """One option as ``iadbench list --options`` shows it."""
+
+    name: str
+    type: str
+    default: Any
+    choices: tuple[str, ...]
+    help: str
+    inference_only: bool
+    tiny: str | None
+
+
+def describe_options(options_cls: type, adapter_cls: type | None = None) -> list[OptionInfo]:
+    """Every option of ``options_cls`` with type, default, choices, help and metadata.
+
+    Args:
+        options_cls: The options dataclass.
+        adapter_cls: Its adapter, whose older class attributes ``inference_only_options`` and
+            ``tiny_options`` still count (plugins written before field metadata).
+    """
+    if not dataclasses.is_dataclass(options_cls):
+        return []
+    try:
+        hints = typing.get_type_hints(options_cls)
+    except NameError:  # an annotation that names something not importable: show it as written
+        hints = {f.name: f.type for f in dataclasses.fields(options_cls)}
+    documented = _attribute_docs(options_cls)
+    inference_only = inference_only_names(adapter_cls or options_cls, options_cls)
+    tiny = tiny_values(adapter_cls or options_cls, options_cls)
+    infos = []
+    for field in dataclasses.fields(options_cls):
+        if not field.init:
+            continue
+        annotation = hints.get(field.name, Any)
+        infos.append(
+            OptionInfo(
+                name=field.name,
+                type=_type_name(annotation),
+                default=field.default if field.default is not dataclasses.MISSING else None,
+                choices=_choices(annotation),
+                help=field.metadata.get("help") or documented.get(field.name, ""),
+                inference_only=field.name in inference_only,
+                tiny=tiny.get(field.name),
+            )
+        )
+    return infos
+
+
+def inference_only_names(adapter_cls: type, options_cls: type | None = None) -> frozenset[str]:
+    """Options left out of the training hash: field metadata plus the older class attribute."""
+    options_cls = options_cls or getattr(adapter_cls, "Options", None)
+    names = set(getattr(adapter_cls, "inference_only_options", ()) or ())
+    if options_cls is not None and dataclasses.is_dataclass(options_cls):
+        fields = dataclasses.fields(options_cls)
+        names |= {f.name for f in fields if f.metadata.get("inference_only")}
+    return frozenset(names)
+
+
+def tiny_values(adapter_cls: type, options_cls: type | None = None) -> dict[str, str]:
+    """What ``--tiny`` sets: field metadata, then the older class attribute on top."""
+    options_cls = options_cls or getattr(adapter_cls, "Options", adapter_cls)
+    values: dict[str, str] = {}
+    if dataclasses.is_dataclass(options_cls):
+        values = {
+            f.name: str(f.metadata["tiny"])
+            for f in dataclasses.fields(options_cls)
+            if f.metadata.get("tiny") is not None
+        }
+    return {**values, **dict(getattr(adapter_cls, "tiny_options", {}) or {})}
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return "choice"
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return "None"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _choices(annotation: Any) -> tuple[str, ...]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return tuple(str(c) for c in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return tuple(c for arg in typing.get_args(annotation) for c in _choices(arg))
+    return ()
+
+
+_ATTRIBUTE_LINE = re.compile(r"^(\s+)(\w+)(?: \([^)]*\))?: (.*)$")
+
+
+def _attribute_docs(options_cls: type) -> dict[str, str]:
+    """``name → text`` from Google-style ``Attributes:`` sections (the class and its bases)."""
+    docs: dict[str, str] = {}
+    for cls in reversed(options_cls.__mro__):
+        text = inspect.getdoc(cls) if cls.__doc__ else None
+        if not text or "Attributes:" not in text:
+            continue
+        section = text.split("Attributes:", 1)[1]
+        current, indent = None, None
+        for line in section.splitlines():
+            if not line.strip():
+                continue
+            match = _ATTRIBUTE_LINE.match(line)
+            if match and (indent is None or len(match.group(1)) == indent):
+                indent = len(match.group(1))
+                current = match.group(2)
+                docs[current] = match.group(3).strip()
+            elif current and indent is not None and len(line) - len(line.lstrip()) > indent:
+                docs[current] += " " + line.strip()
+            elif indent is not None and len(line) - len(line.lstrip()) < indent:
+                break
+    return docs

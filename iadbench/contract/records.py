@@ -1,0 +1,117 @@
+"""The records every part of iadbench exchanges: images, answers, and how answers are read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Literal
+
+DEFECT: Final = "defect"
+NORMAL: Final = "normal"
+INVALID: Final = "invalid"
+
+Label = Literal["defect", "normal"]
+PredictedLabel = Literal["defect", "normal", "invalid"]
+Subset = Literal["train", "test"]
+
+LABELS: tuple[str, str] = (DEFECT, NORMAL)
+#: The trivial baselines and the one label each always answers, in the order tables show them.
+#: Every run is compared with both (their answers follow from the labels alone).
+TRIVIAL_BASELINES: Final[dict[str, str]] = {"always-defect": DEFECT, "always-normal": NORMAL}
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One image of a dataset; pixels are never decoded here (see :mod:`iadbench.contract.images`).
+
+    Attributes:
+        id: Path of the image relative to the dataset root, with forward slashes. Unique within a
+            dataset (VisA reuses basenames across Normal/Anomaly, so the basename is not enough).
+        dataset: Dataset name, e.g. ``"mvtec"`` or ``"visa"``.
+        category: Category folder name, e.g. ``"metal_nut"``.
+        subset: ``"train"`` or ``"test"``, as the official split defines it.
+        label: Ground truth, ``"defect"`` or ``"normal"``.
+        image_path: Absolute path of the image file.
+        mask_path: Absolute path of the defect mask, or ``None`` (normal images, missing masks).
+        defect_type: Official defect folder name (``"good"`` for normal images) when known.
+    """
+
+    id: str
+    dataset: str
+    category: str
+    subset: Subset
+    label: Label
+    image_path: str
+    mask_path: str | None = None
+    defect_type: str | None = None
+
+    def __post_init__(self) -> None:
+        # A file or folder name that is not valid UTF-8 arrives with surrogate escapes, which no
+        # JSON record can hold: written as \xNN escapes instead (the path keeps the real bytes).
+        for name in ("id", "category", "defect_type"):
+            value = getattr(self, name)
+            if value is not None and not value.isascii():
+                object.__setattr__(self, name, printable_name(value))
+
+
+def printable_name(text: str) -> str:
+    r"""``text`` with undecodable bytes (surrogate escapes) shown as ``\xNN``; else unchanged.
+
+    Example:
+        >>> printable_name("good/ok.png"), printable_name("good/caf\udce9.png")
+        ('good/ok.png', 'good/caf\\xe9.png')
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """A method's answer for one sample.
+
+    Attributes:
+        label: ``"defect"``, ``"normal"`` or ``"invalid"`` (an answer that could not be parsed, or
+            an image that could not be processed; see ``error``). None for a score method's
+            answer: the run's threshold policy decides (``iadbench.runs.thresholds.final_label``).
+        score: Anomaly score in [0, 1] when the method gives one (higher = more anomalous).
+        text: The model's full output, reasoning included, for generative methods.
+        error: Why this image could not be processed; ``None`` when it was.
+    """
+
+    label: PredictedLabel | None = None
+    score: float | None = None
+    text: str | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.label is None and self.score is None:
+            raise ValueError("a prediction needs a label or a score")
+        if self.label is not None and self.label not in (DEFECT, NORMAL, INVALID):
+            raise ValueError(
+                f"prediction label must be defect, normal or invalid, got {self.label!r}"
+            )
+        if self.score is not None and not 0.0 <= self.score <= 1.0:
+            raise ValueError(f"prediction score must lie in [0, 1], got {self.score!r}")
+
+    @classmethod
+    def failed(cls, error: str) -> Prediction:
+        """A prediction for an image the method could not process; scored as wrong."""
+        return cls(label=INVALID, error=error)
+
+
+@dataclass(frozen=True)
+class AnswerRules:
+    """How a text method's answers are read: the strict rule (the headline) and a lenient one.
+
+    A method that answers in text declares them as its adapter's ``answer_rules``; the summary
+    then reports the lenient rule's figures beside the strict ones, so a reader sees how much of
+    a gap is parsing. The strict rule is what the adapter's ``predict`` already applied.
+
+    Attributes:
+        strict: Name of the strict rule, as summaries and tables print it.
+        lenient: Name of the lenient rule.
+        parse_lenient: Generated text → ``"defect"``, ``"normal"`` or ``"invalid"``.
+    """
+
+    strict: str
+    lenient: str
+    parse_lenient: Callable[[str], str]

@@ -1,0 +1,91 @@
+"""Fingerprints of the images a run reads, so an edited dataset never reuses old predictions.
+
+Two kinds, both SHA-256 over one line per sample in id order:
+
+* **stat** (always, part of the configuration hash): id, subset, label, category, defect type,
+  and the size and modification time (ns) of the image and of its mask. Replacing, adding,
+  removing or relabelling an image (a VisA split CSV edit included) changes it; so does copying
+  the tree without keeping mtimes (``cp`` without ``-p``), which costs a recomputation, never a
+  wrong reuse. Cheap: one ``stat`` per file.
+* **content** (``--verify-content``): the same line with the SHA-256 of each file's bytes instead
+  of its mtime. Catches an edit that kept size and mtime (``rsync -t``, a deliberate ``touch -r``);
+  it reads every byte, so it is opt-in and is recorded beside the run, not hashed into it.
+
+Not fingerprinted: the dataset root's path (the same files elsewhere are the same data) and
+files the reader does not index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from iadbench.contract.records import Sample
+
+FingerprintKind = Literal["stat", "content"]
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class DatasetFingerprint:
+    """What a run read from one dataset subset.
+
+    Attributes:
+        kind: ``"stat"`` (size + mtime) or ``"content"`` (size + SHA-256 of the bytes).
+        n_samples: Images covered.
+        digest: SHA-256 hex digest of the per-sample lines.
+    """
+
+    kind: FingerprintKind
+    n_samples: int
+    digest: str
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON data (manifests, hashes)."""
+        return {"kind": self.kind, "n_samples": self.n_samples, "digest": self.digest}
+
+
+def fingerprint_samples(
+    samples: Sequence[Sample], kind: FingerprintKind = "stat"
+) -> DatasetFingerprint:
+    """Fingerprint ``samples`` (any order; sorted by id here).
+
+    A missing or unreadable file does not raise: it enters the line as ``missing`` (the run then
+    records that image's error), so the fingerprint still changes when the file comes back.
+    """
+    digest = hashlib.sha256()
+    for sample in sorted(samples, key=lambda s: s.id):
+        fields: Iterable[str] = (
+            sample.id,
+            sample.subset,
+            sample.label,
+            sample.category,
+            sample.defect_type or "",
+            _file_field(sample.image_path, kind),
+            _file_field(sample.mask_path, kind) if sample.mask_path else "",
+        )
+        digest.update(("\t".join(fields) + "\n").encode("utf-8", "surrogateescape"))
+    return DatasetFingerprint(kind, len(samples), digest.hexdigest())
+
+
+def _file_field(path: str, kind: FingerprintKind) -> str:
+    try:
+        if kind == "stat":
+            status = os.stat(path)
+            return f"{status.st_size}:{status.st_mtime_ns}"
+        return _content_field(path)
+    except OSError as exc:
+        return f"missing:{type(exc).__name__}"
+
+
+def _content_field(path: str) -> str:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            size += len(chunk)
+            digest.update(chunk)
+    return f"{size}:{digest.hexdigest()}"

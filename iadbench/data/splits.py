@@ -1,0 +1,134 @@
+"""Split definitions read from ``splits/*.toml`` (data, not code) and the overlap guard."""
+
+from __future__ import annotations
+
+import random
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Any, cast
+
+from iadbench.contract.errors import IADBenchError
+from iadbench.contract.records import NORMAL, Sample
+from iadbench.data.base import SUBSET_NAMES, SubsetName
+
+SPLITS_PACKAGE = "iadbench_splits"
+DEFAULT_TABLE = "table2.toml"
+
+
+class SplitError(IADBenchError):
+    """A split file is malformed, or train and test samples overlap without ``--force``."""
+
+
+@dataclass(frozen=True)
+class SplitTable:
+    """Training subset per method and the default inference subset."""
+
+    inference_default: SubsetName
+    training_default: SubsetName
+    training_by_method: dict[str, SubsetName]
+
+    def train_split(self, method: str) -> SubsetName:
+        """Training subset for ``method`` (Table II), or the table's default."""
+        return self.training_by_method.get(method, self.training_default)
+
+
+def _subset(value: Any, where: str) -> SubsetName:
+    if value not in SUBSET_NAMES:
+        raise SplitError(f"{where} must be one of {', '.join(SUBSET_NAMES)}, got {value!r}")
+    return cast(SubsetName, value)  # a TOML value, checked against SUBSET_NAMES above
+
+
+@cache
+def load_split_table(name: str = DEFAULT_TABLE) -> SplitTable:
+    """Parse a split table shipped in ``splits/``.
+
+    Raises:
+        SplitError: The file is missing a section or names an unknown subset.
+    """
+    raw = tomllib.loads(files(SPLITS_PACKAGE).joinpath(name).read_text(encoding="utf-8"))
+    try:
+        training = raw["training"]
+        return SplitTable(
+            inference_default=_subset(raw["inference"]["default"], f"{name} [inference] default"),
+            training_default=_subset(training["default"], f"{name} [training] default"),
+            training_by_method={
+                method: _subset(subset, f"{name} [training.methods] {method}")
+                for method, subset in training.get("methods", {}).items()
+            },
+        )
+    except KeyError as exc:
+        raise SplitError(f"split table {name} lacks the key {exc}") from exc
+
+
+def check_no_overlap(train: list[Sample], test: list[Sample], *, force: bool = False) -> int:
+    """Refuse to train and test on the same images; returns the overlap size.
+
+    Raises:
+        SplitError: Some test images are also training images and ``force`` is False.
+    """
+    train_ids = {(s.dataset, s.id) for s in train}
+    overlap = sum((s.dataset, s.id) in train_ids for s in test)
+    if overlap and not force:
+        raise SplitError(
+            f"{overlap} of {len(test)} test images are also in the training subset, so the "
+            "scores would measure memorisation, not detection. Use disjoint subsets (e.g. "
+            "--train-split train --test-split test), a different test dataset, or --force-overlap "
+            "if this is really what you want."
+        )
+    return overlap
+
+
+def select_samples(samples: Sequence[Sample], max_samples: int, seed: int) -> list[Sample]:
+    """Every sample (``max_samples`` 0) or a seeded random subset, in id order either way.
+
+    Example:
+        >>> from iadbench.contract.records import NORMAL, Sample
+        >>> pool = [Sample(f"c/{i}.png", "d", "c", "test", "normal", f"/{i}.png") for i in range(5)]
+        >>> picked = [s.id for s in select_samples(pool, 2, seed=0)]
+        >>> len(picked), picked == sorted(picked)
+        (2, True)
+    """
+    ordered = sorted(samples, key=lambda s: s.id)
+    if max_samples <= 0 or max_samples >= len(ordered):
+        return ordered
+    chosen = random.Random(seed).sample(ordered, max_samples)
+    return sorted(chosen, key=lambda s: s.id)
+
+
+def first_per_category(samples: Sequence[Sample], limit: int) -> list[Sample]:
+    """The first ``limit`` samples of every category, kept in their order (``--limit``).
+
+    "First" takes the category's folders in turn — normal images first, then each defect type
+    by name — each in id order, so a limit of 2 already holds a normal and a defect image (in
+    plain id order an MVTec-AD category starts with its first defect type alone).
+
+    Example:
+        >>> from iadbench.contract.records import NORMAL, Sample
+        >>> def sample(kind, i):
+        ...     label = "normal" if kind == "good" else "defect"
+        ...     return Sample(f"c/{kind}/{i}.png", "d", "c", "test", label, "/x", defect_type=kind)
+        >>> pool = [sample(kind, i) for kind in ("crack", "good", "hole") for i in range(3)]
+        >>> [s.id for s in first_per_category(pool, 4)]
+        ['c/crack/0.png', 'c/good/0.png', 'c/good/1.png', 'c/hole/0.png']
+    """
+    groups: dict[tuple[str, bool, str], list[Sample]] = {}
+    for sample in samples:
+        key = (sample.category, sample.label != NORMAL, sample.defect_type or sample.label)
+        groups.setdefault(key, []).append(sample)
+    kept: set[int] = set()
+    for category in dict.fromkeys(s.category for s in samples):
+        queues = [
+            sorted(group, key=lambda s: s.id)
+            for key, group in sorted(groups.items())
+            if key[0] == category
+        ]
+        taken = 0
+        for rank in range(max(map(len, queues))):
+            for queue in queues:
+                if rank < len(queue) and taken < limit:
+                    kept.add(id(queue[rank]))
+                    taken += 1
+    return [s for s in samples if id(s) in kept]

@@ -1,0 +1,145 @@
+"""Cross-dataset matrices: every method on every ordered pair of different datasets.
+
+A zero-shot method (no training stage, no threshold chosen on training data) runs once per test
+dataset: its result does not depend on the training dataset of the cell.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from iadbench.contract.errors import IADBenchError
+from iadbench.contract.options import parse_assignments
+from iadbench.contract.progress import ProgressHook
+from iadbench.execution.planning import PlannedRun, RunRequest, plan_run, uses_training_data
+from iadbench.execution.registry import METHODS
+from iadbench.execution.runner import RunOutcome, execute_run
+from iadbench.runs.runspec import ZERO_SHOT
+from iadbench.runs.thresholds import DEFAULT_POLICY
+
+
+@dataclass
+class MatrixRequest:
+    """A matrix as asked for on the command line."""
+
+    methods: list[str]
+    datasets: list[str]
+    out: Path
+    train_split: str | None = None
+    test_split: str | None = None
+    tiny: bool = False
+    overrides: list[str] = field(default_factory=list)
+    data_roots: dict[str, str] = field(default_factory=dict)
+    threshold: str | None = None
+    seed: int = 0
+    device: str = "auto"
+    workers: int | None = None
+    overwrite: bool = False
+    cache_dir: Path | None = None
+    command: list[str] = field(default_factory=list)
+    verify_content: bool = False
+    limit: int | None = None
+
+
+def cell_dir(out: Path, method: str, train: str | None, test: str) -> Path:
+    """Run dir of one cell: ``<out>/<method>/<train>_to_<test>``.
+
+    A zero-shot cell (``train`` None) is ``<out>/<method>/zero-shot_to_<test>``: one run per
+    test set, whatever the training dataset of the cell.
+    """
+    return out / method / f"{ZERO_SHOT if train is None else train}_to_{test}"
+
+
+def split_overrides(items: list[str], methods: list[str]) -> dict[str, dict[str, str]]:
+    """``[METHOD:]KEY=VALUE`` items → per-method option dicts.
+
+    An unprefixed key goes to every method whose options have it.
+
+    Raises:
+        IADBenchError: A prefix names a method not in the matrix, or a key fits no method.
+    """
+    per_method: dict[str, dict[str, str]] = {m: {} for m in methods}
+    for item in items:
+        target, sep, assignment = item.partition(":")
+        if sep and "=" not in target:
+            if target not in per_method:
+                raise IADBenchError(
+                    f"--set {item!r} names method {target!r}, which is not in --methods"
+                )
+            per_method[target].update(parse_assignments([assignment]))
+            continue
+        ((key, value),) = parse_assignments([item]).items()
+        takers = [m for m in methods if key in _option_names(m)]
+        if not takers:
+            raise IADBenchError(f"--set {item!r}: no method in the matrix has an option {key!r}")
+        for method in takers:
+            per_method[method][key] = value
+    return per_method
+
+
+def _option_names(method: str) -> set[str]:
+    import dataclasses
+
+    return {f.name for f in dataclasses.fields(METHODS.get(method).Options)}
+
+
+def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
+    """Resolve every cell before any runs, so a bad name or root fails in seconds, not hours."""
+    if len(set(request.datasets)) < 2:
+        raise IADBenchError(
+            "--datasets needs at least two different datasets for a cross-dataset matrix"
+        )
+    methods = METHODS.expand(request.methods)
+    overrides = split_overrides(request.overrides, methods)
+    plans = []
+    seen: set[Path] = set()
+    for method, (train, test) in itertools.product(
+        methods, itertools.permutations(dict.fromkeys(request.datasets), 2)
+    ):
+        adapter_cls = METHODS.get(method)
+        # A threshold policy concerns score methods only; the others keep none.
+        scores = adapter_cls.capabilities.gives_scores
+        threshold = (request.threshold or DEFAULT_POLICY) if scores else None
+        cell_train = train if uses_training_data(adapter_cls, threshold) else None
+        out = cell_dir(request.out, method, cell_train, test)
+        if out in seen:
+            continue  # a zero-shot method runs once per test set
+        seen.add(out)
+        plans.append(
+            plan_run(
+                RunRequest(
+                    method=method, train=cell_train, test=test, train_split=request.train_split,
+                    test_split=request.test_split, options=overrides[method], tiny=request.tiny,
+                    seed=request.seed, data_roots=request.data_roots, workers=request.workers,
+                    threshold=request.threshold if scores else None,
+                    out=out, device=request.device,
+                    overwrite=request.overwrite, cache_dir=request.cache_dir,
+                    command=request.command, verify_content=request.verify_content,
+                    limit=request.limit,
+                )
+            )
+        )  # fmt: skip
+    return plans
+
+
+def run_matrix(
+    request: MatrixRequest,
+    progress: ProgressHook | None = None,
+    on_cell: Callable[[RunOutcome], None] | None = None,
+) -> list[RunOutcome]:
+    """Plan, then execute every cell in order; finished cells are reused, unfinished resumed.
+
+    Every cell is planned again just before it runs: a matrix can take hours, and a cell must be
+    fingerprinted from the files it reads, not from what they were when the matrix started.
+    """
+    outcomes = []
+    # Only the requests are kept: the plans' sample indexes would stay in memory for every cell.
+    for cell in [planned.request for planned in plan_matrix(request)]:
+        outcome = execute_run(plan_run(cell), progress)
+        outcomes.append(outcome)
+        if on_cell is not None:
+            on_cell(outcome)
+    return outcomes

@@ -1,0 +1,220 @@
+"""Turn a list of samples into predictions, batch by batch, whatever goes wrong with one image.
+
+Adapters without a preprocessor get plain sample batches. Adapters with one get their inputs
+from a torch DataLoader (decoding in worker processes, ahead of the model, pinned memory on GPU);
+an image the preprocessor fails on becomes an error for that image and never reaches the model.
+
+Only what belongs to the image is its error (missing, truncated, undecodable, refused). A failure
+of the machine (disk full, I/O error, out of memory:
+:func:`iadbench.contract.errors.environment_cause`)
+is never recorded against an image: it stops the loop with :class:`EnvironmentFailure`, and the
+images of that batch stay pending for the next attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from iadbench.contract.errors import (
+    EnvironmentFailure,
+    IADBenchError,
+    environment_cause,
+    environment_failure,
+)
+from iadbench.contract.method import MethodAdapter
+from iadbench.contract.records import Prediction, Sample
+
+Batch = tuple[Sequence[Sample], list[Prediction]]
+
+
+def predict_batches(
+    adapter: MethodAdapter[Any],
+    samples: Sequence[Sample],
+    *,
+    batch_size: int,
+    workers: int = 0,
+    pin_memory: bool = False,
+) -> Iterator[Batch]:
+    """Yield ``(samples, predictions)`` per batch, in order, one prediction per sample.
+
+    Raises:
+        IADBenchError: The adapter returns the wrong number of predictions, or fails on every
+            image of the first batch (a broken method, not bad images).
+    """
+    preprocess = adapter.preprocessor()
+    if preprocess is None:
+        batches: Iterator[tuple[Sequence[Sample], list[Any] | None, dict[int, str]]] = (
+            (samples[start : start + batch_size], None, {})
+            for start in range(0, len(samples), max(1, batch_size))
+        )
+    else:
+        batches = _loaded_batches(samples, preprocess, batch_size, workers, pin_memory)
+    for index, (batch, inputs, failures) in enumerate(batches):
+        predictions = _predict_with_failures(adapter, batch, inputs, failures)
+        if index == 0:
+            _check_not_systematic(batch, predictions)
+        yield batch, predictions
+
+
+def predict_samples(
+    adapter: MethodAdapter[Any], samples: Sequence[Sample], *, batch_size: int | None = None
+) -> list[Prediction]:
+    """Predict ``samples`` outside a run, exactly as a run does (decoding in this process).
+
+    The adapter's preprocessor prepares every input (``predict`` always receives them), an
+    image that cannot be read becomes that image's error, a machine failure raises. Use it in
+    notebooks and tests instead of calling ``adapter.predict`` on raw samples.
+
+    Example:
+        >>> from iadbench_methods.baselines import AlwaysNormal
+        >>> [p.label for p in predict_samples(AlwaysNormal(), [])]
+        []
+    """
+    size = batch_size or type(adapter).default_batch_size
+    return [
+        prediction
+        for _, predictions in predict_batches(adapter, samples, batch_size=size, workers=0)
+        for prediction in predictions
+    ]
+
+
+def _predict_with_failures(
+    adapter: MethodAdapter[Any],
+    batch: Sequence[Sample],
+    inputs: list[Any] | None,
+    failures: dict[int, str],
+) -> list[Prediction]:
+    keep = [i for i in range(len(batch)) if i not in failures]
+    kept = _predict_isolating_failures(
+        adapter, [batch[i] for i in keep], None if inputs is None else [inputs[i] for i in keep]
+    )
+    by_index = dict(zip(keep, kept, strict=True))
+    return [by_index.get(i) or Prediction.failed(failures[i]) for i in range(len(batch))]
+
+
+def _predict_isolating_failures(
+    adapter: MethodAdapter[Any], batch: Sequence[Sample], inputs: list[Any] | None
+) -> list[Prediction]:
+    """Predict a batch; when it raises, retry image by image so one bad file costs one image."""
+    if not batch:
+        return []
+    try:
+        predictions = _call_predict(adapter, batch, inputs)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        if environment_cause(exc) is not None:
+            raise environment_failure(exc, f"predicting images from {batch[0].id}") from exc
+        predictions = [
+            _predict_one(adapter, sample, None if inputs is None else [inputs[i]])
+            for i, sample in enumerate(batch)
+        ]
+    if len(predictions) != len(batch):
+        raise IADBenchError(
+            f"{type(adapter).__name__}.predict returned {len(predictions)} predictions for "
+            f"{len(batch)} samples; an adapter must return one per sample, in order"
+        )
+    return predictions
+
+
+def _predict_one(
+    adapter: MethodAdapter[Any], sample: Sample, inputs: list[Any] | None
+) -> Prediction:
+    try:
+        (prediction,) = _call_predict(adapter, [sample], inputs)
+        return prediction
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        if environment_cause(exc) is not None:
+            raise environment_failure(exc, f"predicting {sample.id}") from exc
+        return Prediction.failed(f"{type(exc).__name__}: {exc}")
+
+
+def _call_predict(
+    adapter: MethodAdapter[Any], batch: Sequence[Sample], inputs: list[Any] | None
+) -> list[Prediction]:
+    # Adapters without a preprocessor may define predict(self, batch): keep that simple form.
+    return adapter.predict(batch) if inputs is None else adapter.predict(batch, inputs)
+
+
+def _check_not_systematic(batch: Sequence[Sample], predictions: list[Prediction]) -> None:
+    """A method that fails on every image of its first batch is broken, not facing bad images."""
+    errors = [p.error for p in predictions if p.error is not None]
+    if len(batch) > 1 and len(errors) == len(batch):
+        raise IADBenchError(
+            f"the method failed on all {len(batch)} images of its first batch, so the run stops "
+            f"instead of recording {len(batch)} errors per batch. First error: {errors[0]}"
+        )
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """Why an image could not be prepared; ``environment``: the machine's fault (see module)."""
+
+    message: str
+    environment: bool
+
+
+Item = tuple[int, Any, _Failure | None]
+
+
+class _PreprocessedSamples:
+    """Map-style dataset: item i → (i, input or None, failure or None); never raises per image.
+
+    Failures travel as values: a DataLoader worker's exception would reach the main process
+    rebuilt from its message, without the errno that tells a full disk from a bad file.
+    """
+
+    def __init__(self, samples: Sequence[Sample], preprocess: Callable[[Sample], Any]) -> None:
+        self.samples = samples
+        self.preprocess = preprocess
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> Item:
+        try:
+            return index, self.preprocess(self.samples[index]), None
+        except Exception as exc:  # unreadable image: recorded against it, the run goes on
+            if (cause := environment_cause(exc)) is not None:
+                message = str(environment_failure(cause, f"reading {self.samples[index].id}"))
+                return index, None, _Failure(message, environment=True)
+            return index, None, _Failure(f"{type(exc).__name__}: {exc}", environment=False)
+
+
+def _keep_as_list(items: list[Item]) -> list[Item]:
+    return items
+
+
+def _loaded_batches(
+    samples: Sequence[Sample],
+    preprocess: Callable[[Sample], Any],
+    batch_size: int,
+    workers: int,
+    pin_memory: bool,
+) -> Iterator[tuple[Sequence[Sample], list[Any], dict[int, str]]]:
+    from torch.utils.data import DataLoader, Dataset
+
+    # A map-style dataset by protocol (__len__/__getitem__); torch is not imported at module top.
+    dataset = cast("Dataset[Item]", _PreprocessedSamples(samples, preprocess))
+    loader: DataLoader[Item] = DataLoader(
+        dataset,
+        batch_size=max(1, batch_size),
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=_keep_as_list,
+        pin_memory=pin_memory,
+        prefetch_factor=4 if workers else None,
+    )
+    for items in loader:
+        first = items[0][0]
+        batch = samples[first : first + len(items)]
+        failed = {i: failure for i, (_, _, failure) in enumerate(items) if failure is not None}
+        for failure in failed.values():
+            if failure.environment:
+                raise EnvironmentFailure(failure.message)
+        failures = {i: failure.message for i, failure in failed.items()}
+        yield batch, [value for _, value, _ in items], failures

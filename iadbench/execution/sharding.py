@@ -1,0 +1,80 @@
+"""Predict what a prediction log lacks: alone, or as one of the N processes of a sharded run.
+
+Alone, records are appended batch by batch. Under ``torchrun`` each process takes every N-th
+pending sample into its own shard file and the first process merges the shards in test order,
+so the finished file is the one a single uninterrupted process writes, however many processes
+an interrupted attempt had and however many resume it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iadbench.contract.method import MethodAdapter
+from iadbench.contract.progress import ProgressHook
+from iadbench.contract.records import Sample
+from iadbench.contract.settings import default_workers
+from iadbench.execution.distributed import process_group
+from iadbench.execution.planning import PlannedRun, batch_size
+from iadbench.execution.predict_loop import predict_batches
+from iadbench.runs.runspec import ZERO_SHOT
+from iadbench.runs.store import PredictionLog, prediction_record
+
+
+def predict_missing(
+    plan: PlannedRun,
+    adapter: MethodAdapter[Any],
+    samples: list[Sample],
+    log: PredictionLog,
+    threshold: float | None,
+    progress: ProgressHook,
+    phase: str,
+    *,
+    undecided: bool = False,
+) -> tuple[int, int]:
+    """Predict the samples of ``samples`` that ``log`` lacks; returns (computed, resumed).
+
+    Alone, records are appended to ``log`` batch by batch. In a multi-process run each process
+    takes every N-th pending sample into its own shard, and the first process merges the shards
+    in ``samples`` order, giving the file a single process would have written.
+    """
+    spec, group = plan.spec, process_group()
+    assert spec.test is not None
+    order = [s.id for s in samples]
+    if group.is_main:
+        log.merge_shards(order=order)  # left by an interrupted multi-process attempt
+        log.repair_tail()
+    group.barrier()
+    done = {record["id"] for record in log.iter_records()}
+    pending = [s for s in samples if s.id not in done]
+    mine, target = pending, log
+    if group.distributed:
+        mine, target = pending[group.rank :: group.world_size], log.shard(group.rank)
+    workers = plan.request.workers
+    if workers is None:
+        workers = default_workers(adapter.device)
+    source = ZERO_SHOT if spec.train is None else spec.train.name
+    progress.start(f"{spec.method} {source}→{spec.test.name} {phase}", len(mine))
+    for batch, predictions in predict_batches(
+        adapter,
+        mine,
+        batch_size=batch_size(plan),
+        workers=workers,
+        pin_memory=adapter.device.startswith("cuda"),
+    ):
+        target.append(
+            [
+                prediction_record(s, p, threshold, undecided=undecided)
+                for s, p in zip(batch, predictions, strict=True)
+            ]
+        )
+        progress.advance(len(batch))
+    progress.finish()
+    if group.distributed:
+        group.barrier()
+        if group.is_main:
+            log.merge_shards(order=order)
+        group.barrier()
+    if group.is_main and done:  # resumed: finished records may not be a prefix of the order
+        log.put_in_order(order)
+    return len(pending), len(done & {s.id for s in samples})

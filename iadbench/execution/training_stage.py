@@ -1,0 +1,135 @@
+"""A method's training stage: run it, or reuse what the same training configuration stored.
+
+Trained artefacts live in :func:`~iadbench.execution.planning.trained_dir`, keyed by everything
+training
+depends on; the training data's fingerprints are recorded there (``training-data.json``).
+
+Reuse and locking belong here, not to adapters: an adapter that implements
+:meth:`~iadbench.contract.method.MethodAdapter.load` only trains in ``fit``. Under a lock on the
+training
+dir, a dir holding the :data:`TRAINED_MARKER` (written last, atomically, after ``fit`` returned)
+is loaded, anything else is trained (a method may resume its own checkpoints there, as LR-IAD
+does); two runs of one training configuration at once train once. An adapter without ``load``
+keeps the older contract, where ``fit`` reuses by itself (plugins written before it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from iadbench.contract.errors import IADBenchError, RunConflictError
+from iadbench.contract.method import FitContext, MethodAdapter, RunContext
+from iadbench.contract.records import Sample
+from iadbench.execution.distributed import is_main_process
+from iadbench.execution.planning import PlannedRun, trained_dir
+from iadbench.runs.run_records import now
+from iadbench.runs.store import write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+
+def train_only(plan: PlannedRun) -> Path:
+    """Run a method's training stage alone and return where its artefacts are stored.
+
+    Raises:
+        IADBenchError: The method has no training stage.
+    """
+    spec = plan.spec
+    if not plan.adapter_cls.capabilities.trains:
+        raise IADBenchError(
+            f"method {spec.method!r} has no training stage; `iadbench run` evaluates it directly"
+        )
+    context = RunContext(
+        tiny=spec.tiny, device=plan.request.device, seed=spec.seed, workdir=trained_dir(plan)
+    )
+    adapter = plan.adapter_cls(plan.options, context=context)
+    return fit_stage(plan, adapter, plan.request.device)
+
+
+TRAINING_DATA_FILE = "training-data.json"
+TRAINED_MARKER = "TRAINED"
+
+
+def _fit_or_load(
+    adapter: MethodAdapter[Any], samples: Sequence[Sample], context: FitContext
+) -> None:
+    """Load a finished training from ``context.workdir``, or train and mark it finished."""
+    workdir = context.workdir
+    with _training_lock(workdir):
+        marker = workdir / TRAINED_MARKER
+        if marker.is_file():
+            logger.info("reusing the training stored in %s", workdir)
+            adapter.load(workdir)
+            return
+        adapter.fit(samples, context)
+        if is_main_process():
+            write_json_atomic(marker, {"finished": now()})
+
+
+def _training_lock(workdir: Path) -> AbstractContextManager[object]:
+    """A file lock on the training dir: a second run of one configuration waits, then loads.
+
+    Not under torchrun: the processes of one launch are one training and must all enter ``fit``
+    together (they synchronise inside it); a lock would let one in and hang the others. They all
+    see the same marker, since none of them writes it before ``fit`` returns everywhere.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return nullcontext()
+    return FileLock(str(workdir / ".train.lock"))
+
+
+def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any], device: str) -> Path:
+    """Train (or let the adapter reuse what it trained) under the training hash; returns the dir.
+
+    The training data's fingerprints are recorded in the dir; with ``--verify-content`` a content
+    digest that differs from the recorded one refuses the stored artefacts.
+
+    Raises:
+        RunConflictError: The artefacts were trained on files whose contents changed since.
+    """
+    spec = plan.spec
+    samples = plan.data.train
+    assert samples is not None and spec.train is not None
+    workdir = trained_dir(plan)
+    record_path = workdir / TRAINING_DATA_FILE
+    content = plan.data.content.get("train")
+    recorded = _read_json_or_none(record_path) or {}
+    if content and recorded.get("content") not in (None, content):
+        raise RunConflictError(
+            f"the trained artefacts in {workdir} were made from training images whose contents "
+            "have changed since, though their sizes and modification times have not "
+            "(--verify-content). Delete that folder to train again."
+        )
+    context = FitContext(workdir, spec.seed, device)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if type(adapter).load is MethodAdapter.load:  # older contract: fit reuses by itself
+        adapter.fit(samples, context)
+    else:
+        _fit_or_load(adapter, samples, context)
+    record = {
+        "dataset": spec.train.name,
+        "split": spec.train.split,
+        "root": spec.train.root,
+        "n_samples": len(samples),
+        "fingerprint": spec.train.fingerprint,
+        "content": content or recorded.get("content"),
+    }
+    if record != recorded and is_main_process():  # never joins a group: training may have left it
+        write_json_atomic(record_path, record)
+    return workdir
+
+
+def _read_json_or_none(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

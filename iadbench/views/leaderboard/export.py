@@ -1,0 +1,130 @@
+"""The leaderboard as data: CSV and JSON with one record per run, direction and group.
+
+The markdown and terminal tables are for reading; these are for a spreadsheet, pandas or a
+script. They come from the same rows (:func:`~iadbench.views.leaderboard.rows.group_by_direction`,
+derived baselines included and marked), one record per row × direction × group, where group is
+``pooled`` (all test images), ``class_mean`` (unweighted over categories) or ``category`` (one
+record per category). Metrics are the summary's own values, fractions in [0, 1] (not percent),
+unrounded; a metric a run lacks (``auroc`` of a method without scores) is empty in CSV and
+``null`` in JSON. Text is written as stored: the CSV writer quotes, JSON escapes.
+
+Example:
+    >>> from pathlib import Path
+    >>> from iadbench.views.leaderboard import collect_runs
+    >>> from iadbench.views.leaderboard.export import leaderboard_csv
+    >>> text = leaderboard_csv(collect_runs(Path("results")))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+from iadbench.views.leaderboard.collect import CollectedRuns
+from iadbench.views.leaderboard.rows import LeaderboardRow, group_by_direction
+
+#: Groups of records, in the order they are written per row.
+GROUPS: tuple[str, ...] = ("pooled", "class_mean", "category")
+#: Metric columns (the summary's keys); ``collapsed`` is a boolean.
+METRIC_COLUMNS: tuple[str, ...] = (
+    "n", "accuracy", "f1_macro", "balanced_accuracy", "invalid_rate", "errors", "auroc", "ap",
+    "collapsed",
+)  # fmt: skip
+#: Identifying columns, then :data:`METRIC_COLUMNS`.
+KEY_COLUMNS: tuple[str, ...] = (
+    "train_dataset", "test_dataset", "test_split", "method", "label", "train_split", "threshold",
+    "tiny", "derived", "run_dir", "config_hash", "group", "category",
+)  # fmt: skip
+COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRIC_COLUMNS
+FORMAT_VERSION = 1
+
+
+def leaderboard_records(runs: CollectedRuns) -> list[dict[str, Any]]:
+    """One record per row, direction and group (see the module docstring), in table order.
+
+    Args:
+        runs: Output of :func:`~iadbench.views.leaderboard.collect.collect_runs`.
+
+    Returns:
+        Dicts with the keys of :data:`COLUMNS`. ``run_dir`` is relative to the collected root;
+        for a derived baseline it names the run whose label counts it was computed from, and
+        ``config_hash`` is ``None``. ``category`` is ``None`` for the pooled and class-mean
+        groups.
+    """
+    records = []
+    for direction, rows in group_by_direction(runs).items():
+        for row in rows.rows:
+            key = {
+                "train_dataset": direction.train_dataset,
+                "test_dataset": direction.test_dataset,
+                "test_split": direction.test_split,
+                "method": row.method,
+                "label": row.label,
+                "train_split": row.train_split,
+                "threshold": row.threshold,
+                "tiny": row.tiny,
+                "derived": row.derived,
+                "run_dir": runs.relative(row.source.path),
+                "config_hash": None if row.derived else row.source.config_hash,
+            }
+            for group, category, metrics in _groups(row):
+                records.append({**key, "group": group, "category": category, **_metrics(metrics)})
+    return records
+
+
+def _groups(row: LeaderboardRow) -> list[tuple[str, str | None, dict[str, Any]]]:
+    groups: list[tuple[str, str | None, dict[str, Any]]] = [
+        ("pooled", None, row.overall),
+        ("class_mean", None, row.class_mean),
+    ]
+    groups += [("category", name, row.per_class[name]) for name in sorted(row.per_class)]
+    return groups
+
+
+def _metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    values = {key: metrics.get(key) for key in METRIC_COLUMNS}
+    values["collapsed"] = bool(values["collapsed"])
+    for key, value in values.items():  # JSON has no NaN: a non-finite number is missing
+        if isinstance(value, float) and not math.isfinite(value):
+            values[key] = None
+    return values
+
+
+def leaderboard_csv(runs: CollectedRuns) -> str:
+    """:func:`leaderboard_records` as CSV with a header row (:data:`COLUMNS`).
+
+    ``None`` is an empty field, booleans are ``true``/``false``, floats are written with
+    ``repr`` (they read back equal).
+    """
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for record in leaderboard_records(runs):
+        writer.writerow({key: _csv_value(value) for key, value in record.items()})
+    return out.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def leaderboard_json(runs: CollectedRuns) -> str:
+    """:func:`leaderboard_records` as a JSON document: ``{"format", "columns", "records"}``.
+
+    ``format`` is :data:`FORMAT_VERSION`; ``records`` is the list of records (key order as
+    :data:`COLUMNS`). Runs skipped as unreadable are listed under ``skipped`` with the reason.
+    """
+    document = {
+        "format": FORMAT_VERSION,
+        "columns": list(COLUMNS),
+        "records": leaderboard_records(runs),
+        "skipped": [{"path": runs.relative(s.path), "reason": s.reason} for s in runs.skipped],
+    }
+    return json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False) + "\n"

@@ -1,0 +1,443 @@
+"""The leaderboard for a terminal or a redirected log: tables that fit the width and are never cut.
+
+LEADERBOARD.md sets every direction side by side (the paper's Table III) and gives each method a
+column pair in the per-category tables: fine once rendered, but at 80 columns rich cut nearly
+every cell to "…". Here each direction gets its own tables; rows are numbered (``#``) and the
+numbers head the per-category tables (one table per metric, split into several tables when the
+methods do not fit beside each other); headers are short and a legend explains them; long text
+wraps, and the width of every number column is reserved before the label column gets the rest.
+
+The numbers, markers (†, ‡, ¶, ◊) and notes are the markdown's: the markdown renderer places the
+paper's numbers and collects the notes, so both outputs say the same thing. Text read from runs
+goes through :func:`~iadbench.views.leaderboard.escape.terminal_text` and is printed as rich
+``Text``,
+never as markup.
+
+Example:
+    >>> from pathlib import Path
+    >>> from rich.console import Console
+    >>> from iadbench.views.leaderboard import collect_runs, load_paper_reference
+    >>> from iadbench.views.leaderboard.terminal import render_terminal
+    >>> Console().print(render_terminal(collect_runs(Path("results")), load_paper_reference()))
+    ... # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.markdown import Markdown
+from rich.table import Table
+from rich.text import Text
+
+from iadbench.views.leaderboard.collect import CollectedRuns
+from iadbench.views.leaderboard.escape import plain_direction_title, plain_row_label, terminal_text
+from iadbench.views.leaderboard.markdown import MISSING, _Renderer
+from iadbench.views.leaderboard.notes import COLLAPSED, NOT_COMPARABLE, ORACLE, count_of
+from iadbench.views.leaderboard.reference import POOLED, PaperReference
+from iadbench.views.leaderboard.rows import (
+    TRIVIAL_BASELINES,
+    Direction,
+    DirectionRows,
+    LeaderboardRow,
+)
+
+DEFAULT_WIDTH = 80  # rich's width when stdout is not a terminal
+_METRICS = (
+    ("Acc", "accuracy"), ("F1", "f1_macro"), ("BAcc", "balanced_accuracy"),
+    ("Inv", "invalid_rate"), ("AUROC", "auroc"), ("AP", "ap"),
+)  # fmt: skip
+LEGEND = (
+    "Percent, 2 decimals. Acc = accuracy; F1 = macro-F1 over {defect, normal}; BAcc = balanced "
+    "accuracy; Inv = invalid (unparseable) answers, scored as wrong; AUROC and AP (average "
+    "precision) where a method gives scores. # numbers the rows of a direction and heads its "
+    "per-category tables; under a method, in grey: its threshold policy and the subset of the "
+    "training dataset it was trained on. Markers are explained in the notes at the end. "
+    "Intervals: percentile bootstrap over the test images (B and seed in summary.json); p vs "
+    "AD / AN: McNemar's exact test against always-defect / always-normal on the same images; "
+    "Beats: the baselines it is more accurate than at p < 0.05."
+)
+_LENIENT_PAIRS = (
+    ("Answered", "strict_accepted_rate", "accepted_rate"),
+    ("Acc", "accuracy", "accuracy"),
+    ("F1", "f1_macro", "f1_macro"),
+    ("BAcc", "balanced_accuracy", "balanced_accuracy"),
+)
+
+
+def table_overhead(columns: int) -> int:
+    """Characters a :func:`new_table` adds to its cells' widths (padding and separators).
+
+    Each column is padded by one space on either side except at the outer edges, and columns are
+    separated by one (blank) box character.
+
+    Example:
+        >>> table_overhead(3)
+        6
+    """
+    return 3 * (columns - 1)
+
+
+def new_table(title: str) -> Table:
+    """An empty table in the terminal style: a rule under the header, no outer frame."""
+    return Table(
+        title=Text(title, style="bold"), title_justify="left", box=box.SIMPLE_HEAD,
+        show_edge=False, pad_edge=False, padding=(0, 1),
+    )  # fmt: skip
+
+
+def add_number_column(table: Table, header: str, cells: Sequence[str]) -> int:
+    """Add a right-aligned number column; returns the width of its widest cell or header line.
+
+    Callers reserve that width and give the label column what is left, so numbers keep their
+    width; on a console too narrow for them, a number folds onto two lines instead of being cut
+    to "…".
+    """
+    width = max([len(cell) for cell in cells] + [len(line) for line in header.split("\n")])
+    # No min_width: rich re-applies it after shrinking a table that is too wide, and the
+    # console then crops the lines, silently dropping the last columns.
+    table.add_column(header, justify="right", overflow="fold")
+    return width
+
+
+def _pct(value: Any) -> str:
+    return MISSING if value is None else f"{100 * float(value):.2f}"
+
+
+class _TerminalTables:
+    """The tables of one leaderboard, built with the markdown renderer's placement and notes."""
+
+    def __init__(self, runs: CollectedRuns, reference: PaperReference | None, width: int) -> None:
+        self.runs = runs
+        self.width = width
+        self.markdown = _Renderer(runs, reference)  # paper placement, markers and notes
+
+    # --- per direction
+
+    def direction(self, direction: Direction, rows: DirectionRows) -> list[RenderableType]:
+        """Heading, pooled and class-mean tables, text methods, per-category tables."""
+        title = plain_direction_title(direction)
+        n = sum(int(m["n"]) for m in rows.counts_source.summary["per_class"].values())
+        tables: list[RenderableType] = [
+            self.summary(direction, rows, "overall"),
+            self.summary(direction, rows, "class_mean"),
+        ]
+        lenient = self.lenient(rows)
+        if lenient is not None:
+            tables.append(lenient)
+        statistics = self.statistics(rows)
+        if statistics is not None:
+            tables.append(statistics)
+        for header, key in (("Acc", "accuracy"), ("F1", "f1_macro"), ("Inv", "invalid_rate")):
+            if key == "invalid_rate" and not any(
+                float(r.overall.get("invalid_rate") or 0) > 0 for r in rows.rows
+            ):
+                continue  # only text methods answer invalidly; a column of zeros says nothing
+            tables += self.per_category(direction, rows, header, key)
+        parts: list[RenderableType] = [
+            Text(f"━━ {title}: {count_of(n, 'test image')}", style="bold")
+        ]
+        for table in tables:
+            parts += [table, Text("")]
+        return parts
+
+    def summary(self, direction: Direction, rows: DirectionRows, group: str) -> Table:
+        """Pooled (``overall``) or class-mean table: # | Method | [n] | six metrics | [Coll.].
+
+        Rows that the paper reports comparably get a ``paper`` line under them (Acc and F1);
+        a ¶ after a label says the paper reports that method on another setup.
+        """
+        pooled = group == "overall"
+        title = (
+            "Pooled over all test images" if pooled else "Class mean (unweighted over categories)"
+        )
+        body: list[list[str]] = []  # number cells per line
+        labels: list[tuple[str, Text]] = []
+        for index, row in enumerate(rows.rows, start=1):
+            metrics = getattr(row, group)
+            cells = [str(int(metrics["n"]))] if pooled else []
+            cells += [
+                self.markdown.metric_cell(metrics, key, pooled and key == "accuracy")
+                for _, key in _METRICS
+            ]
+            if not pooled:
+                collapsed = sum(bool(m.get("collapsed")) for m in row.per_class.values())
+                cells.append(f"{collapsed}/{len(row.per_class)}")
+                if collapsed:
+                    self.markdown.notes.markers.add(COLLAPSED)
+            paper = self.paper(direction, row, POOLED if pooled else None)
+            label = self.label(row, setup=pooled, not_comparable=paper is False)
+            labels.append((str(index), label))
+            body.append(cells)
+            if isinstance(paper, tuple):
+                labels.append(("", Text("paper", style="italic")))
+                offset = int(pooled)  # Acc and F1 sit after n in the pooled table
+                line = [""] * len(cells)
+                line[offset : offset + 2] = list(paper)
+                body.append(line)
+        headers = (
+            (["n"] if pooled else []) + [h for h, _ in _METRICS] + ([] if pooled else ["Coll."])
+        )
+        return self.fill(title, headers, labels, body)
+
+    def statistics(self, rows: DirectionRows) -> Table | None:
+        """Stored runs' 95 % intervals and McNemar p against both baselines (pooled), or None.
+
+        The figures of the markdown's statistics section (``statistics_of_run``: the summary's
+        block, or computed from the predictions of runs stored before it existed).
+        """
+        from iadbench.analysis.statistics import statistics_of_run
+        from iadbench.views.leaderboard.statistics_table import beats_cell, p_value_text
+
+        labels: list[tuple[str, Text]] = []
+        body: list[list[str]] = []
+        for index, row in enumerate(rows.rows, start=1):
+            if row.derived:
+                continue
+            stats = statistics_of_run(row.source.path, row.source.summary)
+            if stats is None:
+                continue
+            overall = stats["bootstrap"]["overall"]
+            tests = stats["mcnemar"]
+            body.append([
+                *(_interval(overall.get(key)) for key in ("accuracy", "f1_macro")),
+                *(p_value_text(tests[name]["p_value"]) if name in tests else MISSING
+                  for name in TRIVIAL_BASELINES),
+                beats_cell(tests),
+            ])  # fmt: skip
+            labels.append((str(index), self.label(row, setup=False, not_comparable=False)))
+        if not body:
+            return None
+        level = 100 * float(stats["bootstrap"]["level"]) if stats else 95
+        versus = [f"p vs {_ABBREVIATION[name]}" for name in TRIVIAL_BASELINES]  # the cells' order
+        headers = [f"Acc {level:g}%", f"F1 {level:g}%", *versus, "Beats"]
+        return self.fill("Intervals and McNemar tests (pooled)", headers, labels, body)
+
+    def lenient(self, rows: DirectionRows) -> Table | None:
+        """Text methods' figures under the strict and the lenient parser (pooled), or ``None``.
+
+        Two lines per method: ``strict`` (the headline figures) and ``lenient`` (with the images
+        whose label the lenient rule changes).
+        """
+        labels: list[tuple[str, Text]] = []
+        body: list[list[str]] = []
+        rules: dict[str, list[str]] = {}
+        for index, row in enumerate(rows.rows, start=1):
+            lenient = row.source.summary.get("lenient") if not row.derived else None
+            if not isinstance(lenient, dict):
+                continue
+            overall = lenient.get("overall")
+            block: dict[str, Any] = overall if isinstance(overall, dict) else {}
+            # The strict figures are the row's own; only the answered share lives in the block.
+            strict = {**row.overall, "strict_accepted_rate": block.get("strict_accepted_rate")}
+            changed = block.get("changed")
+            labels += [(str(index), Text(plain_row_label(row))), ("", Text(""))]
+            body.append(["strict", *(_pct(strict.get(k)) for _, k, _ in _LENIENT_PAIRS), ""])
+            body.append(["lenient", *(_pct(block.get(k)) for _, _, k in _LENIENT_PAIRS)])
+            body[-1].append(MISSING if changed is None else str(int(changed)))
+            rule = terminal_text(str(lenient.get("rule", MISSING)))
+            rules.setdefault(rule, []).append(f"#{index}")
+        if not body:
+            return None
+        self.markdown.lenient_table()  # registers the lenient legend among the notes
+        headers = ["Parser", *(title for title, _, _ in _LENIENT_PAIRS), "Changed"]
+        table = self.fill("Text methods: strict vs lenient answer parsing (pooled)", headers,
+                          labels, body)  # fmt: skip
+        table.caption = Text(
+            "Answered = images given a label; Changed = images whose label the lenient rule "
+            "changes. Rules: " + "; ".join(f"{', '.join(n)} {r}" for r, n in rules.items()) + "."
+        )
+        table.caption_justify = "left"
+        return table
+
+    def per_category(
+        self, direction: Direction, rows: DirectionRows, header: str, key: str
+    ) -> list[Table]:
+        """One metric per category: Category | n | one column per row (``#``).
+
+        As many tables as the width needs; rows the paper reports comparably get a paper column
+        beside them.
+        """
+        categories = sorted({c for row in rows.rows for c in row.per_class})
+        counts = rows.counts_source.summary["per_class"]
+        columns: list[tuple[str, Callable[[str | None], str]]] = []
+        for index, row in enumerate(rows.rows, start=1):
+            if key == "invalid_rate" and not float(row.overall.get("invalid_rate") or 0) > 0:
+                continue
+            columns.append((f"#{index}", self._metric_of(row, key)))
+            if (
+                key != "invalid_rate"
+                and self.paper(direction, row, None) is not False
+                and (
+                    self.markdown.reference is not None
+                    and self.markdown.reference.categories(direction.test_dataset, row.method)
+                )
+            ):
+                columns.append((f"#{index}\npaper", self._paper_of(direction, row, key)))
+        names = [terminal_text(c) for c in categories] + ["mean"]
+        ns = [str(int((counts.get(c) or _first(rows.rows, c))["n"])) for c in categories]
+        ns.append(str(sum(int(m["n"]) for m in counts.values())))
+        cells_of = [[cell(c) for c in [*categories, None]] for _, cell in columns]
+        widths = [
+            max([len(c) for c in cells] + [len(line) for line in name.split("\n")])
+            for (name, _), cells in zip(columns, cells_of, strict=True)
+        ]
+        base = max(len(name) for name in names + ["Category"]) + max(len(n) for n in ns + ["n"])
+        base += table_overhead(2)
+        chunks: list[list[int]] = [[]]
+        used = base
+        for column, width in enumerate(widths):
+            if chunks[-1] and used + width + 3 > self.width:  # 3: padding and separator
+                chunks.append([])
+                used = base
+            chunks[-1].append(column)
+            used += width + 3
+        tables = []
+        for chunk in chunks if columns else []:
+            first, last = (columns[chunk[i]][0].split()[0] for i in (0, -1))
+            span = first if first == last else f"{first}–{last}"
+            part = "" if len(chunks) == 1 else f" ({span})"
+            table = new_table(f"{header} per category{part}")
+            table.add_column("Category", overflow="fold")
+            add_number_column(table, "n", ns)
+            for column in chunk:
+                add_number_column(table, columns[column][0], cells_of[column])
+            for line, name in enumerate(names):
+                table.add_row(
+                    Text(name), ns[line], *(cells_of[column][line] for column in chunk),
+                    end_section=line == len(names) - 2,
+                )  # fmt: skip
+            tables.append(table)
+        return tables
+
+    # --- cells
+
+    def label(self, row: LeaderboardRow, *, setup: bool, not_comparable: bool) -> Text:
+        """A row's label, ¶ when the paper's numbers are withheld.
+
+        With ``setup``, dim lines name the threshold policy and the training subset.
+        """
+        text = Text(plain_row_label(row))
+        if not_comparable:
+            text.append(NOT_COMPARABLE)
+        if setup and row.threshold is not None:
+            oracle = row.threshold == "oracle"
+            if oracle:
+                self.markdown.notes.markers.add(ORACLE)
+            text.append(f"\n{terminal_text(row.threshold)}{ORACLE * oracle}", style="dim")
+        if setup and row.train_split is not None:
+            text.append(f"\ntrained on {terminal_text(row.train_split)}", style="dim")
+        return text
+
+    def paper(
+        self, direction: Direction, row: LeaderboardRow, category: str | None
+    ) -> tuple[str, str] | bool | None:
+        """The paper's (Acc, F1) cells of a row.
+
+        ``False`` when withheld (another setup); ``None`` when the paper has no such number or
+        shows it in the other summary table.
+        """
+        pair = self.markdown.paper_pair(direction, row, category)
+        if pair is None:
+            return None
+        if pair[0] == f"{MISSING}{NOT_COMPARABLE}":
+            return False
+        return None if pair[0].startswith(MISSING) else pair
+
+    def _metric_of(self, row: LeaderboardRow, key: str) -> Callable[[str | None], str]:
+        def cell(category: str | None) -> str:
+            metrics = row.class_mean if category is None else row.per_class.get(category)
+            # Collapse is a per-category property: the mean row carries no marker.
+            return (
+                self.markdown.metric_cell(metrics, key, key == "accuracy" and category is not None)
+                or MISSING
+            )
+
+        return cell
+
+    def _paper_of(
+        self, direction: Direction, row: LeaderboardRow, key: str
+    ) -> Callable[[str | None], str]:
+        def cell(category: str | None) -> str:
+            pair = self.markdown.paper_pair(direction, row, category) or (MISSING, MISSING)
+            return pair[0] if key == "accuracy" else pair[1]
+
+        return cell
+
+    def fill(
+        self,
+        title: str,
+        headers: list[str],
+        labels: list[tuple[str, Text]],
+        body: list[list[str]],
+    ) -> Table:
+        """A table of ``#`` | Method | number columns.
+
+        The number columns' widths are reserved first; the Method column, whose text wraps,
+        takes what is left of the width.
+        """
+        table = new_table(title)
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("Method", overflow="fold")
+        widths = [max(len(number) for number, _ in labels)]
+        for column, header in enumerate(headers):
+            widths.append(add_number_column(table, header, [line[column] for line in body]))
+        room = self.width - sum(widths) - table_overhead(len(headers) + 2)
+        table.columns[1].max_width = max(4, room)  # narrower still: rich folds the numbers too
+        for (number, label), line in zip(labels, body, strict=True):
+            table.add_row(number, label, *line)
+        return table
+
+    def notes(self) -> Markdown | None:
+        lines = self.markdown.render_notes()
+        return Markdown("\n".join(lines)) if lines else None
+
+
+# Baseline names in the statistics table's headers (the legend spells them out).
+_ABBREVIATION = {"always-defect": "AD", "always-normal": "AN"}
+
+
+def _interval(bounds: object) -> str:
+    """``61.0–79.0`` (percent, one decimal: the terminal table's width), or ``—``."""
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        return MISSING
+    return f"{100 * float(bounds[0]):.1f}–{100 * float(bounds[1]):.1f}"
+
+
+def _first(rows: list[LeaderboardRow], category: str) -> dict[str, Any]:
+    return next(r.per_class[category] for r in rows if category in r.per_class)
+
+
+def render_terminal(
+    runs: CollectedRuns,
+    reference: PaperReference | None = None,
+    *,
+    title: str = "iadbench leaderboard",
+    width: int = DEFAULT_WIDTH,
+) -> Group:
+    """The leaderboard as rich renderables that fit ``width`` columns without cutting a cell.
+
+    Args:
+        runs: Output of :func:`~iadbench.views.leaderboard.collect.collect_runs`.
+        reference: The paper's numbers, or ``None`` for none.
+        title: Heading (printed as plain text).
+        width: Columns the tables must fit (the console's width; 80 when not a terminal).
+
+    Returns:
+        A ``Group`` to pass to ``Console.print``; the same inputs give the same output.
+    """
+    tables = _TerminalTables(runs, reference, width)
+    parts: list[RenderableType] = [
+        Text(terminal_text(title), style="bold underline"),
+        Text(f"{count_of(len(runs.runs), 'stored run')}. {LEGEND}"),
+    ]
+    parts.append(Text(""))
+    for direction, rows in tables.markdown.directions.items():
+        parts += tables.direction(direction, rows)
+    notes = tables.notes()
+    if notes is not None:
+        parts += [Text("Notes", style="bold"), notes]
+    return Group(*parts)

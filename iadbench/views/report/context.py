@@ -1,0 +1,343 @@
+"""What the HTML report shows, built from stored runs: verdicts, tables, charts, gallery.
+
+Everything here is data for the template. Strings stay raw (method names, categories, model
+text, paths): the template escapes every one of them (Jinja2 autoescape), so nothing here may
+pre-escape or mark anything safe. The only values the template prints unescaped-looking are
+``data:`` URIs, which are base64 and go into ``src`` attributes (escaped all the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from iadbench.analysis.statistics import ALPHA
+from iadbench.contract.records import DEFECT, INVALID, NORMAL
+from iadbench.views.leaderboard.collect import PREDICTIONS_FILE, CollectedRuns, StoredRun
+from iadbench.views.report import charts
+from iadbench.views.report.gallery import Gallery, Overlays, build_gallery, build_overlays
+from iadbench.views.report.predictions import Answer, read_answers
+from iadbench.views.report.verdict import (
+    BASELINES,
+    INTERVAL_METRICS,
+    Verdict,
+    bootstrap_block,
+    interval,
+    verdict,
+)
+
+METRICS = (("accuracy", "accuracy"), ("f1_macro", "macro-F1"),
+           ("balanced_accuracy", "balanced acc."), ("invalid_rate", "invalid"),
+           ("auroc", "AUROC"), ("ap", "AP"))  # fmt: skip
+CHART_METRICS = (("accuracy", "accuracy"), ("f1_macro", "macro-F1"))
+DASH = "—"
+
+
+def percent(value: Any) -> str:
+    """A fraction as a percentage with one decimal, or "—" when absent."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return DASH
+    return f"{100 * value:.1f}"
+
+
+def interval_text(bounds: tuple[float, float] | None) -> str:
+    """``[lo, hi]`` in percent, or "—"."""
+    return DASH if bounds is None else f"[{percent(bounds[0])}, {percent(bounds[1])}]"
+
+
+@dataclass
+class RunView:
+    """One run as every section shows it.
+
+    Attributes:
+        anchor: HTML id of the run (derived from its position, never from its name).
+        label: Row label (the leaderboard's: method, partial-run and differing-settings marks).
+        method: Registered method name.
+        train: ``dataset (split)``, or ``zero-shot`` for a run without training data.
+        test: ``dataset (split)`` of the images scored.
+        threshold: The threshold policy, or "—".
+        path: Run directory relative to the report's root.
+        baseline: Whether the method is one of the trivial baselines.
+        tiny: Whether the run used random-weight tiny models.
+        verdict: The verdict (see :mod:`iadbench.views.report.verdict`).
+        pooled: Pooled metrics in percent, by metric key.
+        class_mean: Class-mean metrics in percent, by metric key.
+        intervals: Pooled 95 % intervals as text, by metric key ("—" when absent).
+        per_class: Per category: metric key → percent.
+        per_class_raw: Per category: metric key → fraction (for charts).
+        per_class_intervals: Per category: metric key → interval text.
+        confusion: Truth (defect / normal) → answer (defect / normal / invalid) → count.
+        answers: The run's final answers (empty when predictions.jsonl is unreadable).
+    """
+
+    anchor: str
+    label: str
+    method: str
+    train: str
+    test: str
+    threshold: str
+    path: str
+    baseline: bool
+    tiny: bool
+    verdict: Verdict
+    pooled: dict[str, str]
+    class_mean: dict[str, str]
+    intervals: dict[str, str]
+    per_class: dict[str, dict[str, str]]
+    per_class_raw: dict[str, dict[str, float | None]]
+    per_class_intervals: dict[str, dict[str, str]]
+    confusion: dict[str, dict[str, int]]
+    answers: list[Answer] = field(repr=False)
+    gives_scores: bool = False
+    gives_text: bool = False
+
+    @property
+    def name(self) -> str:
+        """Label and direction, as legends and headings name a run."""
+        return f"{self.label}: {self.train} → {self.test}"
+
+
+@dataclass
+class TestSetView:
+    """The runs scored on one test set (same images): tables and charts that compare them.
+
+    Attributes:
+        title: ``dataset (split)``.
+        runs: The runs, baselines last.
+        categories: Categories found in any run's per-class metrics, sorted.
+        bars: Per-category bar chart (``data:`` URI).
+        curves: ROC / PR chart of the score runs, or None when there is none.
+        curve_notes: Score runs left out of the curves, and why.
+        defect_types: Rows ``(category, defect type, n, {run anchor: recall text})``.
+    """
+
+    title: str
+    runs: list[RunView]
+    categories: list[str]
+    bars: str
+    curves: str | None
+    curve_notes: list[str]
+    defect_types: list[tuple[str, str, int, dict[str, str]]]
+
+
+@dataclass
+class ReportContext:
+    """Everything the template renders.
+
+    Attributes:
+        title: Page title.
+        root: The directory the runs were collected from.
+        generated: UTC time stamp.
+        runs: Every kept run.
+        skipped: ``(relative path, reason)`` of run dirs left out.
+        test_sets: Per test set comparisons.
+        galleries: Reasoning galleries of text methods.
+        overlays: Anomaly-map overlays of runs that stored maps.
+        alpha: Significance level of the verdict.
+        baselines: The baselines' names, in the order of the verdict's comparison columns.
+    """
+
+    title: str
+    root: str
+    generated: str
+    runs: list[RunView]
+    skipped: list[tuple[str, str]]
+    test_sets: list[TestSetView]
+    galleries: list[Gallery]
+    overlays: list[Overlays]
+    alpha: float
+    baselines: tuple[str, ...] = BASELINES
+
+
+def _side(summary: Mapping[str, Any], key: str, trains: bool) -> str:
+    side = summary.get(key)
+    if not isinstance(side, Mapping):
+        return "zero-shot"
+    dataset = str(side.get("dataset", "?"))
+    split = side.get("split")
+    # A method that never trains was only paired with a training set: its split means nothing.
+    return f"{dataset} ({split})" if split is not None and (trains or key == "test") else dataset
+
+
+def _metrics(group: Any) -> dict[str, str]:
+    group = group if isinstance(group, Mapping) else {}
+    return {key: percent(group.get(key)) for key, _ in METRICS}
+
+
+def _confusion(answers: Sequence[Answer]) -> dict[str, dict[str, int]]:
+    table = {truth: dict.fromkeys((DEFECT, NORMAL, INVALID), 0) for truth in (DEFECT, NORMAL)}
+    for answer in answers:
+        table[answer.label][answer.pred] += 1
+    return table
+
+
+def _load_answers(run: StoredRun) -> list[Answer]:
+    threshold = run.summary.get("threshold_value")
+    threshold = float(threshold) if isinstance(threshold, int | float) else None
+    try:
+        return list(read_answers(run.path / PREDICTIONS_FILE, threshold))
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def run_view(run: StoredRun, index: int, root: Path) -> RunView:
+    """The view of one stored run (reads its predictions once)."""
+    from iadbench.analysis.statistics import statistics_of_run
+
+    summary: Mapping[str, Any] = run.summary
+    if "statistics" not in summary:  # stored before the block existed: computed as the runner would
+        summary = {**summary, "statistics": statistics_of_run(run.path, summary)}
+    capabilities = summary.get("capabilities")
+    capabilities = capabilities if isinstance(capabilities, Mapping) else {}
+    trains = capabilities.get("trains") is True
+    boot = bootstrap_block(summary)
+    boot_classes = boot.get("per_class") if boot is not None else None
+    boot_classes = boot_classes if isinstance(boot_classes, Mapping) else {}
+    judged = verdict(summary)
+    per_class = summary.get("per_class")
+    per_class = per_class if isinstance(per_class, Mapping) else {}
+    answers = _load_answers(run)
+    threshold = summary.get("threshold")
+    try:
+        path = run.path.relative_to(root).as_posix() or "."
+    except ValueError:
+        path = run.path.as_posix()
+    return RunView(
+        anchor=f"run-{index}",
+        label=run.label or str(summary.get("method")),
+        method=str(summary.get("method")),
+        train=_side(summary, "train", trains),
+        test=_side(summary, "test", True),
+        threshold=DASH if threshold is None else str(threshold),
+        path=path,
+        baseline=summary.get("method") in BASELINES,
+        tiny=summary.get("tiny") is True,
+        verdict=judged,
+        pooled=_metrics(summary.get("overall")),
+        class_mean=_metrics(summary.get("class_mean")),
+        intervals={
+            key: interval_text((judged.intervals or {}).get(key)) for key in INTERVAL_METRICS
+        },
+        per_class={str(cat): _metrics(group) for cat, group in per_class.items()},
+        per_class_raw={
+            str(cat): {
+                key: (float(v) if isinstance(v := group.get(key), int | float) else None)
+                for key, _ in CHART_METRICS
+            }
+            for cat, group in per_class.items()
+            if isinstance(group, Mapping)
+        },
+        per_class_intervals={
+            str(cat): {key: interval_text(interval(boot_classes.get(cat), key))
+                       for key, _ in CHART_METRICS}
+            for cat in per_class
+        },  # fmt: skip
+        confusion=_confusion(answers),
+        answers=answers,
+        gives_scores=capabilities.get("gives_scores") is True,
+        gives_text=capabilities.get("gives_text") is True,
+    )
+
+
+def _curve(run: RunView) -> charts.Curve | str:
+    """The ROC / PR points of a score run, or why there are none."""
+    from sklearn.metrics import (
+        average_precision_score,
+        precision_recall_curve,
+        roc_auc_score,
+        roc_curve,
+    )
+
+    scored = [a for a in run.answers if a.score is not None]
+    truth = [int(a.label == DEFECT) for a in scored]
+    if len(set(truth)) < 2:
+        return f"{run.name}: needs scored defect and normal images, has {len(scored)} scored"
+    scores = [a.score for a in scored]
+    fpr, tpr, _ = roc_curve(truth, scores)
+    precision, recall, _ = precision_recall_curve(truth, scores)
+    return charts.Curve(
+        run.name, list(fpr), list(tpr), list(precision), list(recall),
+        float(roc_auc_score(truth, scores)), float(average_precision_score(truth, scores)),
+    )  # fmt: skip
+
+
+def _defect_types(
+    runs: Sequence[tuple[RunView, Mapping[str, Any]]],
+) -> list[tuple[str, str, int, dict[str, str]]]:
+    rows: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
+    for view, summary in runs:
+        table = summary.get("per_defect_type")
+        if not isinstance(table, Mapping):
+            continue
+        for category, kinds in table.items():
+            for kind, cell in (kinds if isinstance(kinds, Mapping) else {}).items():
+                if not isinstance(cell, Mapping):
+                    continue
+                n, rates = rows.setdefault((str(category), str(kind)), (int(cell.get("n", 0)), {}))
+                rates[view.anchor] = percent(cell.get("rate"))
+    return [(cat, kind, n, rates) for (cat, kind), (n, rates) in sorted(rows.items())]
+
+
+def test_set_view(title: str, runs: Sequence[tuple[RunView, Mapping[str, Any]]]) -> TestSetView:
+    """Tables and charts comparing the runs scored on one test set."""
+    views = sorted((v for v, _ in runs), key=lambda v: (v.baseline, v.label, v.train))
+    categories = sorted({cat for view in views for cat in view.per_class})
+    series = [
+        (view.name, view.method,
+         {f"{cat}/{key}": view.per_class_raw.get(cat, {}).get(key)
+          for cat in categories for key, _ in CHART_METRICS})
+        for view in views
+    ]  # fmt: skip
+    curves: list[charts.Curve] = []
+    notes: list[str] = []
+    for view in views:
+        if view.gives_scores:
+            found = _curve(view)
+            (notes.append(found) if isinstance(found, str) else curves.append(found))
+    return TestSetView(
+        title=title,
+        runs=views,
+        categories=categories,
+        bars=charts.category_bars(categories, series, CHART_METRICS),
+        curves=charts.roc_pr_chart(curves) if curves else None,
+        curve_notes=notes,
+        defect_types=_defect_types(runs),
+    )
+
+
+def build_context(collected: CollectedRuns, title: str = "iadbench report") -> ReportContext:
+    """The whole report's data from the runs :func:`collect_runs` kept.
+
+    Args:
+        collected: Complete runs and the skipped ones.
+        title: Page title.
+    """
+    runs = [run_view(run, i, collected.root) for i, run in enumerate(collected.runs)]
+    by_test: dict[str, list[tuple[RunView, Mapping[str, Any]]]] = {}
+    for view, run in zip(runs, collected.runs, strict=True):
+        by_test.setdefault(view.test, []).append((view, run.summary))
+    roots = [_test_root(run.manifest) for run in collected.runs]
+    return ReportContext(
+        title=title,
+        root=collected.root.as_posix(),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        runs=runs,
+        skipped=[(collected.relative(s.path), s.reason) for s in collected.skipped],
+        test_sets=[test_set_view(name, by_test[name]) for name in sorted(by_test)],
+        galleries=[build_gallery(v, root) for v, root in zip(runs, roots, strict=True)
+                   if v.gives_text],
+        overlays=[found for v, run, root in zip(runs, collected.runs, roots, strict=True)
+                  if (found := build_overlays(v, run.path, root)) is not None],
+        alpha=ALPHA,
+    )  # fmt: skip
+
+
+def _test_root(manifest: Mapping[str, Any]) -> str | None:
+    """The test dataset's root as the manifest recorded it (absolute), or None."""
+    config = manifest.get("config")
+    test = config.get("test") if isinstance(config, Mapping) else None
+    root = test.get("root") if isinstance(test, Mapping) else None
+    return root if isinstance(root, str) else None

@@ -1,0 +1,57 @@
+"""Rendering the report context into one self-contained HTML file with Jinja2.
+
+Autoescaping is on for every template (not only ``.html`` names) and undefined names are
+errors: a method name, category, model text or path can never reach the page as markup, and a
+template typo fails the report instead of leaving a hole in it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from iadbench.contract.errors import IADBenchError
+from iadbench.views.report.context import ReportContext, build_context
+
+TEMPLATE = "report.html.j2"
+
+
+def render_html(context: ReportContext) -> str:
+    """The page for ``context`` (a complete HTML document)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    environment = Environment(
+        loader=PackageLoader("iadbench.views.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return environment.get_template(TEMPLATE).render(report=context)
+
+
+def write_report(directory: Path, output: Path | None = None, title: str | None = None) -> Path:
+    """Collect the complete runs under ``directory`` and write the HTML report.
+
+    Args:
+        directory: Searched recursively for run dirs (see ``collect_runs``).
+        output: The HTML file; default ``directory / "report.html"``.
+        title: Page title; default names the directory.
+
+    Returns:
+        The path written.
+
+    Raises:
+        IADBenchError: No complete run under ``directory``, a run that does not match its
+            seal, or ``output`` is a directory.
+    """
+    from iadbench.views.leaderboard.collect import collect_runs
+
+    output = directory / "report.html" if output is None else output
+    if output.is_dir():
+        raise IADBenchError(f"--output {output} is a directory; give a file name such as "
+                            f"{output}/report.html")  # fmt: skip
+    collected = collect_runs(directory)
+    context = build_context(collected, title or f"iadbench report: {directory}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_html(context), encoding="utf-8")
+    return output

@@ -1,0 +1,172 @@
+"""The report's verdict: does a run beat both trivial baselines, and on how many categories?
+
+It reads ``summary["statistics"]`` (bootstrap intervals and McNemar's exact test against the
+always-normal and always-defect baselines on the same images). For runs stored before the block
+existed the report passes the block :func:`iadbench.analysis.statistics.statistics_of_run` computes
+from
+their predictions (what the runner writes today); a summary with no readable block is
+``untested`` and its intervals show as "—", never a guess.
+
+A run *beats* a baseline when McNemar's p-value is below ``statistics.ALPHA`` **and** it is more
+accurate on those images (a significant difference in the wrong direction is not a win).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from iadbench.analysis.statistics import McNemarBlock, beats
+from iadbench.contract.records import TRIVIAL_BASELINES
+
+BASELINES: tuple[str, ...] = tuple(TRIVIAL_BASELINES)  # the comparisons' (and columns') order
+INTERVAL_METRICS = ("accuracy", "f1_macro", "balanced_accuracy")
+
+BEATS_BOTH = "beats both baselines"
+NOT_BOTH = "does not beat both baselines"
+UNTESTED = "untested (no statistics in summary.json)"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """McNemar's test of a run against one baseline on the same images.
+
+    Attributes:
+        baseline: ``always-normal`` or ``always-defect``.
+        p_value: Exact two-sided McNemar p-value.
+        better: Images this run gets right and the baseline wrong.
+        worse: Images the baseline gets right and this run wrong.
+        accuracy_delta: This run's accuracy minus the baseline's.
+    """
+
+    baseline: str
+    p_value: float
+    better: int
+    worse: int
+    accuracy_delta: float
+
+    @property
+    def beats(self) -> bool:
+        """Significantly (p < ALPHA) and in the right direction: :func:`statistics.beats`."""
+        block = McNemarBlock(p_value=self.p_value, better=self.better, worse=self.worse,
+                             accuracy_delta=self.accuracy_delta)  # fmt: skip
+        return beats(block) > 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the verdict section shows for one run.
+
+    Attributes:
+        status: :data:`BEATS_BOTH`, :data:`NOT_BOTH` or :data:`UNTESTED`.
+        pooled: The pooled comparisons, one per baseline found (empty when untested).
+        categories_beaten: Categories where the run beats both baselines (None: untested).
+        categories_tested: Categories with per-class tests (None: untested).
+        intervals: Pooled 95 % intervals by metric (``accuracy``, ``f1_macro``,
+            ``balanced_accuracy``); a metric without an interval is absent.
+        level: Confidence level of the intervals, e.g. 0.95 (None: no bootstrap block).
+        resamples: Bootstrap resamples B (None: no bootstrap block).
+    """
+
+    status: str
+    pooled: tuple[Comparison, ...] = ()
+    categories_beaten: int | None = None
+    categories_tested: int | None = None
+    intervals: Mapping[str, tuple[float, float]] | None = None
+    level: float | None = None
+    resamples: int | None = None
+
+    @property
+    def beats_both(self) -> bool | None:
+        """True / False, or None when untested."""
+        return None if self.status == UNTESTED else self.status == BEATS_BOTH
+
+
+def _comparison(baseline: str, raw: Any) -> Comparison | None:
+    """A comparison from its stored dict, or None when it is missing or malformed."""
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        return Comparison(
+            baseline,
+            float(raw["p_value"]),
+            int(raw["better"]),
+            int(raw["worse"]),
+            float(raw["accuracy_delta"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _comparisons(block: Any) -> tuple[Comparison, ...] | None:
+    """Both baselines' comparisons from one McNemar block, or None unless both are readable."""
+    if not isinstance(block, Mapping):
+        return None
+    found = tuple(_comparison(name, block.get(name)) for name in BASELINES)
+    if any(c is None for c in found):
+        return None
+    return tuple(c for c in found if c is not None)
+
+
+def interval(block: Any, metric: str) -> tuple[float, float] | None:
+    """``(lo, hi)`` of ``metric`` from a bootstrap group, or None when absent or malformed."""
+    if not isinstance(block, Mapping):
+        return None
+    value = block.get(metric)
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    try:
+        return float(value[0]), float(value[1])
+    except (TypeError, ValueError):
+        return None
+
+
+def bootstrap_block(summary: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """``summary["statistics"]["bootstrap"]`` when present, else None."""
+    statistics = summary.get("statistics")
+    if not isinstance(statistics, Mapping):
+        return None
+    block = statistics.get("bootstrap")
+    return block if isinstance(block, Mapping) else None
+
+
+def verdict(summary: Mapping[str, Any]) -> Verdict:
+    """The verdict of one run from its summary.
+
+    Args:
+        summary: A parsed ``summary.json``.
+
+    Returns:
+        :data:`BEATS_BOTH` when the pooled test beats both baselines, :data:`NOT_BOTH` when it
+        does not, :data:`UNTESTED` when the summary carries no readable McNemar block; with the
+        count of categories where the run beats both, and the pooled intervals.
+    """
+    statistics = summary.get("statistics")
+    statistics = statistics if isinstance(statistics, Mapping) else {}
+    boot = bootstrap_block(summary)
+    intervals = None
+    level = resamples = None
+    if boot is not None:
+        pooled_boot = boot.get("overall")
+        found = {m: interval(pooled_boot, m) for m in INTERVAL_METRICS}
+        intervals = {m: v for m, v in found.items() if v is not None}
+        level = _number(boot.get("level"))
+        raw_resamples = boot.get("resamples")
+        resamples = raw_resamples if isinstance(raw_resamples, int) else None
+    pooled = _comparisons(statistics.get("mcnemar"))
+    if pooled is None:
+        return Verdict(UNTESTED, intervals=intervals, level=level, resamples=resamples)
+    beaten = tested = None
+    per_class = statistics.get("mcnemar_per_class")
+    if isinstance(per_class, Mapping):
+        results = [_comparisons(block) for block in per_class.values()]
+        readable = [r for r in results if r is not None]
+        tested = len(readable)
+        beaten = sum(all(c.beats for c in r) for r in readable)
+    status = BEATS_BOTH if all(c.beats for c in pooled) else NOT_BOTH
+    return Verdict(status, pooled, beaten, tested, intervals, level, resamples)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -1,0 +1,39 @@
+"""The README's plugin guide, followed literally: pip-install the example and run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "iadbench-brightness-plugin"
+CLI = str(Path(sys.executable).parent / "iadbench")
+
+
+def test_installed_plugin_is_found_through_the_entry_point_group(tmp_path, data_args):
+    source = shutil.copytree(EXAMPLE, tmp_path / "src")  # pip builds in-tree: keep the repo clean
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(source)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(target), "COLUMNS": "250", "HF_HUB_OFFLINE": "1"}
+
+    listed = subprocess.run(
+        [CLI, "list", "brightness"], capture_output=True, text=True, env=env, check=True
+    )
+    assert "brightness" in listed.stdout and "iadbench-brightness-plugin" in listed.stdout
+
+    out = tmp_path / "run"
+    run = subprocess.run(
+        [CLI, "run", "--method", "brightness", "--train", "visa", "--test", "mvtec", *data_args,
+         "--out", str(out), "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "brightness" and summary["overall"]["n"] > 0

@@ -1,0 +1,205 @@
+"""The runner owns reuse and locking of trained artefacts: ``fit`` only trains (issue 10)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from iadbench.execution.planning import RunRequest, plan_run
+from iadbench.execution.registry import METHODS
+from iadbench.execution.runner import execute_run
+from iadbench.execution.training_stage import TRAINED_MARKER
+
+# fit and load append their name to calls.log in the training dir; fit can be made slow or fail.
+_PLUGIN = textwrap.dedent(
+    """
+    import os, time
+    import iadbench
+
+    def _log(workdir, what):
+        with open(workdir / "calls.log", "a") as handle:
+            handle.write(what + "\\n")
+
+    @iadbench.register_method("{name}")
+    class Counting(iadbench.MethodAdapter):
+        capabilities = iadbench.Capabilities(needs_pixels=False, trains=True)
+
+        def fit(self, samples, context):
+            _log(context.workdir, "fit")
+            time.sleep(float(os.environ.get("FIT_SECONDS", "0")))
+            if os.environ.get("FIT_FAILS"):
+                raise RuntimeError("training crashed")
+            (context.workdir / "model.txt").write_text(str(len(samples)))
+
+        {load}
+
+        def predict(self, batch):
+            return [iadbench.Prediction("defect") for _ in batch]
+    """
+)
+_LOAD = """def load(self, workdir):
+            _log(workdir, "load")
+            self.size = int((workdir / "model.txt").read_text())"""
+
+
+def _plugin(tmp_path: Path, name: str, with_load: bool = True) -> Path:
+    path = tmp_path / f"{name}.py"
+    path.write_text(_PLUGIN.format(name=name, load=_LOAD if with_load else ""))
+    return path
+
+
+def _request(tmp_path: Path, roots: dict[str, str], method: str, out: str) -> RunRequest:
+    return RunRequest(
+        method=method, train="visa", test="mvtec", data_roots=roots, out=tmp_path / out,
+        cache_dir=tmp_path / "cache", train_split="train",
+    )  # fmt: skip
+
+
+@pytest.fixture()
+def roots(synth_mvtec: Path, synth_visa: Path) -> dict[str, str]:
+    return {"mvtec": str(synth_mvtec), "visa": str(synth_visa)}
+
+
+def _calls(tmp_path: Path, method: str) -> list[str]:
+    (workdir,) = (tmp_path / "cache" / "trained" / method).iterdir()
+    return (workdir / "calls.log").read_text().split()
+
+
+def test_a_trained_configuration_is_fitted_once_then_loaded(tmp_path, roots):
+    METHODS.load_plugin_file(_plugin(tmp_path, "counting"))
+    execute_run(plan_run(_request(tmp_path, roots, "counting", "a")))
+    execute_run(plan_run(_request(tmp_path, roots, "counting", "b")))
+    assert _calls(tmp_path, "counting") == ["fit", "load"]
+    (workdir,) = (tmp_path / "cache" / "trained" / "counting").iterdir()
+    assert json.loads((workdir / TRAINED_MARKER).read_text())["finished"]
+
+
+def test_a_training_that_failed_leaves_no_marker_and_is_trained_again(tmp_path, roots, monkeypatch):
+    METHODS.load_plugin_file(_plugin(tmp_path, "crashing"))
+    monkeypatch.setenv("FIT_FAILS", "1")
+    with pytest.raises(RuntimeError, match="training crashed"):
+        execute_run(plan_run(_request(tmp_path, roots, "crashing", "a")))
+    monkeypatch.delenv("FIT_FAILS")
+    execute_run(plan_run(_request(tmp_path, roots, "crashing", "a")))
+    assert _calls(tmp_path, "crashing") == ["fit", "fit"]
+
+
+def test_an_adapter_without_load_keeps_the_older_contract(tmp_path, roots):
+    METHODS.load_plugin_file(_plugin(tmp_path, "legacy", with_load=False))
+    execute_run(plan_run(_request(tmp_path, roots, "legacy", "a")))
+    execute_run(plan_run(_request(tmp_path, roots, "legacy", "b")))
+    assert _calls(tmp_path, "legacy") == ["fit", "fit"]  # its fit decides about reuse itself
+
+
+def test_two_runs_of_one_training_configuration_at_once_train_once(tmp_path, roots):
+    plugin = _plugin(tmp_path, "slow-fit")
+    data = [arg for name, root in roots.items() for arg in ("--data", f"{name}={root}")]
+
+    def start(out: str) -> subprocess.Popen[str]:
+        command = [
+            sys.executable, "-m", "iadbench", "run", "--method", "slow-fit", "--plugin",
+            str(plugin), "--train", "visa", "--train-split", "train", "--test", "mvtec", *data,
+            "--out", str(tmp_path / out), "--cache-dir", str(tmp_path / "cache"),
+        ]  # fmt: skip
+        env = {**__import__("os").environ, "FIT_SECONDS": "2"}
+        return subprocess.Popen(command, env=env, text=True, stderr=subprocess.PIPE)
+
+    first, second = start("a"), start("b")
+    assert first.wait(timeout=120) == 0, first.stderr.read() if first.stderr else ""
+    assert second.wait(timeout=120) == 0, second.stderr.read() if second.stderr else ""
+    assert sorted(_calls(tmp_path, "slow-fit")) == ["fit", "load"]
+
+
+def test_a_method_that_needs_masks_refuses_a_training_subset_without_any(tmp_path, roots):
+    from iadbench.contract.errors import IADBenchError
+
+    request = RunRequest(
+        method="aprilgan", train="visa", test="mvtec", data_roots=roots, tiny=True,
+        train_split="train", out=tmp_path / "r", cache_dir=tmp_path / "c",
+    )  # fmt: skip
+    with pytest.raises(IADBenchError, match="trains on defect masks.*--train-split test"):
+        plan_run(request)
+
+
+def test_capabilities_that_contradict_the_class_are_refused_when_resolved(tmp_path):
+    from iadbench.execution.registry import RegistryError
+
+    plugin = tmp_path / "contradicts.py"
+    plugin.write_text(
+        "import iadbench\n"
+        "@iadbench.register_method('pixel-free-decoder')\n"
+        "class PixelFree(iadbench.MethodAdapter):\n"
+        "    capabilities = iadbench.Capabilities(needs_pixels=False)\n"
+        "    def preprocessor(self):\n"
+        "        return str\n"
+        "    def predict(self, batch, inputs=None):\n"
+        "        return []\n"
+        "@iadbench.register_method('untrained-loader')\n"
+        "class Loader(iadbench.MethodAdapter):\n"
+        "    def load(self, workdir):\n"
+        "        pass\n"
+        "    def predict(self, batch, inputs=None):\n"
+        "        return []\n"
+    )
+    METHODS.load_plugin_file(plugin)
+    with pytest.raises(RegistryError, match="preprocessor.*needs_pixels=False"):
+        METHODS.get("pixel-free-decoder")
+    with pytest.raises(RegistryError, match="load.*trains=False"):
+        METHODS.get("untrained-loader")
+
+
+def test_a_gpu_method_on_the_cpu_at_real_size_warns(tmp_path, roots, caplog):
+    plugin = tmp_path / "gpu.py"
+    plugin.write_text(
+        "import iadbench\n"
+        "@iadbench.register_method('gpu-only')\n"
+        "class GpuOnly(iadbench.MethodAdapter):\n"
+        "    capabilities = iadbench.Capabilities(needs_pixels=False, prefers_gpu=True)\n"
+        "    def predict(self, batch, inputs=None):\n"
+        "        return [iadbench.Prediction('normal') for _ in batch]\n"
+    )
+    METHODS.load_plugin_file(plugin)
+    request = _request(tmp_path, roots, "gpu-only", "r")
+    request.device = "cpu"
+    with caplog.at_level("WARNING"):
+        execute_run(plan_run(request))
+    assert "practical only on a GPU" in caplog.text
+    caplog.clear()
+    request.tiny, request.out = True, tmp_path / "tiny"
+    with caplog.at_level("WARNING"):
+        execute_run(plan_run(request))
+    assert "practical only on a GPU" not in caplog.text
+
+
+def test_the_adapter_gets_one_context_object_for_the_run(tmp_path, roots):
+    plugin = tmp_path / "context.py"
+    plugin.write_text(
+        "import iadbench\n"
+        "@iadbench.register_method('context-echo')\n"
+        "class Echo(iadbench.MethodAdapter):\n"
+        "    capabilities = iadbench.Capabilities(needs_pixels=False, trains=True)\n"
+        "    def fit(self, samples, context):\n"
+        "        (context.workdir / 'done').write_text('1')\n"
+        "    def load(self, workdir):\n"
+        "        pass\n"
+        "    def predict(self, batch, inputs=None):\n"
+        "        c = self.context\n"
+        "        text = f'{c.tiny}|{c.device}|{c.seed}|{c.artifacts_dir}|{c.workdir}'\n"
+        "        return [iadbench.Prediction('normal', text=text) for _ in batch]\n"
+    )
+    METHODS.load_plugin_file(plugin)
+    request = _request(tmp_path, roots, "context-echo", "r")
+    request.seed, request.device = 7, "cpu"
+    plan = plan_run(request)
+    outcome = execute_run(plan)
+    first = json.loads((outcome.out / "predictions.jsonl").read_text().splitlines()[0])
+    tiny, device, seed, artifacts, workdir = first["text"].split("|")
+    assert (tiny, device, seed) == ("False", "cpu", "7")
+    assert artifacts == str(outcome.out / "artifacts")
+    assert workdir == str(plan.cache_dir / "trained" / "context-echo" / plan.spec.train_hash())
+    assert (Path(workdir) / "done").exists()
