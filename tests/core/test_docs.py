@@ -30,8 +30,8 @@ NOT_MODULES = frozenset({"iadbench.methods"})
 PATH = re.compile(
     r"(?<![\w./-])((?:iadbench|methods|tests|benchmarks|examples|splits|results)/[\w./-]*)"
 )
-#: ``iadbench.x.y`` dotted names (a module, or a module then attributes).
-DOTTED = re.compile(r"(?<![\w./-])(iadbench(?:\.[A-Za-z_]\w*)+)")
+#: ``iadbench.x.y`` and ``iadbench_methods.x`` dotted names (a module, or a module then attributes).
+DOTTED = re.compile(r"(?<![\w./-])(iadbench(?:_methods)?(?:\.[A-Za-z_]\w*)+)")
 
 
 def documents() -> list[Path]:
@@ -133,3 +133,7 @@ def test_the_checks_catch_a_stale_name() -> None:
     ]
     assert missing_dotted("iadbench.contract.records.NoSuchRecord")
     assert not missing_dotted("iadbench.runs.thresholds.final_label")
+    assert named_dotted("see `iadbench_methods.qwen2vl.answer`") == {
+        "iadbench_methods.qwen2vl.answer"
+    }
+    assert missing_dotted("iadbench_methods.qwen2vl.answer")
