@@ -82,7 +82,7 @@ EXAMPLE_PLUGIN = REPO_ROOT / "examples" / "iadbench-brightness-plugin" / "iadben
 
 @pytest.fixture(scope="session")
 def plugin_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The README's example plugin as an unpackaged file that registers itself (``--plugin``)."""
+    """The plugin guide's example (docs/plugins.md), unpackaged, self-registering (``--plugin``)."""
     source = EXAMPLE_PLUGIN.read_text(encoding="utf-8")
     path = tmp_path_factory.mktemp("plugin") / "brightness_plugin.py"
     path.write_text(

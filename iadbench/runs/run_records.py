@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 
 class PredictionRecord(TypedDict):
-    """One line of ``predictions.jsonl`` (keys in this order; see the README)."""
+    """One line of ``predictions.jsonl`` (keys in this order; see docs/results.md)."""
 
     id: str
     category: str

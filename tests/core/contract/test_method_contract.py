@@ -13,7 +13,7 @@ from iadbench.execution.registry import METHODS
 from iadbench.execution.runner import execute_run
 from iadbench.runs.store import PREDICTION_KEYS
 
-# Every method registered through the entry-point group, plus the README's example plugin.
+# Every method registered through the entry-point group, plus the example of docs/plugins.md.
 # The CLIP, LR-IAD and AnomalyGPT methods build (and train) tiny models: 10-30 s each on 2 cores.
 SLOW_METHODS = {"aprilgan", "winclip", "lr-iad", "anomalygpt"}
 METHOD_NAMES = [

@@ -1,15 +1,18 @@
-"""The README's plugin guide, followed literally: pip-install the example and run it."""
+"""The plugin guide (docs/plugins.md), followed literally: pip-install the example and run it."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "iadbench-brightness-plugin"
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLE = REPO / "examples" / "iadbench-brightness-plugin"
+GUIDE = REPO / "docs" / "plugins.md"
 CLI = str(Path(sys.executable).parent / "iadbench")
 
 
@@ -37,3 +40,12 @@ def test_installed_plugin_is_found_through_the_entry_point_group(tmp_path, data_
     assert run.returncode == 0, run.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["method"] == "brightness" and summary["overall"]["n"] > 0
+
+
+def test_the_guides_registration_is_the_examples():
+    """The entry-point lines the guide shows are the ones the installed example declares."""
+    guide = GUIDE.read_text(encoding="utf-8")
+    block = re.search(r"```toml\n# pyproject.toml of the plugin[^\n]*\n(.*?)```", guide, re.S)
+    assert block is not None
+    assert block.group(1) in (EXAMPLE / "pyproject.toml").read_text(encoding="utf-8")
+    assert f"pip install ./{EXAMPLE.relative_to(REPO).as_posix()}" in guide
