@@ -18,7 +18,7 @@ from typing import Any, cast
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.records import DEFECT, INVALID, NORMAL
 from iadbench.runs.layout import MANIFEST, SUMMARY, RunLayout
-from iadbench.runs.schema import COMPLETE, summary_problem
+from iadbench.runs.schema import COMPLETE, Provenance, summary_problem
 from iadbench.runs.seal import SealProblem, seal_problem
 from iadbench.runs.thresholds import ThresholdError, final_label
 
@@ -309,6 +309,12 @@ class StoredRun:
         """The training dir the run loaded (``manifest["trained_artifacts"]``), or None."""
         value = self.manifest.get("trained_artifacts")
         return Path(value) if value else None
+
+    @property
+    def provenance(self) -> Provenance | None:
+        """Which attempts wrote the predictions (``summary["provenance"]``), or None (older)."""
+        value = self.summary.get("provenance")
+        return cast(Provenance, value) if isinstance(value, dict) else None
 
     @property
     def identity(self) -> tuple[str | int | None, ...]:

@@ -28,7 +28,7 @@ SPACE_RESERVE_BYTES = 64 * 1024
 
 
 class RunStore:
-    """Reads and writes one run directory."""
+    """Writes one run directory, and reads back its own state to resume it."""
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)

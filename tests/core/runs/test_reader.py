@@ -49,6 +49,7 @@ def test_open_run_gives_typed_access_and_decided_outcomes(tmp_path: Path) -> Non
         "m", None, "mvtec", "oracle"
     )  # fmt: skip
     assert run.threshold_value == 0.5 and run.test_fingerprint == "f" * 64
+    assert run.provenance is None  # the summary records none (written before schema 2)
     assert run.seal_problem() is None
     # Oracle records are stored undecided and decided with the summary's threshold.
     assert [(o.id, o.pred, o.outcome, o.correct) for o in run.outcomes()] == [
