@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from iadbench.analysis.metrics import ScoredRecord, compute_metrics
+from iadbench.analysis.metrics import compute_metrics
 from iadbench.analysis.statistics import (
     RESAMPLES,
     bootstrap_intervals,
@@ -36,12 +36,13 @@ from iadbench.analysis.statistics import (
     percentile_interval,
     run_statistics,
 )
+from iadbench.runs.reader import Outcome
 
 CATEGORIES = [f"category{i:02d}" for i in range(15)]
 SKLEARN_SAMPLE = 20
 
 
-def make_records(n: int, seed: int = 0) -> list[ScoredRecord]:
+def make_records(n: int, seed: int = 0) -> list[Outcome]:
     """``n`` predictions of a 75 %-accurate method with 5 % invalid answers, 15 categories."""
     rng = np.random.default_rng(seed)
     labels = rng.choice(["defect", "normal"], n, p=[0.25, 0.75])
@@ -52,11 +53,11 @@ def make_records(n: int, seed: int = 0) -> list[ScoredRecord]:
         for label, u in zip(labels.tolist(), draws.tolist(), strict=True)
     ]
     categories = rng.choice(CATEGORIES, n).tolist()
-    return [ScoredRecord(c, lab, p) for c, lab, p in zip(categories, labels.tolist(), preds,
-                                                           strict=True)]  # fmt: skip
+    rows = zip(categories, labels.tolist(), preds, strict=True)
+    return [Outcome(str(i), c, lab, p) for i, (c, lab, p) in enumerate(rows)]
 
 
-def index_bootstrap(records: list[ScoredRecord], resamples: int = RESAMPLES) -> dict[str, Any]:
+def index_bootstrap(records: list[Outcome], resamples: int = RESAMPLES) -> dict[str, Any]:
     """Pooled and per-category accuracy intervals by resampling image indices (bincount)."""
     codes = cell_codes([r.label for r in records], [r.pred for r in records])
     groups = {"": np.arange(len(records))}
@@ -72,7 +73,7 @@ def index_bootstrap(records: list[ScoredRecord], resamples: int = RESAMPLES) -> 
     return intervals
 
 
-def sklearn_bootstrap(records: list[ScoredRecord], resamples: int) -> None:
+def sklearn_bootstrap(records: list[Outcome], resamples: int) -> None:
     """The pooled group's metrics with ``compute_metrics`` on ``resamples`` index resamples."""
     labels = np.asarray([r.label for r in records])
     preds = np.asarray([r.pred for r in records])

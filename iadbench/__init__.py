@@ -5,7 +5,7 @@ Data flows one way: a dataset root is read into :class:`~iadbench.contract.recor
 adapter from the registry (``iadbench.execution.registry``) turns batches of samples into
 :class:`~iadbench.contract.records.Prediction` records, the run store appends them to
 ``predictions.jsonl``
-(``iadbench.runs.store``), ``iadbench.analysis.metrics`` summarises them into ``summary.json`` and
+(``iadbench.runs.writer``), ``iadbench.analysis.metrics`` summarises them into ``summary.json`` and
 ``iadbench.views.leaderboard`` renders stored summaries as markdown.
 """
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from iadbench.contract.records import DEFECT, INVALID, LABELS, NORMAL, AnswerRules
+from iadbench.runs.reader import Outcome
 
 # A method that gives (almost) one label to every image of a category is flagged: it cannot be
 # telling defects from normals there, whatever its accuracy says.
@@ -51,30 +52,17 @@ LENIENT_KEYS: tuple[str, ...] = (
 
 
 @dataclass
-class ScoredRecord:
-    """What metrics need of one prediction line."""
-
-    category: str
-    label: str
-    pred: str
-    score: float | None = None
-    error: str | None = None
-    text: str | None = None
-    defect_type: str | None = None  # the dataset's defect folder ("good" for normal images)
-
-
-@dataclass
 class _Columns:
     labels: list[str] = field(default_factory=list)
     preds: list[str] = field(default_factory=list)
     scores: list[float | None] = field(default_factory=list)
     errors: int = 0
 
-    def add(self, record: ScoredRecord) -> None:
-        self.labels.append(record.label)
-        self.preds.append(record.pred)
-        self.scores.append(record.score)
-        self.errors += record.error is not None
+    def add(self, outcome: Outcome) -> None:
+        self.labels.append(outcome.label)
+        self.preds.append(outcome.pred)
+        self.scores.append(outcome.score)
+        self.errors += outcome.error is not None
 
 
 def compute_metrics(
@@ -191,7 +179,7 @@ def class_mean(
     return mean
 
 
-def _lenient_group(strict: list[ScoredRecord], rule: Callable[[str], str]) -> dict[str, Any]:
+def _lenient_group(strict: list[Outcome], rule: Callable[[str], str]) -> dict[str, Any]:
     """Metrics of one group with labels re-parsed by ``rule`` (no text: the strict label)."""
     preds = [r.pred if r.text is None else rule(r.text) for r in strict]
     labels = [r.label for r in strict]
@@ -207,11 +195,11 @@ def _lenient_group(strict: list[ScoredRecord], rule: Callable[[str], str]) -> di
     }
 
 
-def lenient_summary(records: Sequence[ScoredRecord], rules: AnswerRules) -> dict[str, Any]:
+def lenient_summary(outcomes: Sequence[Outcome], rules: AnswerRules) -> dict[str, Any]:
     """The ``lenient`` block of a text method's summary.
 
     Args:
-        records: The prediction records, ``text`` filled in.
+        outcomes: One per test image, ``text`` filled in.
         rules: The method's answer rules (the adapter's ``answer_rules``).
 
     Returns:
@@ -221,26 +209,26 @@ def lenient_summary(records: Sequence[ScoredRecord], rules: AnswerRules) -> dict
         number of images whose label differs, and the metrics are those of the lenient labels.
     """
     parse = rules.parse_lenient
-    by_category: dict[str, list[ScoredRecord]] = {}
-    for record in records:
-        by_category.setdefault(record.category, []).append(record)
+    by_category: dict[str, list[Outcome]] = {}
+    for outcome in outcomes:
+        by_category.setdefault(outcome.category, []).append(outcome)
     per_class = {c: _lenient_group(rs, parse) for c, rs in sorted(by_category.items())}
     return {
         "rule": rules.lenient,
         "strict_rule": rules.strict,
-        "overall": _lenient_group(list(records), parse),
+        "overall": _lenient_group(list(outcomes), parse),
         "class_mean": class_mean(per_class, LENIENT_KEYS),
         "per_class": per_class,
     }
 
 
 def summarize(
-    records: Iterable[ScoredRecord], rules: AnswerRules | None = None
+    outcomes: Iterable[Outcome], rules: AnswerRules | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Pooled, class-mean and per-category metrics of a stream of prediction records.
+    """Pooled, class-mean and per-category metrics of a run's outcomes.
 
     Args:
-        records: The prediction records.
+        outcomes: One per test image.
         rules: For a text method, its answer rules (the adapter's ``answer_rules``): adds
             ``f1_macro_3class`` to every group and the ``lenient`` block.
 
@@ -249,13 +237,13 @@ def summarize(
         of :data:`SUMMARY_KEYS` in each group (class_mean adds ``categories``), and for a text
         method ``"lenient": {...}`` (see :func:`lenient_summary`).
     """
-    records = list(records)
+    outcomes = list(outcomes)
     three = rules is not None
     pooled = _Columns()
     by_category: dict[str, _Columns] = {}
-    for record in records:
-        pooled.add(record)
-        by_category.setdefault(record.category, _Columns()).add(record)
+    for outcome in outcomes:
+        pooled.add(outcome)
+        by_category.setdefault(outcome.category, _Columns()).add(outcome)
     if not pooled.labels:
         raise ValueError("no predictions to summarise")
     per_class = {
@@ -269,13 +257,13 @@ def summarize(
         "per_class": per_class,
     }  # fmt: skip
     if rules is not None:
-        summary["lenient"] = lenient_summary(records, rules)
-    if any(record.defect_type for record in records):
-        summary["per_defect_type"] = per_defect_type(records)
+        summary["lenient"] = lenient_summary(outcomes, rules)
+    if any(outcome.defect_type for outcome in outcomes):
+        summary["per_defect_type"] = per_defect_type(outcomes)
     return summary
 
 
-def per_defect_type(records: Iterable[ScoredRecord]) -> dict[str, dict[str, dict[str, Any]]]:
+def per_defect_type(outcomes: Iterable[Outcome]) -> dict[str, dict[str, dict[str, Any]]]:
     """Per category and defect type: images, how many were predicted defect, and that share.
 
     For a defect type the share is its recall (defects of that kind caught); for ``good``
@@ -283,18 +271,18 @@ def per_defect_type(records: Iterable[ScoredRecord]) -> dict[str, dict[str, dict
     detected, as everywhere else.
 
     Example:
-        >>> rows = [ScoredRecord("screw", "defect", "defect", defect_type="thread_top"),
-        ...         ScoredRecord("screw", "defect", "normal", defect_type="thread_top"),
-        ...         ScoredRecord("screw", "normal", "normal", defect_type="good")]
+        >>> rows = [Outcome("1", "screw", "defect", "defect", defect_type="thread_top"),
+        ...         Outcome("2", "screw", "defect", "normal", defect_type="thread_top"),
+        ...         Outcome("3", "screw", "normal", "normal", defect_type="good")]
         >>> per_defect_type(rows)["screw"]["thread_top"]
         {'n': 2, 'detected': 1, 'rate': 0.5}
     """
     counts: dict[str, dict[str, list[int]]] = {}
-    for record in records:
-        kind = record.defect_type or ("good" if record.label == NORMAL else "unknown")
-        n_detected = counts.setdefault(record.category, {}).setdefault(kind, [0, 0])
+    for outcome in outcomes:
+        kind = outcome.defect_type or ("good" if outcome.label == NORMAL else "unknown")
+        n_detected = counts.setdefault(outcome.category, {}).setdefault(kind, [0, 0])
         n_detected[0] += 1
-        n_detected[1] += record.pred == DEFECT
+        n_detected[1] += outcome.pred == DEFECT
     return {
         category: {
             kind: {"n": n, "detected": detected, "rate": detected / n}

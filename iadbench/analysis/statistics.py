@@ -38,13 +38,13 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol, TypedDict
 
 import numpy as np
 import numpy.typing as npt
 
 from iadbench.contract.records import DEFECT, INVALID, NORMAL, TRIVIAL_BASELINES
+from iadbench.runs.reader import Outcome, StoredRun
+from iadbench.runs.schema import BootstrapBlock, McNemarBlock, StatisticsBlock, as_statistics
 
 #: Bootstrap resamples per group, seed, and interval level recorded in every summary.
 RESAMPLES = 1000
@@ -60,47 +60,6 @@ _CODES = {(t, p): 3 * i + j for i, t in enumerate(_TRUTHS) for j, p in enumerate
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
-
-
-class Outcome(Protocol):
-    """What the statistics need of one prediction (``metrics.ScoredRecord`` has it)."""
-
-    @property
-    def category(self) -> str: ...  # noqa: D102
-    @property
-    def label(self) -> str: ...  # noqa: D102
-    @property
-    def pred(self) -> str: ...  # noqa: D102
-
-
-class McNemarBlock(TypedDict):
-    """One McNemar test as ``summary.json`` holds it."""
-
-    p_value: float
-    better: int
-    worse: int
-    accuracy_delta: float
-
-
-class BootstrapBlock(TypedDict):
-    """``summary["statistics"]["bootstrap"]``: [lo, hi] per metric and group."""
-
-    resamples: int
-    seed: int
-    level: float
-    unit: str
-    interval: str
-    overall: dict[str, list[float] | None]
-    class_mean: dict[str, list[float] | None]
-    per_class: dict[str, dict[str, list[float] | None]]
-
-
-class StatisticsBlock(TypedDict):
-    """``summary["statistics"]``."""
-
-    bootstrap: BootstrapBlock
-    mcnemar: dict[str, McNemarBlock]
-    mcnemar_per_class: dict[str, dict[str, McNemarBlock]]
 
 
 # --- confusion cells and the metrics of metrics.py ------------------------------------------------
@@ -313,7 +272,7 @@ def mcnemar_exact(a_correct: npt.ArrayLike, b_correct: npt.ArrayLike) -> McNemar
 
 def correct(outcomes: Sequence[Outcome]) -> BoolArray:
     """Per image, whether its prediction is right (an invalid answer never is)."""
-    return np.asarray([o.pred == o.label for o in outcomes], dtype=bool)
+    return np.asarray([o.correct for o in outcomes], dtype=bool)
 
 
 def versus_baselines(outcomes: Sequence[Outcome]) -> dict[str, McNemarBlock]:
@@ -373,69 +332,25 @@ def run_statistics(
     }
 
 
-def as_statistics(value: Any) -> StatisticsBlock | None:
-    """``value`` when it is shaped like a ``statistics`` block, else ``None`` (older summaries)."""
-    if (
-        isinstance(value, dict)
-        and isinstance(value.get("bootstrap"), dict)
-        and isinstance(value.get("mcnemar"), dict)
-        and isinstance(value.get("mcnemar_per_class"), dict)
-    ):
-        return value  # type: ignore[return-value]
-    return None
-
-
 # --- stored runs ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StoredOutcome:
-    """One line of a stored ``predictions.jsonl`` with its final label."""
-
-    id: str
-    category: str
-    label: str
-    pred: str
-
-
-def stored_outcomes(predictions_path: Path, threshold_value: float | None) -> list[StoredOutcome]:
-    """The predictions of a stored run, labels decided as the summary decided them.
-
-    Args:
-        predictions_path: The run's ``predictions.jsonl``.
-        threshold_value: ``summary["threshold_value"]``: an oracle run stores scored records with
-            ``pred`` null, and its summary decided them with this threshold.
-
-    Raises:
-        IADBenchError: A line is not valid JSON, or a record cannot be given a label.
-    """
-    from iadbench.runs.run_records import stored_answer
-    from iadbench.runs.store import PredictionLog
-
-    return [
-        StoredOutcome(
-            str(r["id"]), str(r["category"]), str(r["label"]), stored_answer(r, threshold_value)
-        )
-        for r in PredictionLog(predictions_path).iter_records()
-    ]
-
-
-def statistics_of_run(run_dir: Path, summary: Mapping[str, Any]) -> StatisticsBlock | None:
+def statistics_of_run(run: StoredRun) -> StatisticsBlock | None:
     """A stored run's statistics: its summary's block, else computed from its predictions.
 
     Summaries written before the block existed stay valid (and sealed); their statistics are
-    computed here from the same ``predictions.jsonl`` with the same seed and B, which gives what
-    the runner would have written. ``None`` when the predictions do not match the summary's
-    image count (they cannot be the ones it was computed from).
+    computed here from the same predictions with the same seed and B, which gives what the runner
+    would have written. ``None`` when the predictions do not match the summary's image count
+    (they cannot be the ones it was computed from).
+
+    Raises:
+        IADBenchError: A prediction line is not valid JSON.
+        ThresholdError: A record stored undecided cannot be decided.
     """
-    if (block := as_statistics(summary.get("statistics"))) is not None:
+    if (block := as_statistics(run.summary.get("statistics"))) is not None:
         return block
-    threshold_value = summary.get("threshold_value")
-    outcomes = stored_outcomes(
-        run_dir / "predictions.jsonl",
-        float(threshold_value) if isinstance(threshold_value, (int, float)) else None,
-    )
-    overall = summary.get("overall")
+    outcomes = run.outcomes()
+    overall = run.summary.get("overall")
     if not outcomes or not isinstance(overall, dict) or overall.get("n") != len(outcomes):
         return None
     return run_statistics(outcomes)

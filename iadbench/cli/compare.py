@@ -6,7 +6,7 @@ import json
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,7 +15,8 @@ from iadbench.cli.app import RESULTS, app, handles_user_errors
 from iadbench.contract.errors import IADBenchError
 
 if TYPE_CHECKING:
-    from iadbench.analysis.statistics import McNemarResult, StoredOutcome
+    from iadbench.analysis.statistics import McNemarResult
+    from iadbench.runs.reader import Outcome, StoredRun
 
 _LEGEND = (
     "A only / B only = images only A / only B gets right (an invalid answer is wrong). "
@@ -26,32 +27,21 @@ _LEGEND = (
 
 @dataclass(frozen=True)
 class ComparedRun:
-    """A complete, sealed run dir and its final labels."""
+    """A complete, sealed stored run and its final labels."""
 
-    path: Path
-    summary: dict[str, Any]
-    manifest: dict[str, Any]
-    outcomes: list[StoredOutcome]
+    run: StoredRun
+    outcomes: list[Outcome]
 
     @property
     def title(self) -> str:
         """``lr-iad  runs/a  (visa/train → mvtec/all, threshold —)`` for the header."""
-        s = self.summary
-        train = s.get("train")
-        source = "zero-shot" if not isinstance(train, dict) else (
-            f"{train.get('dataset')}/{train.get('split')}"
+        run = self.run
+        source = "zero-shot" if run.train_dataset is None else (
+            f"{run.train_dataset}/{run.train_split}"
         )  # fmt: skip
-        test = f"{s['test']['dataset']}/{s['test']['split']}"
-        threshold = s.get("threshold") or "—"
-        return _plain(f"{s['method']}  {self.path}  ({source} → {test}, threshold {threshold})")
-
-    @property
-    def test_fingerprint(self) -> str | None:
-        """The manifest's fingerprint of the test images (None when not recorded)."""
-        config = self.manifest.get("config")
-        test = config.get("test") if isinstance(config, dict) else None
-        value = test.get("fingerprint") if isinstance(test, dict) else None
-        return value if isinstance(value, str) else None
+        test = f"{run.test_dataset}/{run.test_split}"
+        return _plain(f"{run.method}  {run.path}  ({source} → {test}, threshold "
+                      f"{run.threshold or '—'})")  # fmt: skip
 
 
 def _plain(text: str) -> str:
@@ -63,52 +53,37 @@ def load_compared_run(path: Path) -> ComparedRun:
     """A complete run dir whose summary matches its seal, with its final labels.
 
     Raises:
-        IADBenchError: Not a run dir, not complete, or its records do not hold together.
+        IADBenchError: Not a complete run dir, or its records do not hold together.
     """
-    from iadbench.analysis.statistics import stored_outcomes
-    from iadbench.runs.run_records import seal_problem, summary_problem
-    from iadbench.runs.store import RunStore
+    from iadbench.runs.reader import UnusableRun, open_run
 
-    if not path.is_dir():
-        raise IADBenchError(f"{path} is not a directory; pass a run dir (holding summary.json).")
-    store = RunStore(path)
-    manifest, summary = store.read_manifest(), store.read_summary()
-    if manifest is None or summary is None:
+    try:
+        run = open_run(path)
+    except UnusableRun as unusable:
         raise IADBenchError(
-            f"{path} holds no {'manifest.json' if manifest is None else 'summary.json'}: "
-            "not a finished run dir (run `iadbench run` to completion first)."
-        )
-    if manifest.get("status") != "complete":
-        raise IADBenchError(
-            f"{path} is not complete (status {manifest.get('status')!r}); finish it with the "
-            "same `iadbench run` command first."
-        )
-    if problem := summary_problem(summary) or seal_problem(summary, store.predictions_path):
-        raise IADBenchError(f"{path}: summary.json {problem}.")
-    value = summary.get("threshold_value")
-    outcomes = stored_outcomes(
-        store.predictions_path, float(value) if isinstance(value, (int, float)) else None
-    )
-    return ComparedRun(path, summary, manifest, outcomes)
+            f"{path}: {unusable.reason}; compare needs the dir of a complete run (finish it with "
+            "its `iadbench run` command first)."
+        ) from None
+    if problem := run.seal_problem():
+        raise IADBenchError(f"{path}: {problem}.")
+    return ComparedRun(run, run.outcomes())
 
 
-def paired_outcomes(
-    a: ComparedRun, b: ComparedRun
-) -> tuple[list[StoredOutcome], list[StoredOutcome]]:
+def paired_outcomes(a: ComparedRun, b: ComparedRun) -> tuple[list[Outcome], list[Outcome]]:
     """Both runs' outcomes in A's image order, after checking they are the same test images.
 
     Raises:
         IADBenchError: Different test dataset or split, different fingerprints, different image
             ids, or an image labelled differently.
     """
-    sides = [(r.summary["test"]["dataset"], r.summary["test"]["split"]) for r in (a, b)]
+    sides = [(r.run.test_dataset, r.run.test_split) for r in (a, b)]
     if sides[0] != sides[1]:
         raise IADBenchError(
             f"A was scored on {'/'.join(sides[0])} and B on {'/'.join(sides[1])}: McNemar's test "
             "compares two methods on the same test images. Compare runs of one test set and split."
         )
-    if None not in (a.test_fingerprint, b.test_fingerprint) and (
-        a.test_fingerprint != b.test_fingerprint
+    if None not in (a.run.test_fingerprint, b.run.test_fingerprint) and (
+        a.run.test_fingerprint != b.run.test_fingerprint
     ):
         raise IADBenchError(
             "A and B were scored on different test images (their test fingerprints differ: "
@@ -134,19 +109,17 @@ def paired_outcomes(
     return a.outcomes, [b_by_id[o.id] for o in a.outcomes]
 
 
-def _groups(
-    a: list[StoredOutcome], b: list[StoredOutcome]
-) -> dict[str, tuple[list[StoredOutcome], list[StoredOutcome]]]:
+def _groups(a: list[Outcome], b: list[Outcome]) -> dict[str, tuple[list[Outcome], list[Outcome]]]:
     """``pooled`` and each category (sorted): the paired outcomes of that group."""
-    groups: dict[str, tuple[list[StoredOutcome], list[StoredOutcome]]] = {"pooled": (a, b)}
+    groups: dict[str, tuple[list[Outcome], list[Outcome]]] = {"pooled": (a, b)}
     for category in sorted({o.category for o in a}):
         pick = [i for i, o in enumerate(a) if o.category == category]
         groups[category] = ([a[i] for i in pick], [b[i] for i in pick])
     return groups
 
 
-def _accuracy(outcomes: list[StoredOutcome]) -> float:
-    return sum(o.pred == o.label for o in outcomes) / len(outcomes)
+def _accuracy(outcomes: list[Outcome]) -> float:
+    return sum(o.correct for o in outcomes) / len(outcomes)
 
 
 def _verdict(test: McNemarResult, alpha: float) -> str:
@@ -204,11 +177,11 @@ def compare(
         for name, (ga, gb, t) in tests.items()
     ]  # fmt: skip
     headers = ["group", "n", "Acc A %", "Acc B %", "A only", "B only", "p"]
-    test = a_run.summary["test"]
     typer.echo(f"A: {a_run.title}\nB: {b_run.title}")
     typer.echo(
-        _plain(f"Same {len(a)} test images ({test['dataset']}/{test['split']}), matched by id.")
-    )
+        _plain(f"Same {len(a)} test images ({a_run.run.test_dataset}/{a_run.run.test_split}), "
+               "matched by id.")
+    )  # fmt: skip
     typer.echo("")
     typer.echo(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
                         colalign=["left"] + ["right"] * 6))  # fmt: skip

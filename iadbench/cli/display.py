@@ -96,7 +96,7 @@ def summary_table(summary: dict[str, Any], width: int | None = None) -> Table:
     The table fits ``width`` columns (the console's by default; 80 when it is not a terminal):
     number columns keep their width, category names wrap, and no cell is cut to "…".
     """
-    from iadbench.runs.run_records import train_source
+    from iadbench.runs.schema import train_source
     from iadbench.views.leaderboard.escape import terminal_text
     from iadbench.views.leaderboard.terminal import add_number_column, new_table, table_overhead
 

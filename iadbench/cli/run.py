@@ -175,7 +175,7 @@ def matrix(
 
 
 def _print_cell(outcome: RunOutcome) -> None:
-    from iadbench.runs.run_records import train_source
+    from iadbench.runs.schema import train_source
 
     summary = outcome.summary
     overall = summary["overall"]

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from iadbench.contract.records import NORMAL, Sample
-from iadbench.runs.store import PredictionLog
 from iadbench.runs.thresholds import ThresholdError, ThresholdPolicy, best_f1_threshold
+from iadbench.runs.writer import PredictionLog
 
 
 def calibrate(

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from iadbench.contract.artifacts import map_path
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.method import MethodAdapter, RunContext
 from iadbench.contract.options import build_options, option_text, tiny_values
@@ -33,7 +34,6 @@ from iadbench.contract.records import NORMAL, Sample
 from iadbench.data.base import IMAGE_SUFFIXES
 from iadbench.execution.predict_loop import predict_batches
 from iadbench.execution.registry import METHODS
-from iadbench.runs.store import map_path
 from iadbench.runs.thresholds import DEFAULT_POLICY, final_label, parse_policy
 
 #: Columns of every output row, in order (CSV header; JSONL keys).
@@ -169,22 +169,18 @@ def _trained_dir_by_hash(request: PredictRequest) -> Path:
 
 
 def _from_run(run_dir: Path) -> Predictor:
-    from iadbench.views.leaderboard.collect import MANIFEST_FILE, SUMMARY_FILE
+    from iadbench.runs.reader import UnusableRun, open_run
 
     try:
-        manifest = json.loads((run_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
-        summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        run = open_run(run_dir)
+    except UnusableRun as unusable:
         raise IADBenchError(
-            f"--from-run {run_dir}: no readable {MANIFEST_FILE} and {SUMMARY_FILE} there ({exc}); "
-            "give the dir of a complete run"
+            f"--from-run {run_dir}: {unusable.reason}; give the dir of a complete run (finish a "
+            "started one with the same `iadbench run` command first)"
         ) from None
-    if manifest.get("status") != "complete":
-        raise IADBenchError(
-            f"--from-run {run_dir}: the run is {manifest.get('status')!r}, not complete; finish it "
-            "with the same `iadbench run` command first"
-        )
-    config = manifest["config"]
+    if (problem := run.seal_problem()) and not problem.unsealed:
+        raise IADBenchError(f"--from-run {run_dir}: {problem}; its threshold cannot be trusted")
+    config = run.config
     adapter_cls = METHODS.get(config["method"])
     if adapter_cls.version != config["method_version"]:
         raise IADBenchError(
@@ -194,7 +190,6 @@ def _from_run(run_dir: Path) -> Predictor:
     options = build_options(
         adapter_cls.Options, {k: option_text(v) for k, v in config["options"].items()}
     )
-    trained = manifest.get("trained_artifacts")
     references = {}
     if adapter_cls.reference_shots(options) > 0:
         references = _run_references(run_dir, config)
@@ -204,11 +199,11 @@ def _from_run(run_dir: Path) -> Predictor:
         options,
         bool(config["tiny"]),
         int(config["seed"]),
-        summary.get("threshold"),
-        summary.get("threshold_value"),
-        Path(trained) if trained else None,
+        run.threshold,
+        run.threshold_value,
+        run.trained_artifacts,
         f"run {run_dir}",
-        str(summary["test"]["dataset"]),
+        run.test_dataset,
         references,
     )
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from iadbench.contract.errors import IADBenchError, RunConflictError
 from iadbench.execution.planning import PlannedRun
-from iadbench.runs.run_records import seal_problem
-from iadbench.runs.store import RunStore
+from iadbench.runs.layout import MANIFEST
+from iadbench.runs.seal import seal_problem
+from iadbench.runs.writer import RunStore
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def inspect_run_dir(store: RunStore, plan: PlannedRun) -> RunDirState:
             # method's answers under this one.
             return _replace_or_refuse(
                 plan,
-                f"{plan.out} holds predictions but no manifest.json, so nothing says which "
+                f"{plan.out} holds predictions but no {MANIFEST}, so nothing says which "
                 "configuration made them and they cannot be resumed.",
             )
         return RunDirState(None)

@@ -5,7 +5,8 @@ takes the
 run dir's lock, asks :mod:`iadbench.execution.reuse` what the dir holds, runs the training stage
 (:mod:`iadbench.execution.training_stage`), predicts what is missing
 (:mod:`iadbench.execution.predict_loop`), and
-writes the records through :mod:`iadbench.runs.run_records`.
+writes the records through :mod:`iadbench.runs.writer` (built by
+:mod:`iadbench.execution.summaries`).
 """
 
 from __future__ import annotations
@@ -28,18 +29,10 @@ from iadbench.execution.distributed import process_group
 from iadbench.execution.planning import PlannedRun, batch_size, references_by_category, trained_dir
 from iadbench.execution.reuse import inspect_run_dir
 from iadbench.execution.sharding import predict_missing
+from iadbench.execution.summaries import build_manifest, build_summary, with_status
 from iadbench.execution.training_stage import fit_stage
-from iadbench.runs.run_records import (
-    attempt_entry,
-    build_manifest,
-    build_summary,
-    now,
-    previous_attempts,
-    provenance,
-    seal_summary,
-)
-from iadbench.runs.store import RunStore
 from iadbench.runs.thresholds import TRAINING_DATA_POLICIES, parse_policy
+from iadbench.runs.writer import RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +101,7 @@ def _compute(
         tiny=spec.tiny,
         device=device,
         seed=spec.seed,
-        artifacts_dir=plan.out / "artifacts",
+        artifacts_dir=store.layout.artifacts,
         workdir=trained_dir(plan) if caps.trains else None,
         references=references_by_category(plan.data.references or []),
     )
@@ -119,26 +112,15 @@ def _compute(
             "(--device cuda on a GPU machine, or --tiny for a quick check).",
             spec.method,
         )
-    manifest = build_manifest(plan, adapter, n_test=len(test_samples))
-    manifest["processes"] = group.world_size
-    manifest["content_fingerprints"] = plan.data.content or (previous or {}).get(
-        "content_fingerprints"
+    manifest = build_manifest(
+        plan,
+        adapter,
+        n_test=len(test_samples),
+        previous=previous,
+        processes=group.world_size,
+        batch_size=batch_size(plan),
+        predictions_at_start=len(store.finished_ids()) if group.is_main else -1,
     )
-    if previous is not None:  # resuming
-        manifest["created"] = previous.get("created", manifest["created"])
-    attempts = previous_attempts(previous)
-    attempts.append(
-        attempt_entry(
-            len(attempts) + 1,
-            versions=manifest["versions"],
-            git=manifest["git"],
-            device=adapter.device,
-            processes=group.world_size,
-            batch_size=batch_size(plan),
-            predictions_at_start=len(store.finished_ids()) if group.is_main else -1,
-        )
-    )
-    manifest["attempts"] = attempts
     if group.is_main:
         store.write_manifest(manifest)
         store.hold_space_reserve()
@@ -178,12 +160,13 @@ def _compute(
             threshold_value = threshold
             if policy is not None and policy.kind == "oracle":
                 threshold_value = oracle_threshold(store.predictions, {s.id for s in test_samples})
-            summary = build_summary(plan, store, test_samples, threshold_value, calibration)
-            summary["provenance"] = provenance(attempts, len(store.finished_ids()))
-            store.write_summary(seal_summary(summary, store.predictions_path))
+            store.write_summary(
+                build_summary(plan, store, test_samples, threshold_value, calibration,
+                              manifest.get("attempts", []))
+            )  # fmt: skip
             # describe() again: what the adapter resolved while working (device, dtype, training).
             manifest["method"]["resolved"] = adapter.describe()
-            store.write_manifest({**manifest, "status": "complete", "updated": now()})
+            store.write_manifest(with_status(manifest, "complete"))
             store.release_space_reserve()
     except KeyboardInterrupt:
         if group.is_main:
@@ -213,9 +196,7 @@ def _record_stop(
     Best effort: on a full disk even this small write can fail, and that must not replace the
     message the user needs. A ``running`` manifest that no process holds is resumed like any other.
     """
-    record = {**manifest, "status": status, "updated": now()}
-    if error is not None:
-        record["error"] = error
+    record = with_status(manifest, status, error)
     try:
         store.write_manifest(record)
     except OSError:  # the disk is full: the reserve written at the start makes room

@@ -18,7 +18,7 @@ from iadbench.execution.distributed import process_group
 from iadbench.execution.planning import PlannedRun, batch_size
 from iadbench.execution.predict_loop import predict_batches
 from iadbench.runs.runspec import ZERO_SHOT
-from iadbench.runs.store import PredictionLog, prediction_record
+from iadbench.runs.writer import PredictionLog, prediction_line
 
 
 def predict_missing(
@@ -64,7 +64,7 @@ def predict_missing(
     ):
         target.append(
             [
-                prediction_record(s, p, threshold, undecided=undecided)
+                prediction_line(s, p, threshold, undecided=undecided)
                 for s, p in zip(batch, predictions, strict=True)
             ]
         )

@@ -30,8 +30,8 @@ from iadbench.contract.method import FitContext, MethodAdapter, RunContext
 from iadbench.contract.records import Sample
 from iadbench.execution.distributed import is_main_process
 from iadbench.execution.planning import PlannedRun, trained_dir
-from iadbench.runs.run_records import now
-from iadbench.runs.store import write_json_atomic
+from iadbench.runs.schema import now
+from iadbench.runs.writer import write_json_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -242,8 +242,8 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
 
 
 def map_path(artifacts_dir: Path, sample: Sample) -> Path:
-    """Where the anomaly-map PNG of a sample goes (:func:`iadbench.runs.store.map_path`)."""
-    from iadbench.runs.store import map_path as stored_map_path
+    """Where the anomaly-map PNG of a sample goes (:func:`iadbench.contract.artifacts.map_path`)."""
+    from iadbench.contract.artifacts import map_path as stored_map_path
 
     return stored_map_path(artifacts_dir, sample.id)
 

@@ -9,6 +9,7 @@ a lazy import is still a dependency.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,17 +53,12 @@ CORE = module_files(REPO / "iadbench", "iadbench")
 #: Violations that the layered core still has, while issue 17 removes them. A ratchet: a new
 #: violation fails, and so does a listed one that is gone (delete it from here). Empty when done.
 STILL_TO_REMOVE: set[str] = {
-    "iadbench.execution.predict (execution) imports iadbench.views.leaderboard.collect (views)",
-    "iadbench.runs.run_records (runs) imports iadbench.analysis.metrics (analysis)",
-    "iadbench.runs.run_records (runs) imports iadbench.analysis.statistics (analysis)",
-    "iadbench.runs.run_records (runs) imports iadbench.execution.planning (execution)",
     "iadbench.cli.demo imports iadbench_methods.lr_iad.learning_proof",
     "fan-out iadbench.cli.run 12",
     "fan-out iadbench.execution.planning 12",
     "fan-out iadbench.execution.predict 17",
     "fan-out iadbench.execution.runner 15",
     "iadbench_methods.anomalygpt.adapter imports iadbench.data.splits",
-    "iadbench_methods.aprilgan.adapter imports iadbench.runs.store",
     "iadbench_methods.lr_iad.data imports iadbench.data.splits",
     "iadbench_methods.lr_iad.learning_proof imports iadbench.execution.planning",
     "iadbench_methods.lr_iad.learning_proof imports iadbench.execution.training_stage",
@@ -146,6 +142,44 @@ def test_methods_use_only_the_public_surface() -> None:
     assert beyond_ratchet(offenders, lambda v: v.startswith("iadbench_methods.")) == ([], [])
 
 
+def spelled_run_dir_names(path: Path) -> list[str]:
+    """The run-dir names (:data:`iadbench.runs.layout.RUN_DIR_NAMES`) a module spells as paths.
+
+    A string constant counts when it is such a name or holds one as a path component
+    (``"summary.json"``, ``"runs/x/predictions.jsonl"``); prose that merely mentions a file (an
+    error message telling the user which file is wrong, a docstring) does not: it reads nothing.
+    """
+    from iadbench.runs.layout import RUN_DIR_NAMES
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return sorted(
+        f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}:{node.lineno} "
+        f"spells {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and set(re.split(r"[/\\]", node.value.strip())) & set(RUN_DIR_NAMES)
+    )
+
+
+def test_only_the_run_layer_spells_run_dir_names() -> None:
+    """Every reader and writer of a run dir goes through ``iadbench.runs`` (its layout, reader)."""
+    outside = {name: path for name, path in CORE.items() if not name.startswith("iadbench.runs")}
+    methods = module_files(REPO / "methods", "iadbench_methods")
+    found = [hit for path in [*outside.values(), *methods.values()] for hit in
+             spelled_run_dir_names(path)]  # fmt: skip
+    assert found == []
+
+
 # --- the rules catch what they are for -----------------------------------------------------------
 
 
@@ -167,6 +201,21 @@ def test_an_upward_import_is_caught(tmp_path: Path) -> None:
         ]
     finally:
         CORE = saved
+
+
+@pytest.mark.parametrize(
+    ("source", "caught"),
+    [
+        ('PATH = run_dir / "predictions.jsonl"\n', True),
+        ('names = {"manifest.json", "x"}\n', True),
+        ('p = f"{root}/summary.json"\n', True),
+        ('"""Reads summary.json."""\nmessage = "no summary.json there"\n', False),
+    ],
+)
+def test_a_spelled_run_dir_name_is_caught(tmp_path: Path, source: str, caught: bool) -> None:
+    path = tmp_path / "probe.py"
+    path.write_text(source, encoding="utf-8")
+    assert bool(spelled_run_dir_names(path)) is caught
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ Example:
 
 from __future__ import annotations
 
-from iadbench.views.leaderboard.collect import CollectedRuns, SkippedRun, StoredRun, collect_runs
+from iadbench.runs.reader import StoredRun
+from iadbench.views.leaderboard.collect import CollectedRuns, SkippedRun, collect_runs
 from iadbench.views.leaderboard.escape import escape_markdown
 from iadbench.views.leaderboard.markdown import render_leaderboard
 from iadbench.views.leaderboard.reference import (

@@ -1,9 +1,10 @@
-"""Find stored runs under a directory and load what the leaderboard needs from them.
+"""Find stored runs under a directory, keep one per configuration, and label their rows.
 
 A stored run is a directory holding ``summary.json`` and ``manifest.json`` (written by the run
-store). Only runs whose manifest says ``"complete"`` are kept: a half-finished run would put
-numbers of a subset of the test images beside full ones. Everything that is not kept is listed
-in :attr:`CollectedRuns.skipped` with the reason, so the leaderboard can say what it left out.
+store), read by :func:`iadbench.runs.reader.open_run`. Only runs whose manifest says
+``"complete"`` are kept: a half-finished run would put numbers of a subset of the test images
+beside full ones. Everything that is not kept is listed in :attr:`CollectedRuns.skipped` with the
+reason, so the leaderboard can say what it left out.
 """
 
 from __future__ import annotations
@@ -11,17 +12,15 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from iadbench.contract.errors import IADBenchError
-from iadbench.runs.run_records import seal_problem, summary_problem
+from iadbench.runs.layout import MANIFEST, SUMMARY, holds_summary
+from iadbench.runs.reader import StoredRun, UnusableRun, open_run
+from iadbench.runs.schema import COMPLETE
 
-SUMMARY_FILE = "summary.json"
-MANIFEST_FILE = "manifest.json"
-PREDICTIONS_FILE = "predictions.jsonl"
-COMPLETE = "complete"
 _HASH_PREFIX = 8
 
 
@@ -36,102 +35,6 @@ class SkippedRun:
 
     path: Path
     reason: str
-
-
-@dataclass(frozen=True)
-class StoredRun:
-    """One complete stored run.
-
-    Attributes:
-        path: The run directory.
-        summary: The parsed ``summary.json``.
-        manifest: The parsed ``manifest.json``.
-        label: Row label (raw, not escaped): the method name, ``(first N/category)`` for a
-            partial run (``--limit``), and ``[key=value, ...]`` naming the settings that differ
-            when another kept run has the same :attr:`identity` (``[hash8]`` without them).
-    """
-
-    path: Path
-    summary: dict[str, Any]
-    manifest: dict[str, Any]
-    label: str = ""
-
-    @property
-    def method(self) -> str:
-        """Registered method name."""
-        return str(self.summary["method"])
-
-    @property
-    def config_hash(self) -> str:
-        """Content hash of the run's configuration."""
-        return str(self.summary["config_hash"])
-
-    @property
-    def train_dataset(self) -> str | None:
-        """Dataset the method trained on; None for a zero-shot run (``summary["train"]`` null).
-
-        Runs stored before zero-shot runs were keyed by their test set alone name the dataset
-        they were paired with.
-        """
-        train = self.summary["train"]
-        return None if train is None else str(train["dataset"])
-
-    @property
-    def train_split(self) -> str | None:
-        """Split of the training dataset, as recorded; None for a zero-shot run."""
-        train = self.summary["train"]
-        return None if train is None else str(train["split"])
-
-    @property
-    def trains(self) -> bool:
-        """Whether the method has a training stage (``capabilities.trains``; missing: no)."""
-        capabilities = self.summary.get("capabilities")
-        return isinstance(capabilities, dict) and capabilities.get("trains") is True
-
-    @property
-    def shown_train_split(self) -> str | None:
-        """The training split where it means something: ``None`` for a method that never trains."""
-        return self.train_split if self.trains else None
-
-    @property
-    def test_dataset(self) -> str:
-        """Dataset the method was scored on."""
-        return str(self.summary["test"]["dataset"])
-
-    @property
-    def test_split(self) -> str:
-        """Split of the test dataset."""
-        return str(self.summary["test"]["split"])
-
-    @property
-    def threshold(self) -> str | None:
-        """Threshold policy (``fixed:0.5``, ``calibrated``, ``oracle``) or ``None``."""
-        value = self.summary.get("threshold")
-        return None if value is None else str(value)
-
-    @property
-    def tiny(self) -> bool:
-        """Whether the run used random-weight tiny models: ``summary["tiny"]`` alone decides.
-
-        The runner records ``false`` for a method that builds no model even under ``--tiny``.
-        """
-        return self.summary.get("tiny") is True
-
-    @property
-    def limit(self) -> int | None:
-        """``--limit N`` of a partial run (the first N test images per category), else None."""
-        value = self.summary.get("limit")
-        return value if isinstance(value, int) else None
-
-    @property
-    def identity(self) -> tuple[str | int | None, ...]:
-        """What a reader takes a row to mean: method, data, threshold and ``--limit``.
-
-        Train and test dataset and split; a partial run is another row. The training split
-        counts only for methods that train, as only they show it.
-        """
-        return (self.method, self.train_dataset, self.shown_train_split,
-                self.test_dataset, self.test_split, self.threshold, self.limit)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -188,7 +91,7 @@ def collect_runs(directory: Path) -> CollectedRuns:
         run_or_reason = _load_run(run_dir)
         if isinstance(run_or_reason, str):
             skipped.append(SkippedRun(run_dir, run_or_reason))
-        elif problem := seal_problem(run_or_reason.summary, run_dir / PREDICTIONS_FILE):
+        elif problem := run_or_reason.seal_problem():
             unsealed.append(f"{_relative(directory, run_dir)}: {problem}")
         else:
             loaded.append(run_or_reason)
@@ -205,8 +108,8 @@ def collect_runs(directory: Path) -> CollectedRuns:
     if not kept:
         detail = f" ({len(skipped)} skipped, e.g. {skipped[0].reason})" if skipped else ""
         raise IADBenchError(
-            f"No complete run found under {directory}{detail}. A run directory holds summary.json "
-            "and a manifest.json with status 'complete'; run `iadbench run` or `iadbench matrix` "
+            f"No complete run found under {directory}{detail}. A run directory holds {SUMMARY} "
+            f"and a {MANIFEST} with status {COMPLETE!r}; run `iadbench run` or `iadbench matrix` "
             "first."
         )
     by_path = sorted(_label_runs(kept), key=lambda run: _relative(directory, run.path))
@@ -218,43 +121,21 @@ def _run_directories(root: Path) -> list[Path]:
     found = []
     for current, dirs, names in os.walk(root, followlinks=False):
         dirs.sort()  # deterministic walk order
-        if SUMMARY_FILE in names:
+        if holds_summary(names):
             found.append(Path(current))
     return sorted(found)
 
 
-def _read_json(path: Path) -> dict[str, Any] | str:
-    """The parsed object, or a reason string when it cannot be used."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return f"no {path.name}"
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return f"unreadable {path.name} ({type(exc).__name__})"
-    if not isinstance(data, dict):
-        return f"{path.name} is not a JSON object"
-    return data
-
-
 def _load_run(run_dir: Path) -> StoredRun | str:
-    manifest = _read_json(run_dir / MANIFEST_FILE)
-    if isinstance(manifest, str):
-        return manifest
-    status = manifest.get("status")
-    if status != COMPLETE:
-        return f"run not complete (status {status!r})"
-    summary = _read_json(run_dir / SUMMARY_FILE)
-    if isinstance(summary, str):
-        return summary
-    if problem := summary_problem(summary):
-        return f"summary.json {problem}"
-    manifest_hash = manifest.get("config_hash")
-    if manifest_hash is not None and manifest_hash != summary["config_hash"]:
-        return "manifest.json and summary.json disagree on config_hash"
-    label = str(summary["method"])
-    if isinstance(limit := summary.get("limit"), int):
-        label += f" (first {limit}/category)"
-    return StoredRun(run_dir, summary, manifest, label=label)
+    """The run with its first row label (method, ``--limit``), or why it is skipped."""
+    try:
+        run = open_run(run_dir)
+    except UnusableRun as unusable:
+        return unusable.reason
+    label = run.method
+    if run.limit is not None:
+        label += f" (first {run.limit}/category)"
+    return replace(run, label=label)
 
 
 def _drop_duplicate_hashes(
@@ -301,12 +182,7 @@ def _label_runs(runs: list[StoredRun]) -> list[StoredRun]:
         for run in group:
             if not labels[id(run)] or taken[labels[id(run)]] > 1:
                 labels[id(run)] = f"{run.label} [{_unique_hash(run, group)}]"
-    return [
-        StoredRun(run.path, run.summary, run.manifest, labels[id(run)])
-        if id(run) in labels
-        else run
-        for run in runs
-    ]
+    return [replace(run, label=labels[id(run)]) if id(run) in labels else run for run in runs]
 
 
 def _variant(run: StoredRun, group: list[StoredRun]) -> str:

@@ -13,8 +13,9 @@ from typing import Any, NamedTuple
 from iadbench.analysis.metrics import class_mean, compute_metrics
 from iadbench.contract.records import DEFECT, NORMAL
 from iadbench.contract.records import TRIVIAL_BASELINES as BASELINE_ANSWERS
+from iadbench.runs.reader import StoredRun
 from iadbench.runs.runspec import ZERO_SHOT
-from iadbench.views.leaderboard.collect import CollectedRuns, StoredRun
+from iadbench.views.leaderboard.collect import CollectedRuns
 
 TRIVIAL_BASELINES: tuple[str, ...] = tuple(BASELINE_ANSWERS)
 # The paper's row order; other methods follow alphabetically.

@@ -17,12 +17,11 @@ from tabulate import tabulate
 from iadbench.analysis.statistics import (
     ALPHA,
     METRICS,
-    McNemarBlock,
-    StatisticsBlock,
     beats,
     statistics_of_run,
 )
 from iadbench.contract.records import TRIVIAL_BASELINES
+from iadbench.runs.schema import McNemarBlock, StatisticsBlock
 from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
 from iadbench.views.leaderboard.rows import Direction, DirectionRows, LeaderboardRow
 
@@ -125,7 +124,7 @@ def statistics_section(directions: Mapping[Direction, DirectionRows]) -> list[st
         for row in rows.rows:
             if row.derived:
                 continue
-            stats = statistics_of_run(row.source.path, row.source.summary)
+            stats = statistics_of_run(row.source)
             blocks += [stats] if stats is not None else []
             table.append(_row_cells(direction, row, stats))
     if not table:

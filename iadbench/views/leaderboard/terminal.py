@@ -197,7 +197,7 @@ class _TerminalTables:
         for index, row in enumerate(rows.rows, start=1):
             if row.derived:
                 continue
-            stats = statistics_of_run(row.source.path, row.source.summary)
+            stats = statistics_of_run(row.source)
             if stats is None:
                 continue
             overall = stats["bootstrap"]["overall"]

@@ -16,10 +16,11 @@ from typing import Any
 
 from iadbench.analysis.statistics import ALPHA
 from iadbench.contract.records import DEFECT, INVALID, NORMAL
-from iadbench.views.leaderboard.collect import PREDICTIONS_FILE, CollectedRuns, StoredRun
+from iadbench.runs.reader import Outcome, StoredRun
+from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.report import charts
 from iadbench.views.report.gallery import Gallery, Overlays, build_gallery, build_overlays
-from iadbench.views.report.predictions import Answer, read_answers
+from iadbench.views.report.predictions import report_outcomes
 from iadbench.views.report.verdict import (
     BASELINES,
     INTERVAL_METRICS,
@@ -90,7 +91,7 @@ class RunView:
     per_class_raw: dict[str, dict[str, float | None]]
     per_class_intervals: dict[str, dict[str, str]]
     confusion: dict[str, dict[str, int]]
-    answers: list[Answer] = field(repr=False)
+    answers: list[Outcome] = field(repr=False)
     gives_scores: bool = False
     gives_text: bool = False
 
@@ -167,20 +168,11 @@ def _metrics(group: Any) -> dict[str, str]:
     return {key: percent(group.get(key)) for key, _ in METRICS}
 
 
-def _confusion(answers: Sequence[Answer]) -> dict[str, dict[str, int]]:
+def _confusion(answers: Sequence[Outcome]) -> dict[str, dict[str, int]]:
     table = {truth: dict.fromkeys((DEFECT, NORMAL, INVALID), 0) for truth in (DEFECT, NORMAL)}
     for answer in answers:
         table[answer.label][answer.pred] += 1
     return table
-
-
-def _load_answers(run: StoredRun) -> list[Answer]:
-    threshold = run.summary.get("threshold_value")
-    threshold = float(threshold) if isinstance(threshold, int | float) else None
-    try:
-        return list(read_answers(run.path / PREDICTIONS_FILE, threshold))
-    except (OSError, UnicodeDecodeError):
-        return []
 
 
 def run_view(run: StoredRun, index: int, root: Path) -> RunView:
@@ -189,7 +181,7 @@ def run_view(run: StoredRun, index: int, root: Path) -> RunView:
 
     summary: Mapping[str, Any] = run.summary
     if "statistics" not in summary:  # stored before the block existed: computed as the runner would
-        summary = {**summary, "statistics": statistics_of_run(run.path, summary)}
+        summary = {**summary, "statistics": statistics_of_run(run)}
     capabilities = summary.get("capabilities")
     capabilities = capabilities if isinstance(capabilities, Mapping) else {}
     trains = capabilities.get("trains") is True
@@ -199,7 +191,7 @@ def run_view(run: StoredRun, index: int, root: Path) -> RunView:
     judged = verdict(summary)
     per_class = summary.get("per_class")
     per_class = per_class if isinstance(per_class, Mapping) else {}
-    answers = _load_answers(run)
+    answers = report_outcomes(run)
     threshold = summary.get("threshold")
     try:
         path = run.path.relative_to(root).as_posix() or "."

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from iadbench.contract.records import INVALID
-from iadbench.runs.store import map_path
+from iadbench.runs.layout import RunLayout
+from iadbench.runs.reader import CORRECT, WRONG, Outcome
 from iadbench.views.report.pictures import image_path, overlay, thumbnail
-from iadbench.views.report.predictions import CORRECT, WRONG, Answer
 
 if TYPE_CHECKING:
     from iadbench.views.report.context import RunView
@@ -105,11 +105,11 @@ class Overlays:
     cap: int
 
 
-def spread(answers: Sequence[Answer], cap: int) -> list[Answer]:
+def spread(answers: Sequence[Outcome], cap: int) -> list[Outcome]:
     """Up to ``cap`` answers, taken round-robin over outcome, then category, then file order.
 
     Example:
-        >>> a = [Answer(f"c/{i}", "c", "defect", p, None, "t", None)
+        >>> a = [Outcome(f"c/{i}", "c", "defect", p, None, "t", None)
         ...      for i, p in enumerate(["defect"] * 5 + ["normal", "invalid"])]
         >>> [x.outcome for x in spread(a, 3)]
         ['wrong', 'invalid', 'correct']
@@ -125,7 +125,7 @@ def spread(answers: Sequence[Answer], cap: int) -> list[Answer]:
         keyed.append((depth[group], answer, position))
     # Round d takes the d-th image of every (outcome, category) group, swept diagonally over
     # (category position, outcome) so that a small cap already covers outcomes and categories.
-    def order(item: tuple[int, Answer, int]) -> tuple[int, int, int, int]:
+    def order(item: tuple[int, Outcome, int]) -> tuple[int, int, int, int]:
         d, answer, position = item
         outcome = OUTCOME_ORDER.index(answer.outcome)
         column = categories[answer.outcome].index(answer.category)
@@ -135,7 +135,7 @@ def spread(answers: Sequence[Answer], cap: int) -> list[Answer]:
     return [answer for _, answer, _ in keyed[:cap]]
 
 
-def _item(answer: Answer, root: str | None) -> GalleryItem:
+def _item(answer: Outcome, root: str | None) -> GalleryItem:
     text = answer.text
     think = None
     if text is not None and (found := _THINK.search(text)):
@@ -177,16 +177,16 @@ def build_overlays(
 ) -> Overlays | None:
     """Overlays of the highest-scoring images that have a map, or None when the run has none.
 
-    Maps are looked up where methods write them (:func:`iadbench.runs.store.map_path`, e.g.
+    Maps are looked up where methods write them (:meth:`iadbench.runs.layout.RunLayout.map`, e.g.
     AprilGAN's ``save_maps``): ``<run>/artifacts/maps/<id>.png``.
     """
-    artifacts = run_dir / "artifacts"
-    if not (artifacts / "maps").is_dir():
+    layout = RunLayout(run_dir)
+    if not layout.maps.is_dir():
         return None
-    found: list[tuple[Answer, Path]] = []
+    found: list[tuple[Outcome, Path]] = []
     for answer in run.answers:
         try:
-            path = map_path(artifacts, answer.id)
+            path = layout.map(answer.id)
         except ValueError:  # an id leading outside the run dir: never read
             continue
         if path.is_file():

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from iadbench.analysis.statistics import McNemarBlock, beats
+from iadbench.analysis.statistics import beats
 from iadbench.contract.records import TRIVIAL_BASELINES
+from iadbench.runs.schema import McNemarBlock
 
 BASELINES: tuple[str, ...] = tuple(TRIVIAL_BASELINES)  # the comparisons' (and columns') order
 INTERVAL_METRICS = ("accuracy", "f1_macro", "balanced_accuracy")

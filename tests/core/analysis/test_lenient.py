@@ -8,9 +8,9 @@ from iadbench.analysis.metrics import (
     F1_3CLASS,
     LENIENT_KEYS,
     SUMMARY_KEYS,
-    ScoredRecord,
     summarize,
 )
+from iadbench.runs.reader import Outcome
 from iadbench_methods.qwen2vl.answers import (
     AB_ANSWER_RULES,
     LENIENT_ANSWER_RULE,
@@ -61,14 +61,14 @@ def test_the_text_methods_declare_their_answer_rules() -> None:
     assert METHODS.get("always-defect").answer_rules is None
 
 
-def records() -> list[ScoredRecord]:
+def records() -> list[Outcome]:
     return [
-        ScoredRecord("a", "defect", "defect", text="<answer>A</answer>"),
-        ScoredRecord("a", "defect", "invalid", text="<answer>(A) defect</answer>"),
-        ScoredRecord("a", "normal", "invalid", text="<answer>A or B</answer>"),
-        ScoredRecord("b", "normal", "normal", text="<answer>B</answer>"),
-        ScoredRecord("b", "normal", "invalid", text="no answer at all"),
-        ScoredRecord("b", "defect", "invalid", error="unreadable image"),
+        Outcome("a/1", "a", "defect", "defect", text="<answer>A</answer>"),
+        Outcome("a/2", "a", "defect", "invalid", text="<answer>(A) defect</answer>"),
+        Outcome("a/3", "a", "normal", "invalid", text="<answer>A or B</answer>"),
+        Outcome("b/1", "b", "normal", "normal", text="<answer>B</answer>"),
+        Outcome("b/2", "b", "normal", "invalid", text="no answer at all"),
+        Outcome("b/3", "b", "defect", "invalid", error="unreadable image"),
     ]
 
 

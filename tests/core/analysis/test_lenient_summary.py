@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from iadbench.analysis.metrics import F1_3CLASS, LENIENT_KEYS, ScoredRecord, summarize
+from iadbench.analysis.metrics import F1_3CLASS, LENIENT_KEYS, summarize
 from iadbench.execution.planning import RunRequest, plan_run
 from iadbench.execution.runner import execute_run
+from iadbench.runs.reader import Outcome
 from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES
 
 
@@ -31,7 +32,7 @@ def test_text_method_summary_is_recomputed_from_the_stored_text(
     assert F1_3CLASS in summary["overall"] and F1_3CLASS in summary["class_mean"]
     lines = [json.loads(x) for x in (outcome.out / "predictions.jsonl").read_text().splitlines()]
     records = [
-        ScoredRecord(r["category"], r["label"], r["pred"], r["score"], r["error"], r["text"])
+        Outcome(r["id"], r["category"], r["label"], r["pred"], r["score"], r["text"], r["error"])
         for r in lines
     ]
     expected = summarize(records, AB_ANSWER_RULES)["lenient"]

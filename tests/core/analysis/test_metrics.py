@@ -2,11 +2,11 @@ import pytest
 
 from iadbench.analysis.metrics import (
     COLLAPSE_SHARE,
-    ScoredRecord,
     class_mean,
     compute_metrics,
     summarize,
 )
+from iadbench.runs.reader import Outcome
 
 
 def test_always_defect_on_mvtec_bottle_all_reproduces_paper_aprilgan_row():
@@ -76,12 +76,12 @@ def test_unknown_label_is_rejected():
 
 def test_summarize_gives_pooled_class_mean_and_per_class():
     records = [
-        ScoredRecord("a", "defect", "defect"),
-        ScoredRecord("a", "normal", "defect"),
-        ScoredRecord("b", "normal", "normal"),
-        ScoredRecord("b", "normal", "normal"),
-        ScoredRecord("b", "defect", "normal"),
-        ScoredRecord("b", "defect", "normal"),
+        Outcome("a/1", "a", "defect", "defect"),
+        Outcome("a/2", "a", "normal", "defect"),
+        Outcome("b/1", "b", "normal", "normal"),
+        Outcome("b/2", "b", "normal", "normal"),
+        Outcome("b/3", "b", "defect", "normal"),
+        Outcome("b/4", "b", "defect", "normal"),
     ]
     s = summarize(records)
     assert s["overall"]["n"] == 6 and s["overall"]["accuracy"] == pytest.approx(3 / 6)

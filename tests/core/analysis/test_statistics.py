@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from iadbench.analysis.metrics import ScoredRecord, compute_metrics, summarize
+from iadbench.analysis.metrics import compute_metrics, summarize
 from iadbench.analysis.statistics import (
     METRICS,
-    StoredOutcome,
     beats,
     bootstrap_intervals,
     cell_codes,
@@ -25,19 +24,20 @@ from iadbench.analysis.statistics import (
     statistics_of_run,
     versus_baselines,
 )
+from iadbench.runs.reader import Outcome, StoredRun
 
 
 def records(
     n: int, seed: int = 0, categories: tuple[str, ...] = ("bottle", "cable", "screw")
-) -> list[ScoredRecord]:
+) -> list[Outcome]:
     """``n`` predictions of a mediocre method with some invalid answers."""
     rng = np.random.default_rng(seed)
     out = []
-    for _ in range(n):
+    for i in range(n):
         label = str(rng.choice(["defect", "normal"], p=[0.3, 0.7]))
         right = rng.random() < 0.7
         pred = label if right else str(rng.choice(["defect", "normal", "invalid"]))
-        out.append(ScoredRecord(str(rng.choice(categories)), label, pred))
+        out.append(Outcome(str(i), str(rng.choice(categories)), label, pred))
     return out
 
 
@@ -147,7 +147,8 @@ def test_a_categorys_interval_does_not_depend_on_the_other_categories() -> None:
 
 
 def test_a_one_label_category_gets_defined_intervals() -> None:
-    rs = [ScoredRecord("good-only", "normal", p) for p in ["normal"] * 8 + ["defect"] * 2]
+    rs = [Outcome(str(i), "good-only", "normal", p)
+          for i, p in enumerate(["normal"] * 8 + ["defect"] * 2)]  # fmt: skip
     block = bootstrap_intervals(rs)["per_class"]["good-only"]
     assert all(block[m] is not None for m in METRICS)
     # Balanced accuracy of a normal-only group is the normal recall (as metrics.py).
@@ -198,7 +199,7 @@ def test_mcnemar_refuses_unpaired_inputs() -> None:
 
 
 def test_trivial_baselines_follow_from_the_labels() -> None:
-    rs = [ScoredRecord("c", "normal", "normal")] * 6 + [ScoredRecord("c", "defect", "normal")] * 3
+    rs = [Outcome("n", "c", "normal", "normal")] * 6 + [Outcome("d", "c", "defect", "normal")] * 3
     tests = versus_baselines(rs)  # this run *is* always-normal
     assert tests["always-normal"] == {
         "p_value": 1.0, "better": 0, "worse": 0, "accuracy_delta": 0.0
@@ -208,7 +209,7 @@ def test_trivial_baselines_follow_from_the_labels() -> None:
 
 
 def test_an_invalid_answer_is_wrong_in_mcnemar() -> None:
-    rs = [ScoredRecord("c", "defect", "invalid")] * 5
+    rs = [Outcome("d", "c", "defect", "invalid")] * 5
     assert versus_baselines(rs)["always-defect"]["worse"] == 5
 
 
@@ -253,12 +254,12 @@ def test_a_summary_without_statistics_gets_them_from_its_predictions(tmp_path: P
          for i, r in enumerate(rs)],
     )  # fmt: skip
     summary = {"overall": {"n": len(rs)}, "threshold_value": None}
-    assert statistics_of_run(tmp_path, summary) == run_statistics(rs)
+    assert statistics_of_run(StoredRun(tmp_path, summary, {})) == run_statistics(rs)
     # A summary's own block is served as it is.
     stored = {**summary, "statistics": run_statistics(rs, seed=7)}
-    assert statistics_of_run(tmp_path, stored) == stored["statistics"]
+    assert statistics_of_run(StoredRun(tmp_path, stored, {})) == stored["statistics"]
     # Predictions that cannot be the summary's give nothing.
-    assert statistics_of_run(tmp_path, {"overall": {"n": 5}}) is None
+    assert statistics_of_run(StoredRun(tmp_path, {"overall": {"n": 5}}, {})) is None
 
 
 def test_oracle_records_are_decided_with_the_summarys_threshold(tmp_path: Path) -> None:
@@ -267,10 +268,11 @@ def test_oracle_records_are_decided_with_the_summarys_threshold(tmp_path: Path) 
         {"id": "b", "category": "c", "label": "normal", "pred": None, "score": 0.2},
     ]
     write_predictions(tmp_path / "predictions.jsonl", rows)
-    block = statistics_of_run(tmp_path, {"overall": {"n": 2}, "threshold_value": 0.5})
+    run = StoredRun(tmp_path, {"overall": {"n": 2}, "threshold_value": 0.5}, {})
+    block = statistics_of_run(run)
     assert block is not None and block["mcnemar"]["always-normal"]["better"] == 1
     expected = [
-        StoredOutcome("a", "c", "defect", "defect"),
-        StoredOutcome("b", "c", "normal", "normal"),
+        Outcome("a", "c", "defect", "defect", score=0.9),
+        Outcome("b", "c", "normal", "normal", score=0.2),
     ]
     assert run_statistics(expected) == block

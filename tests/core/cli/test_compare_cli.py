@@ -14,7 +14,7 @@ from scipy.stats import binomtest
 from typer.testing import CliRunner
 
 from iadbench.cli import app
-from iadbench.runs.run_records import seal_summary
+from iadbench.runs.seal import seal_summary
 from iadbench.views.leaderboard import collect_runs, render_leaderboard
 
 CLI = [str(Path(sys.executable).parent / "iadbench")]

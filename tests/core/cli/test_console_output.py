@@ -147,13 +147,16 @@ def test_quiet_switches_off_tqdm_bars_when_stderr_is_not_a_terminal() -> None:
 
 
 def test_a_runs_summary_table_fits_80_columns_with_its_stored_numbers() -> None:
-    from iadbench.analysis.metrics import ScoredRecord, summarize
+    from iadbench.analysis.metrics import summarize
+    from iadbench.runs.reader import Outcome
 
     long = "a-category-folder-named-by-a-factory-with-a-very-long-name-indeed"
     records = [
-        ScoredRecord(category=c, label=label, pred=pred)
+        Outcome(id=f"{c}/{i}", category=c, label=label, pred=pred)
         for c in ("bottle", long)
-        for label, pred in [("defect", "defect"), ("normal", "defect"), ("normal", "normal")]
+        for i, (label, pred) in enumerate(
+            [("defect", "defect"), ("normal", "defect"), ("normal", "normal")]
+        )
     ]
     summary = {"method": "[bold]m[/]", "train": None, "test": {"dataset": "mvtec", "split": "all"},
                "threshold": None, **summarize(records)}  # fmt: skip

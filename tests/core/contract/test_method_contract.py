@@ -11,7 +11,7 @@ from iadbench.analysis.metrics import SUMMARY_KEYS
 from iadbench.execution.planning import RunRequest, plan_run
 from iadbench.execution.registry import METHODS
 from iadbench.execution.runner import execute_run
-from iadbench.runs.store import PREDICTION_KEYS
+from iadbench.runs.schema import PREDICTION_KEYS
 
 # Every method registered through the entry-point group, plus the example of docs/plugins.md.
 # The CLIP, LR-IAD and AnomalyGPT methods build (and train) tiny models: 10-30 s each on 2 cores.

@@ -18,7 +18,7 @@ from iadbench.contract.records import Prediction, Sample
 from iadbench.execution.planning import RunRequest, plan_run
 from iadbench.execution.predict_loop import predict_batches
 from iadbench.execution.runner import execute_run
-from iadbench.runs.store import PredictionLog
+from iadbench.runs.writer import PredictionLog
 
 
 def _samples(tmp_path: Path, n: int = 6) -> list[Sample]:

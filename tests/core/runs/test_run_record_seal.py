@@ -10,7 +10,8 @@ import pytest
 from iadbench.contract.errors import IADBenchError, RunConflictError
 from iadbench.execution.planning import RunRequest, plan_run
 from iadbench.execution.runner import RunOutcome, execute_run
-from iadbench.runs.run_records import DIGEST_KEY, provenance
+from iadbench.runs.provenance import provenance
+from iadbench.runs.seal import DIGEST_KEY
 from iadbench.views.leaderboard import collect_runs
 
 

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from iadbench.contract.errors import IADBenchError, RunConflictError
-from iadbench.runs.store import RunStore
+from iadbench.runs.writer import RunStore
 
 
 def _record(i):

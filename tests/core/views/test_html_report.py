@@ -11,13 +11,13 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from iadbench.analysis.metrics import ScoredRecord, summarize
+from iadbench.analysis.metrics import summarize
 from iadbench.cli import app
-from iadbench.runs.run_records import seal_summary
+from iadbench.runs.reader import Outcome, open_run
+from iadbench.runs.seal import seal_summary
 from iadbench.views.leaderboard.collect import collect_runs
 from iadbench.views.report import build_context, render_html
 from iadbench.views.report.gallery import spread
-from iadbench.views.report.predictions import Answer
 from iadbench.views.report.verdict import BEATS_BOTH, NOT_BOTH, UNTESTED, verdict
 
 HOSTILE_CATEGORY = '"><img src=x onerror=alert(2)>'
@@ -129,8 +129,8 @@ def _write_run(
         "config_hash": f"{method}-{kind}-hash",
         "tiny": False,
         "capabilities": CAPS[kind],
-        **summarize(ScoredRecord(r["category"], r["label"], r["pred"], r["score"], r["error"],
-                                 r["text"]) for r in records),  # fmt: skip
+        **summarize(Outcome(r["id"], r["category"], r["label"], r["pred"], r["score"], r["text"],
+                            r["error"]) for r in records),  # fmt: skip
     }
     if statistics is not None:
         summary["statistics"] = statistics
@@ -259,7 +259,7 @@ def test_a_missing_image_gives_a_placeholder_not_an_error(tmp_path: Path, images
 
 
 def test_gallery_spread_covers_outcomes_and_categories_within_the_cap() -> None:
-    answers = [Answer(f"{c}/{i}", c, "defect", p, None, "t", None)
+    answers = [Outcome(f"{c}/{i}", c, "defect", p, None, "t", None)
                for c in "abc" for i, p in enumerate(["defect"] * 8 + ["normal", "invalid"])]
     chosen = spread(answers, 6)
     assert len(chosen) == 6
@@ -293,7 +293,7 @@ def test_verdict_section_shows_statistics_or_dashes(tmp_path: Path, images: Path
     # The same block the runner writes today: the interval of the stored figures' statistics.
     from iadbench.analysis.statistics import statistics_of_run
 
-    computed = statistics_of_run(scorer, json.loads((scorer / "summary.json").read_text()))
+    computed = statistics_of_run(open_run(scorer))
     assert computed is not None
     low, high = computed["bootstrap"]["overall"]["accuracy"]
     assert views["scorer"].intervals["accuracy"] == f"[{100 * low:.1f}, {100 * high:.1f}]"

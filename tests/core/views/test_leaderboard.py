@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from iadbench.analysis.metrics import ScoredRecord, summarize
+from iadbench.analysis.metrics import summarize
 from iadbench.contract.errors import IADBenchError
-from iadbench.runs.run_records import seal_summary
+from iadbench.runs.reader import Outcome
+from iadbench.runs.seal import seal_summary
 from iadbench.views.leaderboard import (
     collect_runs,
     escape_markdown,
@@ -64,7 +65,8 @@ def write_run(
     summary gets the lenient block and the 3-class F1.
     """
     records = [
-        ScoredRecord(
+        Outcome(
+            id=f"{category}/{i}",
             category=category,
             label=label,
             pred=pred,

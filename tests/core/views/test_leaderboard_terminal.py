@@ -144,13 +144,14 @@ def test_text_methods_get_strict_to_lenient_cells(tmp_path: Path) -> None:
 
 def test_intervals_and_mcnemar_tests_are_the_runs_statistics(tmp_path: Path) -> None:
     from iadbench.analysis.statistics import statistics_of_run
+    from iadbench.runs.reader import open_run
 
     both_directions(tmp_path)
     text = render(tmp_path)
     section = text.split("━━ VisA→MVTec-AD")[1].split("━━")[0]
     table = section.split("Intervals and McNemar tests (pooled)")[1].split("\n\n")[0]
     run = tmp_path / "lr-iad-visa"
-    stats = statistics_of_run(run, json.loads((run / "summary.json").read_text()))
+    stats = statistics_of_run(open_run(run))
     assert stats is not None
     low, high = stats["bootstrap"]["overall"]["accuracy"]
     line = next(line for line in table.splitlines() if re.match(r"\s*\d+\s+lr-iad\s", line))

@@ -1,14 +1,6 @@
-"""A run directory on disk: manifest, append-only predictions, summary, and a lock.
+"""Writing a run directory: the manifest, append-only predictions, the summary, and a lock.
 
-Layout of a run dir::
-
-    manifest.json       command, resolved configuration, content hash, versions, status
-    predictions.jsonl   one JSON object per test image, appended and flushed as it goes
-    summary.json        metrics (written when every test image has a prediction)
-    calibration.jsonl   scores on the training dataset (``calibrated`` threshold policy only)
-    .lock               held while a process works on the run
-    .space-reserve      64 KiB held while a process works: freed to record a stop on a full disk
-
+File names come from :mod:`iadbench.runs.layout`, record formats from :mod:`iadbench.runs.schema`.
 Resuming relies on ``predictions.jsonl`` being append-only: a torn last line (the process died
 mid-write) is cut off, finished ids are skipped, nothing is written twice.
 """
@@ -20,34 +12,35 @@ import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
-from typing import Any, cast
+from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
-from iadbench.contract.errors import IADBenchError, RunConflictError
+from iadbench.contract.errors import RunConflictError
 from iadbench.contract.records import Prediction, Sample
-from iadbench.runs.run_records import PredictionRecord
+from iadbench.runs.layout import RunLayout, shard_glob, shard_path
+from iadbench.runs.reader import iter_lines, read_json_object
+from iadbench.runs.schema import PredictionLine
 from iadbench.runs.thresholds import final_label
 
 SPACE_RESERVE_BYTES = 64 * 1024
-# The line format's owner is iadbench.runs.run_records.PredictionRecord; its keys, in order.
-PREDICTION_KEYS: tuple[str, ...] = tuple(PredictionRecord.__annotations__)
 
 
 class RunStore:
-    """Reads and writes one run directory."""
+    """Writes one run directory, and reads back its own state to resume it."""
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
-        self.manifest_path = self.directory / "manifest.json"
-        self.predictions_path = self.directory / "predictions.jsonl"
-        self.summary_path = self.directory / "summary.json"
-        self.reserve_path = self.directory / ".space-reserve"
+        self.layout = RunLayout(self.directory)
+        self.manifest_path = self.layout.manifest
+        self.predictions_path = self.layout.predictions
+        self.summary_path = self.layout.summary
+        self.reserve_path = self.layout.space_reserve
         self.predictions = PredictionLog(self.predictions_path)
         # Scores on the training dataset, when a `calibrated` threshold is chosen on them.
-        self.calibration = PredictionLog(self.directory / "calibration.jsonl")
-        self._lock = FileLock(str(self.directory / ".lock"), timeout=0)
+        self.calibration = PredictionLog(self.layout.calibration)
+        self._lock = FileLock(str(self.layout.lock), timeout=0)
 
     @contextmanager
     def locked(self) -> Iterator[RunStore]:
@@ -97,7 +90,7 @@ class RunStore:
 
     def read_manifest(self) -> dict[str, Any] | None:
         """The stored manifest, or None when the dir holds no run yet."""
-        return _read_json(self.manifest_path) if self.manifest_path.exists() else None
+        return read_json_object(self.manifest_path) if self.manifest_path.exists() else None
 
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
         """Replace the manifest atomically (a crash never leaves half a file)."""
@@ -105,7 +98,7 @@ class RunStore:
 
     def read_summary(self) -> dict[str, Any] | None:
         """The stored summary, or None."""
-        return _read_json(self.summary_path) if self.summary_path.exists() else None
+        return read_json_object(self.summary_path) if self.summary_path.exists() else None
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         """Replace the summary atomically."""
@@ -113,7 +106,7 @@ class RunStore:
 
     def holds_predictions(self) -> bool:
         """Whether any prediction or shard file is present (with or without a manifest)."""
-        shards = self.directory / "shards"
+        shards = self.layout.shards
         return (
             self.predictions_path.exists()
             or self.calibration.path.exists()
@@ -130,8 +123,8 @@ class RunStore:
             self.reserve_path,
         ):
             path.unlink(missing_ok=True)
-        shutil.rmtree(self.directory / "artifacts", ignore_errors=True)
-        shutil.rmtree(self.directory / "shards", ignore_errors=True)
+        shutil.rmtree(self.layout.artifacts, ignore_errors=True)
+        shutil.rmtree(self.layout.shards, ignore_errors=True)
 
     def finished_ids(self) -> set[str]:
         """Test ids that already have a prediction (after repairing a torn tail)."""
@@ -185,23 +178,7 @@ class PredictionLog:
             IADBenchError: A line other than the last is not valid JSON (the file was edited or
                 corrupted; repairing the tail cannot fix it).
         """
-        if not self.path.exists():
-            return
-        seen: set[str] = set()
-        with self.path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise IADBenchError(
-                        f"{self.path} line {number} is not valid JSON ({exc.msg}); "
-                        "fix or delete that line, or re-run with --overwrite."
-                    ) from None
-                if record.get("id") not in seen:
-                    seen.add(record["id"])
-                    yield record
+        return iter_lines(self.path)
 
     def finished_ids(self) -> set[str]:
         """Ids that already have a prediction (after repairing a torn tail)."""
@@ -220,12 +197,11 @@ class PredictionLog:
 
     def shard(self, rank: int) -> PredictionLog:
         """The file one process of a multi-process run appends to."""
-        return PredictionLog(self.path.parent / "shards" / f"{self.path.stem}.rank{rank}.jsonl")
+        return PredictionLog(shard_path(self.path, rank))
 
     def shards(self) -> list[PredictionLog]:
         """Shard files present (left by a multi-process run, finished or interrupted)."""
-        folder = self.path.parent / "shards"
-        return [PredictionLog(p) for p in sorted(folder.glob(f"{self.path.stem}.rank*.jsonl"))]
+        return [PredictionLog(p) for p in shard_glob(self.path)]
 
     def merge_shards(self, order: list[str] | None = None) -> int:
         """Move every shard's records into this file, then delete the shards.
@@ -282,10 +258,10 @@ class PredictionLog:
         os.replace(tmp, self.path)
 
 
-def prediction_record(
+def prediction_line(
     sample: Sample, prediction: Prediction, threshold: float | None, *, undecided: bool = False
-) -> PredictionRecord:
-    """The ``predictions.jsonl`` line of one image (keys :data:`PREDICTION_KEYS`).
+) -> PredictionLine:
+    """The ``predictions.jsonl`` line of one image (keys: ``schema.PREDICTION_KEYS``).
 
     ``pred`` comes from :func:`~iadbench.runs.thresholds.final_label`: for score methods the run's
     threshold decides, not the adapter. With ``undecided`` (the ``oracle`` policy, whose threshold
@@ -338,37 +314,8 @@ def _lock_directory(directory: Path) -> int | bool | None:
     return fd
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return cast(dict[str, Any], json.loads(path.read_text(encoding="utf-8")))  # a JSON object
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IADBenchError(
-            f"{path} is not valid JSON ({exc}); re-run with --overwrite to replace the whole run "
-            "(deleting only this file would leave predictions nobody can attribute)."
-        ) from None
-
-
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Write JSON through a temporary file and ``os.replace``: a crash never leaves half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-
-
-def map_path(artifacts_dir: Path, sample_id: str) -> Path:
-    """Where a method writes the anomaly-map PNG of an image: ``<artifacts>/maps/<id>.png``.
-
-    The one rule for writers (AprilGAN's ``save_maps``) and readers (``iadbench predict``, the
-    HTML report): the sample id with its suffix replaced by ``.png``.
-
-    Raises:
-        ValueError: An id that would lead outside the maps folder (``..``, absolute).
-
-    Example:
-        >>> map_path(Path("/run/artifacts"), "bottle/test/crack/001.jpg").as_posix()
-        '/run/artifacts/maps/bottle/test/crack/001.png'
-    """
-    relative = PurePosixPath(sample_id).with_suffix(".png")
-    if relative.is_absolute() or ".." in relative.parts:
-        raise ValueError(f"sample id {sample_id!r} would write outside {artifacts_dir}")
-    return artifacts_dir / "maps" / relative

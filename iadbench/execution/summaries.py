@@ -1,0 +1,149 @@
+"""Building a run's manifest and summary from its plan, adapter and stored predictions.
+
+The formats are :mod:`iadbench.runs.schema`'s; this module sits in the execution layer because
+building needs the plan (:mod:`iadbench.execution.planning`) and the metrics
+(:mod:`iadbench.analysis`), which the run-record layer must not import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from iadbench.contract.method import MethodAdapter
+from iadbench.contract.records import Sample
+from iadbench.execution.planning import PlannedRun
+from iadbench.runs.provenance import (
+    attempt_entry,
+    git_revision,
+    package_versions,
+    previous_attempts,
+    provenance,
+)
+from iadbench.runs.reader import read_outcomes
+from iadbench.runs.schema import MANIFEST_SCHEMA, Attempt, Manifest, Summary, now
+from iadbench.runs.seal import seal_summary
+from iadbench.runs.writer import RunStore
+
+
+def build_manifest(
+    plan: PlannedRun,
+    adapter: MethodAdapter[Any],
+    *,
+    n_test: int,
+    previous: Mapping[str, Any] | None,
+    processes: int,
+    batch_size: int,
+    predictions_at_start: int,
+) -> Manifest:
+    """The manifest of a starting attempt (``running``), this attempt appended to ``attempts``.
+
+    ``versions`` and ``git`` are this attempt's; every attempt's are kept in ``attempts``.
+
+    Args:
+        plan: The planned run.
+        adapter: The built adapter (what it resolved, its device).
+        n_test: Test images.
+        previous: The manifest of the attempt being resumed, or None for a fresh run.
+        processes: Processes working on the run.
+        batch_size: Images per batch.
+        predictions_at_start: Predictions already stored (-1 where this process cannot tell).
+    """
+    manifest: Manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "status": "running",
+        "command": plan.request.command,
+        "config_hash": plan.config_hash,
+        "config": plan.spec.config(),
+        "threshold": plan.spec.threshold,
+        "seed": plan.spec.seed,
+        "n_test": n_test,
+        "method": {
+            "name": plan.spec.method,
+            "class": f"{plan.adapter_cls.__module__}.{plan.adapter_cls.__qualname__}",
+            "capabilities": vars(plan.adapter_cls.capabilities),
+            "resolved": adapter.describe(),
+        },
+        "device": plan.request.device,
+        "versions": package_versions(),
+        "git": git_revision(),
+        "created": now(),
+        "updated": now(),
+    }
+    manifest["processes"] = processes
+    manifest["content_fingerprints"] = plan.data.content or (previous or {}).get(
+        "content_fingerprints"
+    )
+    if previous is not None:  # resuming
+        manifest["created"] = previous.get("created", manifest["created"])
+    attempts = previous_attempts(dict(previous) if previous is not None else None)
+    attempts.append(
+        attempt_entry(
+            len(attempts) + 1,
+            versions=manifest["versions"],
+            git=manifest["git"],
+            device=adapter.device,
+            processes=processes,
+            batch_size=batch_size,
+            predictions_at_start=predictions_at_start,
+        )
+    )
+    manifest["attempts"] = attempts
+    return manifest
+
+
+def with_status(
+    manifest: Mapping[str, Any], status: str, error: str | None = None
+) -> dict[str, Any]:
+    """``manifest`` marked ``status`` (``complete``, ``interrupted``, ``failed`` and why), now."""
+    record = {**manifest, "status": status, "updated": now()}
+    if error is not None:
+        record["error"] = error
+    return record
+
+
+def build_summary(
+    plan: PlannedRun,
+    store: RunStore,
+    test_samples: list[Sample],
+    threshold_value: float | None,
+    calibration: dict[str, Any] | None,
+    attempts: list[Attempt],
+) -> Summary:
+    """The sealed summary of a finished run: metrics, statistics, provenance of ``attempts``."""
+    # Imported here: scikit-learn takes seconds to import, and a finished run needs none of it.
+    from iadbench.analysis.metrics import summarize
+    from iadbench.analysis.statistics import run_statistics
+
+    spec = plan.spec
+    defect_types = {s.id: s.defect_type for s in test_samples}
+    outcomes = [  # a list: the metrics and the statistics both read it
+        outcome
+        for outcome in read_outcomes(store.predictions_path, threshold_value,
+                                     defect_types=defect_types)
+        if outcome.id in defect_types
+    ]  # fmt: skip
+    # Text methods also get their lenient rule's figures and the 3-class F1 (see metrics).
+    rules = plan.adapter_cls.answer_rules if plan.adapter_cls.capabilities.gives_text else None
+    assert spec.test is not None
+    train = spec.train
+    summary = {
+        "method": spec.method,
+        "train": None if train is None else {"dataset": train.name, "split": train.split},
+        "test": {"dataset": spec.test.name, "split": spec.test.split},
+        "threshold": spec.threshold,
+        "threshold_value": threshold_value,
+        "calibration": calibration,
+        "config_hash": plan.config_hash,
+        "tiny": spec.tiny,
+        # --limit N: a partial run (the first N test images per category); absent when whole.
+        **({"limit": spec.limit} if spec.limit is not None else {}),
+        "capabilities": vars(plan.adapter_cls.capabilities),
+        **summarize(outcomes, rules),
+        # Bootstrap intervals (fixed B and seed, recorded) and McNemar vs the trivial baselines.
+        "statistics": run_statistics(outcomes),
+    }
+    # The metric groups come from iadbench.analysis.metrics as plain dicts.
+    built = cast(Summary, summary)
+    built["provenance"] = provenance(attempts, len(store.finished_ids()))
+    return seal_summary(built, store.predictions_path)
