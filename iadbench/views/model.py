@@ -55,8 +55,7 @@ from iadbench.views.leaderboard.rows import (
     group_by_direction,
     row_order,
 )
-from iadbench.views.verdict import ORACLE as ORACLE_POLICY
-from iadbench.views.verdict import beats_cell, categories_cell
+from iadbench.views.verdict import beats_cell, categories_cell, fitted_on_test_labels
 
 #: The two groups of the summary tables: pooled over all images, unweighted over categories.
 GROUPS: tuple[str, ...] = ("overall", "class_mean")
@@ -141,7 +140,7 @@ class RowView:
     @property
     def oracle(self) -> bool:
         """Whether the threshold was fitted on the test labels."""
-        return self.row.threshold == ORACLE_POLICY
+        return fitted_on_test_labels(self.row.threshold)
 
     @property
     def withheld(self) -> bool:
@@ -223,7 +222,7 @@ class Presentation:
         """The raw threshold text (``—`` without one) and its marker (‡ for oracle, else "")."""
         if row.threshold is None:
             return MISSING, ""
-        if row.threshold == ORACLE_POLICY:
+        if fitted_on_test_labels(row.threshold):
             self.notes.markers.add(ORACLE)
             return row.threshold, ORACLE
         return row.threshold, ""
@@ -338,7 +337,7 @@ class Presentation:
         stats = self.statistics(row)
         if stats is None:
             return None
-        return beats_cell(stats["mcnemar"], oracle=row.threshold == ORACLE_POLICY)
+        return beats_cell(stats["mcnemar"], oracle=fitted_on_test_labels(row.threshold))
 
     def categories_beaten(self, row: LeaderboardRow) -> str | None:
         """``k/K`` categories where the row beats both baselines, ``None`` untested."""
@@ -346,7 +345,7 @@ class Presentation:
         if stats is None:
             return None
         return categories_cell(stats["mcnemar_per_class"],
-                                     oracle=row.threshold == ORACLE_POLICY)  # fmt: skip
+                                     oracle=fitted_on_test_labels(row.threshold))  # fmt: skip
 
     # --- notes
 

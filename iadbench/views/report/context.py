@@ -33,10 +33,10 @@ from iadbench.views.report.predictions import Answer, read_answers
 from iadbench.views.report.tables import LeaderboardTable, build_leaderboard
 from iadbench.views.verdict import (
     BASELINES,
-    ORACLE,
     ORACLE_MARK,
     Verdict,
     bootstrap_block,
+    fitted_on_test_labels,
     interval,
     verdict,
 )
@@ -267,7 +267,7 @@ def run_view(run: StoredRun, index: int, root: Path, label: str | None = None) -
 
 def _threshold(policy: str) -> str:
     """The policy as the tables show it: ``oracle‡`` marks a threshold fitted on the test labels."""
-    return policy + ORACLE_MARK * (policy == ORACLE)
+    return policy + ORACLE_MARK * fitted_on_test_labels(policy)
 
 
 def _curve(run: RunView) -> charts.Curve | str:
