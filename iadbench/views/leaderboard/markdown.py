@@ -15,6 +15,7 @@ strict vs lenient answer parsing. Text read from runs is escaped with
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
@@ -25,7 +26,12 @@ from iadbench.views.leaderboard.escape import direction_title, escape_markdown, 
 from iadbench.views.leaderboard.notes import COLLAPSED, PER_CATEGORY_TABLE, count_of
 from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.leaderboard.statistics_table import statistics_section
-from iadbench.views.model import Presentation, RowView
+
+if TYPE_CHECKING:
+    from iadbench.views.model import Presentation, RowView
+# The model module, not its names: importing the model first loads this package, whose
+# __init__ imports this module while the model is still half-initialised.
+from iadbench.views import model as presentation
 
 # Columns of one direction's group in the pooled and class-mean tables.
 _METRIC_COLUMNS = ("n", *(CATALOGUE[key].header for key in TABLE_METRICS))
@@ -178,7 +184,7 @@ def render_leaderboard(
     Returns:
         The markdown, ending with a newline; the same inputs always give the same text.
     """
-    model = Presentation(runs, reference)
+    model = presentation.Presentation(runs, reference)
     parts = [
         f"# {escape_markdown(title)}",
         f"Generated from {count_of(len(runs.runs), 'stored run')} by `iadbench leaderboard`; "

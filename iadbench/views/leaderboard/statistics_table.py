@@ -10,6 +10,8 @@ with the images that decide it, and which baselines the run beats. The figures a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tabulate import tabulate
 
 from iadbench.analysis.statistics import ALPHA, METRICS, McNemarBlock, StatisticsBlock
@@ -17,7 +19,9 @@ from iadbench.contract.records import TRIVIAL_BASELINES
 from iadbench.views.catalogue import MISSING, interval_text
 from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
 from iadbench.views.leaderboard.notes import ORACLE
-from iadbench.views.model import Presentation, RowView
+
+if TYPE_CHECKING:  # the model imports this package: a run-time import would be circular
+    from iadbench.views.model import Presentation, RowView
 
 HEADING = "## Statistics: 95 % intervals and McNemar tests against the trivial baselines (pooled)"
 _HEADERS = ["Method", "Threshold", "Direction", "Acc 95% CI", "F1 95% CI", "Bal.Acc 95% CI"]
