@@ -19,13 +19,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from iadbench.analysis.metrics import F1_3CLASS
 from iadbench.analysis.statistics import StatisticsBlock, statistics_of_run
 from iadbench.views.catalogue import MISSING, TABLE_METRICS, percent
+from iadbench.views.labels import shown_labels
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
 from iadbench.views.leaderboard.notes import (
@@ -53,6 +54,7 @@ from iadbench.views.leaderboard.rows import (
     DirectionRows,
     LeaderboardRow,
     group_by_direction,
+    official_counts,
     row_order,
 )
 from iadbench.views.verdict import beats_cell, categories_cell, fitted_on_test_labels
@@ -61,53 +63,6 @@ from iadbench.views.verdict import beats_cell, categories_cell, fitted_on_test_l
 GROUPS: tuple[str, ...] = ("overall", "class_mean")
 WITHHELD = f"{MISSING}{NOT_COMPARABLE}"  # the paper's number exists for another setup
 PaperPair = tuple[str, str]  # the paper's Acc and F1 cells
-
-
-def official_counts(dataset: str) -> dict[str, tuple[int, int]]:
-    """(defects, normals) per category of a dataset's All split, from its official counts.
-
-    Empty for datasets without official counts (folder datasets).
-    """
-    from iadbench.data import reader_class
-
-    counts = getattr(reader_class(dataset), "official_counts", None) or {}
-    return {c: (v.test_defect, v.total - v.test_defect) for c, v in counts.items()}
-
-
-def with_setting(label: str, setting: str) -> str:
-    """``label`` naming one more setting: ``winclip [seed=1]`` → ``winclip [seed=1, x=y]``."""
-    if label.endswith("]") and " [" in label:
-        return f"{label[:-1]}, {setting}]"
-    return f"{label} [{setting}]"
-
-
-def shown_labels(rows: Sequence[tuple[str, str, str | None]]) -> list[str]:
-    """Labels that name every setting in which runs of one method shown together differ.
-
-    :attr:`StoredRun.label` already names differing options, seed, data and ``--limit``, but not
-    the threshold policy (part of a row's identity, so the markdown gives it a column). Where a
-    view shows runs of one method without that column, ``threshold=...`` is added to each of
-    them when their policies differ.
-
-    Args:
-        rows: ``(label, method, threshold)`` of each run shown together, in order.
-
-    Returns:
-        One label per row, in the same order.
-
-    Example:
-        >>> shown_labels([("w", "w", "oracle"), ("w [k=1]", "w", "fixed:0.5"), ("x", "x", None)])
-        ['w [threshold=oracle]', 'w [k=1, threshold=fixed:0.5]', 'x']
-    """
-    policies: dict[str, set[str | None]] = {}
-    for _, method, threshold in rows:
-        policies.setdefault(method, set()).add(threshold)
-    return [
-        with_setting(label, f"threshold={threshold or MISSING}")
-        if len(policies[method]) > 1
-        else label
-        for label, method, threshold in rows
-    ]
 
 
 @dataclass

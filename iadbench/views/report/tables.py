@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass
 
 from iadbench.views.catalogue import CATALOGUE, MISSING, TABLE_METRICS
+from iadbench.views.labels import shown_labels
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.escape import plain_direction_title
 from iadbench.views.leaderboard.notes import NOT_COMPARABLE
 from iadbench.views.leaderboard.reference import PaperReference
-from iadbench.views.model import GROUPS, WITHHELD, Presentation, RowView, shown_labels
+from iadbench.views.model import GROUPS, WITHHELD, Presentation, RowView
 
 _TITLES = {"overall": "pooled over all test images",
            "class_mean": "class mean (unweighted over categories)"}  # fmt: skip

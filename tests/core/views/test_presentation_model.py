@@ -7,7 +7,7 @@ import math
 import pytest
 
 from iadbench.views.catalogue import CATALOGUE, INTERVAL_METRICS, interval_text, percent
-from iadbench.views.model import shown_labels
+from iadbench.views.labels import shown_labels
 from iadbench.views.verdict import NOT_COUNTED, ORACLE_STATUS, beats_cell, verdict
 
 
