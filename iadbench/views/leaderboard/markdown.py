@@ -1,13 +1,12 @@
 """Render collected runs as leaderboard markdown: pooled, class-mean and per-category tables.
 
-The tables come from the presentation model (:class:`~iadbench.views.model.Presentation`):
+The tables come from the presentation model (:class:`~iadbench.views.model.Presentation`);
 this module only lays them out. Honesty is part of the model: trivial baselines are always
-present, balanced accuracy, invalid
-rate and AUROC stand beside accuracy / F1, collapsed cells, oracle thresholds and tiny models
-are marked, and the paper's numbers appear only beside runs shaped like the paper's (with a
-note where a reported number equals what a constant predictor scores). Each of the paper's pooled
-numbers is placed by computation (pooled or class-mean table, see
-:func:`~iadbench.views.leaderboard.reference.place_pooled_numbers`), and text methods get a table of
+present, balanced accuracy, invalid rate and AUROC stand beside accuracy / F1, collapsed cells,
+oracle thresholds and tiny models are marked, and the paper's numbers appear only beside runs
+shaped like the paper's (with a note where a reported number equals what a constant predictor
+scores), each pooled one placed by computation (pooled or class-mean table, see
+:func:`~iadbench.views.leaderboard.reference.place_pooled_numbers`). Text methods get a table of
 strict vs lenient answer parsing. Text read from runs is escaped with
 :func:`~iadbench.views.leaderboard.escape.escape_markdown`.
 """
@@ -20,6 +19,10 @@ from typing import TYPE_CHECKING
 from tabulate import tabulate
 
 from iadbench.analysis.metrics import COLLAPSE_SHARE, F1_3CLASS
+
+# The model module, not its names: importing the model first loads this package, whose
+# __init__ imports this module while the model is still half-initialised.
+from iadbench.views import model as presentation
 from iadbench.views.catalogue import CATALOGUE, MISSING, TABLE_METRICS, percent
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
@@ -29,9 +32,6 @@ from iadbench.views.leaderboard.statistics_table import statistics_section
 
 if TYPE_CHECKING:
     from iadbench.views.model import Presentation, RowView
-# The model module, not its names: importing the model first loads this package, whose
-# __init__ imports this module while the model is still half-initialised.
-from iadbench.views import model as presentation
 
 # Columns of one direction's group in the pooled and class-mean tables.
 _METRIC_COLUMNS = ("n", *(CATALOGUE[key].header for key in TABLE_METRICS))
