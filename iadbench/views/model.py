@@ -113,7 +113,12 @@ class Presentation:
         runs: The collected runs.
         reference: The paper's numbers, or ``None`` for no paper columns.
         directions: Rows per direction (derived baselines included), sorted.
+        views: The same rows per direction with their cells, labels and paper numbers.
+        summary_keys: The first view of each configuration, in the summary tables' row order
+            (a configuration is one row of the pooled and class-mean tables across directions).
+        lenient_rules: The text methods' lenient parsing rules in use (escaped), sorted.
         notes: The markers used and the note lines asked for.
+        note_lines: The notes' markdown bullet lines (the legend of the markers first).
     """
 
     def __init__(self, runs: CollectedRuns, reference: PaperReference | None) -> None:
