@@ -25,7 +25,7 @@ from typing import Any
 
 from iadbench.analysis.metrics import F1_3CLASS
 from iadbench.analysis.statistics import StatisticsBlock, statistics_of_run
-from iadbench.views.catalogue import MISSING, TABLE_METRICS, percent
+from iadbench.views.catalogue import CATEGORY_METRICS, MISSING, TABLE_METRICS, percent
 from iadbench.views.labels import shown_labels
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
@@ -215,7 +215,7 @@ class Presentation:
 
     def _category_cells(self, view: RowView) -> None:
         row = view.row
-        keys = ["accuracy", "f1_macro"]
+        keys = list(CATEGORY_METRICS)
         if float(row.overall.get("invalid_rate") or 0) > 0:
             keys.append("invalid_rate")  # only text methods answer invalidly
         categories = sorted({c for r in self.directions[view.direction].rows for c in r.per_class})

@@ -194,7 +194,7 @@ class _TerminalTables:
             tests = stats["mcnemar"]
             level = 100 * float(stats["bootstrap"]["level"])
             body.append([
-                *(interval_text(overall.get(key), 1) for key in ("accuracy", "f1_macro")),
+                *(interval_text(overall.get(key), 1) for key in CATEGORY_METRICS),
                 *(p_value_text(tests[name]["p_value"]) if name in tests else MISSING
                   for name in TRIVIAL_BASELINES),
                 self.model.beats(view.row) or MISSING,
