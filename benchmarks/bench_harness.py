@@ -1,14 +1,18 @@
 """Harness overhead on trees with the official counts (16,175 images), constant predictors.
 
-Prints these figures (targets in brackets: issue 2's, issue 9's):
+Prints these figures (targets in brackets: issue 2's, issue 9's, issue 17's):
   * wall time of a full always-defect run over both directions, visa→mvtec + mvtec→visa  [≤ 10 s]
   * wall time of re-running a finished run, fingerprint and seal checks included,
     median of 5                                                                         [≤ 1 s]
+  * that re-run and `iadbench --help` as multiples of a bare
+    `python -c "import typer, rich"`, measured side by side, medians of 5     [≤ 8×, ≤ 2×]
   * fingerprinting all 16,175 images in-process: indexing, stat fingerprint, content
     fingerprint (--verify-content), each alone                                     [no target]
   * peak RSS of a run over 10,821 images versus one over ~1,000 images                  [≤ 1.1×]
 
-Each figure is measured on the real CLI in a fresh subprocess (Python start-up included).
+Each figure is measured on the real CLI in a fresh subprocess (Python start-up included). The
+script exits with status 1 when a target is missed, naming it, so a regression cannot pass
+silently.
 
 Usage: python benchmarks/bench_harness.py [--workdir DIR] [--keep]
 """
@@ -39,6 +43,13 @@ def timed_cli(args: list[str]) -> tuple[float, int]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"iadbench {' '.join(args)} failed: {process.stderr.read().decode()}")
     return elapsed, usage.ru_maxrss
+
+
+def timed_python(code: str) -> float:
+    """Wall seconds of ``python -c code`` in a fresh interpreter (the start-up baseline)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
 def run_args(method: str, train: str, test: str, roots: dict[str, Path], out: Path) -> list[str]:
@@ -87,14 +98,30 @@ def main() -> None:
     print(
         f"full run, both directions (5,354 + 10,821 images): {t1 + t2:5.2f} s wall  [target ≤ 10 s]"
     )
-    reruns = sorted(
-        timed_cli(run_args("always-defect", "mvtec", "visa", roots, runs / "m2v"))[0]
-        for _ in range(5)
+    missed: list[str] = []
+    rerun_args = run_args("always-defect", "mvtec", "visa", roots, runs / "m2v")
+    # Interleaved, so that load on the machine weighs on the baseline and the commands alike.
+    bare, reruns, helps = [], [], []
+    for _ in range(5):
+        bare.append(timed_python("import typer, rich"))
+        reruns.append(timed_cli(rerun_args)[0])
+        helps.append(timed_cli(["--help"])[0])
+    bare_s, rerun_s, help_s = (sorted(values)[2] for values in (bare, reruns, helps))
+    print(
+        f"re-run of a finished run (median of 5):            {rerun_s:5.2f} s wall  "
+        f"[target ≤ 1 s]  (min {min(reruns):.2f}, max {max(reruns):.2f})"
     )
     print(
-        f"re-run of a finished run (median of 5):            {reruns[2]:5.2f} s wall  "
-        f"[target ≤ 1 s]  (min {reruns[0]:.2f}, max {reruns[-1]:.2f})"
+        f"bare python -c 'import typer, rich' (median of 5): {bare_s:5.2f} s wall; re-run "
+        f"{rerun_s / bare_s:4.1f}× [target ≤ 8×], --help {help_s / bare_s:4.1f}× "
+        f"({help_s:.2f} s) [target ≤ 2×]"
     )
+    if rerun_s > 1.0:
+        missed.append(f"re-run {rerun_s:.2f} s > 1 s")
+    if rerun_s > 8 * bare_s:
+        missed.append(f"re-run {rerun_s / bare_s:.1f}× > 8× a bare typer+rich start")
+    if help_s > 2 * bare_s:
+        missed.append(f"--help {help_s / bare_s:.1f}× > 2× a bare typer+rich start")
     index_s, stat_s, content_s, n_images = fingerprint_costs(roots)
     print(
         f"fingerprint of {n_images:,} images: index {index_s:.3f} s, stat fingerprint "
@@ -106,8 +133,15 @@ def main() -> None:
         f"peak RSS: {rss_full / 1024:.0f} MiB at 10,821 images vs {rss_small / 1024:.0f} MiB at "
         f"{n_small:,} images = {rss_full / rss_small:.3f}×  [target ≤ 1.1×]"
     )
+    if rss_full > 1.1 * rss_small:
+        missed.append(f"peak RSS {rss_full / rss_small:.3f}× > 1.1×")
+    if t1 + t2 > 10:
+        missed.append(f"full run {t1 + t2:.2f} s > 10 s")
     if not args.keep and args.workdir is None:
         shutil.rmtree(workdir)
+    if missed:
+        raise SystemExit("targets missed: " + "; ".join(missed))
+    print("all targets met")
 
 
 if __name__ == "__main__":

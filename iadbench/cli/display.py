@@ -23,6 +23,7 @@ from rich.text import Text
 
 from iadbench.cli.app import console
 from iadbench.contract.progress import LineProgress
+from iadbench.views.catalogue import CATALOGUE, percent
 
 if TYPE_CHECKING:
     from iadbench.views.leaderboard import CollectedRuns, PaperReference
@@ -80,13 +81,13 @@ class RichProgress:
             self._progress = None
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.2f}"
-
-
+# The catalogue's metrics with their terminal headers; n and Errors are counts.
 _SUMMARY_COLUMNS = (
-    ("n", None), ("Acc", "accuracy"), ("F1", "f1_macro"), ("BAcc", "balanced_accuracy"),
-    ("Inv", "invalid_rate"), ("Errors", None), ("AUROC", "auroc"), ("AP", "ap"),
+    ("n", None),
+    *((CATALOGUE[key].short, key) for key in ("accuracy", "f1_macro", "balanced_accuracy",
+                                              "invalid_rate")),
+    ("Errors", None),
+    *((CATALOGUE[key].short, key) for key in ("auroc", "ap")),
 )  # fmt: skip
 
 
@@ -122,7 +123,8 @@ def summary_table(summary: dict[str, Any], width: int | None = None) -> Table:
         if key is None:
             columns.append([str(m["n" if header == "n" else "errors"]) for _, m in rows])
         else:
-            columns.append([_pct(m.get(key)) + "†" * bool(key == "accuracy" and m.get("collapsed"))
+            marked = key == "accuracy"  # collapse is marked after the accuracy, as in the tables
+            columns.append([percent(m.get(key)) + "†" * bool(marked and m.get("collapsed"))
                             for _, m in rows])  # fmt: skip
     table.add_column("category", overflow="fold")
     widths = [

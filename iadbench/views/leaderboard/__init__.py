@@ -1,8 +1,10 @@
 """Leaderboard markdown from stored runs: collect them, look up the paper's numbers, render.
 
-Modules: ``collect`` reads run directories, ``rows`` is the table model (rows per direction,
-derived baselines), ``reference`` holds the paper's numbers, ``markdown`` renders the tables,
-with ``escape`` (safe text, display names) and ``notes`` (legend and notes under the tables).
+Modules: ``collect`` reads run directories, ``rows`` groups them by direction (derived
+baselines included), ``reference`` holds the paper's numbers and places them, ``notes`` writes
+the legend and notes under the tables, ``escape`` makes text safe and names datasets; the
+presentation model (:mod:`iadbench.views.model`) builds the tables from them, and ``markdown``,
+``terminal``, ``statistics_table`` and ``export`` lay it out.
 
 Example:
     >>> from pathlib import Path

@@ -1,8 +1,9 @@
 """The leaderboard as data: CSV and JSON with one record per run, direction and group.
 
 The markdown and terminal tables are for reading; these are for a spreadsheet, pandas or a
-script. They come from the same rows (:func:`~iadbench.views.leaderboard.rows.group_by_direction`,
-derived baselines included and marked), one record per row × direction × group, where group is
+script. They come from the same presentation model (:class:`~iadbench.views.model.Presentation`:
+the same rows, derived baselines included and marked, the same labels, the oracle marker and the
+verdict against the baselines), one record per row × direction × group, where group is
 ``pooled`` (all test images), ``class_mean`` (unweighted over categories) or ``category`` (one
 record per category). Metrics are the summary's own values, fractions in [0, 1] (not percent),
 unrounded; a metric a run lacks (``auroc`` of a method without scores) is empty in CSV and
@@ -24,7 +25,8 @@ import math
 from typing import Any
 
 from iadbench.views.leaderboard.collect import CollectedRuns
-from iadbench.views.leaderboard.rows import LeaderboardRow, group_by_direction
+from iadbench.views.leaderboard.rows import LeaderboardRow
+from iadbench.views.model import Presentation
 
 #: Groups of records, in the order they are written per row.
 GROUPS: tuple[str, ...] = ("pooled", "class_mean", "category")
@@ -33,10 +35,14 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "n", "accuracy", "f1_macro", "balanced_accuracy", "invalid_rate", "errors", "auroc", "ap",
     "collapsed",
 )  # fmt: skip
-#: Identifying columns, then :data:`METRIC_COLUMNS`.
+#: Identifying columns, then :data:`METRIC_COLUMNS`. ``shown_label`` names the threshold too
+#: where runs of one method in a direction differ in it; ``threshold_marker`` is ``‡`` for an
+#: oracle threshold; ``beats`` is the statistics table's Beats cell (``not counted‡`` for an
+#: oracle run, empty for a derived baseline or a run without statistics).
 KEY_COLUMNS: tuple[str, ...] = (
-    "train_dataset", "test_dataset", "test_split", "method", "label", "train_split", "threshold",
-    "tiny", "derived", "run_dir", "config_hash", "group", "category",
+    "train_dataset", "test_dataset", "test_split", "method", "label", "shown_label",
+    "train_split", "threshold", "threshold_marker", "tiny", "derived", "run_dir", "config_hash",
+    "beats", "group", "category",
 )  # fmt: skip
 COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRIC_COLUMNS
 FORMAT_VERSION = 1
@@ -55,20 +61,25 @@ def leaderboard_records(runs: CollectedRuns) -> list[dict[str, Any]]:
         groups.
     """
     records = []
-    for direction, rows in group_by_direction(runs).items():
-        for row in rows.rows:
+    model = Presentation(runs, None)
+    for direction, views in model.views.items():
+        for view in views:
+            row = view.row
             key = {
                 "train_dataset": direction.train_dataset,
                 "test_dataset": direction.test_dataset,
                 "test_split": direction.test_split,
                 "method": row.method,
                 "label": row.label,
+                "shown_label": view.label,
                 "train_split": row.train_split,
                 "threshold": row.threshold,
+                "threshold_marker": model.threshold_cell(row)[1],
                 "tiny": row.tiny,
                 "derived": row.derived,
                 "run_dir": runs.relative(row.source.path),
                 "config_hash": None if row.derived else row.source.config_hash,
+                "beats": model.beats(row),
             }
             for group, category, metrics in _groups(row):
                 records.append({**key, "group": group, "category": category, **_metrics(metrics)})

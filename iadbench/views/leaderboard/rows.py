@@ -92,6 +92,17 @@ class DirectionRows:
     counts_differ: list[LeaderboardRow]
 
 
+def official_counts(dataset: str) -> dict[str, tuple[int, int]]:
+    """(defects, normals) per category of a dataset's All split, from its official counts.
+
+    Empty for datasets without official counts (folder datasets).
+    """
+    from iadbench.data import reader_class
+
+    counts = getattr(reader_class(dataset), "official_counts", None) or {}
+    return {c: (v.test_defect, v.total - v.test_defect) for c, v in counts.items()}
+
+
 def row_order(row: LeaderboardRow) -> tuple[Any, ...]:
     """Sort key of rows: baselines, the paper's methods in its order, others alphabetically."""
     order = TRIVIAL_BASELINES + PAPER_ORDER

@@ -10,38 +10,23 @@ with the images that decide it, and which baselines the run beats. The figures a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from iadbench.analysis.statistics import (
-    ALPHA,
-    METRICS,
-    beats,
-    statistics_of_run,
-)
+from iadbench.analysis.statistics import ALPHA, METRICS
 from iadbench.contract.records import TRIVIAL_BASELINES
 from iadbench.runs.schema import McNemarBlock, StatisticsBlock
+from iadbench.views.catalogue import MISSING, interval_text
 from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
-from iadbench.views.leaderboard.rows import Direction, DirectionRows, LeaderboardRow
+from iadbench.views.leaderboard.notes import ORACLE
 
-MISSING = "—"
+if TYPE_CHECKING:  # the model imports this package: a run-time import would be circular
+    from iadbench.views.model import Presentation, RowView
+
 HEADING = "## Statistics: 95 % intervals and McNemar tests against the trivial baselines (pooled)"
 _HEADERS = ["Method", "Threshold", "Direction", "Acc 95% CI", "F1 95% CI", "Bal.Acc 95% CI"]
 _HEADERS += [f"vs {name}: p (+/−)" for name in TRIVIAL_BASELINES] + ["Beats", "Categories"]
-
-
-def interval_cell(interval: object) -> str:
-    """``75.36–77.64`` (percent), or ``—`` when there is no interval.
-
-    Example:
-        >>> interval_cell([0.7536, 0.77641])
-        '75.36–77.64'
-    """
-    if not isinstance(interval, list) or len(interval) != 2:
-        return MISSING
-    low, high = interval
-    return f"{100 * float(low):.2f}–{100 * float(high):.2f}"
 
 
 def p_value_text(p_value: float) -> str:
@@ -61,76 +46,68 @@ def mcnemar_cell(block: McNemarBlock | None) -> str:
     return f"{p_value_text(block['p_value'])} ({block['better']}/{block['worse']})"
 
 
-def beats_cell(tests: Mapping[str, McNemarBlock]) -> str:
-    """The baselines a run is significantly more accurate than: ``both``, a name, or ``neither``."""
-    won = [name for name in TRIVIAL_BASELINES if name in tests and beats(tests[name]) > 0]
-    if len(won) == len(TRIVIAL_BASELINES):
-        return "both"
-    return ", ".join(won) or "neither"
-
-
-def categories_cell(per_class: Mapping[str, Mapping[str, McNemarBlock]]) -> str:
-    """``k/K``: categories where the run beats both baselines (per-category tests)."""
-    won = sum(beats_cell(tests) == "both" for tests in per_class.values())
-    return f"{won}/{len(per_class)}" if per_class else MISSING
-
-
-def _row_cells(
-    direction: Direction, row: LeaderboardRow, stats: StatisticsBlock | None
-) -> list[str]:
-    threshold = MISSING if row.threshold is None else escape_markdown(row.threshold)
-    head = [row_label(row), threshold, direction_title(direction)]
+def _row_cells(model: Presentation, view: RowView, stats: StatisticsBlock | None) -> list[str]:
+    threshold, marker = model.threshold_cell(view.row)
+    head = [row_label(view.row), escape_markdown(threshold) + marker,
+            direction_title(view.direction)]  # fmt: skip
     if stats is None:
         return head + [MISSING] * (len(_HEADERS) - len(head))
     overall = stats["bootstrap"]["overall"]
     return [
         *head,
-        *(interval_cell(overall.get(metric)) for metric in METRICS),
+        *(interval_text(overall.get(metric)) for metric in METRICS),
         *(mcnemar_cell(stats["mcnemar"].get(name)) for name in TRIVIAL_BASELINES),
-        beats_cell(stats["mcnemar"]),
-        categories_cell(stats["mcnemar_per_class"]),
+        model.beats(view.row) or MISSING,
+        model.categories_beaten(view.row) or MISSING,
     ]
 
 
-def _legend(blocks: list[StatisticsBlock]) -> str:
+def _legend(blocks: list[StatisticsBlock], oracle: bool) -> str:
     settings = sorted(
         {(b["bootstrap"]["resamples"], b["bootstrap"]["seed"], b["bootstrap"]["level"])
          for b in blocks}
     )  # fmt: skip
     stated = "; ".join(f"B = {n} resamples, seed {seed}, level {level:g}" for n, seed, level
                        in settings)  # fmt: skip
+    never = (
+        f" A run with an oracle threshold{ORACLE} beats no baseline (not counted): its threshold "
+        "was fitted on the test labels."
+        if oracle
+        else ""
+    )
     return (
         "Percent. CI = percentile bootstrap interval, the test images resampled with replacement "
         f"({stated or MISSING}); p = McNemar's exact two-sided test against the trivial baseline "
         "on the same images, (+/−) = images this run gets right and the baseline wrong / the "
         f"reverse. Beats = the baselines it is more accurate than at p < {ALPHA:g}; Categories = "
         "the categories where it beats both (per-category tests, not corrected for multiple "
-        "comparisons). Derived baseline rows have no predictions and are not listed."
+        f"comparisons). Derived baseline rows have no predictions and are not listed.{never}"
     )
 
 
-def statistics_section(directions: Mapping[Direction, DirectionRows]) -> list[str]:
+def statistics_section(model: Presentation) -> list[str]:
     """The heading, legend and table of the statistics section, or ``[]`` without stored runs.
 
     Args:
-        directions: The leaderboard's rows per direction
-            (:func:`~iadbench.views.leaderboard.rows.group_by_direction`).
+        model: The leaderboard's presentation model (rows, statistics, verdicts).
 
     Returns:
         Markdown blocks to join with blank lines.
     """
     table, blocks = [], []
-    for direction, rows in directions.items():
-        for row in rows.rows:
-            if row.derived:
+    oracle = False
+    for views in model.views.values():
+        for view in views:
+            if view.row.derived:
                 continue
-            stats = statistics_of_run(row.source)
+            stats = model.statistics(view.row)
             blocks += [stats] if stats is not None else []
-            table.append(_row_cells(direction, row, stats))
+            oracle = oracle or view.oracle
+            table.append(_row_cells(model, view, stats))
     if not table:
         return []
     align = ["left"] * 3 + ["right"] * 5 + ["left"] * 2
     markdown = tabulate(
         table, headers=_HEADERS, tablefmt="pipe", disable_numparse=True, colalign=align
     )
-    return [HEADING, _legend(blocks), markdown]
+    return [HEADING, _legend(blocks, oracle), markdown]

@@ -7,8 +7,9 @@ numbers head the per-category tables (one table per metric, split into several t
 methods do not fit beside each other); headers are short and a legend explains them; long text
 wraps, and the width of every number column is reserved before the label column gets the rest.
 
-The numbers, markers (†, ‡, ¶, ◊) and notes are the markdown's: the markdown renderer places the
-paper's numbers and collects the notes, so both outputs say the same thing. Text read from runs
+The numbers, markers (†, ‡, ¶, ◊), labels, verdicts and notes come from the presentation model
+(:class:`~iadbench.views.model.Presentation`) the markdown lays out too, so both outputs say the
+same thing. Text read from runs
 goes through :func:`~iadbench.views.leaderboard.escape.terminal_text` and is printed as rich
 ``Text``,
 never as markup.
@@ -24,7 +25,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rich import box
@@ -33,23 +34,23 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
+from iadbench.views.catalogue import (
+    CATALOGUE,
+    CATEGORY_METRICS,
+    MISSING,
+    TABLE_METRICS,
+    interval_text,
+    percent,
+)
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.escape import plain_direction_title, plain_row_label, terminal_text
-from iadbench.views.leaderboard.markdown import MISSING, _Renderer
-from iadbench.views.leaderboard.notes import COLLAPSED, NOT_COMPARABLE, ORACLE, count_of
-from iadbench.views.leaderboard.reference import POOLED, PaperReference
-from iadbench.views.leaderboard.rows import (
-    TRIVIAL_BASELINES,
-    Direction,
-    DirectionRows,
-    LeaderboardRow,
-)
+from iadbench.views.leaderboard.notes import NOT_COMPARABLE, count_of
+from iadbench.views.leaderboard.reference import PaperReference
+from iadbench.views.leaderboard.rows import TRIVIAL_BASELINES, LeaderboardRow
+from iadbench.views.leaderboard.statistics_table import p_value_text
+from iadbench.views.model import WITHHELD, Presentation, RowView
 
 DEFAULT_WIDTH = 80  # rich's width when stdout is not a terminal
-_METRICS = (
-    ("Acc", "accuracy"), ("F1", "f1_macro"), ("BAcc", "balanced_accuracy"),
-    ("Inv", "invalid_rate"), ("AUROC", "auroc"), ("AP", "ap"),
-)  # fmt: skip
 LEGEND = (
     "Percent, 2 decimals. Acc = accuracy; F1 = macro-F1 over {defect, normal}; BAcc = balanced "
     "accuracy; Inv = invalid (unparseable) answers, scored as wrong; AUROC and AP (average "
@@ -103,40 +104,38 @@ def add_number_column(table: Table, header: str, cells: Sequence[str]) -> int:
     return width
 
 
-def _pct(value: Any) -> str:
-    return MISSING if value is None else f"{100 * float(value):.2f}"
-
-
 class _TerminalTables:
-    """The tables of one leaderboard, built with the markdown renderer's placement and notes."""
+    """The tables of one leaderboard, laid out from the presentation model."""
 
     def __init__(self, runs: CollectedRuns, reference: PaperReference | None, width: int) -> None:
         self.runs = runs
         self.width = width
-        self.markdown = _Renderer(runs, reference)  # paper placement, markers and notes
+        self.model = Presentation(runs, reference)
 
     # --- per direction
 
-    def direction(self, direction: Direction, rows: DirectionRows) -> list[RenderableType]:
+    def direction(self, views: list[RowView]) -> list[RenderableType]:
         """Heading, pooled and class-mean tables, text methods, per-category tables."""
+        direction = views[0].direction
+        rows = self.model.directions[direction]
         title = plain_direction_title(direction)
         n = sum(int(m["n"]) for m in rows.counts_source.summary["per_class"].values())
         tables: list[RenderableType] = [
-            self.summary(direction, rows, "overall"),
-            self.summary(direction, rows, "class_mean"),
+            self.summary(views, "overall"),
+            self.summary(views, "class_mean"),
         ]
-        lenient = self.lenient(rows)
+        lenient = self.lenient(views)
         if lenient is not None:
             tables.append(lenient)
-        statistics = self.statistics(rows)
+        statistics = self.statistics(views)
         if statistics is not None:
             tables.append(statistics)
-        for header, key in (("Acc", "accuracy"), ("F1", "f1_macro"), ("Inv", "invalid_rate")):
+        for key in CATEGORY_METRICS + ("invalid_rate",):
             if key == "invalid_rate" and not any(
-                float(r.overall.get("invalid_rate") or 0) > 0 for r in rows.rows
+                "invalid_rate" in view.categories[None] for view in views
             ):
                 continue  # only text methods answer invalidly; a column of zeros says nothing
-            tables += self.per_category(direction, rows, header, key)
+            tables += self.per_category(views, CATALOGUE[key].short, key)
         parts: list[RenderableType] = [
             Text(f"━━ {title}: {count_of(n, 'test image')}", style="bold")
         ]
@@ -144,7 +143,7 @@ class _TerminalTables:
             parts += [table, Text("")]
         return parts
 
-    def summary(self, direction: Direction, rows: DirectionRows, group: str) -> Table:
+    def summary(self, views: list[RowView], group: str) -> Table:
         """Pooled (``overall``) or class-mean table: # | Method | [n] | six metrics | [Coll.].
 
         Rows that the paper reports comparably get a ``paper`` line under them (Acc and F1);
@@ -156,67 +155,58 @@ class _TerminalTables:
         )
         body: list[list[str]] = []  # number cells per line
         labels: list[tuple[str, Text]] = []
-        for index, row in enumerate(rows.rows, start=1):
-            metrics = getattr(row, group)
-            cells = [str(int(metrics["n"]))] if pooled else []
-            cells += [
-                self.markdown.metric_cell(metrics, key, pooled and key == "accuracy")
-                for _, key in _METRICS
-            ]
-            if not pooled:
-                collapsed = sum(bool(m.get("collapsed")) for m in row.per_class.values())
-                cells.append(f"{collapsed}/{len(row.per_class)}")
-                if collapsed:
-                    self.markdown.notes.markers.add(COLLAPSED)
-            paper = self.paper(direction, row, POOLED if pooled else None)
-            label = self.label(row, setup=pooled, not_comparable=paper is False)
-            labels.append((str(index), label))
-            body.append(cells)
-            if isinstance(paper, tuple):
+        for view in views:
+            cells = view.cells[group]
+            line = [cells["n"]] if pooled else []
+            line += [cells[key] for key in TABLE_METRICS]
+            line += [] if pooled else [cells["collapsed"]]
+            paper = view.paper.get(group)
+            withheld = paper is not None and paper[0] == WITHHELD
+            labels.append((str(view.number), self.label(view, setup=pooled, withheld=withheld)))
+            body.append(line)
+            if paper is not None and not paper[0].startswith(MISSING):
                 labels.append(("", Text("paper", style="italic")))
                 offset = int(pooled)  # Acc and F1 sit after n in the pooled table
-                line = [""] * len(cells)
-                line[offset : offset + 2] = list(paper)
-                body.append(line)
+                under = [""] * len(line)
+                under[offset : offset + 2] = list(paper)
+                body.append(under)
         headers = (
-            (["n"] if pooled else []) + [h for h, _ in _METRICS] + ([] if pooled else ["Coll."])
+            (["n"] if pooled else [])
+            + [CATALOGUE[key].short for key in TABLE_METRICS]
+            + ([] if pooled else ["Coll."])
         )
         return self.fill(title, headers, labels, body)
 
-    def statistics(self, rows: DirectionRows) -> Table | None:
+    def statistics(self, views: list[RowView]) -> Table | None:
         """Stored runs' 95 % intervals and McNemar p against both baselines (pooled), or None.
 
-        The figures of the markdown's statistics section (``statistics_of_run``: the summary's
-        block, or computed from the predictions of runs stored before it existed).
+        The figures of the markdown's statistics section, and the model's verdict (an oracle
+        run's Beats cell says it is not counted).
         """
-        from iadbench.analysis.statistics import statistics_of_run
-        from iadbench.views.leaderboard.statistics_table import beats_cell, p_value_text
-
         labels: list[tuple[str, Text]] = []
         body: list[list[str]] = []
-        for index, row in enumerate(rows.rows, start=1):
-            if row.derived:
-                continue
-            stats = statistics_of_run(row.source)
+        level = 95.0
+        for view in views:
+            stats = self.model.statistics(view.row)
             if stats is None:
                 continue
             overall = stats["bootstrap"]["overall"]
             tests = stats["mcnemar"]
+            level = 100 * float(stats["bootstrap"]["level"])
             body.append([
-                *(_interval(overall.get(key)) for key in ("accuracy", "f1_macro")),
+                *(interval_text(overall.get(key), 1) for key in CATEGORY_METRICS),
                 *(p_value_text(tests[name]["p_value"]) if name in tests else MISSING
                   for name in TRIVIAL_BASELINES),
-                beats_cell(tests),
+                self.model.beats(view.row) or MISSING,
             ])  # fmt: skip
-            labels.append((str(index), self.label(row, setup=False, not_comparable=False)))
+            labels.append((str(view.number), self.label(view, setup=False, withheld=False)))
         if not body:
             return None
-        level = 100 * float(stats["bootstrap"]["level"]) if stats else 95
         versus = [f"p vs {_ABBREVIATION[name]}" for name in TRIVIAL_BASELINES]  # the cells' order
         headers = [f"Acc {level:g}%", f"F1 {level:g}%", *versus, "Beats"]
         return self.fill("Intervals and McNemar tests (pooled)", headers, labels, body)
 
-    def lenient(self, rows: DirectionRows) -> Table | None:
+    def lenient(self, views: list[RowView]) -> Table | None:
         """Text methods' figures under the strict and the lenient parser (pooled), or ``None``.
 
         Two lines per method: ``strict`` (the headline figures) and ``lenient`` (with the images
@@ -225,7 +215,8 @@ class _TerminalTables:
         labels: list[tuple[str, Text]] = []
         body: list[list[str]] = []
         rules: dict[str, list[str]] = {}
-        for index, row in enumerate(rows.rows, start=1):
+        for view in views:
+            row = view.row
             lenient = row.source.summary.get("lenient") if not row.derived else None
             if not isinstance(lenient, dict):
                 continue
@@ -234,15 +225,14 @@ class _TerminalTables:
             # The strict figures are the row's own; only the answered share lives in the block.
             strict = {**row.overall, "strict_accepted_rate": block.get("strict_accepted_rate")}
             changed = block.get("changed")
-            labels += [(str(index), Text(plain_row_label(row))), ("", Text(""))]
-            body.append(["strict", *(_pct(strict.get(k)) for _, k, _ in _LENIENT_PAIRS), ""])
-            body.append(["lenient", *(_pct(block.get(k)) for _, _, k in _LENIENT_PAIRS)])
+            labels += [(str(view.number), Text(plain_row_label(row))), ("", Text(""))]
+            body.append(["strict", *(percent(strict.get(k)) for _, k, _ in _LENIENT_PAIRS), ""])
+            body.append(["lenient", *(percent(block.get(k)) for _, _, k in _LENIENT_PAIRS)])
             body[-1].append(MISSING if changed is None else str(int(changed)))
             rule = terminal_text(str(lenient.get("rule", MISSING)))
-            rules.setdefault(rule, []).append(f"#{index}")
+            rules.setdefault(rule, []).append(f"#{view.number}")
         if not body:
             return None
-        self.markdown.lenient_table()  # registers the lenient legend among the notes
         headers = ["Parser", *(title for title, _, _ in _LENIENT_PAIRS), "Changed"]
         table = self.fill("Text methods: strict vs lenient answer parsing (pooled)", headers,
                           labels, body)  # fmt: skip
@@ -253,37 +243,34 @@ class _TerminalTables:
         table.caption_justify = "left"
         return table
 
-    def per_category(
-        self, direction: Direction, rows: DirectionRows, header: str, key: str
-    ) -> list[Table]:
+    def per_category(self, views: list[RowView], header: str, key: str) -> list[Table]:
         """One metric per category: Category | n | one column per row (``#``).
 
         As many tables as the width needs; rows the paper reports comparably get a paper column
         beside them.
         """
+        rows = self.model.directions[views[0].direction]
         categories = sorted({c for row in rows.rows for c in row.per_class})
         counts = rows.counts_source.summary["per_class"]
-        columns: list[tuple[str, Callable[[str | None], str]]] = []
-        for index, row in enumerate(rows.rows, start=1):
-            if key == "invalid_rate" and not float(row.overall.get("invalid_rate") or 0) > 0:
+        columns: list[tuple[str, list[str]]] = []
+        for view in views:
+            if key not in view.categories[None]:
                 continue
-            columns.append((f"#{index}", self._metric_of(row, key)))
-            if (
-                key != "invalid_rate"
-                and self.paper(direction, row, None) is not False
-                and (
-                    self.markdown.reference is not None
-                    and self.markdown.reference.categories(direction.test_dataset, row.method)
-                )
-            ):
-                columns.append((f"#{index}\npaper", self._paper_of(direction, row, key)))
+            every = [*categories, None]
+            columns.append((f"#{view.number}", [view.categories[c][key] or MISSING for c in every]))
+            papers = view.paper_categories
+            mean = view.paper.get("class_mean")
+            withheld = mean is not None and mean[0] == WITHHELD
+            if key != "invalid_rate" and papers is not None and not withheld:
+                side = 0 if key == "accuracy" else 1
+                columns.append((f"#{view.number}\npaper", [papers[c][side] for c in every]))
         names = [terminal_text(c) for c in categories] + ["mean"]
         ns = [str(int((counts.get(c) or _first(rows.rows, c))["n"])) for c in categories]
         ns.append(str(sum(int(m["n"]) for m in counts.values())))
-        cells_of = [[cell(c) for c in [*categories, None]] for _, cell in columns]
+        cells_of = [cells for _, cells in columns]
         widths = [
             max([len(c) for c in cells] + [len(line) for line in name.split("\n")])
-            for (name, _), cells in zip(columns, cells_of, strict=True)
+            for name, cells in columns
         ]
         base = max(len(name) for name in names + ["Category"]) + max(len(n) for n in ns + ["n"])
         base += table_overhead(2)
@@ -315,57 +302,25 @@ class _TerminalTables:
 
     # --- cells
 
-    def label(self, row: LeaderboardRow, *, setup: bool, not_comparable: bool) -> Text:
+    def label(self, view: RowView, *, setup: bool, withheld: bool) -> Text:
         """A row's label, ¶ when the paper's numbers are withheld.
 
-        With ``setup``, dim lines name the threshold policy and the training subset.
+        With ``setup``, dim lines name the threshold policy (‡ for oracle) and the training
+        subset; without, the label names the threshold where runs of one method differ in it.
         """
-        text = Text(plain_row_label(row))
-        if not_comparable:
+        row = view.row
+        base = row.label if setup else view.label
+        text = Text(terminal_text(base) + " (derived)" * row.derived + " (tiny)" * row.tiny)
+        if withheld:
             text.append(NOT_COMPARABLE)
+        threshold, marker = self.model.threshold_cell(row)
+        if not setup:
+            text.append(marker)
         if setup and row.threshold is not None:
-            oracle = row.threshold == "oracle"
-            if oracle:
-                self.markdown.notes.markers.add(ORACLE)
-            text.append(f"\n{terminal_text(row.threshold)}{ORACLE * oracle}", style="dim")
+            text.append(f"\n{terminal_text(threshold)}{marker}", style="dim")
         if setup and row.train_split is not None:
             text.append(f"\ntrained on {terminal_text(row.train_split)}", style="dim")
         return text
-
-    def paper(
-        self, direction: Direction, row: LeaderboardRow, category: str | None
-    ) -> tuple[str, str] | bool | None:
-        """The paper's (Acc, F1) cells of a row.
-
-        ``False`` when withheld (another setup); ``None`` when the paper has no such number or
-        shows it in the other summary table.
-        """
-        pair = self.markdown.paper_pair(direction, row, category)
-        if pair is None:
-            return None
-        if pair[0] == f"{MISSING}{NOT_COMPARABLE}":
-            return False
-        return None if pair[0].startswith(MISSING) else pair
-
-    def _metric_of(self, row: LeaderboardRow, key: str) -> Callable[[str | None], str]:
-        def cell(category: str | None) -> str:
-            metrics = row.class_mean if category is None else row.per_class.get(category)
-            # Collapse is a per-category property: the mean row carries no marker.
-            return (
-                self.markdown.metric_cell(metrics, key, key == "accuracy" and category is not None)
-                or MISSING
-            )
-
-        return cell
-
-    def _paper_of(
-        self, direction: Direction, row: LeaderboardRow, key: str
-    ) -> Callable[[str | None], str]:
-        def cell(category: str | None) -> str:
-            pair = self.markdown.paper_pair(direction, row, category) or (MISSING, MISSING)
-            return pair[0] if key == "accuracy" else pair[1]
-
-        return cell
 
     def fill(
         self,
@@ -392,19 +347,12 @@ class _TerminalTables:
         return table
 
     def notes(self) -> Markdown | None:
-        lines = self.markdown.render_notes()
+        lines = self.model.note_lines
         return Markdown("\n".join(lines)) if lines else None
 
 
 # Baseline names in the statistics table's headers (the legend spells them out).
 _ABBREVIATION = {"always-defect": "AD", "always-normal": "AN"}
-
-
-def _interval(bounds: object) -> str:
-    """``61.0–79.0`` (percent, one decimal: the terminal table's width), or ``—``."""
-    if not isinstance(bounds, list) or len(bounds) != 2:
-        return MISSING
-    return f"{100 * float(bounds[0]):.1f}–{100 * float(bounds[1]):.1f}"
 
 
 def _first(rows: list[LeaderboardRow], category: str) -> dict[str, Any]:
@@ -435,8 +383,8 @@ def render_terminal(
         Text(f"{count_of(len(runs.runs), 'stored run')}. {LEGEND}"),
     ]
     parts.append(Text(""))
-    for direction, rows in tables.markdown.directions.items():
-        parts += tables.direction(direction, rows)
+    for views in tables.model.views.values():
+        parts += tables.direction(views)
     notes = tables.notes()
     if notes is not None:
         parts += [Text("Notes", style="bold"), notes]

@@ -107,7 +107,11 @@ def _draw_bars(
 
     # Panels stacked, categories along x: the figure's height does not grow with the categories.
     width = min(max(6.0, 0.12 * len(categories) * max(len(series), 1) + 3.0), 11.5)
-    figure = _new_figure(width, 2.4 * len(metrics) + 1.0)
+    # Labels name every setting that tells runs apart, so they can be long: one legend column
+    # then, and room above the panels for its lines (else the layout squeezes the panels away).
+    columns = 2 if max((len(label) for label, _, _ in series), default=0) <= 40 else 1
+    legend_lines = -(-len(series) // columns)
+    figure = _new_figure(width, 2.4 * len(metrics) + 1.0 + 0.2 * legend_lines)
     axes = figure.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0]
     bar = 0.8 / max(len(series), 1)
     positions = np.arange(len(categories))
@@ -131,7 +135,7 @@ def _draw_bars(
         rotation=rotate,
         ha="right" if rotate else "center",
     )
-    axes[0].legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncols=2, fontsize="small",
+    axes[0].legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncols=columns, fontsize="small",
                    frameon=False)  # fmt: skip
     return figure
 

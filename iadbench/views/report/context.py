@@ -14,39 +14,48 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from iadbench.analysis.statistics import ALPHA
+import iadbench.views.report.charts as charts
 from iadbench.contract.records import DEFECT, INVALID, NORMAL
 from iadbench.runs.reader import Outcome, StoredRun
+from iadbench.views.catalogue import (
+    CATALOGUE,
+    CATEGORY_METRICS,
+    INTERVAL_METRICS,
+    MISSING,
+    TABLE_METRICS,
+)
+from iadbench.views.catalogue import interval_text as format_interval
+from iadbench.views.catalogue import percent as format_percent
 from iadbench.views.leaderboard.collect import CollectedRuns
-from iadbench.views.report import charts
+from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.report.gallery import Gallery, Overlays, build_gallery, build_overlays
 from iadbench.views.report.predictions import report_outcomes
-from iadbench.views.report.verdict import (
+from iadbench.views.report.tables import LeaderboardTable, build_leaderboard
+from iadbench.views.verdict import (
     BASELINES,
-    INTERVAL_METRICS,
+    ORACLE_MARK,
     Verdict,
     bootstrap_block,
+    fitted_on_test_labels,
     interval,
+    summary_with_statistics,
     verdict,
 )
 
-METRICS = (("accuracy", "accuracy"), ("f1_macro", "macro-F1"),
-           ("balanced_accuracy", "balanced acc."), ("invalid_rate", "invalid"),
-           ("auroc", "AUROC"), ("ap", "AP"))  # fmt: skip
-CHART_METRICS = (("accuracy", "accuracy"), ("f1_macro", "macro-F1"))
-DASH = "—"
+METRICS = tuple((key, CATALOGUE[key].name) for key in TABLE_METRICS)
+CHART_METRICS = tuple((key, CATALOGUE[key].name) for key in CATEGORY_METRICS)
+DASH = MISSING
+DECIMALS = 1  # the report's tables sit beside charts: one decimal is what a reader compares
 
 
 def percent(value: Any) -> str:
     """A fraction as a percentage with one decimal, or "—" when absent."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        return DASH
-    return f"{100 * value:.1f}"
+    return format_percent(value, DECIMALS)
 
 
 def interval_text(bounds: tuple[float, float] | None) -> str:
     """``[lo, hi]`` in percent, or "—"."""
-    return DASH if bounds is None else f"[{percent(bounds[0])}, {percent(bounds[1])}]"
+    return format_interval(bounds, DECIMALS, brackets=True)
 
 
 @dataclass
@@ -55,15 +64,17 @@ class RunView:
 
     Attributes:
         anchor: HTML id of the run (derived from its position, never from its name).
-        label: Row label (the leaderboard's: method, partial-run and differing-settings marks).
+        label: Row label (the model's, :func:`~iadbench.views.model.shown_labels`: method,
+            partial-run marks, and every setting in which runs of the method differ, the
+            threshold policy included).
         method: Registered method name.
         train: ``dataset (split)``, or ``zero-shot`` for a run without training data.
         test: ``dataset (split)`` of the images scored.
-        threshold: The threshold policy, or "—".
+        threshold: The threshold policy (``oracle‡`` for an oracle one), or "—".
         path: Run directory relative to the report's root.
         baseline: Whether the method is one of the trivial baselines.
         tiny: Whether the run used random-weight tiny models.
-        verdict: The verdict (see :mod:`iadbench.views.report.verdict`).
+        verdict: The verdict (see :mod:`iadbench.views.verdict`).
         pooled: Pooled metrics in percent, by metric key.
         class_mean: Class-mean metrics in percent, by metric key.
         intervals: Pooled 95 % intervals as text, by metric key ("—" when absent).
@@ -138,6 +149,9 @@ class ReportContext:
         galleries: Reasoning galleries of text methods.
         overlays: Anomaly-map overlays of runs that stored maps.
         alpha: Significance level of the verdict.
+        leaderboard: The leaderboard's pooled and class-mean tables per direction (the same
+            rows as the markdown: derived baselines and the paper's placed numbers included).
+        notes: The leaderboard's notes, marker legend first (plain text).
         baselines: The baselines' names, in the order of the verdict's comparison columns.
     """
 
@@ -150,6 +164,8 @@ class ReportContext:
     galleries: list[Gallery]
     overlays: list[Overlays]
     alpha: float
+    leaderboard: list[LeaderboardTable] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     baselines: tuple[str, ...] = BASELINES
 
 
@@ -175,13 +191,16 @@ def _confusion(answers: Sequence[Outcome]) -> dict[str, dict[str, int]]:
     return table
 
 
-def run_view(run: StoredRun, index: int, root: Path) -> RunView:
-    """The view of one stored run (reads its predictions once)."""
-    from iadbench.analysis.statistics import statistics_of_run
+def run_view(run: StoredRun, index: int, root: Path, label: str | None = None) -> RunView:
+    """The view of one stored run (reads its predictions once).
 
-    summary: Mapping[str, Any] = run.summary
-    if "statistics" not in summary:  # stored before the block existed: computed as the runner would
-        summary = {**summary, "statistics": statistics_of_run(run)}
+    Args:
+        run: The stored run.
+        index: Its position among the report's runs (gives the HTML anchor).
+        root: The report's root directory (run paths are shown relative to it).
+        label: The label it is shown with (default: :attr:`StoredRun.label`).
+    """
+    summary = summary_with_statistics(run)
     capabilities = summary.get("capabilities")
     capabilities = capabilities if isinstance(capabilities, Mapping) else {}
     trains = capabilities.get("trains") is True
@@ -199,11 +218,11 @@ def run_view(run: StoredRun, index: int, root: Path) -> RunView:
         path = run.path.as_posix()
     return RunView(
         anchor=f"run-{index}",
-        label=run.label or str(summary.get("method")),
+        label=label or run.label or str(summary.get("method")),
         method=str(summary.get("method")),
         train=_side(summary, "train", trains),
         test=_side(summary, "test", True),
-        threshold=DASH if threshold is None else str(threshold),
+        threshold=DASH if threshold is None else _threshold(str(threshold)),
         path=path,
         baseline=summary.get("method") in BASELINES,
         tiny=summary.get("tiny") is True,
@@ -232,6 +251,11 @@ def run_view(run: StoredRun, index: int, root: Path) -> RunView:
         gives_scores=capabilities.get("gives_scores") is True,
         gives_text=capabilities.get("gives_text") is True,
     )
+
+
+def _threshold(policy: str) -> str:
+    """The policy as the tables show it: ``oracle‡`` marks a threshold fitted on the test labels."""
+    return policy + ORACLE_MARK * fitted_on_test_labels(policy)
 
 
 def _curve(run: RunView) -> charts.Curve | str:
@@ -300,14 +324,23 @@ def test_set_view(title: str, runs: Sequence[tuple[RunView, Mapping[str, Any]]])
     )
 
 
-def build_context(collected: CollectedRuns, title: str = "iadbench report") -> ReportContext:
+def build_context(
+    collected: CollectedRuns,
+    title: str = "iadbench report",
+    reference: PaperReference | None = None,
+) -> ReportContext:
     """The whole report's data from the runs :func:`collect_runs` kept.
 
     Args:
         collected: Complete runs and the skipped ones.
         title: Page title.
+        reference: The paper's numbers for the leaderboard tables, or ``None`` for none.
     """
-    runs = [run_view(run, i, collected.root) for i, run in enumerate(collected.runs)]
+    leaderboard = build_leaderboard(collected, reference)
+    runs = [
+        run_view(run, i, collected.root, label)
+        for i, (run, label) in enumerate(zip(collected.runs, leaderboard.labels, strict=True))
+    ]
     by_test: dict[str, list[tuple[RunView, Mapping[str, Any]]]] = {}
     for view, run in zip(runs, collected.runs, strict=True):
         by_test.setdefault(view.test, []).append((view, run.summary))
@@ -323,7 +356,9 @@ def build_context(collected: CollectedRuns, title: str = "iadbench report") -> R
                    if v.gives_text],
         overlays=[found for v, run, root in zip(runs, collected.runs, roots, strict=True)
                   if (found := build_overlays(v, run.path, root)) is not None],
-        alpha=ALPHA,
+        alpha=Verdict.alpha,  # the level every verdict is judged at
+        leaderboard=leaderboard.tables,
+        notes=leaderboard.notes,
     )  # fmt: skip
 
 

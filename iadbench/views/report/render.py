@@ -45,13 +45,16 @@ def write_report(directory: Path, output: Path | None = None, title: str | None 
             seal, or ``output`` is a directory.
     """
     from iadbench.views.leaderboard.collect import collect_runs
+    from iadbench.views.leaderboard.reference import load_paper_reference
 
     output = directory / "report.html" if output is None else output
     if output.is_dir():
         raise IADBenchError(f"--output {output} is a directory; give a file name such as "
                             f"{output}/report.html")  # fmt: skip
     collected = collect_runs(directory)
-    context = build_context(collected, title or f"iadbench report: {directory}")
+    context = build_context(
+        collected, title or f"iadbench report: {directory}", load_paper_reference()
+    )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_html(context), encoding="utf-8")
     return output

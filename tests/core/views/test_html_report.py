@@ -18,7 +18,7 @@ from iadbench.runs.seal import seal_summary
 from iadbench.views.leaderboard.collect import collect_runs
 from iadbench.views.report import build_context, render_html
 from iadbench.views.report.gallery import spread
-from iadbench.views.report.verdict import BEATS_BOTH, NOT_BOTH, UNTESTED, verdict
+from iadbench.views.verdict import BEATS_BOTH, NOT_BOTH, UNTESTED, verdict
 
 HOSTILE_CATEGORY = '"><img src=x onerror=alert(2)>'
 HOSTILE_TEXT = "<think><script>alert(1)</script> looks fine</think> <answer>B</answer>"

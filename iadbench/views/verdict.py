@@ -1,4 +1,4 @@
-"""The report's verdict: does a run beat both trivial baselines, and on how many categories?
+"""The verdict of every view: does a run beat both trivial baselines, and on how many categories?
 
 It reads ``summary["statistics"]`` (bootstrap intervals and McNemar's exact test against the
 always-normal and always-defect baselines on the same images). For runs stored before the block
@@ -9,6 +9,11 @@ their predictions (what the runner writes today); a summary with no readable blo
 
 A run *beats* a baseline when McNemar's p-value is below ``statistics.ALPHA`` **and** it is more
 accurate on those images (a significant difference in the wrong direction is not a win).
+
+A run whose threshold was fitted on the test labels (``oracle``) never beats anything: its
+accuracy is an upper bound, not a result. It is decided here, once, for the markdown, the
+terminal, the exports and the HTML report: :data:`ORACLE_STATUS`, and :data:`NOT_COUNTED` in the
+tables' "Beats" cells.
 """
 
 from __future__ import annotations
@@ -17,16 +22,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from iadbench.analysis.statistics import beats
+from iadbench.analysis.statistics import ALPHA, beats, statistics_of_run
 from iadbench.contract.records import TRIVIAL_BASELINES
-from iadbench.runs.schema import McNemarBlock
+from iadbench.runs.reader import StoredRun
+from iadbench.runs.schema import McNemarBlock, as_statistics
+from iadbench.views.catalogue import INTERVAL_METRICS, MISSING
 
 BASELINES: tuple[str, ...] = tuple(TRIVIAL_BASELINES)  # the comparisons' (and columns') order
-INTERVAL_METRICS = ("accuracy", "f1_macro", "balanced_accuracy")
+ORACLE = "oracle"  # the threshold policy fitted on the test labels
+ORACLE_MARK = "‡"
 
 BEATS_BOTH = "beats both baselines"
 NOT_BOTH = "does not beat both baselines"
 UNTESTED = "untested (no statistics in summary.json)"
+ORACLE_STATUS = (
+    f"not counted{ORACLE_MARK}: oracle threshold, fitted on the test labels (an upper bound)"
+)
+NOT_COUNTED = f"not counted{ORACLE_MARK}"  # the Beats cell of an oracle run
+
+
+def fitted_on_test_labels(threshold: object) -> bool:
+    """Whether a threshold policy was fitted on the test labels (``oracle``).
+
+    The one place every view asks: such a run is marked ‡ and never beats a baseline.
+    """
+    return threshold == ORACLE
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,7 @@ class Verdict:
             ``balanced_accuracy``); a metric without an interval is absent.
         level: Confidence level of the intervals, e.g. 0.95 (None: no bootstrap block).
         resamples: Bootstrap resamples B (None: no bootstrap block).
+        alpha: The significance level the McNemar tests are judged at.
     """
 
     status: str
@@ -77,11 +98,19 @@ class Verdict:
     intervals: Mapping[str, tuple[float, float]] | None = None
     level: float | None = None
     resamples: int | None = None
+    alpha: float = ALPHA
 
     @property
     def beats_both(self) -> bool | None:
-        """True / False, or None when untested."""
+        """True / False, or None when untested; False for an oracle run whatever its tests."""
         return None if self.status == UNTESTED else self.status == BEATS_BOTH
+
+    @property
+    def css(self) -> str:
+        """The HTML report's row class: ``beats``, ``not``, ``oracle`` or ``untested``."""
+        if self.status == ORACLE_STATUS:
+            return "oracle"
+        return {BEATS_BOTH: "beats", NOT_BOTH: "not"}.get(self.status, "untested")
 
 
 def _comparison(baseline: str, raw: Any) -> Comparison | None:
@@ -132,6 +161,17 @@ def bootstrap_block(summary: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return block if isinstance(block, Mapping) else None
 
 
+def summary_with_statistics(run: StoredRun) -> Mapping[str, Any]:
+    """``run``'s summary; one stored before the statistics block existed gets it computed.
+
+    Computed from its predictions as the runner would have (same seed and B), so an old run is
+    judged like a new one rather than shown as untested.
+    """
+    if as_statistics(run.summary.get("statistics")) is not None:
+        return run.summary
+    return {**run.summary, "statistics": statistics_of_run(run)}
+
+
 def verdict(summary: Mapping[str, Any]) -> Verdict:
     """The verdict of one run from its summary.
 
@@ -140,8 +180,10 @@ def verdict(summary: Mapping[str, Any]) -> Verdict:
 
     Returns:
         :data:`BEATS_BOTH` when the pooled test beats both baselines, :data:`NOT_BOTH` when it
-        does not, :data:`UNTESTED` when the summary carries no readable McNemar block; with the
-        count of categories where the run beats both, and the pooled intervals.
+        does not, :data:`UNTESTED` when the summary carries no readable McNemar block,
+        :data:`ORACLE_STATUS` for a tested run with an oracle threshold (and no categories
+        beaten); with the count of categories where the run beats both, and the pooled
+        intervals.
     """
     statistics = summary.get("statistics")
     statistics = statistics if isinstance(statistics, Mapping) else {}
@@ -159,14 +201,45 @@ def verdict(summary: Mapping[str, Any]) -> Verdict:
     if pooled is None:
         return Verdict(UNTESTED, intervals=intervals, level=level, resamples=resamples)
     beaten = tested = None
+    oracle = fitted_on_test_labels(summary.get("threshold"))
     per_class = statistics.get("mcnemar_per_class")
     if isinstance(per_class, Mapping):
         results = [_comparisons(block) for block in per_class.values()]
         readable = [r for r in results if r is not None]
         tested = len(readable)
-        beaten = sum(all(c.beats for c in r) for r in readable)
+        beaten = 0 if oracle else sum(all(c.beats for c in r) for r in readable)
+    if oracle:
+        return Verdict(ORACLE_STATUS, pooled, beaten, tested, intervals, level, resamples)
     status = BEATS_BOTH if all(c.beats for c in pooled) else NOT_BOTH
     return Verdict(status, pooled, beaten, tested, intervals, level, resamples)
+
+
+def beats_cell(tests: Mapping[str, McNemarBlock], *, oracle: bool = False) -> str:
+    """The baselines a run is significantly more accurate than: ``both``, a name, ``neither``.
+
+    :data:`NOT_COUNTED` for an oracle run (``oracle``): fitted on the test labels, it beats none.
+    """
+    if oracle:
+        return NOT_COUNTED
+    won = [name for name in BASELINES if name in tests and beats(tests[name]) > 0]
+    if len(won) == len(BASELINES):
+        return "both"
+    return ", ".join(won) or "neither"
+
+
+def categories_cell(
+    per_class: Mapping[str, Mapping[str, McNemarBlock]], *, oracle: bool = False
+) -> str:
+    """``k/K``: categories where the run beats both baselines (per-category tests).
+
+    ``—‡`` for an oracle run, which beats none; ``—`` without per-category tests.
+    """
+    if not per_class:
+        return MISSING
+    if oracle:
+        return f"{MISSING}{ORACLE_MARK}"
+    won = sum(beats_cell(tests) == "both" for tests in per_class.values())
+    return f"{won}/{len(per_class)}"
 
 
 def _number(value: Any) -> float | None:
