@@ -14,7 +14,8 @@ from pathlib import Path
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.options import parse_assignments
 from iadbench.contract.progress import ProgressHook
-from iadbench.execution.planning import PlannedRun, RunRequest, plan_run, uses_training_data
+from iadbench.execution.planned_data import uses_training_data
+from iadbench.execution.planning import PlannedRun, RunRequest, plan_run
 from iadbench.execution.registry import METHODS
 from iadbench.execution.runner import RunOutcome, execute_run
 from iadbench.runs.runspec import ZERO_SHOT
