@@ -38,6 +38,11 @@ class MethodChoice:
     tiny: bool
     threshold: str | None
 
+    @property
+    def policy(self) -> ThresholdPolicy | None:
+        """The threshold policy, parsed (None for a method that gives no scores)."""
+        return None if self.threshold is None else parse_policy(self.threshold)
+
 
 @dataclass
 class PlannedRun:

@@ -28,7 +28,6 @@ from iadbench.execution.planning import RunRequest, plan_run, resolve_method, tr
 from iadbench.execution.registry import METHODS
 from iadbench.execution.training_stage import TRAINED_MARKER
 from iadbench.runs.store import RunStore
-from iadbench.runs.thresholds import parse_policy
 
 
 @dataclass(frozen=True)
@@ -85,15 +84,14 @@ def resolve_predictor(source: RunRequest | Path) -> Predictor:
     request = source
     method = resolve_method(request)
     threshold, value = method.threshold, None
-    if threshold is not None:
-        policy = parse_policy(threshold)
+    if (policy := method.policy) is not None:
         if policy.kind != "fixed":
             raise IADBenchError(
                 f"--threshold {threshold}: predict has no labelled images to choose a threshold "
                 f"on; use --from-run DIR of a run under that policy (its chosen value is applied) "
                 f"or fixed:T"
             )
-        threshold, value = str(policy), policy.value
+        value = policy.value
     workdir = None
     if method.adapter_cls.capabilities.trains and request.train is not None:
         workdir = _trained_dir_by_hash(request)
