@@ -139,6 +139,13 @@ CacheDir = Annotated[
 ]
 
 
+def parse_set(items: list[str] | None) -> dict[str, str]:
+    """``--set`` values: ``["k=v"]`` → ``{"k": "v"}``; raises OptionError on a malformed item."""
+    from iadbench.contract.options import parse_assignments
+
+    return parse_assignments(items or [])
+
+
 def parse_data_roots(items: list[str] | None) -> dict[str, str]:
     """``["mvtec=/x"]`` → ``{"mvtec": "/x"}``; raises OptionError on a malformed item."""
     from iadbench.contract.options import parse_assignments

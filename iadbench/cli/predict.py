@@ -75,17 +75,28 @@ def predict(
 ) -> None:
     """Label unlabeled images with a method; the run's threshold policy applies (--from-run)."""
     from iadbench.cli.display import RichProgress
-    from iadbench.contract.options import parse_assignments
-    from iadbench.execution.predict import PredictRequest, predict_images
+    from iadbench.contract.errors import IADBenchError
+    from iadbench.execution.planning import RunRequest
+    from iadbench.execution.predict import predict_images
+    from iadbench.execution.unlabeled_images import UNLABELED
 
     opt.load_plugins(plugin)
-    request = PredictRequest(
-        inputs=inputs, output=output, method=method, from_run=from_run, train=train,
-        train_split=train_split, options=parse_assignments(set_ or []), tiny=tiny, seed=seed,
-        threshold=threshold, data_roots=opt.parse_data_roots(data), category=category,
-        dataset=dataset, device=device, batch_size=batch_size, cache_dir=cache_dir,
+    source: RunRequest | Path
+    if from_run is not None and method is None:
+        source = from_run
+    elif method is not None and from_run is None:
+        # The flags are planned as `run` plans them; the images are presented as `test`.
+        source = RunRequest(
+            method=method, train=train, test=dataset or UNLABELED, train_split=train_split,
+            options=opt.parse_set(set_), tiny=tiny, seed=seed, threshold=threshold,
+            data_roots=opt.parse_data_roots(data), cache_dir=cache_dir,
+        )  # fmt: skip
+    else:
+        raise IADBenchError("name either --method or --from-run DIR (exactly one)")
+    outcome = predict_images(
+        source, inputs, output, category=category, dataset=dataset, device=device,
+        batch_size=batch_size, progress=RichProgress(),
     )  # fmt: skip
-    outcome = predict_images(request, RichProgress())
     counts = ", ".join(f"{n} {label}" for label, n in sorted(outcome.counts.items()))
     threshold_text = (
         "" if outcome.predictor.threshold_value is None

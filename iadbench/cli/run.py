@@ -63,25 +63,19 @@ def run(
 ) -> None:
     """Evaluate one method on one train→test cell; re-running the same command resumes."""
     from iadbench.cli.display import RichProgress, summary_table
-    from iadbench.contract.options import parse_assignments
-    from iadbench.execution.planning import RunRequest, plan_run
-    from iadbench.execution.runner import execute_run
+    from iadbench.execution.launch import launch_run
+    from iadbench.execution.planning import RunRequest
 
     opt.load_plugins(plugin)
     request = RunRequest(
         method=method, train=train, test=test, train_split=train_split, test_split=test_split,
-        options=parse_assignments(set_ or []), tiny=tiny, seed=seed, threshold=threshold,
+        options=opt.parse_set(set_), tiny=tiny, seed=seed, threshold=threshold,
         data_roots=opt.parse_data_roots(data), out=out, device=device, batch_size=batch_size,
         workers=workers, force_overlap=force_overlap, overwrite=overwrite, cache_dir=cache_dir,
         command=sys.argv, verify_content=verify_content, limit=limit,
     )  # fmt: skip
-    from iadbench.execution.distributed import is_main_process, shutdown
-
-    try:
-        outcome = execute_run(plan_run(request), RichProgress())
-    finally:
-        shutdown()
-    if not is_main_process():
+    outcome = launch_run(request, RichProgress())
+    if outcome is None:
         return  # the first process of a sharded run reports for all
     console.print(summary_table(outcome.summary))
     how = (
@@ -214,22 +208,16 @@ def train(
     verify_content: opt.VerifyContent = False,
 ) -> None:
     """Run only the training stage; `run` with the same settings reuses what it stores."""
-    from iadbench.contract.options import parse_assignments
-    from iadbench.execution.planning import RunRequest, plan_run
-    from iadbench.execution.training_stage import train_only
+    from iadbench.execution.launch import launch_training
+    from iadbench.execution.planning import RunRequest
 
     opt.load_plugins(plugin)
     request = RunRequest(
         method=method, train=train, test=train, train_split=train_split,
-        options=parse_assignments(set_ or []), tiny=tiny, seed=seed,
+        options=opt.parse_set(set_), tiny=tiny, seed=seed,
         data_roots=opt.parse_data_roots(data), device=device, cache_dir=cache_dir, command=sys.argv,
         verify_content=verify_content,
     )  # fmt: skip
-    from iadbench.execution.distributed import is_main_process, shutdown
-
-    try:
-        workdir = train_only(plan_run(request))
-    finally:
-        shutdown()
-    if is_main_process():
+    workdir = launch_training(request)
+    if workdir is not None:
         console.print(f"Trained artefacts in [bold]{workdir}[/]", highlight=False)

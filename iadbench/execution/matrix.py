@@ -14,11 +14,11 @@ from pathlib import Path
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.options import parse_assignments
 from iadbench.contract.progress import ProgressHook
-from iadbench.execution.planning import PlannedRun, RunRequest, plan_run, uses_training_data
+from iadbench.execution.planned_data import uses_training_data
+from iadbench.execution.planning import PlannedRun, RunRequest, plan_run, resolve_method
 from iadbench.execution.registry import METHODS
 from iadbench.execution.runner import RunOutcome, execute_run
 from iadbench.runs.runspec import ZERO_SHOT
-from iadbench.runs.thresholds import DEFAULT_POLICY
 
 
 @dataclass
@@ -99,11 +99,14 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
     for method, (train, test) in itertools.product(
         methods, itertools.permutations(dict.fromkeys(request.datasets), 2)
     ):
-        adapter_cls = METHODS.get(method)
         # A threshold policy concerns score methods only; the others keep none.
-        scores = adapter_cls.capabilities.gives_scores
-        threshold = (request.threshold or DEFAULT_POLICY) if scores else None
-        cell_train = train if uses_training_data(adapter_cls, threshold) else None
+        scores = METHODS.get(method).capabilities.gives_scores
+        threshold = request.threshold if scores else None
+        # Resolved as plan_run resolves it (the policy's default), to know what the cell reads.
+        cell = RunRequest(method=method, train=train, test=test, options=overrides[method],
+                          tiny=request.tiny, threshold=threshold)  # fmt: skip
+        chosen = resolve_method(cell)
+        cell_train = train if uses_training_data(chosen.adapter_cls, chosen.threshold) else None
         out = cell_dir(request.out, method, cell_train, test)
         if out in seen:
             continue  # a zero-shot method runs once per test set
@@ -114,7 +117,7 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
                     method=method, train=cell_train, test=test, train_split=request.train_split,
                     test_split=request.test_split, options=overrides[method], tiny=request.tiny,
                     seed=request.seed, data_roots=request.data_roots, workers=request.workers,
-                    threshold=request.threshold if scores else None,
+                    threshold=threshold,
                     out=out, device=request.device,
                     overwrite=request.overwrite, cache_dir=request.cache_dir,
                     command=request.command, verify_content=request.verify_content,

@@ -26,8 +26,9 @@ from typing import Any
 from filelock import FileLock
 
 from iadbench.contract.errors import IADBenchError, RunConflictError
-from iadbench.contract.method import FitContext, MethodAdapter, RunContext
+from iadbench.contract.method import FitContext, MethodAdapter
 from iadbench.contract.records import Sample
+from iadbench.execution.adapter_setup import build_adapter, setup_of
 from iadbench.execution.distributed import is_main_process
 from iadbench.execution.planning import PlannedRun, trained_dir
 from iadbench.runs.schema import now
@@ -47,11 +48,9 @@ def train_only(plan: PlannedRun) -> Path:
         raise IADBenchError(
             f"method {spec.method!r} has no training stage; `iadbench run` evaluates it directly"
         )
-    context = RunContext(
-        tiny=spec.tiny, device=plan.request.device, seed=spec.seed, workdir=trained_dir(plan)
-    )
-    adapter = plan.adapter_cls(plan.options, context=context)
-    return fit_stage(plan, adapter, plan.request.device)
+    # Built as `run` builds it for its training stage, so both train the same artefacts.
+    adapter = build_adapter(setup_of(plan), plan.request.device)
+    return fit_stage(plan, adapter, adapter.context.device)
 
 
 TRAINING_DATA_FILE = "training-data.json"

@@ -54,10 +54,6 @@ CORE = module_files(REPO / "iadbench", "iadbench")
 #: violation fails, and so does a listed one that is gone (delete it from here). Empty when done.
 STILL_TO_REMOVE: set[str] = {
     "iadbench.cli.demo imports iadbench_methods.lr_iad.learning_proof",
-    "fan-out iadbench.cli.run 12",
-    "fan-out iadbench.execution.planning 12",
-    "fan-out iadbench.execution.predict 17",
-    "fan-out iadbench.execution.runner 15",
     "iadbench_methods.anomalygpt.adapter imports iadbench.data.splits",
     "iadbench_methods.lr_iad.data imports iadbench.data.splits",
     "iadbench_methods.lr_iad.learning_proof imports iadbench.execution.planning",

@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from iadbench.cli.app import app
-from iadbench.execution.predict import OUTPUT_COLUMNS, unlabeled_samples
+from iadbench.execution.label_files import OUTPUT_COLUMNS
+from iadbench.execution.unlabeled_images import unlabeled_samples
 
 pytest.importorskip("PIL")
 

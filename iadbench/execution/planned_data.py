@@ -1,0 +1,263 @@
+"""The data a planned run reads: indexed and fingerprinted once, before any work starts.
+
+:func:`index_data` opens the test and training datasets a request names, picks their subsets
+(Table II's defaults, or a folder dataset's own split), finds a few-shot method's reference
+images and fingerprints every list, so the configuration hash says which images a run reads.
+``predict --from-run`` finds a few-shot run's references again through the same rule
+(:func:`stored_references`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from iadbench.contract.errors import IADBenchError
+from iadbench.contract.method import MethodAdapter
+from iadbench.contract.records import NORMAL, Sample
+from iadbench.data import (
+    FolderDataset,
+    has_split_file,
+    open_dataset,
+    reader_class,
+    resolve_root,
+)
+from iadbench.data.base import SUBSET_NAMES, DatasetReader, SubsetName
+from iadbench.data.fingerprint import fingerprint_samples
+from iadbench.data.splits import check_no_overlap, first_per_category, load_split_table
+from iadbench.execution.request import RunRequest
+from iadbench.runs.runspec import DatasetRef
+from iadbench.runs.thresholds import TRAINING_DATA_POLICIES, parse_policy
+
+
+@dataclass
+class PlannedData:
+    """The samples a run reads, indexed once at planning, and their fingerprints.
+
+    Attributes:
+        test_reader: Reader of the test dataset (its folder-balance warnings are shown on run).
+        test: Test samples, in test order.
+        train: Training samples when the method trains, else None.
+        calibration: The training dataset's All subset under ``calibrated`` and
+            ``normal-quantile``, else None.
+        references: A few-shot method's reference images (the test dataset's Train normals that
+            are not test images), else None.
+        content: ``--verify-content`` digests by role (test, train, calibration, references);
+            empty without.
+    """
+
+    test_reader: DatasetReader
+    test: list[Sample]
+    train: list[Sample] | None = None
+    calibration: list[Sample] | None = None
+    references: list[Sample] | None = None
+    content: dict[str, str] = field(default_factory=dict)
+
+    def roles(self) -> dict[str, list[Sample]]:
+        """The sample lists the run reads, by role (test, train, calibration, references)."""
+        found = {"test": self.test, "train": self.train, "calibration": self.calibration,
+                 "references": self.references}  # fmt: skip
+        return {role: samples for role, samples in found.items() if samples is not None}
+
+    def balance_problems(self) -> list[str]:
+        """What looks wrong in a folder test dataset's labels; nothing for other datasets.
+
+        A normal folder under an unexpected name reads as 100 % defects: the runner says so.
+        """
+        if isinstance(self.test_reader, FolderDataset):
+            return list(self.test_reader.balance_problems())
+        return []
+
+    def check_no_overlap(self, *, force: bool) -> None:
+        """Refuse to test a training method on its own training images (``--force-overlap``).
+
+        Raises:
+            SplitError: Training and test samples share images, and ``force`` is off.
+        """
+        assert self.train is not None
+        check_no_overlap(self.train, self.test, force=force)
+
+
+def index_data(
+    request: RunRequest,
+    adapter_cls: type[MethodAdapter[Any]],
+    options: Any,
+    threshold: str | None,
+) -> tuple[PlannedData, DatasetRef, DatasetRef | None]:
+    """Open, index and fingerprint what a run of ``adapter_cls`` reads.
+
+    Returns:
+        The data, the test dataset's record and the training dataset's (None for a zero-shot
+        run: it is keyed by its test set alone).
+
+    Raises:
+        DatasetNotFoundError: A dataset root is not given or does not exist.
+        IADBenchError: A bad split, no ``--train`` where one is needed, training data the
+            method cannot learn from, too few few-shot references.
+    """
+    caps = adapter_cls.capabilities
+    table = load_split_table()
+    # Own parts split by `iadbench data split`: test on their held-out Test subset, and train on
+    # Train when they are also the training set (Table II's subsets pair two datasets).
+    own_split = has_split_file(request.test, _absolute(request.test, request.data_roots))
+    own_train = own_split and request.train == request.test
+    train_default = "train" if own_train else table.train_split(request.method)
+    train_split = _split(request.train_split, train_default, "--train-split")
+    test_default = "test" if own_split else table.inference_default
+    test_split = _split(request.test_split, test_default, "--test-split")
+    test_reader = open_dataset(request.test, _absolute(request.test, request.data_roots))
+    test_samples = test_reader.samples(test_split)
+    if request.limit is not None:
+        test_samples = first_per_category(test_samples, request.limit)
+    data = PlannedData(test_reader, test_samples)
+    if (shots := adapter_cls.reference_shots(options)) > 0:
+        data.references = _references(request, test_reader, test_samples, shots)
+    train_ref: DatasetRef | None = None
+    if uses_training_data(adapter_cls, threshold):
+        if request.train is None:
+            raise IADBenchError(_needs_train_message(request.method, caps.trains, threshold))
+        train_reader = open_dataset(request.train, _absolute(request.train, request.data_roots))
+        if caps.trains:
+            data.train = train_reader.samples(train_split)
+            if caps.needs_masks and not any(s.mask_path for s in data.train):
+                raise IADBenchError(
+                    f"method {request.method!r} trains on defect masks, and the {train_split!r} "
+                    f"subset of {request.train!r} holds none ({len(data.train)} images). Choose "
+                    "a training subset with defects and masks (--train-split test or all), as "
+                    "in Table II." + _mask_hint(request.train)
+                )
+            labels = {s.label for s in data.train}
+            if caps.needs_both_labels and len(labels) < 2:
+                raise IADBenchError(
+                    f"method {request.method!r} learns from normal and defect images, and the "
+                    f"{train_split!r} subset of {request.train!r} holds only "
+                    f"{'/'.join(sorted(labels)) or 'no'} images ({len(data.train)}): it could "
+                    "only learn one answer. Train on a subset with both (for your own parts: "
+                    "`iadbench data split --train-defect-ratio R`), or use a method that trains "
+                    "on normal images alone (anomalygpt)."
+                )
+        if threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES:
+            data.calibration = train_reader.samples("all")
+        train_root = str(train_reader.root)
+        train_ref = DatasetRef(request.train, train_split, train_root, sample_digest(data.train))
+    if request.verify_content:
+        data.content = {
+            role: fingerprint_samples(samples, "content").digest
+            for role, samples in data.roles().items()
+        }
+    test_root = str(test_reader.root)
+    test_ref = DatasetRef(request.test, test_split, test_root, sample_digest(data.test))
+    return data, test_ref, train_ref
+
+
+def uses_training_data(adapter_cls: type[MethodAdapter[Any]], threshold: str | None) -> bool:
+    """Whether a run reads its training dataset.
+
+    It does when the method trains or its threshold is chosen on the training data
+    (``calibrated``, ``normal-quantile``). Other runs are zero-shot: they take no ``--train`` and
+    are keyed by their test set alone.
+    """
+    policy_reads_train = (
+        threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES
+    )
+    return adapter_cls.capabilities.trains or policy_reads_train
+
+
+def sample_digest(samples: list[Sample] | None) -> str | None:
+    """The fingerprint of a sample list (file names, sizes, times), or None for no list."""
+    return None if samples is None else fingerprint_samples(samples).digest
+
+
+def _split(value: str | None, default: str, flag: str) -> SubsetName:
+    split = value or default
+    if split not in SUBSET_NAMES:
+        raise IADBenchError(f"{flag} must be one of {', '.join(SUBSET_NAMES)}, got {split!r}")
+    return cast("SubsetName", split)  # checked just above
+
+
+def _needs_train_message(method: str, trains: bool, threshold: str | None) -> str:
+    why = "trains" if trains else f"chooses its threshold ({threshold}) on training data"
+    return f"method {method!r} {why}; name the training dataset with --train NAME"
+
+
+def _mask_hint(name: str) -> str:
+    """For a folder dataset: where its masks come from, and which methods train without them."""
+    if reader_class(name) is not FolderDataset:
+        return ""
+    return (
+        f" {name!r} is a folder dataset: its images have masks only where its split file's mask "
+        f"column names them. Train this method on a dataset with masks (e.g. --train visa "
+        f"--test {name}), or choose a method that trains on normal images alone (anomalygpt); "
+        "lr-iad needs defects among its training images (`iadbench data split "
+        "--train-defect-ratio`)."
+    )
+
+
+def _references(
+    request: RunRequest, reader: DatasetReader, test: list[Sample], shots: int
+) -> list[Sample]:
+    """Few-shot references: the test dataset's Train normals outside the test set, in id order.
+
+    Raises:
+        IADBenchError: A test category has fewer than ``shots`` of them.
+    """
+    candidates = reference_candidates(reader, test)
+    found = Counter(s.category for s in candidates)
+    short = sorted(c for c in {s.category for s in test} if found[c] < shots)
+    if short:
+        raise IADBenchError(
+            f"method {request.method!r} compares each test image with {shots} normal reference "
+            f"image(s) of its category from the Train subset of {request.test!r}, outside the "
+            f"test images; {', '.join(f'{c} has {found[c]}' for c in short)}. Test on the Test "
+            "subset (--test-split test: the All split holds every Train image) or lower the "
+            "number of shots."
+        )
+    return candidates
+
+
+def reference_candidates(reader: DatasetReader, test: list[Sample]) -> list[Sample]:
+    """The normal images of ``reader``'s Train subset that are not test images, in id order."""
+    tested = {s.id for s in test}
+    found = [s for s in reader.samples("train") if s.label == NORMAL and s.id not in tested]
+    return sorted(found, key=lambda s: s.id)
+
+
+def references_by_category(samples: list[Sample]) -> dict[str, tuple[Sample, ...]]:
+    """Reference images grouped as ``RunContext.references`` takes them."""
+    grouped: dict[str, list[Sample]] = {}
+    for sample in samples:
+        grouped.setdefault(sample.category, []).append(sample)
+    return {category: tuple(group) for category, group in grouped.items()}
+
+
+def stored_references(config: Mapping[str, Any]) -> list[Sample] | None:
+    """A stored few-shot run's reference images, found again by the rule that chose them.
+
+    Args:
+        config: The run's configuration (``manifest.json``'s ``config``: its test dataset,
+            limit and references fingerprint).
+
+    Returns:
+        The references, or None when they are not the ones the run compared with (added,
+        removed or changed since).
+
+    Raises:
+        DatasetNotFoundError: The run's test dataset is gone.
+    """
+    test = config["test"]
+    reader = open_dataset(test["name"], test["root"])
+    tested = reader.samples(test["split"])
+    if config.get("limit") is not None:
+        tested = first_per_category(tested, int(config["limit"]))
+    candidates = reference_candidates(reader, tested)
+    if sample_digest(candidates) != config.get("references_fingerprint"):
+        return None
+    return candidates
+
+
+def _absolute(name: str, data_roots: dict[str, str]) -> Path:
+    """A dataset's root as an absolute path (two relative ``--data visa=visa`` are two places)."""
+    return resolve_root(name, data_roots).resolve()

@@ -1,0 +1,206 @@
+"""What ``iadbench predict`` predicts with: a method configuration and its stored training.
+
+A :class:`Predictor` comes either from a stored run (``--from-run DIR``: its method, options,
+seed, trained artefacts and the threshold value its policy chose) or from the same flags as
+``run`` (a :class:`~iadbench.execution.request.RunRequest`). Both resolve the method as planning
+does (:func:`~iadbench.execution.planning.resolve_method`) and build the adapter as a run does
+(:func:`~iadbench.execution.adapter_setup.build_adapter`). A method that trains is found by its
+training hash (``<cache>/trained/<method>/<hash>``, written by ``iadbench train`` or ``run``)
+unless its options name trained weights (LR-IAD's ``adapter=``, AnomalyGPT's ``checkpoint=``;
+:meth:`~iadbench.contract.method.MethodAdapter.needs_training`). Nothing is trained here: a
+missing training is an error that names the command making it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from iadbench.contract.errors import IADBenchError
+from iadbench.contract.method import MethodAdapter
+from iadbench.contract.options import option_text
+from iadbench.execution.adapter_setup import MethodSetup, build_adapter
+from iadbench.execution.planned_data import references_by_category, stored_references
+from iadbench.execution.planning import RunRequest, plan_run, resolve_method, trained_dir
+from iadbench.execution.registry import METHODS
+from iadbench.execution.training_stage import TRAINED_MARKER
+from iadbench.runs.reader import StoredRun, UnusableRun, open_run
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """A resolved method configuration: what predicts, from which weights, with which threshold.
+
+    Attributes:
+        method: The method's name.
+        setup: What its adapter is built from (options, seed, training dir, references).
+        threshold: The policy text, or None for a method that gives no scores.
+        threshold_value: The number a score decides against (None: the method's own labels).
+        source: Where the configuration came from, for people (``run DIR`` or ``flags``).
+        dataset: Dataset name the images are presented under (a run's test dataset).
+    """
+
+    method: str
+    setup: MethodSetup
+    threshold: str | None
+    threshold_value: float | None
+    source: str
+    dataset: str
+
+    def check_categories(self, categories: Iterable[str]) -> None:
+        """A few-shot predictor has references for its run's categories only.
+
+        Raises:
+            IADBenchError: An image's category has no reference images.
+        """
+        references = self.setup.references
+        if not references:
+            return
+        unknown = sorted(set(categories) - set(references))
+        if unknown:
+            raise IADBenchError(
+                f"few-shot {self.method} has reference images for "
+                f"{', '.join(sorted(references))} only, not for {', '.join(unknown)}: "
+                "put the images in folders named by category, or name it with --category"
+            )
+
+
+def resolve_predictor(source: RunRequest | Path) -> Predictor:
+    """The method configuration of flags or of a stored run, with its trained weights located.
+
+    Args:
+        source: The flags (``test`` is the dataset name the images are presented under), or
+            the dir of a complete run whose configuration, training and threshold are reused.
+
+    Raises:
+        IADBenchError: The run is incomplete or from another method version, or a policy needs
+            what predict cannot know.
+    """
+    if isinstance(source, Path):
+        return _from_run(source)
+    request = source
+    method = resolve_method(request)
+    threshold, value = method.threshold, None
+    if (policy := method.policy) is not None:
+        if policy.kind != "fixed":
+            raise IADBenchError(
+                f"--threshold {threshold}: predict has no labelled images to choose a threshold "
+                f"on; use --from-run DIR of a run under that policy (its chosen value is applied) "
+                f"or fixed:T"
+            )
+        value = policy.value
+    workdir = None
+    if method.adapter_cls.capabilities.trains and request.train is not None:
+        workdir = _trained_dir_by_hash(request)
+    setup = MethodSetup(method.adapter_cls, method.options, method.tiny, request.seed, workdir)
+    return Predictor(request.method, setup, threshold, value, "flags", request.test)
+
+
+def _trained_dir_by_hash(request: RunRequest) -> Path:
+    """The training dir ``run`` would use for these flags (the training data is fingerprinted)."""
+    assert request.train is not None
+    plan = plan_run(
+        RunRequest(
+            method=request.method, train=request.train, test=request.train,
+            train_split=request.train_split, options=request.options, tiny=request.tiny,
+            seed=request.seed, data_roots=request.data_roots, cache_dir=request.cache_dir,
+        )
+    )  # fmt: skip
+    return trained_dir(plan)
+
+
+def _from_run(run_dir: Path) -> Predictor:
+    run = _read_stored_run(run_dir)
+    summary, config = run.summary, run.config
+    installed = METHODS.get(config["method"]).version
+    if installed != config["method_version"]:
+        raise IADBenchError(
+            f"--from-run {run_dir}: made by {config['method']} version {config['method_version']}, "
+            f"installed is version {installed}, whose predictions differ"
+        )
+    # The stored configuration, resolved as planning resolves flags (its options are complete).
+    method = resolve_method(
+        RunRequest(
+            method=config["method"], train=None, test=str(summary["test"]["dataset"]),
+            options={k: option_text(v) for k, v in config["options"].items()},
+            tiny=bool(config["tiny"]), threshold=summary.get("threshold"),
+        )
+    )  # fmt: skip
+    trained = run.trained_artifacts
+    references = {}
+    if method.adapter_cls.reference_shots(method.options) > 0:
+        found = stored_references(config)
+        if found is None:
+            raise IADBenchError(
+                f"--from-run {run_dir}: the few-shot reference images under "
+                f"{config['test']['root']} are not the ones the run compared with (added, "
+                "removed or changed since); predict with a fresh run"
+            )
+        references = references_by_category(found)
+    setup = MethodSetup(
+        method.adapter_cls, method.options, method.tiny, int(config["seed"]),
+        trained, references,
+    )  # fmt: skip
+    return Predictor(
+        config["method"], setup, summary.get("threshold"), summary.get("threshold_value"),
+        f"run {run_dir}", str(summary["test"]["dataset"]),
+    )  # fmt: skip
+
+
+def _read_stored_run(run_dir: Path) -> StoredRun:
+    """A complete run dir whose seal holds (the one place predict reads a stored run).
+
+    A summary written before seals existed is accepted; an edited one is refused, since its
+    threshold decides every label predict writes.
+
+    Raises:
+        IADBenchError: Not a complete run dir, or its summary or predictions changed since.
+    """
+    try:
+        run = open_run(run_dir)
+    except UnusableRun as unusable:
+        raise IADBenchError(
+            f"--from-run {run_dir}: {unusable.reason}; give the dir of a complete run (finish a "
+            "started one with the same `iadbench run` command first)"
+        ) from None
+    if (problem := run.seal_problem()) and not problem.unsealed:
+        raise IADBenchError(f"--from-run {run_dir}: {problem}; its threshold cannot be trusted")
+    return run
+
+def predictor_adapter(predictor: Predictor, device: str, maps_dir: Path) -> MethodAdapter[Any]:
+    """The predictor's adapter, built as a run builds it, with its trained weights loaded.
+
+    Raises:
+        IADBenchError: The method needs reference images or a training that is not stored.
+    """
+    setup = predictor.setup
+    if setup.adapter_cls.reference_shots(setup.options) > 0 and not setup.references:
+        raise IADBenchError(
+            f"{predictor.method} is configured few-shot and needs reference images: use "
+            "--from-run DIR of a few-shot run (its references are used), or --set few_shot=0"
+        )
+    adapter = build_adapter(setup, device, maps_dir)
+    if adapter.needs_training():
+        _load_training(adapter, predictor)
+    return adapter
+
+
+def _load_training(adapter: MethodAdapter[Any], predictor: Predictor) -> None:
+    name = predictor.method
+    workdir = predictor.setup.workdir
+    if workdir is None:
+        raise IADBenchError(
+            f"{name} trains: name its training with --train DATASET (and the flags the training "
+            "used), or use --from-run DIR of a run of it"
+        )
+    if not (workdir / TRAINED_MARKER).is_file():
+        raise IADBenchError(
+            f"no finished training of this configuration in {workdir}; make it with "
+            "`iadbench train` and the same --method/--train/--set/--tiny/--seed flags (or "
+            "`iadbench run`), then predict again"
+        )
+    if type(adapter).load is MethodAdapter.load:
+        raise IADBenchError(f"{name} cannot load a stored training (it defines no load())")
+    adapter.load(workdir)
