@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.options import parse_assignments
+from iadbench.contract.options import build_options, parse_assignments
 from iadbench.contract.progress import ProgressHook
 from iadbench.execution.planning import PlannedRun, RunRequest, plan_run, uses_training_data
 from iadbench.execution.registry import METHODS
@@ -103,7 +103,8 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
         # A threshold policy concerns score methods only; the others keep none.
         scores = adapter_cls.capabilities.gives_scores
         threshold = (request.threshold or DEFAULT_POLICY) if scores else None
-        cell_train = train if uses_training_data(adapter_cls, threshold) else None
+        options = build_options(adapter_cls.Options, overrides[method])
+        cell_train = train if uses_training_data(adapter_cls, options, threshold) else None
         out = cell_dir(request.out, method, cell_train, test)
         if out in seen:
             continue  # a zero-shot method runs once per test set

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.method import MethodAdapter
+from iadbench.contract.method import MethodAdapter, trains
 from iadbench.contract.options import build_options, inference_only_names, tiny_values
 from iadbench.contract.records import NORMAL, Sample
 from iadbench.contract.settings import default_cache_dir
@@ -124,7 +124,7 @@ def plan_run(request: RunRequest) -> PlannedRun:
     _check_numbers(request)
     adapter_cls = METHODS.get(request.method)
     tiny = request.tiny and adapter_cls.capabilities.builds_models
-    overrides = {**(tiny_values(adapter_cls) if tiny else {}), **request.options}
+    overrides = {**(tiny_values(adapter_cls.Options) if tiny else {}), **request.options}
     options = build_options(adapter_cls.Options, overrides)
     table = load_split_table()
     caps = adapter_cls.capabilities
@@ -151,11 +151,12 @@ def plan_run(request: RunRequest) -> PlannedRun:
     if (shots := adapter_cls.reference_shots(options)) > 0:
         data.references = _references(request, test_reader, test_samples, shots)
     train_ref: DatasetRef | None = None
-    if uses_training_data(adapter_cls, threshold):
+    method_trains = trains(adapter_cls, options)
+    if uses_training_data(adapter_cls, options, threshold):
         if request.train is None:
-            raise IADBenchError(_needs_train_message(request.method, caps.trains, threshold))
+            raise IADBenchError(_needs_train_message(request.method, method_trains, threshold))
         train_reader = open_dataset(request.train, _absolute(request.train, request.data_roots))
-        if caps.trains:
+        if method_trains:
             data.train = train_reader.samples(train_split)
             if caps.needs_masks and not any(s.mask_path for s in data.train):
                 raise IADBenchError(
@@ -204,17 +205,19 @@ def plan_run(request: RunRequest) -> PlannedRun:
     return PlannedRun(request, spec, adapter_cls, options, Path(out), cache_dir, data)
 
 
-def uses_training_data(adapter_cls: type[MethodAdapter[Any]], threshold: str | None) -> bool:
+def uses_training_data(
+    adapter_cls: type[MethodAdapter[Any]], options: Any, threshold: str | None
+) -> bool:
     """Whether a run reads its training dataset.
 
-    It does when the method trains or its threshold is chosen on the training data
-    (``calibrated``, ``normal-quantile``). Other runs are zero-shot: they take no ``--train`` and
-    are keyed by their test set alone.
+    It does when the method trains (:func:`~iadbench.contract.method.trains`) or its threshold
+    is chosen on the training data (``calibrated``, ``normal-quantile``). Other runs are
+    zero-shot: they take no ``--train`` and are keyed by their test set alone.
     """
     policy_reads_train = (
         threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES
     )
-    return adapter_cls.capabilities.trains or policy_reads_train
+    return trains(adapter_cls, options) or policy_reads_train
 
 
 def _needs_train_message(method: str, trains: bool, threshold: str | None) -> str:
@@ -299,7 +302,7 @@ def _check_numbers(request: RunRequest) -> None:
 
 def train_hash(plan: PlannedRun) -> str:
     """Key of the trained artefacts: everything training depends on (not test data)."""
-    return plan.spec.train_hash(inference_only_names(plan.adapter_cls))
+    return plan.spec.train_hash(inference_only_names(plan.adapter_cls.Options))
 
 
 def batch_size(plan: PlannedRun) -> int:

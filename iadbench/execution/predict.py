@@ -4,7 +4,7 @@ The method comes either from a stored run (``--from-run DIR``: its method, optio
 artefacts and the threshold value its policy chose) or from the same flags as ``run``: a method
 that trains is then found by its training hash (``<cache>/trained/<method>/<hash>``, written by
 ``iadbench train`` or ``run``) unless its options name trained weights (LR-IAD's ``adapter=``,
-AnomalyGPT's ``checkpoint=``; :meth:`~iadbench.contract.method.MethodAdapter.needs_training`).
+AnomalyGPT's ``checkpoint=``; :func:`~iadbench.contract.method.trains`).
 Nothing is
 trained here: a missing training is an error that names the command making it.
 
@@ -25,15 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from iadbench.contract.artifacts import map_path
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.method import MethodAdapter, RunContext
+from iadbench.contract.method import MethodAdapter, RunContext, trains
 from iadbench.contract.options import build_options, option_text, tiny_values
 from iadbench.contract.progress import ProgressHook, SilentProgress
 from iadbench.contract.records import NORMAL, Sample
 from iadbench.data.base import IMAGE_SUFFIXES
 from iadbench.execution.predict_loop import predict_batches
 from iadbench.execution.registry import METHODS
-from iadbench.runs.store import map_path
 from iadbench.runs.thresholds import DEFAULT_POLICY, final_label, parse_policy
 
 #: Columns of every output row, in order (CSV header; JSONL keys).
@@ -128,7 +128,7 @@ def resolve_predictor(request: PredictRequest) -> Predictor:
     adapter_cls = METHODS.get(request.method)
     caps = adapter_cls.capabilities
     tiny = request.tiny and caps.builds_models
-    overrides = {**(tiny_values(adapter_cls) if tiny else {}), **request.options}
+    overrides = {**(tiny_values(adapter_cls.Options) if tiny else {}), **request.options}
     options = build_options(adapter_cls.Options, overrides)
     threshold = request.threshold or (DEFAULT_POLICY if caps.gives_scores else None)
     value = None
@@ -146,7 +146,7 @@ def resolve_predictor(request: PredictRequest) -> Predictor:
             )
         threshold, value = str(policy), policy.value
     workdir = None
-    if caps.trains and request.train is not None:
+    if trains(adapter_cls, options) and request.train is not None:
         workdir = _trained_dir_by_hash(request)
     return Predictor(
         request.method, adapter_cls, options, tiny, request.seed, threshold, value, workdir, "flags"
@@ -309,7 +309,7 @@ def build_adapter(predictor: Predictor, device: str, maps_dir: Path) -> MethodAd
         workdir=predictor.workdir, references=predictor.references,
     )  # fmt: skip
     adapter = adapter_cls(predictor.options, context=context)
-    if adapter.needs_training():
+    if trains(adapter_cls, predictor.options):
         _load_training(adapter, predictor)
     return adapter
 
@@ -330,9 +330,7 @@ def _load_training(adapter: MethodAdapter[Any], predictor: Predictor) -> None:
             "`iadbench train` and the same --method/--train/--set/--tiny/--seed flags (or "
             "`iadbench run`), then predict again"
         )
-    if type(adapter).load is MethodAdapter.load:
-        raise IADBenchError(f"{name} cannot load a stored training (it defines no load())")
-    adapter.load(workdir)
+    adapter.load()
 
 
 def predict_images(

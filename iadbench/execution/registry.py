@@ -14,7 +14,6 @@ import fnmatch
 import importlib
 import importlib.util
 import sys
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from iadbench.contract.errors import IADBenchError, UnknownNameError
-from iadbench.contract.method import MethodAdapter, contract_problems, deprecated_spellings
+from iadbench.contract.method import MethodAdapter, contract_problems
 
 ENTRY_POINT_GROUP = "iadbench.methods"
 AdapterT = TypeVar("AdapterT", bound=type[MethodAdapter[Any]])
@@ -67,13 +66,6 @@ class Entry:
             self.target = obj
         if problems := contract_problems(self.target):
             raise RegistryError(f"method {self.name!r} ({self.source}): {'; '.join(problems)}")
-        for spelling in deprecated_spellings(self.target):
-            warnings.warn(
-                f"method {self.name!r}: {spelling} is deprecated and will stop working in the "
-                "next release",
-                DeprecationWarning,
-                stacklevel=2,
-            )
         return self.target
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.contract.errors import environment_cause, environment_failure
-from iadbench.contract.method import RunContext
+from iadbench.contract.method import RunContext, trains
 from iadbench.contract.progress import ProgressHook, SilentProgress
 from iadbench.data import FolderDataset
 from iadbench.data.splits import check_no_overlap
@@ -109,7 +109,7 @@ def _compute(
         device=device,
         seed=spec.seed,
         artifacts_dir=plan.out / "artifacts",
-        workdir=trained_dir(plan) if caps.trains else None,
+        workdir=trained_dir(plan) if trains(plan.adapter_cls, plan.options) else None,
         references=references_by_category(plan.data.references or []),
     )
     adapter = plan.adapter_cls(plan.options, context=context)
@@ -132,7 +132,7 @@ def _compute(
             len(attempts) + 1,
             versions=manifest["versions"],
             git=manifest["git"],
-            device=adapter.device,
+            device=adapter.context.device,
             processes=group.world_size,
             batch_size=batch_size(plan),
             predictions_at_start=len(store.finished_ids()) if group.is_main else -1,
@@ -145,11 +145,11 @@ def _compute(
     policy = parse_policy(spec.threshold) if spec.threshold else None
     calibration: dict[str, Any] | None = None
     try:
-        if caps.trains:
+        if context.workdir is not None:  # the configuration trains
             train_samples = plan.data.train
             assert train_samples is not None
             check_no_overlap(train_samples, test_samples, force=plan.request.force_overlap)
-            manifest["trained_artifacts"] = str(fit_stage(plan, adapter, device))
+            manifest["trained_artifacts"] = str(fit_stage(plan, adapter))
         if policy is not None and policy.kind in TRAINING_DATA_POLICIES:
             assert plan.data.calibration is not None
             calibration = calibrate(

@@ -20,7 +20,7 @@ import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, cast
 
 from filelock import FileLock, Timeout
@@ -353,22 +353,3 @@ def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-
-
-def map_path(artifacts_dir: Path, sample_id: str) -> Path:
-    """Where a method writes the anomaly-map PNG of an image: ``<artifacts>/maps/<id>.png``.
-
-    The one rule for writers (AprilGAN's ``save_maps``) and readers (``iadbench predict``, the
-    HTML report): the sample id with its suffix replaced by ``.png``.
-
-    Raises:
-        ValueError: An id that would lead outside the maps folder (``..``, absolute).
-
-    Example:
-        >>> map_path(Path("/run/artifacts"), "bottle/test/crack/001.jpg").as_posix()
-        '/run/artifacts/maps/bottle/test/crack/001.png'
-    """
-    relative = PurePosixPath(sample_id).with_suffix(".png")
-    if relative.is_absolute() or ".." in relative.parts:
-        raise ValueError(f"sample id {sample_id!r} would write outside {artifacts_dir}")
-    return artifacts_dir / "maps" / relative

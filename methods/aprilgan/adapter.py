@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from iadbench.contract.method import Capabilities, FitContext, MethodAdapter, require_inputs
+from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.contract.records import Prediction, Sample
 from iadbench_methods.aprilgan.data import ClipPreprocessor
 from iadbench_methods.aprilgan.options import (
@@ -45,7 +45,9 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
     Segmentation Method for CVPR 2023 VAND Workshop Challenge", https://arxiv.org/abs/2305.17382
 
     Example:
-        >>> adapter = AprilGAN(AprilGANOptions(score="combined"), tiny=True, device="cpu")
+        >>> from iadbench import RunContext
+        >>> context = RunContext(tiny=True, device="cpu")
+        >>> adapter = AprilGAN(AprilGANOptions(score="combined"), context=context)
         >>> adapter.capabilities.needs_masks, adapter.options.feature_layers
         (True, '6,12,18,24')
 
@@ -99,15 +101,15 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
         from iadbench_methods.clip_common import create_clip
 
         opts = self.options
-        device = resolve_device(self.device)
+        device = resolve_device(self.context.device)
         precision, autocast = resolve_clip_precision(opts.precision, device)
         pretrained = opts.weights or opts.pretrained
         bundle = create_clip(
-            opts.arch, pretrained, tiny=self.tiny, image_size=opts.image_size,
+            opts.arch, pretrained, tiny=self.context.tiny, image_size=opts.image_size,
             device=device, precision=precision,
         )  # fmt: skip
         depth = len(bundle.model.visual.transformer.resblocks)
-        reference = _reference_depth(opts.arch) if self.tiny else None
+        reference = _reference_depth(opts.arch) if self.context.tiny else None
         indices = resolve_layers(parse_layers(opts.feature_layers), depth, reference)
         model = AprilGANModel(
             bundle.model, bundle.tokenizer, indices, opts.image_size, device,
@@ -130,7 +132,7 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
 
     # -- training ---------------------------------------------------------------------------
 
-    def fit(self, samples: Sequence[Sample], context: FitContext) -> None:
+    def fit(self, samples: Sequence[Sample]) -> None:
         """Train the linear maps on ``samples`` and save them in ``context.workdir``.
 
         The runner calls this once per training configuration (content-hashed: options,
@@ -138,22 +140,22 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
         """
         from iadbench_methods.aprilgan import training
 
+        workdir, seed = self.context.training_dir(), self.context.seed
         if self._model is None:
-            self._model = self._build(seed=context.seed)
-        context.workdir.mkdir(parents=True, exist_ok=True)  # the runner makes it; direct calls
-        self._model.reset_maps(context.seed)  # also when predict ran before fit
+            self._model = self._build(seed=seed)
+        self._model.reset_maps(seed)  # also when predict ran before fit
         self.training_stats = training.train_linear_maps(
-            self._model, samples, self.options, seed=context.seed, workdir=context.workdir
+            self._model, samples, self.options, seed=seed, workdir=workdir
         )
-        training.save_checkpoint(self._model, self.training_stats, context.workdir)
+        training.save_checkpoint(self._model, self.training_stats, workdir)
         self.trained = True
 
-    def load(self, workdir: Path) -> None:
-        """Load the linear maps a finished :meth:`fit` saved in ``workdir``."""
+    def load(self) -> None:
+        """Load the linear maps a finished :meth:`fit` saved in ``context.workdir``."""
         from iadbench_methods.aprilgan import training
 
         self.training_stats = training.load_checkpoint(
-            self.model, workdir / training.CHECKPOINT_NAME
+            self.model, self.context.training_dir() / training.CHECKPOINT_NAME
         )
         self.trained = True
 
@@ -208,14 +210,14 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
         import torch
         from PIL import Image
 
-        if self.artifacts_dir is None:
+        if self.context.artifacts_dir is None:
             logger.warning("AprilGAN: save_maps is set but the runner gave no artifacts dir")
             return
         # ``maps`` here: the summed map divided by the number of blocks. Absolute scale (0 → 0,
         # 1 → 255), not per-image min-max: maps compare across images.
         pixels = (maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
         for sample, image in zip(samples, pixels, strict=True):
-            path = map_path(self.artifacts_dir, sample)
+            path = map_path(self.context.artifacts_dir, sample)
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image, mode="L").save(path)
 
@@ -225,11 +227,13 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
 
         facts: dict[str, Any] = {
             # Until the model is built: what will be built (the tiny stand-in under --tiny).
-            "arch": tiny_name(self.options.arch) if self.tiny else self.options.arch,
-            "weights": None if self.tiny else (self.options.weights or self.options.pretrained),
+            "arch": tiny_name(self.options.arch) if self.context.tiny else self.options.arch,
+            "weights": None
+            if self.context.tiny
+            else (self.options.weights or self.options.pretrained),
             "image_size": self.options.image_size,
             "feature_layers": self.options.feature_layers,
-            "device": self.device,
+            "device": self.context.device,
             "precision": self.options.precision,
             "epochs": self.options.epochs,
             "class_names": self.options.class_names,
@@ -242,8 +246,8 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
 
 
 def map_path(artifacts_dir: Path, sample: Sample) -> Path:
-    """Where the anomaly-map PNG of a sample goes (:func:`iadbench.runs.store.map_path`)."""
-    from iadbench.runs.store import map_path as stored_map_path
+    """Where the anomaly-map PNG of a sample goes (:func:`iadbench.contract.artifacts.map_path`)."""
+    from iadbench.contract.artifacts import map_path as stored_map_path
 
     return stored_map_path(artifacts_dir, sample.id)
 

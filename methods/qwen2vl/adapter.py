@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import Any
 
@@ -46,7 +46,8 @@ class Qwen2VLOptions:
     Attributes:
         model: Hugging Face hub id or local checkpoint directory (Qwen2-VL or Qwen2.5-VL).
             ``--tiny`` replaces it with the tiny local checkpoint.
-        adapter: A peft LoRA adapter directory applied on top of ``model`` (merged for speed).
+        adapter: A peft LoRA adapter directory applied on top of ``model`` (merged for speed);
+            for a method that trains (``lr-iad``) it replaces the training.
         max_pixels: Largest image area given to the vision tower (the paper's 401,408 = 512·28²,
             at most 512 visual tokens); larger images are scaled down, aspect kept.
         min_pixels: Smallest image area; unset keeps the checkpoint's own (3,136 for Qwen2-VL).
@@ -61,7 +62,7 @@ class Qwen2VLOptions:
     """
 
     model: str = DEFAULT_MODEL
-    adapter: str | None = None
+    adapter: str | None = option(None, replaces_training=True)
     max_pixels: int = DEFAULT_MAX_PIXELS
     min_pixels: int | None = None
     max_new_tokens: int = option(512, inference_only=True, tiny=str(TINY_MAX_NEW_TOKENS))
@@ -84,7 +85,9 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
     (arXiv 2504.19524, Table IV), https://arxiv.org/abs/2504.19524
 
     Example:
-        >>> adapter = Qwen2VL(Qwen2VLOptions(max_new_tokens=8), tiny=True, device="cpu")
+        >>> from iadbench import RunContext
+        >>> context = RunContext(tiny=True, device="cpu")
+        >>> adapter = Qwen2VL(Qwen2VLOptions(max_new_tokens=8), context=context)
         >>> adapter.describe()["decoding"], adapter.describe()["attn_implementation"]
         ('greedy', 'sdpa')
 
@@ -113,12 +116,16 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
         opts: Qwen2VLOptions = self.options
         if opts.max_new_tokens < 1:
             raise IADBenchError(f"max_new_tokens must be at least 1, got {opts.max_new_tokens}")
-        self.device = resolve_device(self.device)
-        self.precision = resolve_precision(opts.precision, self.device)
-        self.attention = resolve_attention(opts.attn_implementation, self.device, self.precision)
+        # Direct construction may say "auto"; the run (and what describe() records) needs the
+        # device it ends up on.
+        self.context = replace(self.context, device=resolve_device(self.context.device))
+        device = self.context.device
+        self.precision = resolve_precision(opts.precision, device)
+        self.attention = resolve_attention(opts.attn_implementation, device, self.precision)
         self.max_new_tokens = opts.max_new_tokens
         # Fail before any image is read: a missing checkpoint or adapter is an argument error.
-        self.model_source = str(tiny_model_dir()) if self.tiny else check_model_source(opts.model)
+        tiny = self.context.tiny
+        self.model_source = str(tiny_model_dir()) if tiny else check_model_source(opts.model)
         self.adapter_dir = check_adapter_dir(opts.adapter) if opts.adapter else None
         self._loaded: tuple[Any, Any] | None = None
         self._chat_texts: dict[str, str] = {}
@@ -128,7 +135,7 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
         return load_image
 
     def model_and_processor(self) -> tuple[Any, Any]:
-        """The model (eval mode, on ``self.device``) and its processor, loaded on first use.
+        """The model (eval mode, on ``self.context.device``) and its processor, loaded on first use.
 
         Raises:
             IADBenchError: The weights or the adapter cannot be loaded.
@@ -137,7 +144,7 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
             opts: Qwen2VLOptions = self.options
             self._loaded = load_model_and_processor(
                 self.model_source,
-                device=self.device,
+                device=self.context.device,
                 precision=self.precision,
                 attn_implementation=self.attention,
                 max_pixels=opts.max_pixels,
@@ -197,11 +204,11 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
             "model_option": opts.model,
             "tiny": (
                 f"tiny random-weight Qwen2-VL (recipe {TINY_VERSION}) replaces {opts.model}"
-                if self.tiny
+                if self.context.tiny
                 else None
             ),
             "adapter": self.adapter_dir,
-            "device": self.device,
+            "device": self.context.device,
             "precision": self.precision,
             "attn_implementation": self.attention,
             "max_pixels": opts.max_pixels,
@@ -217,7 +224,7 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
     def _tiny_on_cpu(self) -> bool:
         # The tiny model's matrices are too small to split across threads: on a busy CPU the
         # threads only wait for each other (measured: 4× slower generation with 2 threads).
-        return self.tiny and self.device == "cpu"
+        return self.context.tiny and self.context.device == "cpu"
 
     def _chat_text(self, processor: Any, category: str) -> str:
         if category not in self._chat_texts:

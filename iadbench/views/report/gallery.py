@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from iadbench.contract.artifacts import map_path
 from iadbench.contract.records import INVALID
-from iadbench.runs.store import map_path
 from iadbench.views.report.pictures import image_path, overlay, thumbnail
 from iadbench.views.report.predictions import CORRECT, WRONG, Answer
 
@@ -177,7 +177,7 @@ def build_overlays(
 ) -> Overlays | None:
     """Overlays of the highest-scoring images that have a map, or None when the run has none.
 
-    Maps are looked up where methods write them (:func:`iadbench.runs.store.map_path`, e.g.
+    Maps are looked up where methods write them (:func:`iadbench.contract.artifacts.map_path`, e.g.
     AprilGAN's ``save_maps``): ``<run>/artifacts/maps/<id>.png``.
     """
     artifacts = run_dir / "artifacts"

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "iadbench-brightness-plugin"
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLE = REPO / "examples" / "iadbench-brightness-plugin"
 CLI = str(Path(sys.executable).parent / "iadbench")
 
 
@@ -21,7 +22,9 @@ def test_installed_plugin_is_found_through_the_entry_point_group(tmp_path, data_
          "--target", str(target), str(source)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(target), "COLUMNS": "250", "HF_HUB_OFFLINE": "1"}
+    # The checkout under test first: the example follows this contract, not an installed copy's.
+    path = os.pathsep.join([str(REPO), str(target)])
+    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "250", "HF_HUB_OFFLINE": "1"}
 
     listed = subprocess.run(
         [CLI, "list", "brightness"], capture_output=True, text=True, env=env, check=True
