@@ -20,6 +20,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
+from iadbench.contract.demos import DEMO_GROUP, DemoTable
 from iadbench.contract.errors import IADBenchError, UnknownNameError
 from iadbench.contract.method import MethodAdapter, contract_problems
 
@@ -231,3 +232,22 @@ def register_method(name: str) -> Callable[[AdapterT], AdapterT]:
         return cls
 
     return decorate
+
+
+def installed_demo(name: str) -> Callable[..., DemoTable]:
+    """The demo function an installed package declares as ``name`` in ``iadbench.demos``.
+
+    Found through package metadata, so the core never names a method package. Where several
+    distributions declare the name, the first on ``sys.path`` wins, as for imports.
+
+    Raises:
+        IADBenchError: No installed package declares it (metadata not refreshed: reinstall).
+    """
+    found = list(entry_points(group=DEMO_GROUP, name=name))
+    if not found:
+        raise IADBenchError(
+            f"no installed package provides the demo {name!r} (entry-point group {DEMO_GROUP}); "
+            "reinstall iadbench (pip install -e .) so its metadata declares it"
+        )
+    demo: Callable[..., DemoTable] = found[0].load()
+    return demo

@@ -163,9 +163,9 @@ def task_samples(root: Path, name: str = "learn") -> list[Sample]:
         >>> [s.label for s in task_samples(Path("/tmp/learn"))][:1]  # doctest: +SKIP
         ['defect']
     """
-    from iadbench.data import open_dataset
+    import iadbench
 
-    return open_dataset(name, root).samples("all")
+    return iadbench.load_samples(name, root)
 
 
 def completion_text(variant: str, *, defect: bool, letter: str, category: str) -> str:

@@ -56,14 +56,10 @@ STILL_TO_REMOVE: set[str] = {
     "iadbench.runs.run_records (runs) imports iadbench.analysis.metrics (analysis)",
     "iadbench.runs.run_records (runs) imports iadbench.analysis.statistics (analysis)",
     "iadbench.runs.run_records (runs) imports iadbench.execution.planning (execution)",
-    "iadbench.cli.demo imports iadbench_methods.lr_iad.learning_proof",
     "fan-out iadbench.cli.run 12",
     "fan-out iadbench.execution.planning 12",
     "fan-out iadbench.execution.predict 17",
     "fan-out iadbench.execution.runner 15",
-    "iadbench_methods.lr_iad.learning_proof imports iadbench.execution.planning",
-    "iadbench_methods.lr_iad.learning_proof imports iadbench.execution.training_stage",
-    "iadbench_methods.lr_iad.learning_task imports iadbench.data",
 }
 
 
