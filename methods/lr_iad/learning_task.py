@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image
 
 from iadbench.contract.records import Sample
+from iadbench_methods.qwen2vl.chat import category_chat_text, encode_chat
 
 TASK_VERSION = "1"  # bump when make_image changes (and WARM_VERSION: it trains on them)
 TASK_CATEGORY = "tile"  # an MVTec-AD name: the prompt reads "an image containing a tile"
@@ -247,8 +248,6 @@ def _fine_tune(tiny: Path, directory: Path, variant: str) -> None:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from iadbench_methods.qwen2vl.prompt import build_messages
-
     started = time.perf_counter()
     threads = torch.get_num_threads()
     # One thread: the tiny matrices gain nothing from a pool, and results stay bit-identical.
@@ -263,9 +262,7 @@ def _fine_tune(tiny: Path, directory: Path, variant: str) -> None:
             )
             model.train()
             # The chat text exactly as Qwen2VL.generate builds it (image placeholder + prompt).
-            prompt = processor.apply_chat_template(
-                build_messages(TASK_CATEGORY), add_generation_prompt=True, tokenize=False
-            )
+            prompt = category_chat_text(processor, TASK_CATEGORY)
             optimizer = torch.optim.AdamW(model.parameters(), lr=WARM_LR, weight_decay=0.0)
             # Linear decay to 0: late steps move little, so the letter prior ends at the share
             # of WARM_LETTERS instead of wherever the last batch's letters pushed it.
@@ -320,7 +317,7 @@ def _training_batch(processor: Any, prompt: str, variant: str, step: int) -> dic
     letters = [*rng.permutation(list(WARM_LETTERS)), *rng.permutation(list(WARM_LETTERS))]
     defects = [False] * len(WARM_LETTERS) + [True] * len(WARM_LETTERS)
     images = [_warm_image(step, i, defect) for i, defect in enumerate(defects)]
-    encoded = processor(text=[prompt] * len(images), images=images, return_tensors="pt")
+    encoded = encode_chat(processor, [prompt] * len(images), images)  # one width: no padding
     tokenizer = processor.tokenizer
     rows: list[list[int]] = []
     labels: list[list[int]] = []

@@ -30,7 +30,6 @@ from typing import Any
 
 import torch
 from trl import GRPOTrainer
-from trl.data_utils import apply_chat_template
 from trl.models.utils import disable_gradient_checkpointing
 
 from iadbench_methods.lr_iad.answer_letter import (
@@ -40,6 +39,7 @@ from iadbench_methods.lr_iad.answer_letter import (
     find_letter_spots,
     letter_probability,
 )
+from iadbench_methods.qwen2vl.chat import chat_text, encode_chat
 
 LOSS_SPANS = ("completion", "answer")
 """``loss_span``: the whole completion (trl, the paper) or the answer block only (non-paper)."""
@@ -137,17 +137,11 @@ class LRIADGRPOTrainer(GRPOTrainer):
         prompt position (ignored). The model runs in eval mode, as the policy's probabilities are
         defined without dropout.
         """
-        texts = [
-            apply_chat_template(
-                {"prompt": prompt}, self.processing_class, **self.chat_template_kwargs
-            )["prompt"]
-            for prompt in prompts
-        ]
+        # The prompt text trl generated from (its chat-template arguments included).
+        processor, kwargs = self.processing_class, self.chat_template_kwargs
+        texts = [chat_text(processor, prompt, **kwargs) for prompt in prompts]
         images = [[row["image"]] for row in inputs]
-        encoded = self.processing_class(
-            images=images, text=texts, padding=True, return_tensors="pt"
-        )
-        encoded = encoded.to(self.accelerator.device)
+        encoded = encode_chat(processor, texts, images).to(self.accelerator.device)
         prompt_ids, prompt_mask = encoded.pop("input_ids"), encoded.pop("attention_mask")
         width = max([spot.index + 1 for spot in spots if spot is not None], default=1)
         pad_id = self.processing_class.tokenizer.pad_token_id

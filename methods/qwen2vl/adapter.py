@@ -22,6 +22,7 @@ from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.contract.options import option
 from iadbench.contract.records import Prediction, Sample
 from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES, parse_answer
+from iadbench_methods.qwen2vl.chat import category_chat_text, encode_chat, greedy_generate
 from iadbench_methods.qwen2vl.loading import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MODEL,
@@ -30,7 +31,6 @@ from iadbench_methods.qwen2vl.loading import (
     load_model_and_processor,
     resolve_attention,
 )
-from iadbench_methods.qwen2vl.prompt import build_messages
 from iadbench_methods.qwen2vl.tiny import TINY_VERSION, tiny_model_dir
 
 # A random-weight model writes noise until the cap, never a think block: under --tiny a longer
@@ -181,20 +181,11 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
 
         model, processor = self.model_and_processor()
         prompts = [self._chat_text(processor, category) for category in categories]
-        encoded = processor(text=prompts, images=list(images), padding=True, return_tensors="pt")
-        encoded = encoded.to(model.device)
+        encoded = encode_chat(processor, prompts, images).to(model.device)
         with torch.inference_mode(), _intra_op_threads(1 if self._tiny_on_cpu() else None):
-            output = model.generate(
-                **encoded,
-                do_sample=False,
-                max_new_tokens=self.max_new_tokens,
-                # Checkpoints ship sampling defaults; greedy ignores them, so unset them.
-                temperature=None,
-                top_p=None,
-                top_k=None,
-            )
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]  # left padding: prompts end here
-        return processor.batch_decode(new_tokens, skip_special_tokens=True)
+            new_tokens, _ = greedy_generate(model, encoded, max_new_tokens=self.max_new_tokens)
+        texts: list[str] = processor.batch_decode(new_tokens, skip_special_tokens=True)
+        return texts
 
     def describe(self) -> dict[str, Any]:
         """What is (or will be) loaded and how it generates; no weights are loaded here."""
@@ -227,10 +218,8 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
         return self.context.tiny and self.context.device == "cpu"
 
     def _chat_text(self, processor: Any, category: str) -> str:
-        if category not in self._chat_texts:
-            self._chat_texts[category] = processor.apply_chat_template(
-                build_messages(category), add_generation_prompt=True, tokenize=False
-            )
+        if category not in self._chat_texts:  # the chat template is rendered once per category
+            self._chat_texts[category] = category_chat_text(processor, category)
         return self._chat_texts[category]
 
 
