@@ -17,7 +17,8 @@ from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.contract.options import option
 from iadbench.contract.records import Prediction, Sample
 from iadbench.contract.sampling import select_samples
-from iadbench_methods.anomalygpt.answers import YES_NO_ANSWER_RULES, parse_yes_no_strict
+
+from .answers import YES_NO_ANSWER_RULES, parse_yes_no_strict
 
 # The official test scripts' default --round per dataset (few-shot reference choice).
 OFFICIAL_ROUND = {"mvtec": 3, "visa": 14}
@@ -112,10 +113,10 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
 
     def _build(self) -> Any:
         if self.context.tiny:
-            from iadbench_methods.anomalygpt.tiny import build_tiny_model
+            from .tiny import build_tiny_model
 
             return build_tiny_model(seed=self.context.seed).to(self._device())
-        from iadbench_methods.anomalygpt.loading import build_model
+        from .loading import build_model
 
         opts = self.options
         model = build_model(opts.imagebind, opts.vicuna, opts.pandagpt, opts.checkpoint or None)
@@ -150,7 +151,7 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
 
         Not called when ``--set checkpoint=PATH`` names trained heads (``replaces_training``).
         """
-        from iadbench_methods.anomalygpt.training import TrainingSettings, train_anomalygpt
+        from .training import TrainingSettings, train_anomalygpt
 
         seed = self.context.seed
         normals = select_samples(
@@ -170,7 +171,7 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         """Load the decoder and prompt learner a finished :meth:`fit` stored."""
         import torch
 
-        from iadbench_methods.anomalygpt.training import HEADS
+        from .training import HEADS
 
         heads = self.context.training_dir() / HEADS
         stored = torch.load(heads, weights_only=True)
@@ -229,8 +230,8 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         """Greedy replies, strictly parsed; the map's maximum as the score."""
         import torch
 
-        from iadbench_methods.anomalygpt.decoder import image_score
-        from iadbench_methods.anomalygpt.questions import question
+        from .decoder import image_score
+        from .questions import question
 
         tensors = require_inputs(self, inputs)
         model = self._inference_model()
@@ -270,6 +271,6 @@ class _Preprocess:
     size: int
 
     def __call__(self, sample: Sample) -> Any:
-        from iadbench_methods.anomalygpt.training import image_array, to_tensor
+        from .training import image_array, to_tensor
 
         return to_tensor([image_array(sample, 224)], self.size)[0]

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.contract.records import Prediction, Sample
-from iadbench_methods.aprilgan.data import ClipPreprocessor
-from iadbench_methods.aprilgan.options import (
+
+from .data import ClipPreprocessor
+from .options import (
     AprilGANOptions,
     parse_layers,
     resolve_clip_precision,
@@ -25,8 +26,8 @@ from iadbench_methods.aprilgan.options import (
 if TYPE_CHECKING:
     import torch
 
-    from iadbench_methods.aprilgan.model import AprilGANModel
-    from iadbench_methods.aprilgan.training import TrainingStats
+    from .model import AprilGANModel
+    from .training import TrainingStats
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +98,9 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
 
     def _build(self, seed: int) -> AprilGANModel:
         from iadbench.contract.devices import resolve_device, torch_dtype
-        from iadbench_methods.aprilgan.model import AprilGANModel
-        from iadbench_methods.clip_common import create_clip
+
+        from ..clip_common import create_clip
+        from .model import AprilGANModel
 
         opts = self.options
         device = resolve_device(self.context.device)
@@ -138,7 +140,7 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
         The runner calls this once per training configuration (content-hashed: options,
         training data, seed) and :meth:`load` every later time.
         """
-        from iadbench_methods.aprilgan import training
+        from . import training
 
         workdir, seed = self.context.training_dir(), self.context.seed
         if self._model is None:
@@ -152,7 +154,7 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
 
     def load(self) -> None:
         """Load the linear maps a finished :meth:`fit` saved in ``context.workdir``."""
-        from iadbench_methods.aprilgan import training
+        from . import training
 
         self.training_stats = training.load_checkpoint(
             self.model, self.context.training_dir() / training.CHECKPOINT_NAME
@@ -223,7 +225,7 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
 
     def describe(self) -> dict[str, Any]:
         """Model, weights, input size, blocks, device, precision, names and training stats."""
-        from iadbench_methods.clip_common import tiny_name
+        from ..clip_common import tiny_name
 
         facts: dict[str, Any] = {
             # Until the model is built: what will be built (the tiny stand-in under --tiny).

@@ -17,9 +17,10 @@ from iadbench.contract import console_logging
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.method import Capabilities
 from iadbench.contract.records import Sample
-from iadbench_methods.lr_iad.config import LRIADOptions
-from iadbench_methods.lr_iad.rewards import Gather
-from iadbench_methods.qwen2vl.adapter import Qwen2VL
+
+from ..qwen2vl.adapter import Qwen2VL
+from .config import LRIADOptions
+from .rewards import Gather
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class LRIAD(Qwen2VL):
         from its last checkpoint in the workdir. Not called when ``--set adapter=PATH`` names an
         adapter (``replaces_training``): it is evaluated as given.
         """
-        from iadbench_methods.lr_iad import training
+        from . import training
 
         result = training.train_lr_iad(
             samples, self.options, model_source=self.model_source,
@@ -121,7 +122,7 @@ class LRIAD(Qwen2VL):
         Raises:
             IADBenchError: The workdir holds no finished adapter (``DONE`` missing).
         """
-        from iadbench_methods.lr_iad import training
+        from . import training
 
         workdir = self.context.training_dir()
         stored = training.finished_adapter(workdir)

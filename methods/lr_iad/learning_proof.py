@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.contract.demos import DemoTable
-from iadbench_methods.lr_iad.learning_task import warm_start_dir, write_task_dataset
+
+from .learning_task import warm_start_dir, write_task_dataset
 
 DATASET_NAME = "learn"
 TASK_SEED = 1
@@ -88,7 +89,7 @@ class ProofRow:
     @property
     def gain(self) -> float:
         """Held-out balanced accuracy after minus before."""
-        return self.after["balanced_accuracy"] - self.before["balanced_accuracy"]
+        return float(self.after["balanced_accuracy"] - self.before["balanced_accuracy"])
 
     @property
     def gap_change(self) -> float | None:

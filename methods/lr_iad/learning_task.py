@@ -40,7 +40,8 @@ import numpy as np
 from PIL import Image
 
 from iadbench.contract.records import Sample
-from iadbench_methods.qwen2vl.chat import category_chat_text, encode_chat
+
+from ..qwen2vl.chat import category_chat_text, encode_chat
 
 TASK_VERSION = "1"  # bump when make_image changes (and WARM_VERSION: it trains on them)
 TASK_CATEGORY = "tile"  # an MVTec-AD name: the prompt reads "an image containing a tile"
@@ -99,7 +100,8 @@ def make_image(rng: np.random.Generator, *, defect: bool, size: int = 112) -> np
         gray[top : top + side, left : left + side] = rng.uniform(25, 70)
     tint = rng.uniform(-8, 8, size=3)
     pixels = gray[:, :, None] + tint + rng.normal(0, rng.uniform(2, 6), (size, size, 3))
-    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    image: np.ndarray = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    return image
 
 
 def write_task_dataset(
@@ -214,7 +216,7 @@ def warm_start_dir(cache_dir: Path | None = None, *, variant: str = "blind") -> 
         >>> json.loads((path / "warm_start.json").read_text())["variant"]  # doctest: +SKIP
         'blind'
     """
-    from iadbench_methods.qwen2vl.tiny import build_once, tiny_model_dir
+    from ..qwen2vl.tiny import build_once, tiny_model_dir
 
     if variant not in WARM_VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(WARM_VARIANTS)}, got {variant!r}")

@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 from iadbench.contract.images import load_rgb
 from iadbench.contract.records import DEFECT, INVALID, LABELS, NORMAL, Sample
-from iadbench_methods.qwen2vl.answers import parse_answer
-from iadbench_methods.qwen2vl.chat import category_chat_text, encode_chat, greedy_generate
+
+from ..qwen2vl.answers import parse_answer
+from ..qwen2vl.chat import category_chat_text, encode_chat, greedy_generate
 
 Z95 = 1.959963984540054
 FORMAT_DROP = 0.05  # rise of the invalid rate over the first evaluation's that warns
@@ -241,7 +242,7 @@ def evaluate_heldout(
     import torch
     from trl.models.utils import disable_gradient_checkpointing
 
-    from iadbench_methods.lr_iad.answer_letter import find_letter_spots, letter_log_odds
+    from .answer_letter import find_letter_spots, letter_log_odds
 
     started, tokenizer = time.perf_counter(), processor.tokenizer
     chat = {
@@ -255,7 +256,8 @@ def evaluate_heldout(
     model.eval()
     tokenizer.padding_side = "left"  # batched generation: every prompt ends at the same column
     try:
-        with torch.no_grad(), disable_gradient_checkpointing(model, gradient_checkpointing_kwargs):
+        checkpointing = dict(gradient_checkpointing_kwargs or {})
+        with torch.no_grad(), disable_gradient_checkpointing(model, checkpointing):
             for start in range(0, len(samples), batch_size):
                 batch = samples[start : start + batch_size]
                 texts = [chat[s.category] for s in batch]
@@ -272,10 +274,10 @@ def evaluate_heldout(
                 )
                 # Raw (unprocessed) logits per step: the letter token came from logits[index].
                 for row, spot in enumerate(find_letter_spots(tokenizer, new)):
-                    usable = spot is not None and spot.index < len(output.logits)
-                    log_odds.append(
-                        letter_log_odds(output.logits[spot.index][row], spot) if usable else None
-                    )
+                    if spot is None or spot.index >= len(output.logits):
+                        log_odds.append(None)
+                    else:
+                        log_odds.append(letter_log_odds(output.logits[spot.index][row], spot))
     finally:
         tokenizer.padding_side = padding_side
         model.train(was_training)

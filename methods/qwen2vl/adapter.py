@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from importlib import metadata
-from typing import Any
+from typing import Any, ClassVar
 
 from iadbench.contract.devices import resolve_device, resolve_precision
 from iadbench.contract.errors import IADBenchError
@@ -21,9 +21,10 @@ from iadbench.contract.images import load_rgb
 from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.contract.options import option
 from iadbench.contract.records import Prediction, Sample
-from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES, parse_answer
-from iadbench_methods.qwen2vl.chat import category_chat_text, encode_chat, greedy_generate
-from iadbench_methods.qwen2vl.loading import (
+
+from .answers import AB_ANSWER_RULES, parse_answer
+from .chat import category_chat_text, encode_chat, greedy_generate
+from .loading import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MODEL,
     check_adapter_dir,
@@ -31,7 +32,7 @@ from iadbench_methods.qwen2vl.loading import (
     load_model_and_processor,
     resolve_attention,
 )
-from iadbench_methods.qwen2vl.tiny import TINY_VERSION, tiny_model_dir
+from .tiny import TINY_VERSION, tiny_model_dir
 
 # A random-weight model writes noise until the cap, never a think block: under --tiny a longer
 # cap only costs time (the same code runs; only the number of decoding steps shrinks). Applied
@@ -105,7 +106,7 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
     capabilities = Capabilities(
         needs_pixels=True, gives_text=True, prefers_gpu=True, builds_models=True
     )
-    Options = Qwen2VLOptions
+    Options: ClassVar[type] = Qwen2VLOptions
     # Generation length does not change what a training stage (LR-IAD) learns.
     version = "1"
     default_batch_size = 16

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from iadbench_methods.qwen2vl.prompt import build_messages
+from .prompt import build_messages
 
 
 def chat_text(processor: Any, messages: Sequence[Mapping[str, Any]], **template_kwargs: Any) -> str:

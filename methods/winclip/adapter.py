@@ -22,11 +22,12 @@ from iadbench.contract.devices import PRECISIONS, resolve_device, resolve_precis
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.contract.records import Prediction, Sample
-from iadbench_methods.clip_common import TINY_WEIGHTS_SEED, register_tiny_configs, tiny_name
-from iadbench_methods.winclip.preprocess import WinClipPreprocessor
+
+from ..clip_common import TINY_WEIGHTS_SEED, register_tiny_configs, tiny_name
+from .preprocess import WinClipPreprocessor
 
 if TYPE_CHECKING:
-    from iadbench_methods.winclip.model import WinClipScorer
+    from .model import WinClipScorer
 
 # Random weights (--tiny, pretrained=none) are drawn from the seed every tiny CLIP uses: the same
 # configuration always gives the same model, so a resumed run (or another torchrun rank) scores
@@ -214,7 +215,7 @@ class WinClip(MethodAdapter[WinClipOptions]):
         if self._build_error is not None:  # the runner retries image by image: fail fast
             raise self._build_error
         if self._scorer is None:
-            from iadbench_methods.winclip.model import WinClipScorer, build_model
+            from .model import WinClipScorer, build_model
 
             try:
                 model = build_model(
