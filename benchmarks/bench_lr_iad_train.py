@@ -111,13 +111,14 @@ def iadbench_steps(
     plan: Any, samples: list, workdir: Path, device: str, changes: dict[str, Any]
 ) -> tuple[list[float], list[float]]:
     """The adapter's ``fit`` as ``iadbench train`` calls it: step stamps, monitor seconds."""
-    from iadbench.contract.method import FitContext
+    from iadbench.contract.method import RunContext
 
     timer = StepTimer()
     options = dataclasses.replace(plan.options, **changes)
-    adapter = plan.adapter_cls(options, tiny=plan.spec.tiny, device=device)
+    context = RunContext(tiny=plan.spec.tiny, device=device, seed=plan.spec.seed, workdir=workdir)
+    adapter = plan.adapter_cls(options, context=context)
     adapter.callbacks = [timer.callback]
-    adapter.fit(samples, FitContext(workdir, plan.spec.seed, device))
+    adapter.fit(samples)
     summary = json.loads((workdir / "training_summary.json").read_text(encoding="utf-8"))
     # A monitor evaluation inside a step would count as harness time: report it on its own.
     monitor = [entry["seconds"] for entry in summary.get("monitor", [])]
@@ -134,7 +135,7 @@ def bare_trl_steps(model_source: str, options: Any, samples: list, out: Path, de
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import GRPOConfig, GRPOTrainer
 
-    from iadbench_methods.lr_iad.data import select_samples
+    from iadbench.contract.sampling import select_samples
     from iadbench_methods.lr_iad.rewards import FocalReward, class_weights, format_reward
     from iadbench_methods.qwen2vl.prompt import build_messages
 
@@ -210,6 +211,7 @@ def main() -> None:
 
     import torch
 
+    from iadbench.contract.method import RunContext
     from iadbench.data import open_dataset
     from iadbench.data.synth import synthesize
     from iadbench.execution.planning import RunRequest, plan_run
@@ -253,7 +255,8 @@ def main() -> None:
             seed=repeat,
         )  # fmt: skip
         plan = plan_run(request)
-        adapter = plan.adapter_cls(plan.options, tiny=plan.spec.tiny, device=args.device)
+        context = RunContext(tiny=plan.spec.tiny, device=args.device)
+        adapter = plan.adapter_cls(plan.options, context=context)
         for name, changes in sides.items():
             gc.collect()  # the previous side's model and trainer
             if cuda:
@@ -266,7 +269,7 @@ def main() -> None:
             else:
                 stamps = bare_trl_steps(
                     adapter.model_source, plan.options, samples, scratch / f"b{repeat}",
-                    adapter.device, adapter.precision, adapter.attention, seed=repeat,
+                    adapter.context.device, adapter.precision, adapter.attention, seed=repeat,
                 )  # fmt: skip
             timed = stamps[args.warmup :]
             timings[name] += [b - a for a, b in zip(timed, timed[1:], strict=False)]

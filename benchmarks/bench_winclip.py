@@ -122,11 +122,13 @@ def bench_run_path(args: argparse.Namespace, root: Path, options: dict[str, str]
 
 
 def _ready_adapter(args: argparse.Namespace, options: dict[str, str]) -> WinClip:
+    from iadbench.contract.method import RunContext
     from iadbench.contract.options import build_options
 
-    adapter = WinClip(build_options(WinClipOptions, options), tiny=args.tiny, device=args.device)
+    context = RunContext(tiny=args.tiny, device=args.device)
+    adapter = WinClip(build_options(WinClipOptions, options), context=context)
     adapter.scorer().use_class(CATEGORY)
-    sync(adapter.device)
+    sync(adapter.context.device)
     return adapter
 
 
@@ -144,16 +146,16 @@ def bench_raw(adapter: WinClip, samples: list, batch_size: int) -> tuple[float, 
             scorer.model(batch.to(scorer.device, scorer.dtype)).pred_score.cpu()
 
     forward(batches[0])  # warm-up: kernel selection, allocator
-    sync(adapter.device)
+    sync(adapter.context.device)
     start = time.perf_counter()
     for batch in batches:
         forward(batch)
-    sync(adapter.device)
+    sync(adapter.context.device)
     no_decode = time.perf_counter() - start
     start = time.perf_counter()
     for i in range(0, len(samples), batch_size):
         forward(torch.stack([pre(s) for s in samples[i : i + batch_size]]))
-    sync(adapter.device)
+    sync(adapter.context.device)
     return no_decode, time.perf_counter() - start
 
 
@@ -178,7 +180,7 @@ def bench_engine(adapter: WinClip, root: Path, args: argparse.Namespace, workers
     engine = Engine(
         logger=False, default_root_dir=args.workdir / "anomalib",
         enable_progress_bar=False, enable_model_summary=False,
-        accelerator="gpu" if adapter.device.startswith("cuda") else "cpu", devices=1,
+        accelerator="gpu" if adapter.context.device.startswith("cuda") else "cpu", devices=1,
     )  # fmt: skip
     built = time.perf_counter() - start
     # Zero-shot Engine.predict first runs a validation pass to collect normalisation statistics

@@ -12,9 +12,9 @@ adapter from the registry (``iadbench.execution.registry``) turns batches of sam
 from __future__ import annotations
 
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.method import Capabilities, FitContext, MethodAdapter, RunContext
+from iadbench.contract.method import Capabilities, MethodAdapter, RunContext
 from iadbench.contract.records import DEFECT, INVALID, NORMAL, AnswerRules, Prediction, Sample
-from iadbench.execution.api import evaluate
+from iadbench.execution.api import evaluate, load_samples, train
 from iadbench.execution.predict_loop import predict_samples
 from iadbench.execution.registry import register_method
 
@@ -26,7 +26,6 @@ __all__ = [
     "NORMAL",
     "AnswerRules",
     "Capabilities",
-    "FitContext",
     "IADBenchError",
     "MethodAdapter",
     "Prediction",
@@ -34,6 +33,8 @@ __all__ = [
     "Sample",
     "__version__",
     "evaluate",
+    "load_samples",
     "predict_samples",
     "register_method",
+    "train",
 ]

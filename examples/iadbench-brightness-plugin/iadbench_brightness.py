@@ -32,15 +32,15 @@ class Brightness(iadbench.MethodAdapter[BrightnessOptions]):
     version = "1"  # bump when predictions change, so cached results are not reused
     default_batch_size = 16
 
-    def fit(self, samples, context):
+    def fit(self, samples):
         """Store the mean and std of the training images' grey level in the training dir."""
         levels = [_grey_level(s.image_path) for s in samples]
         self.stats = {"mean": float(np.mean(levels)), "std": float(np.std(levels)) or 1.0}
-        (context.workdir / "stats.json").write_text(json.dumps(self.stats))
+        (self.context.workdir / "stats.json").write_text(json.dumps(self.stats))
 
-    def load(self, workdir):
+    def load(self):
         """Read what fit stored; the runner calls this instead of fit for a trained config."""
-        self.stats = json.loads((workdir / "stats.json").read_text())
+        self.stats = json.loads((self.context.workdir / "stats.json").read_text())
 
     def predict(self, batch):
         """A score in [0, 1] per image; the run's threshold policy turns it into a label."""

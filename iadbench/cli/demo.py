@@ -85,29 +85,26 @@ def _synthetic_tree(dataset: str, root: Path, scale: float) -> Path:
     return root
 
 
+#: The entry point (group :data:`~iadbench.contract.demos.DEMO_GROUP`) behind ``--learn``,
+#: declared by the package that ships LR-IAD.
+LEARNING_PROOF = "lr-iad-learning-proof"
+
+
 def _learning_proof(out: Path, seeds: list[int], cache_dir: Path | None) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    from iadbench_methods.lr_iad.learning_proof import render_table, run_learning_proof
+    from iadbench.execution.registry import installed_demo
 
-    rows = run_learning_proof(
+    result = installed_demo(LEARNING_PROOF)(
         out / "learning-proof", seeds=seeds, cache_dir=cache_dir,
-        log=lambda line: console.print(f"[bold]{line}[/]", highlight=False),
+        log=lambda line: console.print(f"[bold]{escape(line)}[/]", highlight=False),
     )  # fmt: skip
-    table = Table(title="LR-IAD learning proof: held-out balanced accuracy and letter gap")
-    for header in ("rewards", "seed", "bal-acc before", "after", "gap before", "after", "s"):
-        table.add_column(header, justify="left" if header == "rewards" else "right")
-    for row in rows:
-        table.add_row(
-            row.variant, str(row.seed), f"{row.before['balanced_accuracy']:.3f}",
-            f"{row.after['balanced_accuracy']:.3f}", _gap(row.before["letter_gap"]),
-            _gap(row.after["letter_gap"]), f"{row.seconds:.0f}",
-        )  # fmt: skip
+    table = Table(title=result.title)
+    for i, header in enumerate(result.headers):
+        table.add_column(header, justify="left" if i == 0 else "right")
+    for row in result.rows:
+        table.add_row(*row)
     console.print(table)
-    (out / "learning-proof").mkdir(parents=True, exist_ok=True)
-    (out / "learning-proof" / "TABLE.md").write_text(render_table(rows) + "\n", encoding="utf-8")
-    console.print(f"Table written to [bold]{out / 'learning-proof' / 'TABLE.md'}[/]")
-
-
-def _gap(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.2f}"
+    if result.written is not None:
+        console.print(f"Table written to [bold]{result.written}[/]", highlight=False)

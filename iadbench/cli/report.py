@@ -183,7 +183,7 @@ def list_methods(
         options.add_column("type")
         options.add_column("default")
         options.add_column("help")
-        infos = describe_options(adapter.Options, adapter)
+        infos = describe_options(adapter.Options)
         for info in infos:
             notes = [info.help]
             if info.choices:

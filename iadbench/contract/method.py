@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -28,8 +28,10 @@ class Capabilities:
             method without it may not define a preprocessor — :func:`contract_problems`).
         needs_masks: Its training stage reads defect masks (planning refuses a training subset
             without any mask).
-        trains: Has a training stage (:meth:`MethodAdapter.fit`) on the training subset; the
-            training data is fingerprinted and the runner owns reuse.
+        trains: Has a training stage: :meth:`MethodAdapter.fit` on the training subset, and
+            :meth:`MethodAdapter.load` to reuse it (the runner owns reuse; the training data is
+            fingerprinted). An option declared ``option(..., replaces_training=True)`` may name
+            trained weights instead (:func:`trains`).
         needs_both_labels: Its training needs normal and defect images (LR-IAD's reward compares
             each answer with the image's label: on one label it can only learn that answer);
             planning refuses a training subset holding one label.
@@ -58,22 +60,6 @@ class NoOptions:
     """Options of a method that has none."""
 
 
-@dataclass(frozen=True)
-class FitContext:
-    """Where and how a training stage runs.
-
-    Attributes:
-        workdir: Directory owned by this training configuration (content-hashed); a finished
-            stage leaves its artefacts here and later runs of the same configuration reuse them.
-        seed: Random seed of the run.
-        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
-    """
-
-    workdir: Path
-    seed: int = 0
-    device: str = "auto"
-
-
 #: The adapter's options dataclass: ``class MyMethod(MethodAdapter[MyOptions])`` types
 #: ``self.options`` for the checker.
 OptionsT = TypeVar("OptionsT")
@@ -83,6 +69,10 @@ OptionsT = TypeVar("OptionsT")
 class RunContext:
     """What an adapter knows about the run it serves, given once at construction.
 
+    The one place an adapter reads its run from (``self.context``): ``fit``, ``load`` and
+    ``predict`` take no other settings. Direct use (a notebook, a test) passes one too, e.g.
+    ``MyMethod(options, context=RunContext(tiny=True, device="cpu"))``.
+
     Attributes:
         tiny: Build tiny random-weight models (``--tiny``).
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:<n>"`` (one GPU per process of a sharded run):
@@ -91,7 +81,9 @@ class RunContext:
         seed: The run's seed.
         artifacts_dir: Where per-image artefacts go (the run dir's ``artifacts/``); None outside a
             run.
-        workdir: The training dir of this training configuration (methods that train), else None.
+        workdir: The training dir of this training configuration (content-hashed), where
+            :meth:`MethodAdapter.fit` saves and :meth:`MethodAdapter.load` reads; None when the
+            run does not train (:func:`trains`).
         references: Few-shot reference images (:meth:`MethodAdapter.reference_shots`): per test
             category, the normal images of the test dataset's Train subset that are not test
             images, in id order; empty when the method asks for none.
@@ -103,6 +95,20 @@ class RunContext:
     artifacts_dir: Path | None = None
     workdir: Path | None = None
     references: Mapping[str, tuple[Sample, ...]] = field(default_factory=dict)
+
+    def training_dir(self) -> Path:
+        """``workdir``, created if missing, for ``fit`` and ``load``.
+
+        Raises:
+            IADBenchError: No training dir was given (direct use: pass ``RunContext(workdir=...)``).
+        """
+        if self.workdir is None:
+            raise IADBenchError(
+                "fit() and load() need a training dir: construct the adapter with "
+                "context=RunContext(workdir=...)"
+            )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        return self.workdir
 
 
 class MethodAdapter(ABC, Generic[OptionsT]):
@@ -122,36 +128,19 @@ class MethodAdapter(ABC, Generic[OptionsT]):
 
     capabilities: ClassVar[Capabilities] = Capabilities()
     Options: ClassVar[type] = NoOptions
-    # Older spelling of two pieces of per-option metadata, still read together with the metadata
-    # of ``iadbench.contract.options.option`` (which new code uses): options that only change
-    # inference
-    # (left out of the training hash) and what ``--tiny`` sets them to.
-    inference_only_options: ClassVar[frozenset[str]] = frozenset()
-    tiny_options: ClassVar[dict[str, str]] = {}
     version: ClassVar[str] = "1"
     default_batch_size: ClassVar[int] = 32
     #: A text method's strict and lenient answer rules
-    # (:class:`~iadbench.contract.records.AnswerRules`);
-    #: the summary reports the lenient figures beside the strict ones. None: no text answers.
+    #: (:class:`~iadbench.contract.records.AnswerRules`); the summary reports the lenient figures
+    #: beside the strict ones. None: no text answers.
     answer_rules: ClassVar[AnswerRules | None] = None
 
     def __init__(
-        self,
-        options: OptionsT | None = None,
-        *,
-        tiny: bool = False,
-        device: str = "auto",
-        context: RunContext | None = None,
+        self, options: OptionsT | None = None, *, context: RunContext | None = None
     ) -> None:
-        """Options and the run's context.
-
-        The runner passes ``context``; ``tiny`` and ``device`` alone are a shorthand for direct
-        use (a notebook, a test).
-        """
+        """Options (default: the ``Options`` defaults) and the run's context (default: none)."""
         self.options: OptionsT = options if options is not None else cast(OptionsT, self.Options())
-        self.context = context if context is not None else RunContext(tiny=tiny, device=device)
-        self.tiny = self.context.tiny
-        self.device = self.context.device
+        self.context = context if context is not None else RunContext()
         self.setup()
 
     def setup(self) -> None:
@@ -161,29 +150,20 @@ class MethodAdapter(ABC, Generic[OptionsT]):
         build — cheaply; build models on first use, so ``iadbench list`` and planning stay fast.
         """
 
-    @property
-    def artifacts_dir(self) -> Path | None:
-        """Where per-image artefacts (e.g. anomaly-map PNGs) go: ``context.artifacts_dir``."""
-        return self.context.artifacts_dir
+    def fit(self, samples: Sequence[Sample]) -> None:
+        """Train on ``samples`` and save what :meth:`load` needs into ``self.context.workdir``.
 
-    @artifacts_dir.setter
-    def artifacts_dir(self, value: Path | None) -> None:
-        self.context = replace(self.context, artifacts_dir=value)
-
-    def fit(self, samples: Sequence[Sample], context: FitContext) -> None:
-        """Train on ``samples`` and save what :meth:`load` needs into ``context.workdir``.
-
-        Only called when ``capabilities.trains``, and (when the adapter implements :meth:`load`)
-        only when no finished training is stored: the runner owns reuse and locking
-        (:mod:`iadbench.execution.training_stage`), so ``fit`` just trains. Default: nothing.
+        Called once per training configuration, only when :func:`trains` and no finished
+        training is stored: the runner owns reuse and locking
+        (:mod:`iadbench.execution.training_stage`), so ``fit`` just trains. A method that trains
+        implements it together with :meth:`load` (:func:`contract_problems`). Default: nothing.
         """
 
-    def load(self, workdir: Path) -> None:
-        """Restore what :meth:`fit` saved in ``workdir`` (a finished training of this config).
+    def load(self) -> None:
+        """Restore what :meth:`fit` saved in ``self.context.workdir`` (a finished training).
 
-        Implement it together with ``fit``: the runner then calls ``fit`` once per training
-        configuration and ``load`` every later time. Without it, ``fit`` is called every time and
-        must reuse stored artefacts itself (the older contract, kept for existing plugins).
+        The runner calls it instead of ``fit`` when the configuration's training is stored, and
+        ``iadbench predict`` calls it before predicting. Required when ``capabilities.trains``.
         """
         raise NotImplementedError
 
@@ -196,15 +176,6 @@ class MethodAdapter(ABC, Generic[OptionsT]):
         refuses a run where a category has fewer. Default 0: zero-shot or trained only.
         """
         return 0
-
-    def needs_training(self) -> bool:
-        """Whether predicting needs this configuration's stored training.
-
-        ``capabilities.trains`` unless the options name trained weights to evaluate instead
-        (LR-IAD's ``adapter=``, AnomalyGPT's ``checkpoint=``); ``iadbench predict`` then loads
-        nothing from a training dir. Runs call :meth:`fit` as before (it returns at once).
-        """
-        return self.capabilities.trains
 
     def preprocessor(self) -> Callable[[Sample], Any] | None:
         """A picklable function turning a sample into model input (e.g. a normalised tensor).
@@ -265,12 +236,30 @@ def require_inputs(adapter: MethodAdapter[Any], inputs: Sequence[Any] | None) ->
 
 
 def required_methods(capabilities: Capabilities) -> frozenset[str]:
-    """What a plugin must implement: ``predict``, plus ``fit`` when it trains.
+    """What a plugin must implement: ``predict``, plus ``fit`` and ``load`` when it trains.
 
-    Everything else is optional: ``load`` (lets the runner reuse a training), ``preprocessor``
-    (decoding in DataLoader workers), ``describe`` (facts for the manifest).
+    Everything else is optional: ``preprocessor`` (decoding in DataLoader workers), ``describe``
+    (facts for the manifest), ``setup``, ``reference_shots``.
     """
-    return frozenset({"predict", "fit"} if capabilities.trains else {"predict"})
+    return frozenset({"predict", "fit", "load"} if capabilities.trains else {"predict"})
+
+
+def trains(adapter_cls: type[MethodAdapter[Any]], options: Any) -> bool:
+    """Whether this configuration trains — the one place that decides it.
+
+    ``capabilities.trains``, unless an option declared ``option(..., replaces_training=True)``
+    is set: it names trained weights to evaluate instead (LR-IAD's ``adapter=``, AnomalyGPT's
+    ``checkpoint=``). When True, a run needs a training dataset and calls :meth:`MethodAdapter.fit`
+    or :meth:`MethodAdapter.load`, and ``iadbench predict`` loads the stored training; when False,
+    neither happens and the run is keyed by its test set alone.
+    """
+    if not adapter_cls.capabilities.trains:
+        return False
+    if not is_dataclass(options):
+        return True
+    return not any(
+        getattr(options, f.name) for f in fields(options) if f.metadata.get("replaces_training")
+    )
 
 
 def contract_problems(adapter_cls: type[MethodAdapter[Any]]) -> list[str]:
@@ -286,22 +275,8 @@ def contract_problems(adapter_cls: type[MethodAdapter[Any]]) -> list[str]:
         problems.append(f"{name} defines load() but declares trains=False")
     if caps.trains and adapter_cls.fit is MethodAdapter.fit:
         problems.append(f"{name} declares trains=True but defines no fit()")
+    if caps.trains and adapter_cls.load is MethodAdapter.load:
+        problems.append(f"{name} declares trains=True but defines no load() (to reuse a training)")
     if adapter_cls.answer_rules is not None and not caps.gives_text:
         problems.append(f"{name} declares answer_rules but gives_text=False")
     return problems
-
-
-def deprecated_spellings(adapter_cls: type[MethodAdapter[Any]]) -> list[str]:
-    """Older contract spellings an adapter still uses (they work for one more release).
-
-    ``inference_only_options`` / ``tiny_options`` class attributes: per-option metadata
-    (``iadbench.contract.options.option``) replaces them.
-    """
-    found = []
-    for attribute, replacement in (
-        ("inference_only_options", "option(..., inference_only=True)"),
-        ("tiny_options", 'option(..., tiny="...")'),
-    ):
-        if getattr(adapter_cls, attribute) != getattr(MethodAdapter, attribute):
-            found.append(f"{adapter_cls.__name__}.{attribute} (use {replacement} on the field)")
-    return found

@@ -1,8 +1,9 @@
 """A method's options: ``--set KEY=VALUE`` overrides, per-option metadata, and their help.
 
 Options are a frozen dataclass. A field may carry metadata through :func:`option`: whether it
-only changes inference (left out of the training hash, so one trained model serves every value)
-and what ``--tiny`` sets it to. Help text comes from ``option(help=...)`` or, failing that, from
+only changes inference (left out of the training hash, so one trained model serves every value),
+whether it names trained weights that replace the training stage, and what ``--tiny`` sets it
+to. Help text comes from ``option(help=...)`` or, failing that, from
 the dataclass docstring's ``Attributes:`` section, so each option is documented once.
 """
 
@@ -116,6 +117,7 @@ def option(
     *,
     help: str = "",
     inference_only: bool = False,
+    replaces_training: bool = False,
     tiny: str | None = None,
 ) -> Any:
     """A dataclass field for an options class, with what iadbench needs to know about it.
@@ -124,6 +126,8 @@ def option(
         default: The default value (immutable: options are frozen dataclasses).
         help: One line for ``iadbench list --options`` (else the docstring's Attributes entry).
         inference_only: Changes inference only: left out of the training hash.
+        replaces_training: When set (truthy), names trained weights to evaluate: the method
+            then does not train (:func:`iadbench.contract.method.trains`).
         tiny: The value ``--tiny`` sets (as ``--set`` text), before the user's ``--set``.
 
     Example:
@@ -133,7 +137,12 @@ def option(
         >>> tiny_values(Options), describe_options(Options)[0].help
         ({'epochs': '1'}, 'training epochs')
     """
-    metadata = {"help": help, "inference_only": inference_only, "tiny": tiny}
+    metadata = {
+        "help": help,
+        "inference_only": inference_only,
+        "replaces_training": replaces_training,
+        "tiny": tiny,
+    }
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -147,17 +156,12 @@ class OptionInfo:
     choices: tuple[str, ...]
     help: str
     inference_only: bool
+    replaces_training: bool
     tiny: str | None
 
 
-def describe_options(options_cls: type, adapter_cls: type | None = None) -> list[OptionInfo]:
-    """Every option of ``options_cls`` with type, default, choices, help and metadata.
-
-    Args:
-        options_cls: The options dataclass.
-        adapter_cls: Its adapter, whose older class attributes ``inference_only_options`` and
-            ``tiny_options`` still count (plugins written before field metadata).
-    """
+def describe_options(options_cls: type) -> list[OptionInfo]:
+    """Every option of ``options_cls`` with type, default, choices, help and metadata."""
     if not dataclasses.is_dataclass(options_cls):
         return []
     try:
@@ -165,8 +169,7 @@ def describe_options(options_cls: type, adapter_cls: type | None = None) -> list
     except NameError:  # an annotation that names something not importable: show it as written
         hints = {f.name: f.type for f in dataclasses.fields(options_cls)}
     documented = _attribute_docs(options_cls)
-    inference_only = inference_only_names(adapter_cls or options_cls, options_cls)
-    tiny = tiny_values(adapter_cls or options_cls, options_cls)
+    tiny = tiny_values(options_cls)
     infos = []
     for field in dataclasses.fields(options_cls):
         if not field.init:
@@ -179,34 +182,31 @@ def describe_options(options_cls: type, adapter_cls: type | None = None) -> list
                 default=field.default if field.default is not dataclasses.MISSING else None,
                 choices=_choices(annotation),
                 help=field.metadata.get("help") or documented.get(field.name, ""),
-                inference_only=field.name in inference_only,
+                inference_only=bool(field.metadata.get("inference_only")),
+                replaces_training=bool(field.metadata.get("replaces_training")),
                 tiny=tiny.get(field.name),
             )
         )
     return infos
 
 
-def inference_only_names(adapter_cls: type, options_cls: type | None = None) -> frozenset[str]:
-    """Options left out of the training hash: field metadata plus the older class attribute."""
-    options_cls = options_cls or getattr(adapter_cls, "Options", None)
-    names = set(getattr(adapter_cls, "inference_only_options", ()) or ())
-    if options_cls is not None and dataclasses.is_dataclass(options_cls):
-        fields = dataclasses.fields(options_cls)
-        names |= {f.name for f in fields if f.metadata.get("inference_only")}
-    return frozenset(names)
+def inference_only_names(options_cls: type) -> frozenset[str]:
+    """Options left out of the training hash (``option(..., inference_only=True)``)."""
+    if not dataclasses.is_dataclass(options_cls):
+        return frozenset()
+    fields = dataclasses.fields(options_cls)
+    return frozenset(f.name for f in fields if f.metadata.get("inference_only"))
 
 
-def tiny_values(adapter_cls: type, options_cls: type | None = None) -> dict[str, str]:
-    """What ``--tiny`` sets: field metadata, then the older class attribute on top."""
-    options_cls = options_cls or getattr(adapter_cls, "Options", adapter_cls)
-    values: dict[str, str] = {}
-    if dataclasses.is_dataclass(options_cls):
-        values = {
-            f.name: str(f.metadata["tiny"])
-            for f in dataclasses.fields(options_cls)
-            if f.metadata.get("tiny") is not None
-        }
-    return {**values, **dict(getattr(adapter_cls, "tiny_options", {}) or {})}
+def tiny_values(options_cls: type) -> dict[str, str]:
+    """What ``--tiny`` sets (``option(..., tiny="...")``), as ``--set`` text."""
+    if not dataclasses.is_dataclass(options_cls):
+        return {}
+    return {
+        f.name: str(f.metadata["tiny"])
+        for f in dataclasses.fields(options_cls)
+        if f.metadata.get("tiny") is not None
+    }
 
 
 def _type_name(annotation: Any) -> str:

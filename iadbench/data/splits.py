@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,23 +78,6 @@ def check_no_overlap(train: list[Sample], test: list[Sample], *, force: bool = F
             "if this is really what you want."
         )
     return overlap
-
-
-def select_samples(samples: Sequence[Sample], max_samples: int, seed: int) -> list[Sample]:
-    """Every sample (``max_samples`` 0) or a seeded random subset, in id order either way.
-
-    Example:
-        >>> from iadbench.contract.records import NORMAL, Sample
-        >>> pool = [Sample(f"c/{i}.png", "d", "c", "test", "normal", f"/{i}.png") for i in range(5)]
-        >>> picked = [s.id for s in select_samples(pool, 2, seed=0)]
-        >>> len(picked), picked == sorted(picked)
-        (2, True)
-    """
-    ordered = sorted(samples, key=lambda s: s.id)
-    if max_samples <= 0 or max_samples >= len(ordered):
-        return ordered
-    chosen = random.Random(seed).sample(ordered, max_samples)
-    return sorted(chosen, key=lambda s: s.id)
 
 
 def first_per_category(samples: Sequence[Sample], limit: int) -> list[Sample]:

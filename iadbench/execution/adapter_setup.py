@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iadbench.contract.method import MethodAdapter, RunContext
+from iadbench.contract.method import MethodAdapter, RunContext, trains
 from iadbench.contract.records import Sample
 from iadbench.execution.distributed import process_group
 from iadbench.execution.planned_data import references_by_category
@@ -47,7 +47,7 @@ def setup_of(plan: PlannedRun) -> MethodSetup:
         plan.options,
         plan.spec.tiny,
         plan.spec.seed,
-        workdir=trained_dir(plan) if plan.adapter_cls.capabilities.trains else None,
+        workdir=trained_dir(plan) if trains(plan.adapter_cls, plan.options) else None,
         references=references_by_category(plan.data.references or []),
     )
 

@@ -1,10 +1,17 @@
-"""The Python API: what ``iadbench run`` does, as one function call returning the summary."""
+"""The Python API: ``iadbench run`` and ``iadbench train`` as function calls.
+
+Methods use these too (LR-IAD's learning proof trains through :func:`train`): they may import
+only ``iadbench`` and ``iadbench.contract``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from iadbench.contract.errors import IADBenchError
+from iadbench.contract.records import Sample
 
 
 def evaluate(
@@ -75,3 +82,82 @@ def evaluate(
         command=["iadbench.evaluate", method, test],
     )  # fmt: skip
     return dict(execute_run(plan_run(request)).summary)
+
+
+def train(
+    method: str,
+    train: str,
+    *,
+    data: Mapping[str, str | Path] | None = None,
+    options: Mapping[str, Any] | None = None,
+    tiny: bool = False,
+    train_split: str | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    cache_dir: str | Path | None = None,
+) -> Path:
+    """Run only a method's training stage (or reuse it) and return its training dir.
+
+    What ``iadbench train`` does: the dir is keyed by the training hash, so a later
+    :func:`evaluate` (or ``iadbench run``) with the same method, options, training data, ``tiny``
+    and seed loads it instead of training, and a second call returns at once.
+
+    Args:
+        method: Registered method name with a training stage.
+        train: Training dataset name.
+        data: Dataset name -> root folder (``--data``); else ``IADBENCH_<NAME>_ROOT``.
+        options: Method options (``--set``); values are converted as on the command line.
+        tiny: Tiny random-weight models built locally (``--tiny``).
+        train_split: Training subset (default: Table II's for the method).
+        seed: Random seed.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        cache_dir: Where trained artefacts go (default ``IADBENCH_CACHE_DIR`` or ``~/.cache``).
+
+    Returns:
+        The training dir (``<cache>/trained/<method>/<hash>``), holding the ``TRAINED`` marker.
+
+    Raises:
+        IADBenchError: Bad arguments, a missing dataset, or a method that does not train.
+
+    Example:
+        >>> import iadbench
+        >>> iadbench.train("aprilgan", "visa", tiny=True,
+        ...                data={"visa": "/data/visa"})  # doctest: +SKIP
+        PosixPath('.../trained/aprilgan/...')
+    """
+    from iadbench.contract.options import option_text
+    from iadbench.execution.planning import RunRequest, plan_run
+    from iadbench.execution.training_stage import train_only
+
+    request = RunRequest(
+        method=method, train=train, test=train, train_split=train_split,
+        options={key: option_text(value) for key, value in (options or {}).items()},
+        tiny=tiny, seed=seed, data_roots={name: str(root) for name, root in (data or {}).items()},
+        device=device, cache_dir=None if cache_dir is None else Path(cache_dir),
+        command=["iadbench.train", method, train],
+    )  # fmt: skip
+    return train_only(plan_run(request))
+
+
+def load_samples(dataset: str, root: str | Path, subset: str = "all") -> list[Sample]:
+    """The samples of one subset of a dataset, read as a run reads them.
+
+    Args:
+        dataset: ``mvtec``, ``visa`` or any other name (a folder dataset, or one that
+            ``iadbench data split`` split).
+        root: The dataset's root folder.
+        subset: ``all``, ``train`` or ``test``.
+
+    Raises:
+        IADBenchError: A missing root or an unknown subset.
+
+    Example:
+        >>> import iadbench
+        >>> samples = iadbench.load_samples("visa", "/data/visa", "test")  # doctest: +SKIP
+    """
+    from iadbench.data import open_dataset
+    from iadbench.data.base import SUBSET_NAMES, SubsetName
+
+    if subset not in SUBSET_NAMES:  # the reader's ValueError would read as a bug here
+        raise IADBenchError(f"subset must be one of {', '.join(SUBSET_NAMES)}, got {subset!r}")
+    return open_dataset(dataset, Path(root)).samples(cast(SubsetName, subset))

@@ -78,9 +78,9 @@ def compute_run(
     policy = plan.policy
     calibration: dict[str, Any] | None = None
     try:
-        if caps.trains:
+        if adapter.context.workdir is not None:  # the configuration trains
             plan.data.check_no_overlap(force=plan.request.force_overlap)
-            manifest["trained_artifacts"] = str(fit_stage(plan, adapter, device))
+            manifest["trained_artifacts"] = str(fit_stage(plan, adapter))
         if plan.data.calibration is not None:  # planned for a policy chosen on training data
             calibration = calibrate(
                 plan.data.calibration,

@@ -106,7 +106,8 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
         cell = RunRequest(method=method, train=train, test=test, options=overrides[method],
                           tiny=request.tiny, threshold=threshold)  # fmt: skip
         chosen = resolve_method(cell)
-        cell_train = train if uses_training_data(chosen.adapter_cls, chosen.threshold) else None
+        reads_train = uses_training_data(chosen.adapter_cls, chosen.options, chosen.threshold)
+        cell_train = train if reads_train else None
         out = cell_dir(request.out, method, cell_train, test)
         if out in seen:
             continue  # a zero-shot method runs once per test set

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.method import MethodAdapter
+from iadbench.contract.method import MethodAdapter, trains
 from iadbench.contract.records import NORMAL, Sample
 from iadbench.data import (
     FolderDataset,
@@ -116,11 +116,12 @@ def index_data(
     if (shots := adapter_cls.reference_shots(options)) > 0:
         data.references = _references(request, test_reader, test_samples, shots)
     train_ref: DatasetRef | None = None
-    if uses_training_data(adapter_cls, threshold):
+    method_trains = trains(adapter_cls, options)
+    if uses_training_data(adapter_cls, options, threshold):
         if request.train is None:
-            raise IADBenchError(_needs_train_message(request.method, caps.trains, threshold))
+            raise IADBenchError(_needs_train_message(request.method, method_trains, threshold))
         train_reader = open_dataset(request.train, _absolute(request.train, request.data_roots))
-        if caps.trains:
+        if method_trains:
             data.train = train_reader.samples(train_split)
             if caps.needs_masks and not any(s.mask_path for s in data.train):
                 raise IADBenchError(
@@ -153,17 +154,19 @@ def index_data(
     return data, test_ref, train_ref
 
 
-def uses_training_data(adapter_cls: type[MethodAdapter[Any]], threshold: str | None) -> bool:
+def uses_training_data(
+    adapter_cls: type[MethodAdapter[Any]], options: Any, threshold: str | None
+) -> bool:
     """Whether a run reads its training dataset.
 
-    It does when the method trains or its threshold is chosen on the training data
-    (``calibrated``, ``normal-quantile``). Other runs are zero-shot: they take no ``--train`` and
-    are keyed by their test set alone.
+    It does when the method trains (:func:`~iadbench.contract.method.trains`) or its threshold
+    is chosen on the training data (``calibrated``, ``normal-quantile``). Other runs are
+    zero-shot: they take no ``--train`` and are keyed by their test set alone.
     """
     policy_reads_train = (
         threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES
     )
-    return adapter_cls.capabilities.trains or policy_reads_train
+    return trains(adapter_cls, options) or policy_reads_train
 
 
 def sample_digest(samples: list[Sample] | None) -> str | None:

@@ -76,7 +76,7 @@ def resolve_method(request: RunRequest) -> MethodChoice:
     """
     adapter_cls = METHODS.get(request.method)
     tiny = request.tiny and adapter_cls.capabilities.builds_models
-    overrides = {**(tiny_values(adapter_cls) if tiny else {}), **request.options}
+    overrides = {**(tiny_values(adapter_cls.Options) if tiny else {}), **request.options}
     options = build_options(adapter_cls.Options, overrides)
     caps = adapter_cls.capabilities
     threshold = request.threshold or (DEFAULT_POLICY if caps.gives_scores else None)
@@ -124,7 +124,7 @@ def plan_run(request: RunRequest) -> PlannedRun:
 
 def train_hash(plan: PlannedRun) -> str:
     """Key of the trained artefacts: everything training depends on (not test data)."""
-    return plan.spec.train_hash(inference_only_names(plan.adapter_cls))
+    return plan.spec.train_hash(inference_only_names(plan.adapter_cls.Options))
 
 
 def batch_size(plan: PlannedRun) -> int:

@@ -7,7 +7,7 @@ does (:func:`~iadbench.execution.planning.resolve_method`) and build the adapter
 (:func:`~iadbench.execution.adapter_setup.build_adapter`). A method that trains is found by its
 training hash (``<cache>/trained/<method>/<hash>``, written by ``iadbench train`` or ``run``)
 unless its options name trained weights (LR-IAD's ``adapter=``, AnomalyGPT's ``checkpoint=``;
-:meth:`~iadbench.contract.method.MethodAdapter.needs_training`). Nothing is trained here: a
+:func:`~iadbench.contract.method.trains`). Nothing is trained here: a
 missing training is an error that names the command making it.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.method import MethodAdapter
+from iadbench.contract.method import MethodAdapter, trains
 from iadbench.contract.options import option_text
 from iadbench.execution.adapter_setup import MethodSetup, build_adapter
 from iadbench.execution.planned_data import references_by_category, stored_references
@@ -92,7 +92,7 @@ def resolve_predictor(source: RunRequest | Path) -> Predictor:
             )
         value = policy.value
     workdir = None
-    if method.adapter_cls.capabilities.trains and request.train is not None:
+    if trains(method.adapter_cls, method.options) and request.train is not None:
         workdir = _trained_dir_by_hash(request)
     setup = MethodSetup(method.adapter_cls, method.options, method.tiny, request.seed, workdir)
     return Predictor(request.method, setup, threshold, value, "flags", request.test)
@@ -182,7 +182,7 @@ def predictor_adapter(predictor: Predictor, device: str, maps_dir: Path) -> Meth
             "--from-run DIR of a few-shot run (its references are used), or --set few_shot=0"
         )
     adapter = build_adapter(setup, device, maps_dir)
-    if adapter.needs_training():
+    if trains(setup.adapter_cls, setup.options):
         _load_training(adapter, predictor)
     return adapter
 
@@ -201,6 +201,4 @@ def _load_training(adapter: MethodAdapter[Any], predictor: Predictor) -> None:
             "`iadbench train` and the same --method/--train/--set/--tiny/--seed flags (or "
             "`iadbench run`), then predict again"
         )
-    if type(adapter).load is MethodAdapter.load:
-        raise IADBenchError(f"{name} cannot load a stored training (it defines no load())")
-    adapter.load(workdir)
+    adapter.load()

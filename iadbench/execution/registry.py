@@ -14,15 +14,15 @@ import fnmatch
 import importlib
 import importlib.util
 import sys
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
+from iadbench.contract.demos import DEMO_GROUP, DemoTable
 from iadbench.contract.errors import IADBenchError, UnknownNameError
-from iadbench.contract.method import MethodAdapter, contract_problems, deprecated_spellings
+from iadbench.contract.method import MethodAdapter, contract_problems
 
 ENTRY_POINT_GROUP = "iadbench.methods"
 AdapterT = TypeVar("AdapterT", bound=type[MethodAdapter[Any]])
@@ -67,13 +67,6 @@ class Entry:
             self.target = obj
         if problems := contract_problems(self.target):
             raise RegistryError(f"method {self.name!r} ({self.source}): {'; '.join(problems)}")
-        for spelling in deprecated_spellings(self.target):
-            warnings.warn(
-                f"method {self.name!r}: {spelling} is deprecated and will stop working in the "
-                "next release",
-                DeprecationWarning,
-                stacklevel=2,
-            )
         return self.target
 
 
@@ -239,3 +232,22 @@ def register_method(name: str) -> Callable[[AdapterT], AdapterT]:
         return cls
 
     return decorate
+
+
+def installed_demo(name: str) -> Callable[..., DemoTable]:
+    """The demo function an installed package declares as ``name`` in ``iadbench.demos``.
+
+    Found through package metadata, so the core never names a method package. Where several
+    distributions declare the name, the first on ``sys.path`` wins, as for imports.
+
+    Raises:
+        IADBenchError: No installed package declares it (metadata not refreshed: reinstall).
+    """
+    found = list(entry_points(group=DEMO_GROUP, name=name))
+    if not found:
+        raise IADBenchError(
+            f"no installed package provides the demo {name!r} (entry-point group {DEMO_GROUP}); "
+            "reinstall iadbench (pip install -e .) so its metadata declares it"
+        )
+    demo: Callable[..., DemoTable] = found[0].load()
+    return demo

@@ -52,7 +52,7 @@ def predict_missing(
         mine, target = pending[group.rank :: group.world_size], log.shard(group.rank)
     workers = plan.request.workers
     if workers is None:
-        workers = default_workers(adapter.device)
+        workers = default_workers(adapter.context.device)
     source = ZERO_SHOT if spec.train is None else spec.train.name
     progress.start(f"{spec.method} {source}→{spec.test.name} {phase}", len(mine))
     for batch, predictions in predict_batches(
@@ -60,7 +60,7 @@ def predict_missing(
         mine,
         batch_size=batch_size(plan),
         workers=workers,
-        pin_memory=adapter.device.startswith("cuda"),
+        pin_memory=adapter.context.device.startswith("cuda"),
     ):
         target.append(
             [

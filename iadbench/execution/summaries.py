@@ -82,7 +82,7 @@ def build_manifest(
             len(attempts) + 1,
             versions=manifest["versions"],
             git=manifest["git"],
-            device=adapter.device,
+            device=adapter.context.device,
             processes=processes,
             batch_size=batch_size,
             predictions_at_start=predictions_at_start,

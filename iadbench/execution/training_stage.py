@@ -9,8 +9,7 @@ Reuse and locking belong here, not to adapters: an adapter that implements
 training
 dir, a dir holding the :data:`TRAINED_MARKER` (written last, atomically, after ``fit`` returned)
 is loaded, anything else is trained (a method may resume its own checkpoints there, as LR-IAD
-does); two runs of one training configuration at once train once. An adapter without ``load``
-keeps the older contract, where ``fit`` reuses by itself (plugins written before it).
+does); two runs of one training configuration at once train once.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from typing import Any
 from filelock import FileLock
 
 from iadbench.contract.errors import IADBenchError, RunConflictError
-from iadbench.contract.method import FitContext, MethodAdapter
+from iadbench.contract.method import MethodAdapter, trains
 from iadbench.contract.records import Sample
 from iadbench.execution.adapter_setup import build_adapter, setup_of
 from iadbench.execution.distributed import is_main_process
@@ -44,31 +43,29 @@ def train_only(plan: PlannedRun) -> Path:
         IADBenchError: The method has no training stage.
     """
     spec = plan.spec
-    if not plan.adapter_cls.capabilities.trains:
+    if not trains(plan.adapter_cls, plan.options):
         raise IADBenchError(
-            f"method {spec.method!r} has no training stage; `iadbench run` evaluates it directly"
+            f"method {spec.method!r} has no training stage (or its options name trained "
+            "weights); `iadbench run` evaluates it directly"
         )
     # Built as `run` builds it for its training stage, so both train the same artefacts.
     adapter = build_adapter(setup_of(plan), plan.request.device)
-    return fit_stage(plan, adapter, adapter.context.device)
+    return fit_stage(plan, adapter)
 
 
 TRAINING_DATA_FILE = "training-data.json"
 TRAINED_MARKER = "TRAINED"
 
 
-def _fit_or_load(
-    adapter: MethodAdapter[Any], samples: Sequence[Sample], context: FitContext
-) -> None:
-    """Load a finished training from ``context.workdir``, or train and mark it finished."""
-    workdir = context.workdir
+def _fit_or_load(adapter: MethodAdapter[Any], samples: Sequence[Sample], workdir: Path) -> None:
+    """Load a finished training from ``workdir``, or train and mark it finished."""
     with _training_lock(workdir):
         marker = workdir / TRAINED_MARKER
         if marker.is_file():
             logger.info("reusing the training stored in %s", workdir)
-            adapter.load(workdir)
+            adapter.load()
             return
-        adapter.fit(samples, context)
+        adapter.fit(samples)
         if is_main_process():
             write_json_atomic(marker, {"finished": now()})
 
@@ -85,8 +82,11 @@ def _training_lock(workdir: Path) -> AbstractContextManager[object]:
     return FileLock(str(workdir / ".train.lock"))
 
 
-def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any], device: str) -> Path:
-    """Train (or let the adapter reuse what it trained) under the training hash; returns the dir.
+def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any]) -> Path:
+    """Train, or load what the same training configuration stored; returns the training dir.
+
+    The adapter's ``context.workdir`` is that dir
+    (:func:`~iadbench.execution.planning.trained_dir`).
 
     The training data's fingerprints are recorded in the dir; with ``--verify-content`` a content
     digest that differs from the recorded one refuses the stored artefacts.
@@ -107,12 +107,10 @@ def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any], device: str) -> Pat
             "have changed since, though their sizes and modification times have not "
             "(--verify-content). Delete that folder to train again."
         )
-    context = FitContext(workdir, spec.seed, device)
+    if adapter.context.workdir != workdir:
+        raise IADBenchError(f"the adapter's context.workdir is not this training's dir {workdir}")
     workdir.mkdir(parents=True, exist_ok=True)
-    if type(adapter).load is MethodAdapter.load:  # older contract: fit reuses by itself
-        adapter.fit(samples, context)
-    else:
-        _fit_or_load(adapter, samples, context)
+    _fit_or_load(adapter, samples, workdir)
     record = {
         "dataset": spec.train.name,
         "split": spec.train.split,

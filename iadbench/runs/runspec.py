@@ -97,7 +97,7 @@ class RunSpec:
 
         Args:
             inference_only: Option names that do not affect training (the adapter's
-                ``inference_only_options``); they are left out.
+                ``option(..., inference_only=True)``); they are left out.
         """
         config = _without_roots(self.config())
         skip = set(inference_only)

@@ -7,6 +7,6 @@ decoder / prompt learner / ``llama_proj`` (``decoder.py``), the assembled model 
 ``methods/anomalygpt/README.md`` says what exists and what is left.
 """
 
-from iadbench_methods.anomalygpt.adapter import AnomalyGPT, AnomalyGPTOptions
+from .adapter import AnomalyGPT, AnomalyGPTOptions
 
 __all__ = ["AnomalyGPT", "AnomalyGPTOptions"]

@@ -8,20 +8,17 @@ the files the official README names (``imagebind``, ``vicuna``, ``pandagpt`` opt
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.method import Capabilities, FitContext, MethodAdapter, require_inputs
+from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.contract.options import option
 from iadbench.contract.records import Prediction, Sample
-from iadbench.data.splits import select_samples
-from iadbench_methods.anomalygpt.answers import YES_NO_ANSWER_RULES, parse_yes_no_strict
+from iadbench.contract.sampling import select_samples
 
-logger = logging.getLogger(__name__)
+from .answers import YES_NO_ANSWER_RULES, parse_yes_no_strict
 
 # The official test scripts' default --round per dataset (few-shot reference choice).
 OFFICIAL_ROUND = {"mvtec": 3, "visa": 14}
@@ -60,7 +57,7 @@ class AnomalyGPTOptions:
     imagebind: str = ""
     vicuna: str = ""
     pandagpt: str = ""
-    checkpoint: str = ""
+    checkpoint: str = option("", replaces_training=True)
     epochs: int = option(50, tiny="1")
     batch_size: int = option(16, tiny="2")
     lr: float = 1e-3
@@ -92,10 +89,13 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         """Check the weights are named before anything is built (real size)."""
         self._model: Any = None
         self._references: dict[str, Any] = {}  # few-shot: category -> reference patch tokens
-        self.training: dict[str, Any] | None = None
         opts = self.options
+        # --set checkpoint=PATH replaces the training (fit and load are not called): say so.
+        self.training: dict[str, Any] | None = (
+            {"trained": False, "checkpoint": opts.checkpoint} if opts.checkpoint else None
+        )
         if (
-            not self.tiny
+            not self.context.tiny
             and not opts.checkpoint
             and not all((opts.imagebind, opts.vicuna, opts.pandagpt))
         ):
@@ -112,18 +112,18 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         return self._model
 
     def _build(self) -> Any:
-        if self.tiny:
-            from iadbench_methods.anomalygpt.tiny import build_tiny_model
+        if self.context.tiny:
+            from .tiny import build_tiny_model
 
             return build_tiny_model(seed=self.context.seed).to(self._device())
-        from iadbench_methods.anomalygpt.loading import build_model
+        from .loading import build_model
 
         opts = self.options
         model = build_model(opts.imagebind, opts.vicuna, opts.pandagpt, opts.checkpoint or None)
         return model.to(self._device())
 
     def _device(self) -> str:
-        return "cpu" if self.device == "auto" else self.device
+        return "cpu" if self.context.device == "auto" else self.context.device
 
     def inference_dtype(self) -> str:
         """``precision`` resolved: ``auto`` = fp16 on a GPU (the official test), fp32 on the CPU."""
@@ -146,51 +146,43 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
 
     # -- training -----------------------------------------------------------------------------
 
-    def fit(self, samples: Sequence[Sample], context: FitContext) -> None:
-        """Train decoder and prompt learner on the normal ``samples`` and their NSA twins."""
-        from iadbench_methods.anomalygpt.training import TrainingSettings, train_anomalygpt
+    def fit(self, samples: Sequence[Sample]) -> None:
+        """Train decoder and prompt learner on the normal ``samples`` and their NSA twins.
 
-        if self.options.checkpoint:
-            logger.info("AnomalyGPT: evaluating the given checkpoint %s, no training",
-                        self.options.checkpoint)  # fmt: skip
-            self.training = {"trained": False, "checkpoint": self.options.checkpoint}
-            return
+        Not called when ``--set checkpoint=PATH`` names trained heads (``replaces_training``).
+        """
+        from .training import TrainingSettings, train_anomalygpt
+
+        seed = self.context.seed
         normals = select_samples(
-            [s for s in samples if s.label == "normal"],
-            self.options.max_train_samples,
-            context.seed,
+            [s for s in samples if s.label == "normal"], self.options.max_train_samples, seed
         )
         if not normals:
             raise IADBenchError("AnomalyGPT trains on normal images; the training subset has none")
         settings = TrainingSettings(
             epochs=self.options.epochs, batch_size=self.options.batch_size, lr=self.options.lr,
-            seed=context.seed, image_size=self.model.vision.config.image_size,
+            seed=seed, image_size=self.model.vision.config.image_size,
             save_synthetic=self.options.save_synthetic,
         )  # fmt: skip
-        losses = train_anomalygpt(self.model, normals, settings, context.workdir)
+        losses = train_anomalygpt(self.model, normals, settings, self.context.training_dir())
         self.training = {"trained": True, "images": len(normals), "epoch_losses": losses}
 
-    def needs_training(self) -> bool:
-        """False when ``--set checkpoint=PATH`` names trained heads: nothing stored is loaded."""
-        return not self.options.checkpoint
-
-    def load(self, workdir: Path) -> None:
+    def load(self) -> None:
         """Load the decoder and prompt learner a finished :meth:`fit` stored."""
         import torch
 
-        from iadbench_methods.anomalygpt.training import HEADS
+        from .training import HEADS
 
-        if self.options.checkpoint:
-            return  # --set checkpoint=PATH: loaded with the model, nothing was trained
-        stored = torch.load(workdir / HEADS, weights_only=True)
+        heads = self.context.training_dir() / HEADS
+        stored = torch.load(heads, weights_only=True)
         missing, unexpected = self.model.heads.load_state_dict(stored, strict=False)
         trained = [k for k in missing if k.startswith(("image_decoder.", "prompt_learner."))]
         if trained or unexpected:
             raise IADBenchError(
-                f"{workdir / HEADS} does not match the model: missing {trained[:3]}, "
+                f"{heads} does not match the model: missing {trained[:3]}, "
                 f"unexpected {unexpected[:3]}"
             )
-        self.training = {"trained": False, "reused": str(workdir / HEADS)}
+        self.training = {"trained": False, "reused": str(heads)}
 
     # -- inference ----------------------------------------------------------------------------
 
@@ -229,7 +221,7 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
 
     def preprocessor(self) -> _Preprocess:
         """Picklable: image → normalised tensor at the tower's input size."""
-        size = 56 if self.tiny else 224
+        size = 56 if self.context.tiny else 224
         return _Preprocess(size)
 
     def predict(
@@ -238,8 +230,8 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         """Greedy replies, strictly parsed; the map's maximum as the score."""
         import torch
 
-        from iadbench_methods.anomalygpt.decoder import image_score
-        from iadbench_methods.anomalygpt.questions import question
+        from .decoder import image_score
+        from .questions import question
 
         tensors = require_inputs(self, inputs)
         model = self._inference_model()
@@ -264,8 +256,8 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
     def describe(self) -> dict[str, Any]:
         """Weights, training and the answer rules."""
         return {
-            "tiny": self.tiny,
-            "weights": None if self.tiny else asdict(self.options),
+            "tiny": self.context.tiny,
+            "weights": None if self.context.tiny else asdict(self.options),
             "training": self.training,
             "precision": self.inference_dtype(),
             "answer_rules": [YES_NO_ANSWER_RULES.strict, YES_NO_ANSWER_RULES.lenient],
@@ -279,6 +271,6 @@ class _Preprocess:
     size: int
 
     def __call__(self, sample: Sample) -> Any:
-        from iadbench_methods.anomalygpt.training import image_array, to_tensor
+        from .training import image_array, to_tensor
 
         return to_tensor([image_array(sample, 224)], self.size)[0]

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import re
 
-from iadbench.contract.records import DEFECT, INVALID, NORMAL, AnswerRules
-from iadbench_methods.qwen2vl.answers import LENIENT_YES_NO_RULE, parse_yes_no_lenient
+from iadbench.contract.records import DEFECT, INVALID, NORMAL, AnswerRules, PredictedLabel
+
+from ..qwen2vl.answers import LENIENT_YES_NO_RULE, parse_yes_no_lenient
 
 STRICT_YES_NO_RULE = "strict:leading-yes-no"
 _LEADING_WORD = re.compile(r"\s*([A-Za-z]+)")
 
 
-def parse_yes_no_strict(text: str) -> str:
+def parse_yes_no_strict(text: str) -> PredictedLabel:
     """``defect`` when the reply's first word is ``Yes``, ``normal`` for ``No``, else ``invalid``.
 
     Example:
@@ -28,7 +29,7 @@ def parse_yes_no_strict(text: str) -> str:
     """
     match = _LEADING_WORD.match(text)
     word = match.group(1) if match else ""
-    return {"Yes": DEFECT, "No": NORMAL}.get(word, INVALID)
+    return DEFECT if word == "Yes" else NORMAL if word == "No" else INVALID
 
 
 #: AnomalyGPT's adapter declares these: the strict headline and the official lenient rule.

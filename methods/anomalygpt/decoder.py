@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from iadbench_methods.aprilgan.prompts import ABNORMAL_STATES, NORMAL_STATES
+from ..aprilgan.prompts import ABNORMAL_STATES, NORMAL_STATES
 
 # ImageBind-H vision blocks whose outputs the decoder reads (imagebind_model.py, 0-based).
 PATCH_LAYERS: tuple[int, ...] = (7, 15, 23, 31)

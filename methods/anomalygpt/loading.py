@@ -21,8 +21,9 @@ from typing import Any
 import torch
 
 from iadbench.contract.errors import IADBenchError
-from iadbench_methods.anomalygpt.model import AnomalyGPTModel
-from iadbench_methods.anomalygpt.vision import tower_state_dict
+
+from .model import AnomalyGPTModel
+from .vision import tower_state_dict
 
 LLM_PREFIX = "llama_model."
 HEAD_PREFIXES = ("image_decoder.", "prompt_learner.")
@@ -127,10 +128,10 @@ def build_model(
     from peft import LoraConfig, TaskType, get_peft_model
     from transformers import AutoTokenizer, LlamaForCausalLM
 
-    from iadbench_methods.anomalygpt.decoder import AnomalyGPTHeads, Widths
-    from iadbench_methods.anomalygpt.text import ImageBindText, TextConfig
-    from iadbench_methods.anomalygpt.tiny import LORA_TARGETS
-    from iadbench_methods.anomalygpt.vision import ImageBindVision, VisionConfig
+    from .decoder import AnomalyGPTHeads, Widths
+    from .text import ImageBindText, TextConfig
+    from .tiny import LORA_TARGETS
+    from .vision import ImageBindVision, VisionConfig
 
     vision = ImageBindVision(vision_config or VisionConfig())
     text = ImageBindText(text_config or TextConfig())

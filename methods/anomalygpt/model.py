@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from iadbench_methods.anomalygpt.decoder import (
+from .decoder import (
     AnomalyGPTHeads,
     anomaly_map,
     few_shot_map,
@@ -30,8 +30,8 @@ from iadbench_methods.anomalygpt.decoder import (
     prompt_sentences,
     text_features,
 )
-from iadbench_methods.anomalygpt.text import ImageBindText, tokenize
-from iadbench_methods.anomalygpt.vision import ImageBindVision
+from .text import ImageBindText, tokenize
+from .vision import ImageBindVision
 
 PROMPT_START = "### Human: <Img>"
 PROMPT_MIDDLE = "</Img> "

@@ -337,7 +337,7 @@ def _labels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Binary mask and soft (logistic-intensity) label of what changed inside ``region``."""
     import cv2
-    from scipy.ndimage import median_filter
+    from scipy.ndimage import median_filter  # type: ignore[import-untyped]
 
     change = np.abs(before.astype(np.float64) - after.astype(np.float64)).mean(axis=-1)
     binary = cv2.medianBlur(((region * change) > options.tol).astype(np.uint8), 5)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from iadbench_methods.anomalygpt.vision import TransformerBlock
+from .vision import TransformerBlock
 
 TEXT = "text"
 

@@ -12,16 +12,16 @@ from typing import Any
 
 import torch
 
-from iadbench_methods.anomalygpt.decoder import AnomalyGPTHeads, Widths
-from iadbench_methods.anomalygpt.model import (
+from .decoder import AnomalyGPTHeads, Widths
+from .model import (
     ANSWER_END,
     ASSISTANT,
     PROMPT_MIDDLE,
     PROMPT_START,
     AnomalyGPTModel,
 )
-from iadbench_methods.anomalygpt.text import TINY_TEXT, ImageBindText
-from iadbench_methods.anomalygpt.vision import TINY_VISION, ImageBindVision
+from .text import TINY_TEXT, ImageBindText
+from .vision import TINY_VISION, ImageBindVision
 
 TINY_LLM_WIDTH = 32
 # The official LoraConfig (openllama.py): target modules; r 32, alpha 32, dropout 0.1 from

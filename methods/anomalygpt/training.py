@@ -28,16 +28,17 @@ import torch
 from iadbench.contract.images import load_rgb
 from iadbench.contract.progress import duration
 from iadbench.contract.records import Sample
-from iadbench_methods.anomalygpt.model import AnomalyGPTModel
-from iadbench_methods.anomalygpt.nsa import (
+
+from ..clip_common import CLIP_MEAN, CLIP_STD
+from .model import AnomalyGPTModel
+from .nsa import (
     VISA_OPTIONS,
     NSAOptions,
     SyntheticAnomaly,
     mvtec_options,
     synthesize_anomaly,
 )
-from iadbench_methods.anomalygpt.questions import question
-from iadbench_methods.clip_common import CLIP_MEAN, CLIP_STD
+from .questions import question
 
 NORMAL_ANSWER = "No, there is no anomaly in the image."
 SYNTHETIC = "synthetic"

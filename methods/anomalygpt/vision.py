@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -185,7 +186,7 @@ class ImageBindVision(nn.Module):
         """
         tokens = self.modality_preprocessors[VISION](images)
         final, kept = self.modality_trunks[VISION](tokens, self.config.out_layers)
-        head = self.modality_heads[VISION]
+        head = cast(nn.Sequential, self.modality_heads[VISION])
         embedding = head[2](head[0](final)[:, 0])
         return nn.functional.normalize(embedding, dim=-1), kept
 

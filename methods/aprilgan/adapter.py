@@ -12,10 +12,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from iadbench.contract.method import Capabilities, FitContext, MethodAdapter, require_inputs
+from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.contract.records import Prediction, Sample
-from iadbench_methods.aprilgan.data import ClipPreprocessor
-from iadbench_methods.aprilgan.options import (
+
+from .data import ClipPreprocessor
+from .options import (
     AprilGANOptions,
     parse_layers,
     resolve_clip_precision,
@@ -25,8 +26,8 @@ from iadbench_methods.aprilgan.options import (
 if TYPE_CHECKING:
     import torch
 
-    from iadbench_methods.aprilgan.model import AprilGANModel
-    from iadbench_methods.aprilgan.training import TrainingStats
+    from .model import AprilGANModel
+    from .training import TrainingStats
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,9 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
     Segmentation Method for CVPR 2023 VAND Workshop Challenge", https://arxiv.org/abs/2305.17382
 
     Example:
-        >>> adapter = AprilGAN(AprilGANOptions(score="combined"), tiny=True, device="cpu")
+        >>> from iadbench import RunContext
+        >>> context = RunContext(tiny=True, device="cpu")
+        >>> adapter = AprilGAN(AprilGANOptions(score="combined"), context=context)
         >>> adapter.capabilities.needs_masks, adapter.options.feature_layers
         (True, '6,12,18,24')
 
@@ -95,19 +98,20 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
 
     def _build(self, seed: int) -> AprilGANModel:
         from iadbench.contract.devices import resolve_device, torch_dtype
-        from iadbench_methods.aprilgan.model import AprilGANModel
-        from iadbench_methods.clip_common import create_clip
+
+        from ..clip_common import create_clip
+        from .model import AprilGANModel
 
         opts = self.options
-        device = resolve_device(self.device)
+        device = resolve_device(self.context.device)
         precision, autocast = resolve_clip_precision(opts.precision, device)
         pretrained = opts.weights or opts.pretrained
         bundle = create_clip(
-            opts.arch, pretrained, tiny=self.tiny, image_size=opts.image_size,
+            opts.arch, pretrained, tiny=self.context.tiny, image_size=opts.image_size,
             device=device, precision=precision,
         )  # fmt: skip
         depth = len(bundle.model.visual.transformer.resblocks)
-        reference = _reference_depth(opts.arch) if self.tiny else None
+        reference = _reference_depth(opts.arch) if self.context.tiny else None
         indices = resolve_layers(parse_layers(opts.feature_layers), depth, reference)
         model = AprilGANModel(
             bundle.model, bundle.tokenizer, indices, opts.image_size, device,
@@ -130,30 +134,30 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
 
     # -- training ---------------------------------------------------------------------------
 
-    def fit(self, samples: Sequence[Sample], context: FitContext) -> None:
+    def fit(self, samples: Sequence[Sample]) -> None:
         """Train the linear maps on ``samples`` and save them in ``context.workdir``.
 
         The runner calls this once per training configuration (content-hashed: options,
         training data, seed) and :meth:`load` every later time.
         """
-        from iadbench_methods.aprilgan import training
+        from . import training
 
+        workdir, seed = self.context.training_dir(), self.context.seed
         if self._model is None:
-            self._model = self._build(seed=context.seed)
-        context.workdir.mkdir(parents=True, exist_ok=True)  # the runner makes it; direct calls
-        self._model.reset_maps(context.seed)  # also when predict ran before fit
+            self._model = self._build(seed=seed)
+        self._model.reset_maps(seed)  # also when predict ran before fit
         self.training_stats = training.train_linear_maps(
-            self._model, samples, self.options, seed=context.seed, workdir=context.workdir
+            self._model, samples, self.options, seed=seed, workdir=workdir
         )
-        training.save_checkpoint(self._model, self.training_stats, context.workdir)
+        training.save_checkpoint(self._model, self.training_stats, workdir)
         self.trained = True
 
-    def load(self, workdir: Path) -> None:
-        """Load the linear maps a finished :meth:`fit` saved in ``workdir``."""
-        from iadbench_methods.aprilgan import training
+    def load(self) -> None:
+        """Load the linear maps a finished :meth:`fit` saved in ``context.workdir``."""
+        from . import training
 
         self.training_stats = training.load_checkpoint(
-            self.model, workdir / training.CHECKPOINT_NAME
+            self.model, self.context.training_dir() / training.CHECKPOINT_NAME
         )
         self.trained = True
 
@@ -208,28 +212,30 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
         import torch
         from PIL import Image
 
-        if self.artifacts_dir is None:
+        if self.context.artifacts_dir is None:
             logger.warning("AprilGAN: save_maps is set but the runner gave no artifacts dir")
             return
         # ``maps`` here: the summed map divided by the number of blocks. Absolute scale (0 → 0,
         # 1 → 255), not per-image min-max: maps compare across images.
         pixels = (maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
         for sample, image in zip(samples, pixels, strict=True):
-            path = map_path(self.artifacts_dir, sample)
+            path = map_path(self.context.artifacts_dir, sample)
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image, mode="L").save(path)
 
     def describe(self) -> dict[str, Any]:
         """Model, weights, input size, blocks, device, precision, names and training stats."""
-        from iadbench_methods.clip_common import tiny_name
+        from ..clip_common import tiny_name
 
         facts: dict[str, Any] = {
             # Until the model is built: what will be built (the tiny stand-in under --tiny).
-            "arch": tiny_name(self.options.arch) if self.tiny else self.options.arch,
-            "weights": None if self.tiny else (self.options.weights or self.options.pretrained),
+            "arch": tiny_name(self.options.arch) if self.context.tiny else self.options.arch,
+            "weights": None
+            if self.context.tiny
+            else (self.options.weights or self.options.pretrained),
             "image_size": self.options.image_size,
             "feature_layers": self.options.feature_layers,
-            "device": self.device,
+            "device": self.context.device,
             "precision": self.options.precision,
             "epochs": self.options.epochs,
             "class_names": self.options.class_names,

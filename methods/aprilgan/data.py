@@ -14,7 +14,8 @@ from PIL import Image
 
 from iadbench.contract.images import ImageReadError, load_mask, load_rgb
 from iadbench.contract.records import DEFECT, Sample
-from iadbench_methods.clip_common import CLIP_MEAN, CLIP_STD
+
+from ..clip_common import CLIP_MEAN, CLIP_STD
 
 
 class ClipPreprocessor:
@@ -48,8 +49,9 @@ class ClipPreprocessor:
         size = (self.image_size, self.image_size)
         image = image.resize(size, Image.Resampling.BICUBIC)
         pixels = np.asarray(image, dtype=np.float32) / 255.0
-        pixels = (pixels - np.asarray(CLIP_MEAN, np.float32)) / np.asarray(CLIP_STD, np.float32)
-        return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+        mean, std = np.asarray(CLIP_MEAN, np.float32), np.asarray(CLIP_STD, np.float32)
+        normalised = (pixels - mean) / std
+        return torch.from_numpy(np.ascontiguousarray(normalised.transpose(2, 0, 1)))
 
 
 def load_training_mask(sample: Sample, image_size: int) -> np.ndarray:

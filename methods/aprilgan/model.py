@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from iadbench_methods.aprilgan.prompts import ClassNames, prompt_ensemble
+from .prompts import ClassNames, prompt_ensemble
 
 # CLIP's learned temperature converges to its cap of 100; AprilGAN uses that constant.
 LOGIT_SCALE = 100.0

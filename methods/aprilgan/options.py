@@ -11,7 +11,8 @@ from typing import Literal
 
 from iadbench.contract.devices import PRECISIONS, resolve_precision
 from iadbench.contract.options import OptionError, option
-from iadbench_methods.aprilgan.prompts import ClassNames
+
+from .prompts import ClassNames
 
 ScoreKind = Literal["text", "map-max", "combined"]
 

@@ -22,16 +22,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.records import DEFECT, Sample
-from iadbench_methods.aprilgan.data import TrainingImages, collate_training
-from iadbench_methods.aprilgan.losses import segmentation_loss
-from iadbench_methods.aprilgan.model import AprilGANModel
-from iadbench_methods.aprilgan.options import AprilGANOptions, resolve_aug_rate, resolve_epochs
+
+from .data import TrainingImages, collate_training
+from .losses import segmentation_loss
+from .model import AprilGANModel
+from .options import AprilGANOptions, resolve_aug_rate, resolve_epochs
 
 CHECKPOINT_NAME = "linear_maps.pt"
 STATS_NAME = "training_stats.json"
@@ -112,8 +113,9 @@ def train_linear_maps(
     # aug_rate=auto: the official mosaic rate of the training dataset (MVTec AD 0.2, VisA none).
     aug_rate = resolve_aug_rate(options.aug_rate, {s.dataset for s in usable})
     dataset = TrainingImages(usable, options.image_size, categories, aug_rate, seed)
-    loader = torch.utils.data.DataLoader(
-        dataset,
+    # TrainingImages is a map-style dataset by protocol (__len__, __getitem__), not a subclass.
+    loader: Any = torch.utils.data.DataLoader(
+        cast(Any, dataset),
         batch_size=options.batch_size,
         shuffle=True,
         num_workers=options.num_workers,

@@ -1,5 +1,5 @@
 """Trivial baselines: the floor every leaderboard shows beside real methods."""
 
-from iadbench_methods.baselines.constant import AlwaysDefect, AlwaysNormal
+from .constant import AlwaysDefect, AlwaysNormal
 
 __all__ = ["AlwaysDefect", "AlwaysNormal"]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from iadbench.contract.method import Capabilities, MethodAdapter, NoOptions
-from iadbench.contract.records import DEFECT, NORMAL, Prediction, Sample
+from iadbench.contract.records import DEFECT, NORMAL, Label, Prediction, Sample
 
 
 class _ConstantPredictor(MethodAdapter[NoOptions]):
@@ -19,7 +19,7 @@ class _ConstantPredictor(MethodAdapter[NoOptions]):
 
     capabilities = Capabilities(needs_pixels=False, builds_models=False)
     default_batch_size = 4096
-    answer: ClassVar[str]
+    answer: ClassVar[Label]
 
     def predict(
         self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None

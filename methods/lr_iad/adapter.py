@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 from iadbench.contract import console_logging
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.method import Capabilities, FitContext
+from iadbench.contract.method import Capabilities
 from iadbench.contract.records import Sample
-from iadbench_methods.lr_iad.config import LRIADOptions
-from iadbench_methods.lr_iad.rewards import Gather
-from iadbench_methods.qwen2vl.adapter import Qwen2VL
+
+from ..qwen2vl.adapter import Qwen2VL
+from .config import LRIADOptions
+from .rewards import Gather
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,9 @@ class LRIAD(Qwen2VL):
     2504.19524, https://arxiv.org/abs/2504.19524
 
     Example:
-        >>> adapter = LRIAD(LRIADOptions(max_steps=2, num_generations=2), tiny=True, device="cpu")
+        >>> from iadbench import RunContext
+        >>> context = RunContext(tiny=True, device="cpu")
+        >>> adapter = LRIAD(LRIADOptions(max_steps=2, num_generations=2), context=context)
         >>> adapter.capabilities.trains, adapter.options.lora_r
         (True, 4)
 
@@ -84,24 +86,20 @@ class LRIAD(Qwen2VL):
         self.callbacks: Sequence[Any] = ()
         self.gather: Gather | None = None
 
-    def fit(self, samples: Sequence[Sample], context: FitContext) -> None:
+    def fit(self, samples: Sequence[Sample]) -> None:
         """Train a LoRA adapter on ``samples`` and store it in ``context.workdir``.
 
         The runner calls this once per training configuration (content-hashed: options,
         training data, seed) and :meth:`load` every later time; an interrupted training resumes
-        from its last checkpoint in the workdir. Nothing is trained when ``--set adapter=PATH``
-        names an adapter.
+        from its last checkpoint in the workdir. Not called when ``--set adapter=PATH`` names an
+        adapter (``replaces_training``): it is evaluated as given.
         """
-        from iadbench_methods.lr_iad import training
+        from . import training
 
-        if self.options.adapter:
-            logger.info("LR-IAD: evaluating the given adapter %s, no training", self.adapter_dir)
-            return
-        context.workdir.mkdir(parents=True, exist_ok=True)  # the runner makes it; direct calls
         result = training.train_lr_iad(
             samples, self.options, model_source=self.model_source,
-            workdir=context.workdir, seed=context.seed, device=self.device,
-            precision=self.precision, attention=self.attention,
+            workdir=self.context.training_dir(), seed=self.context.seed,
+            device=self.context.device, precision=self.precision, attention=self.attention,
             extra_rewards=self.extra_rewards, callbacks=self.callbacks,
             gather=self.gather, verbose=console_logging.verbose(),
         )  # fmt: skip
@@ -118,20 +116,15 @@ class LRIAD(Qwen2VL):
         self.adapter_dir = str(result.adapter_dir)
         self._loaded = None  # a model loaded before fit would lack the adapter
 
-    def needs_training(self) -> bool:
-        """False when ``--set adapter=PATH`` names a LoRA adapter: nothing stored is loaded."""
-        return not self.options.adapter
-
-    def load(self, workdir: Path) -> None:
-        """Use the adapter a finished :meth:`fit` stored in ``workdir``.
+    def load(self) -> None:
+        """Use the adapter a finished :meth:`fit` stored in ``context.workdir``.
 
         Raises:
             IADBenchError: The workdir holds no finished adapter (``DONE`` missing).
         """
-        from iadbench_methods.lr_iad import training
+        from . import training
 
-        if self.options.adapter:
-            return  # --set adapter=PATH: evaluated as given
+        workdir = self.context.training_dir()
         stored = training.finished_adapter(workdir)
         if stored is None:
             raise IADBenchError(

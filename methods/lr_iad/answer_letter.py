@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from iadbench_methods.qwen2vl.answers import LETTERS, answer_letter, answer_span
+from ..qwen2vl.answers import LETTERS, answer_letter, answer_span
 
 ProbabilitySpace = Literal["pair", "vocabulary"]
 _OTHER = {"A": "B", "B": "A"}

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from iadbench.contract.options import OptionError, option
-from iadbench_methods.qwen2vl.adapter import Qwen2VLOptions
+
+from ..qwen2vl.adapter import Qwen2VLOptions
 
 if TYPE_CHECKING:
     from peft import LoraConfig
@@ -208,7 +209,7 @@ class LRIADOptions(Qwen2VLOptions):
         return [m.strip() for m in self.lora_target_modules.split(",") if m.strip()]
 
 
-def _checkpointing(config_cls: type, enabled: bool) -> dict[str, bool | None]:
+def _checkpointing(config_cls: type, enabled: bool) -> dict[str, Any]:
     """Gradient checkpointing under the name this transformers knows.
 
     transformers 5.2x renamed it ``activation_checkpointing``; the old name still works there but

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from iadbench.contract.images import load_rgb
 from iadbench.contract.records import DEFECT, NORMAL, Sample
-from iadbench.data.splits import select_samples
-from iadbench_methods.lr_iad.rewards import class_weights
-from iadbench_methods.qwen2vl.prompt import build_messages
+from iadbench.contract.sampling import select_samples
+
+from ..qwen2vl.prompt import build_messages
+from .rewards import class_weights
 
 if TYPE_CHECKING:
     from datasets import Dataset

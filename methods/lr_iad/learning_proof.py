@@ -17,9 +17,9 @@ of the task left out of training, true labels, greedy, strict parser). The setti
 (:data:`PROOF_OPTIONS`) are tiny-scale values, not the paper's 7B defaults; each is documented
 in ``methods/lr_iad/README.md`` with the figures it was chosen on.
 
-Run it: ``iadbench demo --learn`` (prints the before/after table), or
-:func:`run_learning_proof` from Python; ``tests/methods/lr_iad/test_lr_iad_learning_proof.py``
-holds it to thresholds.
+Run it: ``iadbench demo --learn`` (prints the before/after table: :func:`demo`, declared in the
+``iadbench.demos`` entry-point group), or :func:`run_learning_proof` from Python;
+``tests/methods/lr_iad/test_lr_iad_learning_proof.py`` holds it to thresholds.
 
 Paper: LR-IAD, arXiv 2504.19524, https://arxiv.org/abs/2504.19524
 """
@@ -32,7 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iadbench_methods.lr_iad.learning_task import warm_start_dir, write_task_dataset
+from iadbench.contract.demos import DemoTable
+
+from .learning_task import warm_start_dir, write_task_dataset
 
 DATASET_NAME = "learn"
 TASK_SEED = 1
@@ -87,7 +89,7 @@ class ProofRow:
     @property
     def gain(self) -> float:
         """Held-out balanced accuracy after minus before."""
-        return self.after["balanced_accuracy"] - self.before["balanced_accuracy"]
+        return float(self.after["balanced_accuracy"] - self.before["balanced_accuracy"])
 
     @property
     def gap_change(self) -> float | None:
@@ -123,8 +125,7 @@ def run_learning_proof(
     Raises:
         ValueError: An unknown variant.
     """
-    from iadbench.execution.planning import RunRequest, plan_run
-    from iadbench.execution.training_stage import train_only
+    import iadbench
 
     unknown = set(variants) - set(VARIANTS)
     if unknown:
@@ -136,12 +137,10 @@ def run_learning_proof(
         for variant in variants:
             log(f"learning proof: {variant} rewards, seed {seed}")
             options = {**PROOF_OPTIONS, **(overrides or {}), **VARIANTS[variant]}
-            request = RunRequest(
-                method="lr-iad", train=DATASET_NAME, test=DATASET_NAME, train_split="all",
-                options={**options, "model": str(warm)}, seed=seed, device="cpu",
-                data_roots={DATASET_NAME: str(root)}, cache_dir=cache_dir,
+            trained = iadbench.train(
+                "lr-iad", DATASET_NAME, train_split="all", options={**options, "model": str(warm)},
+                seed=seed, device="cpu", data={DATASET_NAME: root}, cache_dir=cache_dir,
             )  # fmt: skip
-            trained = train_only(plan_run(request))
             summary = json.loads((trained / "training_summary.json").read_text(encoding="utf-8"))
             history = summary["monitor"]
             rows.append(
@@ -193,3 +192,42 @@ def render_table(rows: Sequence[ProofRow]) -> str:
         for row in rows
     ]
     return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def demo(
+    workdir: Path,
+    *,
+    seeds: Sequence[int] = (0,),
+    cache_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> DemoTable:
+    """``iadbench demo --learn``: every variant per seed; writes ``TABLE.md`` in ``workdir``.
+
+    Returns:
+        The short before/after table the command prints (the markdown file has every column).
+    """
+    rows = run_learning_proof(workdir, seeds=seeds, cache_dir=cache_dir, log=log)
+    written = Path(workdir) / "TABLE.md"
+    written.parent.mkdir(parents=True, exist_ok=True)
+    written.write_text(render_table(rows) + "\n", encoding="utf-8")
+
+    def gap(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:+.2f}"
+
+    return DemoTable(
+        title="LR-IAD learning proof: held-out balanced accuracy and letter gap",
+        headers=("rewards", "seed", "bal-acc before", "after", "gap before", "after", "s"),
+        rows=[
+            (
+                row.variant,
+                str(row.seed),
+                f"{row.before['balanced_accuracy']:.3f}",
+                f"{row.after['balanced_accuracy']:.3f}",
+                gap(row.before["letter_gap"]),
+                gap(row.after["letter_gap"]),
+                f"{row.seconds:.0f}",
+            )
+            for row in rows
+        ],
+        written=written,
+    )

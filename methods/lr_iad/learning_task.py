@@ -41,6 +41,8 @@ from PIL import Image
 
 from iadbench.contract.records import Sample
 
+from ..qwen2vl.chat import category_chat_text, encode_chat
+
 TASK_VERSION = "1"  # bump when make_image changes (and WARM_VERSION: it trains on them)
 TASK_CATEGORY = "tile"  # an MVTec-AD name: the prompt reads "an image containing a tile"
 DEFECT_FOLDER = "dark_square"
@@ -98,7 +100,8 @@ def make_image(rng: np.random.Generator, *, defect: bool, size: int = 112) -> np
         gray[top : top + side, left : left + side] = rng.uniform(25, 70)
     tint = rng.uniform(-8, 8, size=3)
     pixels = gray[:, :, None] + tint + rng.normal(0, rng.uniform(2, 6), (size, size, 3))
-    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    image: np.ndarray = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    return image
 
 
 def write_task_dataset(
@@ -163,9 +166,9 @@ def task_samples(root: Path, name: str = "learn") -> list[Sample]:
         >>> [s.label for s in task_samples(Path("/tmp/learn"))][:1]  # doctest: +SKIP
         ['defect']
     """
-    from iadbench.data import open_dataset
+    import iadbench
 
-    return open_dataset(name, root).samples("all")
+    return iadbench.load_samples(name, root)
 
 
 def completion_text(variant: str, *, defect: bool, letter: str, category: str) -> str:
@@ -213,7 +216,7 @@ def warm_start_dir(cache_dir: Path | None = None, *, variant: str = "blind") -> 
         >>> json.loads((path / "warm_start.json").read_text())["variant"]  # doctest: +SKIP
         'blind'
     """
-    from iadbench_methods.qwen2vl.tiny import build_once, tiny_model_dir
+    from ..qwen2vl.tiny import build_once, tiny_model_dir
 
     if variant not in WARM_VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(WARM_VARIANTS)}, got {variant!r}")
@@ -247,8 +250,6 @@ def _fine_tune(tiny: Path, directory: Path, variant: str) -> None:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from iadbench_methods.qwen2vl.prompt import build_messages
-
     started = time.perf_counter()
     threads = torch.get_num_threads()
     # One thread: the tiny matrices gain nothing from a pool, and results stay bit-identical.
@@ -263,9 +264,7 @@ def _fine_tune(tiny: Path, directory: Path, variant: str) -> None:
             )
             model.train()
             # The chat text exactly as Qwen2VL.generate builds it (image placeholder + prompt).
-            prompt = processor.apply_chat_template(
-                build_messages(TASK_CATEGORY), add_generation_prompt=True, tokenize=False
-            )
+            prompt = category_chat_text(processor, TASK_CATEGORY)
             optimizer = torch.optim.AdamW(model.parameters(), lr=WARM_LR, weight_decay=0.0)
             # Linear decay to 0: late steps move little, so the letter prior ends at the share
             # of WARM_LETTERS instead of wherever the last batch's letters pushed it.
@@ -320,7 +319,7 @@ def _training_batch(processor: Any, prompt: str, variant: str, step: int) -> dic
     letters = [*rng.permutation(list(WARM_LETTERS)), *rng.permutation(list(WARM_LETTERS))]
     defects = [False] * len(WARM_LETTERS) + [True] * len(WARM_LETTERS)
     images = [_warm_image(step, i, defect) for i, defect in enumerate(defects)]
-    encoded = processor(text=[prompt] * len(images), images=images, return_tensors="pt")
+    encoded = encode_chat(processor, [prompt] * len(images), images)  # one width: no padding
     tokenizer = processor.tokenizer
     rows: list[list[int]] = []
     labels: list[list[int]] = []

@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 from iadbench.contract.images import load_rgb
 from iadbench.contract.records import DEFECT, INVALID, LABELS, NORMAL, Sample
-from iadbench_methods.qwen2vl.answers import parse_answer
-from iadbench_methods.qwen2vl.prompt import build_messages
+
+from ..qwen2vl.answers import parse_answer
+from ..qwen2vl.chat import category_chat_text, encode_chat, greedy_generate
 
 Z95 = 1.959963984540054
 FORMAT_DROP = 0.05  # rise of the invalid rate over the first evaluation's that warns
@@ -241,13 +242,11 @@ def evaluate_heldout(
     import torch
     from trl.models.utils import disable_gradient_checkpointing
 
-    from iadbench_methods.lr_iad.answer_letter import find_letter_spots, letter_log_odds
+    from .answer_letter import find_letter_spots, letter_log_odds
 
     started, tokenizer = time.perf_counter(), processor.tokenizer
     chat = {
-        category: processor.apply_chat_template(
-            build_messages(category), add_generation_prompt=True, tokenize=False
-        )
+        category: category_chat_text(processor, category)
         for category in {s.category for s in samples}
     }
     device = next(model.parameters()).device
@@ -257,32 +256,28 @@ def evaluate_heldout(
     model.eval()
     tokenizer.padding_side = "left"  # batched generation: every prompt ends at the same column
     try:
-        with torch.no_grad(), disable_gradient_checkpointing(model, gradient_checkpointing_kwargs):
+        checkpointing = dict(gradient_checkpointing_kwargs or {})
+        with torch.no_grad(), disable_gradient_checkpointing(model, checkpointing):
             for start in range(0, len(samples), batch_size):
                 batch = samples[start : start + batch_size]
-                encoded = processor(
-                    text=[chat[s.category] for s in batch],
-                    images=[load_rgb(s.image_path) for s in batch],
-                    padding=True,
-                    return_tensors="pt",
-                ).to(device)
-                output = model.generate(
-                    **encoded, do_sample=False, max_new_tokens=max_new_tokens,
-                    temperature=None, top_p=None, top_k=None,  # unset checkpoints' sampling
+                texts = [chat[s.category] for s in batch]
+                images = [load_rgb(s.image_path) for s in batch]
+                encoded = encode_chat(processor, texts, images).to(device)
+                new_ids, output = greedy_generate(
+                    model, encoded, max_new_tokens=max_new_tokens,
                     use_cache=True,  # training may have switched the config's cache off
-                    output_logits=True, return_dict_in_generate=True, synced_gpus=synced_gpus,
-                    **(generation_kwargs or {}),
+                    output_logits=True, synced_gpus=synced_gpus, **(generation_kwargs or {}),
                 )  # fmt: skip
-                new = output.sequences[:, encoded["input_ids"].shape[1] :].tolist()
+                new = new_ids.tolist()
                 predictions += map(
                     parse_answer, tokenizer.batch_decode(new, skip_special_tokens=True)
                 )
                 # Raw (unprocessed) logits per step: the letter token came from logits[index].
                 for row, spot in enumerate(find_letter_spots(tokenizer, new)):
-                    usable = spot is not None and spot.index < len(output.logits)
-                    log_odds.append(
-                        letter_log_odds(output.logits[spot.index][row], spot) if usable else None
-                    )
+                    if spot is None or spot.index >= len(output.logits):
+                        log_odds.append(None)
+                    else:
+                        log_odds.append(letter_log_odds(output.logits[spot.index][row], spot))
     finally:
         tokenizer.padding_side = padding_side
         model.train(was_training)

@@ -194,7 +194,8 @@ def _step_lines_class() -> type[StepLines]:
             (_StepLinesEvents, TrainerCallback),
             {"__module__": __name__, "__doc__": __getattr__.__doc__},
         )  # later lookups (and pickle) find this same class
-    return globals()["StepLines"]
+    step_lines: type[StepLines] = globals()["StepLines"]
+    return step_lines
 
 
 def __getattr__(name: str) -> Any:

@@ -59,7 +59,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from iadbench.contract.records import DEFECT, INVALID, LABELS
-from iadbench_methods.qwen2vl.answers import follows_format, parse_answer
+
+from ..qwen2vl.answers import follows_format, parse_answer
 
 REWARDS = ("focal", "accuracy")
 """``reward``: the paper's focal reward, or the plain accuracy reward (ablation)."""

@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from trl import GRPOTrainer
-from trl.data_utils import apply_chat_template
 from trl.models.utils import disable_gradient_checkpointing
 
-from iadbench_methods.lr_iad.answer_letter import (
+from ..qwen2vl.chat import chat_text, encode_chat
+from .answer_letter import (
     LetterSpot,
     ProbabilitySpace,
     correct_letter,
@@ -86,7 +86,10 @@ class LRIADGRPOTrainer(GRPOTrainer):
             self.probability_seconds += time.perf_counter() - started
             for row, probability in zip(inputs, probabilities, strict=True):
                 row["answer_probability"] = probability
-        return super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        rewards: torch.Tensor = super()._calculate_rewards(
+            inputs, prompts, completions, completion_ids_list
+        )
+        return rewards
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         output = super()._generate_and_score_completions(inputs)
@@ -114,7 +117,7 @@ class LRIADGRPOTrainer(GRPOTrainer):
         Returns:
             One probability per completion; None where no answer letter was parsed.
         """
-        spots = find_letter_spots(self.processing_class.tokenizer, completion_ids)
+        spots = find_letter_spots(self._text_tokenizer(), completion_ids)
         logits = self._logits_before(spots, inputs, prompts, completion_ids)
         space = self.probability_space or "pair"
         return [
@@ -137,20 +140,15 @@ class LRIADGRPOTrainer(GRPOTrainer):
         prompt position (ignored). The model runs in eval mode, as the policy's probabilities are
         defined without dropout.
         """
-        texts = [
-            apply_chat_template(
-                {"prompt": prompt}, self.processing_class, **self.chat_template_kwargs
-            )["prompt"]
-            for prompt in prompts
-        ]
+        # The prompt text trl generated from (its chat-template arguments included).
+        processor: Any = self.processing_class
+        kwargs = cast(dict[str, Any], self.chat_template_kwargs)  # a dict once trl parsed it
+        texts = [chat_text(processor, prompt, **kwargs) for prompt in prompts]
         images = [[row["image"]] for row in inputs]
-        encoded = self.processing_class(
-            images=images, text=texts, padding=True, return_tensors="pt"
-        )
-        encoded = encoded.to(self.accelerator.device)
+        encoded = encode_chat(processor, texts, images).to(self.accelerator.device)
         prompt_ids, prompt_mask = encoded.pop("input_ids"), encoded.pop("attention_mask")
         width = max([spot.index + 1 for spot in spots if spot is not None], default=1)
-        pad_id = self.processing_class.tokenizer.pad_token_id
+        pad_id = self._text_tokenizer().pad_token_id
         rows = len(completion_ids)
         tail = torch.full((rows, width), pad_id, dtype=prompt_ids.dtype)
         tail_mask = torch.zeros((rows, width), dtype=prompt_mask.dtype)
@@ -168,12 +166,13 @@ class LRIADGRPOTrainer(GRPOTrainer):
             [[start - 1 + (spot.index if spot is not None else 0)] for spot in spots],
             device=device,
         )
-        model = self.model
+        model: Any = self.model  # set by the time trl scores completions
+        checkpointing = cast(dict[str, Any] | None, self.args.gradient_checkpointing_kwargs)
         was_training = model.training
         model.eval()
         try:
             with (
-                disable_gradient_checkpointing(model, self.args.gradient_checkpointing_kwargs),
+                disable_gradient_checkpointing(model, checkpointing),
                 self.accelerator.autocast(),
             ):
                 output = model(
@@ -186,7 +185,13 @@ class LRIADGRPOTrainer(GRPOTrainer):
         finally:
             model.train(was_training)
         # trl's loss divides logits by the sampling temperature: so does the policy's probability.
-        return output.logits[:, 0, :].float() / self.temperature
+        logits: torch.Tensor = output.logits[:, 0, :].float() / self.temperature
+        return logits
+
+    def _text_tokenizer(self) -> Any:
+        """The processor's tokenizer (trl types ``processing_class`` as any processing class)."""
+        processor: Any = self.processing_class
+        return processor.tokenizer
 
     def answer_span_mask(
         self, completion_ids: torch.Tensor, completion_mask: torch.Tensor
@@ -196,7 +201,7 @@ class LRIADGRPOTrainer(GRPOTrainer):
             ids[mask.bool()].tolist()
             for ids, mask in zip(completion_ids, completion_mask, strict=True)
         ]
-        spots = find_letter_spots(self.processing_class.tokenizer, lists)
+        spots = find_letter_spots(self._text_tokenizer(), lists)
         mask = torch.ones_like(completion_mask)
         for row, spot in enumerate(spots):
             if spot is not None:

@@ -37,10 +37,12 @@ from typing import Any
 
 from iadbench.contract.devices import torch_dtype
 from iadbench.contract.records import Sample
-from iadbench_methods.lr_iad.config import LRIADOptions, grpo_config, lora_config
-from iadbench_methods.lr_iad.data import build_training_data
-from iadbench_methods.lr_iad.rewards import FocalReward, Gather, accuracy_reward, format_reward
-from iadbench_methods.qwen2vl.loading import set_pixel_budget
+
+from ..qwen2vl.loading import set_pixel_budget
+from .answer_letter import ProbabilitySpace
+from .config import LRIADOptions, grpo_config, lora_config
+from .data import build_training_data
+from .rewards import FocalReward, Gather, accuracy_reward, format_reward
 
 ADAPTER_DIR = "adapter"
 BEST_ADAPTER_DIR = "best_adapter"
@@ -146,9 +148,9 @@ def build_trainer(
         gather: Cross-process gather of the focal reward (default: torch.distributed).
         verbose: Print trl's full log dicts beside the compact step lines.
     """
-    from iadbench_methods.lr_iad.monitor import HeldOutMonitor
-    from iadbench_methods.lr_iad.progress import quiet_trainer_console
-    from iadbench_methods.lr_iad.trainer import LRIADGRPOTrainer
+    from .monitor import HeldOutMonitor
+    from .progress import quiet_trainer_console
+    from .trainer import LRIADGRPOTrainer
 
     # Before the model: it joins the process group and, under ZeRO-3, makes loading partition.
     args = grpo_config(
@@ -205,7 +207,7 @@ def rewards_of(options: LRIADOptions, gather: Gather | None = None) -> list[Call
     return [format_reward, focal]
 
 
-def probability_space_of(options: LRIADOptions) -> str | None:
+def probability_space_of(options: LRIADOptions) -> ProbabilitySpace | None:
     """Where the trainer computes ``answer_probability`` (None: no reward reads it, no forward)."""
     if options.reward == "focal" and options.focal_p == "answer":
         return options.focal_p_space

@@ -9,6 +9,6 @@ See Also:
     ``methods/qwen2vl/README.md`` for weights, options and the mapping to the paper.
 """
 
-from iadbench_methods.qwen2vl.adapter import Qwen2VL, Qwen2VLOptions
+from .adapter import Qwen2VL, Qwen2VLOptions
 
 __all__ = ["Qwen2VL", "Qwen2VLOptions"]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
-from typing import Any
+from typing import Any, ClassVar
 
 from iadbench.contract.devices import resolve_device, resolve_precision
 from iadbench.contract.errors import IADBenchError
@@ -21,8 +21,10 @@ from iadbench.contract.images import load_rgb
 from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.contract.options import option
 from iadbench.contract.records import Prediction, Sample
-from iadbench_methods.qwen2vl.answers import AB_ANSWER_RULES, parse_answer
-from iadbench_methods.qwen2vl.loading import (
+
+from .answers import AB_ANSWER_RULES, parse_answer
+from .chat import category_chat_text, encode_chat, greedy_generate
+from .loading import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MODEL,
     check_adapter_dir,
@@ -30,8 +32,7 @@ from iadbench_methods.qwen2vl.loading import (
     load_model_and_processor,
     resolve_attention,
 )
-from iadbench_methods.qwen2vl.prompt import build_messages
-from iadbench_methods.qwen2vl.tiny import TINY_VERSION, tiny_model_dir
+from .tiny import TINY_VERSION, tiny_model_dir
 
 # A random-weight model writes noise until the cap, never a think block: under --tiny a longer
 # cap only costs time (the same code runs; only the number of decoding steps shrinks). Applied
@@ -46,7 +47,8 @@ class Qwen2VLOptions:
     Attributes:
         model: Hugging Face hub id or local checkpoint directory (Qwen2-VL or Qwen2.5-VL).
             ``--tiny`` replaces it with the tiny local checkpoint.
-        adapter: A peft LoRA adapter directory applied on top of ``model`` (merged for speed).
+        adapter: A peft LoRA adapter directory applied on top of ``model`` (merged for speed);
+            for a method that trains (``lr-iad``) it replaces the training.
         max_pixels: Largest image area given to the vision tower (the paper's 401,408 = 512·28²,
             at most 512 visual tokens); larger images are scaled down, aspect kept.
         min_pixels: Smallest image area; unset keeps the checkpoint's own (3,136 for Qwen2-VL).
@@ -61,7 +63,7 @@ class Qwen2VLOptions:
     """
 
     model: str = DEFAULT_MODEL
-    adapter: str | None = None
+    adapter: str | None = option(None, replaces_training=True)
     max_pixels: int = DEFAULT_MAX_PIXELS
     min_pixels: int | None = None
     max_new_tokens: int = option(512, inference_only=True, tiny=str(TINY_MAX_NEW_TOKENS))
@@ -84,7 +86,9 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
     (arXiv 2504.19524, Table IV), https://arxiv.org/abs/2504.19524
 
     Example:
-        >>> adapter = Qwen2VL(Qwen2VLOptions(max_new_tokens=8), tiny=True, device="cpu")
+        >>> from iadbench import RunContext
+        >>> context = RunContext(tiny=True, device="cpu")
+        >>> adapter = Qwen2VL(Qwen2VLOptions(max_new_tokens=8), context=context)
         >>> adapter.describe()["decoding"], adapter.describe()["attn_implementation"]
         ('greedy', 'sdpa')
 
@@ -102,7 +106,7 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
     capabilities = Capabilities(
         needs_pixels=True, gives_text=True, prefers_gpu=True, builds_models=True
     )
-    Options = Qwen2VLOptions
+    Options: ClassVar[type] = Qwen2VLOptions
     # Generation length does not change what a training stage (LR-IAD) learns.
     version = "1"
     default_batch_size = 16
@@ -113,12 +117,16 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
         opts: Qwen2VLOptions = self.options
         if opts.max_new_tokens < 1:
             raise IADBenchError(f"max_new_tokens must be at least 1, got {opts.max_new_tokens}")
-        self.device = resolve_device(self.device)
-        self.precision = resolve_precision(opts.precision, self.device)
-        self.attention = resolve_attention(opts.attn_implementation, self.device, self.precision)
+        # Direct construction may say "auto"; the run (and what describe() records) needs the
+        # device it ends up on.
+        self.context = replace(self.context, device=resolve_device(self.context.device))
+        device = self.context.device
+        self.precision = resolve_precision(opts.precision, device)
+        self.attention = resolve_attention(opts.attn_implementation, device, self.precision)
         self.max_new_tokens = opts.max_new_tokens
         # Fail before any image is read: a missing checkpoint or adapter is an argument error.
-        self.model_source = str(tiny_model_dir()) if self.tiny else check_model_source(opts.model)
+        tiny = self.context.tiny
+        self.model_source = str(tiny_model_dir()) if tiny else check_model_source(opts.model)
         self.adapter_dir = check_adapter_dir(opts.adapter) if opts.adapter else None
         self._loaded: tuple[Any, Any] | None = None
         self._chat_texts: dict[str, str] = {}
@@ -128,7 +136,7 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
         return load_image
 
     def model_and_processor(self) -> tuple[Any, Any]:
-        """The model (eval mode, on ``self.device``) and its processor, loaded on first use.
+        """The model (eval mode, on ``self.context.device``) and its processor, loaded on first use.
 
         Raises:
             IADBenchError: The weights or the adapter cannot be loaded.
@@ -137,7 +145,7 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
             opts: Qwen2VLOptions = self.options
             self._loaded = load_model_and_processor(
                 self.model_source,
-                device=self.device,
+                device=self.context.device,
                 precision=self.precision,
                 attn_implementation=self.attention,
                 max_pixels=opts.max_pixels,
@@ -174,20 +182,11 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
 
         model, processor = self.model_and_processor()
         prompts = [self._chat_text(processor, category) for category in categories]
-        encoded = processor(text=prompts, images=list(images), padding=True, return_tensors="pt")
-        encoded = encoded.to(model.device)
+        encoded = encode_chat(processor, prompts, images).to(model.device)
         with torch.inference_mode(), _intra_op_threads(1 if self._tiny_on_cpu() else None):
-            output = model.generate(
-                **encoded,
-                do_sample=False,
-                max_new_tokens=self.max_new_tokens,
-                # Checkpoints ship sampling defaults; greedy ignores them, so unset them.
-                temperature=None,
-                top_p=None,
-                top_k=None,
-            )
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]  # left padding: prompts end here
-        return processor.batch_decode(new_tokens, skip_special_tokens=True)
+            new_tokens, _ = greedy_generate(model, encoded, max_new_tokens=self.max_new_tokens)
+        texts: list[str] = processor.batch_decode(new_tokens, skip_special_tokens=True)
+        return texts
 
     def describe(self) -> dict[str, Any]:
         """What is (or will be) loaded and how it generates; no weights are loaded here."""
@@ -197,11 +196,11 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
             "model_option": opts.model,
             "tiny": (
                 f"tiny random-weight Qwen2-VL (recipe {TINY_VERSION}) replaces {opts.model}"
-                if self.tiny
+                if self.context.tiny
                 else None
             ),
             "adapter": self.adapter_dir,
-            "device": self.device,
+            "device": self.context.device,
             "precision": self.precision,
             "attn_implementation": self.attention,
             "max_pixels": opts.max_pixels,
@@ -217,13 +216,11 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
     def _tiny_on_cpu(self) -> bool:
         # The tiny model's matrices are too small to split across threads: on a busy CPU the
         # threads only wait for each other (measured: 4× slower generation with 2 threads).
-        return self.tiny and self.device == "cpu"
+        return self.context.tiny and self.context.device == "cpu"
 
     def _chat_text(self, processor: Any, category: str) -> str:
-        if category not in self._chat_texts:
-            self._chat_texts[category] = processor.apply_chat_template(
-                build_messages(category), add_generation_prompt=True, tokenize=False
-            )
+        if category not in self._chat_texts:  # the chat template is rendered once per category
+            self._chat_texts[category] = category_chat_text(processor, category)
         return self._chat_texts[category]
 
 

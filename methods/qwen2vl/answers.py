@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import re
 
-from iadbench.contract.records import DEFECT, INVALID, NORMAL, AnswerRules
+from iadbench.contract.records import DEFECT, INVALID, NORMAL, AnswerRules, Label, PredictedLabel
 
-LETTERS: dict[str, str] = {"A": DEFECT, "B": NORMAL}
+LETTERS: dict[str, Label] = {"A": DEFECT, "B": NORMAL}
 
 _OPEN_ANSWER, _CLOSE_ANSWER = "<answer>", "</answer>"
 _FORMAT_TAGS = ("<think>", "</think>", _OPEN_ANSWER, _CLOSE_ANSWER)
@@ -31,7 +31,7 @@ _ANSWER_BLOCK_RE = re.compile(r"<answer>(?P<content>.*?)</answer>", re.DOTALL)
 _FORMAT_RE = re.compile(r"\s*<think>.*?</think>\s*<answer>.*?</answer>\s*", re.DOTALL)
 
 
-def parse_answer(text: str) -> str:
+def parse_answer(text: str) -> PredictedLabel:
     """The label an output commits to: ``"defect"`` (A), ``"normal"`` (B) or ``"invalid"``.
 
     Args:
@@ -135,7 +135,7 @@ LENIENT_YES_NO_RULE = "lenient:yes-in-reply"
 _STANDALONE_LETTER_RE = re.compile(r"(?<![0-9A-Za-z_])[AB](?![0-9A-Za-z_])")
 
 
-def parse_answer_lenient(text: str) -> str:
+def parse_answer_lenient(text: str) -> PredictedLabel:
     """The label under the lenient rule ``lenient:answer-block-letter``.
 
     Rule: take the *first* ``<answer>…</answer>`` block (first opening tag, the nearest closing
@@ -166,7 +166,7 @@ def parse_answer_lenient(text: str) -> str:
     return INVALID if letter is None else LETTERS[letter.group()]
 
 
-def parse_yes_no_lenient(text: str) -> str:
+def parse_yes_no_lenient(text: str) -> PredictedLabel:
     """The label under ``lenient:yes-in-reply``, AnomalyGPT's official rule for Yes/No replies.
 
     Rule: ``"Yes" in text`` (case-sensitive substring anywhere in the reply) is defect, anything

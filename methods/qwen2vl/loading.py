@@ -160,7 +160,7 @@ def load_model_and_processor(
     adapter_dir = check_adapter_dir(adapter) if adapter else None
     try:
         processor = AutoProcessor.from_pretrained(source)
-        network = AutoModelForImageTextToText.from_pretrained(
+        network: Any = AutoModelForImageTextToText.from_pretrained(
             source,
             dtype=torch_dtype(precision),
             attn_implementation=attention,

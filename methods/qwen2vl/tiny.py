@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.contract.categories import MVTEC_CATEGORIES, VISA_CATEGORIES
-from iadbench_methods.qwen2vl.prompt import build_prompt
+
+from .prompt import build_prompt
 
 TINY_VERSION = "1"
 TINY_SEED = 0
@@ -197,8 +198,8 @@ def _build_processor() -> Any:
     vocab, merges = _train_bpe()
     tokenizer = Qwen2Tokenizer(
         vocab=vocab,
-        merges=merges,
-        unk_token=None,
+        merges=merges,  # type: ignore[arg-type]  # pairs: what the BPE trainer gives, accepted
+        unk_token=None,  # type: ignore[arg-type]  # byte-level: no unknown token exists
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         extra_special_tokens=list(SPECIAL_TOKENS),

@@ -4,7 +4,7 @@ See Also:
     ``methods/winclip/README.md`` for weights, options and the mapping to the paper.
 """
 
-from iadbench_methods.winclip.adapter import WinClip, WinClipOptions
-from iadbench_methods.winclip.preprocess import WinClipPreprocessor
+from .adapter import WinClip, WinClipOptions
+from .preprocess import WinClipPreprocessor
 
 __all__ = ["WinClip", "WinClipOptions", "WinClipPreprocessor"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,11 +22,12 @@ from iadbench.contract.devices import PRECISIONS, resolve_device, resolve_precis
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.contract.records import Prediction, Sample
-from iadbench_methods.clip_common import TINY_WEIGHTS_SEED, register_tiny_configs, tiny_name
-from iadbench_methods.winclip.preprocess import WinClipPreprocessor
+
+from ..clip_common import TINY_WEIGHTS_SEED, register_tiny_configs, tiny_name
+from .preprocess import WinClipPreprocessor
 
 if TYPE_CHECKING:
-    from iadbench_methods.winclip.model import WinClipScorer
+    from .model import WinClipScorer
 
 # Random weights (--tiny, pretrained=none) are drawn from the seed every tiny CLIP uses: the same
 # configuration always gives the same model, so a resumed run (or another torchrun rank) scores
@@ -132,7 +133,9 @@ class WinClip(MethodAdapter[WinClipOptions]):
     Anomaly Classification and Segmentation", CVPR 2023, https://arxiv.org/abs/2303.14814
 
     Example:
-        >>> adapter = WinClip(WinClipOptions(scales="2,3"), tiny=True, device="cpu")
+        >>> from iadbench import RunContext
+        >>> context = RunContext(tiny=True, device="cpu")
+        >>> adapter = WinClip(WinClipOptions(scales="2,3"), context=context)
         >>> adapter.describe()["arch"], adapter.describe()["precision"]
         ('iadbench-tiny-ViT-B-16-plus-240', 'fp32')
 
@@ -160,12 +163,14 @@ class WinClip(MethodAdapter[WinClipOptions]):
         opts: WinClipOptions = self.options
         # Cheap checks first: a wrong option fails in a second, before torch is imported.
         self.scales = parse_scales(opts.scales)
-        self.arch = tiny_name(opts.arch) if self.tiny else opts.arch
+        self.arch = tiny_name(opts.arch) if self.context.tiny else opts.arch
         self.weights = _local_weights(opts.weights, self.arch) if opts.weights else None
-        if self.weights is None and not self.tiny:
+        if self.weights is None and not self.context.tiny:
             self.weights = opts.pretrained
-        self.device = resolve_device(self.device)
-        self.precision = winclip_precision(opts.precision, self.device)
+        # Direct construction may say "auto"; the run (and what describe() records) needs the
+        # device it ends up on.
+        self.context = replace(self.context, device=resolve_device(self.context.device))
+        self.precision = winclip_precision(opts.precision, self.context.device)
         class_name("", opts.class_names)  # a wrong value fails here, not at the first batch
         _check_image_size(self.arch, opts.image_size)
         self._scorer: WinClipScorer | None = None
@@ -210,14 +215,14 @@ class WinClip(MethodAdapter[WinClipOptions]):
         if self._build_error is not None:  # the runner retries image by image: fail fast
             raise self._build_error
         if self._scorer is None:
-            from iadbench_methods.winclip.model import WinClipScorer, build_model
+            from .model import WinClipScorer, build_model
 
             try:
                 model = build_model(
                     self.arch,
                     self.weights,
                     scales=self.scales,
-                    device=self.device,
+                    device=self.context.device,
                     dtype=torch_dtype(self.precision),
                     seed=RANDOM_INIT_SEED,
                 )
@@ -240,7 +245,7 @@ class WinClip(MethodAdapter[WinClipOptions]):
             "random_init_seed": RANDOM_INIT_SEED if self.weights is None else None,
             "image_size": self.options.image_size,
             "scales": list(self.scales),
-            "device": self.device,
+            "device": self.context.device,
             "precision": self.precision,
             "class_names": self.options.class_names,
             "prompts": "anomalib WinCLIP compositional ensemble, "

@@ -27,7 +27,8 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from iadbench.contract.errors import IADBenchError
-from iadbench_methods.clip_common import random_weights_from, register_tiny_configs
+
+from ..clip_common import random_weights_from, register_tiny_configs
 
 with warnings.catch_warnings():
     # Importing any anomalib model imports all of them; some use deprecated timm/dinov2 paths
@@ -66,7 +67,8 @@ def anomalib_backbone(arch: str, weights: str | None, seed: int = 0) -> Iterator
     register_tiny_configs()
     with _CONSTANTS_LOCK:
         saved = anomalib_winclip.BACKBONE, anomalib_winclip.PRETRAINED
-        anomalib_winclip.BACKBONE, anomalib_winclip.PRETRAINED = arch, weights
+        # None: random weights (anomalib types the constant str; open_clip accepts None).
+        anomalib_winclip.BACKBONE, anomalib_winclip.PRETRAINED = arch, weights  # type: ignore[assignment]
         try:
             with random_weights_from(seed, quiet=weights is None):
                 yield
@@ -191,4 +193,5 @@ class WinClipScorer:
         self.use_class(class_name)
         with torch.inference_mode():
             batch = images.to(device=self.device, dtype=self.dtype, non_blocking=True)
-            return self.model(batch).pred_score.float().cpu().tolist()
+            scores: list[float] = self.model(batch).pred_score.float().cpu().tolist()
+            return scores

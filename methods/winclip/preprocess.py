@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from iadbench.contract.images import load_rgb
 from iadbench.contract.records import Sample
-from iadbench_methods.clip_common import CLIP_MEAN, CLIP_STD
+
+from ..clip_common import CLIP_MEAN, CLIP_STD
 
 if TYPE_CHECKING:
     import torch

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,22 +49,6 @@ def imported_names(path: Path, module: str) -> set[str]:
 
 
 CORE = module_files(REPO / "iadbench", "iadbench")
-#: Violations that the layered core still has, while issue 17 removes them. A ratchet: a new
-#: violation fails, and so does a listed one that is gone (delete it from here). Empty when done.
-STILL_TO_REMOVE: set[str] = {
-    "iadbench.cli.demo imports iadbench_methods.lr_iad.learning_proof",
-    "iadbench_methods.anomalygpt.adapter imports iadbench.data.splits",
-    "iadbench_methods.lr_iad.data imports iadbench.data.splits",
-    "iadbench_methods.lr_iad.learning_proof imports iadbench.execution.planning",
-    "iadbench_methods.lr_iad.learning_proof imports iadbench.execution.training_stage",
-    "iadbench_methods.lr_iad.learning_task imports iadbench.data",
-}
-
-
-def beyond_ratchet(found: list[str], of_kind: Callable[[str], bool]) -> tuple[list, list]:
-    """(new violations, listed violations of this kind that are gone)."""
-    listed = {v for v in STILL_TO_REMOVE if of_kind(v)}
-    return sorted(set(found) - STILL_TO_REMOVE), sorted(listed - set(found))
 
 
 def core_imports(module: str) -> set[str]:
@@ -99,7 +82,7 @@ def test_every_core_module_lies_in_a_layer() -> None:
 
 
 def test_no_module_imports_a_layer_above_its_own() -> None:
-    assert beyond_ratchet(upward_imports(CORE), lambda v: ") imports " in v) == ([], [])
+    assert upward_imports(CORE) == []
 
 
 def test_the_core_imports_no_method_package() -> None:
@@ -109,13 +92,13 @@ def test_the_core_imports_no_method_package() -> None:
         for name in sorted(imported_names(path, module))
         if name.split(".")[0] == "iadbench_methods" and name.count(".") == 2
     ]
-    assert beyond_ratchet(offenders, lambda v: " imports iadbench_methods" in v) == ([], [])
+    assert offenders == []
 
 
 def test_no_core_module_imports_more_than_ten_of_the_core() -> None:
     fan_out = {module: len(core_imports(module)) for module in CORE}
     hubs = [f"fan-out {m} {n}" for m, n in fan_out.items() if n > MAX_FAN_OUT]
-    assert beyond_ratchet(hubs, lambda v: v.startswith("fan-out ")) == ([], [])
+    assert hubs == []
 
 
 def public_surface(module: str) -> bool:
@@ -135,7 +118,7 @@ def test_methods_use_only_the_public_surface() -> None:
         for name in sorted(imported_names(path, module))
         if name in CORE and not public_surface(name)
     ]
-    assert beyond_ratchet(offenders, lambda v: v.startswith("iadbench_methods.")) == ([], [])
+    assert offenders == []
 
 
 def spelled_run_dir_names(path: Path) -> list[str]:

@@ -76,22 +76,16 @@ class _DocumentedOptions:
     plain: float = 0.5
 
 
-class _LegacyAdapter:
-    Options = _DocumentedOptions
-    inference_only_options = frozenset({"plain"})
-    tiny_options = {"plain": "0.1"}
-
-
 def test_option_metadata_help_choices_and_docstring_fallback():
-    Options, Legacy = _DocumentedOptions, _LegacyAdapter
+    Options = _DocumentedOptions
     infos = {info.name: info for info in describe_options(Options)}
     assert infos["epochs"].help == "Training epochs, documented on two lines."
     assert infos["epochs"].tiny == "1" and not infos["epochs"].inference_only
     assert infos["score"].help == "Score." and infos["score"].choices == ("text", "map-max")
     assert infos["score"].inference_only and infos["plain"].help == ""
-    # Older class attributes still count, on top of the metadata.
-    assert inference_only_names(Legacy) == {"score", "plain"}
-    assert tiny_values(Legacy) == {"epochs": "1", "plain": "0.1"}
+    assert inference_only_names(Options) == {"score"}
+    assert tiny_values(Options) == {"epochs": "1"}
+    assert not any(info.replaces_training for info in infos.values())
 
 
 def test_inference_only_metadata_keeps_one_trained_model_per_training_setting(

@@ -24,7 +24,9 @@ def test_installed_plugin_is_found_through_the_entry_point_group(tmp_path, data_
          "--target", str(target), str(source)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(target), "COLUMNS": "250", "HF_HUB_OFFLINE": "1"}
+    # The checkout under test first: the example follows this contract, not an installed copy's.
+    path = os.pathsep.join([str(REPO), str(target)])
+    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "250", "HF_HUB_OFFLINE": "1"}
 
     listed = subprocess.run(
         [CLI, "list", "brightness"], capture_output=True, text=True, env=env, check=True

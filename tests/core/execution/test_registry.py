@@ -155,34 +155,3 @@ def test_same_distribution_visible_twice_is_not_a_conflict(tmp_path, monkeypatch
         monkeypatch.syspath_prepend(str(tmp_path / sub))
     registry = MethodRegistry()
     assert registry.conflict("copied") == [] and registry.entry("copied").origin == "copy-plugin"
-
-
-def test_older_option_spellings_still_work_with_a_deprecation_warning(tmp_path):
-    import dataclasses
-
-    import pytest
-
-    from iadbench.contract.options import inference_only_names, tiny_values
-    from iadbench.execution.registry import METHODS
-
-    plugin = tmp_path / "old_style.py"
-    plugin.write_text(
-        "import dataclasses, iadbench\n"
-        "@dataclasses.dataclass(frozen=True)\n"
-        "class Opts:\n"
-        "    steps: int = 100\n"
-        "    verbose: bool = False\n"
-        "@iadbench.register_method('old-style')\n"
-        "class OldStyle(iadbench.MethodAdapter):\n"
-        "    Options = Opts\n"
-        "    inference_only_options = frozenset({'verbose'})\n"
-        "    tiny_options = {'steps': '2'}\n"
-        "    def predict(self, batch, inputs=None):\n"
-        "        return []\n"
-    )
-    METHODS.load_plugin_file(plugin)
-    with pytest.warns(DeprecationWarning, match="tiny_options .*deprecated"):
-        adapter = METHODS.get("old-style")
-    assert tiny_values(adapter) == {"steps": "2"}
-    assert inference_only_names(adapter) == {"verbose"}
-    assert dataclasses.is_dataclass(adapter.Options)

@@ -18,23 +18,29 @@ from iadbench.execution.training_stage import TRAINED_MARKER
 # fit and load append their name to calls.log in the training dir; fit can be made slow or fail.
 _PLUGIN = textwrap.dedent(
     """
-    import os, time
+    import dataclasses, os, time
     import iadbench
+    from iadbench.contract.options import option
 
     def _log(workdir, what):
         with open(workdir / "calls.log", "a") as handle:
             handle.write(what + "\\n")
 
+    @dataclasses.dataclass(frozen=True)
+    class Options:
+        given: str = option("", replaces_training=True)
+
     @iadbench.register_method("{name}")
     class Counting(iadbench.MethodAdapter):
         capabilities = iadbench.Capabilities(needs_pixels=False, trains=True)
+        Options = Options
 
-        def fit(self, samples, context):
-            _log(context.workdir, "fit")
+        def fit(self, samples):
+            _log(self.context.workdir, "fit")
             time.sleep(float(os.environ.get("FIT_SECONDS", "0")))
             if os.environ.get("FIT_FAILS"):
                 raise RuntimeError("training crashed")
-            (context.workdir / "model.txt").write_text(str(len(samples)))
+            (self.context.workdir / "model.txt").write_text(str(len(samples)))
 
         {load}
 
@@ -42,9 +48,9 @@ _PLUGIN = textwrap.dedent(
             return [iadbench.Prediction("defect") for _ in batch]
     """
 )
-_LOAD = """def load(self, workdir):
-            _log(workdir, "load")
-            self.size = int((workdir / "model.txt").read_text())"""
+_LOAD = """def load(self):
+            _log(self.context.workdir, "load")
+            self.size = int((self.context.workdir / "model.txt").read_text())"""
 
 
 def _plugin(tmp_path: Path, name: str, with_load: bool = True) -> Path:
@@ -89,11 +95,22 @@ def test_a_training_that_failed_leaves_no_marker_and_is_trained_again(tmp_path, 
     assert _calls(tmp_path, "crashing") == ["fit", "fit"]
 
 
-def test_an_adapter_without_load_keeps_the_older_contract(tmp_path, roots):
-    METHODS.load_plugin_file(_plugin(tmp_path, "legacy", with_load=False))
-    execute_run(plan_run(_request(tmp_path, roots, "legacy", "a")))
-    execute_run(plan_run(_request(tmp_path, roots, "legacy", "b")))
-    assert _calls(tmp_path, "legacy") == ["fit", "fit"]  # its fit decides about reuse itself
+def test_a_trainer_without_load_is_refused_when_resolved(tmp_path):
+    from iadbench.execution.registry import RegistryError
+
+    METHODS.load_plugin_file(_plugin(tmp_path, "no-load", with_load=False))
+    with pytest.raises(RegistryError, match="trains=True but defines no load"):
+        METHODS.get("no-load")
+
+
+def test_an_option_that_replaces_the_training_skips_it_and_the_training_data(tmp_path, roots):
+    METHODS.load_plugin_file(_plugin(tmp_path, "given-weights"))
+    request = _request(tmp_path, roots, "given-weights", "r")
+    request.options, request.train = {"given": "/weights"}, None
+    plan = plan_run(request)  # no --train needed: nothing trains
+    assert plan.spec.train is None and plan.data.train is None
+    outcome = execute_run(plan)
+    assert outcome.out.is_dir() and not (tmp_path / "cache" / "trained").exists()
 
 
 def test_two_runs_of_one_training_configuration_at_once_train_once(tmp_path, roots):
@@ -141,7 +158,7 @@ def test_capabilities_that_contradict_the_class_are_refused_when_resolved(tmp_pa
         "        return []\n"
         "@iadbench.register_method('untrained-loader')\n"
         "class Loader(iadbench.MethodAdapter):\n"
-        "    def load(self, workdir):\n"
+        "    def load(self):\n"
         "        pass\n"
         "    def predict(self, batch, inputs=None):\n"
         "        return []\n"
@@ -183,9 +200,9 @@ def test_the_adapter_gets_one_context_object_for_the_run(tmp_path, roots):
         "@iadbench.register_method('context-echo')\n"
         "class Echo(iadbench.MethodAdapter):\n"
         "    capabilities = iadbench.Capabilities(needs_pixels=False, trains=True)\n"
-        "    def fit(self, samples, context):\n"
-        "        (context.workdir / 'done').write_text('1')\n"
-        "    def load(self, workdir):\n"
+        "    def fit(self, samples):\n"
+        "        (self.context.workdir / 'done').write_text('1')\n"
+        "    def load(self):\n"
         "        pass\n"
         "    def predict(self, batch, inputs=None):\n"
         "        c = self.context\n"

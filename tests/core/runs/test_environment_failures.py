@@ -148,7 +148,7 @@ _WRITER_PLUGIN = textwrap.dedent(
     class ArtefactWriter(iadbench.MethodAdapter):
         def predict(self, batch):
             for sample in batch:
-                target = self.artifacts_dir / (sample.id.replace("/", "_") + ".bin")
+                target = self.context.artifacts_dir / (sample.id.replace("/", "_") + ".bin")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(b"x" * 65536)
             return [iadbench.Prediction("defect") for _ in batch]

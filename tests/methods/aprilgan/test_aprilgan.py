@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("open_clip")
 
 from iadbench.contract.images import ImageReadError  # noqa: E402
-from iadbench.contract.method import FitContext  # noqa: E402
+from iadbench.contract.method import RunContext  # noqa: E402
 from iadbench.contract.options import OptionError, build_options  # noqa: E402
 from iadbench.data import open_dataset  # noqa: E402
 from iadbench.execution.predict_loop import predict_samples  # noqa: E402
@@ -31,8 +31,9 @@ from iadbench_methods.aprilgan.prompts import prompt_ensemble  # noqa: E402
 SMALL = 112  # 8 × 8 patches: the tiny model trains in well under a second per epoch here
 
 
-def _adapter(**options) -> AprilGAN:
-    return AprilGAN(AprilGANOptions(**{"image_size": SMALL, **options}), tiny=True, device="cpu")
+def _adapter(workdir: Path | None = None, seed: int = 0, **options) -> AprilGAN:
+    context = RunContext(tiny=True, device="cpu", seed=seed, workdir=workdir)
+    return AprilGAN(AprilGANOptions(**{"image_size": SMALL, **options}), context=context)
 
 
 def _pick(samples, n_defect: int, n_normal: int):
@@ -150,9 +151,9 @@ def test_gaussian_blur_keeps_mass_and_smooths():
 
 @pytest.mark.slow
 def test_training_lowers_the_loss_and_logs_each_epoch(visa_test, tmp_path):
-    adapter = _adapter(epochs=4)
+    adapter = _adapter(epochs=4, workdir=tmp_path / "work")
     samples = _pick(visa_test, 8, 4)
-    adapter.fit(samples, FitContext(tmp_path / "work", seed=0, device="cpu"))
+    adapter.fit(samples)
     stats = adapter.training_stats
     assert stats is not None and stats.final_loss < stats.first_epoch_loss
     assert (stats.epochs, stats.steps, stats.images_used) == (4, 8, 12)
@@ -174,8 +175,8 @@ def test_defects_without_masks_and_unreadable_images_are_left_out(visa_test, tmp
         dataclasses.replace(samples[1], image_path=str(broken)),
         *samples[2:],
     ]
-    adapter = _adapter(epochs=1)
-    adapter.fit(samples, FitContext(tmp_path / "work", seed=0, device="cpu"))
+    adapter = _adapter(epochs=1, workdir=tmp_path / "work")
+    adapter.fit(samples)
     stats = adapter.training_stats
     assert (stats.skipped_no_mask, stats.unreadable, stats.images_used) == (1, 1, 4)
 
@@ -185,17 +186,17 @@ def test_training_is_seeded_by_the_run(visa_test, tmp_path):
     samples = _pick(visa_test, 3, 1)
     losses = []
     for run, seed in enumerate((0, 0, 1)):
-        adapter = _adapter(epochs=1)
-        adapter.fit(samples, FitContext(tmp_path / str(run), seed=seed, device="cpu"))
+        adapter = _adapter(epochs=1, workdir=tmp_path / str(run), seed=seed)
+        adapter.fit(samples)
         losses.append(adapter.training_stats.final_loss)
     assert losses[0] == losses[1] != losses[2]
 
 
 def test_text_score_does_not_depend_on_training(visa_test, mvtec_all, tmp_path):
-    adapter = _adapter(epochs=2)
+    adapter = _adapter(epochs=2, workdir=tmp_path / "work")
     batch = _pick(mvtec_all, 3, 3)
     before = [p.score for p in predict_samples(adapter, batch)]
-    adapter.fit(_pick(visa_test, 6, 2), FitContext(tmp_path / "work", seed=0, device="cpu"))
+    adapter.fit(_pick(visa_test, 6, 2))
     after = [p.score for p in predict_samples(adapter, batch)]
     assert after == pytest.approx(before, abs=1e-6)
 
@@ -204,8 +205,8 @@ def test_text_score_does_not_depend_on_training(visa_test, mvtec_all, tmp_path):
 
 
 def test_map_max_and_combined_scores(visa_test, mvtec_all, tmp_path):
-    adapter = _adapter(epochs=1)
-    adapter.fit(_pick(visa_test, 4, 4), FitContext(tmp_path / "work", seed=0, device="cpu"))
+    adapter = _adapter(epochs=1, workdir=tmp_path / "work")
+    adapter.fit(_pick(visa_test, 4, 4))
     batch = _pick(mvtec_all, 4, 4)
     scores = {}
     for kind in ("text", "map-max", "combined"):
@@ -220,11 +221,11 @@ def test_map_max_and_combined_scores(visa_test, mvtec_all, tmp_path):
 
 def test_save_maps_writes_one_png_per_image(visa_test, tmp_path):
     adapter = _adapter(save_maps=True, score="map-max")
-    adapter.artifacts_dir = tmp_path / "artifacts"
+    adapter.context = dataclasses.replace(adapter.context, artifacts_dir=tmp_path / "artifacts")
     batch = _pick(visa_test, 2, 2)  # VisA: .JPG ids, normal/anomaly basenames collide
     predict_samples(adapter, batch)
     pngs = sorted((tmp_path / "artifacts" / "maps").rglob("*.png"))
-    assert pngs == sorted(map_path(adapter.artifacts_dir, s) for s in batch)
+    assert pngs == sorted(map_path(tmp_path / "artifacts", s) for s in batch)
     with Image.open(pngs[0]) as image:
         assert (image.mode, image.size) == ("L", (SMALL, SMALL))
 
@@ -241,8 +242,9 @@ def test_unreadable_image_fails_alone(mvtec_all, tmp_path):
 
 
 def test_default_image_size_518_trains_and_predicts(visa_test, mvtec_all, tmp_path):
-    adapter = AprilGAN(AprilGANOptions(epochs=1, score="combined"), tiny=True, device="cpu")
-    adapter.fit(_pick(visa_test, 3, 1), FitContext(tmp_path / "work", seed=0, device="cpu"))
+    context = RunContext(tiny=True, device="cpu", workdir=tmp_path / "work")
+    adapter = AprilGAN(AprilGANOptions(epochs=1, score="combined"), context=context)
+    adapter.fit(_pick(visa_test, 3, 1))
     facts = adapter.describe()
     assert facts["image_size"] == 518 and facts["embed_dim"] == 16
     assert facts["feature_layers"] == [1, 2, 3, 4]  # 6,12,18,24 of 24 blocks → 1..4 of 4
@@ -252,7 +254,7 @@ def test_default_image_size_518_trains_and_predicts(visa_test, mvtec_all, tmp_pa
 
 
 def test_describe_before_building_names_the_configuration():
-    facts = AprilGAN(AprilGANOptions(), tiny=False, device="cpu").describe()
+    facts = AprilGAN(AprilGANOptions(), context=RunContext(device="cpu")).describe()
     assert facts["arch"] == "ViT-L-14-336" and facts["weights"] == "openai"
     assert facts["feature_layers"] == "6,12,18,24" and "training" not in facts
 
@@ -261,10 +263,10 @@ def test_checkpoint_of_another_setup_is_refused(visa_test, tmp_path):
     from iadbench.contract.errors import IADBenchError
 
     work = tmp_path / "work"
-    _adapter(epochs=1).fit(_pick(visa_test, 2, 2), FitContext(work, seed=0, device="cpu"))
-    other = _adapter(feature_layers="12,24")
+    _adapter(epochs=1, workdir=work).fit(_pick(visa_test, 2, 2))
+    other = _adapter(feature_layers="12,24", workdir=work)
     with pytest.raises(IADBenchError, match="linear_maps.pt"):
-        other.load(work)
+        other.load()
 
 
 def test_map_path_replaces_the_extension(mvtec_all):
@@ -288,14 +290,14 @@ def test_training_on_mvtec_uses_the_official_mosaic_rate_and_it_changes_the_maps
     samples = _pick([s for s in mvtec_all if s.subset == "test"], 6, 6)
     trained = {}
     for rate in ("auto", "0"):
-        adapter = _adapter(epochs=2, aug_rate=rate)
-        adapter.fit(samples, FitContext(tmp_path / rate, seed=0, device="cpu"))
+        adapter = _adapter(epochs=2, aug_rate=rate, workdir=tmp_path / rate)
+        adapter.fit(samples)
         assert adapter.training_stats is not None
         trained[rate] = adapter
     assert trained["auto"].training_stats.aug_rate == 0.2  # train.sh --aug_rate 0.2
     assert trained["0"].training_stats.aug_rate == 0.0
     weights = [a._model.maps.state_dict() for a in trained.values()]
     assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
-    visa = _adapter(epochs=1)
-    visa.fit(_pick(visa_test, 2, 2), FitContext(tmp_path / "visa", seed=0, device="cpu"))
+    visa = _adapter(epochs=1, workdir=tmp_path / "visa")
+    visa.fit(_pick(visa_test, 2, 2))
     assert visa.training_stats is not None and visa.training_stats.aug_rate == 0.0

@@ -8,6 +8,7 @@ mean over blocks with ``align_corners=False`` and bf16/fp16 CLIP weights under `
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ pytest.importorskip("open_clip")
 import torch.nn.functional as F  # noqa: E402
 
 from iadbench.contract.categories import natural_name  # noqa: E402
-from iadbench.contract.method import FitContext  # noqa: E402
+from iadbench.contract.method import RunContext  # noqa: E402
 from iadbench.contract.options import OptionError, build_options  # noqa: E402
 from iadbench.data import open_dataset  # noqa: E402
 from iadbench.execution.predict_loop import predict_samples  # noqa: E402
@@ -55,8 +56,9 @@ def _official_sentences(states: list[str], name: str) -> list[str]:
     return [t.format(s.format(name)) for s in states for t in OFFICIAL_TEMPLATES]
 
 
-def _adapter(**options) -> AprilGAN:
-    return AprilGAN(AprilGANOptions(**{"image_size": SMALL, **options}), tiny=True, device="cpu")
+def _adapter(workdir: Path | None = None, **options) -> AprilGAN:
+    context = RunContext(tiny=True, device="cpu", workdir=workdir)
+    return AprilGAN(AprilGANOptions(**{"image_size": SMALL, **options}), context=context)
 
 
 class _RecordingTokenizer:
@@ -166,8 +168,8 @@ def test_auto_epochs_follow_the_training_dataset(dataset, epochs, request, tmp_p
     root = request.getfixturevalue(f"synth_{dataset}")
     samples = open_dataset(dataset, root).samples("test")
     samples = [s for s in samples if s.label == "normal"][:1]  # one step per epoch
-    adapter = _adapter(image_size=28)
-    adapter.fit(samples, FitContext(tmp_path / "work", seed=0, device="cpu"))
+    adapter = _adapter(image_size=28, workdir=tmp_path / "work")
+    adapter.fit(samples)
     assert adapter.training_stats.epochs == epochs
     assert len((tmp_path / "work" / "training_log.jsonl").read_text().splitlines()) == epochs
 

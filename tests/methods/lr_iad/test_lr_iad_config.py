@@ -125,7 +125,7 @@ def test_only_inference_options_stay_out_of_the_training_hash():
         return RunSpec(
             method="lr-iad", method_version="1", options=LRIAD.options_dict(options),
             train=DatasetRef("visa", "all", "/v"),
-        ).train_hash(inference_only_names(LRIAD))  # fmt: skip
+        ).train_hash(inference_only_names(LRIADOptions))  # fmt: skip
 
     base = train_hash(LRIADOptions())
     assert train_hash(LRIADOptions(max_new_tokens=8, report_to="none")) == base

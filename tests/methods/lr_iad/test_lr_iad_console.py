@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("trl")
 
-from iadbench.contract.method import FitContext
+from iadbench.contract.method import RunContext
 from iadbench.data import open_dataset
 from iadbench_methods.lr_iad import LRIAD, LRIADOptions
 
@@ -85,9 +85,9 @@ def test_keep_best_stores_the_best_evaluations_adapter(tmp_path, synth_visa, kee
         gradient_checkpointing=False, monitor_samples=2, monitor_every=1, keep_best=keep_best,
         learning_rate=1e-2,
     )  # fmt: skip
-    adapter = LRIAD(options, tiny=True, device="cpu")
+    adapter = LRIAD(options, context=RunContext(tiny=True, device="cpu", workdir=tmp_path / "w"))
     adapter.extra_rewards = [token_reward]
-    adapter.fit(samples, FitContext(tmp_path / "w", seed=0, device="cpu"))
+    adapter.fit(samples)
     stored = tmp_path / "w" / "adapter"
     if keep_best:
         # A random model answers nothing valid: no evaluation beats the first (step 0, LoRA B

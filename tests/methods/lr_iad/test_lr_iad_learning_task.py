@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from iadbench.contract.images import load_rgb
+from iadbench.contract.method import RunContext
 from iadbench.execution.predict_loop import predict_samples
 from iadbench_methods.lr_iad import learning_task
 from iadbench_methods.lr_iad.learning_task import (
@@ -137,7 +138,9 @@ def test_warm_start_answers_in_format_with_letters_independent_of_the_image(warm
     from iadbench_methods.qwen2vl import Qwen2VL, Qwen2VLOptions
 
     samples = task_samples(write_task_dataset(tmp_path / "held_out", per_class=12, seed=1))
-    adapter = Qwen2VL(Qwen2VLOptions(model=str(warm_dir), max_new_tokens=32), device="cpu")
+    adapter = Qwen2VL(
+        Qwen2VLOptions(model=str(warm_dir), max_new_tokens=32), context=RunContext(device="cpu")
+    )
     greedy = predict_samples(adapter, samples)
     assert sum(p.label != "invalid" for p in greedy) / len(greedy) >= 0.95
 

@@ -12,7 +12,7 @@ pytest.importorskip("trl")
 from transformers import TrainerCallback
 
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.method import FitContext
+from iadbench.contract.method import RunContext, trains
 from iadbench.data import open_dataset
 from iadbench.execution.predict_loop import predict_samples
 from iadbench_methods.lr_iad import LRIAD, LRIADOptions
@@ -47,7 +47,7 @@ def token_reward(prompts, completions, completion_ids, **kwargs):
 
 
 def _train(samples, options, workdir: Path, **hooks):
-    adapter = LRIAD(options, tiny=True, device="cpu")
+    adapter = LRIAD(options, context=RunContext(tiny=True, device="cpu"))
     return train_lr_iad(
         samples, options, model_source=adapter.model_source, workdir=workdir, seed=0,
         device="cpu", precision="fp32", attention="sdpa", **hooks,
@@ -114,16 +114,17 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(train_samples, tm
 
 def test_adapter_is_stored_under_the_workdir_and_reused(train_samples, tmp_path):
     workdir = tmp_path / "trained" / "hash"
-    first = LRIAD(FAST, tiny=True, device="cpu")
-    first.fit(train_samples, FitContext(workdir, seed=0, device="cpu"))
+    context = RunContext(tiny=True, device="cpu", workdir=workdir)
+    first = LRIAD(FAST, context=context)
+    first.fit(train_samples)
     assert first.training["trained"] and first.training["global_step"] == 2
     adapter = workdir / "adapter"
     assert (adapter / "adapter_config.json").is_file() and (workdir / DONE_NAME).is_file()
     assert first.adapter_dir == str(adapter)
     stamp = (adapter / "adapter_model.safetensors").stat().st_mtime_ns
 
-    second = LRIAD(FAST, tiny=True, device="cpu")
-    second.load(workdir)  # what the runner calls for a training dir marked TRAINED
+    second = LRIAD(FAST, context=context)
+    second.load()  # what the runner calls for a training dir marked TRAINED
     assert second.training == {"trained": False, "reused": str(adapter)}
     assert (adapter / "adapter_model.safetensors").stat().st_mtime_ns == stamp
     predictions = predict_samples(second, train_samples[:2])
@@ -133,14 +134,14 @@ def test_adapter_is_stored_under_the_workdir_and_reused(train_samples, tmp_path)
     # final checkpoint (no step left to run) and stores the adapter again.
     (workdir / DONE_NAME).unlink()
     with pytest.raises(IADBenchError, match="no finished LR-IAD adapter"):
-        LRIAD(FAST, tiny=True, device="cpu").load(workdir)
-    third = LRIAD(FAST, tiny=True, device="cpu")
-    third.fit(train_samples, FitContext(workdir, seed=0, device="cpu"))
+        LRIAD(FAST, context=context).load()
+    third = LRIAD(FAST, context=context)
+    third.fit(train_samples)
     assert third.training["trained"] and third.training["resumed_from"] == "checkpoint-2"
     assert (workdir / DONE_NAME).is_file()
 
-    # --set adapter=PATH: evaluated as given, nothing trained or written.
-    given = LRIAD(dataclasses.replace(FAST, adapter=str(adapter)), tiny=True, device="cpu")
-    elsewhere = tmp_path / "trained" / "other"
-    given.fit(train_samples, FitContext(elsewhere, seed=0, device="cpu"))
-    assert given.adapter_dir == str(adapter) and not elsewhere.exists()
+    # --set adapter=PATH: evaluated as given; the configuration does not train (no fit, no load).
+    given_options = dataclasses.replace(FAST, adapter=str(adapter))
+    assert not trains(LRIAD, given_options) and trains(LRIAD, FAST)
+    given = LRIAD(given_options, context=RunContext(tiny=True, device="cpu"))
+    assert given.adapter_dir == str(adapter) and given.training is None

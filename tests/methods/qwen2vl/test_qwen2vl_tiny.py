@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from iadbench.contract.errors import IADBenchError
+from iadbench.contract.method import RunContext
 from iadbench.contract.records import Sample
 from iadbench.execution.predict_loop import predict_samples
 from iadbench_methods.qwen2vl import Qwen2VL, Qwen2VLOptions
@@ -47,7 +48,9 @@ def loaded(tiny_dir: Path):
 def adapter(cache_dir: Path) -> Qwen2VL:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("IADBENCH_CACHE_DIR", str(cache_dir))
-        return Qwen2VL(Qwen2VLOptions(max_new_tokens=6), tiny=True, device="cpu")
+        return Qwen2VL(
+            Qwen2VLOptions(max_new_tokens=6), context=RunContext(tiny=True, device="cpu")
+        )
 
 
 def noise_image(seed: int, size: int = 64) -> Image.Image:
@@ -203,4 +206,7 @@ def test_describe_records_the_tiny_stand_in_and_the_generation_settings(adapter,
 def test_a_missing_adapter_directory_is_refused_before_loading(tmp_path, cache_dir, monkeypatch):
     monkeypatch.setenv("IADBENCH_CACHE_DIR", str(cache_dir))
     with pytest.raises(IADBenchError, match="adapter_config.json"):
-        Qwen2VL(Qwen2VLOptions(adapter=str(tmp_path / "none")), tiny=True, device="cpu")
+        Qwen2VL(
+            Qwen2VLOptions(adapter=str(tmp_path / "none")),
+            context=RunContext(tiny=True, device="cpu"),
+        )

@@ -13,6 +13,7 @@ pytest.importorskip("open_clip")
 pytest.importorskip("anomalib")
 
 from iadbench.contract.errors import IADBenchError  # noqa: E402
+from iadbench.contract.method import RunContext  # noqa: E402
 from iadbench.contract.records import Sample  # noqa: E402
 from iadbench.data import open_dataset  # noqa: E402
 from iadbench.execution.predict_loop import predict_samples  # noqa: E402
@@ -24,7 +25,7 @@ TINY = tiny_name("ViT-B-16-plus-240")
 
 
 def _tiny(**options: object) -> WinClip:
-    return WinClip(WinClipOptions(**options), tiny=True, device="cpu")
+    return WinClip(WinClipOptions(**options), context=RunContext(tiny=True, device="cpu"))
 
 
 def _pick(root: Path, dataset: str, categories: dict[str, int]) -> list[Sample]:
@@ -210,7 +211,7 @@ def test_missing_weights_file_is_a_clear_error():
     with pytest.raises(
         IADBenchError, match=r"weights file '/nonexistent/b16p\.bin' does not exist"
     ):
-        WinClip(WinClipOptions(weights="/nonexistent/b16p.bin"), device="cpu")
+        WinClip(WinClipOptions(weights="/nonexistent/b16p.bin"), context=RunContext(device="cpu"))
 
 
 def test_local_checkpoint_file_is_loaded_and_reproduces_its_scores(adapter, synth_mvtec, tmp_path):
@@ -221,7 +222,9 @@ def test_local_checkpoint_file_is_loaded_and_reproduces_its_scores(adapter, synt
     checkpoint = tmp_path / "open_clip_model.bin"
     torch.save(source.clip.state_dict(), checkpoint)
     # How users load a local copy of laion400m_e31: a real (non-tiny) run with weights=FILE.
-    local = WinClip(WinClipOptions(arch=TINY, weights=str(checkpoint)), device="cpu")
+    local = WinClip(
+        WinClipOptions(arch=TINY, weights=str(checkpoint)), context=RunContext(device="cpu")
+    )
     assert local.describe()["weights"] == str(checkpoint.resolve())
     images = torch.stack([adapter.preprocessor()(s) for s in samples])
     expected = WinClipScorer(source).scores("bottle", images)
@@ -254,7 +257,7 @@ def test_describe_names_the_model_actually_built(adapter):
     assert (facts["device"], facts["precision"], facts["scales"]) == ("cpu", "fp32", [])
     assert facts["class_names"] == "official" and "folder names" in facts["prompts"]
     assert facts["anomalib"] and facts["open_clip"]
-    real = WinClip(device="cpu").describe()
+    real = WinClip(context=RunContext(device="cpu")).describe()
     assert (real["arch"], real["weights"]) == ("ViT-B-16-plus-240", "laion400m_e31")
 
 
@@ -288,9 +291,11 @@ def test_adapter_on_a_bf16_gpu_keeps_fp32_by_default(monkeypatch):
     """
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    on_gpu = WinClip(WinClipOptions(), tiny=True, device="cuda")
-    assert (on_gpu.device, on_gpu.describe()["precision"]) == ("cuda", "fp32")
-    explicit = WinClip(WinClipOptions(precision="bf16"), tiny=True, device="cuda")
+    on_gpu = WinClip(WinClipOptions(), context=RunContext(tiny=True, device="cuda"))
+    assert (on_gpu.context.device, on_gpu.describe()["precision"]) == ("cuda", "fp32")
+    explicit = WinClip(
+        WinClipOptions(precision="bf16"), context=RunContext(tiny=True, device="cuda")
+    )
     assert explicit.describe()["precision"] == "bf16"
 
 
@@ -298,6 +303,8 @@ def test_adapter_on_a_bf16_gpu_keeps_fp32_by_default(monkeypatch):
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_half_precision_on_gpu_stays_close_to_fp32(precision, adapter, synth_mvtec):
     samples = _pick(synth_mvtec, "mvtec", {"bottle": 4})
-    half = WinClip(WinClipOptions(precision=precision), tiny=True, device="cuda")
+    half = WinClip(
+        WinClipOptions(precision=precision), context=RunContext(tiny=True, device="cuda")
+    )
     assert half.describe()["precision"] == precision
     assert _scores(half, samples) == pytest.approx(_scores(adapter, samples), abs=2e-2)

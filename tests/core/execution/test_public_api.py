@@ -1,0 +1,63 @@
+"""``iadbench.train`` and ``iadbench.load_samples``: what methods and notebooks use of the core."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import iadbench
+from iadbench.execution.registry import METHODS
+from iadbench.execution.training_stage import TRAINED_MARKER
+
+_PLUGIN = """
+import iadbench
+
+@iadbench.register_method("api-counting")
+class Counting(iadbench.MethodAdapter):
+    capabilities = iadbench.Capabilities(needs_pixels=False, trains=True)
+
+    def fit(self, samples):
+        with open(self.context.workdir / "calls.log", "a") as log:
+            log.write(f"fit {len(samples)}\\n")
+
+    def load(self):
+        with open(self.context.workdir / "calls.log", "a") as log:
+            log.write("load\\n")
+
+    def predict(self, batch):
+        return [iadbench.Prediction("normal") for _ in batch]
+"""
+
+
+def test_train_stores_one_training_that_evaluate_then_loads(tmp_path, synth_mvtec, synth_visa):
+    plugin = tmp_path / "api_counting.py"
+    plugin.write_text(_PLUGIN)
+    METHODS.load_plugin_file(plugin)
+    data = {"mvtec": synth_mvtec, "visa": synth_visa}
+    kwargs = dict(data=data, train_split="train", cache_dir=tmp_path / "cache")
+    workdir = iadbench.train("api-counting", "visa", **kwargs)
+    assert (workdir / TRAINED_MARKER).is_file()
+    assert workdir.parent == tmp_path / "cache" / "trained" / "api-counting"
+    assert iadbench.train("api-counting", "visa", **kwargs) == workdir  # reused
+    summary = iadbench.evaluate("api-counting", "mvtec", train="visa", out=tmp_path / "r", **kwargs)
+    assert summary["method"] == "api-counting"
+    calls = (workdir / "calls.log").read_text().split("\n")
+    n_train = len(iadbench.load_samples("visa", synth_visa, "train"))
+    assert calls[:3] == [f"fit {n_train}", "load", "load"]
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["trained_artifacts"] == str(workdir)
+
+
+def test_train_refuses_a_method_without_a_training_stage(tmp_path, synth_visa):
+    with pytest.raises(iadbench.IADBenchError, match="no training stage"):
+        iadbench.train("always-normal", "visa", data={"visa": synth_visa}, cache_dir=tmp_path)
+
+
+def test_load_samples_reads_a_subset_as_a_run_does(synth_mvtec: Path):
+    everything = iadbench.load_samples("mvtec", synth_mvtec)
+    test = iadbench.load_samples("mvtec", synth_mvtec, "test")
+    assert 0 < len(test) < len(everything) and {s.dataset for s in test} == {"mvtec"}
+    with pytest.raises(iadbench.IADBenchError, match="subset"):
+        iadbench.load_samples("mvtec", synth_mvtec, "validation")
