@@ -99,7 +99,7 @@ def summary_table(summary: dict[str, Any], width: int | None = None) -> Table:
     """
     from iadbench.runs.schema import train_source
     from iadbench.views.leaderboard.escape import terminal_text
-    from iadbench.views.leaderboard.terminal import add_number_column, new_table, table_overhead
+    from iadbench.views.leaderboard.table_layout import add_number_column, new_table, table_overhead
 
     test = summary["test"]
     title = (

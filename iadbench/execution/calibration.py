@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from iadbench.contract.records import NORMAL, Sample
 from iadbench.runs.thresholds import ThresholdError, ThresholdPolicy, best_f1_threshold
 from iadbench.runs.writer import PredictionLog
@@ -78,6 +76,8 @@ def calibrate(
                 "--threshold normal-quantile needs training images labelled normal with scores; "
                 f"the training dataset {record['dataset']!r} has none"
             )
+        import numpy as np  # here: a finished re-run imports this module and chooses nothing
+
         threshold = float(np.quantile([r["score"] for r in scored], policy.value))
         return {**record, "quantile": policy.value, "threshold": threshold}
     threshold, f1 = best_f1_threshold([r["label"] for r in scored], [r["score"] for r in scored])

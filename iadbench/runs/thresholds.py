@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.records import DEFECT, INVALID, NORMAL
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_POLICY = "fixed:0.5"
 POLICY_KINDS = ("fixed", "calibrated", "oracle", "normal-quantile")
@@ -108,6 +110,10 @@ def best_f1_threshold(labels: Sequence[str], scores: Sequence[float]) -> tuple[f
     Raises:
         ThresholdError: Fewer than one image of each label (no threshold can be chosen).
     """
+    # Imported here: every run reads this module for its policies, and re-running a finished run
+    # (which chooses nothing) should not pay numpy's start-up.
+    import numpy as np
+
     y = np.asarray([label == DEFECT for label in labels], dtype=bool)
     s = np.asarray(scores, dtype=float)
     positives, negatives = int(y.sum()), int((~y).sum())
@@ -132,6 +138,8 @@ def best_f1_threshold(labels: Sequence[str], scores: Sequence[float]) -> tuple[f
 
 
 def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     ratio: np.ndarray = np.divide(  # numpy types a ufunc call with out= as Any
         numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0
     )

@@ -9,6 +9,7 @@ a lazy import is still a dependency.
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -209,3 +210,14 @@ def test_imports_are_read_from_source(tmp_path: Path, source: str, expected: set
     path = tmp_path / "reader.py"
     path.write_text(f"def lazy():\n    {source}", encoding="utf-8")
     assert imported_names(path, "iadbench.runs.reader") == expected
+
+
+def test_the_package_root_exports_exactly_its_lazy_names() -> None:
+    """``iadbench.__all__`` and the lazily imported names agree, and each resolves."""
+    import iadbench
+
+    lazy = set(iadbench._HOMES)
+    assert set(iadbench.__all__) == lazy | {"__version__"}
+    for name in sorted(lazy):
+        home = importlib.import_module(iadbench._HOMES[name])
+        assert getattr(iadbench, name) is getattr(home, name)

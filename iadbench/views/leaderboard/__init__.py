@@ -15,17 +15,38 @@ Example:
 
 from __future__ import annotations
 
-from iadbench.runs.reader import StoredRun
-from iadbench.views.leaderboard.collect import CollectedRuns, SkippedRun, collect_runs
-from iadbench.views.leaderboard.escape import escape_markdown
-from iadbench.views.leaderboard.markdown import render_leaderboard
-from iadbench.views.leaderboard.reference import (
-    PaperNumber,
-    PaperReference,
-    load_paper_reference,
-    reference_mismatch,
-)
-from iadbench.views.leaderboard.rows import Direction, LeaderboardRow
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from iadbench.runs.reader import StoredRun
+    from iadbench.views.leaderboard.collect import CollectedRuns, SkippedRun, collect_runs
+    from iadbench.views.leaderboard.escape import escape_markdown
+    from iadbench.views.leaderboard.markdown import render_leaderboard
+    from iadbench.views.leaderboard.reference import (
+        PaperNumber,
+        PaperReference,
+        load_paper_reference,
+        reference_mismatch,
+    )
+    from iadbench.views.leaderboard.rows import Direction, LeaderboardRow
+
+#: Public name → its module, imported on first use: the run summary (`cli/display.py`) reads
+#: only ``escape`` and must not pay for the renderers and their metrics (a finished re-run).
+_HOMES: dict[str, str] = {
+    "StoredRun": "iadbench.runs.reader",
+    "CollectedRuns": "iadbench.views.leaderboard.collect",
+    "SkippedRun": "iadbench.views.leaderboard.collect",
+    "collect_runs": "iadbench.views.leaderboard.collect",
+    "escape_markdown": "iadbench.views.leaderboard.escape",
+    "render_leaderboard": "iadbench.views.leaderboard.markdown",
+    "PaperNumber": "iadbench.views.leaderboard.reference",
+    "PaperReference": "iadbench.views.leaderboard.reference",
+    "load_paper_reference": "iadbench.views.leaderboard.reference",
+    "reference_mismatch": "iadbench.views.leaderboard.reference",
+    "Direction": "iadbench.views.leaderboard.rows",
+    "LeaderboardRow": "iadbench.views.leaderboard.rows",
+}
 
 __all__ = [
     "CollectedRuns",
@@ -41,3 +62,13 @@ __all__ = [
     "reference_mismatch",
     "render_leaderboard",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use, then keep it here."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

@@ -8,7 +8,10 @@ escaping of its own, so nothing is escaped twice. The terminal tables take the r
 
 from __future__ import annotations
 
-from iadbench.views.leaderboard.rows import Direction, LeaderboardRow
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the run summary imports this module, not the row model
+    from iadbench.views.leaderboard.rows import Direction, LeaderboardRow
 
 DATASET_NAMES: dict[str, str] = {"mvtec": "MVTec-AD", "visa": "VisA"}
 _BACKSLASHED = set("\\|`*_[]#~")

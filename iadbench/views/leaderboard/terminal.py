@@ -25,10 +25,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from rich import box
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown
 from rich.table import Table
@@ -48,6 +46,7 @@ from iadbench.views.leaderboard.notes import NOT_COMPARABLE, count_of
 from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.leaderboard.rows import TRIVIAL_BASELINES, LeaderboardRow
 from iadbench.views.leaderboard.statistics_table import p_value_text
+from iadbench.views.leaderboard.table_layout import add_number_column, new_table, table_overhead
 from iadbench.views.model import WITHHELD, Presentation, RowView
 
 DEFAULT_WIDTH = 80  # rich's width when stdout is not a terminal
@@ -67,41 +66,6 @@ _LENIENT_PAIRS = (
     ("F1", "f1_macro", "f1_macro"),
     ("BAcc", "balanced_accuracy", "balanced_accuracy"),
 )
-
-
-def table_overhead(columns: int) -> int:
-    """Characters a :func:`new_table` adds to its cells' widths (padding and separators).
-
-    Each column is padded by one space on either side except at the outer edges, and columns are
-    separated by one (blank) box character.
-
-    Example:
-        >>> table_overhead(3)
-        6
-    """
-    return 3 * (columns - 1)
-
-
-def new_table(title: str) -> Table:
-    """An empty table in the terminal style: a rule under the header, no outer frame."""
-    return Table(
-        title=Text(title, style="bold"), title_justify="left", box=box.SIMPLE_HEAD,
-        show_edge=False, pad_edge=False, padding=(0, 1),
-    )  # fmt: skip
-
-
-def add_number_column(table: Table, header: str, cells: Sequence[str]) -> int:
-    """Add a right-aligned number column; returns the width of its widest cell or header line.
-
-    Callers reserve that width and give the label column what is left, so numbers keep their
-    width; on a console too narrow for them, a number folds onto two lines instead of being cut
-    to "…".
-    """
-    width = max([len(cell) for cell in cells] + [len(line) for line in header.split("\n")])
-    # No min_width: rich re-applies it after shrinking a table that is too wide, and the
-    # console then crops the lines, silently dropping the last columns.
-    table.add_column(header, justify="right", overflow="fold")
-    return width
 
 
 class _TerminalTables:

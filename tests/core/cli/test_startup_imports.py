@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 
 HEAVY = ("sklearn", "scipy", "torch", "matplotlib", "transformers")
+#: Also kept off a finished re-run: numpy alone is a tenth of a second, and the 8x target of
+#: benchmarks/bench_harness.py was met only once it stayed out (issue 17).
+RERUN_HEAVY = (*HEAVY, "numpy")
 
 _PROBE = """
 import json, sys
@@ -33,11 +36,11 @@ print("\\nPROBE " + json.dumps({"code": code, "heavy": heavy}))
 """
 
 
-def heavy_imports(*args: str, cwd: Path) -> list[str]:
+def heavy_imports(*args: str, cwd: Path, watched: tuple[str, ...] = HEAVY) -> list[str]:
     """Run ``iadbench ARGS`` in a fresh interpreter; the heavy modules it imported."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "120"}
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(list(args)), json.dumps(HEAVY)],
+        [sys.executable, "-c", _PROBE, json.dumps(list(args)), json.dumps(watched)],
         capture_output=True, text=True, env=env, cwd=cwd, timeout=300,
     )  # fmt: skip
     line = done.stdout.strip().splitlines()[-1]
@@ -61,4 +64,4 @@ def test_rerunning_a_finished_run_imports_no_heavy_library(
     first = heavy_imports(*run, *out, cwd=tmp_path)
     assert "sklearn" in first, "the first run computes metrics: the probe must see sklearn"
     assert (tmp_path / "run" / "summary.json").exists()
-    assert heavy_imports(*run, *out, cwd=tmp_path) == []
+    assert heavy_imports(*run, *out, cwd=tmp_path, watched=RERUN_HEAVY) == []
