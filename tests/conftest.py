@@ -118,3 +118,33 @@ def parts(tmp_path: Path) -> Path:
                 pixels = painter.normal() if folder in ("nominal", "pass") else painter.defect()[0]
                 Image.fromarray(pixels).save(root / category / folder / f"{i:02d}.png")
     return root
+
+
+#: The longest test files, measured with --durations on 2 cores (2026-12-07): the learning proof
+#: (three 100-step GRPO trainings, ~5-8 min) and the demo from nothing (~3 min). Under
+#: `make test` (pytest-xdist, one worker per core, whole files per worker) a file that starts
+#: last decides when the suite ends, so these start first, then the other `slow` files.
+LONGEST_FIRST = (
+    "tests/methods/lr_iad/test_lr_iad_learning_proof.py",
+    "tests/core/cli/test_cli.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the longest files first, then files with slow tests, then the rest (order kept).
+
+    Ranked by file, so a file's tests stay together (its module fixtures are built once).
+    """
+
+    def path_of(item: pytest.Item) -> str:
+        return Path(str(item.path)).resolve().relative_to(REPO_ROOT).as_posix()
+
+    slow_files = {path_of(item) for item in items if item.get_closest_marker("slow")}
+
+    def rank(item: pytest.Item) -> int:
+        path = path_of(item)
+        if path in LONGEST_FIRST:
+            return LONGEST_FIRST.index(path)
+        return len(LONGEST_FIRST) + (0 if path in slow_files else 1)
+
+    items.sort(key=rank)  # stable: collection order within a rank
