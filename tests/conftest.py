@@ -10,6 +10,13 @@ from pathlib import Path
 
 import pytest
 
+# `make test` runs one pytest-xdist worker per core: torch's (OpenMP's) own pool of one thread
+# per core in every worker oversubscribes the machine, and spinning threads then make the tiny
+# trainings several times slower. One thread per worker (and per CLI subprocess it starts);
+# set before anything imports torch. A single-process pytest keeps torch's default.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 # Tests never reach a model hub; set before anything imports huggingface_hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
