@@ -192,6 +192,8 @@ def list_methods(
                 notes.append("[inference only: not in the training hash]")
             if info.tiny is not None:
                 notes.append(f"[--tiny: {info.tiny}]")
+            if info.replaces_training:
+                notes.append("[set: names trained weights, the run does not train]")
             options.add_row(
                 info.name, escape(info.type), escape(repr(info.default)),
                 escape(" ".join(n for n in notes if n)),

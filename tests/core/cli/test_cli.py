@@ -213,6 +213,15 @@ def test_list_shows_methods_capabilities_and_options_in_process():
     assert "always-defect" in result.output and "iadbench" in result.output
 
 
+def test_list_options_says_which_option_replaces_the_training():
+    result = CliRunner().invoke(app, ["list", "lr-iad", "--options"], env={"COLUMNS": "500"})
+    assert result.exit_code == 0, result.output
+    adapter_row = next(line for line in result.output.splitlines() if line.startswith(" adapter"))
+    assert "names trained weights, the run does not train" in adapter_row
+    other_rows = [line for line in result.output.splitlines() if not line.startswith(" adapter")]
+    assert not any("names trained weights" in line for line in other_rows)
+
+
 @pytest.mark.slow
 def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path):
     result = iadbench(
