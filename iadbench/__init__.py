@@ -15,8 +15,9 @@ and the adapter base class it may never need.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from iadbench.contract.lazy import lazy_exports
 
 if TYPE_CHECKING:  # what the names are, for type checkers and readers
     from iadbench.contract.errors import IADBenchError
@@ -67,14 +68,7 @@ __all__ = [  # a literal list: what type checkers and linters read as the export
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name from its home on first use, then keep it here."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'iadbench' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:
