@@ -220,3 +220,30 @@ def test_a_few_shot_run_predicts_with_its_own_references(tmp_path, synth_mvtec):
     assert changed.exit_code == 2 and "not the ones the run compared with" in " ".join(
         changed.output.split()
     )
+
+
+def test_from_run_refuses_a_summary_edited_after_it_was_sealed(tmp_path, synth_mvtec):
+    """The stored threshold decides every label predict writes: an edited summary is refused.
+
+    A summary without any digest (written before seals existed) is still accepted.
+    """
+    run = tmp_path / "run"
+    _cli("run", "--method", "always-normal", "--test", "mvtec", "--data", f"mvtec={synth_mvtec}",
+         "--out", str(run))  # fmt: skip
+    images = tmp_path / "images"
+    _unlabeled_copies(synth_mvtec, sorted(_records(run))[:2], images)
+    summary_path = run / "summary.json"
+    sealed = json.loads(summary_path.read_text())
+
+    edited = {**sealed, "threshold_value": 0.01}
+    summary_path.write_text(json.dumps(edited))
+    result = CliRunner().invoke(
+        app, ["predict", str(images), "--from-run", str(run), "--output", str(tmp_path / "a.csv")]
+    )
+    assert result.exit_code != 0 and "threshold cannot be trusted" in result.output
+    assert not (tmp_path / "a.csv").exists()
+
+    unsealed = {key: value for key, value in sealed.items() if key != "digest"}
+    summary_path.write_text(json.dumps(unsealed))
+    _cli("predict", str(images), "--from-run", str(run), "--output", str(tmp_path / "b.csv"))
+    assert (tmp_path / "b.csv").exists()
