@@ -97,8 +97,8 @@ def summary_table(summary: dict[str, Any], width: int | None = None) -> Table:
     The table fits ``width`` columns (the console's by default; 80 when it is not a terminal):
     number columns keep their width, category names wrap, and no cell is cut to "…".
     """
+    from iadbench.contract.text import terminal_text
     from iadbench.runs.schema import train_source
-    from iadbench.views.leaderboard.escape import terminal_text
     from iadbench.views.leaderboard.table_layout import add_number_column, new_table, table_overhead
 
     test = summary["test"]

@@ -29,6 +29,10 @@ class UnknownNameError(IADBenchError, KeyError):
         return str(self.args[0])
 
 
+class ArgumentError(IADBenchError):
+    """An argument of a command or of the Python API has the wrong type or lies out of range."""
+
+
 class RunConflictError(IADBenchError):
     """A run directory is locked by another process or holds a different configuration."""
 

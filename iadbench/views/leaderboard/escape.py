@@ -3,12 +3,14 @@
 Every piece of text read from a run (method names, categories, datasets, splits, hashes, paths)
 goes through :func:`escape_markdown`; tabulate is called with ``disable_numparse`` and adds no
 escaping of its own, so nothing is escaped twice. The terminal tables take the raw text through
-:func:`terminal_text` instead (they print rich ``Text``, never markup).
+:func:`iadbench.contract.text.terminal_text` instead (they print rich ``Text``, never markup).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from iadbench.contract.text import BIDI_CONTROLS, is_control, terminal_text
 
 if TYPE_CHECKING:  # annotations only: the run summary imports this module, not the row model
     from iadbench.views.leaderboard.rows import Direction, LeaderboardRow
@@ -16,9 +18,6 @@ if TYPE_CHECKING:  # annotations only: the run summary imports this module, not 
 DATASET_NAMES: dict[str, str] = {"mvtec": "MVTec-AD", "visa": "VisA"}
 _BACKSLASHED = set("\\|`*_[]#~")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-# Bidirectional controls (embeddings, overrides, isolates, marks): U+202E in a category name
-# would display a table's text reversed ("Trojan Source"); shown as a visible code instead.
-_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def escape_markdown(text: str) -> str:
@@ -41,32 +40,10 @@ def escape_markdown(text: str) -> str:
             out.append("\\" + char)
         elif char in _ENTITIES:
             out.append(_ENTITIES[char])
-        elif char < " " or char == "\x7f" or char in "\u2028\u2029\x85":
+        elif is_control(char):
             out.append(" ")
-        elif char in _BIDI:
+        elif char in BIDI_CONTROLS:
             out.append(f"&lt;U+{ord(char):04X}&gt;")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def terminal_text(text: str) -> str:
-    r"""Make untrusted text inert on a terminal: control characters and bidi controls made visible.
-
-    An ESC (``\x1b``) in a category name would start an ANSI sequence that recolours, moves the
-    cursor or retitles the terminal; a newline would break a table row. Both become spaces, and
-    bidirectional controls a visible ``<U+202E>`` (as :func:`escape_markdown` does).
-
-    Example:
-        >>> terminal_text("bottle\x1b[2Jx\u202e")
-        'bottle [2Jx<U+202E>'
-    """
-    out = []
-    for char in str(text):
-        if char < " " or char == "\x7f" or char in "\u2028\u2029\x85":
-            out.append(" ")
-        elif char in _BIDI:
-            out.append(f"<U+{ord(char):04X}>")
         else:
             out.append(char)
     return "".join(out)

@@ -10,7 +10,7 @@ wraps, and the width of every number column is reserved before the label column 
 The numbers, markers (†, ‡, ¶, ◊), labels, verdicts and notes come from the presentation model
 (:class:`~iadbench.views.model.Presentation`) the markdown lays out too, so both outputs say the
 same thing. Text read from runs
-goes through :func:`~iadbench.views.leaderboard.escape.terminal_text` and is printed as rich
+goes through :func:`~iadbench.contract.text.terminal_text` and is printed as rich
 ``Text``,
 never as markup.
 
@@ -32,6 +32,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
+from iadbench.contract.text import terminal_text
 from iadbench.views.catalogue import (
     CATALOGUE,
     CATEGORY_METRICS,
@@ -41,7 +42,7 @@ from iadbench.views.catalogue import (
     percent,
 )
 from iadbench.views.leaderboard.collect import CollectedRuns
-from iadbench.views.leaderboard.escape import plain_direction_title, plain_row_label, terminal_text
+from iadbench.views.leaderboard.escape import plain_direction_title, plain_row_label
 from iadbench.views.leaderboard.notes import NOT_COMPARABLE, count_of
 from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.leaderboard.rows import TRIVIAL_BASELINES, LeaderboardRow
