@@ -64,7 +64,11 @@ class LRIAD(Qwen2VL):
     """
 
     capabilities = Capabilities(
-        needs_pixels=True, trains=True, needs_both_labels=True, gives_text=True, prefers_gpu=True,
+        needs_pixels=True,
+        trains=True,
+        needs_both_labels=True,
+        gives_text=True,
+        prefers_gpu=True,
         builds_models=True,
     )
     Options: ClassVar[type] = LRIADOptions

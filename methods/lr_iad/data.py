@@ -27,7 +27,7 @@ from iadbench.contract.images import load_rgb
 from iadbench.contract.records import DEFECT, NORMAL, Sample
 from iadbench.contract.sampling import select_samples
 
-from ..qwen2vl.prompt import build_messages
+from ..qwen2vl.prompt import DEFAULT_PROMPT, build_messages
 from .rewards import class_weights
 
 if TYPE_CHECKING:
@@ -81,11 +81,14 @@ class PromptAndImage:
         ['category', 'image', 'image_path', 'prompt']
     """
 
+    def __init__(self, prompt: str = DEFAULT_PROMPT) -> None:
+        self.prompt = prompt  # the prompt variant (:mod:`iadbench_methods.qwen2vl.prompt`)
+
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         """Return the batch with ``prompt`` and ``image`` lists added."""
         return {
             **batch,
-            "prompt": [build_messages(category) for category in batch["category"]],
+            "prompt": [build_messages(category, self.prompt) for category in batch["category"]],
             "image": [load_rgb(path) for path in batch["image_path"]],
         }
 
@@ -144,6 +147,7 @@ def build_training_data(
     class_weighting: str = "inverse-frequency",
     heldout: int = 0,
     flip_labels: bool = False,
+    prompt: str = DEFAULT_PROMPT,
 ) -> TrainingData:
     """The trl training set of ``samples`` (see the module docstring for its columns).
 
@@ -155,6 +159,7 @@ def build_training_data(
             or ``"none"`` (``f = 1``).
         heldout: Images held out for the monitor first (:func:`hold_out`; 0: none).
         flip_labels: Train on swapped labels (the negative control; held-out labels stay true).
+        prompt: The prompt variant (:mod:`iadbench_methods.qwen2vl.prompt`).
 
     Returns:
         The dataset with its label counts and class weights.
@@ -199,5 +204,6 @@ def build_training_data(
     )
     held = [s for s in held if openable(s.image_path)]
     return TrainingData(
-        dataset.with_transform(PromptAndImage()), counts, weights, unreadable, held, flip_labels
-    )
+        dataset.with_transform(PromptAndImage(prompt)),
+        counts, weights, unreadable, held, flip_labels,
+    )  # fmt: skip

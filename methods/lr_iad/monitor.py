@@ -39,6 +39,7 @@ from iadbench.contract.records import DEFECT, INVALID, LABELS, NORMAL, Sample
 
 from ..qwen2vl.answers import parse_answer
 from ..qwen2vl.chat import category_chat_text, encode_chat, greedy_generate
+from ..qwen2vl.prompt import DEFAULT_PROMPT
 
 Z95 = 1.959963984540054
 FORMAT_DROP = 0.05  # rise of the invalid rate over the first evaluation's that warns
@@ -218,6 +219,7 @@ def evaluate_heldout(
     synced_gpus: bool = False,
     gradient_checkpointing_kwargs: Mapping[str, Any] | None = None,
     generation_kwargs: Mapping[str, Any] | None = None,
+    prompt: str = DEFAULT_PROMPT,
 ) -> HeldOutScores:
     """Answer ``samples`` greedily as ``Qwen2VL.generate`` does (no grad, eval mode) and score.
 
@@ -234,6 +236,7 @@ def evaluate_heldout(
         synced_gpus: True under DeepSpeed ZeRO-3 (every rank joins every generation step).
         gradient_checkpointing_kwargs: The trainer's, to re-enable checkpointing as it was.
         generation_kwargs: More ``generate`` arguments (tests force answers with them).
+        prompt: The prompt variant the policy is trained with (:mod:`..qwen2vl.prompt`).
 
     Example:
         >>> evaluate_heldout(model, processor, heldout, step=0, max_new_tokens=256).line()
@@ -246,7 +249,7 @@ def evaluate_heldout(
 
     started, tokenizer = time.perf_counter(), processor.tokenizer
     chat = {
-        category: category_chat_text(processor, category)
+        category: category_chat_text(processor, category, prompt)
         for category in {s.category for s in samples}
     }
     device = next(model.parameters()).device
@@ -307,6 +310,7 @@ class _MonitorEvents:
         is_main: bool = True,
         synced_gpus: bool = False,
         batch_size: int = 8,
+        prompt: str = DEFAULT_PROMPT,
         log: Callable[[str], None] = print,
         warn: Callable[[str], None] = _print_warning,
     ) -> None:
@@ -317,6 +321,7 @@ class _MonitorEvents:
         self.tensorboard_dir = Path(tensorboard_dir) if tensorboard_dir else None
         self.best_dir = Path(best_dir) if best_dir else None
         self.is_main, self.synced_gpus, self.batch_size = is_main, synced_gpus, batch_size
+        self.prompt = prompt
         self.log, self.warn = log, warn
         self.history: list[HeldOutScores] = []
         # A resumed training keeps the best it had saved before the interruption.
@@ -353,7 +358,7 @@ class _MonitorEvents:
         # Every process generates (ZeRO-3 needs all ranks in each step); only the main one talks.
         scores = evaluate_heldout(
             model, self.processor, self.samples, step=step, max_new_tokens=self.max_new_tokens,
-            batch_size=self.batch_size, synced_gpus=self.synced_gpus,
+            batch_size=self.batch_size, synced_gpus=self.synced_gpus, prompt=self.prompt,
             gradient_checkpointing_kwargs=getattr(args, "gradient_checkpointing_kwargs", None),
         )  # fmt: skip
         self.history.append(scores)

@@ -163,6 +163,7 @@ def build_trainer(
         class_weighting=options.class_weighting,
         heldout=options.monitor_samples,
         flip_labels=options.flip_training_labels,
+        prompt=options.prompt,
     )
     model, processor = load_for_training(
         model_source, options, device=str(args.device), precision=precision, attention=attention,
@@ -190,6 +191,7 @@ def build_trainer(
             tensorboard_dir=workdir / TENSORBOARD_DIR if options.report_to != "none" else None,
             best_dir=workdir / BEST_ADAPTER_DIR if options.keep_best else None,
             is_main=trainer.is_world_process_zero(), synced_gpus=args.deepspeed is not None,
+            prompt=options.prompt,
         )  # fmt: skip
         trainer.add_callback(monitor)
     quiet_trainer_console(trainer, verbose=verbose)

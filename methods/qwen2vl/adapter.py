@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from importlib import metadata
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from iadbench.contract.devices import resolve_device, resolve_precision
 from iadbench.contract.errors import IADBenchError
@@ -32,6 +32,7 @@ from .loading import (
     load_model_and_processor,
     resolve_attention,
 )
+from .prompt import DEFAULT_PROMPT
 from .tiny import TINY_VERSION, tiny_model_dir
 
 # A random-weight model writes noise until the cap, never a think block: under --tiny a longer
@@ -60,6 +61,9 @@ class Qwen2VLOptions:
             ``bf16``.
         attn_implementation: ``auto`` (flash-attention 2 when installed on a GPU, else sdpa),
             ``flash_attention_2``, ``sdpa``, ``eager``.
+        prompt: Which transcription of the paper's prompt: ``lines`` (one line per sentence,
+            ``<think></think>``) or ``typeset`` (``<think> ... </think>``); the two disagree and
+            neither could be checked against the paper (:mod:`iadbench_methods.qwen2vl.prompt`).
     """
 
     model: str = DEFAULT_MODEL
@@ -69,6 +73,7 @@ class Qwen2VLOptions:
     max_new_tokens: int = option(512, inference_only=True, tiny=str(TINY_MAX_NEW_TOKENS))
     precision: str = "auto"
     attn_implementation: str = "auto"
+    prompt: Literal["lines", "typeset"] = DEFAULT_PROMPT
 
 
 class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
@@ -208,7 +213,8 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
             "max_new_tokens": self.max_new_tokens,
             "decoding": "greedy",
             "padding_side": "left",
-            "prompt": "LR-IAD prompt (arXiv 2504.19524), natural category names",
+            "prompt": f"LR-IAD prompt (arXiv 2504.19524), {opts.prompt} transcription, "
+            "natural category names",
             "transformers": _version("transformers"),
             "peft": _version("peft") if self.adapter_dir else None,
         }
@@ -220,7 +226,9 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
 
     def _chat_text(self, processor: Any, category: str) -> str:
         if category not in self._chat_texts:  # the chat template is rendered once per category
-            self._chat_texts[category] = category_chat_text(processor, category)
+            self._chat_texts[category] = category_chat_text(
+                processor, category, self.options.prompt
+            )
         return self._chat_texts[category]
 
 

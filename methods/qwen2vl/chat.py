@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .prompt import build_messages
+from .prompt import DEFAULT_PROMPT, build_messages
 
 
 def chat_text(processor: Any, messages: Sequence[Mapping[str, Any]], **template_kwargs: Any) -> str:
@@ -37,9 +37,9 @@ def chat_text(processor: Any, messages: Sequence[Mapping[str, Any]], **template_
     return text
 
 
-def category_chat_text(processor: Any, category: str) -> str:
-    """The paper's prompt for an image of ``category`` (:func:`~.prompt.build_messages`)."""
-    return chat_text(processor, build_messages(category))
+def category_chat_text(processor: Any, category: str, prompt: str = DEFAULT_PROMPT) -> str:
+    """The paper's prompt (variant ``prompt``) for an image of ``category`` (:mod:`~.prompt`)."""
+    return chat_text(processor, build_messages(category, prompt))
 
 
 def encode_chat(processor: Any, texts: Sequence[str], images: Sequence[Any]) -> Any:

@@ -29,9 +29,9 @@ from typing import Any
 
 from iadbench.contract.categories import MVTEC_CATEGORIES, VISA_CATEGORIES
 
-from .prompt import build_prompt
+from .prompt import PROMPT_TEMPLATES, build_prompt
 
-TINY_VERSION = "1"
+TINY_VERSION = "2"  # 2: the BPE corpus holds both prompt transcriptions
 TINY_SEED = 0
 
 # Qwen2's special tokens, in the order Qwen's vocabulary holds them (after the BPE tokens).
@@ -225,7 +225,9 @@ def _train_bpe() -> tuple[dict[str, int], list[tuple[str, str]]]:
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     categories = sorted({*MVTEC_CATEGORIES, *VISA_CATEGORIES})
-    corpus = [build_prompt(category) for category in categories] + [
+    corpus = [
+        build_prompt(category, variant) for category in categories for variant in PROMPT_TEMPLATES
+    ] + [
         "system\nYou are a helpful assistant.\nuser\nassistant\n",
         "<think>The object looks clean: no scratch, crack, dent, hole, stain or missing part."
         "</think> <answer>A</answer> <answer>B</answer> <answer>(A)</answer>",

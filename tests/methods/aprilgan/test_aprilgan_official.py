@@ -273,3 +273,30 @@ def test_model_autocast_dtype_defaults_to_half_weights_only():
     assert AprilGANModel(clip, None, [0], SMALL, "cpu").autocast_dtype is None
     half = AprilGANModel(clip, None, [0], SMALL, "cpu", torch.bfloat16)
     assert half.autocast_dtype == torch.bfloat16
+
+
+# -- QuickGELU: the official code builds nn.GELU at 518 px (methods/aprilgan/README.md) ----------
+
+
+def test_the_clip_tower_uses_gelu_as_the_official_code_at_518_px(monkeypatch):
+    import open_clip
+    from open_clip.transformer import QuickGELU
+    from torch import nn
+
+    from iadbench_methods.clip_common import create_clip
+
+    # The real config carries no quick_gelu key (as the official model_configs/ViT-L-14-336.json).
+    assert "quick_gelu" not in open_clip.get_model_config("ViT-L-14-336")
+    seen: dict[str, object] = {}
+    real_create = open_clip.create_model
+
+    def recording_create(*args, **kwargs):
+        seen.update(kwargs)
+        return real_create(*args, **kwargs)
+
+    monkeypatch.setattr(open_clip, "create_model", recording_create)
+    bundle = create_clip("ViT-L-14-336", "openai", tiny=True, image_size=SMALL, device="cpu")
+    assert not seen.get("force_quick_gelu", False)
+    modules = list(bundle.model.modules())
+    assert not any(isinstance(m, QuickGELU) for m in modules)
+    assert any(isinstance(m, nn.GELU) for m in modules)

@@ -5,14 +5,20 @@ from __future__ import annotations
 import pytest
 
 from iadbench_methods.qwen2vl.answers import LETTERS, follows_format, parse_answer
-from iadbench_methods.qwen2vl.prompt import PROMPT_TEMPLATE, build_messages, build_prompt
+from iadbench_methods.qwen2vl.prompt import PROMPT_TEMPLATES, build_messages, build_prompt
 
 # The paper's prompt, verbatim, for a metal_nut image (typed out here, not derived from the code).
+# The two transcriptions of the paper's prompt, verbatim from the design card (shared/DESIGN.md).
 METAL_NUT_PROMPT = """This is an image containing a metal nut. Analyze the given image and determine if there is any defect in the object.
 Output the thinking process in <think> </think> and final answer in <answer> </answer> tags.
 Options: (A) defect (B) normal.
 The output answer format should be as follows:
-<think>...</think> <answer>A or B</answer>
+<think></think> <answer>A or B</answer>
+Please strictly follow the format."""  # noqa: E501
+METAL_NUT_PROMPT_TYPESET = """This is an image containing a metal nut. Analyze the given image and determine if there is any defect in the object. Output the thinking process in <think> </think> and final answer in <answer> </answer> tags.
+Options: (A) defect (B) normal.
+The output answer format should be as follows:
+<think> ... </think> <answer>A or B</answer>
 Please strictly follow the format."""  # noqa: E501
 
 
@@ -105,8 +111,25 @@ def test_other_shapes_do_not_follow_the_format(text):
 
 
 def test_prompt_is_the_papers_text_with_the_natural_name():
-    assert build_prompt("metal_nut") == METAL_NUT_PROMPT
-    assert PROMPT_TEMPLATE.format(object="metal nut") == METAL_NUT_PROMPT
+    assert build_prompt("metal_nut") == METAL_NUT_PROMPT  # the default: one line per sentence
+    assert build_prompt("metal_nut", "typeset") == METAL_NUT_PROMPT_TYPESET
+    assert PROMPT_TEMPLATES["lines"].format(object="metal nut") == METAL_NUT_PROMPT
+
+
+def test_the_prompt_option_reaches_the_model_and_the_configuration():
+    from iadbench.contract.options import build_options
+    from iadbench_methods.lr_iad.config import LRIADOptions
+    from iadbench_methods.lr_iad.data import PromptAndImage
+    from iadbench_methods.qwen2vl.adapter import Qwen2VLOptions
+
+    assert Qwen2VLOptions().prompt == "lines" and LRIADOptions().prompt == "lines"
+    typeset = build_options(LRIADOptions, {"prompt": "typeset"})
+    assert typeset.prompt == "typeset"
+    rows = PromptAndImage(typeset.prompt)({"category": ["metal_nut"], "image_path": []})
+    assert rows["prompt"][0][0]["content"][1]["text"] == METAL_NUT_PROMPT_TYPESET
+    assert PromptAndImage()({"category": ["metal_nut"], "image_path": []})["prompt"] == [
+        build_messages("metal_nut")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from iadbench.cli import app
+from iadbench_methods.qwen2vl.tiny import TINY_VERSION
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -63,7 +64,8 @@ def check_finished_run(out: Path, test: str) -> list[dict]:
     assert all(isinstance(r["text"], str) and r["score"] is None for r in records)
     assert overall["n_invalid"] == sum(r["pred"] == "invalid" for r in records)
     resolved = json.loads((out / "manifest.json").read_text())["method"]["resolved"]
-    assert resolved["model"].endswith("qwen2-vl-1") and resolved["decoding"] == "greedy"
+    assert resolved["model"].endswith(f"qwen2-vl-{TINY_VERSION}")
+    assert resolved["decoding"] == "greedy"
     assert resolved["max_new_tokens"] == 8
     return records
 

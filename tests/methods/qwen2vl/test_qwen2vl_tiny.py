@@ -201,6 +201,20 @@ def test_describe_records_the_tiny_stand_in_and_the_generation_settings(adapter,
     assert facts["decoding"] == "greedy" and facts["max_new_tokens"] == 6
     assert facts["attn_implementation"] == "sdpa" and facts["precision"] == "fp32"
     assert facts["max_pixels"] == 401_408 and facts["transformers"]
+    assert "lines transcription" in facts["prompt"]
+
+
+def test_the_typeset_prompt_option_changes_what_the_model_reads(adapter, loaded, cache_dir):
+    _, processor = loaded
+    typeset = Qwen2VL(
+        Qwen2VLOptions(max_new_tokens=6, prompt="typeset"),
+        context=RunContext(tiny=True, device="cpu"),
+    )
+    default_text = adapter._chat_text(processor, "pill")
+    typeset_text = typeset._chat_text(processor, "pill")
+    assert "<think></think> <answer>A or B</answer>" in default_text
+    assert "<think> ... </think> <answer>A or B</answer>" in typeset_text
+    assert "typeset transcription" in typeset.describe()["prompt"]
 
 
 def test_a_missing_adapter_directory_is_refused_before_loading(tmp_path, cache_dir, monkeypatch):
