@@ -29,32 +29,42 @@ def render_html(context: ReportContext) -> str:
     return environment.get_template(TEMPLATE).render(report=context)
 
 
-def write_report(directory: Path, output: Path | None = None, title: str | None = None) -> Path:
+def write_report(
+    directory: Path, output: Path | None = None, title: str | None = None, *, force: bool = False
+) -> Path:
     """Collect the complete runs under ``directory`` and write the HTML report.
+
+    The output is checked before any work (:func:`~iadbench.views.outputs.check_view_output`):
+    an ``.html`` / ``.htm`` name, outside every run dir and dataset root, not replacing a file
+    unless ``force``.
 
     Args:
         directory: Searched recursively for run dirs (see ``collect_runs``).
         output: The HTML file; default ``directory / "report.html"``.
         title: Page title; default names the directory.
+        force: Replace ``output`` if it exists (``--force``).
 
     Returns:
         The path written.
 
     Raises:
         IADBenchError: No complete run under ``directory``, a run that does not match its
-            seal, or ``output`` is a directory.
+            seal, or ``output`` is a directory, of another suffix, inside a run dir or a dataset
+            root, exists without ``force``, or cannot be written.
     """
     from iadbench.views.leaderboard.collect import collect_runs
     from iadbench.views.leaderboard.reference import load_paper_reference
+    from iadbench.views.outputs import check_outside_datasets, check_view_output, write_output
 
     output = directory / "report.html" if output is None else output
     if output.is_dir():
         raise IADBenchError(f"--output {output} is a directory; give a file name such as "
                             f"{output}/report.html")  # fmt: skip
+    check_view_output(output, kind="html", force=force)
     collected = collect_runs(directory)
+    check_outside_datasets(output, collected)
     context = build_context(
         collected, title or f"iadbench report: {directory}", load_paper_reference()
     )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render_html(context), encoding="utf-8")
+    write_output(output, render_html(context))
     return output
