@@ -2,14 +2,18 @@
 
 Autoescaping is on for every template (not only ``.html`` names) and undefined names are
 errors: a method name, category, model text or path can never reach the page as markup, and a
-template typo fails the report instead of leaving a hole in it.
+template typo fails the report instead of leaving a hole in it. Every value printed also has its
+bidirectional controls made visible (``<U+202E>``, :func:`~iadbench.contract.text.visible_bidi`):
+escaping leaves them, and U+202E in a category name would show the rest of a cell reversed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from iadbench.contract.errors import IADBenchError
+from iadbench.contract.text import BIDI_CONTROLS, visible_bidi
 from iadbench.views.report.context import ReportContext, build_context
 
 TEMPLATE = "report.html.j2"
@@ -25,8 +29,23 @@ def render_html(context: ReportContext) -> str:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_visible_bidi,
     )
     return environment.get_template(TEMPLATE).render(report=context)
+
+
+def _visible_bidi(value: Any) -> Any:
+    """A printed value with its bidi controls shown as ``<U+202E>`` (``finalize`` of the page).
+
+    Runs before autoescaping on plain text; text a filter already escaped (``Markup``, e.g. from
+    ``join``) gets the escaped spelling, so the code is text, never a tag.
+    """
+    from markupsafe import Markup
+
+    if isinstance(value, Markup):
+        shown = (f"&lt;U+{ord(c):04X}&gt;" if c in BIDI_CONTROLS else c for c in value)
+        return Markup("".join(shown))
+    return visible_bidi(value) if isinstance(value, str) else value
 
 
 def write_report(
