@@ -50,7 +50,9 @@ KEY_COLUMNS: tuple[str, ...] = (
     "train_split", "threshold", "threshold_marker", "tiny", "derived", "run_dir", "config_hash",
     "beats", "group", "category",
 )  # fmt: skip
-COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRIC_COLUMNS
+#: ``one_label`` (the tables' ∅): the group's test images hold one label (class_mean: some
+#: category's do), so its accuracy means nothing and AUROC / AP are undefined.
+COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRIC_COLUMNS + ("one_label",)
 FORMAT_VERSION = 1
 
 
@@ -88,7 +90,9 @@ def leaderboard_records(runs: CollectedRuns) -> list[dict[str, Any]]:
                 "beats": model.beats(row),
             }
             for group, category, metrics in _groups(row):
-                records.append({**key, "group": group, "category": category, **_metrics(metrics)})
+                single = model.one_label(row, "overall" if group == "pooled" else group, category)
+                records.append({**key, "group": group, "category": category,
+                                **_metrics(metrics), "one_label": single})  # fmt: skip
     return records
 
 
