@@ -27,6 +27,12 @@ SUFFIXES: Final[Mapping[str, tuple[str, ...]]] = {
     "json": (".json",),
     "html": (".html", ".htm"),
 }
+_WRITTEN: Final[Mapping[str, str]] = {
+    "md": "the markdown leaderboard",
+    "csv": "the CSV leaderboard",
+    "json": "the JSON leaderboard",
+    "html": "the HTML report",
+}
 
 
 def check_view_output(path: Path, *, kind: str, force: bool, flag: str = "--output") -> Path:
@@ -48,8 +54,8 @@ def check_view_output(path: Path, *, kind: str, force: bool, flag: str = "--outp
     allowed = SUFFIXES[kind]
     if path.suffix.lower() not in allowed and not path.is_dir():  # a folder: the guard's message
         raise OutputPathError(
-            f"{flag} {path} does not end in {' or '.join(allowed)}, but receives {kind}; "
-            f"name it {path.with_suffix(allowed[0]).name} (nothing was written)"
+            f"{flag} {path} would receive {_WRITTEN[kind]}, whose file name ends in "
+            f"{' or '.join(allowed)}: name it {path.with_suffix(allowed[0]).name}"
         )
     return check_output_file(path, force=force, flag=flag)
 

@@ -75,13 +75,14 @@ def write_report(
     from iadbench.views.leaderboard.reference import load_paper_reference
     from iadbench.views.outputs import check_outside_datasets, check_view_output, write_output
 
+    flag = "--output" if output is not None else "The default --output"
     output = directory / "report.html" if output is None else output
     if output.is_dir():
         raise IADBenchError(f"--output {output} is a directory; give a file name such as "
                             f"{output}/report.html")  # fmt: skip
-    check_view_output(output, kind="html", force=force)
+    check_view_output(output, kind="html", force=force, flag=flag)
     collected = collect_runs(directory)
-    check_outside_datasets(output, collected)
+    check_outside_datasets(output, collected, flag=flag)
     context = build_context(
         collected, title or f"iadbench report: {directory}", load_paper_reference()
     )

@@ -58,7 +58,7 @@ def test_report_refuses_the_manifest_and_its_own_run_dir_by_default(setup: tuple
     runs, run_dir, _ = setup
     before = files_under(runs)
     code, output = invoke("report", str(run_dir), "--output", str(run_dir / "manifest.json"))
-    assert code == 2 and "does not end in .html" in output, output
+    assert code == 2 and "name ends in .html or .htm: name it manifest.html" in output, output
     code, output = invoke("report", str(run_dir))  # default: RUN/report.html
     assert code == 2 and "inside the run dir" in output, output
     assert files_under(runs) == before
@@ -74,7 +74,7 @@ def test_output_must_end_as_its_format_even_with_force(
     target.write_bytes(image.read_bytes())
     before = target.read_bytes()
     code, output = invoke(command, str(runs), "--output", str(target), "--force")
-    assert code == 2 and "does not end in" in output, output
+    assert code == 2 and "whose file name ends in" in output, output
     assert target.read_bytes() == before
 
 
@@ -82,7 +82,8 @@ def test_leaderboard_format_and_suffix_must_agree(setup: tuple) -> None:
     runs, _, _ = setup
     target = runs.parent / "board.md"
     code, output = invoke("leaderboard", str(runs), "--format", "csv", "--output", str(target))
-    assert code == 2 and "does not end in .csv" in output and not target.exists(), output
+    assert code == 2 and "ends in .csv: name it board.csv" in output, output
+    assert not target.exists()
 
 
 @pytest.mark.parametrize("command", ["leaderboard", "report"])
