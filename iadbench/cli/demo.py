@@ -70,7 +70,8 @@ def demo(
     )
     from iadbench.views.report import write_report
 
-    page = write_report(out, title="iadbench demo (synthetic data, tiny models)")
+    # The demo regenerates its own page in its own folder (as it does LEADERBOARD.md).
+    page = write_report(out, title="iadbench demo (synthetic data, tiny models)", force=True)
     # soft_wrap: the path stays one line (copyable) at any terminal width.
     console.print(f"HTML report written to [bold]{page}[/]", highlight=False, soft_wrap=True)
 

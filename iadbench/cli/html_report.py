@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from iadbench.cli import options as opt
 from iadbench.cli.app import RESULTS, app, console, handles_user_errors
 
 
@@ -24,14 +25,21 @@ def report(
     title: Annotated[
         str | None, typer.Option(help="Page title (default names the directory).")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", metavar=opt.FLAG, help="Replace the output file (a page written before)."
+        ),
+    ] = False,
 ) -> None:
     """Write one self-contained HTML page: verdict, tables, charts, reasoning gallery.
 
     The page opens from disk and loads nothing from the network. It reads the complete runs
     under DIRECTORY (as `iadbench leaderboard` does), their predictions, and for thumbnails
-    the test images at the dataset roots recorded in each manifest.
+    the test images at the dataset roots recorded in each manifest. It never writes into a
+    run dir or a dataset, nor replaces a file without --force.
     """
     from iadbench.views.report import write_report
 
-    written = write_report(directory, output, title)
+    written = write_report(directory, output, title, force=force)
     console.print(f"Report written to [bold]{written}[/]", highlight=False, soft_wrap=True)

@@ -47,6 +47,10 @@ def leaderboard(
             "terminal when printing, md with --output (csv / json when --output ends so).",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", metavar=opt.FLAG, help="Replace the --output file if it exists."),
+    ] = False,
 ) -> None:
     """Render the leaderboard from stored results only (never edit it by hand).
 
@@ -54,29 +58,36 @@ def leaderboard(
     --format md|csv|json prints (or with --output writes) the document itself.
     """
     from iadbench.views.leaderboard import collect_runs, load_paper_reference
+    from iadbench.views.outputs import check_outside_datasets, check_view_output, write_output
 
     if output is not None and output.is_dir():
         raise IADBenchError(
             f"--output {output} is a directory; give a file name such as {output}/LEADERBOARD.md"
         )
+    chosen = format_ or _format_of(output)
+    if output is not None:  # before any work: no run dir, no replaced file, a writable place
+        check_view_output(output, kind=chosen.value, force=force)
     runs = collect_runs(directory)
     if format_ is None and output is None:
         from iadbench.cli.display import print_leaderboard
 
         print_leaderboard(runs, load_paper_reference(), title=title)
         return
-    chosen = format_ or _format_of(output)
+    if output is not None:
+        check_outside_datasets(output, runs)
     text = _leaderboard_text(chosen, runs, title)
     if output is None:
         typer.echo(text, nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    write_output(output, text)
     console.print(f"Wrote [bold]{escape(str(output))}[/]", highlight=False)
 
 
 def _format_of(output: Path | None) -> LeaderboardFormat:
-    """The format an --output name implies: .csv and .json by suffix, markdown otherwise."""
+    """The format an --output name implies: .csv and .json by suffix, markdown otherwise.
+
+    A name that is none of them (``x.png``) is then refused by the suffix check.
+    """
     suffix = output.suffix.lower().lstrip(".") if output is not None else ""
     return LeaderboardFormat(suffix) if suffix in ("csv", "json") else LeaderboardFormat.md
 

@@ -33,6 +33,7 @@ from iadbench.views.leaderboard.notes import (
     COLLAPSED,
     EQUALS_BASELINE,
     NOT_COMPARABLE,
+    ONE_LABEL,
     ORACLE,
     PLACED,
     Notes,
@@ -55,6 +56,7 @@ from iadbench.views.leaderboard.rows import (
     LeaderboardRow,
     group_by_direction,
     official_counts,
+    one_label,
     row_order,
 )
 from iadbench.views.verdict import (
@@ -192,21 +194,43 @@ class Presentation:
             return row.threshold, ORACLE
         return row.threshold, ""
 
-    def metric_cell(self, metrics: dict[str, Any] | None, key: str, mark_collapse: bool) -> str:
-        """A metric in percent; † after it where ``mark_collapse`` and the group collapsed."""
+    def metric_cell(
+        self, metrics: dict[str, Any] | None, key: str, mark_collapse: bool, single: bool = False
+    ) -> str:
+        """A metric in percent, † after it where ``mark_collapse`` and the group collapsed.
+
+        ∅ after accuracy where ``single``: the group holds one label (:meth:`one_label`).
+        """
         if metrics is None:
             return ""
+        cell = percent(metrics.get(key))
         if mark_collapse and metrics.get("collapsed"):
             self.notes.markers.add(COLLAPSED)
-            return percent(metrics.get(key)) + COLLAPSED
-        return percent(metrics.get(key))
+            cell += COLLAPSED
+        if single and key == "accuracy":
+            self.notes.markers.add(ONE_LABEL)
+            cell += ONE_LABEL
+        return cell
+
+    def one_label(self, row: LeaderboardRow, group: str, category: str | None = None) -> bool:
+        """Whether a group of a row's test images holds one label (marked ∅ on accuracy).
+
+        ``group`` is ``"overall"`` (all images), ``"class_mean"`` (true when some category
+        does: the mean includes it) or ``"category"`` (``category``'s images).
+        """
+        if group == "overall":
+            return one_label(row.overall)
+        if group == "category":
+            return one_label(row.per_class.get(category or ""))
+        return any(one_label(metrics) for metrics in row.per_class.values())
 
     def _summary_cells(self, view: RowView, group: str) -> None:
         metrics = getattr(view.row, group)
         pooled = group == "overall"
         cells = {"n": str(int(metrics["n"]))}
+        single = self.one_label(view.row, group)
         cells |= {
-            key: self.metric_cell(metrics, key, pooled and key == "accuracy")
+            key: self.metric_cell(metrics, key, pooled and key == "accuracy", single)
             for key in TABLE_METRICS
         }
         if not pooled:
@@ -231,9 +255,11 @@ class Presentation:
             view.paper_categories = {}
         for category in [*categories, None]:
             metrics = row.class_mean if category is None else row.per_class.get(category)
-            # Collapse is a per-category property: the mean row carries no marker.
+            # Collapse is a per-category property: the mean row carries no † marker (∅ yes).
+            single = self.one_label(row, "class_mean" if category is None else "category", category)
+            collapse = category is not None
             view.categories[category] = {
-                key: self.metric_cell(metrics, key, key == "accuracy" and category is not None)
+                key: self.metric_cell(metrics, key, collapse and key == "accuracy", single)
                 for key in keys
             }
             if view.paper_categories is not None:

@@ -22,6 +22,7 @@ from iadbench.runs.reader import StoredRun, UnusableRun, open_run
 from iadbench.runs.schema import COMPLETE
 
 _HASH_PREFIX = 8
+_MAX_PATHS = 100  # ways to one run listed as skipped, at most
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,11 @@ def collect_runs(directory: Path) -> CollectedRuns:
     """Load every complete stored run below ``directory``.
 
     Args:
-        directory: Searched recursively for directories holding ``summary.json``; symbolic links
-            to directories are not followed (no loops, no runs counted twice).
+        directory: Searched recursively for directories holding ``summary.json``. Symbolic links
+            are followed wherever they point, as for datasets (the project's one rule,
+            :mod:`iadbench.data.traversal`): a linked run dir is read. Each real folder is
+            walked once (a link loop ends), and a run reached again through a link counts once;
+            the other paths are listed as skipped ("same run as ...").
 
     Returns:
         Kept runs (one per configuration hash, labelled so rows stay distinguishable) and the
@@ -85,9 +89,9 @@ def collect_runs(directory: Path) -> CollectedRuns:
     if not directory.is_dir():
         raise IADBenchError(f"{directory} is not a directory; pass the folder holding the runs.")
     loaded: list[StoredRun] = []
-    skipped: list[SkippedRun] = []
+    run_dirs, skipped = _run_directories(directory)
     unsealed: list[str] = []
-    for run_dir in _run_directories(directory):
+    for run_dir in run_dirs:
         run_or_reason = _load_run(run_dir)
         if isinstance(run_or_reason, str):
             skipped.append(SkippedRun(run_dir, run_or_reason))
@@ -117,13 +121,77 @@ def collect_runs(directory: Path) -> CollectedRuns:
     return CollectedRuns(directory, by_path, skipped)
 
 
-def _run_directories(root: Path) -> list[Path]:
-    found = []
-    for current, dirs, names in os.walk(root, followlinks=False):
-        dirs.sort()  # deterministic walk order
-        if holds_summary(names):
-            found.append(Path(current))
-    return sorted(found)
+def _run_directories(root: Path) -> tuple[list[Path], list[SkippedRun]]:
+    """Run dirs below ``root`` (links followed), each real one once, and the paths left out.
+
+    Of the paths reaching one run, the one without a link in it is kept (else the first in
+    name order); the others are skipped as "same run as ...".
+    """
+    first: dict[tuple[int, int], Path] = {}  # real folder -> the first path that reached it
+    aliases: list[tuple[Path, Path]] = []  # (later path, first path) of a folder reached again
+    found: list[Path] = []
+    pending = [root]
+    while pending:  # depth first in name order, without recursion (deep trees)
+        folder = pending.pop()
+        try:
+            info = folder.stat()
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        key = (info.st_dev, info.st_ino)
+        if key in first:  # a loop, or a second link to one folder: not walked again
+            aliases.append((folder, first[key]))
+            continue
+        first[key] = folder
+        folders = [Path(entry.path) for entry in entries if _is_folder(entry)]
+        if holds_summary([entry.name for entry in entries if not _is_folder(entry)]):
+            found.append(folder)
+        pending.extend(reversed(folders))
+    # A loop (a link to a folder above it) adds no other way to a run worth listing.
+    aliases = [(later, earlier) for later, earlier in aliases if earlier not in later.parents]
+    kept: list[Path] = []
+    skipped: list[SkippedRun] = []
+    for run_dir in found:
+        paths = _paths_to(run_dir, aliases)
+        winner = next((p for p in paths if not _through_link(root, p)), run_dir)
+        kept.append(winner)
+        where = _relative(root, winner)
+        reason = f"same run as {where} (reached again through a link), counted once"
+        skipped += [SkippedRun(path, reason) for path in paths if path != winner]
+    return sorted(kept), skipped
+
+
+def _paths_to(run_dir: Path, aliases: list[tuple[Path, Path]]) -> list[Path]:
+    """Every path reaching ``run_dir`` through the aliases (links of links too), first found first.
+
+    Bounded (:data:`_MAX_PATHS`): crafted links could otherwise multiply the paths.
+    """
+    paths = [run_dir]
+    for path in paths:  # grows while it is read: a breadth-first closure
+        for later, earlier in aliases:
+            if path == earlier or earlier in path.parents:
+                other = later / path.relative_to(earlier)
+                if other not in paths and len(paths) < _MAX_PATHS:
+                    paths.append(other)
+    return paths
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    """Whether ``entry`` is (or links to) a folder; an unreadable entry is not."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _through_link(root: Path, path: Path) -> bool:
+    """Whether a folder between ``root`` and ``path`` (``path`` included) is a symbolic link."""
+    current = root
+    for part in path.relative_to(root).parts:
+        current = current / part
+        if current.is_symlink():
+            return True
+    return False
 
 
 def _load_run(run_dir: Path) -> StoredRun | str:

@@ -7,7 +7,12 @@ verdict against the baselines), one record per row × direction × group, where 
 ``pooled`` (all test images), ``class_mean`` (unweighted over categories) or ``category`` (one
 record per category). Metrics are the summary's own values, fractions in [0, 1] (not percent),
 unrounded; a metric a run lacks (``auroc`` of a method without scores) is empty in CSV and
-``null`` in JSON. Text is written as stored: the CSV writer quotes, JSON escapes.
+``null`` in JSON. JSON holds text as stored (it is data, not display: a program reading it gets
+the category as the run recorded it). CSV is opened in spreadsheets, so every text cell goes
+through :func:`~iadbench.contract.text.spreadsheet_cell`: a cell starting with ``= + - @``, a
+tab, CR or NUL gets a leading ``'`` (a category ``=cmd|' -C calc'!A0`` is shown, never evaluated;
+OWASP ASVS 1.2.10) and bidirectional controls (U+202E) become a visible ``<U+202E>``; numbers stay
+numbers. The CSV writer quotes commas, quotes and newlines.
 
 Example:
     >>> from pathlib import Path
@@ -24,6 +29,7 @@ import json
 import math
 from typing import Any
 
+from iadbench.contract.text import spreadsheet_cell
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.rows import LeaderboardRow
 from iadbench.views.model import Presentation
@@ -44,7 +50,9 @@ KEY_COLUMNS: tuple[str, ...] = (
     "train_split", "threshold", "threshold_marker", "tiny", "derived", "run_dir", "config_hash",
     "beats", "group", "category",
 )  # fmt: skip
-COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRIC_COLUMNS
+#: ``one_label`` (the tables' ∅): the group's test images hold one label (class_mean: some
+#: category's do), so its accuracy means nothing and AUROC / AP are undefined.
+COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRIC_COLUMNS + ("one_label",)
 FORMAT_VERSION = 1
 
 
@@ -82,7 +90,9 @@ def leaderboard_records(runs: CollectedRuns) -> list[dict[str, Any]]:
                 "beats": model.beats(row),
             }
             for group, category, metrics in _groups(row):
-                records.append({**key, "group": group, "category": category, **_metrics(metrics)})
+                single = model.one_label(row, "overall" if group == "pooled" else group, category)
+                records.append({**key, "group": group, "category": category,
+                                **_metrics(metrics), "one_label": single})  # fmt: skip
     return records
 
 
@@ -108,7 +118,7 @@ def leaderboard_csv(runs: CollectedRuns) -> str:
     """:func:`leaderboard_records` as CSV with a header row (:data:`COLUMNS`).
 
     ``None`` is an empty field, booleans are ``true``/``false``, floats are written with
-    ``repr`` (they read back equal).
+    ``repr`` (they read back equal), text is spreadsheet-safe (see the module docstring).
     """
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
@@ -123,7 +133,7 @@ def _csv_value(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return value
+    return spreadsheet_cell(value)
 
 
 def leaderboard_json(runs: CollectedRuns) -> str:

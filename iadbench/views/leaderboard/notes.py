@@ -32,6 +32,7 @@ from iadbench.views.leaderboard.rows import (
     Direction,
     DirectionRows,
     LeaderboardRow,
+    only_label,
 )
 
 COLLAPSED = "†"
@@ -39,11 +40,12 @@ ORACLE = "‡"
 EQUALS_BASELINE = "§"
 NOT_COMPARABLE = "¶"
 PLACED = "◊"
+ONE_LABEL = "∅"
 PER_CATEGORY_TABLE = {"visa": "V", "mvtec": "VI"}
 # Order of the note sections under the legend.
 SECTIONS = (
     "pooled_equals", "category_equals", "placement", "f1_check", "lenient", "derived",
-    "not_comparable", "counts", "errors",
+    "not_comparable", "counts", "one_label", "errors",
 )  # fmt: skip
 _LEGEND = {
     COLLAPSED: f"{COLLAPSED} collapsed: one label for ≥{COLLAPSE_SHARE:.0%} of the images of a "
@@ -59,6 +61,10 @@ _LEGEND = {
     "per-category rows (Tables V/VI): a class mean is shown in the class-mean table, not the "
     "pooled one; a number consistent with neither stays in the pooled table as printed (see "
     "below).",
+    ONE_LABEL: f"{ONE_LABEL} one label: the test images of a category (pooled table: all of "
+    "them; class-mean table and mean rows: of some category) are all normal or all defective, so "
+    "accuracy means nothing there (a constant answer scores 100 %) and AUROC / AP are undefined "
+    "(which categories: below).",
 }
 
 
@@ -111,12 +117,33 @@ class Notes:
                 f"{title}: no {' / '.join(missing)} row: no stored run, and no run with "
                 "confusion counts (tp, fn) to derive one from.",
             )
+        self._one_label_notes(title, rows)
         if rows.counts_differ:
             names = ", ".join(row_label(r) for r in rows.counts_differ)
             self.add(
                 "counts",
                 f"{title}: {names} scored on other per-category label counts "
                 f"than the run in {source}: not the same test images.",
+            )
+
+    def _one_label_notes(self, title: str, rows: DirectionRows) -> None:
+        """Which categories of a direction's test images hold one label, for which rows (∅)."""
+        by_categories: dict[str, list[str]] = {}
+        for row in (row for row in rows.rows if not row.derived):  # derived: a stored row's counts
+            single = [
+                f"{escape_markdown(category)} ({label} only)"
+                for category, metrics in sorted(row.per_class.items())
+                if (label := only_label(metrics)) is not None
+            ]
+            if single:
+                by_categories.setdefault(", ".join(single), []).append(row_label(row))
+        for categories, names in by_categories.items():
+            self.add(
+                "one_label",
+                f"{title}, {', '.join(names)}: the test images of {categories} hold one label: "
+                "accuracy and F1 there say nothing about the method, and the class mean "
+                "includes them; a test split with both labels in every category (no --limit 1) "
+                "gives meaningful ones.",
             )
 
     def equality_notes(

@@ -125,6 +125,27 @@ def label_counts(per_class: dict[str, dict[str, Any]]) -> dict[str, tuple[int, i
     return counts
 
 
+def only_label(metrics: dict[str, Any] | None) -> str | None:
+    """The one label a group's test images hold (``"defect"`` / ``"normal"``), else ``None``.
+
+    Read from its confusion counts (:func:`label_counts`); ``None`` also when they are missing.
+    On such a group accuracy means nothing (a constant answer scores 100 %) and AUROC / AP are
+    undefined: a ``--limit 1`` run, or a split that left no normal test image in a category.
+    """
+    counts = label_counts({"": metrics}) if isinstance(metrics, dict) else None
+    if counts is None:
+        return None
+    defects, normals = counts[""]
+    if defects + normals == 0 or (defects and normals):
+        return None
+    return DEFECT if defects else NORMAL
+
+
+def one_label(metrics: dict[str, Any] | None) -> bool:
+    """Whether a group's test images hold one label only (see :func:`only_label`)."""
+    return only_label(metrics) is not None
+
+
 def derive_baseline(
     method: str, counts: dict[str, tuple[int, int]], source: StoredRun
 ) -> LeaderboardRow:

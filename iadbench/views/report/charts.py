@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from iadbench.contract.text import visible_bidi
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -47,8 +49,11 @@ class Curve:
 
 
 def plain(text: str) -> str:
-    """``text`` shown literally by matplotlib: ``$`` would otherwise start mathtext."""
-    return text.replace("\\", "\\\\").replace("$", r"\$")
+    """``text`` shown literally by matplotlib: ``$`` would otherwise start mathtext.
+
+    Bidi controls become a visible ``<U+202E>``, as everywhere in the page.
+    """
+    return visible_bidi(text).replace("\\", "\\\\").replace("$", r"\$")
 
 
 def _svg_uri(figure: Figure) -> str:

@@ -30,7 +30,7 @@ from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.report.gallery import Gallery, Overlays, build_gallery, build_overlays
 from iadbench.views.report.predictions import report_outcomes
-from iadbench.views.report.tables import LeaderboardTable, build_leaderboard
+from iadbench.views.report.tables import LeaderboardTable, build_leaderboard, one_label_marked
 from iadbench.views.verdict import (
     BASELINES,
     ORACLE_MARK,
@@ -227,12 +227,15 @@ def run_view(run: StoredRun, index: int, root: Path, label: str | None = None) -
         baseline=summary.get("method") in BASELINES,
         tiny=summary.get("tiny") is True,
         verdict=judged,
-        pooled=_metrics(summary.get("overall")),
-        class_mean=_metrics(summary.get("class_mean")),
+        pooled=one_label_marked(_metrics(summary.get("overall")), [summary.get("overall")]),
+        # The mean includes a one-label category: ∅ as in the leaderboard tables.
+        class_mean=one_label_marked(_metrics(summary.get("class_mean")), per_class.values()),
         intervals={
             key: interval_text((judged.intervals or {}).get(key)) for key in INTERVAL_METRICS
         },
-        per_class={str(cat): _metrics(group) for cat, group in per_class.items()},
+        per_class={
+            str(cat): one_label_marked(_metrics(group), [group]) for cat, group in per_class.items()
+        },
         per_class_raw={
             str(cat): {
                 key: (float(v) if isinstance(v := group.get(key), int | float) else None)

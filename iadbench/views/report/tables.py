@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from iadbench.views.catalogue import CATALOGUE, MISSING, TABLE_METRICS
 from iadbench.views.labels import shown_labels
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.escape import plain_direction_title
-from iadbench.views.leaderboard.notes import NOT_COMPARABLE
+from iadbench.views.leaderboard.notes import NOT_COMPARABLE, ONE_LABEL
 from iadbench.views.leaderboard.reference import PaperReference
+from iadbench.views.leaderboard.rows import one_label
 from iadbench.views.model import GROUPS, WITHHELD, Presentation, RowView
 
 _TITLES = {"overall": "pooled over all test images",
@@ -111,3 +114,16 @@ def plain_notes(model: Presentation) -> list[str]:
 def _plain(markdown: str) -> str:
     """A note line without its markdown escapes (the template escapes it for HTML)."""
     return html.unescape(re.sub(r"\\(.)", r"\1", markdown))
+
+
+def one_label_marked(cells: dict[str, str], groups: Iterable[Any]) -> dict[str, str]:
+    """``cells`` with ∅ after accuracy where one of ``groups`` holds one label, as the tables.
+
+    Args:
+        cells: A metric group's cells in percent (the report's per-test-set tables).
+        groups: The summary's metric groups the cells stand for (for a class mean: every
+            category's), read with :func:`~iadbench.views.leaderboard.rows.one_label`.
+    """
+    if "accuracy" in cells and any(isinstance(g, Mapping) and one_label(dict(g)) for g in groups):
+        return {**cells, "accuracy": cells["accuracy"] + ONE_LABEL}
+    return cells

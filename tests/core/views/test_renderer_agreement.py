@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from test_leaderboard import SMALL, cells_of, summary_row, tables, write_run
+from test_leaderboard import SMALL, cells_of, row_of, summary_row, tables, write_run
 
 from iadbench.views.leaderboard import collect_runs, load_paper_reference, render_leaderboard
 from iadbench.views.leaderboard.escape import escape_markdown
@@ -164,3 +164,87 @@ def test_html_report_shows_the_same_rows_labels_and_verdict(runs: tuple[Path, li
     (test_set,) = context.test_sets
     legend = base64.b64decode(test_set.bars.split(",", 1)[1]).decode("utf-8")
     assert all(row["shown"] in legend for row in expected[1:4])
+
+
+ONE_LABEL = "∅"
+CAPSULE = [("normal", "normal")] * 2 + [("normal", "defect")]  # no defect image: one label
+MVTEC_TO_VISA = "MVTec-AD→VisA"
+
+
+@pytest.fixture
+def one_label_runs(tmp_path: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """A run with one normal-only category (visa→mvtec), and one whose every image is normal.
+
+    Returns the root and the two summaries (the expectations come from them).
+    """
+    mixed = write_run(tmp_path, "lr", "lr-iad", {**SMALL, "capsule": CAPSULE})
+    first = write_run(tmp_path, "first1", "lr-iad",
+                      {"candle": [("normal", "normal")], "pcb1": [("normal", "defect")]},
+                      train=("mvtec", "all"), test=("visa", "all"))  # fmt: skip
+    summaries = [json.loads((d / "summary.json").read_text()) for d in (mixed, first)]
+    return tmp_path, summaries[0], summaries[1]
+
+
+def _marked(metrics: dict[str, Any], single: bool, collapse: bool = False) -> str:
+    """The accuracy cell the tables must show (two decimals, † then ∅)."""
+    mark = "†" * (collapse and bool(metrics["collapsed"])) + ONE_LABEL * single
+    return percent(metrics["accuracy"]) + mark
+
+
+def test_every_renderer_marks_one_label_test_sets(one_label_runs: tuple) -> None:
+    root, mixed, first = one_label_runs
+    collected = collect_runs(root)
+    capsule = _marked(mixed["per_class"]["capsule"], True, collapse=True)
+    expected = {  # (direction, group or category) -> the lr-iad accuracy cell
+        (DIRECTION, "pooled"): _marked(mixed["overall"], False, collapse=True),
+        (DIRECTION, "class_mean"): _marked(mixed["class_mean"], True),
+        (DIRECTION, "capsule"): capsule,
+        (DIRECTION, "bottle"): _marked(mixed["per_class"]["bottle"], False, collapse=True),
+        (MVTEC_TO_VISA, "pooled"): _marked(first["overall"], True, collapse=True),
+        (MVTEC_TO_VISA, "class_mean"): _marked(first["class_mean"], True),
+    }
+    # markdown
+    markdown = render_leaderboard(collected, load_paper_reference())
+    found = tables(markdown)
+    for direction in (DIRECTION, MVTEC_TO_VISA):
+        for table, group in ((found[0], "pooled"), (found[1], "class_mean")):
+            cells = summary_row(table, "lr-iad", direction)
+            assert cells["Acc"] == expected[(direction, group)], (direction, group)
+    per_category = next(t for t in found if "| capsule " in "\n".join(t))
+    for category in ("capsule", "bottle"):
+        assert row_of(per_category, category)["lr-iad Acc"] == expected[(DIRECTION, category)]
+    legend = "∅ one label: the test images of a category"
+    assert legend in markdown and "capsule (normal only)" in markdown
+    # terminal
+    out = io.StringIO()
+    Console(file=out, width=250, force_terminal=False, color_system=None).print(
+        render_terminal(collected, load_paper_reference(), width=250)
+    )
+    text = out.getvalue()
+    assert legend in text
+    assert all(f" {cell} " in f" {text} ".replace("\n", " ") for cell in expected.values())
+    # CSV and JSON: the one_label column
+    for records in (
+        [{**r, "one_label": r["one_label"] == "true"}
+         for r in csv.DictReader(io.StringIO(leaderboard_csv(collected)))],
+        json.loads(leaderboard_json(collected))["records"],
+    ):  # fmt: skip
+        ours = [r for r in records if r["method"] == "lr-iad"]
+        marked = {(r["test_dataset"], r["group"], r["category"] or None)
+                  for r in ours if r["one_label"]}  # fmt: skip
+        assert marked == {
+            ("mvtec", "class_mean", None), ("mvtec", "category", "capsule"),
+            ("visa", "pooled", None), ("visa", "class_mean", None),
+            ("visa", "category", "candle"), ("visa", "category", "pcb1"),
+        }  # fmt: skip
+    # HTML: the leaderboard tables, the per-category table and the legend
+    page = render_html(build_context(collected, reference=load_paper_reference()))
+    board = page[page.index('id="leaderboard"') : page.index('id="results"')]
+    for key in [(DIRECTION, "class_mean"), (MVTEC_TO_VISA, "pooled")]:
+        assert f"<td>{expected[key]}</td>" in board, key
+    assert html.escape(legend) in board
+    results = page[page.index('id="results"') :]
+    capsule_row = next(r for r in results.split("<tr>") if '<td class="name">capsule</td>' in r)
+    assert ONE_LABEL in capsule_row
+    bottle_row = next(r for r in results.split("<tr>") if '<td class="name">bottle</td>' in r)
+    assert ONE_LABEL not in bottle_row
