@@ -87,7 +87,7 @@ def environment_failure(
 
     Args:
         exc: The error (or an error caused by it).
-        doing: What was being done, as in "stopped while {doing}".
+        doing: What was being done, as in "(while {doing})".
         images: Images were in progress (the predict loop), so nothing was recorded against them.
     """
     cause = environment_cause(exc) or exc
@@ -108,6 +108,6 @@ def environment_failure(
         else "This is the machine's failure, not the input's."
     )
     return EnvironmentFailure(
-        f"stopped while {doing}: {what}. {blame} {hint[0].upper()}{hint[1:]}, then run the same "
-        "command again."
+        f"{what} (while {doing}). {blame} {hint[0].upper()}{hint[1:]}, then run the same command "
+        "again."
     )
