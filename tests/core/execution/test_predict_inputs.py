@@ -101,9 +101,9 @@ def test_the_python_api_refuses_a_batch_size_below_one(tmp_path):
 @pytest.fixture(scope="module")
 def complete_run(tmp_path_factory, synth_mvtec) -> Path:
     run = tmp_path_factory.mktemp("stored") / "run"
-    result = CliRunner().invoke(app, ["run", "--method", "always-normal", "--test", "mvtec",
-                                      "--data", f"mvtec={synth_mvtec}", "--out", str(run)])
-    assert result.exit_code == 0, result.output  # fmt: skip
+    args = ["run", "--method", "always-normal", "--test", "mvtec", "--data", f"mvtec={synth_mvtec}"]
+    result = CliRunner().invoke(app, [*args, "--out", str(run)])
+    assert result.exit_code == 0, result.output
     return run
 
 
