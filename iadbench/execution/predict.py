@@ -102,24 +102,25 @@ def predict_images(
     samples = unlabeled_samples(inputs, category, dataset or predictor.dataset)
     predictor.check_categories(s.category for s in samples)
     identity = _identity(predictor, samples, category, dataset)
-    done = target.start(identity, restart=force)
-    pending = [s for s in samples if s.id not in done]
-    maps_dir = output.with_name(output.stem + "-artifacts")
-    progress.start(f"{predictor.method} predict", len(samples))
-    progress.advance(len(samples) - len(pending))
-    if pending:
-        adapter = predictor_adapter(predictor, device, maps_dir)
-        batch = batch_size or predictor.setup.adapter_cls.default_batch_size
-        for finished, predictions in predict_batches(
-            adapter, pending, batch_size=batch, workers=workers
-        ):
-            target.append([
-                (sample.id, _row(sample, prediction, predictor, maps_dir))
-                for sample, prediction in zip(finished, predictions, strict=True)
-            ])  # fmt: skip
-            progress.advance(len(finished))
-    progress.finish()
-    rows = target.finish(identity, [s.id for s in samples])
+    with target:
+        done = target.start(identity, restart=force)
+        pending = [s for s in samples if s.id not in done]
+        maps_dir = output.with_name(output.stem + "-artifacts")
+        progress.start(f"{predictor.method} predict", len(samples))
+        progress.advance(len(samples) - len(pending))
+        if pending:
+            adapter = predictor_adapter(predictor, device, maps_dir)
+            batch = batch_size or predictor.setup.adapter_cls.default_batch_size
+            for finished, predictions in predict_batches(
+                adapter, pending, batch_size=batch, workers=workers
+            ):
+                target.append([
+                    (sample.id, _row(sample, prediction, predictor, maps_dir))
+                    for sample, prediction in zip(finished, predictions, strict=True)
+                ])  # fmt: skip
+                progress.advance(len(finished))
+        progress.finish()
+        rows = target.finish(identity, [s.id for s in samples])
     resumed = len(samples) - len(pending)
     return PredictOutcome(
         target.output, dict(Counter(r["label"] for r in rows)), predictor, resumed

@@ -10,16 +10,20 @@ The ``.partial`` file belongs to one command: its first line records the command
 (method, version, options, training, threshold, category and dataset given, the images), and
 predict resumes it only under the same identity. Each line carries a digest chained over every
 line before it (``chain``), so a row edited by hand is refused on resume rather than carried into
-the output. ``--force`` starts over.
+the output. ``--force`` starts over. While a command works it holds an exclusive lock on the
+``.partial`` file (``flock``; released by the OS when the process dies, even by kill -9), so a
+second ``predict`` to the same output is refused instead of interleaving its rows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from types import TracebackType
+from typing import IO, Any, Final
 
 from iadbench.contract.errors import IADBenchError, environment_cause, environment_failure
 from iadbench.execution.label_files import Row, RowWriter, write_rows, writer_for
@@ -51,13 +55,19 @@ def _link(previous: str, value: Any) -> str:
 
 
 class PredictOutput:
-    """The output file of one ``predict`` command and its ``.partial`` file of finished rows."""
+    """The output file of one ``predict`` command and its ``.partial`` file of finished rows.
+
+    Use it as a context manager: the ``.partial`` file opened by :meth:`start` stays open and
+    locked until the block ends, however it ends.
+    """
 
     def __init__(self, output: Path, writer: RowWriter) -> None:
         self.output = output
         self.partial = partial_path(output)
         self._writer = writer
         self._chain = ""
+        self._handle: IO[bytes] | None = None
+        self._empty = False  # the .partial file holds only the header this attempt wrote
 
     @classmethod
     def checked(
@@ -76,25 +86,44 @@ class PredictOutput:
             raise IADBenchError(f"--output {output}: {partial_path(target)} is a folder; remove it")
         return cls(target, writer)
 
+    def __enter__(self) -> PredictOutput:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # A command refused before its first row (a missing training...) leaves nothing behind.
+        if kind is not None and self._empty and self._handle is not None:
+            self.partial.unlink(missing_ok=True)
+        self._close()
+
     def start(self, identity: Mapping[str, Any], *, restart: bool) -> dict[str, Row]:
-        """Open the ``.partial`` file for this command; return the rows it already holds, by id.
+        """Open and lock the ``.partial`` file; return the rows it already holds, by id.
 
         Args:
             identity: What the rows depend on (JSON values); a ``.partial`` file recorded under
                 another identity is refused.
-            restart: Discard any ``.partial`` file (``--force``).
+            restart: Discard the rows of any earlier attempt (``--force``).
 
         Raises:
-            IADBenchError: The ``.partial`` file belongs to another command or was edited.
+            IADBenchError: Another ``predict`` is writing this output now, or the ``.partial``
+                file belongs to another command or was edited.
         """
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        handle = self._handle = self.partial.open("a+b")
+        _lock(handle, self.output, self.partial)
         if restart:
-            self.partial.unlink(missing_ok=True)
+            handle.truncate(0)
         identity = json.loads(_canonical(identity))  # as it reads back from the file
         lines = self._complete_lines()
         if not lines:
             self._chain = _link("", identity)
             header = {"format": _FORMAT, "identity": identity, "chain": self._chain}
-            self._write(_line(header), mode="w")
+            self._append(_line(header))
+            self._empty = True
             return {}
         return self._verified_rows(lines, identity)
 
@@ -109,7 +138,8 @@ class PredictOutput:
             entry = {"id": sample_id, "row": row}
             self._chain = _link(self._chain, entry)
             lines.append(_line({**entry, "chain": self._chain}))
-        self._write("".join(lines), mode="a")
+        self._append("".join(lines))
+        self._empty = False
 
     def finish(self, identity: Mapping[str, Any], order: Sequence[str]) -> list[Row]:
         """Write the output file from the ``.partial`` file, rows in ``order``, then remove it.
@@ -137,15 +167,21 @@ class PredictOutput:
             if environment_cause(exc) is None:
                 raise
             raise environment_failure(exc, f"writing {self.output}") from exc
+        # Removed while still locked: no other command resumes rows that are published.
         self.partial.unlink(missing_ok=True)
+        self._close()
         return rows
 
-    def _write(self, text: str, *, mode: str) -> None:
+    def _close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()  # releases the lock
+            self._handle = None
+
+    def _append(self, text: str) -> None:
+        assert self._handle is not None, "start() opens the .partial file"
         try:
-            self.partial.parent.mkdir(parents=True, exist_ok=True)
-            with self.partial.open(mode, encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
+            self._handle.write(text.encode())
+            self._handle.flush()
         except OSError as exc:
             if environment_cause(exc) is None:
                 raise
@@ -153,14 +189,12 @@ class PredictOutput:
 
     def _complete_lines(self) -> list[bytes]:
         """The ``.partial`` file's complete lines, a torn last line (a kill mid-write) cut off."""
-        try:
-            data = self.partial.read_bytes()
-        except FileNotFoundError:
-            return []
+        assert self._handle is not None, "start() opens the .partial file"
+        self._handle.seek(0)
+        data = self._handle.read()
         keep = data.rfind(b"\n") + 1
         if keep < len(data):
-            with self.partial.open("rb+") as handle:
-                handle.truncate(keep)
+            self._handle.truncate(keep)
         return data[:keep].splitlines()
 
     def _verified_rows(self, lines: list[bytes], identity: Any) -> dict[str, Row]:
@@ -196,3 +230,19 @@ class PredictOutput:
             rows[entry["id"]] = entry["row"]
         self._chain = chain
         return rows
+
+
+def _lock(handle: IO[bytes], output: Path, partial: Path) -> None:
+    """Hold an exclusive lock on the open ``.partial`` file, or refuse a second writer."""
+    if sys.platform == "win32":  # no flock: concurrent commands are not detected there
+        return
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise IADBenchError(
+            f"--output {output}: another predict is writing it now (it holds {partial}); wait "
+            "for it to finish, or name another --output"
+        ) from None

@@ -237,6 +237,38 @@ def test_unfinished_rows_of_another_command_or_edited_rows_are_not_resumed(
     assert not partial.exists() and len(out.read_text().splitlines()) == 9
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="flock")
+def test_a_second_predict_to_the_same_output_is_refused_while_the_first_works(
+    tmp_path, plugin, monkeypatch
+):
+    import fcntl
+
+    images = _images(tmp_path / "in", 9)
+    out = tmp_path / "labels.jsonl"
+    monkeypatch.setenv("PREDICT_TEST_STOP_AT", "cat1/004.png")
+    assert _predict(plugin, images, out)[0].exit_code == 130
+    monkeypatch.delenv("PREDICT_TEST_STOP_AT")
+    partial = Path(f"{out}.partial")
+    before = partial.read_bytes()
+    with partial.open("rb") as held:  # what a running predict holds
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        result, text = _predict(plugin, images, out)
+    assert result.exit_code == 2 and "another predict is writing it now" in text, result.output
+    assert partial.read_bytes() == before and not out.exists()
+    assert _predict(plugin, images, out)[0].exit_code == 0  # the lock is gone with its holder
+
+
+def test_a_refusal_before_the_first_row_leaves_no_partial_file(tmp_path, synth_mvtec, plugin_file):
+    out = tmp_path / "p.jsonl"
+    result = CliRunner().invoke(app, [
+        "predict", str(synth_mvtec / "bottle" / "test"), "--method", "brightness", "--plugin",
+        str(plugin_file), "--train", "mvtec", "--data", f"mvtec={synth_mvtec}",
+        "--cache-dir", str(tmp_path / "empty"), "--output", str(out),
+    ])  # fmt: skip
+    assert result.exit_code == 2 and "no finished training" in result.output
+    assert not out.exists() and not Path(f"{out}.partial").exists()
+
+
 def _interrupted_by(monkeypatch, target: str, error: BaseException) -> None:
     def stop(*args, **kwargs):
         raise error
