@@ -237,6 +237,33 @@ def test_unfinished_rows_of_another_command_or_edited_rows_are_not_resumed(
     assert not partial.exists() and len(out.read_text().splitlines()) == 9
 
 
+def test_a_full_disk_keeps_the_appended_rows_as_the_message_says(tmp_path, plugin, monkeypatch):
+    """On ENOSPC predict said "finished predictions are kept" while it kept nothing in memory."""
+    from iadbench.execution.predict_log import PredictOutput
+
+    images = _images(tmp_path / "in", 9)
+    clean = tmp_path / "clean.jsonl"
+    assert _predict(plugin, images, clean)[0].exit_code == 0
+    append, calls = PredictOutput._append, []
+
+    def fills_up(self, text):
+        calls.append(text)
+        if len(calls) == 4:  # the header, two batches, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        append(self, text)
+
+    monkeypatch.setattr(PredictOutput, "_append", fills_up)
+    out = tmp_path / "labels.jsonl"
+    result, text = _predict(plugin, images, out)
+    assert result.exit_code == 75, result.output
+    assert "No space left on device" in text and "Free some space" in text
+    assert "The rows predicted so far are kept in the output's .partial file" in text
+    assert len(_partial_ids(out)) == 4 and not out.exists()
+    monkeypatch.setattr(PredictOutput, "_append", append)
+    assert _predict(plugin, images, out)[0].exit_code == 0
+    assert out.read_bytes() == clean.read_bytes()
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="flock")
 def test_a_second_predict_to_the_same_output_is_refused_while_the_first_works(
     tmp_path, plugin, monkeypatch
