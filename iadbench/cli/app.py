@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Final, ParamSpec, TypeVar, overload
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,14 +71,51 @@ EXIT_ENVIRONMENT = 75  # sysexits.h EX_TEMPFAIL: the machine failed; the same co
 EXIT_INTERRUPTED = 130
 
 
-def handles_user_errors(command: Callable[P, R]) -> Callable[P, R]:
+#: What the run path keeps when it stops (``run``, ``matrix``, ``demo``): every finished
+#: prediction is on disk, and the same command predicts only the rest.
+RUN_RESUMES: Final = (
+    "Finished predictions are saved; run the same command again to resume with the rest."
+)
+#: What ``train`` keeps: the training is marked finished only when ``fit`` returned.
+TRAINING_RESUMES: Final = (
+    "The training is not marked finished; run the same command again to train it (a method "
+    "that keeps checkpoints, as LR-IAD does, resumes from its last one)."
+)
+#: What ``predict`` keeps: rows are appended per batch beside the output (``.partial``).
+PREDICT_RESUMES: Final = (
+    "The rows predicted so far are kept in the output's .partial file; run the same command "
+    "again to predict only the rest."
+)
+#: Every other command keeps nothing: it starts over, and says so.
+NOT_RESUMED: Final = (
+    "This command does not resume: run it again to start over (a file it was writing may be "
+    "incomplete)."
+)
+
+
+@overload
+def handles_user_errors(command: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def handles_user_errors(
+    *, resumes: str = NOT_RESUMED
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def handles_user_errors(
+    command: Callable[P, R] | None = None, /, *, resumes: str = NOT_RESUMED
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
     """Turn IADBenchError into a one-paragraph message and exit code 2, without a traceback.
 
     An :class:`~iadbench.contract.errors.EnvironmentFailure` (disk full, I/O error, out of memory)
-    exits
-    with 75 instead: nothing is wrong with the input, and the same command resumes.
+    exits with 75 instead, Ctrl-C (or SIGTERM/SIGHUP) with 130; both messages end with
+    ``resumes``, what this command keeps of its work and what running it again does, so no
+    command promises a resume it does not make (``@handles_user_errors`` alone: it starts over;
+    ``@handles_user_errors(resumes=RUN_RESUMES)`` for the run path).
     """
+    if command is None:
+        return functools.partial(_wrapped, resumes=resumes)
+    return _wrapped(command, resumes=resumes)
 
+
+def _wrapped(command: Callable[P, R], *, resumes: str) -> Callable[P, R]:
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from iadbench.contract.errors import EnvironmentFailure, IADBenchError
@@ -85,7 +123,7 @@ def handles_user_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except EnvironmentFailure as exc:
-            error_console.print(f"[bold red]Stopped:[/] {exc}", highlight=False, soft_wrap=True)
+            _stopped(f"{exc} {resumes}")
             raise typer.Exit(EXIT_ENVIRONMENT) from None
         except IADBenchError as exc:
             error_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
@@ -95,14 +133,16 @@ def handles_user_errors(command: Callable[P, R]) -> Callable[P, R]:
 
             if environment_cause(exc) is None:
                 raise
-            failure = environment_failure(exc, "working")
-            error_console.print(f"[bold red]Stopped:[/] {failure}", highlight=False, soft_wrap=True)
+            _stopped(f"{environment_failure(exc, 'working', images=False)} {resumes}")
             raise typer.Exit(EXIT_ENVIRONMENT) from None
         except KeyboardInterrupt:
             error_console.print(
-                "[yellow]Interrupted.[/] Finished predictions are saved; run the same command "
-                "again to resume."
+                f"[yellow]Interrupted.[/] {escape(resumes)}", highlight=False, soft_wrap=True
             )
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper
+
+
+def _stopped(message: str) -> None:
+    error_console.print(f"[bold red]Stopped:[/] {escape(message)}", highlight=False, soft_wrap=True)

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 
 from iadbench.cli import options as opt
-from iadbench.cli.app import SETUP, app, console, handles_user_errors
+from iadbench.cli.app import RUN_RESUMES, SETUP, app, console, handles_user_errors
 
 
 @app.command(rich_help_panel=SETUP, epilog="Example: iadbench demo --out iadbench-demo")
-@handles_user_errors
+@handles_user_errors(resumes=RUN_RESUMES)
 def demo(
     out: Annotated[Path, typer.Option(help="Where the run dirs and LEADERBOARD.md go.")] = Path(
         "iadbench-demo"

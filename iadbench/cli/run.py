@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from iadbench.cli import options as opt
-from iadbench.cli.app import EVALUATE, app, console, handles_user_errors
+from iadbench.cli.app import (
+    EVALUATE,
+    RUN_RESUMES,
+    TRAINING_RESUMES,
+    app,
+    console,
+    handles_user_errors,
+)
 
 if TYPE_CHECKING:
     from iadbench.execution.runner import RunOutcome
@@ -21,7 +28,7 @@ if TYPE_CHECKING:
     "iadbench run --method aprilgan --train visa --test mvtec --data mvtec=/data/mvtec "
     "--data visa=/data/visa",
 )
-@handles_user_errors
+@handles_user_errors(resumes=RUN_RESUMES)
 def run(
     method: Annotated[
         str,
@@ -99,7 +106,7 @@ def run(
     rich_help_panel=EVALUATE,
     epilog="Example: iadbench matrix --methods 'always-*' --datasets mvtec,visa --out runs/matrix",
 )
-@handles_user_errors
+@handles_user_errors(resumes=RUN_RESUMES)
 def matrix(
     methods: Annotated[
         str,
@@ -186,7 +193,7 @@ def _print_cell(outcome: RunOutcome) -> None:
     rich_help_panel=EVALUATE,
     epilog="Example: iadbench train --method lr-iad --train visa --data visa=/data/visa",
 )
-@handles_user_errors
+@handles_user_errors(resumes=TRAINING_RESUMES)
 def train(
     method: Annotated[
         str,

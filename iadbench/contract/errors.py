@@ -76,8 +76,20 @@ def environment_cause(exc: BaseException) -> BaseException | None:
     return None
 
 
-def environment_failure(exc: BaseException, doing: str) -> EnvironmentFailure:
-    """A one-paragraph :class:`EnvironmentFailure` for ``exc``, saying what to do next."""
+def environment_failure(
+    exc: BaseException, doing: str, *, images: bool = True
+) -> EnvironmentFailure:
+    """A one-paragraph :class:`EnvironmentFailure` for ``exc``, saying what to do next.
+
+    The message says what failed and what to fix, never what is kept: that depends on the
+    command (``run`` and ``predict`` keep finished predictions, ``leaderboard`` starts over), and
+    the CLI adds it (:func:`iadbench.cli.app.handles_user_errors`).
+
+    Args:
+        exc: The error (or an error caused by it).
+        doing: What was being done, as in "(while {doing})".
+        images: Images were in progress (the predict loop), so nothing was recorded against them.
+    """
     cause = environment_cause(exc) or exc
     if isinstance(cause, EnvironmentFailure):
         return cause
@@ -89,8 +101,13 @@ def environment_failure(exc: BaseException, doing: str) -> EnvironmentFailure:
         if isinstance(cause, MemoryError) or type(cause).__name__ == "OutOfMemoryError"
         else "fix the cause"
     )
+    blame = (
+        "This is the machine's failure, not an image's: nothing was recorded against the images "
+        "in progress."
+        if images
+        else "This is the machine's failure, not the input's."
+    )
     return EnvironmentFailure(
-        f"the run stopped while {doing}: {what}. This is the machine's failure, not an image's: "
-        f"nothing was recorded against the images in progress. {hint[0].upper()}{hint[1:]}, then "
-        "run the same command again; finished predictions are kept and the rest is retried."
+        f"{what} (while {doing}). {blame} {hint[0].upper()}{hint[1:]}, then run the same command "
+        "again."
     )

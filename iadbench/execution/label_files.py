@@ -1,20 +1,28 @@
-"""What ``iadbench predict`` writes: one row per image, as JSON lines or CSV."""
+"""What ``iadbench predict`` writes: one row per image, as JSON lines or CSV.
+
+A CSV is opened by spreadsheets, which evaluate a cell starting with ``=`` (``=HYPERLINK(…)`` in a
+model's answer, a category folder named ``=cmd|' /C calc'!A0``): every text cell goes through
+:func:`iadbench.contract.text.spreadsheet_cell`. JSON lines keep the raw text (JSON is data, not
+formulas).
+"""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from iadbench.contract.errors import IADBenchError
+from iadbench.contract.text import spreadsheet_cell
 
 #: Columns of every output row, in order (CSV header; JSONL keys).
 OUTPUT_COLUMNS: Final = ("path", "category", "label", "score", "threshold", "text", "map", "error")
 
 Row = dict[str, Any]
-RowWriter = Callable[[Path, list[Row]], None]
+RowWriter = Callable[[IO[str], Iterable[Row]], None]
 
 
 def writer_for(output: Path) -> RowWriter:
@@ -31,22 +39,30 @@ def writer_for(output: Path) -> RowWriter:
     raise IADBenchError(f"--output {output}: give a .jsonl or .csv file name")
 
 
-def write_rows(output: Path, rows: list[Row], writer: RowWriter) -> None:
+def write_rows(output: Path, rows: Iterable[Row], writer: RowWriter) -> None:
     """Write ``rows`` to ``output`` through a temporary file: never half a file under its name."""
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(output.name + ".tmp")
-    writer(temporary, rows)
-    temporary.replace(output)
+    try:
+        # A file name that is not UTF-8 holds a lone surrogate: written as its \udcXX escape
+        # (in JSON, the same escape json.dumps would write) instead of failing the whole file.
+        with temporary.open("w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
+            writer(handle, rows)
+            handle.flush()
+            os.fsync(handle.fileno())  # the rename must not publish a file still in the cache
+        temporary.replace(output)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
-def _write_jsonl(path: Path, rows: list[Row]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+def _write_jsonl(handle: IO[str], rows: Iterable[Row]) -> None:
+    for row in rows:
+        handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _write_csv(path: Path, rows: list[Row]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=OUTPUT_COLUMNS)
-        writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+def _write_csv(handle: IO[str], rows: Iterable[Row]) -> None:
+    writer = csv.DictWriter(handle, fieldnames=OUTPUT_COLUMNS)
+    writer.writeheader()
+    writer.writerows(
+        {k: "" if v is None else spreadsheet_cell(v) for k, v in row.items()} for row in rows
+    )

@@ -9,10 +9,16 @@ Images are predicted exactly as a run predicts them
 (:func:`iadbench.execution.predict_loop.predict_batches`,
 labels decided by :func:`iadbench.runs.thresholds.final_label`), so a file predicted here gets the
 label it gets in a run with the same configuration and batch order.
+
+The output is checked before anything is read or loaded, and rows are appended as they are
+predicted: an interrupted command resumes where it stopped
+(:class:`~iadbench.execution.predict_log.PredictOutput`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.contract.artifacts import map_path
+from iadbench.contract.numbers import optional_whole_number, whole_number
 from iadbench.contract.progress import ProgressHook, SilentProgress
-from iadbench.execution.label_files import write_rows, writer_for
+from iadbench.contract.records import Sample
+from iadbench.execution.predict_log import PredictOutput
 from iadbench.execution.predict_loop import predict_batches
 from iadbench.execution.predictor import Predictor, predictor_adapter, resolve_predictor
 from iadbench.execution.request import RunRequest
@@ -31,11 +39,19 @@ from iadbench.runs.thresholds import final_label
 
 @dataclass(frozen=True)
 class PredictOutcome:
-    """What was written: the output file, rows per label, and the predictor used."""
+    """What was written: the output file, rows per label, and the predictor used.
+
+    Attributes:
+        output: The file written.
+        counts: Rows per label.
+        predictor: The configuration that predicted.
+        resumed: Rows an earlier, interrupted attempt of the same command had predicted.
+    """
 
     output: Path
     counts: dict[str, int]
     predictor: Predictor
+    resumed: int = 0
 
 
 def predict_images(
@@ -48,12 +64,15 @@ def predict_images(
     device: str = "auto",
     batch_size: int | None = None,
     workers: int = 0,
+    force: bool = False,
     progress: ProgressHook | None = None,
 ) -> PredictOutcome:
     """Predict every image ``inputs`` names and write one row per image to ``output``.
 
     An image that cannot be read gets its error in its row (label ``invalid``) and the others go
-    on; a failure of the machine raises (the CLI exits 75).
+    on; a failure of the machine raises (the CLI exits 75). Rows are appended to
+    ``<output>.partial`` per batch; the same call after an interruption predicts only the images
+    without a row, and ``output`` appears when every image has one.
 
     Args:
         source: The method's flags, or a complete run dir whose configuration, training and
@@ -65,36 +84,77 @@ def predict_images(
         dataset: Dataset name told to the method (AnomalyGPT picks its object description by
             dataset and category); default the predictor's (a run's test dataset).
         device: ``--device`` as given.
-        batch_size: Images per predict call (default: the method's).
-        workers: DataLoader workers for adapters with a preprocessor.
+        batch_size: Images per predict call (default: the method's); at least 1.
+        workers: DataLoader workers for adapters with a preprocessor; 0 or more.
+        force: Replace an existing ``output`` and discard unfinished rows of an earlier attempt.
         progress: Progress display.
 
     Raises:
-        IADBenchError: Bad arguments, a missing training, an output of another format.
+        IADBenchError: Bad arguments, a missing training, an output of another format or in a
+            place predict must not write (checked before any model is loaded), unfinished rows
+            of another command under ``output``.
     """
-    writer = writer_for(output)
+    batch_size = optional_whole_number(batch_size, name="batch_size", minimum=1)
+    workers = whole_number(workers, name="workers", minimum=0)
     progress = progress or SilentProgress()
     predictor = resolve_predictor(source)
+    target = PredictOutput.checked(output, force=force, dataset_roots=predictor.data_roots)
     samples = unlabeled_samples(inputs, category, dataset or predictor.dataset)
     predictor.check_categories(s.category for s in samples)
-    maps_dir = output.with_name(output.stem + "-artifacts")
-    adapter = predictor_adapter(predictor, device, maps_dir)
-    batch = batch_size or predictor.setup.adapter_cls.default_batch_size
-    rows: list[dict[str, Any]] = []
-    progress.start(f"{predictor.method} predict", len(samples))
-    for done, predictions in predict_batches(adapter, samples, batch_size=batch, workers=workers):
-        for sample, prediction in zip(done, predictions, strict=True):
-            label = final_label(
-                prediction.label, prediction.score, prediction.error, predictor.threshold_value
-            )
-            map_file = map_path(maps_dir, sample.id)
-            rows.append({
-                "path": sample.image_path, "category": sample.category, "label": label,
-                "score": prediction.score, "threshold": predictor.threshold_value,
-                "text": prediction.text, "map": str(map_file) if map_file.is_file() else None,
-                "error": prediction.error,
-            })  # fmt: skip
-        progress.advance(len(done))
-    progress.finish()
-    write_rows(output, rows, writer)
-    return PredictOutcome(output, dict(Counter(r["label"] for r in rows)), predictor)
+    identity = _identity(predictor, samples, category, dataset)
+    with target:
+        done = target.start(identity, restart=force)
+        pending = [s for s in samples if s.id not in done]
+        maps_dir = output.with_name(output.stem + "-artifacts")
+        progress.start(f"{predictor.method} predict", len(samples))
+        progress.advance(len(samples) - len(pending))
+        if pending:
+            adapter = predictor_adapter(predictor, device, maps_dir)
+            batch = batch_size or predictor.setup.adapter_cls.default_batch_size
+            for finished, predictions in predict_batches(
+                adapter, pending, batch_size=batch, workers=workers
+            ):
+                target.append([
+                    (sample.id, _row(sample, prediction, predictor, maps_dir))
+                    for sample, prediction in zip(finished, predictions, strict=True)
+                ])  # fmt: skip
+                progress.advance(len(finished))
+        progress.finish()
+        rows = target.finish(identity, [s.id for s in samples])
+    resumed = len(samples) - len(pending)
+    return PredictOutcome(
+        target.output, dict(Counter(r["label"] for r in rows)), predictor, resumed
+    )
+
+
+def _row(sample: Sample, prediction: Any, predictor: Predictor, maps_dir: Path) -> dict[str, Any]:
+    """One output row (:data:`~iadbench.execution.label_files.OUTPUT_COLUMNS`)."""
+    label = final_label(
+        prediction.label, prediction.score, prediction.error, predictor.threshold_value
+    )
+    map_file = map_path(maps_dir, sample.id)
+    return {
+        "path": sample.image_path, "category": sample.category, "label": label,
+        "score": prediction.score, "threshold": predictor.threshold_value,
+        "text": prediction.text, "map": str(map_file) if map_file.is_file() else None,
+        "error": prediction.error,
+    }  # fmt: skip
+
+
+def _identity(
+    predictor: Predictor, samples: Sequence[Sample], category: str | None, dataset: str | None
+) -> dict[str, Any]:
+    """What the rows of this command depend on: its configuration, names given, and images.
+
+    Not the batch size, device or workers: a resumed command may change them (a smaller batch
+    after running out of memory) without changing what an image's row says.
+    """
+    images = hashlib.sha256(
+        json.dumps([[s.id, s.image_path] for s in samples], ensure_ascii=True).encode()
+    ).hexdigest()
+    return {
+        "predictor": predictor.identity(),
+        "category": category,
+        "dataset": dataset or predictor.dataset,
+        "images": {"count": len(samples), "sha256": images},
+    }

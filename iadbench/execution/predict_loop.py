@@ -24,6 +24,7 @@ from iadbench.contract.errors import (
     environment_failure,
 )
 from iadbench.contract.method import MethodAdapter
+from iadbench.contract.numbers import optional_whole_number
 from iadbench.contract.records import Prediction, Sample
 
 Batch = tuple[Sequence[Sample], list[Prediction]]
@@ -71,8 +72,13 @@ def predict_samples(
         >>> from iadbench_methods.baselines import AlwaysNormal
         >>> [p.label for p in predict_samples(AlwaysNormal(), [])]
         []
+
+    Raises:
+        ArgumentError: ``batch_size`` is not a whole number of at least 1.
     """
-    size = batch_size or type(adapter).default_batch_size
+    # A batch size of -1 sliced images away (5 samples -> 4 predictions, issue 18).
+    size = optional_whole_number(batch_size, name="batch_size", minimum=1)
+    size = size or type(adapter).default_batch_size
     return [
         prediction
         for _, predictions in predict_batches(adapter, samples, batch_size=size, workers=0)

@@ -13,6 +13,7 @@ missing training is an error that names the command making it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,8 @@ class Predictor:
         threshold_value: The number a score decides against (None: the method's own labels).
         source: Where the configuration came from, for people (``run DIR`` or ``flags``).
         dataset: Dataset name the images are presented under (a run's test dataset).
+        data_roots: Dataset roots this configuration reads (a run's recorded roots, ``--data``):
+            predict never writes its output into them.
     """
 
     method: str
@@ -48,6 +51,33 @@ class Predictor:
     threshold_value: float | None
     source: str
     dataset: str
+    data_roots: tuple[str, ...] = ()
+
+    def identity(self) -> dict[str, Any]:
+        """What decides this predictor's rows, as JSON values: two equal identities predict alike.
+
+        ``predict`` records it beside unfinished rows and resumes only a file made with the same
+        one (where the configuration came from does not matter: a run dir and the equivalent
+        flags predict alike).
+        """
+        setup = self.setup
+        options = setup.options
+        return {
+            "method": self.method,
+            "version": METHODS.get(self.method).version,
+            "options": {
+                f.name: option_text(getattr(options, f.name)) for f in dataclasses.fields(options)
+            },
+            "tiny": setup.tiny,
+            "seed": setup.seed,
+            "training": None if setup.workdir is None else str(setup.workdir),
+            "references": {
+                category: [s.image_path for s in samples]
+                for category, samples in sorted(setup.references.items())
+            },
+            "threshold": self.threshold,
+            "threshold_value": self.threshold_value,
+        }
 
     def check_categories(self, categories: Iterable[str]) -> None:
         """A few-shot predictor has references for its run's categories only.
@@ -95,7 +125,10 @@ def resolve_predictor(source: RunRequest | Path) -> Predictor:
     if trains(method.adapter_cls, method.options) and request.train is not None:
         workdir = _trained_dir_by_hash(request)
     setup = MethodSetup(method.adapter_cls, method.options, method.tiny, request.seed, workdir)
-    return Predictor(request.method, setup, threshold, value, "flags", request.test)
+    return Predictor(
+        request.method, setup, threshold, value, "flags", request.test,
+        tuple(request.data_roots.values()),
+    )  # fmt: skip
 
 
 def _trained_dir_by_hash(request: RunRequest) -> Path:
@@ -145,18 +178,29 @@ def _from_run(run_dir: Path) -> Predictor:
     )  # fmt: skip
     return Predictor(
         config["method"], setup, summary.get("threshold"), summary.get("threshold_value"),
-        f"run {run_dir}", str(summary["test"]["dataset"]),
+        f"run {run_dir}", str(summary["test"]["dataset"]), _recorded_roots(config),
     )  # fmt: skip
+
+
+def _recorded_roots(config: dict[str, Any]) -> tuple[str, ...]:
+    """The dataset roots a run's manifest records (its training and test data)."""
+    roots = []
+    for part in (config.get("train"), config.get("test")):
+        if isinstance(part, dict) and isinstance(part.get("root"), str):
+            roots.append(part["root"])
+    return tuple(roots)
 
 
 def _read_stored_run(run_dir: Path) -> StoredRun:
     """A complete run dir whose seal holds (the one place predict reads a stored run).
 
-    A summary written before seals existed is accepted; an edited one is refused, since its
-    threshold decides every label predict writes.
+    Its threshold decides every label predict writes, so it is trusted only as ``leaderboard``
+    and ``compare`` trust a run: an edited summary and an unsealed one (written before seals
+    existed, whose threshold nothing vouches for) are refused alike.
 
     Raises:
-        IADBenchError: Not a complete run dir, or its summary or predictions changed since.
+        IADBenchError: Not a complete run dir, its summary or predictions changed since, or its
+            summary carries no seal.
     """
     try:
         run = open_run(run_dir)
@@ -165,9 +209,18 @@ def _read_stored_run(run_dir: Path) -> StoredRun:
             f"--from-run {run_dir}: {unusable.reason}; give the dir of a complete run (finish a "
             "started one with the same `iadbench run` command first)"
         ) from None
-    if (problem := run.seal_problem()) and not problem.unsealed:
-        raise IADBenchError(f"--from-run {run_dir}: {problem}; its threshold cannot be trusted")
+    if problem := run.seal_problem():
+        fix = (
+            "run the same `iadbench run` command again to seal it (the summary is recomputed "
+            "from its predictions)"
+            if problem.unsealed
+            else "restore it, or re-run it with `iadbench run ... --overwrite`"
+        )
+        raise IADBenchError(
+            f"--from-run {run_dir}: {problem}; its threshold cannot be trusted: {fix}"
+        )
     return run
+
 
 def predictor_adapter(predictor: Predictor, device: str, maps_dir: Path) -> MethodAdapter[Any]:
     """The predictor's adapter, built as a run builds it, with its trained weights loaded.

@@ -222,14 +222,17 @@ def test_a_few_shot_run_predicts_with_its_own_references(tmp_path, synth_mvtec):
     )
 
 
-def test_from_run_refuses_a_summary_edited_after_it_was_sealed(tmp_path, synth_mvtec):
-    """The stored threshold decides every label predict writes: an edited summary is refused.
+def test_from_run_refuses_an_edited_or_unsealed_summary_as_leaderboard_does(tmp_path, synth_mvtec):
+    """The stored threshold decides every label predict writes: only a sealed summary is trusted.
 
-    A summary without any digest (written before seals existed) is still accepted.
+    Issue 18 item 2: an unsealed summary (no digest) used to be accepted here while
+    ``leaderboard`` and ``compare`` refuse it; it is refused now (this test asserted the opposite
+    before), and the advice it gives (run the same ``run`` command again) makes it usable.
     """
     run = tmp_path / "run"
-    _cli("run", "--method", "always-normal", "--test", "mvtec", "--data", f"mvtec={synth_mvtec}",
-         "--out", str(run))  # fmt: skip
+    run_args = ("run", "--method", "always-normal", "--test", "mvtec", "--data",
+                f"mvtec={synth_mvtec}", "--out", str(run))  # fmt: skip
+    _cli(*run_args)
     images = tmp_path / "images"
     _unlabeled_copies(synth_mvtec, sorted(_records(run))[:2], images)
     summary_path = run / "summary.json"
@@ -240,10 +243,18 @@ def test_from_run_refuses_a_summary_edited_after_it_was_sealed(tmp_path, synth_m
     result = CliRunner().invoke(
         app, ["predict", str(images), "--from-run", str(run), "--output", str(tmp_path / "a.csv")]
     )
-    assert result.exit_code != 0 and "threshold cannot be trusted" in result.output
+    assert result.exit_code == 2 and "threshold cannot be trusted" in result.output
     assert not (tmp_path / "a.csv").exists()
 
     unsealed = {key: value for key, value in sealed.items() if key != "digest"}
     summary_path.write_text(json.dumps(unsealed))
+    result = CliRunner().invoke(
+        app, ["predict", str(images), "--from-run", str(run), "--output", str(tmp_path / "b.csv")]
+    )
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2 and "carries no digest" in message, result.output
+    assert "run the same `iadbench run` command again" in message
+    assert not (tmp_path / "b.csv").exists() and not (tmp_path / "b.csv.partial").exists()
+    _cli(*run_args)  # what the message advises: the summary is recomputed and sealed
     _cli("predict", str(images), "--from-run", str(run), "--output", str(tmp_path / "b.csv"))
     assert (tmp_path / "b.csv").exists()
