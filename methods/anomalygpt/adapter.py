@@ -52,6 +52,10 @@ class AnomalyGPTOptions:
             default (``--round`` 3 in ``test_mvtec.py``, 14 in ``test_visa.py``, 0 elsewhere).
         save_synthetic: Write the first N NSA training examples (image, mask, answer) to the
             training dir's ``synthetic/`` to look at.
+        class_names: The class name of the text features at test time: ``official`` = the first
+            entry of the official ``CLASS_NAMES`` found in the question (VisA pcb1 → pcb,
+            pipe_fryum → fryum, chewinggum → object because its description says
+            "chewinggom"); ``folder`` = the category's folder name, as in training.
     """
 
     imagebind: str = ""
@@ -67,6 +71,7 @@ class AnomalyGPTOptions:
     few_shot_round: int | None = option(None, inference_only=True)
     precision: Literal["auto", "fp32", "fp16", "bf16"] = option("auto", inference_only=True)
     save_synthetic: int = 0
+    class_names: Literal["official", "folder"] = option("official", inference_only=True)
 
 
 class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
@@ -81,7 +86,8 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         needs_pixels=True, trains=True, prefers_gpu=True, gives_text=True, builds_models=True
     )
     Options: ClassVar[type] = AnomalyGPTOptions
-    version: ClassVar[str] = "1"
+    # 2: official class names at test time, few-shot maps in training, few-shot scores halved.
+    version: ClassVar[str] = "2"
     default_batch_size: ClassVar[int] = 8
     answer_rules = YES_NO_ANSWER_RULES
 
@@ -89,6 +95,7 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         """Check the weights are named before anything is built (real size)."""
         self._model: Any = None
         self._references: dict[str, Any] = {}  # few-shot: category -> reference patch tokens
+        self._class_names: dict[str, str] = {}  # "dataset/category" -> text features' class name
         opts = self.options
         # --set checkpoint=PATH replaces the training (fit and load are not called): say so.
         self.training: dict[str, Any] | None = (
@@ -151,12 +158,11 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
 
         Not called when ``--set checkpoint=PATH`` names trained heads (``replaces_training``).
         """
-        from .training import TrainingSettings, train_anomalygpt
+        from .training import TrainingSettings, first_normals, train_anomalygpt
 
         seed = self.context.seed
-        normals = select_samples(
-            [s for s in samples if s.label == "normal"], self.options.max_train_samples, seed
-        )
+        every_normal = [s for s in samples if s.label == "normal"]
+        normals = select_samples(every_normal, self.options.max_train_samples, seed)
         if not normals:
             raise IADBenchError("AnomalyGPT trains on normal images; the training subset has none")
         settings = TrainingSettings(
@@ -164,7 +170,12 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
             seed=seed, image_size=self.model.vision.config.image_size,
             save_synthetic=self.options.save_synthetic,
         )  # fmt: skip
-        losses = train_anomalygpt(self.model, normals, settings, self.context.training_dir())
+        # The few-shot batches' reference: the category's first normal of the whole Train
+        # subset, as the official code's first file of the folder, even when not subsampled.
+        losses = train_anomalygpt(
+            self.model, normals, settings, self.context.training_dir(),
+            references=first_normals(every_normal),
+        )  # fmt: skip
         self.training = {"trained": True, "images": len(normals), "epoch_losses": losses}
 
     def load(self) -> None:
@@ -227,11 +238,16 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
     def predict(
         self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None
     ) -> list[Prediction]:
-        """Greedy replies, strictly parsed; the map's maximum as the score."""
+        """Greedy replies, strictly parsed; the map's maximum as the score.
+
+        Zero-shot the map is a probability (score = its maximum); few-shot it is ``1 − cos`` in
+        [0, 2] (score = its maximum / 2, ``decoder.few_shot_score``), so peaks above 1 keep
+        their order instead of tying at 1.
+        """
         import torch
 
-        from .decoder import image_score
-        from .questions import question
+        from .decoder import few_shot_score, image_score
+        from .questions import question, text_class_name
 
         tensors = require_inputs(self, inputs)
         model = self._inference_model()
@@ -240,26 +256,37 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         references = None
         if self.options.few_shot > 0:
             references = [self._reference_tokens(s.category, s.dataset) for s in batch]
+        names = []
+        for s in batch:
+            name = text_class_name(s.dataset, s.category, self.options.class_names)
+            self._class_names[f"{s.dataset}/{s.category}"] = name
+            names.append(name)
         replies, maps = model.answer(
             images,
-            [s.category for s in batch],
+            names,
             [question(s.dataset, s.category, "test") for s in batch],
             max_new_tokens=self.options.max_new_tokens,
             references=references,
         )
-        scores = image_score(maps).clamp(0, 1).tolist()
+        peaks = image_score(maps) if references is None else few_shot_score(maps)
+        # The clamp only absorbs rounding (fp16): both scores lie in [0, 1] by construction.
+        scores = peaks.float().clamp(0, 1).tolist()
         return [
             Prediction(label=parse_yes_no_strict(reply), score=float(score), text=reply)
             for reply, score in zip(replies, scores, strict=True)
         ]
 
     def describe(self) -> dict[str, Any]:
-        """Weights, training and the answer rules."""
+        """Weights, training, the class names of the text features, the score and answer rules."""
+        few_shot = self.options.few_shot > 0
         return {
             "tiny": self.context.tiny,
             "weights": None if self.context.tiny else asdict(self.options),
             "training": self.training,
             "precision": self.inference_dtype(),
+            # The rule, and (once predict ran) what it gave per dataset/category.
+            "class_names": {"rule": self.options.class_names, "used": dict(self._class_names)},
+            "score": "max(1 - cos) / 2 (few-shot map)" if few_shot else "max(anomaly map)",
             "answer_rules": [YES_NO_ANSWER_RULES.strict, YES_NO_ANSWER_RULES.lenient],
         }
 

@@ -244,6 +244,21 @@ def image_score(amap: torch.Tensor) -> torch.Tensor:
     return amap.flatten(1).amax(1)
 
 
+def few_shot_score(amap: torch.Tensor) -> torch.Tensor:
+    """Image score of a few-shot map: its maximum halved, ``(batch,)`` in [0, 1].
+
+    The few-shot map ``1 − cos`` lies in [0, 2] (:func:`few_shot_map`). The official test ranks
+    by the raw maximum; halving is monotone, so every AUROC equals the official one, and the
+    score lands in [0, 1] like the zero-shot one without clamping peaks above 1 into a tie.
+
+    Example:
+        >>> scores = few_shot_score(torch.tensor([1.3, 1.7, 0.2]).view(3, 1, 1, 1))
+        >>> [round(s, 2) for s in scores.tolist()]
+        [0.65, 0.85, 0.1]
+    """
+    return image_score(amap) / 2
+
+
 def prompt_sentences(object_name: str) -> tuple[list[str], list[str]]:
     """The 14 normal and 10 abnormal sentences for one object, in the official order.
 

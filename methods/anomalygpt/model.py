@@ -176,9 +176,15 @@ class AnomalyGPTModel(nn.Module):
         questions: Sequence[str],
         answers: Sequence[str],
         masks: torch.Tensor,
+        references: Sequence[Sequence[torch.Tensor] | None] | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """LM loss on the answers plus the maps' focal + dice loss against ``masks`` (B, H, W)."""
-        encoded = self.encode(images, class_names)
+        """LM loss on the answers plus the maps' focal + dice loss against ``masks`` (B, H, W).
+
+        ``references`` (per image, normal patch tokens as in :meth:`encode`): the prompt learner
+        then reads the few-shot map, as the official ``forward`` does for half of the batches,
+        while the pixel loss stays on the text maps (``openllama.py`` lines 461-500).
+        """
+        encoded = self.encode(images, class_names, references)
         rows = [
             self.sequence(encoded, i, q, a)
             for i, (q, a) in enumerate(zip(questions, answers, strict=True))

@@ -8,6 +8,14 @@ loss on the answers plus focal + dice on the anomaly maps; Adam; only ``image_de
 ``prompt_learner`` are updated. The patch source is another training image (the official code
 takes the previous one the loader drew, of any category).
 
+Few-shot maps in training (``code/model/openllama.py`` f21c51b, ``forward``, lines 471-500): for
+a batch whose coin says so (``random.randint(0, 1) == 0``, one flip per batch), the map fed to
+the prompt learner is the few-shot map (``1 − sim``) of each image against its category's FIRST
+normal training image (``find_first_file_in_directory``, lines 141-152 and 473-481) in four
+quarter-turns (``encode_image_for_one_shot_with_aug``, lines 313-337, and ``rot90_img``, lines
+219-224); the pixel loss stays on the text maps. Here the coin is seeded per (seed, epoch) on its
+own stream (the NSA draws are those of a training without it) and "first" is the first id.
+
 Resumable at epoch boundaries: the data order, the NSA draws and torch's RNG (dropout) are seeded
 from (seed, epoch), and ``checkpoint.pt`` (weights, optimiser, epoch) is written after every
 epoch, so an interrupted training resumed from it ends with the weights of an uninterrupted one.
@@ -18,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +52,8 @@ NORMAL_ANSWER = "No, there is no anomaly in the image."
 SYNTHETIC = "synthetic"
 CHECKPOINT = "checkpoint.pt"
 HEADS = "pytorch_model.pt"  # the official name: image_decoder.* and prompt_learner.* weights
+COIN_STREAM = 1  # the few-shot coin's seed stream, apart from the (seed, epoch) NSA stream
+ROTATIONS = 4  # encode_image_for_one_shot_with_aug: 0, 90, 180 and 270 degrees
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +125,35 @@ def to_tensor(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
     return (batch - mean) / std
 
 
+def first_normals(samples: Sequence[Sample]) -> dict[tuple[str, str], Sample]:
+    """Each (dataset, category)'s first normal image in id order: its few-shot reference.
+
+    The official ``find_first_file_in_directory`` returns the first file ``os.listdir`` lists in
+    the category's normal folder, an order the file system decides; the first id (file name
+    order for MVTec AD) is iadbench's reproducible reading of "first".
+    """
+    first: dict[tuple[str, str], Sample] = {}
+    for sample in sorted((s for s in samples if s.label == "normal"), key=lambda s: s.id):
+        first.setdefault((sample.dataset, sample.category), sample)
+    return first
+
+
+@torch.no_grad()
+def rotated_reference_tokens(
+    model: AnomalyGPTModel, reference: Sample, image_size: int
+) -> list[torch.Tensor]:
+    """The reference's patch tokens in four quarter-turns: per block ``(4, patches, width)``.
+
+    ``rot90_img`` turns the normalised 224 × 224 tensor with kornia's ``rotate`` (reflection
+    padding); for a square image a multiple of 90° moves whole pixels, which ``torch.rot90`` does
+    exactly. The direction does not matter: the four turns form the same set either way.
+    """
+    parameter = next(model.parameters())
+    image = to_tensor([image_array(reference, 224)], image_size)
+    turned = torch.cat([torch.rot90(image, k, dims=(-2, -1)) for k in range(ROTATIONS)])
+    return model.patch_tokens(turned.to(parameter.device, parameter.dtype))
+
+
 def train_anomalygpt(
     model: AnomalyGPTModel,
     samples: Sequence[Sample],
@@ -122,6 +161,7 @@ def train_anomalygpt(
     workdir: Path,
     nsa: NSAOptions | None = None,
     stop_after_epoch: int | None = None,
+    references: Mapping[tuple[str, str], Sample] | None = None,
 ) -> list[float]:
     """Train (or resume) in ``workdir``; returns the mean loss of each epoch run in this call.
 
@@ -134,6 +174,8 @@ def train_anomalygpt(
         nsa: NSA parameters for every image; None: per image, as the official datasets do
             (:func:`nsa_options`).
         stop_after_epoch: Stop once this epoch is done (tests interrupt a training with it).
+        references: Per (dataset, category), the normal image the few-shot batches compare
+            with; a category not given takes :func:`first_normals` of ``samples``.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     optimizer = torch.optim.AdamW(
@@ -150,19 +192,25 @@ def train_anomalygpt(
         start = int(state["epoch"])
         logger.info("AnomalyGPT: resuming training after epoch %d/%d", start, settings.epochs)
     arrays = [image_array(s, 224) for s in samples]
+    few_shot = _FewShotReferences(model, {**first_normals(samples), **(references or {})}, settings)
     losses = []
     model.train()
     for epoch in range(start, settings.epochs):
         rng = np.random.default_rng([settings.seed, epoch])
         torch.manual_seed(settings.seed * 100_003 + epoch)
         order = rng.permutation(len(samples))
+        coin = np.random.default_rng([settings.seed, epoch, COIN_STREAM])
         total, steps, started = 0.0, 0, time.perf_counter()
         keep = (
             _SyntheticWriter(workdir / SYNTHETIC, settings.save_synthetic) if epoch == 0 else None
         )
         for first in range(0, len(order), settings.batch_size):
             indices = order[first : first + settings.batch_size]
-            loss = _step(model, optimizer, samples, arrays, indices, rng, nsa, settings, keep)
+            # One flip per batch, as random.randint(0, 1) == 0 in the official forward.
+            shots = few_shot if int(coin.integers(0, 2)) == 0 else None
+            loss = _step(
+                model, optimizer, samples, arrays, indices, rng, nsa, settings, keep, shots
+            )
             schedule.step()
             total, steps = total + loss, steps + 1
         losses.append(total / max(1, steps))
@@ -190,8 +238,10 @@ def _step(
     nsa: NSAOptions | None,
     settings: TrainingSettings,
     keep: _SyntheticWriter | None = None,
+    few_shot: _FewShotReferences | None = None,
 ) -> float:
     images, masks, names, questions, answers = [], [], [], [], []
+    batch: list[Sample] = []  # per example (an image and its NSA twin share their sample)
     for index in indices:
         source = arrays[(int(index) - 1) % len(arrays)]  # another training image
         sample = samples[index]
@@ -211,14 +261,43 @@ def _step(
             names.append(sample.category)
             questions.append(question(sample.dataset, sample.category, "train"))
             answers.append(answer)
+            batch.append(sample)
     optimizer.zero_grad(set_to_none=True)
+    device = next(model.parameters()).device
     loss, _ = model.loss(
-        to_tensor(images, settings.image_size), names, questions, answers, torch.stack(masks)
-    )
+        to_tensor(images, settings.image_size).to(device), names, questions, answers,
+        torch.stack(masks).to(device),
+        references=None if few_shot is None else [few_shot(s) for s in batch],
+    )  # fmt: skip
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.trainable_parameters(), settings.grad_clip)
     optimizer.step()
     return float(loss.detach())
+
+
+class _FewShotReferences:
+    """A sample's category reference tokens (four turns), computed once per category.
+
+    The tower is frozen and has no dropout, so the tokens a training step would compute are the
+    cached ones; a resumed training recomputes the same.
+    """
+
+    def __init__(
+        self,
+        model: AnomalyGPTModel,
+        references: Mapping[tuple[str, str], Sample],
+        settings: TrainingSettings,
+    ) -> None:
+        self.model, self.references, self.settings = model, references, settings
+        self.tokens: dict[tuple[str, str], list[torch.Tensor]] = {}
+
+    def __call__(self, sample: Sample) -> list[torch.Tensor]:
+        key = (sample.dataset, sample.category)
+        if key not in self.tokens:
+            self.tokens[key] = rotated_reference_tokens(
+                self.model, self.references[key], self.settings.image_size
+            )
+        return self.tokens[key]
 
 
 class _SyntheticWriter:

@@ -34,6 +34,7 @@ def test_declarations_match_the_class_and_tiny_is_a_short_schedule():
         "few_shot",
         "few_shot_round",
         "precision",
+        "class_names",  # the text features' class name at test time (training uses the folder)
     }
     assert AnomalyGPT.answer_rules is not None
     assert AnomalyGPT.answer_rules.lenient == "lenient:yes-in-reply"
