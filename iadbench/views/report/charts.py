@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from iadbench.contract.text import visible_bidi
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
 
 # Tab10 without its grey (kept for the baselines).
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -26,11 +28,27 @@ _BASELINE_COLOURS = {"always-normal": "#7f7f7f", "always-defect": "#c7c7c7"}
 
 
 @dataclass(frozen=True)
+class Series:
+    """One run's bars of the per-category chart.
+
+    Attributes:
+        label: Legend text (raw; made safe for matplotlib here).
+        colour: The run's colour (the same in every chart, :func:`run_colours`).
+        values: ``{f"{category}/{metric}": value}``; a missing or None value draws no bar.
+    """
+
+    label: str
+    colour: str
+    values: Mapping[str, float | None]
+
+
+@dataclass(frozen=True)
 class Curve:
     """ROC and precision-recall points of one score run.
 
     Attributes:
         label: Legend text (raw; made safe for matplotlib here).
+        colour: The run's colour (the same in every chart, :func:`run_colours`).
         fpr: False-positive rates of the ROC curve.
         tpr: True-positive rates of the ROC curve.
         precision: Precision of the PR curve.
@@ -40,6 +58,7 @@ class Curve:
     """
 
     label: str
+    colour: str
     fpr: Sequence[float]
     tpr: Sequence[float]
     precision: Sequence[float]
@@ -56,79 +75,113 @@ def plain(text: str) -> str:
     return visible_bidi(text).replace("\\", "\\\\").replace("$", r"\$")
 
 
-def _svg_uri(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+def run_colours(runs: Iterable[tuple[Hashable, str]]) -> dict[Hashable, str]:
+    """One colour per run, made once for the whole report: every chart draws a run in it.
+
+    Args:
+        runs: ``(key, method)`` per run, in the order colours are handed out; a key seen again
+            keeps its colour.
+
+    Returns:
+        Key → colour: fixed greys for the baselines, tab10 (without grey) in turn for the others.
+    """
+    colours: dict[Hashable, str] = {}
+    handed_out = 0
+    for key, method in runs:
+        if key in colours:
+            continue
+        if method in _BASELINE_COLOURS:
+            colours[key] = _BASELINE_COLOURS[method]
+        else:
+            colours[key] = _COLOURS[handed_out % len(_COLOURS)]
+            handed_out += 1
+    return colours
+
+
+def chart_style() -> AbstractContextManager[None]:
+    """The report's matplotlib settings, for drawing and writing a figure (restored after).
+
+    Text as ``<text>`` elements in a generic family: no font is embedded or fetched. A fixed
+    hash salt gives stable element ids: the same runs give the same page.
+    """
+    from matplotlib import rc_context
+
+    return rc_context({"svg.fonttype": "none", "svg.hashsalt": "iadbench",
+                       "font.family": "sans-serif"})  # fmt: skip
+
+
+def _svg_uri(draw: Callable[[], Figure]) -> str:
+    """Draw and write a figure in the report's style as a ``data:`` SVG URI."""
+    with chart_style():
+        buffer = io.BytesIO()
+        draw().savefig(buffer, format="svg", bbox_inches="tight")
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _new_figure(width: float, height: float) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)  # a renderer to measure the legend with (savefig picks its own)
+    return figure
 
 
-def _svg_uri_styled(draw: Callable[[], Figure]) -> str:
-    """Draw and write a figure in the report's style, leaving matplotlib's settings as they were."""
-    from matplotlib import rc_context
-
-    # Text as <text> elements in a generic family: no font is embedded or fetched. A fixed hash
-    # salt gives stable element ids: the same runs give the same page.
-    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "iadbench",
-                     "font.family": "sans-serif"}):  # fmt: skip
-        return _svg_uri(draw())
+def _legend_columns(labels: Sequence[str]) -> int:
+    # Labels name every setting that tells runs apart, so they can be long: one column then.
+    return 2 if max((len(label) for label in labels), default=0) <= 40 else 1
 
 
-def colour(method: str, index: int) -> str:
-    """The colour of a series: fixed greys for the baselines, tab10 for the others."""
-    return _BASELINE_COLOURS.get(method, _COLOURS[index % len(_COLOURS)])
+def _room_for_legend(figure: Figure, legend: Legend, width: float, height: float) -> None:
+    """Size ``figure`` so its panels keep ``width`` × ``height`` inches beside ``legend``.
+
+    The legend lies outside the panels (an ``outside`` figure legend: the constrained layout
+    keeps it off the axes); its size is measured, and the figure made at least as wide as the
+    legend and tall enough for both. A figure sized by guess squeezed its panels to nothing
+    under a long legend (matplotlib's "constrained_layout not applied" warning, the legend on
+    the axes) or came out narrower than its legend.
+    """
+    box = legend.get_window_extent(figure.canvas.get_renderer())  # type: ignore[attr-defined]
+    margin = 0.3  # the layout's padding around the legend and the panels
+    figure.set_size_inches(max(width, box.width / figure.dpi + margin),
+                           height + box.height / figure.dpi + margin)  # fmt: skip
 
 
 def category_bars(
-    categories: Sequence[str],
-    series: Sequence[tuple[str, str, Mapping[str, float | None]]],
-    metrics: Sequence[tuple[str, str]],
+    categories: Sequence[str], series: Sequence[Series], metrics: Sequence[tuple[str, str]]
 ) -> str:
+    """Grouped bars as a ``data:image/svg+xml`` URI (see :func:`bars_figure`)."""
+    return _svg_uri(lambda: bars_figure(categories, series, metrics))
+
+
+def bars_figure(
+    categories: Sequence[str], series: Sequence[Series], metrics: Sequence[tuple[str, str]]
+) -> Figure:
     """Grouped bars: one panel per metric, one bar per series in each category.
 
     Args:
         categories: Category names (along the x axis).
-        series: ``(label, method, {f"{category}/{metric}": value})`` per run; a missing or
-            None value draws no bar.
+        series: The runs' bars, each in its run's colour.
         metrics: ``(key, title)`` per panel, e.g. ``("accuracy", "accuracy")``.
-
-    Returns:
-        A ``data:image/svg+xml`` URI.
     """
-    return _svg_uri_styled(lambda: _draw_bars(categories, series, metrics))
-
-
-def _draw_bars(
-    categories: Sequence[str],
-    series: Sequence[tuple[str, str, Mapping[str, float | None]]],
-    metrics: Sequence[tuple[str, str]],
-) -> Figure:
     import numpy as np
 
     # Panels stacked, categories along x: the figure's height does not grow with the categories.
     width = min(max(6.0, 0.12 * len(categories) * max(len(series), 1) + 3.0), 11.5)
-    # Labels name every setting that tells runs apart, so they can be long: one legend column
-    # then, and room above the panels for its lines (else the layout squeezes the panels away).
-    columns = 2 if max((len(label) for label, _, _ in series), default=0) <= 40 else 1
-    legend_lines = -(-len(series) // columns)
-    figure = _new_figure(width, 2.4 * len(metrics) + 1.0 + 0.2 * legend_lines)
+    height = 2.4 * len(metrics) + 0.6
+    figure = _new_figure(width, height)
     axes = figure.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0]
     bar = 0.8 / max(len(series), 1)
     positions = np.arange(len(categories))
     for panel, (key, title) in zip(axes, metrics, strict=True):
-        for i, (label, method, values) in enumerate(series):
-            heights = [values.get(f"{cat}/{key}") for cat in categories]
+        for i, run in enumerate(series):
+            heights = [run.values.get(f"{cat}/{key}") for cat in categories]
             panel.bar(
                 positions + i * bar,
                 [np.nan if h is None else h for h in heights],
                 width=bar,
-                color=colour(method, i),
-                label=plain(label),
+                color=run.colour,
+                label=plain(run.label),
             )
         panel.set_ylabel(plain(title))
         panel.set_ylim(0, 1)
@@ -140,35 +193,41 @@ def _draw_bars(
         rotation=rotate,
         ha="right" if rotate else "center",
     )
-    axes[0].legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncols=columns, fontsize="small",
-                   frameon=False)  # fmt: skip
+    if series:
+        handles, labels = axes[0].get_legend_handles_labels()
+        legend = figure.legend(handles, labels, loc="outside upper left", fontsize="small",
+                               ncols=_legend_columns(labels), frameon=False)  # fmt: skip
+        _room_for_legend(figure, legend, width, height)
     return figure
 
 
 def roc_pr_chart(curves: Sequence[Curve]) -> str:
+    """ROC and PR curves as a ``data:image/svg+xml`` URI (see :func:`curves_figure`)."""
+    return _svg_uri(lambda: curves_figure(curves))
+
+
+def curves_figure(curves: Sequence[Curve]) -> Figure:
     """ROC (left) and precision-recall (right) curves, one line per score run.
 
-    Returns:
-        A ``data:image/svg+xml`` URI.
+    One legend below both panels (a run has one colour in both), naming each run's AUROC and AP.
     """
-    return _svg_uri_styled(lambda: _draw_curves(curves))
-
-
-def _draw_curves(curves: Sequence[Curve]) -> Figure:
-    figure = _new_figure(10, 4.2)
+    width, height = 10.0, 4.0
+    figure = _new_figure(width, height)
     roc, pr = figure.subplots(1, 2)
-    for i, curve in enumerate(curves):
-        roc.plot(curve.fpr, curve.tpr, color=colour("", i),
-                 label=plain(f"{curve.label} (AUROC {curve.auroc:.3f})"))  # fmt: skip
-        pr.plot(curve.recall, curve.precision, color=colour("", i), drawstyle="steps-post",
-                label=plain(f"{curve.label} (AP {curve.ap:.3f})"))  # fmt: skip
+    for curve in curves:
+        label = plain(f"{curve.label} (AUROC {curve.auroc:.3f}, AP {curve.ap:.3f})")
+        roc.plot(curve.fpr, curve.tpr, color=curve.colour, label=label)
+        pr.plot(curve.recall, curve.precision, color=curve.colour, drawstyle="steps-post")
     roc.plot([0, 1], [0, 1], color="#999999", linestyle=":", linewidth=1)
     roc.set(xlabel="false-positive rate", ylabel="true-positive rate", title="ROC",
             xlim=(0, 1), ylim=(0, 1.02))  # fmt: skip
     pr.set(xlabel="recall (defect)", ylabel="precision (defect)", title="precision-recall",
            xlim=(0, 1), ylim=(0, 1.02))  # fmt: skip
     for panel in (roc, pr):
-        panel.legend(loc="lower center", bbox_to_anchor=(0.5, -0.3), fontsize="small",
-                     frameon=False)  # fmt: skip
         panel.grid(alpha=0.3)
+    if curves:
+        handles, labels = roc.get_legend_handles_labels()
+        legend = figure.legend(handles, labels, loc="outside lower center", fontsize="small",
+                               ncols=_legend_columns(labels), frameon=False)  # fmt: skip
+        _room_for_legend(figure, legend, width, height)
     return figure

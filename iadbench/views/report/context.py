@@ -8,7 +8,7 @@ pre-escape or mark anything safe. The only values the template prints unescaped-
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +83,9 @@ class RunView:
         per_class_intervals: Per category: metric key → interval text.
         confusion: Truth (defect / normal) → answer (defect / normal / invalid) → count.
         answers: The run's final answers (empty when predictions.jsonl is unreadable).
+        gives_scores: The method declares scores (``capabilities.gives_scores``).
+        gives_text: The method declares text (``capabilities.gives_text``).
+        colour: The run's colour in every chart (:func:`build_context` hands them out once).
     """
 
     anchor: str
@@ -105,6 +108,7 @@ class RunView:
     answers: list[Outcome] = field(repr=False)
     gives_scores: bool = False
     gives_text: bool = False
+    colour: str = "#1f77b4"
 
     @property
     def name(self) -> str:
@@ -124,6 +128,8 @@ class TestSetView:
         curves: ROC / PR chart of the score runs, or None when there is none.
         curve_notes: Score runs left out of the curves, and why.
         defect_types: Rows ``(category, defect type, n, {run anchor: recall text})``.
+        series: What :attr:`bars` draws, one per run (colour included).
+        curve_data: What :attr:`curves` draws, one per run with a curve (colour included).
     """
 
     title: str
@@ -133,6 +139,8 @@ class TestSetView:
     curves: str | None
     curve_notes: list[str]
     defect_types: list[tuple[str, str, int, dict[str, str]]]
+    series: list[charts.Series] = field(default_factory=list, repr=False)
+    curve_data: list[charts.Curve] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -245,10 +253,11 @@ def run_view(run: StoredRun, index: int, root: Path, label: str | None = None) -
             if isinstance(group, Mapping)
         },
         per_class_intervals={
-            str(cat): {key: interval_text(interval(boot_classes.get(cat), key))
-                       for key, _ in CHART_METRICS}
+            str(cat): {
+                key: interval_text(interval(boot_classes.get(cat), key)) for key, _ in CHART_METRICS
+            }
             for cat in per_class
-        },  # fmt: skip
+        },
         confusion=_confusion(answers),
         answers=answers,
         gives_scores=capabilities.get("gives_scores") is True,
@@ -271,6 +280,8 @@ def _curve(run: RunView) -> charts.Curve | str:
     )
 
     scored = [a for a in run.answers if a.score is not None]
+    if not scored:
+        return f"{run.name}: no image has a score"
     truth = [int(a.label == DEFECT) for a in scored]
     if len(set(truth)) < 2:
         return f"{run.name}: needs scored defect and normal images, has {len(scored)} scored"
@@ -278,7 +289,7 @@ def _curve(run: RunView) -> charts.Curve | str:
     fpr, tpr, _ = roc_curve(truth, scores)
     precision, recall, _ = precision_recall_curve(truth, scores)
     return charts.Curve(
-        run.name, list(fpr), list(tpr), list(precision), list(recall),
+        run.name, run.colour, list(fpr), list(tpr), list(precision), list(recall),
         float(roc_auc_score(truth, scores)), float(average_precision_score(truth, scores)),
     )  # fmt: skip
 
@@ -302,18 +313,20 @@ def _defect_types(
 
 def test_set_view(title: str, runs: Sequence[tuple[RunView, Mapping[str, Any]]]) -> TestSetView:
     """Tables and charts comparing the runs scored on one test set."""
-    views = sorted((v for v, _ in runs), key=lambda v: (v.baseline, v.label, v.train))
+    views = _chart_order(v for v, _ in runs)
     categories = sorted({cat for view in views for cat in view.per_class})
     series = [
-        (view.name, view.method,
-         {f"{cat}/{key}": view.per_class_raw.get(cat, {}).get(key)
-          for cat in categories for key, _ in CHART_METRICS})
+        charts.Series(view.name, view.colour,
+                      {f"{cat}/{key}": view.per_class_raw.get(cat, {}).get(key)
+                       for cat in categories for key, _ in CHART_METRICS})
         for view in views
     ]  # fmt: skip
     curves: list[charts.Curve] = []
     notes: list[str] = []
     for view in views:
-        if view.gives_scores:
+        # A text method may record scores beside its answer (AnomalyGPT: the map's maximum), and
+        # the tables then show its AUROC: its curves belong here as well as a score method's.
+        if view.gives_scores or any(a.score is not None for a in view.answers):
             found = _curve(view)
             (notes.append(found) if isinstance(found, str) else curves.append(found))
     return TestSetView(
@@ -324,7 +337,14 @@ def test_set_view(title: str, runs: Sequence[tuple[RunView, Mapping[str, Any]]])
         curves=charts.roc_pr_chart(curves) if curves else None,
         curve_notes=notes,
         defect_types=_defect_types(runs),
+        series=series,
+        curve_data=curves,
     )
+
+
+def _chart_order(views: Iterable[RunView]) -> list[RunView]:
+    """Runs as a test set shows them: baselines last, then by label and training set."""
+    return sorted(views, key=lambda v: (v.baseline, v.label, v.train))
 
 
 def build_context(
@@ -347,6 +367,12 @@ def build_context(
     by_test: dict[str, list[tuple[RunView, Mapping[str, Any]]]] = {}
     for view, run in zip(runs, collected.runs, strict=True):
         by_test.setdefault(view.test, []).append((view, run.summary))
+    # One colour per run in every chart, handed out once in the order the test sets show the
+    # runs; a run of the same label and training set keeps its colour on every test set.
+    shown = [v for name in sorted(by_test) for v in _chart_order(v for v, _ in by_test[name])]
+    colours = charts.run_colours(((v.label, v.train), v.method) for v in shown)
+    for view in runs:
+        view.colour = colours[(view.label, view.train)]
     roots = [_test_root(run.manifest) for run in collected.runs]
     return ReportContext(
         title=title,

@@ -2,19 +2,21 @@
 
 Both are capped per run (:data:`GALLERY_PER_RUN`, :data:`OVERLAYS_PER_RUN`) so a report over
 thousands of images stays a few megabytes; the page states the cap and how many images there
-were. The gallery's choice is spread on purpose: it takes answers round-robin over outcome
-(wrong, invalid, correct) and category, so every filter has something to show.
+were. The gallery's choice is a seeded draw stratified by outcome (wrong, invalid, correct),
+truth (defect, normal) and category (:func:`spread`), so every filter has something to show
+and neither label crowds out the other.
 """
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from iadbench.contract.records import INVALID
+from iadbench.contract.records import DEFECT, INVALID, NORMAL
 from iadbench.runs.layout import RunLayout
 from iadbench.runs.reader import CORRECT, WRONG, Outcome
 from iadbench.views.report.pictures import image_path, overlay, thumbnail
@@ -26,6 +28,8 @@ GALLERY_PER_RUN = 24
 OVERLAYS_PER_RUN = 8
 TEXT_CHARS = 2000  # longer model outputs are cut, and the page says so
 OUTCOME_ORDER = (WRONG, INVALID, CORRECT)
+LABEL_ORDER = (DEFECT, NORMAL)
+GALLERY_SEED = 0  # the picks are a seeded draw: the same runs give the same page
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 
 
@@ -105,34 +109,54 @@ class Overlays:
     cap: int
 
 
-def spread(answers: Sequence[Outcome], cap: int) -> list[Outcome]:
-    """Up to ``cap`` answers, taken round-robin over outcome, then category, then file order.
+def spread(answers: Sequence[Outcome], cap: int, seed: int = GALLERY_SEED) -> list[Outcome]:
+    """Up to ``cap`` answers stratified by outcome and label, then category; seeded.
+
+    The strata are (outcome, truth) pairs: wrong, invalid and correct answers on defect and on
+    normal images. Each step takes one image of every stratum that has any left, so a small cap
+    already shows every outcome of both labels, however the run's images are split between them
+    (in id order a gallery would show the first category's defect folders only). Within a
+    stratum the categories take turns, each stratum starting at another one; within a
+    (stratum, category) group the images come in a random order drawn from ``seed``. The
+    answers are ordered by id first: the same answers and seed give the same picks, whatever
+    order the run wrote them in.
 
     Example:
         >>> a = [Outcome(f"c/{i}", "c", "defect", p, None, "t", None)
         ...      for i, p in enumerate(["defect"] * 5 + ["normal", "invalid"])]
-        >>> [x.outcome for x in spread(a, 3)]
-        ['wrong', 'invalid', 'correct']
+        >>> sorted(x.outcome for x in spread(a, 3))
+        ['correct', 'invalid', 'wrong']
     """
-    depth: dict[tuple[str, str], int] = {}
-    categories: dict[str, list[str]] = {outcome: [] for outcome in OUTCOME_ORDER}
-    keyed = []
-    for position, answer in enumerate(answers):
-        group = (answer.outcome, answer.category)
-        depth[group] = depth.get(group, -1) + 1
-        if answer.category not in categories[answer.outcome]:
-            categories[answer.outcome].append(answer.category)
-        keyed.append((depth[group], answer, position))
-    # Round d takes the d-th image of every (outcome, category) group, swept diagonally over
-    # (category position, outcome) so that a small cap already covers outcomes and categories.
-    def order(item: tuple[int, Outcome, int]) -> tuple[int, int, int, int]:
-        d, answer, position = item
-        outcome = OUTCOME_ORDER.index(answer.outcome)
-        column = categories[answer.outcome].index(answer.category)
-        return d, column + outcome, outcome, position
-
-    keyed.sort(key=order)
-    return [answer for _, answer, _ in keyed[:cap]]
+    rng = random.Random(seed)
+    strata = [(outcome, label) for outcome in OUTCOME_ORDER for label in LABEL_ORDER]
+    groups: dict[tuple[str, str], dict[str, list[Outcome]]] = {s: {} for s in strata}
+    for answer in sorted(answers, key=lambda a: a.id):
+        stratum = (answer.outcome, answer.label)
+        groups.setdefault(stratum, {}).setdefault(answer.category, []).append(answer)
+    # One shuffled category order for all strata: a cap does not favour the first names.
+    every_category = sorted({a.category for a in answers})
+    rng.shuffle(every_category)
+    turns: list[tuple[list[str], dict[str, list[Outcome]]]] = []
+    for position, stratum in enumerate(groups):
+        by_category = groups[stratum]
+        for images in by_category.values():
+            rng.shuffle(images)
+            images.reverse()  # popped from the end: the shuffled order read front to back
+        order = [c for c in every_category if c in by_category]
+        if order:
+            start = position % len(order)  # strata start at different categories
+            turns.append((order[start:] + order[:start], by_category))
+    chosen: list[Outcome] = []
+    while turns and len(chosen) < cap:
+        for order, by_category in turns:
+            if len(chosen) == cap:
+                break
+            category = order.pop(0)
+            chosen.append(by_category[category].pop())
+            if by_category[category]:
+                order.append(category)  # its turn comes again after the other categories
+        turns = [turn for turn in turns if turn[0]]  # strata with images left
+    return chosen
 
 
 def _item(answer: Outcome, root: str | None) -> GalleryItem:
@@ -157,9 +181,14 @@ def _item(answer: Outcome, root: str | None) -> GalleryItem:
     )
 
 
-def build_gallery(run: RunView, root: str | None, cap: int = GALLERY_PER_RUN) -> Gallery:
-    """The gallery of a text run: thumbnails from the test dataset's ``root``, texts, filters."""
-    chosen = spread(run.answers, cap)
+def build_gallery(
+    run: RunView, root: str | None, cap: int = GALLERY_PER_RUN, seed: int = GALLERY_SEED
+) -> Gallery:
+    """The gallery of a text run: thumbnails from the test dataset's ``root``, texts, filters.
+
+    The images are :func:`spread`'s choice with ``seed``.
+    """
+    chosen = spread(run.answers, cap, seed)
     counts = {o: sum(a.outcome == o for a in run.answers) for o in OUTCOME_ORDER}
     return Gallery(
         anchor=run.anchor,
