@@ -43,6 +43,9 @@ class Predictor:
         dataset: Dataset name the images are presented under (a run's test dataset).
         data_roots: Dataset roots this configuration reads (a run's recorded roots, ``--data``):
             predict never writes its output into them.
+        categories: The categories it knows: a run's test categories, or those of the training
+            the flags name; empty when nothing names any (a zero-shot method by flags).
+        categories_of: What :attr:`categories` belong to, for people (``run``, ``training``).
     """
 
     method: str
@@ -52,6 +55,8 @@ class Predictor:
     source: str
     dataset: str
     data_roots: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    categories_of: str = "run"
 
     def identity(self) -> dict[str, Any]:
         """What decides this predictor's rows, as JSON values: two equal identities predict alike.
@@ -121,18 +126,24 @@ def resolve_predictor(source: RunRequest | Path) -> Predictor:
                 f"or fixed:T"
             )
         value = policy.value
-    workdir = None
+    workdir: Path | None = None
+    categories: tuple[str, ...] = ()
     if trains(method.adapter_cls, method.options) and request.train is not None:
-        workdir = _trained_dir_by_hash(request)
+        workdir, categories = _trained_dir_by_hash(request)
     setup = MethodSetup(method.adapter_cls, method.options, method.tiny, request.seed, workdir)
     return Predictor(
         request.method, setup, threshold, value, "flags", request.test,
-        tuple(request.data_roots.values()),
+        tuple(request.data_roots.values()), categories, "training",
     )  # fmt: skip
 
 
-def _trained_dir_by_hash(request: RunRequest) -> Path:
-    """The training dir ``run`` would use for these flags (the training data is fingerprinted)."""
+def _trained_dir_by_hash(request: RunRequest) -> tuple[Path, tuple[str, ...]]:
+    """The training dir ``run`` would use for these flags, and the categories trained on.
+
+    The training data is fingerprinted, so it is read here anyway; its categories are what the
+    trained method knows (they decide predict's default category:
+    :func:`~iadbench.execution.unlabeled_images.told_categories`).
+    """
     assert request.train is not None
     plan = plan_run(
         RunRequest(
@@ -141,7 +152,8 @@ def _trained_dir_by_hash(request: RunRequest) -> Path:
             seed=request.seed, data_roots=request.data_roots, cache_dir=request.cache_dir,
         )
     )  # fmt: skip
-    return trained_dir(plan)
+    trained_on = sorted({s.category for s in plan.data.train or ()})
+    return trained_dir(plan), tuple(trained_on)
 
 
 def _from_run(run_dir: Path) -> Predictor:
@@ -179,6 +191,7 @@ def _from_run(run_dir: Path) -> Predictor:
     return Predictor(
         config["method"], setup, summary.get("threshold"), summary.get("threshold_value"),
         f"run {run_dir}", str(summary["test"]["dataset"]), _recorded_roots(config),
+        tuple(sorted(summary["per_class"])), "run",
     )  # fmt: skip
 
 
