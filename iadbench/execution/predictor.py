@@ -159,6 +159,8 @@ def _trained_dir_by_hash(request: RunRequest) -> tuple[Path, tuple[str, ...]]:
 def _from_run(run_dir: Path) -> Predictor:
     run = _read_stored_run(run_dir)
     summary, config = run.summary, run.config
+    if config["method"] not in METHODS.names():
+        raise _unloaded_method(run, run_dir)
     installed = METHODS.get(config["method"]).version
     if installed != config["method_version"]:
         raise IADBenchError(
@@ -193,6 +195,52 @@ def _from_run(run_dir: Path) -> Predictor:
         f"run {run_dir}", str(summary["test"]["dataset"]), _recorded_roots(config),
         tuple(sorted(summary["per_class"])), "run",
     )  # fmt: skip
+
+
+#: Module name prefix of a plugin file's module (``MethodRegistry.load_plugin_file``), as the
+#: manifest records it in ``method.class``.
+_PLUGIN_MODULE = "iadbench_plugin_"
+
+
+def _unloaded_method(run: StoredRun, run_dir: Path) -> IADBenchError:
+    """Why a stored run's method is not registered here, and what loads it (issue 19).
+
+    The manifest records where the method came from: ``method.class`` (a plugin file's module is
+    ``iadbench_plugin_<stem>_…``) and the command line, whose ``--plugin`` paths are the files.
+    """
+    name = run.config["method"]
+    recorded = run.manifest.get("method")
+    origin = recorded.get("class") if isinstance(recorded, dict) else None
+    plugins = _plugin_arguments(run.manifest.get("command"))
+    if plugins or (isinstance(origin, str) and origin.startswith(_PLUGIN_MODULE)):
+        files = f"the plugin file {', '.join(plugins)}" if plugins else "a plugin file"
+        flags = " ".join(f"--plugin {p}" for p in plugins) if plugins else "--plugin PATH"
+        relative = any(not Path(p).is_absolute() for p in plugins)
+        note = " (as the run was given it: relative to the folder it ran in)" if relative else ""
+        return IADBenchError(
+            f"--from-run {run_dir}: the run was made with method {name!r} from {files} "
+            f"(recorded in its manifest.json), which this command has not loaded: add "
+            f"{flags}{note}"
+        )
+    source = f" ({origin})" if isinstance(origin, str) else ""
+    return IADBenchError(
+        f"--from-run {run_dir}: the run was made with method {name!r}{source}, which is not "
+        "installed here: install the package that provides it, or load its file with "
+        "--plugin PATH"
+    )
+
+
+def _plugin_arguments(command: Any) -> list[str]:
+    """The ``--plugin`` paths of a recorded command line (``--plugin P`` and ``--plugin=P``)."""
+    if not isinstance(command, list):
+        return []
+    found = []
+    for i, arg in enumerate(command):
+        if arg == "--plugin" and i + 1 < len(command):
+            found.append(str(command[i + 1]))
+        elif isinstance(arg, str) and arg.startswith("--plugin="):
+            found.append(arg.removeprefix("--plugin="))
+    return found
 
 
 def _recorded_roots(config: dict[str, Any]) -> tuple[str, ...]:

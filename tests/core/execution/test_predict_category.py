@@ -135,3 +135,30 @@ def test_flags_know_the_categories_of_their_training(textile, parts, plugin_file
         assert (predictor.categories, predictor.categories_of) == (expected, "training")
     zero_shot = resolve_predictor(RunRequest(method="always-normal", train=None, test="x"))
     assert zero_shot.categories == ()
+
+
+def test_a_plugin_run_without_its_plugin_names_the_file_to_load(tmp_path, parts) -> None:
+    """The manifest records the run's ``--plugin`` path: the refusal names it (issue 19, item 6)."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "hinted.py").write_text(RECORDER.replace("category-recorder", "hinted-recorder"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "iadbench", *args]
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env)
+
+    made = cli("run", "--method", "hinted-recorder", "--plugin", "hinted.py", "--test", "own",
+               "--data", f"own={parts}", "--out", "run")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    result = cli("predict", str(incoming(tmp_path, parts, "hinge")), "--from-run", "run",
+                 "--output", "p.jsonl")  # fmt: skip
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 2, message
+    assert "'hinted-recorder'" in message and "plugin file hinted.py" in message
+    assert "add --plugin hinted.py" in message and not (tmp_path / "p.jsonl").exists()
+    loaded = cli("predict", str(tmp_path / "in"), "--from-run", "run", "--plugin", "hinted.py",
+                 "--output", "p.jsonl")  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
