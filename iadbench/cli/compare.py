@@ -77,6 +77,8 @@ def paired_outcomes(a: ComparedRun, b: ComparedRun) -> tuple[list[Outcome], list
             ids, or an image labelled differently.
     """
     sides = [(r.run.test_dataset, r.run.test_split) for r in (a, b)]
+    if a.run.limit != b.run.limit:
+        raise IADBenchError(_limit_mismatch(a.run.limit, b.run.limit))
     if sides[0] != sides[1]:
         raise IADBenchError(
             f"A was scored on {'/'.join(sides[0])} and B on {'/'.join(sides[1])}: McNemar's test "
@@ -107,6 +109,44 @@ def paired_outcomes(a: ComparedRun, b: ComparedRun) -> tuple[list[Outcome], list
             f"{_plain(relabelled[0])}): the datasets differ. Run both on the same files."
         )
     return a.outcomes, [b_by_id[o.id] for o in a.outcomes]
+
+
+def _limit_mismatch(a: int | None, b: int | None) -> str:
+    """Why a ``--limit`` run and a run of another limit hold different images, and what to run.
+
+    A partial run's test fingerprint covers its first N images per category only, so without
+    this check the pair was refused as "images replaced, added, removed or relabelled".
+    """
+    if a is None or b is None:
+        partial, full, n = ("A", "B", a) if b is None else ("B", "A", b)
+        return (
+            f"{partial} is a partial run (--limit {n}: the first {n} test images of every "
+            f"category) and {full} a full one, so they hold different test images: run {partial} "
+            f"again without --limit (or {full} with --limit {n}) and compare those."
+        )
+    return (
+        f"A is a partial run with --limit {a} and B one with --limit {b}, so they hold different "
+        "test images: run one of them again with the other's --limit and compare those."
+    )
+
+
+def tiny_notes(a: ComparedRun, b: ComparedRun) -> list[str]:
+    """One line per run made with ``--tiny``: its answers come from random weights (issue 19).
+
+    A tiny run checks that a method runs end to end; a difference it shows is noise, not the
+    method's, so compare says so beside the figures.
+    """
+    tiny = [(side, run.run.method) for side, run in (("A", a), ("B", b)) if run.run.tiny]
+    if not tiny:
+        return []
+    who = " and ".join(f"{side} ({method})" for side, method in tiny)
+    whose = f"its answers are noise, not {tiny[0][1]}'s" if len(tiny) == 1 else (
+        "their answers are noise, not the methods'"
+    )  # fmt: skip
+    return [
+        _plain(f"{who} used tiny random weights (--tiny): {whose}; compare runs without --tiny "
+               "to compare methods.")
+    ]  # fmt: skip
 
 
 def _groups(a: list[Outcome], b: list[Outcome]) -> dict[str, tuple[list[Outcome], list[Outcome]]]:
@@ -146,8 +186,8 @@ def compare(
     """McNemar's exact test between two stored runs, image by image.
 
     Both runs must be complete and scored on the same test images:
-    the same test dataset, split and fingerprint, the same image ids and labels.
-    Anything else is refused.
+    the same test dataset, split, --limit and fingerprint, the same image ids and labels.
+    Anything else is refused. A run made with --tiny is named as random-weight noise.
 
     Prints both accuracies, the images only A / only B gets right
     and the p-value, pooled and per category, then a verdict.
@@ -169,6 +209,7 @@ def compare(
             for name, (ga, gb, t) in tests.items()
         }  # fmt: skip
         typer.echo(json.dumps({"a": str(run_a), "b": str(run_b), "alpha": ALPHA,
+                               "tiny": {"a": a_run.run.tiny, "b": b_run.run.tiny},
                                "groups": figures}, indent=2))  # fmt: skip
         return
     rows = [
@@ -178,6 +219,8 @@ def compare(
     ]  # fmt: skip
     headers = ["group", "n", "Acc A %", "Acc B %", "A only", "B only", "p"]
     typer.echo(f"A: {a_run.title}\nB: {b_run.title}")
+    for note in tiny_notes(a_run, b_run):
+        typer.echo(textwrap.fill(note, 80))
     typer.echo(
         _plain(f"Same {len(a)} test images ({a_run.run.test_dataset}/{a_run.run.test_split}), "
                "matched by id.")

@@ -54,7 +54,8 @@ def predict(
     category: Annotated[
         str | None,
         typer.Option(
-            help="Category told to the method (default: each image's folder name).",
+            help="Category told to the method (default: the run's or training's category when it "
+            "has one, else each image's folder name, which must be one of its categories).",
             rich_help_panel=opt.DATA_PANEL,
         ),
     ] = None,
@@ -146,6 +147,7 @@ def predict(
     resumed = (
         f" ({outcome.resumed} rows kept from the interrupted attempt)" if outcome.resumed else ""
     )
+    console.print(escape(outcome.category_note), highlight=False)
     console.print(
         f"{escape(outcome.predictor.method)} ({escape(outcome.predictor.source)}): "
         f"{counts}{threshold_text}. "

@@ -33,7 +33,7 @@ from iadbench.execution.predict_log import PredictOutput
 from iadbench.execution.predict_loop import predict_batches
 from iadbench.execution.predictor import Predictor, predictor_adapter, resolve_predictor
 from iadbench.execution.request import RunRequest
-from iadbench.execution.unlabeled_images import unlabeled_samples
+from iadbench.execution.unlabeled_images import told_categories, unlabeled_samples
 from iadbench.runs.thresholds import final_label
 
 
@@ -46,12 +46,15 @@ class PredictOutcome:
         counts: Rows per label.
         predictor: The configuration that predicted.
         resumed: Rows an earlier, interrupted attempt of the same command had predicted.
+        category_note: One line saying which category the method was told
+            (:func:`~iadbench.execution.unlabeled_images.told_categories`).
     """
 
     output: Path
     counts: dict[str, int]
     predictor: Predictor
     resumed: int = 0
+    category_note: str = ""
 
 
 def predict_images(
@@ -79,8 +82,10 @@ def predict_images(
             threshold are reused (:func:`~iadbench.execution.predictor.resolve_predictor`).
         inputs: Image files and folders (searched recursively for image files).
         output: ``.jsonl`` or ``.csv`` file written with one row per image.
-        category: Category name told to the method (text methods put it in the prompt); default
-            the name of each image's folder.
+        category: Category name told to the method (text methods put it in the prompt). Default:
+            the run's (or the training's) category when it has exactly one, else each image's
+            folder name, which must then be one of its categories
+            (:func:`~iadbench.execution.unlabeled_images.told_categories`).
         dataset: Dataset name told to the method (AnomalyGPT picks its object description by
             dataset and category); default the predictor's (a run's test dataset).
         device: ``--device`` as given.
@@ -92,14 +97,18 @@ def predict_images(
     Raises:
         IADBenchError: Bad arguments, a missing training, an output of another format or in a
             place predict must not write (checked before any model is loaded), unfinished rows
-            of another command under ``output``.
+            of another command under ``output``, folder names that are not categories of a run
+            with several.
     """
     batch_size = optional_whole_number(batch_size, name="batch_size", minimum=1)
     workers = whole_number(workers, name="workers", minimum=0)
     progress = progress or SilentProgress()
     predictor = resolve_predictor(source)
     target = PredictOutput.checked(output, force=force, dataset_roots=predictor.data_roots)
-    samples = unlabeled_samples(inputs, category, dataset or predictor.dataset)
+    samples, category_note = told_categories(
+        unlabeled_samples(inputs, None, dataset or predictor.dataset),
+        category, predictor.categories, predictor.categories_of,
+    )  # fmt: skip
     predictor.check_categories(s.category for s in samples)
     identity = _identity(predictor, samples, category, dataset)
     with target:
@@ -123,7 +132,7 @@ def predict_images(
         rows = target.finish(identity, [s.id for s in samples])
     resumed = len(samples) - len(pending)
     return PredictOutcome(
-        target.output, dict(Counter(r["label"] for r in rows)), predictor, resumed
+        target.output, dict(Counter(r["label"] for r in rows)), predictor, resumed, category_note
     )
 
 
@@ -144,7 +153,10 @@ def _row(sample: Sample, prediction: Any, predictor: Predictor, maps_dir: Path) 
 def _identity(
     predictor: Predictor, samples: Sequence[Sample], category: str | None, dataset: str | None
 ) -> dict[str, Any]:
-    """What the rows of this command depend on: its configuration, names given, and images.
+    """What the rows of this command depend on: its configuration, names, and images.
+
+    The categories told count as well as ``--category``: by default they come from the run
+    (:func:`~iadbench.execution.unlabeled_images.told_categories`).
 
     Not the batch size, device or workers: a resumed command may change them (a smaller batch
     after running out of memory) without changing what an image's row says.
@@ -155,6 +167,7 @@ def _identity(
     return {
         "predictor": predictor.identity(),
         "category": category,
+        "categories": dict(sorted(Counter(s.category for s in samples).items())),
         "dataset": dataset or predictor.dataset,
         "images": {"count": len(samples), "sha256": images},
     }

@@ -43,6 +43,9 @@ class Predictor:
         dataset: Dataset name the images are presented under (a run's test dataset).
         data_roots: Dataset roots this configuration reads (a run's recorded roots, ``--data``):
             predict never writes its output into them.
+        categories: The categories it knows: a run's test categories, or those of the training
+            the flags name; empty when nothing names any (a zero-shot method by flags).
+        categories_of: What :attr:`categories` belong to, for people (``run``, ``training``).
     """
 
     method: str
@@ -52,6 +55,8 @@ class Predictor:
     source: str
     dataset: str
     data_roots: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    categories_of: str = "run"
 
     def identity(self) -> dict[str, Any]:
         """What decides this predictor's rows, as JSON values: two equal identities predict alike.
@@ -121,18 +126,24 @@ def resolve_predictor(source: RunRequest | Path) -> Predictor:
                 f"or fixed:T"
             )
         value = policy.value
-    workdir = None
+    workdir: Path | None = None
+    categories: tuple[str, ...] = ()
     if trains(method.adapter_cls, method.options) and request.train is not None:
-        workdir = _trained_dir_by_hash(request)
+        workdir, categories = _trained_dir_by_hash(request)
     setup = MethodSetup(method.adapter_cls, method.options, method.tiny, request.seed, workdir)
     return Predictor(
         request.method, setup, threshold, value, "flags", request.test,
-        tuple(request.data_roots.values()),
+        tuple(request.data_roots.values()), categories, "training",
     )  # fmt: skip
 
 
-def _trained_dir_by_hash(request: RunRequest) -> Path:
-    """The training dir ``run`` would use for these flags (the training data is fingerprinted)."""
+def _trained_dir_by_hash(request: RunRequest) -> tuple[Path, tuple[str, ...]]:
+    """The training dir ``run`` would use for these flags, and the categories trained on.
+
+    The training data is fingerprinted, so it is read here anyway; its categories are what the
+    trained method knows (they decide predict's default category:
+    :func:`~iadbench.execution.unlabeled_images.told_categories`).
+    """
     assert request.train is not None
     plan = plan_run(
         RunRequest(
@@ -141,12 +152,15 @@ def _trained_dir_by_hash(request: RunRequest) -> Path:
             seed=request.seed, data_roots=request.data_roots, cache_dir=request.cache_dir,
         )
     )  # fmt: skip
-    return trained_dir(plan)
+    trained_on = sorted({s.category for s in plan.data.train or ()})
+    return trained_dir(plan), tuple(trained_on)
 
 
 def _from_run(run_dir: Path) -> Predictor:
     run = _read_stored_run(run_dir)
     summary, config = run.summary, run.config
+    if config["method"] not in METHODS.names():
+        raise _unloaded_method(run, run_dir)
     installed = METHODS.get(config["method"]).version
     if installed != config["method_version"]:
         raise IADBenchError(
@@ -179,7 +193,54 @@ def _from_run(run_dir: Path) -> Predictor:
     return Predictor(
         config["method"], setup, summary.get("threshold"), summary.get("threshold_value"),
         f"run {run_dir}", str(summary["test"]["dataset"]), _recorded_roots(config),
+        tuple(sorted(summary["per_class"])), "run",
     )  # fmt: skip
+
+
+#: Module name prefix of a plugin file's module (``MethodRegistry.load_plugin_file``), as the
+#: manifest records it in ``method.class``.
+_PLUGIN_MODULE = "iadbench_plugin_"
+
+
+def _unloaded_method(run: StoredRun, run_dir: Path) -> IADBenchError:
+    """Why a stored run's method is not registered here, and what loads it (issue 19).
+
+    The manifest records where the method came from: ``method.class`` (a plugin file's module is
+    ``iadbench_plugin_<stem>_…``) and the command line, whose ``--plugin`` paths are the files.
+    """
+    name = run.config["method"]
+    recorded = run.manifest.get("method")
+    origin = recorded.get("class") if isinstance(recorded, dict) else None
+    plugins = _plugin_arguments(run.manifest.get("command"))
+    if plugins or (isinstance(origin, str) and origin.startswith(_PLUGIN_MODULE)):
+        files = f"the plugin file {', '.join(plugins)}" if plugins else "a plugin file"
+        flags = " ".join(f"--plugin {p}" for p in plugins) if plugins else "--plugin PATH"
+        relative = any(not Path(p).is_absolute() for p in plugins)
+        note = " (as the run was given it: relative to the folder it ran in)" if relative else ""
+        return IADBenchError(
+            f"--from-run {run_dir}: the run was made with method {name!r} from {files} "
+            f"(recorded in its manifest.json), which this command has not loaded: add "
+            f"{flags}{note}"
+        )
+    source = f" ({origin})" if isinstance(origin, str) else ""
+    return IADBenchError(
+        f"--from-run {run_dir}: the run was made with method {name!r}{source}, which is not "
+        "installed here: install the package that provides it, or load its file with "
+        "--plugin PATH"
+    )
+
+
+def _plugin_arguments(command: Any) -> list[str]:
+    """The ``--plugin`` paths of a recorded command line (``--plugin P`` and ``--plugin=P``)."""
+    if not isinstance(command, list):
+        return []
+    found = []
+    for i, arg in enumerate(command):
+        if arg == "--plugin" and i + 1 < len(command):
+            found.append(str(command[i + 1]))
+        elif isinstance(arg, str) and arg.startswith("--plugin="):
+            found.append(arg.removeprefix("--plugin="))
+    return found
 
 
 def _recorded_roots(config: dict[str, Any]) -> tuple[str, ...]:

@@ -165,6 +165,48 @@ def test_an_edited_summary_is_refused(runs, tmp_path: Path) -> None:
     (copy / "summary.json").write_text(json.dumps(summary))
     result = CliRunner().invoke(app, ["compare", str(copy), str(runs["mostly-right-mvtec"])])
     assert result.exit_code == 2 and "changed after iadbench wrote it" in result.output
+    # The file is named once (issue 19 saw "summary.json summary.json was changed").
+    assert "summary.json summary.json" not in result.output
+    assert " ".join(result.output.split()).startswith(f"Error: {copy}: summary.json was changed")
+
+
+def test_a_tiny_run_is_named_as_random_weight_noise(runs, tmp_path: Path, synth_mvtec) -> None:
+    """Issue 19: compare said nothing about a run made with --tiny."""
+    plugin = tmp_path / "tiny_plugin.py"
+    # The same answers from a method that builds models, so that --tiny applies to it.
+    plugin.write_text(
+        MOSTLY_RIGHT.replace("'mostly-right'", "'tiny-right'").replace(
+            "needs_pixels=False, builds_models=False", "needs_pixels=False"
+        )
+    )
+    tiny = tmp_path / "tiny-run"
+    made = iadbench("run", "--method", "tiny-right", "--tiny", "--test", "mvtec",
+                    "--data", f"mvtec={synth_mvtec}", "--plugin", str(plugin),
+                    "--out", str(tiny))  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    result = iadbench("compare", str(tiny), str(runs["mostly-right-mvtec"]))
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "A (tiny-right) used tiny random weights (--tiny)" in text and "B (" not in text
+    figures = json.loads(iadbench("compare", str(tiny), str(tiny), "--json").stdout)
+    assert figures["tiny"] == {"a": True, "b": True}
+    plain = iadbench("compare", str(runs["mostly-right-mvtec"]), str(runs["always-normal-mvtec"]))
+    assert "tiny" not in plain.stdout
+
+
+def test_a_limit_run_against_a_full_one_is_named_a_partial_run(
+    runs, tmp_path: Path, synth_mvtec
+) -> None:
+    """Issue 19: refused as "images replaced, added, removed or relabelled" before."""
+    partial = tmp_path / "partial"
+    made = iadbench("run", "--method", "always-normal", "--test", "mvtec", "--limit", "2",
+                    "--data", f"mvtec={synth_mvtec}", "--out", str(partial))  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    result = iadbench("compare", str(runs["mostly-right-mvtec"]), str(partial))
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 2 and "replaced, added" not in message
+    assert "B is a partial run (--limit 2" in message and "A a full one" in message
+    assert "run B again without --limit (or A with --limit 2)" in message
 
 
 def test_the_leaderboard_lists_intervals_and_which_baselines_a_run_beats(runs) -> None:

@@ -128,6 +128,7 @@ def test_a_training_method_without_its_training_is_refused(tmp_path, synth_mvtec
     result = CliRunner().invoke(app, [
         "predict", str(synth_mvtec / "bottle" / "test"), "--method", "brightness", "--plugin",
         str(plugin_file), "--train", "mvtec", "--data", f"mvtec={synth_mvtec}",
+        "--category", "bottle",  # the training knows 15 categories, not the folders good/...
         "--cache-dir", str(tmp_path / "empty"), "--output", str(tmp_path / "p.jsonl"),
     ])  # fmt: skip
     assert result.exit_code == 2 and "no finished training" in result.output

@@ -290,6 +290,7 @@ def test_a_refusal_before_the_first_row_leaves_no_partial_file(tmp_path, synth_m
     result = CliRunner().invoke(app, [
         "predict", str(synth_mvtec / "bottle" / "test"), "--method", "brightness", "--plugin",
         str(plugin_file), "--train", "mvtec", "--data", f"mvtec={synth_mvtec}",
+        "--category", "bottle",  # the training knows 15 categories, not the folders good/...
         "--cache-dir", str(tmp_path / "empty"), "--output", str(out),
     ])  # fmt: skip
     assert result.exit_code == 2 and "no finished training" in result.output
