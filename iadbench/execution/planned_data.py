@@ -123,6 +123,8 @@ def index_data(
         train_reader = open_dataset(request.train, _absolute(request.train, request.data_roots))
         if method_trains:
             data.train = train_reader.samples(train_split)
+            if not data.train:  # fit([]) "trained", was marked TRAINED and stored NaN (issue 18)
+                raise IADBenchError(_empty_training_message(request, train_reader, train_split))
             if caps.needs_masks and not any(s.mask_path for s in data.train):
                 raise IADBenchError(
                     f"method {request.method!r} trains on defect masks, and the {train_split!r} "
@@ -184,6 +186,22 @@ def _split(value: str | None, default: str, flag: str) -> SubsetName:
 def _needs_train_message(method: str, trains: bool, threshold: str | None) -> str:
     why = "trains" if trains else f"chooses its threshold ({threshold}) on training data"
     return f"method {method!r} {why}; name the training dataset with --train NAME"
+
+
+def _empty_training_message(request: RunRequest, reader: DatasetReader, split: str) -> str:
+    """Why a method cannot train on ``split`` of the training dataset: it holds no image."""
+    name = request.train or ""
+    if isinstance(reader, FolderDataset) and not has_split_file(name, reader.root):
+        fix = (
+            f"{name!r} is a folder dataset without a split file, so all its images are test "
+            "images: split it first (`iadbench data split`) or pass --train-split test or all."
+        )
+    else:
+        fix = "Choose a subset that holds images (--train-split train, test or all)."
+    return (
+        f"method {request.method!r} trains, and the {split!r} subset of {name!r} "
+        f"({reader.root}) holds no images, so there is nothing to learn from. {fix}"
+    )
 
 
 def _mask_hint(name: str) -> str:
