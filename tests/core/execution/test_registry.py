@@ -161,7 +161,8 @@ def test_same_distribution_visible_twice_is_not_a_conflict(tmp_path, monkeypatch
 def test_a_plugin_name_that_is_not_a_plain_folder_name_is_refused_naming_the_file(tmp_path, name):
     # `../../etc` put the plugin's run dirs two levels above --out (issue 18 item 13).
     plugin = tmp_path / "bad_name.py"
-    plugin.write_text(textwrap.dedent(f"""
+    plugin.write_text(
+        textwrap.dedent(f"""
         import iadbench
 
         @iadbench.register_method({name!r})
@@ -170,7 +171,8 @@ def test_a_plugin_name_that_is_not_a_plain_folder_name_is_refused_naming_the_fil
 
             def predict(self, batch):
                 return [iadbench.Prediction(label="normal") for _ in batch]
-    """))
+    """)
+    )
     with pytest.raises(RegistryError, match="lower-case letters, digits") as refused:
         MethodRegistry(group="iadbench.none").load_plugin_file(plugin)
     assert str(plugin) in str(refused.value)
