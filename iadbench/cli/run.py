@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from iadbench.cli import options as opt
-from iadbench.cli.app import EVALUATE, app, console, handles_user_errors
+from iadbench.cli.app import EVALUATE, app, console, error_console, handles_user_errors
 
 if TYPE_CHECKING:
     from iadbench.execution.runner import RunOutcome
@@ -78,6 +78,7 @@ def run(
     if outcome is None:
         return  # the first process of a sharded run reports for all
     console.print(summary_table(outcome.summary))
+    _warn(outcome)
     how = (
         "already complete, nothing recomputed"
         if outcome.reused
@@ -168,6 +169,17 @@ def matrix(
     )
 
 
+def _warn(outcome: RunOutcome) -> None:
+    """The run's one-label warning, once, in yellow."""
+    if outcome.warning is not None:
+        from rich.text import Text
+
+        # A Text, not markup: the (already terminal-safe) category names are not rich markup.
+        error_console.print(
+            Text.assemble(("Warning: ", "bold yellow"), outcome.warning), soft_wrap=True
+        )
+
+
 def _print_cell(outcome: RunOutcome) -> None:
     from iadbench.runs.schema import train_source
 
@@ -180,6 +192,7 @@ def _print_cell(outcome: RunOutcome) -> None:
         highlight=False,
         markup=False,  # a plugin's method name is text, not rich markup
     )
+    _warn(outcome)
 
 
 @app.command(

@@ -6,6 +6,7 @@ only ``iadbench`` and ``iadbench.contract``.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -87,7 +88,10 @@ def evaluate(
         limit=optional_whole_number(limit, name="limit", minimum=1),
         command=["iadbench.evaluate", method, test],
     )  # fmt: skip
-    return dict(execute_run(plan_run(request)).summary)
+    outcome = execute_run(plan_run(request))
+    if outcome.warning is not None:  # the command prints it; a notebook gets it logged
+        logging.getLogger(__name__).warning("Warning: %s", outcome.warning)
+    return dict(outcome.summary)
 
 
 def train(

@@ -71,6 +71,16 @@ class PlannedData:
             return list(self.test_reader.balance_problems())
         return []
 
+    def one_label_categories(self) -> dict[str, str]:
+        """Test categories whose images all carry one label: category → that label.
+
+        Always answering that label scores 100 % accuracy there, and AUROC is undefined.
+        """
+        labels: dict[str, set[str]] = {}
+        for sample in self.test:
+            labels.setdefault(sample.category, set()).add(sample.label)
+        return {c: next(iter(found)) for c, found in sorted(labels.items()) if len(found) == 1}
+
     def check_no_overlap(self, *, force: bool) -> None:
         """Refuse to test a training method on its own training images (``--force-overlap``).
 
