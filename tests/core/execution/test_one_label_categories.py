@@ -78,3 +78,13 @@ def test_run_names_a_folder_category_without_defects_and_matrix_warns_per_cell(
     ])  # fmt: skip
     assert matrix.exit_code == 0, matrix.output
     assert " ".join(matrix.output.split()).count("Warning:") == 1  # the parts cell only
+
+
+def test_evaluate_logs_the_warning_once(tmp_path, synth_mvtec, caplog):
+    import iadbench
+
+    with caplog.at_level("WARNING", logger="iadbench"):
+        iadbench.evaluate("always-defect", "mvtec", data={"mvtec": synth_mvtec}, limit=1,
+                          out=tmp_path / "r", cache_dir=tmp_path / "c")  # fmt: skip
+    warnings = [r.getMessage() for r in caplog.records if "one-label" in r.getMessage()]
+    assert len(warnings) == 1 and "--limit 1 takes one image" in warnings[0]
