@@ -80,7 +80,9 @@ Seed = Annotated[
         help="Random seed (part of the configuration hash).", rich_help_panel=METHOD_PANEL
     ),
 ]
-Device = Annotated[str, typer.Option(help="auto, cpu or cuda.", rich_help_panel=METHOD_PANEL)]
+Device = Annotated[
+    str, typer.Option(help="auto, cpu, cuda or cuda:N.", rich_help_panel=METHOD_PANEL)
+]
 BatchSize = Annotated[
     int | None,
     typer.Option(
@@ -125,8 +127,9 @@ VerifyContent = Annotated[
 Limit = Annotated[
     int | None,
     typer.Option(
-        help="Only the first N test images of every category (taking its defect types in turn): "
-        "a quick, partial run, marked as such in its files and tables.",
+        help="Only the first N test images of every category (alternating normal and defect "
+        "images, its defect types in turn; N ≥ 2 holds both labels): a quick, partial run, "
+        "marked as such in its files and tables.",
         rich_help_panel=DATA_PANEL,
     ),
 ]

@@ -15,6 +15,7 @@ from iadbench.cli.app import (
     TRAINING_RESUMES,
     app,
     console,
+    error_console,
     handles_user_errors,
 )
 
@@ -85,6 +86,7 @@ def run(
     if outcome is None:
         return  # the first process of a sharded run reports for all
     console.print(summary_table(outcome.summary))
+    _warn(outcome)
     how = (
         "already complete, nothing recomputed"
         if outcome.reused
@@ -175,6 +177,17 @@ def matrix(
     )
 
 
+def _warn(outcome: RunOutcome) -> None:
+    """The run's one-label warning, once, in yellow."""
+    if outcome.warning is not None:
+        from rich.text import Text
+
+        # A Text, not markup: the (already terminal-safe) category names are not rich markup.
+        error_console.print(
+            Text.assemble(("Warning: ", "bold yellow"), outcome.warning), soft_wrap=True
+        )
+
+
 def _print_cell(outcome: RunOutcome) -> None:
     from iadbench.runs.schema import train_source
 
@@ -187,6 +200,7 @@ def _print_cell(outcome: RunOutcome) -> None:
         highlight=False,
         markup=False,  # a plugin's method name is text, not rich markup
     )
+    _warn(outcome)
 
 
 @app.command(

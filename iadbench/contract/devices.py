@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from iadbench.contract.errors import IADBenchError
+from iadbench.contract.errors import ArgumentError, IADBenchError
 
 if TYPE_CHECKING:
     import torch
@@ -13,16 +14,36 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
+def check_device(requested: object, *, name: str = "--device") -> str:
+    """``requested`` when it names a device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Checked for every method, model-free ones too: a baseline took ``--device tpu`` and recorded
+    it (issue 18). Needs no torch, so a command refuses a bad name before anything is read.
+
+    Example:
+        >>> check_device("cuda:1")
+        'cuda:1'
+
+    Raises:
+        ArgumentError: Anything else (``tpu``, ``cuda:x``, a non-string), named as ``name``.
+    """
+    if not isinstance(requested, str) or (
+        requested not in DEVICES and re.fullmatch(r"cuda:[0-9]+", requested) is None
+    ):
+        raise ArgumentError(
+            f"{name} must be one of {', '.join(DEVICES)} or cuda:N (N a GPU number), "
+            f"got {requested!r}"
+        )
+    return requested
+
+
 def resolve_device(requested: str) -> str:
     """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; ``cuda`` without a GPU is an error.
 
     Raises:
         IADBenchError: Unknown device name, or ``cuda`` asked for on a machine without a GPU.
     """
-    if requested not in DEVICES and not requested.startswith("cuda:"):
-        raise IADBenchError(
-            f"--device must be one of {', '.join(DEVICES)} (or cuda:N), got {requested!r}"
-        )
+    check_device(requested)
     import torch
 
     available = torch.cuda.is_available()

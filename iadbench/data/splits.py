@@ -83,9 +83,11 @@ def check_no_overlap(train: list[Sample], test: list[Sample], *, force: bool = F
 def first_per_category(samples: Sequence[Sample], limit: int) -> list[Sample]:
     """The first ``limit`` samples of every category, kept in their order (``--limit``).
 
-    "First" takes the category's folders in turn — normal images first, then each defect type
-    by name — each in id order, so a limit of 2 already holds a normal and a defect image (in
-    plain id order an MVTec-AD category starts with its first defect type alone).
+    "First" alternates the labels — a normal image, a defect image, a normal image… — and takes
+    the defect types (and normal folders) in turn by name, each in id order, so any limit of 2
+    or more holds both labels where the category has both, about half each (in plain id order
+    an MVTec-AD category starts with its first defect type alone). When one label runs out the
+    other fills the rest. A limit of 1 holds one label only (the runner warns about it).
 
     Example:
         >>> from iadbench.contract.records import NORMAL, Sample
@@ -95,6 +97,8 @@ def first_per_category(samples: Sequence[Sample], limit: int) -> list[Sample]:
         >>> pool = [sample(kind, i) for kind in ("crack", "good", "hole") for i in range(3)]
         >>> [s.id for s in first_per_category(pool, 4)]
         ['c/crack/0.png', 'c/good/0.png', 'c/good/1.png', 'c/hole/0.png']
+        >>> [s.label for s in first_per_category(pool, 6)].count("normal")  # 3 of 6
+        3
     """
     groups: dict[tuple[str, bool, str], list[Sample]] = {}
     for sample in samples:
@@ -102,15 +106,22 @@ def first_per_category(samples: Sequence[Sample], limit: int) -> list[Sample]:
         groups.setdefault(key, []).append(sample)
     kept: set[int] = set()
     for category in dict.fromkeys(s.category for s in samples):
-        queues = [
-            sorted(group, key=lambda s: s.id)
-            for key, group in sorted(groups.items())
-            if key[0] == category
-        ]
+        # One queue per label: its folders taken in turn by name, each folder in id order.
+        sides = [
+            _in_turn([sorted(g, key=lambda s: s.id) for k, g in sorted(groups.items())
+                      if k[0] == category and k[1] is defective])
+            for defective in (False, True)
+        ]  # fmt: skip
         taken = 0
-        for rank in range(max(map(len, queues))):
-            for queue in queues:
-                if rank < len(queue) and taken < limit:
-                    kept.add(id(queue[rank]))
+        for rank in range(max(map(len, sides))):
+            for side in sides:
+                if rank < len(side) and taken < limit:
+                    kept.add(id(side[rank]))
                     taken += 1
     return [s for s in samples if id(s) in kept]
+
+
+def _in_turn(queues: list[list[Sample]]) -> list[Sample]:
+    """The first of every queue, then the second of every queue, and so on."""
+    longest = max(map(len, queues), default=0)
+    return [queue[rank] for rank in range(longest) for queue in queues if rank < len(queue)]

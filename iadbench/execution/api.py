@@ -6,11 +6,15 @@ only ``iadbench`` and ``iadbench.contract``.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from iadbench.contract.errors import IADBenchError
+from iadbench.contract.devices import check_device
+from iadbench.contract.errors import ArgumentError, IADBenchError
+from iadbench.contract.numbers import optional_whole_number, whole_number
 from iadbench.contract.records import Sample
 
 
@@ -50,7 +54,7 @@ def evaluate(
         test_split: Test subset (default: All; Test for a split folder dataset).
         limit: Only the first N test images per category (a partial run).
         seed: Random seed.
-        device: ``auto``, ``cpu`` or ``cuda``.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         out: Run dir; default ``runs/<method>/<cell>_<hash8>`` under the working directory.
         cache_dir: Where trained artefacts go (default ``IADBENCH_CACHE_DIR`` or ``~/.cache``).
         overwrite: Replace a run of another configuration in ``out``.
@@ -59,7 +63,9 @@ def evaluate(
         The summary: ``overall``, ``class_mean``, ``per_class`` metrics and the run's record.
 
     Raises:
-        IADBenchError: Bad arguments, a missing dataset, a conflicting run dir.
+        ArgumentError: An argument of the wrong type or out of range (``limit=2.5``,
+            ``seed="x"``, ``device="tpu"``, ``method=None``), before anything is read.
+        IADBenchError: A missing dataset, a conflicting run dir, an unknown name.
 
     Example:
         >>> import iadbench
@@ -68,20 +74,24 @@ def evaluate(
         >>> summary["overall"]["accuracy"]  # doctest: +SKIP
         0.765...
     """
-    from iadbench.contract.options import option_text
     from iadbench.execution.planning import RunRequest, plan_run
     from iadbench.execution.runner import execute_run
 
     request = RunRequest(
-        method=method, train=train, test=test, train_split=train_split, test_split=test_split,
-        options={key: option_text(value) for key, value in (options or {}).items()},
-        tiny=tiny, seed=seed, threshold=threshold,
-        data_roots={name: str(root) for name, root in (data or {}).items()},
-        out=None if out is None else Path(out), device=device, overwrite=overwrite,
-        cache_dir=None if cache_dir is None else Path(cache_dir), limit=limit,
+        method=_name(method, "method"), train=_optional_name(train, "train"),
+        test=_name(test, "test"), train_split=_optional_name(train_split, "train_split"),
+        test_split=_optional_name(test_split, "test_split"), options=_options(options),
+        tiny=_flag(tiny, "tiny"), seed=_seed(seed),
+        threshold=_optional_name(threshold, "threshold"), data_roots=_roots(data),
+        out=_optional_path(out, "out"), device=check_device(device, name="device"),
+        overwrite=_flag(overwrite, "overwrite"), cache_dir=_optional_path(cache_dir, "cache_dir"),
+        limit=optional_whole_number(limit, name="limit", minimum=1),
         command=["iadbench.evaluate", method, test],
     )  # fmt: skip
-    return dict(execute_run(plan_run(request)).summary)
+    outcome = execute_run(plan_run(request))
+    if outcome.warning is not None:  # the command prints it; a notebook gets it logged
+        logging.getLogger(__name__).warning("Warning: %s", outcome.warning)
+    return dict(outcome.summary)
 
 
 def train(
@@ -110,14 +120,15 @@ def train(
         tiny: Tiny random-weight models built locally (``--tiny``).
         train_split: Training subset (default: Table II's for the method).
         seed: Random seed.
-        device: ``auto``, ``cpu`` or ``cuda``.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         cache_dir: Where trained artefacts go (default ``IADBENCH_CACHE_DIR`` or ``~/.cache``).
 
     Returns:
         The training dir (``<cache>/trained/<method>/<hash>``), holding the ``TRAINED`` marker.
 
     Raises:
-        IADBenchError: Bad arguments, a missing dataset, or a method that does not train.
+        ArgumentError: An argument of the wrong type or out of range, before anything is read.
+        IADBenchError: A missing dataset, or a method that does not train.
 
     Example:
         >>> import iadbench
@@ -125,15 +136,15 @@ def train(
         ...                data={"visa": "/data/visa"})  # doctest: +SKIP
         PosixPath('.../trained/aprilgan/...')
     """
-    from iadbench.contract.options import option_text
     from iadbench.execution.planning import RunRequest, plan_run
     from iadbench.execution.training_stage import train_only
 
     request = RunRequest(
-        method=method, train=train, test=train, train_split=train_split,
-        options={key: option_text(value) for key, value in (options or {}).items()},
-        tiny=tiny, seed=seed, data_roots={name: str(root) for name, root in (data or {}).items()},
-        device=device, cache_dir=None if cache_dir is None else Path(cache_dir),
+        method=_name(method, "method"), train=_name(train, "train"), test=train,
+        train_split=_optional_name(train_split, "train_split"), options=_options(options),
+        tiny=_flag(tiny, "tiny"), seed=_seed(seed), data_roots=_roots(data),
+        device=check_device(device, name="device"),
+        cache_dir=_optional_path(cache_dir, "cache_dir"),
         command=["iadbench.train", method, train],
     )  # fmt: skip
     return train_only(plan_run(request))
@@ -161,3 +172,60 @@ def load_samples(dataset: str, root: str | Path, subset: str = "all") -> list[Sa
     if subset not in SUBSET_NAMES:  # the reader's ValueError would read as a bug here
         raise IADBenchError(f"subset must be one of {', '.join(SUBSET_NAMES)}, got {subset!r}")
     return open_dataset(dataset, Path(root)).samples(cast(SubsetName, subset))
+
+
+# The API's arguments are checked here, under their Python names, before a RunRequest is built:
+# a wrong type was recorded as given (limit=2.5, seed="x") or raised a raw TypeError or
+# AttributeError deep inside planning (method=None, data=[...]) (issue 18).
+
+
+def _name(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ArgumentError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _optional_name(value: object, name: str) -> str | None:
+    return None if value is None else _name(value, name)
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ArgumentError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _seed(value: object) -> int:
+    from iadbench.execution.planning import MAX_SEED
+
+    return whole_number(value, name="seed", minimum=0, maximum=MAX_SEED)
+
+
+def _path(value: object, name: str) -> Path:
+    if not isinstance(value, str | os.PathLike) or not os.fspath(value):
+        raise ArgumentError(f"{name} must be a path (str or pathlib.Path), got {value!r}")
+    return Path(value)
+
+
+def _optional_path(value: object, name: str) -> Path | None:
+    return None if value is None else _path(value, name)
+
+
+def _mapping(value: object, name: str, what: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and k for k in value):
+        raise ArgumentError(f"{name} must be a dict of {what}, got {value!r:.100}")
+    return value
+
+
+def _roots(data: object) -> dict[str, str]:
+    roots = _mapping(data, "data", "dataset name -> root folder")
+    return {key: str(_path(root, f"data[{key!r}]")) for key, root in roots.items()}
+
+
+def _options(options: object) -> dict[str, str]:
+    from iadbench.contract.options import option_text
+
+    given = _mapping(options, "options", "option name -> value")
+    return {key: option_text(value) for key, value in given.items()}

@@ -17,6 +17,7 @@ from iadbench.contract.progress import ProgressHook
 from iadbench.execution.planned_data import uses_training_data
 from iadbench.execution.planning import PlannedRun, RunRequest, plan_run, resolve_method
 from iadbench.execution.registry import METHODS
+from iadbench.execution.request import check_numbers
 from iadbench.execution.runner import RunOutcome, execute_run
 from iadbench.runs.runspec import ZERO_SHOT
 
@@ -88,6 +89,10 @@ def _option_names(method: str) -> set[str]:
 
 def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
     """Resolve every cell before any runs, so a bad name or root fails in seconds, not hours."""
+    # The numbers and device every cell shares, checked before any method or dataset is read.
+    check_numbers(RunRequest(method="", train=None, test="", seed=request.seed,
+                             device=request.device, workers=request.workers,
+                             limit=request.limit))  # fmt: skip
     if len(set(request.datasets)) < 2:
         raise IADBenchError(
             "--datasets needs at least two different datasets for a cross-dataset matrix"

@@ -71,6 +71,16 @@ class PlannedData:
             return list(self.test_reader.balance_problems())
         return []
 
+    def one_label_categories(self) -> dict[str, str]:
+        """Test categories whose images all carry one label: category → that label.
+
+        Always answering that label scores 100 % accuracy there, and AUROC is undefined.
+        """
+        labels: dict[str, set[str]] = {}
+        for sample in self.test:
+            labels.setdefault(sample.category, set()).add(sample.label)
+        return {c: next(iter(found)) for c, found in sorted(labels.items()) if len(found) == 1}
+
     def check_no_overlap(self, *, force: bool) -> None:
         """Refuse to test a training method on its own training images (``--force-overlap``).
 
@@ -123,6 +133,8 @@ def index_data(
         train_reader = open_dataset(request.train, _absolute(request.train, request.data_roots))
         if method_trains:
             data.train = train_reader.samples(train_split)
+            if not data.train:  # fit([]) "trained", was marked TRAINED and stored NaN (issue 18)
+                raise IADBenchError(_empty_training_message(request, train_reader, train_split))
             if caps.needs_masks and not any(s.mask_path for s in data.train):
                 raise IADBenchError(
                     f"method {request.method!r} trains on defect masks, and the {train_split!r} "
@@ -184,6 +196,22 @@ def _split(value: str | None, default: str, flag: str) -> SubsetName:
 def _needs_train_message(method: str, trains: bool, threshold: str | None) -> str:
     why = "trains" if trains else f"chooses its threshold ({threshold}) on training data"
     return f"method {method!r} {why}; name the training dataset with --train NAME"
+
+
+def _empty_training_message(request: RunRequest, reader: DatasetReader, split: str) -> str:
+    """Why a method cannot train on ``split`` of the training dataset: it holds no image."""
+    name = request.train or ""
+    if isinstance(reader, FolderDataset) and not has_split_file(name, reader.root):
+        fix = (
+            f"{name!r} is a folder dataset without a split file, so all its images are test "
+            "images: split it first (`iadbench data split`) or pass --train-split test or all."
+        )
+    else:
+        fix = "Choose a subset that holds images (--train-split train, test or all)."
+    return (
+        f"method {request.method!r} trains, and the {split!r} subset of {name!r} "
+        f"({reader.root}) holds no images, so there is nothing to learn from. {fix}"
+    )
 
 
 def _mask_hint(name: str) -> str:

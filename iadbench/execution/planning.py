@@ -19,7 +19,7 @@ from iadbench.contract.options import build_options, inference_only_names, tiny_
 from iadbench.contract.settings import default_cache_dir
 from iadbench.execution.planned_data import PlannedData, index_data, sample_digest
 from iadbench.execution.registry import METHODS
-from iadbench.execution.request import RunRequest, check_numbers
+from iadbench.execution.request import MAX_SEED, RunRequest, check_numbers
 from iadbench.runs.runspec import ZERO_SHOT, RunSpec
 from iadbench.runs.thresholds import DEFAULT_POLICY, ThresholdPolicy, parse_policy
 
@@ -138,6 +138,7 @@ def trained_dir(plan: PlannedRun) -> Path:
 
 
 __all__ = [
+    "MAX_SEED",
     "MethodChoice",
     "PlannedRun",
     "RunRequest",

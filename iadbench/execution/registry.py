@@ -13,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import importlib.util
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,8 +81,13 @@ class MethodRegistry:
         self._entry_points_loaded = False
 
     def add(self, name: str, target: str | type[MethodAdapter[Any]], source: str) -> None:
-        """Register ``name``; the same name from a different source is an error, never a swap."""
-        _check_name(name)
+        """Register ``name``; the same name from a different source is an error, never a swap.
+
+        Raises:
+            RegistryError: ``name`` breaks :func:`check_method_name`'s rule, or another source
+                registered it.
+        """
+        check_method_name(name, source)
         if (old := self._entries.get(name)) and old.source != source:
             raise RegistryError(_twice(name, [old.source, source]))
         self._entries[name] = Entry(name, target, source)
@@ -102,7 +108,7 @@ class MethodRegistry:
             seen[ep.name].add(ep.value)
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
             try:
-                _check_name(ep.name)
+                check_method_name(ep.name, dist)
             except RegistryError:
                 continue  # not a usable name (cannot be typed on a command line): skip it
             entry = Entry(ep.name, ep.value, f"{dist} ({ep.value})", origin=dist)
@@ -190,9 +196,31 @@ class MethodRegistry:
         return sorted(added)
 
 
-def _check_name(name: str) -> None:
-    if not name or name != name.strip() or any(c.isspace() for c in name):
-        raise RegistryError(f"method name {name!r} must be a non-empty word without spaces")
+# A method name is a folder name of every run dir (runs/<method>/...) and of the training cache:
+# lower-case letters, digits, "-", "_" and "." only, starting with a letter or digit, so that no
+# name can be "..", hold a "/" or start like a hidden file or a command-line flag.
+_NAME_RULE = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+
+def check_method_name(name: object, source: str) -> None:
+    """Refuse a method name that could not be a single, plain folder name.
+
+    ``../../etc`` put a plugin's run dirs two levels above ``--out`` (issue 18).
+
+    Args:
+        name: The name as registered.
+        source: Where it comes from (the plugin file, distribution or module), for the message.
+
+    Raises:
+        RegistryError: ``name`` is not lower-case letters, digits, ``-``, ``_`` and ``.``
+            starting with a letter or digit.
+    """
+    if not isinstance(name, str) or _NAME_RULE.fullmatch(name) is None:
+        raise RegistryError(
+            f"method name {name!r} registered by {source} is not allowed: a method name is "
+            "lower-case letters, digits, '-', '_' and '.', starting with a letter or digit "
+            "(it names the run dir's folder); rename it, e.g. 'my-method'"
+        )
 
 
 def _twice(name: str, sources: list[str]) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from iadbench.contract.devices import check_device
 from iadbench.contract.errors import IADBenchError
+from iadbench.contract.numbers import optional_whole_number, whole_number
 
 
 @dataclass
@@ -43,17 +45,26 @@ class RunRequest:
     limit: int | None = None  # only the first N test images per category (a partial run)
 
 
-def check_numbers(request: RunRequest) -> None:
-    """Refuse numbers that would give a wrong result or a traceback, before anything is read.
+#: The largest seed: numpy's generators take seeds in [0, 2**32).
+MAX_SEED = 2**32 - 1
 
-    A negative batch size skipped and duplicated images with exit 0; negative workers and an
-    ``--out`` that is a file crashed later.
+
+def check_numbers(request: RunRequest) -> None:
+    """Refuse numbers and devices that would give a wrong result or a traceback, up front.
+
+    Every number goes through :mod:`iadbench.contract.numbers`, named as the command line spells
+    it (the Python API checks its own arguments first, under their Python names). A negative
+    batch size skipped and duplicated images with exit 0; negative workers and an ``--out`` that
+    is a file crashed later; ``--device tpu`` was recorded for a baseline.
+
+    Raises:
+        ArgumentError: A number out of range or of the wrong type, or an unknown device.
+        IADBenchError: ``--out`` is a file.
     """
-    if request.batch_size is not None and request.batch_size < 1:
-        raise IADBenchError(f"--batch-size must be at least 1, got {request.batch_size}")
-    if request.limit is not None and request.limit < 1:
-        raise IADBenchError(f"--limit must be at least 1, got {request.limit}")
-    if request.workers is not None and request.workers < 0:
-        raise IADBenchError(f"--workers must be 0 or more, got {request.workers}")
+    optional_whole_number(request.batch_size, name="--batch-size", minimum=1)
+    optional_whole_number(request.limit, name="--limit", minimum=1)
+    optional_whole_number(request.workers, name="--workers", minimum=0)
+    whole_number(request.seed, name="--seed", minimum=0, maximum=MAX_SEED)
+    check_device(request.device, name="--device")
     if request.out is not None and Path(request.out).exists() and not Path(request.out).is_dir():
         raise IADBenchError(f"--out {request.out} is a file; a run needs a directory there")

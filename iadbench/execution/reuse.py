@@ -60,15 +60,35 @@ def inspect_run_dir(store: RunStore, plan: PlannedRun) -> RunDirState:
     if conflict := config_conflict(manifest, plan):
         return _replace_or_refuse(plan, conflict)
     if summary is None:
-        return RunDirState(manifest)
+        return _resume_or_refuse(store, plan, manifest, accept_unchained=False)
     problem = seal_problem(summary, store.predictions_path)
     if problem is None:
         return RunDirState(manifest, summary)
     if problem.unsealed:  # written before summaries were sealed: recomputed from predictions
-        return RunDirState(manifest)
+        return _resume_or_refuse(store, plan, manifest, accept_unchained=True)
     return _replace_or_refuse(
         plan, f"{plan.out}: {problem}. A result that does not match its evidence is not served."
     )
+
+
+def _resume_or_refuse(
+    store: RunStore, plan: PlannedRun, manifest: dict[str, Any], *, accept_unchained: bool
+) -> RunDirState:
+    """Resume only predictions whose digest chain holds, else replace or refuse the dir.
+
+    A partial file edited by hand (a label changed in line 1) was resumed into a sealed summary
+    (issue 18).
+
+    ``accept_unchained``: the run was completed by an iadbench from before the chain (its summary
+    unsealed too), so its file carries no chain at all and is recomputed as it stands.
+    """
+    if problem := store.chain_problem(accept_unchained=accept_unchained):
+        return _replace_or_refuse(
+            plan,
+            f"{plan.out}: {problem}. Predictions that cannot be checked are not resumed; start "
+            "the run over.",
+        )
+    return RunDirState(manifest)
 
 
 def _replace_or_refuse(plan: PlannedRun, reason: str) -> RunDirState:

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from iadbench.runs.runspec import ZERO_SHOT
 
+#: The key of a prediction line's link in the file's digest chain, written last on every line:
+#: SHA-256 of the previous line's link and this line's record (see :mod:`iadbench.runs.writer`).
+CHAIN_KEY = "chain"
+
 
 class PredictionLine(TypedDict):
-    """One line of ``predictions.jsonl`` (keys in this order; see docs/results.md)."""
+    """One line of ``predictions.jsonl`` (keys in this order; see docs/results.md).
+
+    ``chain`` is added by the writer as it appends the line: the record itself is the other keys.
+    """
 
     id: str
     category: str
@@ -24,9 +31,10 @@ class PredictionLine(TypedDict):
     score: float | None
     text: str | None
     error: str | None
+    chain: NotRequired[str]
 
 
-#: Keys of a :class:`PredictionLine`, in the order they are written.
+#: Keys of a :class:`PredictionLine`, in the order they are written (``chain`` last).
 PREDICTION_KEYS: tuple[str, ...] = tuple(PredictionLine.__annotations__)
 
 

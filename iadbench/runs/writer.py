@@ -2,7 +2,8 @@
 
 File names come from :mod:`iadbench.runs.layout`, record formats from :mod:`iadbench.runs.schema`.
 Resuming relies on ``predictions.jsonl`` being append-only: a torn last line (the process died
-mid-write) is cut off, finished ids are skipped, nothing is written twice.
+mid-write) is cut off, finished ids are skipped, nothing is written twice. Every line carries a
+link of a digest chain (:mod:`iadbench.runs.chain`), checked before an unfinished run resumes.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from iadbench.contract.errors import RunConflictError
+from iadbench.contract.errors import IADBenchError, RunConflictError
 from iadbench.contract.records import Prediction, Sample
+from iadbench.runs.chain import GENESIS, chain_problem, chained_lines, last_link
 from iadbench.runs.layout import RunLayout, shard_glob, shard_path
 from iadbench.runs.reader import iter_lines, read_json_object
 from iadbench.runs.schema import PredictionLine
@@ -130,6 +132,18 @@ class RunStore:
         """Test ids that already have a prediction (after repairing a torn tail)."""
         return self.predictions.finished_ids()
 
+    def chain_problem(self, *, accept_unchained: bool = False) -> str | None:
+        """Why the prediction logs an attempt would resume cannot be trusted, or None.
+
+        The test predictions, the calibration scores and the shards of both are checked
+        (:func:`~iadbench.runs.chain.chain_problem`).
+        """
+        for log in (self.predictions, self.calibration):
+            for part in (log, *log.shards()):
+                if problem := part.chain_problem(accept_unchained=accept_unchained):
+                    return problem
+        return None
+
     def append(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Append test prediction records (see :meth:`PredictionLog.append`)."""
         self.predictions.append(records)
@@ -144,6 +158,9 @@ class PredictionLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # (file size, link of its last line) after this object's last append: the next append
+        # chains on without reading the file back, unless the file changed size meanwhile.
+        self._tail: tuple[int, str] | None = None
 
     def repair_tail(self) -> int:
         """Cut a torn last line (the process died mid-write); returns the bytes removed."""
@@ -186,14 +203,35 @@ class PredictionLog:
         return {record["id"] for record in self.iter_records()}
 
     def append(self, records: Sequence[Mapping[str, Any]]) -> None:
-        """Append prediction records and flush them to the OS before returning."""
+        """Append prediction records, each with its chain link, and flush them to the OS.
+
+        Raises:
+            IADBenchError: The file's last line carries no chain link (written before the chain):
+                appending would leave a file that cannot be checked.
+        """
         if not records:
             return
-        payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        payload, last = self.payload(records)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(payload)
             handle.flush()
+            self._tail = (handle.tell(), last)
+
+    def payload(self, records: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+        """The text :meth:`append` writes for ``records`` now, and its last chain link."""
+        size = self.path.stat().st_size if self.path.exists() else 0
+        previous = self._tail[1] if self._tail and self._tail[0] == size else last_link(self.path)
+        if previous is None:
+            raise IADBenchError(
+                f"{self.path} was written by an iadbench from before the digest chain; "
+                "re-run with --overwrite to compute the run again"
+            )
+        return chained_lines(records, previous)
+
+    def chain_problem(self, *, accept_unchained: bool = False) -> str | None:
+        """Why this log's lines cannot be trusted (:func:`~iadbench.runs.chain.chain_problem`)."""
+        return chain_problem(self.path, accept_unchained=accept_unchained)
 
     def shard(self, rank: int) -> PredictionLog:
         """The file one process of a multi-process run appends to."""
@@ -252,10 +290,9 @@ class PredictionLog:
         """Replace the whole file atomically (merging shards, final oracle decisions)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
-        )
+        tmp.write_text(chained_lines(records, GENESIS)[0], encoding="utf-8")  # linked anew
         os.replace(tmp, self.path)
+        self._tail = None
 
 
 def prediction_line(

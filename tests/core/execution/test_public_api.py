@@ -61,3 +61,49 @@ def test_load_samples_reads_a_subset_as_a_run_does(synth_mvtec: Path):
     assert 0 < len(test) < len(everything) and {s.dataset for s in test} == {"mvtec"}
     with pytest.raises(iadbench.IADBenchError, match="subset"):
         iadbench.load_samples("mvtec", synth_mvtec, "validation")
+
+
+# Every argument of evaluate() and train(), each given a wrong type or value: one clear
+# IADBenchError naming the argument, nothing recorded (issue 18 item 8). Before, limit=2.5 and
+# seed="x" were recorded as given and method=None, data=[...] raised raw TypeErrors.
+_BAD_EVALUATE = [
+    ("method", None), ("method", 3), ("test", None), ("test", ""), ("train", 5),
+    ("data", ["mvtec"]), ("data", {"mvtec": None}), ("options", ["x=1"]), ("options", {1: 2}),
+    ("tiny", "yes"), ("threshold", 0.5), ("train_split", 1), ("test_split", ["test"]),
+    ("limit", 2.5), ("limit", True), ("limit", "3"), ("limit", 0), ("seed", "x"),
+    ("seed", 1.5), ("seed", -1), ("device", "tpu"), ("device", "cuda:x"), ("device", None),
+    ("out", 3), ("cache_dir", ["c"]), ("overwrite", 1),
+]  # fmt: skip
+_BAD_TRAIN = [
+    ("method", None), ("train", None), ("data", ["visa"]), ("options", ["x=1"]),
+    ("tiny", None), ("train_split", 2), ("seed", "x"), ("seed", True), ("device", "tpu"),
+    ("cache_dir", 7),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("argument", "value"), _BAD_EVALUATE)
+def test_evaluate_refuses_a_bad_argument_naming_it(tmp_path, synth_mvtec, argument, value):
+    kwargs = dict(method="always-defect", test="mvtec", data={"mvtec": synth_mvtec},
+                  out=tmp_path / "r", cache_dir=tmp_path / "c")  # fmt: skip
+    kwargs[argument] = value
+    with pytest.raises(iadbench.IADBenchError, match=rf"^{argument}\b") as refused:
+        iadbench.evaluate(**kwargs)
+    assert type(refused.value).__name__ == "ArgumentError"
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(("argument", "value"), _BAD_TRAIN)
+def test_train_refuses_a_bad_argument_naming_it(tmp_path, synth_visa, argument, value):
+    kwargs = dict(method="always-normal", train="visa", data={"visa": synth_visa},
+                  cache_dir=tmp_path / "c")  # fmt: skip
+    kwargs[argument] = value
+    with pytest.raises(iadbench.IADBenchError, match=rf"^{argument}\b"):
+        iadbench.train(**kwargs)
+    assert not (tmp_path / "c").exists()
+
+
+def test_every_argument_of_evaluate_and_train_is_covered():
+    import inspect
+
+    assert {a for a, _ in _BAD_EVALUATE} == set(inspect.signature(iadbench.evaluate).parameters)
+    assert {a for a, _ in _BAD_TRAIN} == set(inspect.signature(iadbench.train).parameters)

@@ -155,3 +155,37 @@ def test_same_distribution_visible_twice_is_not_a_conflict(tmp_path, monkeypatch
         monkeypatch.syspath_prepend(str(tmp_path / sub))
     registry = MethodRegistry()
     assert registry.conflict("copied") == [] and registry.entry("copied").origin == "copy-plugin"
+
+
+@pytest.mark.parametrize("name", ["../../etc", "a/b", "..", ".hidden", "-flag", "Upper", "a b", ""])
+def test_a_plugin_name_that_is_not_a_plain_folder_name_is_refused_naming_the_file(tmp_path, name):
+    # `../../etc` put the plugin's run dirs two levels above --out (issue 18 item 13).
+    plugin = tmp_path / "bad_name.py"
+    plugin.write_text(
+        textwrap.dedent(f"""
+        import iadbench
+
+        @iadbench.register_method({name!r})
+        class Bad(iadbench.MethodAdapter):
+            capabilities = iadbench.Capabilities(needs_pixels=False)
+
+            def predict(self, batch):
+                return [iadbench.Prediction(label="normal") for _ in batch]
+    """)
+    )
+    with pytest.raises(RegistryError, match="lower-case letters, digits") as refused:
+        MethodRegistry(group="iadbench.none").load_plugin_file(plugin)
+    assert str(plugin) in str(refused.value)
+
+
+def test_every_installed_and_example_name_follows_the_rule():
+    import re
+    from pathlib import Path
+
+    from iadbench.execution.registry import check_method_name
+
+    example = Path(__file__).parents[3] / "examples/iadbench-brightness-plugin"
+    declared = re.findall(r"^([^#\s=]+) = ", (example / "pyproject.toml").read_text(), re.M)
+    assert "brightness" in declared
+    for name in [*MethodRegistry().names(), *declared, "a.b_c-1", "7zip"]:
+        check_method_name(name, "test")

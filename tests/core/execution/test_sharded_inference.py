@@ -61,6 +61,13 @@ def test_two_processes_write_the_single_process_file(tmp_path, data_args, plugin
     assert json.loads((two / "manifest.json").read_text())["processes"] == 2
 
 
+def _shard(lines: list[str]) -> str:
+    """The lines one rank appended to its own shard file (chained from its first line)."""
+    from iadbench.runs.chain import GENESIS, chained_lines
+
+    return chained_lines([json.loads(line) for line in lines], GENESIS)[0]
+
+
 def _interrupted_sharded_attempt(
     tmp_path, common: list[str], rank0: slice, rank1: slice, torn: bool
 ) -> list[str]:
@@ -74,9 +81,10 @@ def _interrupted_sharded_attempt(
     lines = (tmp_path / "one" / "predictions.jsonl").read_text().splitlines(keepends=True)
     shards = tmp_path / "two" / "shards"
     shards.mkdir(parents=True)
-    (shards / "predictions.rank0.jsonl").write_text("".join(lines[rank0]))
+    # Each rank's shard carries its own digest chain, as a rank's appends write it.
+    (shards / "predictions.rank0.jsonl").write_text(_shard(lines[rank0]))
     tail = lines[21][:30] if torn else ""  # a line torn by the kill
-    (shards / "predictions.rank1.jsonl").write_text("".join(lines[rank1]) + tail)
+    (shards / "predictions.rank1.jsonl").write_text(_shard(lines[rank1]) + tail)
     # A real attempt writes its manifest before any prediction: shards alone are never adopted.
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
     (tmp_path / "two" / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))

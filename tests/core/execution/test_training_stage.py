@@ -220,3 +220,37 @@ def test_the_adapter_gets_one_context_object_for_the_run(tmp_path, roots):
     assert artifacts == str(outcome.out / "artifacts")
     assert workdir == str(plan.cache_dir / "trained" / "context-echo" / plan.spec.train_hash())
     assert (Path(workdir) / "done").exists()
+
+
+def _unsplit_folder_dataset(synth_mvtec: Path, root: Path) -> Path:
+    """A folder dataset without a split file: every image is a test image, Train is empty."""
+    import shutil
+
+    category = sorted(p for p in synth_mvtec.iterdir() if p.is_dir())[0]
+    shutil.copytree(category / "test", root / category.name)
+    return root
+
+
+def test_training_on_an_empty_subset_is_refused_at_planning_by_train_run_and_the_api(
+    tmp_path, synth_mvtec
+):
+    # fit([]) "trained", marked the dir TRAINED and stored NaN (issue 18 item 6).
+    from typer.testing import CliRunner
+
+    import iadbench
+    from iadbench.cli import app
+
+    plugin = _plugin(tmp_path, "counting")
+    parts = _unsplit_folder_dataset(synth_mvtec, tmp_path / "parts")
+    common = ["--method", "counting", "--plugin", str(plugin), "--train", "parts",
+              "--train-split", "train", "--data", f"parts={parts}",
+              "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    for command in (["train"], ["run", "--test", "parts", "--out", str(tmp_path / "r")]):
+        result = CliRunner().invoke(app, [*command, *common])
+        assert result.exit_code == 2, result.output
+        assert "'train' subset of 'parts'" in result.output and "holds no images" in result.output
+        assert "iadbench data split" in result.output and "Traceback" not in result.output
+    with pytest.raises(iadbench.IADBenchError, match="holds no images"):
+        iadbench.train("counting", "parts", data={"parts": parts}, train_split="train",
+                       cache_dir=tmp_path / "cache")  # fmt: skip
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "r").exists()

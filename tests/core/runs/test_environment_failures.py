@@ -120,7 +120,7 @@ def test_disk_full_while_appending_stops_cleanly_and_the_resume_matches_a_clean_
     def append_then_fill_the_disk(self, records):
         calls["n"] += 1
         if calls["n"] == 3:  # half a batch reaches the file, then the disk is full
-            payload = "".join(json.dumps(r) + "\n" for r in records)
+            payload, _ = self.payload(records)  # what append writes (chained lines)
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(payload[: len(payload) // 2])
             raise OSError(errno.ENOSPC, "No space left on device")
