@@ -9,15 +9,15 @@ images it lacks, so the output is byte-identical to an uninterrupted one.
 The ``.partial`` file belongs to one command: its first line records the command's *identity*
 (method, version, options, training, threshold, category and dataset given, the images), and
 predict resumes it only under the same identity. Each line carries a digest chained over every
-line before it (``chain``), so a row edited by hand is refused on resume rather than carried into
-the output. ``--force`` starts over. While a command works it holds an exclusive lock on the
-``.partial`` file (``flock``; released by the OS when the process dies, even by kill -9), so a
-second ``predict`` to the same output is refused instead of interleaving its rows.
+line before it (``chain``: the links of :mod:`iadbench.runs.chain`, as in ``predictions.jsonl``),
+so a row edited by hand is refused on resume rather than carried into the output. ``--force``
+starts over. While a command works it holds an exclusive lock on the ``.partial`` file
+(``flock``; released by the OS when the process dies, even by kill -9), so a second ``predict``
+to the same output is refused instead of interleaving its rows.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,6 +27,7 @@ from typing import IO, Any, Final
 
 from iadbench.contract.errors import IADBenchError, environment_cause, environment_failure
 from iadbench.execution.label_files import Row, RowWriter, write_rows, writer_for
+from iadbench.runs.chain import GENESIS, link
 from iadbench.runs.output_guard import check_output_file
 
 #: Suffix added to the output's name for its unfinished rows.
@@ -50,10 +51,6 @@ def _line(value: Any) -> str:
     return json.dumps(value, ensure_ascii=True) + "\n"
 
 
-def _link(previous: str, value: Any) -> str:
-    return hashlib.sha256(previous.encode() + _canonical(value)).hexdigest()
-
-
 class PredictOutput:
     """The output file of one ``predict`` command and its ``.partial`` file of finished rows.
 
@@ -65,7 +62,7 @@ class PredictOutput:
         self.output = output
         self.partial = partial_path(output)
         self._writer = writer
-        self._chain = ""
+        self._chain = GENESIS
         self._handle: IO[bytes] | None = None
         self._empty = False  # the .partial file holds only the header this attempt wrote
 
@@ -120,7 +117,7 @@ class PredictOutput:
         identity = json.loads(_canonical(identity))  # as it reads back from the file
         lines = self._complete_lines()
         if not lines:
-            self._chain = _link("", identity)
+            self._chain = link(GENESIS, {"identity": identity})
             header = {"format": _FORMAT, "identity": identity, "chain": self._chain}
             self._append(_line(header))
             self._empty = True
@@ -136,7 +133,7 @@ class PredictOutput:
         lines = []
         for sample_id, row in rows:
             entry = {"id": sample_id, "row": row}
-            self._chain = _link(self._chain, entry)
+            self._chain = link(self._chain, entry)
             lines.append(_line({**entry, "chain": self._chain}))
         self._append("".join(lines))
         self._empty = False
@@ -217,14 +214,14 @@ class PredictOutput:
                 "predict command (other images, method, options, training or threshold); add "
                 "--force to start over, or name another --output"
             )
-        chain = _link("", identity)
+        chain = link(GENESIS, {"identity": identity})
         if header.get("chain") != chain:
             raise edited(1)
         rows: dict[str, Row] = {}
         for number, entry in enumerate(entries, start=2):
             if not isinstance(entry, dict) or set(entry) != {"id", "row", "chain"}:
                 raise edited(number)
-            chain = _link(chain, {"id": entry["id"], "row": entry["row"]})
+            chain = link(chain, {"id": entry["id"], "row": entry["row"]})
             if entry["chain"] != chain:
                 raise edited(number)
             rows[entry["id"]] = entry["row"]

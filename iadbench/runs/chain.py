@@ -33,7 +33,8 @@ _CHUNK = 1 << 16
 def link(previous: str, record: Mapping[str, Any]) -> str:
     """The chain link of ``record`` (without ``chain``) following the link ``previous``."""
     body = json.dumps({k: v for k, v in record.items() if k != CHAIN_KEY}, ensure_ascii=False)
-    return hashlib.sha256(f"{previous}\n{body}".encode()).hexdigest()
+    # surrogatepass: a non-UTF-8 file name (a lone surrogate) in a predict row still hashes.
+    return hashlib.sha256(f"{previous}\n{body}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def chained_lines(records: Sequence[Mapping[str, Any]], previous: str) -> tuple[str, str]:
