@@ -49,7 +49,7 @@ DEFECT_FOLDER = "dark_square"
 MARKER_NAME = "learning_task.json"
 
 # Bump whenever anything below changes what the warm start learns (texts, steps, rates, images).
-WARM_VERSION = "1"
+WARM_VERSION = "2"  # 2: tiny tokenizer v2 and the "lines" prompt (issue 19 item 9)
 WARM_VARIANTS = ("blind", "sighted")
 WARM_SEED = 0
 WARM_STEPS = 240
