@@ -22,11 +22,10 @@ from iadbench_methods.pixel_stats import PixelStats
 CLI = str(Path(sys.executable).parent / "iadbench")
 
 _PLUGIN = """\
-from iadbench.execution.registry import METHODS
+import iadbench
 from iadbench_methods.pixel_stats import PixelStats
 
-if "pixel-stats" not in METHODS.names():
-    METHODS.add("pixel-stats", PixelStats, "tests (pixel-stats before reinstall)")
+iadbench.register_method("pixel-stats")(PixelStats)
 """
 
 
@@ -46,13 +45,15 @@ def test_few_shot_methods_go_to_the_test_subset_and_the_note_names_them():
 
 
 def test_the_demo_shows_a_detector_beating_both_baselines_next_to_noise(tmp_path):
-    plugin = tmp_path / "register_pixel_stats.py"
-    plugin.write_text(_PLUGIN, encoding="utf-8")
+    plugin: list[str] = []
+    if "pixel-stats" not in METHODS.names():  # the subprocess reads the same metadata
+        (tmp_path / "register_pixel_stats.py").write_text(_PLUGIN, encoding="utf-8")
+        plugin = ["--plugin", str(tmp_path / "register_pixel_stats.py")]
     out = tmp_path / "demo"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "80"}
     result = subprocess.run(
         [CLI, "demo", "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
-         "--plugin", str(plugin), "--methods", "always-*,pixel-stats"],
+         *plugin, "--methods", "always-*,pixel-stats"],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
