@@ -20,6 +20,7 @@ from typing import Any
 
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
+from iadbench.contract.numbers import whole_number
 from iadbench.contract.options import option
 from iadbench.contract.records import Prediction, Sample
 
@@ -50,17 +51,11 @@ class PixelStats(MethodAdapter[PixelStatsOptions]):
     default_batch_size = 32
 
     def setup(self) -> None:
-        """Check the options; the per-category models are built on first use."""
-        if self.options.shots < 2:
-            raise IADBenchError(
-                f"pixel-stats: shots={self.options.shots} is too few; the references' spread "
-                "needs at least 2 (--set shots=2 or more)"
-            )
-        if self.options.size < 8 or self.options.radius < 0:
-            raise IADBenchError(
-                f"pixel-stats: size={self.options.size} must be at least 8 and "
-                f"radius={self.options.radius} at least 0"
-            )
+        """Check the options (named as ``--set`` spells them); models are built on first use."""
+        # The references' spread is measured leave-one-out: it needs two of them at least.
+        whole_number(self.options.shots, name="pixel-stats option shots", minimum=2)
+        whole_number(self.options.size, name="pixel-stats option size", minimum=8, maximum=4096)
+        whole_number(self.options.radius, name="pixel-stats option radius", minimum=0, maximum=16)
         self._models: dict[str, NormalModel] = {}
 
     @classmethod
@@ -119,6 +114,7 @@ class _Prepare:
 
         from iadbench.contract.images import load_rgb
 
-        image = load_rgb(sample.image_path).resize((self.size, self.size), Image.Resampling.BILINEAR)
+        side = (self.size, self.size)
+        image = load_rgb(sample.image_path).resize(side, Image.Resampling.BILINEAR)
         array = np.asarray(image, dtype=np.float32)
         return array - np.median(array.reshape(-1, 3), axis=0)

@@ -95,5 +95,7 @@ def test_too_few_references_are_refused_with_the_fix():
     adapter = PixelStats(context=RunContext(references={"bottle": (sample,)}))
     with pytest.raises(IADBenchError, match=r"--set shots=N"):
         adapter.normal_model("bottle")
-    with pytest.raises(IADBenchError, match=r"at least 2"):
+    with pytest.raises(IADBenchError, match=r"pixel-stats option shots must be at least 2"):
         PixelStats(PixelStats.Options(shots=1))
+    with pytest.raises(IADBenchError, match=r"option radius must be between 0 and 16"):
+        PixelStats(PixelStats.Options(radius=17))
