@@ -39,7 +39,7 @@ def demo(
 ) -> None:
     """Synthesise MVTec-AD/VisA trees, run every method (--tiny) both ways, show the leaderboard.
 
-    Few-shot methods (pixel-stats) run on the Test subset; one sentence says why tiny rows are noise.
+    Few-shot methods (pixel-stats) run on the Test subset; a sentence says why tiny rows are noise.
 
     With --learn: train LR-IAD three times on a toy task through the real training path and show
     that held-out accuracy rises with true rewards, falls with inverted ones, stays when frozen.
