@@ -159,7 +159,8 @@ def threshold_never_crossed(summary: Mapping[str, Any]) -> str | None:
 
     Then every image gets the same label: accuracy and F1 judge the threshold, not the scores
     (typically an uncalibrated score judged at the default ``fixed:0.5``). Only for test sets
-    holding both labels: on one label, one answer for every image may be right.
+    holding both labels (on one label, one answer for every image may be right) and runs of real
+    models (a ``--tiny`` run's random weights are noise whatever the threshold).
 
     Returns:
         One sentence naming the method, the side, the threshold and the fix; None otherwise.
@@ -168,6 +169,8 @@ def threshold_never_crossed(summary: Mapping[str, Any]) -> str | None:
     overall = summary.get("overall")
     value = summary.get("threshold_value")
     if not (isinstance(capabilities, Mapping) and capabilities.get("gives_scores")):
+        return None
+    if summary.get("tiny"):  # random-weight models: no policy would give their scores meaning
         return None
     if not isinstance(overall, Mapping) or not isinstance(value, int | float):
         return None

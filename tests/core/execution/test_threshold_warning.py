@@ -56,6 +56,7 @@ def test_the_warning_names_the_side_the_threshold_and_the_fix():
         _summary(0, 0, 5, 0),  # one label in the test set: one answer may be right
         _summary(0, 0, 5, 3, gives_scores=False),  # a label method: no threshold of its own
         {**_summary(0, 0, 5, 3), "threshold_value": None},  # oracle before its value
+        {**_summary(0, 0, 5, 3), "tiny": True},  # random-weight models: noise by design
     ],
 )
 def test_no_warning_when_the_threshold_separates_or_cannot(summary):
