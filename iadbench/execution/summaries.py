@@ -7,6 +7,7 @@ building needs the plan (:mod:`iadbench.execution.planning`) and the metrics
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -24,6 +25,8 @@ from iadbench.runs.reader import read_outcomes
 from iadbench.runs.schema import MANIFEST_SCHEMA, Attempt, Manifest, Summary, now
 from iadbench.runs.seal import seal_summary
 from iadbench.runs.writer import RunStore
+
+logger = logging.getLogger(__name__)
 
 
 def build_manifest(
@@ -146,4 +149,44 @@ def build_summary(
     # The metric groups come from iadbench.analysis.metrics as plain dicts.
     built = cast(Summary, summary)
     built["provenance"] = provenance(attempts, len(store.finished_ids()))
+    if warning := threshold_never_crossed(built):
+        logger.warning("WARNING: %s", warning)
     return seal_summary(built, store.predictions_path)
+
+
+def threshold_never_crossed(summary: Mapping[str, Any]) -> str | None:
+    """A warning when a score method's test scores all lie on one side of the run's threshold.
+
+    Then every image gets the same label: accuracy and F1 judge the threshold, not the scores
+    (typically an uncalibrated score judged at the default ``fixed:0.5``). Only for test sets
+    holding both labels (on one label, one answer for every image may be right) and runs of real
+    models (a ``--tiny`` run's random weights are noise whatever the threshold).
+
+    Returns:
+        One sentence naming the method, the side, the threshold and the fix; None otherwise.
+    """
+    capabilities = summary.get("capabilities")
+    overall = summary.get("overall")
+    value = summary.get("threshold_value")
+    if not (isinstance(capabilities, Mapping) and capabilities.get("gives_scores")):
+        return None
+    if summary.get("tiny"):  # random-weight models: no policy would give their scores meaning
+        return None
+    if not isinstance(overall, Mapping) or not isinstance(value, int | float):
+        return None
+    tp, fp, tn, fn = (int(overall.get(key) or 0) for key in ("tp", "fp", "tn", "fn"))
+    if tp + fn == 0 or tn + fp == 0:  # one label among the decided images
+        return None
+    if tp + fp == 0:
+        side, label = "below", "normal"
+    elif tn + fn == 0:
+        side, label = "at or above", "defect"
+    else:
+        return None
+    return (
+        f"every score of {summary.get('method')} lies {side} the threshold {value:g} "
+        f"({summary.get('threshold')}), so every image is called {label} and accuracy and F1 "
+        "judge the threshold, not the scores (AUROC and AP do not depend on it); an "
+        "uncalibrated score is judged at fixed:0.5 unless a policy is given: rerun with "
+        "--threshold normal-quantile:0.95 or calibrated (chosen on the training data)."
+    )

@@ -23,9 +23,13 @@ METHOD_NAMES = [
 
 
 def _plan(method: str, tmp_path: Path, roots: dict[str, str], train: str, test: str):
+    # A few-shot method's references are Train normals, which the All split holds as test images.
+    adapter_cls = METHODS.get(method)
+    few_shot = adapter_cls.reference_shots(adapter_cls.Options()) > 0
     request = RunRequest(
         method=method, train=train, test=test, tiny=True, data_roots=roots,
         out=tmp_path / "run", cache_dir=tmp_path / "cache",
+        test_split="test" if few_shot else None,
     )  # fmt: skip
     return plan_run(request)
 
