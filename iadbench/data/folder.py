@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from iadbench.contract.errors import DatasetNotFoundError
 from iadbench.contract.records import DEFECT, NORMAL, Sample, printable_name
-from iadbench.data.base import IMAGE_SUFFIXES, DatasetReader
+from iadbench.data.base import DatasetReader
 from iadbench.data.split_file import (
     SPLIT_FILE_NAME,
     SplitFileError,
@@ -19,6 +19,7 @@ from iadbench.data.split_file import (
     read_split_file,
     split_file_path,
 )
+from iadbench.data.traversal import image_files, subfolders
 
 # Folder names read as normal (defect-free) images, compared case-insensitively: MVTec's "good"
 # and the other names people commonly give them. Every other folder is a defect type.
@@ -154,15 +155,21 @@ class FolderDataset(DatasetReader):
                         _Folder(
                             folder.name,
                             folder.name.lower() in self._normal_keys,
-                            tuple(_image_files(folder.path)),
+                            tuple(image_files(folder.path)),
                         )
-                        for folder in _subdirs(category.path)
+                        for folder in subfolders(category.path)
                     ),
                     key=lambda f: f.name,
                 )
-                for category in sorted(_subdirs(str(self.root)), key=lambda e: e.name)
+                for category in subfolders(self.root)
             }
         return self._scanned
+
+    def _read_folders(self) -> dict[str, list[Path]]:
+        return {category: [self.root / category] for category in self._scan()}
+
+    def _where_read(self) -> str:
+        return "<category>/<folder>/ (image files directly inside each folder)"
 
     def _index(self) -> list[Sample]:
         if self.split_file is None:
@@ -353,19 +360,3 @@ def _folders_seen(folders: list[_Folder]) -> str:
 
 def _images(n: int, kind: str = "") -> str:
     return f"{n} {kind}image{'' if n == 1 else 's'}"
-
-
-def _subdirs(path: str) -> list[os.DirEntry[str]]:
-    with os.scandir(path) as it:
-        return [e for e in it if not e.name.startswith(".") and e.is_dir()]
-
-
-def _image_files(path: str) -> list[os.DirEntry[str]]:
-    with os.scandir(path) as it:
-        return [
-            e
-            for e in it
-            if not e.name.startswith(".")
-            and os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES
-            and e.is_file()
-        ]
