@@ -113,15 +113,21 @@ class DatasetReader(ABC):
                 found[category] = sorted(unread)
         return found
 
-    def ignored_problems(self) -> list[str]:
-        """One line per category with :meth:`ignored_images`: the count and an example path."""
+    def ignored_problems(self, ignored: dict[str, list[str]] | None = None) -> list[str]:
+        """One line per category with :meth:`ignored_images`: the count and an example path.
+
+        Args:
+            ignored: What :meth:`ignored_images` returned, when the caller has it (the walk is
+                not repeated); else it is walked now.
+        """
+        found = self.ignored_images() if ignored is None else ignored
         return [
             f"category {terminal_text(printable_name(category))}: {len(paths)} "
             f"image{'' if len(paths) == 1 else 's'} under it "
             f"{'is' if len(paths) == 1 else 'are'} not read (e.g. "
             f"{terminal_text(printable_name(paths[0]))}); {self.display_name} reads images "
             f"only from {self._where_read()}: move them there or out of {self.root}"
-            for category, paths in self.ignored_images().items()
+            for category, paths in found.items()
         ]
 
     def categories(self) -> list[str]:
