@@ -79,7 +79,8 @@ class FolderDataset(DatasetReader):
     :mod:`iadbench.data.split_file`) gives every image its subset and its label, so the
     folder-name mapping only matters when the split is drawn; the defect type stays the folder
     name, and a mask is read where the file names one. The file must list exactly the images on
-    disk. Only image files directly inside each folder count.
+    disk. Only image files directly inside each folder count; :meth:`ignored_images` names the
+    others under a category (nested deeper, or beside the folders).
     :meth:`label_balance` and :meth:`balance_problems` tell categories that lack normal or defect
     images (a tree whose normal images sit in an unrecognised folder reads as 100 % defects).
 
@@ -255,7 +256,8 @@ class FolderDataset(DatasetReader):
             f"The split file {path} does not match the images of {self.display_name} under "
             f"{self.root}: {'; '.join(found)}. Images added or removed since the split was "
             f"drawn need a new split: `iadbench data split {self.name} --data "
-            f"{self.name}={self.root} --force` (it draws every image again), or edit the file."
+            f"{self.name}={self.root} --force` with the --normal-folders and --seed it was drawn "
+            "with (it draws every image again), or edit the file."
         )
 
     def label_balance(self) -> dict[str, LabelBalance]:
