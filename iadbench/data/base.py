@@ -84,6 +84,10 @@ class DatasetReader(ABC):
         """Per category, folders every image below which should be a sample; {} for none."""
         return {}
 
+    def _read_image_paths(self) -> list[str]:
+        """The image files the reader reads (what :meth:`ignored_images` leaves out)."""
+        return [s.image_path for s in self.samples("all")]
+
     def _where_read(self) -> str:
         """Where the images of a category must be for the reader to read them (in messages)."""
         return "the folders of its layout"
@@ -100,7 +104,7 @@ class DatasetReader(ABC):
             Category -> paths relative to the root (forward slashes, on-disk spelling), sorted;
             categories without such an image are left out.
         """
-        read = {os.path.normpath(s.image_path) for s in self.samples("all")}
+        read = {os.path.normpath(path) for path in self._read_image_paths()}
         found: dict[str, list[str]] = {}
         for category, folders in sorted(self._read_folders().items()):
             unread = {

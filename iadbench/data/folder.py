@@ -169,6 +169,13 @@ class FolderDataset(DatasetReader):
     def _read_folders(self) -> dict[str, list[Path]]:
         return {category: [self.root / category] for category in self._scan()}
 
+    def _read_image_paths(self) -> list[str]:
+        # The folder layout's images, whatever a split file says: it must list exactly these,
+        # and a stale one must not stop `data split` from naming what it ignores.
+        return [
+            image.path for folders in self._scan().values() for f in folders for image in f.images
+        ]
+
     def _where_read(self) -> str:
         return "<category>/<folder>/ (image files directly inside each folder)"
 

@@ -220,3 +220,14 @@ def test_data_split_output_into_a_run_dir_is_refused(tmp_path: Path) -> None:
     result = split(root, "--output", str(run / "summary.json"))
     assert result.exit_code == 2 and "run dir" in result.output
     assert not (run / "summary.json").exists()
+
+
+def test_data_split_output_elsewhere_ignores_a_stale_split_at_the_root(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "parts", {"c/good": 3, "c/bent": 2, "c/bent/deeper": 1})
+    assert split(root).exit_code == 0
+    make_tree(root, {"c/dent": 1})  # the root's split.csv is stale now
+    target = tmp_path / "fresh.csv"
+    result = split(root, "--output", str(target))
+    assert result.exit_code == 0, result.output
+    assert "c/bent/deeper/000.png" in result.output  # the warning still names what is not read
+    assert len(FolderDataset(root, split_file=target).samples("all")) == 6
