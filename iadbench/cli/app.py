@@ -126,7 +126,12 @@ def _wrapped(command: Callable[P, R], *, resumes: str) -> Callable[P, R]:
             _stopped(f"{exc} {resumes}")
             raise typer.Exit(EXIT_ENVIRONMENT) from None
         except IADBenchError as exc:
-            error_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+            from rich.markup import escape
+
+            # A message may name a folder or file ("[bold]x"): never read it as markup.
+            error_console.print(
+                f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(EXIT_USER_ERROR) from None
         except OSError as exc:  # a full disk outside the run loop (creating the run dir...)
             from iadbench.contract.errors import environment_cause, environment_failure

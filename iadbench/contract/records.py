@@ -47,21 +47,34 @@ class Sample:
 
     def __post_init__(self) -> None:
         # A file or folder name that is not valid UTF-8 arrives with surrogate escapes, which no
-        # JSON record can hold: written as \xNN escapes instead (the path keeps the real bytes).
+        # JSON record can hold: written as \xNN escapes instead (the path keeps the real bytes),
+        # and a literal backslash as \\ so that the escaped id of one file never equals the
+        # plain id of another (issue 18).
         for name in ("id", "category", "defect_type"):
             value = getattr(self, name)
-            if value is not None and not value.isascii():
+            if value is not None and (not value.isascii() or "\\" in value):
                 object.__setattr__(self, name, printable_name(value))
 
 
 def printable_name(text: str) -> str:
-    r"""``text`` with undecodable bytes (surrogate escapes) shown as ``\xNN``; else unchanged.
+    r"""``text`` with undecodable bytes shown as ``\xNN`` and backslashes as ``\\``; else unchanged.
+
+    Injective: two different names never give one result. A name with neither an undecodable
+    byte (a surrogate escape) nor a backslash is returned as it is; any other is escaped, so its
+    result holds a backslash, which no unescaped result does. That is why a literal backslash
+    escapes itself: the file ``caf\xe9.png`` (a backslash, an x, ...) and the file whose name
+    holds the byte 0xE9 are two samples with two ids.
 
     Example:
         >>> printable_name("good/ok.png"), printable_name("good/caf\udce9.png")
         ('good/ok.png', 'good/caf\\xe9.png')
+        >>> printable_name("good/caf\\xe9.png")
+        'good/caf\\\\xe9.png'
     """
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if "\\" not in text and not any("\udc80" <= char <= "\udcff" for char in text):
+        return text
+    escaped = text.replace("\\", "\\\\")
+    return escaped.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from iadbench.contract.errors import DatasetNotFoundError
-from iadbench.contract.records import Sample
+from iadbench.contract.records import Sample, printable_name
+from iadbench.contract.text import terminal_text
+from iadbench.data.traversal import IMAGE_SUFFIXES, image_files_below
 
 SubsetName = Literal["train", "test", "all"]
 SUBSET_NAMES: tuple[str, ...] = ("train", "test", "all")
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+__all__ = ["IMAGE_SUFFIXES", "SUBSET_NAMES", "CategoryCounts", "DatasetReader", "SubsetName"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,10 @@ class DatasetReader(ABC):
     """Indexes one dataset root without decoding any image.
 
     Subclasses set ``name``, ``display_name``, ``layout_help`` and ``official_counts`` and
-    implement :meth:`_index`, which returns every sample of the root (train and test).
+    implement :meth:`_index`, which returns every sample of the root (train and test). They
+    override :meth:`_read_folders` so that :meth:`ignored_images` can name the images under a
+    category that the layout does not read (nested one folder too deep, for instance): a reader
+    never drops an image silently.
     """
 
     name: ClassVar[str]
@@ -73,6 +79,60 @@ class DatasetReader(ABC):
         if subset == "all":
             return list(self._all)
         return [s for s in self._all if s.subset == subset]
+
+    def _read_folders(self) -> dict[str, list[Path]]:
+        """Per category, folders every image below which should be a sample; {} for none."""
+        return {}
+
+    def _read_image_paths(self) -> list[str]:
+        """The image files the reader reads (what :meth:`ignored_images` leaves out)."""
+        return [s.image_path for s in self.samples("all")]
+
+    def _where_read(self) -> str:
+        """Where the images of a category must be for the reader to read them (in messages)."""
+        return "the folders of its layout"
+
+    def ignored_images(self) -> dict[str, list[str]]:
+        """Images under a category's folders that no sample reads, per category.
+
+        What the layout does not read: an image one folder deeper than the layout
+        (``bottle/test/crack/sub/000.png``), beside its folders, or (VisA) not listed in the
+        split file. The walk follows :mod:`iadbench.data.traversal`'s rule (links followed,
+        each real folder once, only regular files).
+
+        Returns:
+            Category -> paths relative to the root (forward slashes, on-disk spelling), sorted;
+            categories without such an image are left out.
+        """
+        read = {os.path.normpath(path) for path in self._read_image_paths()}
+        found: dict[str, list[str]] = {}
+        for category, folders in sorted(self._read_folders().items()):
+            unread = {
+                os.path.relpath(path, self.root).replace(os.sep, "/")
+                for folder in folders
+                for path in image_files_below(folder)
+                if os.path.normpath(path) not in read
+            }
+            if unread:
+                found[category] = sorted(unread)
+        return found
+
+    def ignored_problems(self, ignored: dict[str, list[str]] | None = None) -> list[str]:
+        """One line per category with :meth:`ignored_images`: the count and an example path.
+
+        Args:
+            ignored: What :meth:`ignored_images` returned, when the caller has it (the walk is
+                not repeated); else it is walked now.
+        """
+        found = self.ignored_images() if ignored is None else ignored
+        return [
+            f"category {terminal_text(printable_name(category))}: {len(paths)} "
+            f"image{'' if len(paths) == 1 else 's'} under it "
+            f"{'is' if len(paths) == 1 else 'are'} not read (e.g. "
+            f"{terminal_text(printable_name(paths[0]))}); {self.display_name} reads images "
+            f"only from {self._where_read()}: move them there or out of {self.root}"
+            for category, paths in found.items()
+        ]
 
     def categories(self) -> list[str]:
         """Category names present under the root, sorted."""

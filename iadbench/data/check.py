@@ -33,6 +33,7 @@ STATUS_NO_NORMAL = "no normal images"
 STATUS_NO_DEFECT = "no defect images"
 STATUS_FILES = "files missing"
 STATUS_UNREADABLE = "unreadable files"
+STATUS_IGNORED = "images not read"
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,8 @@ class CategoryCheck:
         expected: Official (or scaled) counts; ``None`` for extra categories and folder datasets.
         found: Counts of the local copy (for VisA's csv layout: rows listed, present or not).
         status: ``ok``, ``missing``, ``extra``, ``counts differ``, ``no normal images``,
-            ``no defect images`` (folder datasets), ``files missing`` or ``unreadable files`` (the
-            first that applies, in that order).
+            ``no defect images`` (folder datasets), ``files missing``, ``unreadable files`` or
+            ``images not read`` (the first that applies, in that order).
         missing_files: Listed images and masks absent on disk.
         unreadable_files: Images and masks that failed to decode.
         train_defect: Defect images in the train subset (``found`` has no place for them; only
@@ -76,6 +77,8 @@ class CheckReport:
         n_decoded: Files decoded (images and masks).
         synthetic_marker: Content of ``.iadbench-synthetic.json`` when the root has one.
         split_file: The split file a folder dataset's subsets and labels come from, or None.
+        ignored: Per category, image files under it that the layout does not read (e.g. nested
+            one folder too deep), relative to the root; see ``DatasetReader.ignored_images``.
     """
 
     dataset: str
@@ -88,6 +91,7 @@ class CheckReport:
     n_decoded: int = 0
     synthetic_marker: dict[str, Any] | None = None
     split_file: Path | None = None
+    ignored: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -200,6 +204,7 @@ def check_dataset(
         root=reader.root,
         synthetic_marker=read_synthetic_marker(reader.root),
         split_file=reader.split_file if isinstance(reader, FolderDataset) else None,
+        ignored=reader.ignored_images(),
     )
     expected = planned_counts(name, scale=scale, min_per_group=min_per_group) if official else {}
     found = _found_counts(samples)
@@ -266,6 +271,8 @@ def check_dataset(
             status = STATUS_FILES
         elif n_unreadable:
             status = STATUS_UNREADABLE
+        elif category in report.ignored:
+            status = STATUS_IGNORED
         else:
             status = STATUS_OK
         report.rows.append(
@@ -283,6 +290,7 @@ def check_dataset(
             "official training data holds normal images only"
         )
     report.problems += count_problems
+    report.problems += reader.ignored_problems(report.ignored)
     report.problems += _listed(
         [f"listed but absent on disk: {p}" for p in report.missing_files], "absent files"
     )

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from iadbench.contract.errors import DatasetNotFoundError
 from iadbench.contract.records import DEFECT, NORMAL, Sample, printable_name
-from iadbench.data.base import IMAGE_SUFFIXES, DatasetReader
+from iadbench.data.base import DatasetReader
 from iadbench.data.split_file import (
     SPLIT_FILE_NAME,
     SplitFileError,
@@ -19,6 +19,7 @@ from iadbench.data.split_file import (
     read_split_file,
     split_file_path,
 )
+from iadbench.data.traversal import image_files, subfolders
 
 # Folder names read as normal (defect-free) images, compared case-insensitively: MVTec's "good"
 # and the other names people commonly give them. Every other folder is a defect type.
@@ -78,7 +79,8 @@ class FolderDataset(DatasetReader):
     :mod:`iadbench.data.split_file`) gives every image its subset and its label, so the
     folder-name mapping only matters when the split is drawn; the defect type stays the folder
     name, and a mask is read where the file names one. The file must list exactly the images on
-    disk. Only image files directly inside each folder count.
+    disk. Only image files directly inside each folder count; :meth:`ignored_images` names the
+    others under a category (nested deeper, or beside the folders).
     :meth:`label_balance` and :meth:`balance_problems` tell categories that lack normal or defect
     images (a tree whose normal images sit in an unrecognised folder reads as 100 % defects).
 
@@ -154,15 +156,28 @@ class FolderDataset(DatasetReader):
                         _Folder(
                             folder.name,
                             folder.name.lower() in self._normal_keys,
-                            tuple(_image_files(folder.path)),
+                            tuple(image_files(folder.path)),
                         )
-                        for folder in _subdirs(category.path)
+                        for folder in subfolders(category.path)
                     ),
                     key=lambda f: f.name,
                 )
-                for category in sorted(_subdirs(str(self.root)), key=lambda e: e.name)
+                for category in subfolders(self.root)
             }
         return self._scanned
+
+    def _read_folders(self) -> dict[str, list[Path]]:
+        return {category: [self.root / category] for category in self._scan()}
+
+    def _read_image_paths(self) -> list[str]:
+        # The folder layout's images, whatever a split file says: it must list exactly these,
+        # and a stale one must not stop `data split` from naming what it ignores.
+        return [
+            image.path for folders in self._scan().values() for f in folders for image in f.images
+        ]
+
+    def _where_read(self) -> str:
+        return "<category>/<folder>/ (image files directly inside each folder)"
 
     def _index(self) -> list[Sample]:
         if self.split_file is None:
@@ -248,7 +263,8 @@ class FolderDataset(DatasetReader):
             f"The split file {path} does not match the images of {self.display_name} under "
             f"{self.root}: {'; '.join(found)}. Images added or removed since the split was "
             f"drawn need a new split: `iadbench data split {self.name} --data "
-            f"{self.name}={self.root} --force` (it draws every image again), or edit the file."
+            f"{self.name}={self.root} --force` with the --normal-folders and --seed it was drawn "
+            "with (it draws every image again), or edit the file."
         )
 
     def label_balance(self) -> dict[str, LabelBalance]:
@@ -353,19 +369,3 @@ def _folders_seen(folders: list[_Folder]) -> str:
 
 def _images(n: int, kind: str = "") -> str:
     return f"{n} {kind}image{'' if n == 1 else 's'}"
-
-
-def _subdirs(path: str) -> list[os.DirEntry[str]]:
-    with os.scandir(path) as it:
-        return [e for e in it if not e.name.startswith(".") and e.is_dir()]
-
-
-def _image_files(path: str) -> list[os.DirEntry[str]]:
-    with os.scandir(path) as it:
-        return [
-            e
-            for e in it
-            if not e.name.startswith(".")
-            and os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES
-            and e.is_file()
-        ]

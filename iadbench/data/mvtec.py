@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from iadbench.contract.records import DEFECT, NORMAL, Sample, Subset
-from iadbench.data.base import IMAGE_SUFFIXES, CategoryCounts, DatasetReader
+from iadbench.data.base import CategoryCounts, DatasetReader
+from iadbench.data.traversal import image_files, subfolders
 
 NORMAL_FOLDER = "good"
 _SUBSETS: tuple[Subset, ...] = ("train", "test")
@@ -44,19 +45,6 @@ MVTEC_LAYOUT_HELP = (
 )
 
 
-def _visible_entries(path: str) -> list[os.DirEntry[str]]:
-    """Entries of a directory, hidden ones (``.DS_Store``, ``._000.png``) left out; [] if absent."""
-    try:
-        with os.scandir(path) as it:
-            return [e for e in it if not e.name.startswith(".")]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
-def _is_image(entry: os.DirEntry[str]) -> bool:
-    return os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES and entry.is_file()
-
-
 def mvtec_style_categories(root: str | Path) -> list[str]:
     """Category folders of an MVTec-style tree: every visible folder that holds a ``test/`` folder.
 
@@ -66,11 +54,8 @@ def mvtec_style_categories(root: str | Path) -> list[str]:
     Returns:
         Sorted folder names; empty when the root holds none (or does not exist).
     """
-    found = []
-    for entry in _visible_entries(str(root)):
-        if entry.is_dir() and os.path.isdir(os.path.join(entry.path, "test")):
-            found.append(entry.name)
-    return sorted(found)
+    # A category may be a link to a folder anywhere (docs/data.md: links are followed).
+    return [e.name for e in subfolders(root) if os.path.isdir(os.path.join(e.path, "test"))]
 
 
 def _masks_by_stem(mask_dir: str) -> dict[str, str]:
@@ -80,15 +65,24 @@ def _masks_by_stem(mask_dir: str) -> dict[str, str]:
     Both are accepted; ``_mask`` wins when a folder (oddly) holds both.
     """
     by_stem: dict[str, str] = {}
-    for entry in _visible_entries(mask_dir):
-        if not _is_image(entry):
-            continue
+    for entry in image_files(mask_dir):
         stem = os.path.splitext(entry.name)[0].lower()
         if stem.endswith("_mask"):
             by_stem[stem[: -len("_mask")]] = entry.name
         else:
             by_stem.setdefault(stem, entry.name)
     return by_stem
+
+
+def mvtec_style_read_folders(root: str | Path) -> dict[str, list[Path]]:
+    """Per category of an MVTec-style tree, the folders whose images should all be samples."""
+    return {
+        category: [Path(root, category, subset) for subset in _SUBSETS]
+        for category in mvtec_style_categories(root)
+    }
+
+
+MVTEC_READ_FOLDERS_HELP = "<category>/train/good/ and <category>/test/<defect type>/"
 
 
 def index_mvtec_style(root: str | Path, dataset: str) -> list[Sample]:
@@ -110,17 +104,13 @@ def index_mvtec_style(root: str | Path, dataset: str) -> list[Sample]:
     for category in mvtec_style_categories(root_str):
         cat_dir = os.path.join(root_str, category)
         for subset in _SUBSETS:
-            for folder in _visible_entries(os.path.join(cat_dir, subset)):
-                if not folder.is_dir():
-                    continue
+            for folder in subfolders(os.path.join(cat_dir, subset)):
                 is_normal = folder.name.lower() == NORMAL_FOLDER
                 masks = (
                     {} if is_normal
                     else _masks_by_stem(os.path.join(cat_dir, "ground_truth", folder.name))
                 )  # fmt: skip
-                for image in _visible_entries(folder.path):
-                    if not _is_image(image):
-                        continue
+                for image in image_files(folder.path):
                     mask_name = masks.get(os.path.splitext(image.name)[0].lower())
                     mask_path = (
                         os.path.join(cat_dir, "ground_truth", folder.name, mask_name)
@@ -178,3 +168,9 @@ class MVTecAD(DatasetReader):
 
     def _index(self) -> list[Sample]:
         return index_mvtec_style(self.root, self.name)
+
+    def _read_folders(self) -> dict[str, list[Path]]:
+        return mvtec_style_read_folders(self.root)
+
+    def _where_read(self) -> str:
+        return MVTEC_READ_FOLDERS_HELP

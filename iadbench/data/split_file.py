@@ -7,12 +7,16 @@ dataset (``<root>/split.csv``, written by ``iadbench data split``) share the hea
 empty). This module reads both, writes the latter, and draws a seeded split.
 
 Files are read and written as UTF-8 with surrogate escapes, so a file name that is not valid
-UTF-8 survives the round trip (it is matched against the same bytes on disk).
+UTF-8 survives the round trip (it is matched against the same bytes on disk). Paths are taken
+verbatim (blanks, ``:``, leading ``-`` or ``=`` are parts of names): what ``data split`` writes
+reads back as the same images. ``/`` is the only separator on POSIX, where a backslash is a
+character of a file name; on Windows, where no name holds one, it separates folders too.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import random
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from iadbench.contract.errors import DatasetNotFoundError
-from iadbench.contract.records import DEFECT, NORMAL, Label, Sample, Subset
+from iadbench.contract.errors import DatasetNotFoundError, IADBenchError
+from iadbench.contract.numbers import real_number, whole_number
+from iadbench.contract.records import DEFECT, NORMAL, Label, Sample, Subset, printable_name
+from iadbench.contract.text import terminal_text
 
 SPLIT_FILE_NAME: Final = "split.csv"
 SPLIT_COLUMNS: tuple[str, ...] = ("object", "split", "label", "image", "mask")
@@ -32,6 +38,10 @@ _LABEL_NAMES: dict[str, str] = {NORMAL: "normal", DEFECT: "anomaly"}
 
 class SplitFileError(DatasetNotFoundError):
     """A split file is malformed, or does not list exactly the images on disk."""
+
+
+class SplitDrawError(IADBenchError):
+    """A split cannot be drawn as asked (e.g. a category lacks normal or defect images)."""
 
 
 @dataclass(frozen=True)
@@ -86,27 +96,42 @@ def split_file_path(root: str | Path) -> Path:
 
 
 def normalise_relpath(value: str) -> str:
-    r"""A csv path as a relative id: forward slashes, no leading ``./``, no surrounding blanks.
+    r"""A csv path as a relative id: forward slashes, no ``.`` or empty segment.
+
+    Two spellings of one file (``a/./b.JPG``, ``a//b.JPG``, ``./a/b.JPG``) give one id, so a
+    duplicate row is found whatever its spelling. ``..`` is kept (:func:`stays_inside` refuses
+    it). Blanks are kept: they are parts of file names. A backslash separates folders only on
+    Windows; on POSIX it is a character of a name.
 
     Example:
-        >>> normalise_relpath(" ./candle\\Data/a.JPG ")
-        'candle/Data/a.JPG'
+        >>> normalise_relpath("./candle/Data/./Images//a.JPG")
+        'candle/Data/Images/a.JPG'
     """
-    path = value.strip().replace("\\", "/")
-    while path.startswith("./"):
-        path = path[2:]
-    return path
+    path = value.replace("\\", "/") if os.sep == "\\" else value
+    return "/".join(part for part in path.split("/") if part not in ("", "."))
 
 
-def stays_inside(relpath: str) -> bool:
+def stays_inside(relpath: str, raw: str | None = None) -> bool:
     """Whether a csv path is relative and never climbs above the root (no ``..`` escape).
 
+    Args:
+        relpath: The normalised path (:func:`normalise_relpath`).
+        raw: The path as written, when known: an absolute one (``/etc/x``) is refused even
+            though normalising drops its leading slash.
+
     Example:
-        >>> stays_inside("candle/a.JPG"), stays_inside("../a.JPG"), stays_inside("/etc/passwd")
-        (True, False, False)
+        >>> stays_inside("candle/a.JPG"), stays_inside("../a.JPG"), stays_inside("lot:7/a.png")
+        (True, False, True)
+        >>> stays_inside("etc/passwd", raw="/etc/passwd")
+        False
     """
-    parts = relpath.split("/")
-    return not (relpath.startswith("/") or ":" in parts[0] or ".." in parts)
+    spelled = raw if raw is not None else relpath
+    if spelled.startswith("/") or (os.sep == "\\" and spelled.startswith("\\")):
+        return False
+    # A drive ("C:x") leaves the root only on Windows; elsewhere "lot:7" is a folder name.
+    if os.name == "nt" and len(spelled) > 1 and spelled[1] == ":":
+        return False
+    return ".." not in relpath.split("/")
 
 
 @contextmanager
@@ -145,9 +170,11 @@ def read_split_file(path: Path) -> list[SplitRow]:
     with csv_records(path, SPLIT_COLUMNS, expected) as reader:
         for record in reader:
             line = reader.line_num
-            image = normalise_relpath(record["image"] or "")
-            if not image:
+            raw_image, raw_mask = record["image"] or "", record["mask"] or ""
+            raw_mask = raw_mask if raw_mask.strip() else ""
+            if not raw_image.strip():
                 continue  # blank line or trailing separator row: nothing listed
+            image, mask = normalise_relpath(raw_image), normalise_relpath(raw_mask)
             split = (record["split"] or "").strip().lower()
             label = FILE_LABELS.get((record["label"] or "").strip().lower())
             if split not in ("train", "test") or label is None:
@@ -155,22 +182,24 @@ def read_split_file(path: Path) -> list[SplitRow]:
                     f"{path} line {line}: split must be train or test and label normal or "
                     f"anomaly, got split={record['split']!r} label={record['label']!r}."
                 )
-            if image in seen:
-                raise SplitFileError(
-                    f"{path} line {line} lists {image} again (first on line {seen[image]}); "
-                    "every image must appear once."
-                )
-            seen[image] = line
-            mask = normalise_relpath(record["mask"] or "")
-            for listed in (image, mask):
-                if listed and not stays_inside(listed):
+            for listed, raw in ((image, raw_image), (mask, raw_mask)):
+                if raw and not (listed and stays_inside(listed, raw)):
                     raise SplitFileError(
-                        f"{path} line {line} points outside the dataset root ({listed!r}): "
+                        f"{path} line {line} points outside the dataset root ({shown(raw)}): "
                         "paths in the split file must be relative and stay under the root."
                     )
+            if image in seen:
+                # Compared after normalising: "a/./b.png" and "a//b.png" are one image, and
+                # scoring it twice would count it twice.
+                raise SplitFileError(
+                    f"{path} line {line} lists {shown(image)} again (first on line "
+                    f"{seen[image]}); every image must appear once: delete one of the two lines."
+                )
+            seen[image] = line
+            category = record["object"] or ""
             rows.append(
                 SplitRow(
-                    category=(record["object"] or "").strip() or image.split("/", 1)[0],
+                    category=category if category.strip() else image.split("/", 1)[0],
                     subset="train" if split == "train" else "test",
                     label=label,
                     image=image,
@@ -181,12 +210,22 @@ def read_split_file(path: Path) -> list[SplitRow]:
     return rows
 
 
+def shown(path: str) -> str:
+    r"""``path`` as a message shows it: undecodable bytes as ``\xNN``, control characters inert."""
+    return terminal_text(printable_name(path))
+
+
 def write_split_file(path: Path, rows: Iterable[SplitRow]) -> None:
     """Write rows under the ``object,split,label,image,mask`` header, sorted, atomically.
 
     Rows are sorted by category, train before test, then image path, so the same split always
-    gives the same bytes. A temporary file replaces ``path`` at the end: an interrupted write
-    never leaves half a split file for the next run to read.
+    gives the same bytes. The written file is read back before it replaces ``path``: a file
+    that :func:`read_split_file` would refuse or read differently is never left behind (the
+    advice for a refused file is to draw it again, which must then give a readable one).
+
+    Raises:
+        SplitFileError: A row does not read back as written (the message names it); ``path``
+            is left as it was.
     """
     ordered = sorted(rows, key=lambda r: (r.category, r.subset != "train", r.image))
     tmp = path.with_name(path.name + ".tmp")
@@ -197,7 +236,23 @@ def write_split_file(path: Path, rows: Iterable[SplitRow]) -> None:
             writer.writerow(
                 [row.category, row.subset, _LABEL_NAMES[row.label], row.image, row.mask or ""]
             )
+    try:
+        back = read_split_file(tmp)
+        for written, read in itertools.zip_longest(ordered, back):
+            if written is None or read is None or _fields(written) != _fields(read):
+                shown_row = shown(written.image) if written is not None else "(extra row)"
+                raise SplitFileError(
+                    f"The split file {path} would not read back as drawn at {shown_row}; "
+                    "rename that file (nothing was written)."
+                )
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
+
+
+def _fields(row: SplitRow) -> tuple[str, str, str, str, str | None]:
+    return (row.category, row.subset, row.label, row.image, row.mask)
 
 
 def draw_split(
@@ -212,7 +267,10 @@ def draw_split(
 
     Each category draws from its own random stream (seeded by ``seed`` and the category name),
     so adding or removing a category leaves the others' assignment unchanged. A share of ``n``
-    images is ``round(ratio * n)``, halves rounded up.
+    images is ``round(ratio * n)``, halves rounded up, but at most ``n - 1``: every category's
+    test subset keeps at least one normal and one defect image, so no category is scored on one
+    label (where always-defect scores 100 %). With ``ratio = 1`` all but one image of that
+    label train; a category with a single normal image keeps it in Test.
 
     Args:
         samples: Every image with its label (e.g. ``FolderDataset.folder_samples()``).
@@ -226,32 +284,36 @@ def draw_split(
         One :class:`SplitRow` per sample, in sample order.
 
     Raises:
-        ValueError: A ratio outside [0, 1].
+        ArgumentError: A ratio outside [0, 1] (or not a number), a seed that is not whole.
+        SplitDrawError: A category has no normal or no defect image: no split can test both
+            labels there; the message names every such category and the fix.
 
     Example:
-        >>> pool = [Sample(f"c/good/{i}.png", "d", "c", "test", "normal", f"/r/c/good/{i}.png")
-        ...         for i in range(4)]
+        >>> pool = [Sample(f"c/{f}/{i}.png", "d", "c", "test", label, f"/r/c/{f}/{i}.png")
+        ...         for f, label in (("good", "normal"), ("bent", "defect")) for i in range(4)]
         >>> rows = draw_split(pool, "/r", train_normal_ratio=0.5, seed=1)
-        >>> sorted(r.subset for r in rows)
-        ['test', 'test', 'train', 'train']
+        >>> sorted((r.subset, r.label) for r in rows).count(("train", "normal"))
+        2
     """
-    for name, ratio in (("train_normal_ratio", train_normal_ratio),
-                        ("train_defect_ratio", train_defect_ratio)):  # fmt: skip
-        if not 0.0 <= ratio <= 1.0:
-            raise ValueError(f"{name} must be between 0 and 1, got {ratio!r}")
+    check_split_arguments(train_normal_ratio, train_defect_ratio, seed)
     ratios = {NORMAL: train_normal_ratio, DEFECT: train_defect_ratio}
     relpaths = {s.image_path: _relpath(s.image_path, root) for s in samples}
     pools: dict[tuple[str, str], list[str]] = {}
     category_of: dict[str, str] = {}
+    folders: dict[str, set[str]] = {}
     for s in samples:
         category = relpaths[s.image_path].split("/", 1)[0]
         category_of[s.image_path] = category
         pools.setdefault((category, s.label), []).append(relpaths[s.image_path])
+        folders.setdefault(category, set()).add(str(s.defect_type or "?"))
+    _refuse_one_label_categories(pools, folders)
     training: set[str] = set()
     for (category, label), pool in sorted(pools.items()):
         rng = random.Random(f"{seed}/{label}/".encode() + _bytes(category))
         ordered = sorted(pool)
-        training.update(rng.sample(ordered, int(ratios[label] * len(ordered) + 0.5)))
+        # Half up, then capped: one image of each label always stays in Test.
+        n_train = min(int(ratios[label] * len(ordered) + 0.5), len(ordered) - 1)
+        training.update(rng.sample(ordered, n_train))
     return [
         SplitRow(
             category=category_of[s.image_path],
@@ -262,6 +324,46 @@ def draw_split(
         )
         for s in samples
     ]
+
+
+def check_split_arguments(
+    train_normal_ratio: float, train_defect_ratio: float, seed: int, *, option_names: bool = False
+) -> None:
+    """Refuse ratios outside [0, 1] (or not numbers) and a seed that is not a whole number.
+
+    Args:
+        train_normal_ratio: As :func:`draw_split` takes it.
+        train_defect_ratio: As :func:`draw_split` takes it.
+        seed: As :func:`draw_split` takes it.
+        option_names: Name them as the command line spells them (``--train-normal-ratio``).
+
+    Raises:
+        ArgumentError: The first argument out of range, named.
+    """
+    for argument, ratio in (("train_normal_ratio", train_normal_ratio),
+                            ("train_defect_ratio", train_defect_ratio)):  # fmt: skip
+        name = f"--{argument.replace('_', '-')}" if option_names else argument
+        real_number(ratio, name=name, minimum=0, maximum=1)
+    whole_number(seed, name="--seed" if option_names else "seed")
+
+
+def _refuse_one_label_categories(
+    pools: dict[tuple[str, str], list[str]], folders: dict[str, set[str]]
+) -> None:
+    """Raise :class:`SplitDrawError` naming every category without a normal or a defect image."""
+    lacking = [
+        f"{shown(category)} has no {label} image "
+        f"(folders: {', '.join(shown(f) for f in sorted(folders[category]))})"
+        for category in sorted(folders)
+        for label in (NORMAL, DEFECT)
+        if not pools.get((category, label))
+    ]
+    if lacking:
+        raise SplitDrawError(
+            f"No split can test both labels in every category: {'; '.join(lacking)}. Name the "
+            "folders that hold normal images with --normal-folders, add the missing images, or "
+            "move those categories out of the dataset root; nothing was written."
+        )
 
 
 def _relpath(path: str, root: str | Path) -> str:

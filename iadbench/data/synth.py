@@ -19,18 +19,25 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from PIL import Image
 
-from iadbench.contract.errors import IADBenchError, UnknownNameError
+from iadbench.contract.errors import ArgumentError, IADBenchError, UnknownNameError
+from iadbench.contract.numbers import real_number, whole_number
 from iadbench.data.base import CategoryCounts
 from iadbench.data.mvtec import MVTEC_DEFECT_TYPES, MVTEC_GRAYSCALE, MVTecAD
 from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter
 from iadbench.data.visa import SPLIT_CSV, SPLIT_CSV_COLUMNS, VisA
 
 MARKER_NAME = ".iadbench-synthetic.json"
+#: Most images one synthetic tree may hold: about 9x VisA's 10,821 (VisA at scale 9, MVTec-AD at
+#: 18). A tree is for tests and dry runs; ``--scale 100000`` would start writing about 16 billion
+#: files, filling the disk long before it ended.
+MAX_SYNTH_IMAGES: Final = 100_000
+#: Largest image side: MVTec-AD's largest images are 1024 px; a larger one only costs memory.
+MAX_IMAGE_SIZE: Final = 2048
 SYNTH_DATASETS: dict[str, dict[str, CategoryCounts]] = {
     "mvtec": MVTecAD.official_counts,
     "visa": VisA.official_counts,
@@ -88,15 +95,14 @@ def planned_counts(
 
     Raises:
         UnknownNameError: Unknown dataset or category.
-        IADBenchError: ``scale`` or ``min_per_group`` out of range.
+        ArgumentError: ``scale`` is not a finite number above 0, or ``min_per_group`` is not a
+            whole number of at least 1.
     """
     official = SYNTH_DATASETS.get(dataset)
     if official is None:
         raise UnknownNameError("synthetic dataset", dataset, SYNTH_DATASETS)
-    if not scale > 0:
-        raise IADBenchError(f"scale must be greater than 0, got {scale!r}")
-    if min_per_group < 1:
-        raise IADBenchError(f"min_per_group must be at least 1, got {min_per_group!r}")
+    scale = positive_scale(scale, "scale")
+    min_per_group = whole_number(min_per_group, name="min_per_group", minimum=1)
     for category in categories or ():
         if category not in official:
             raise UnknownNameError(f"{dataset} category", category, official)
@@ -109,6 +115,73 @@ def planned_counts(
         for name, c in official.items()
         if categories is None or name in categories
     }
+
+
+def positive_scale(scale: object, name: str) -> float:
+    """``scale`` as a finite number above 0, else ArgumentError naming it ``name``."""
+    value = real_number(scale, name=name, minimum=0)
+    if value == 0:
+        raise ArgumentError(f"{name} must be greater than 0, got {scale!r}")
+    return value
+
+
+def check_synth_arguments(
+    dataset: str,
+    *,
+    scale: float,
+    image_size: int = 64,
+    seed: int = 0,
+    min_per_group: int = 3,
+    categories: Sequence[str] | None = None,
+    option_names: bool = False,
+) -> int:
+    """Check what :func:`synthesize` is asked for; the number of images the tree would hold.
+
+    Args:
+        dataset: ``"mvtec"`` or ``"visa"``.
+        scale: Share of the official counts, a finite number above 0.
+        image_size: Side of the images, 16 to :data:`MAX_IMAGE_SIZE` pixels.
+        seed: Random seed, a whole number >= 0.
+        min_per_group: Floor per group, >= 1.
+        categories: Official categories to write; all when ``None``.
+        option_names: Name the arguments as the command line spells them (``--scale``).
+
+    Returns:
+        The images the tree would hold.
+
+    Raises:
+        UnknownNameError: Unknown dataset or category.
+        ArgumentError: An argument out of range, or more than :data:`MAX_SYNTH_IMAGES` images;
+            the message then says why and the largest scale that fits.
+    """
+
+    def name(argument: str) -> str:
+        return f"--{argument.replace('_', '-')}" if option_names else argument
+
+    scale = positive_scale(scale, name("scale"))
+    whole_number(image_size, name=name("image_size"), minimum=16, maximum=MAX_IMAGE_SIZE)
+    whole_number(seed, name=name("seed"), minimum=0)  # numpy's seeds are not negative
+
+    def total(at: float) -> int:
+        counts = planned_counts(dataset, scale=at, min_per_group=min_per_group,
+                                categories=categories)  # fmt: skip
+        return sum(c.total for c in counts.values())
+
+    n_images = total(min(scale, 1e9))  # a bounded scale: round() of an infinite count overflows
+    if n_images <= MAX_SYNTH_IMAGES:
+        return n_images
+    fits = 0.0
+    step = 100.0
+    while step >= 0.01:  # the largest scale in hundredths that fits: the counts grow with it
+        while total(fits + step) <= MAX_SYNTH_IMAGES:
+            fits += step
+        step /= 10
+    raise ArgumentError(
+        f"{name('scale')} {scale:g} would write {'' if scale <= 1e9 else 'more than '}"
+        f"{n_images:,} images of {dataset} (limit {MAX_SYNTH_IMAGES:,}: a synthetic tree is for "
+        f"tests and dry runs, and every image is a file on disk); use {name('scale')} "
+        f"{round(fits, 2):g} or less"
+    )
 
 
 def read_synthetic_marker(root: str | Path) -> dict[str, Any] | None:
@@ -278,17 +351,19 @@ def synthesize(
 
     Raises:
         UnknownNameError: Unknown dataset or category.
-        IADBenchError: Bad scale/size, or ``root`` is not empty and not an earlier synthetic tree.
+        ArgumentError: Scale, size or seed out of range, or more than :data:`MAX_SYNTH_IMAGES`
+            images.
+        IADBenchError: ``root`` is not empty and not an earlier synthetic tree.
 
     Example:
         >>> synthesize("mvtec", "/tmp/mvtec-synth", scale=0.02).n_images  # doctest: +SKIP
         286
     """
     started = time.perf_counter()
+    check_synth_arguments(dataset, scale=scale, image_size=image_size, seed=seed,
+                          min_per_group=min_per_group, categories=categories)  # fmt: skip
     counts = planned_counts(dataset, scale=scale, min_per_group=min_per_group,
                             categories=categories)  # fmt: skip
-    if image_size < 16:
-        raise IADBenchError(f"image_size must be at least 16 pixels, got {image_size!r}")
     root = Path(root).expanduser()
     _prepare_root(root)
     marker: dict[str, Any] = {

@@ -18,8 +18,10 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
-from iadbench.data.base import IMAGE_SUFFIXES
+#: File name suffixes read as images (any case).
+IMAGE_SUFFIXES: Final = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 
 
 def visible_entries(folder: str | Path) -> list[os.DirEntry[str]]:
@@ -32,7 +34,7 @@ def visible_entries(folder: str | Path) -> list[os.DirEntry[str]]:
 
 
 def has_image_suffix(name: str) -> bool:
-    """Whether ``name`` ends with one of :data:`~iadbench.data.base.IMAGE_SUFFIXES` (any case)."""
+    """Whether ``name`` ends with one of :data:`IMAGE_SUFFIXES` (any case)."""
     return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
 
 

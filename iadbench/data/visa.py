@@ -8,7 +8,12 @@ from typing import ClassVar, Literal
 from iadbench.contract.errors import DatasetNotFoundError
 from iadbench.contract.records import DEFECT, NORMAL, Sample
 from iadbench.data.base import CategoryCounts, DatasetReader
-from iadbench.data.mvtec import index_mvtec_style, mvtec_style_categories
+from iadbench.data.mvtec import (
+    MVTEC_READ_FOLDERS_HELP,
+    index_mvtec_style,
+    mvtec_style_categories,
+    mvtec_style_read_folders,
+)
 from iadbench.data.split_file import (
     SPLIT_COLUMNS,
     csv_records,
@@ -89,6 +94,18 @@ class VisA(DatasetReader):
         if self.layout == "mvtec_style":
             return index_mvtec_style(self.root, self.name)
         return self._index_split_csv(self.root / SPLIT_CSV)
+
+    def _read_folders(self) -> dict[str, list[Path]]:
+        if self.layout == "mvtec_style":
+            return mvtec_style_read_folders(self.root)
+        # Every image under <category>/Data/Images should be a row of 1cls.csv.
+        categories = {s.category for s in self.samples("all")}
+        return {c: [self.root / c / "Data" / "Images"] for c in sorted(categories)}
+
+    def _where_read(self) -> str:
+        if self.layout == "mvtec_style":
+            return MVTEC_READ_FOLDERS_HELP
+        return f"the rows of {SPLIT_CSV}"
 
     def _index_split_csv(self, csv_path: Path) -> list[Sample]:
         """Samples listed by ``1cls.csv``, one per row, whether or not the file exists."""

@@ -63,13 +63,15 @@ class PlannedData:
         return {role: samples for role, samples in found.items() if samples is not None}
 
     def balance_problems(self) -> list[str]:
-        """What looks wrong in a folder test dataset's labels; nothing for other datasets.
+        """What looks wrong in the test dataset: a folder dataset's labels, images not read.
 
-        A normal folder under an unexpected name reads as 100 % defects: the runner says so.
+        A normal folder under an unexpected name reads as 100 % defects, and an image nested
+        below the layout's folders is not read at all: the runner says both.
         """
+        problems = list(self.test_reader.ignored_problems())
         if isinstance(self.test_reader, FolderDataset):
-            return list(self.test_reader.balance_problems())
-        return []
+            problems[:0] = self.test_reader.balance_problems()
+        return problems
 
     def one_label_categories(self) -> dict[str, str]:
         """Test categories whose images all carry one label: category → that label.

@@ -157,3 +157,59 @@ def test_unknown_dataset_and_category_suggest_names(tmp_path: Path) -> None:
 def test_non_positive_scale_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(IADBenchError, match="scale"):
         synthesize("mvtec", tmp_path, scale=0)
+
+
+# -- issue 18 item 15: every number checked, the size bounded, before anything is written ----
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scale", "inf"], "--scale must be a finite number, got inf"),
+        (["--scale", "nan"], "--scale must be a finite number"),
+        (["--scale", "0"], "--scale must be greater than 0"),
+        (["--scale", "100000"], "--scale 100000 would write 535,400,000 images of mvtec (limit "
+                                "100,000: a synthetic tree is for tests and dry runs"),
+        (["--image-size", "8"], "--image-size must be between 16 and 2048, got 8"),
+        (["--seed", "-1"], "--seed must be 0 or more, got -1"),
+    ],
+)  # fmt: skip
+def test_data_synth_refuses_bad_numbers_before_writing(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    # Today --scale inf was an OverflowError traceback and --scale 100000 started writing.
+    from typer.testing import CliRunner
+
+    from iadbench.cli.app import app
+
+    root = tmp_path / "tree"
+    result = CliRunner().invoke(app, ["data", "synth", "mvtec", str(root), *args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output and not root.exists()
+
+
+def test_the_refusal_names_the_largest_scale_that_fits() -> None:
+    from iadbench.contract.errors import ArgumentError
+    from iadbench.data.synth import MAX_SYNTH_IMAGES, check_synth_arguments
+
+    with pytest.raises(ArgumentError, match=r"use scale 9\.24 or less") as info:
+        check_synth_arguments("visa", scale=100_000)
+    assert "1,082,100,000 images" in str(info.value)
+    assert check_synth_arguments("visa", scale=9.24) <= MAX_SYNTH_IMAGES
+    with pytest.raises(ArgumentError, match="use scale 9.24 or less"):
+        check_synth_arguments("visa", scale=9.25)
+    with pytest.raises(ArgumentError, match="more than"):
+        check_synth_arguments("mvtec", scale=1e300)
+    with pytest.raises(ArgumentError, match="finite"):
+        synthesize("mvtec", "/nonexistent/never-written", scale=float("inf"))
+
+
+def test_data_check_refuses_a_scale_that_is_not_a_positive_number(synth_mvtec: Path) -> None:
+    from typer.testing import CliRunner
+
+    from iadbench.cli.app import app
+
+    args = ["data", "check", "mvtec", "--data", f"mvtec={synth_mvtec}", "--no-decode"]
+    result = CliRunner().invoke(app, [*args, "--scale", "inf"])
+    assert result.exit_code == 2 and "--scale must be a finite number" in result.output
