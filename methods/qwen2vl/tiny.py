@@ -27,11 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from iadbench.contract.categories import MVTEC_CATEGORIES, VISA_CATEGORIES
+from iadbench.contract.categories import MVTEC_CATEGORIES, VISA_CATEGORIES, natural_name
 
-from .prompt import PROMPT_TEMPLATES, build_prompt
-
-TINY_VERSION = "2"  # 2: the BPE corpus holds both prompt transcriptions
+TINY_VERSION = "1"
 TINY_SEED = 0
 
 # Qwen2's special tokens, in the order Qwen's vocabulary holds them (after the BPE tokens).
@@ -214,6 +212,22 @@ def _build_processor() -> Any:
     )
 
 
+# The prompt as recipe 1 trained its vocabulary on (the project's form before issue 19: line breaks
+# of the "lines" transcription, ``<think>...</think>``). Frozen here so the tiny weights, and the
+# learning proof's figures measured on them, do not move when the prompt options change; every
+# byte is in the alphabet, so either transcription still encodes (a few more tokens).
+_CORPUS_PROMPT = (
+    "This is an image containing a {object}. Analyze the given image and determine if there is "
+    "any defect in the object.\n"
+    "Output the thinking process in <think> </think> and final answer in <answer> </answer> "
+    "tags.\n"
+    "Options: (A) defect (B) normal.\n"
+    "The output answer format should be as follows:\n"
+    "<think>...</think> <answer>A or B</answer>\n"
+    "Please strictly follow the format."
+)
+
+
 def _train_bpe() -> tuple[dict[str, int], list[tuple[str, str]]]:
     """A byte-level BPE vocabulary trained on the texts a tiny run sees (deterministic).
 
@@ -225,9 +239,7 @@ def _train_bpe() -> tuple[dict[str, int], list[tuple[str, str]]]:
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     categories = sorted({*MVTEC_CATEGORIES, *VISA_CATEGORIES})
-    corpus = [
-        build_prompt(category, variant) for category in categories for variant in PROMPT_TEMPLATES
-    ] + [
+    corpus = [_CORPUS_PROMPT.format(object=natural_name(category)) for category in categories] + [
         "system\nYou are a helpful assistant.\nuser\nassistant\n",
         "<think>The object looks clean: no scratch, crack, dent, hole, stain or missing part."
         "</think> <answer>A</answer> <answer>B</answer> <answer>(A)</answer>",
