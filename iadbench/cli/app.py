@@ -126,11 +126,10 @@ def _wrapped(command: Callable[P, R], *, resumes: str) -> Callable[P, R]:
             _stopped(f"{exc} {resumes}")
             raise typer.Exit(EXIT_ENVIRONMENT) from None
         except IADBenchError as exc:
-            from rich.markup import escape
-
-            # A message may name a folder or file ("[bold]x"): never read it as markup.
+            # A message may name a folder or file ("[bold]x", an ESC sequence): never read it
+            # as markup, never let it reach the terminal's control codes.
             error_console.print(
-                f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+                f"[bold red]Error:[/] {_inert(str(exc))}", highlight=False, soft_wrap=True
             )
             raise typer.Exit(EXIT_USER_ERROR) from None
         except OSError as exc:  # a full disk outside the run loop (creating the run dir...)
@@ -150,4 +149,11 @@ def _wrapped(command: Callable[P, R], *, resumes: str) -> Callable[P, R]:
 
 
 def _stopped(message: str) -> None:
-    error_console.print(f"[bold red]Stopped:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    error_console.print(f"[bold red]Stopped:[/] {_inert(message)}", highlight=False, soft_wrap=True)
+
+
+def _inert(message: str) -> str:
+    """``message`` printable as markup: control codes blanked, ``[`` escaped."""
+    from iadbench.contract.text import terminal_text
+
+    return escape(terminal_text(message))
