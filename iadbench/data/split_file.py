@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Final
 
 from iadbench.contract.errors import DatasetNotFoundError, IADBenchError
+from iadbench.contract.files import atomic_replace
 from iadbench.contract.numbers import real_number, whole_number
 from iadbench.contract.records import DEFECT, NORMAL, Label, Sample, Subset, printable_name
 from iadbench.contract.text import terminal_text
@@ -228,16 +229,15 @@ def write_split_file(path: Path, rows: Iterable[SplitRow]) -> None:
             is left as it was.
     """
     ordered = sorted(rows, key=lambda r: (r.category, r.subset != "train", r.image))
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
+    with atomic_replace(path, newline="", errors="surrogateescape") as (handle, tmp):
         writer = csv.writer(handle)
         writer.writerow(SPLIT_COLUMNS)
         for row in ordered:
             writer.writerow(
                 [row.category, row.subset, _LABEL_NAMES[row.label], row.image, row.mask or ""]
             )
-    try:
-        back = read_split_file(tmp)
+        handle.flush()
+        back = read_split_file(tmp)  # an error here leaves path as it was
         for written, read in itertools.zip_longest(ordered, back):
             if written is None or read is None or _fields(written) != _fields(read):
                 shown_row = shown(written.image) if written is not None else "(extra row)"
@@ -245,10 +245,6 @@ def write_split_file(path: Path, rows: Iterable[SplitRow]) -> None:
                     f"The split file {path} would not read back as drawn at {shown_row}; "
                     "rename that file (nothing was written)."
                 )
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
 
 
 def _fields(row: SplitRow) -> tuple[str, str, str, str, str | None]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any, Final
 
 from iadbench.contract.errors import IADBenchError
+from iadbench.contract.files import atomic_replace
 from iadbench.contract.text import spreadsheet_cell
 
 #: Columns of every output row, in order (CSV header; JSONL keys).
@@ -41,18 +41,11 @@ def writer_for(output: Path) -> RowWriter:
 
 def write_rows(output: Path, rows: Iterable[Row], writer: RowWriter) -> None:
     """Write ``rows`` to ``output`` through a temporary file: never half a file under its name."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_name(output.name + ".tmp")
-    try:
-        # A file name that is not UTF-8 holds a lone surrogate: written as its \udcXX escape
-        # (in JSON, the same escape json.dumps would write) instead of failing the whole file.
-        with temporary.open("w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
-            writer(handle, rows)
-            handle.flush()
-            os.fsync(handle.fileno())  # the rename must not publish a file still in the cache
-        temporary.replace(output)
-    finally:
-        temporary.unlink(missing_ok=True)
+    # A file name that is not UTF-8 holds a lone surrogate: written as its \udcXX escape (in
+    # JSON, the same escape json.dumps would write) instead of failing the whole file; durable:
+    # the rename must not publish a file still in the cache.
+    with atomic_replace(output, errors="backslashreplace", newline="", durable=True) as (out, _):
+        writer(out, rows)
 
 
 def _write_jsonl(handle: IO[str], rows: Iterable[Row]) -> None:

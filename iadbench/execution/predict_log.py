@@ -19,6 +19,7 @@ to the same output is refused instead of interleaving its rows.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -110,7 +111,18 @@ class PredictOutput:
                 file belongs to another command or was edited.
         """
         self.partial.parent.mkdir(parents=True, exist_ok=True)
-        handle = self._handle = self.partial.open("a+b")
+        try:  # O_NOFOLLOW: a link planted at the .partial name must not redirect the rows
+            descriptor = os.open(
+                self.partial, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666
+            )
+        except OSError as exc:
+            if not self.partial.is_symlink():
+                raise
+            raise IADBenchError(
+                f"--output {self.output}: {self.partial} is a symbolic link; predict writes its "
+                "unfinished rows only to a plain file there: remove the link"
+            ) from exc
+        handle = self._handle = os.fdopen(descriptor, "a+b")
         _lock(handle, self.output, self.partial)
         if restart:
             handle.truncate(0)

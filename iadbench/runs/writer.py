@@ -19,6 +19,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from iadbench.contract.errors import IADBenchError, RunConflictError
+from iadbench.contract.files import write_text_atomic
 from iadbench.contract.records import Prediction, Sample
 from iadbench.runs.chain import GENESIS, chain_problem, chained_lines, last_link
 from iadbench.runs.layout import RunLayout, shard_glob, shard_path
@@ -288,10 +289,7 @@ class PredictionLog:
 
     def rewrite(self, records: list[dict[str, Any]]) -> None:
         """Replace the whole file atomically (merging shards, final oracle decisions)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_text(chained_lines(records, GENESIS)[0], encoding="utf-8")  # linked anew
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, chained_lines(records, GENESIS)[0])  # linked anew
         self._tail = None
 
 
@@ -353,6 +351,4 @@ def _lock_directory(directory: Path) -> int | bool | None:
 
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Write JSON through a temporary file and ``os.replace``: a crash never leaves half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -11,12 +11,11 @@ a full disk leaves the previous file, never half a page.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from iadbench.contract.files import write_text_atomic
 from iadbench.runs.output_guard import OutputPathError, check_output_file
 from iadbench.views.leaderboard.collect import CollectedRuns
 
@@ -91,20 +90,4 @@ def write_output(path: Path, text: str) -> None:
     A failure (full disk, a signal) removes the temporary file and leaves any previous file.
     The file gets the mode a plain write would give it (``mkstemp`` makes it owner-only).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    """The process umask (read by setting it, then restoring it at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    write_text_atomic(path, text, newline="")

@@ -130,6 +130,18 @@ def test_an_existing_file_is_replaced_only_with_force(tmp_path, plugin):
     assert len(out.read_text().splitlines()) == 2
 
 
+def test_a_link_planted_at_the_partial_name_is_never_written_through(tmp_path, plugin):
+    # The issue-18 attack re-run: out.jsonl.partial -> RUN/predictions.jsonl, then --force.
+    images = _images(tmp_path / "in", 2)
+    victim = tmp_path / "predictions.jsonl"
+    victim.write_text("sealed\n")
+    out = tmp_path / "labels.jsonl"
+    (tmp_path / "labels.jsonl.partial").symlink_to(victim)
+    result, text = _predict(plugin, images, out, "--force")
+    assert result.exit_code == 2 and "is a symbolic link" in text
+    assert victim.read_text() == "sealed\n" and not out.exists()
+
+
 @pytest.mark.parametrize("where", ["folder", "proc"])
 def test_an_unwritable_output_is_refused_before_any_image_is_predicted(
     tmp_path, plugin, monkeypatch, where
