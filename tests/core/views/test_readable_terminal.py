@@ -70,7 +70,24 @@ def test_no_raw_dict_warning_or_progress_bar_debris(demo_log: str) -> None:
 def test_progress_and_training_say_what_happens_in_plain_lines(demo_log: str) -> None:
     lines = demo_log.splitlines()
     assert any(re.match(r"winclip \S+→mvtec \w+: \d+/\d+ images in ", ln) for ln in lines)
-    assert any(line.startswith("step 1/") and "| reward " in line for line in lines)
+    assert any(line.startswith("LR-IAD step 1/") and "| reward " in line for line in lines)
     assert any(line.startswith("AprilGAN epoch 1/") for line in lines)
     assert any(re.match(r"AnomalyGPT epoch 1/\d+: loss \d", line) for line in lines)
     assert any(line.startswith("LR-IAD: TensorBoard logs in ") for line in lines)
+
+
+def test_lr_iad_lines_follow_their_heading_and_the_monitor_is_explained(demo_log: str) -> None:
+    """Issue 19: with ``demo > log`` the monitor lines went to stdout, their heading to stderr.
+
+    Both now go to stderr (the fixture merges the two in order, as ``> log 2>&1`` does): every
+    LR-IAD training line comes after its ``LR-IAD: GRPO on`` heading and carries ``LR-IAD``, and
+    a legend line says what ``monitor`` and ``gap`` mean before the first monitor line.
+    """
+    lines = demo_log.splitlines()
+    headings = [i for i, line in enumerate(lines) if line.startswith("LR-IAD: GRPO on ")]
+    legends = [i for i, line in enumerate(lines) if line.startswith("LR-IAD monitor: ")]
+    monitor = [i for i, line in enumerate(lines) if line.startswith("LR-IAD monitor ")]
+    assert headings and monitor and len(legends) == len(headings)
+    assert min(monitor) > min(legends) > min(headings)
+    assert "gap = " in lines[legends[0]]
+    assert not any(line.startswith(("monitor ", "step ")) for line in lines)
