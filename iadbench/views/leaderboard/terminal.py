@@ -243,8 +243,11 @@ class _TerminalTables:
             max([len(c) for c in cells] + [len(line) for line in name.split("\n")])
             for name, cells in columns
         ]
-        base = max(len(name) for name in names + ["Category"]) + max(len(n) for n in ns + ["n"])
-        base += table_overhead(2)
+        # A long category name wraps (at "-", "_" is kept) rather than taking the width of the
+        # number columns: at most a third of the width, never below its longest piece.
+        longest = max(len(name) for name in names + ["Category"])
+        name_width = min(longest, max(self.width // 3, *(narrowest(n) for n in names)))
+        base = name_width + max(len(n) for n in ns + ["n"]) + table_overhead(2)
         chunks = chunk_columns(widths, base, self.width)
         tables = []
         for chunk in chunks if columns else []:
@@ -252,13 +255,14 @@ class _TerminalTables:
             span = first if first == last else f"{first}–{last}"
             part = "" if len(chunks) == 1 else f" ({span})"
             table = new_table(f"{header} per category{part}")
-            table.add_column("Category", overflow="fold")
+            table.add_column("Category", overflow="fold", max_width=name_width)
             add_number_column(table, "n", ns)
             for column in chunk:
                 add_number_column(table, columns[column][0], cells_of[column])
             for line, name in enumerate(names):
                 table.add_row(
-                    Text(name), ns[line], *(cells_of[column][line] for column in chunk),
+                    break_tokens(name, name_width), ns[line],
+                    *(cells_of[column][line] for column in chunk),
                     end_section=line == len(names) - 2,
                 )  # fmt: skip
             tables.append(table)

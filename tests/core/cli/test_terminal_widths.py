@@ -81,11 +81,15 @@ def test_tokens_break_only_after_colon_slash_or_a_dot_before_a_letter() -> None:
     assert "0." not in break_tokens("normal-quantile:0.95", 3).plain.splitlines()
 
 
+LONG_CATEGORY = "a-category-with-a-very-long-folder-name-from-a-factory"
+
+
 def leaderboard_runs(root: Path) -> None:
     """A long-named method judged at normal-quantile:0.95, next to both baselines."""
-    write_run(root, "ad", "always-defect", SMALL)
-    write_run(root, "an", "always-normal", SMALL)
-    write_run(root, "q", "my-pixel-statistics-plugin", SMALL, threshold="normal-quantile:0.95")
+    cells = {**SMALL, LONG_CATEGORY: SMALL["cable"]}
+    write_run(root, "ad", "always-defect", cells)
+    write_run(root, "an", "always-normal", cells)
+    write_run(root, "q", "my-pixel-statistics-plugin", cells, threshold="normal-quantile:0.95")
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -100,7 +104,8 @@ def test_leaderboard_values_never_wrap_mid_token(tmp_path: Path, width: int) -> 
     assert "…" not in text
     assert max(len(line.rstrip()) for line in text.splitlines()) <= width
     assert not split_numbers(text), split_numbers(text)
-    assert_whole(text, "normal-quantile:0.95")  # today at 80 and 60: "normal-quan" / "tile:0.95"
+    assert_whole(text, "normal-quantile:0.95")  # today at 60: "normal-quan" / "tile:0.95"
+    assert_whole(text, LONG_CATEGORY)  # today at 60 and 80: "...-folder-na" / "me-from-..."
 
 
 def test_a_redirected_leaderboard_log_keeps_values_whole(tmp_path: Path) -> None:
