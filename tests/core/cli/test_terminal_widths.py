@@ -72,6 +72,14 @@ def assert_whole(text: str, token: str) -> None:
     assert parts and all(part in allowed for part in parts), (token, parts, text)
 
 
+def assert_bracket_whole(text: str) -> None:
+    """The label's ``[threshold=normal-quantile:0.95]`` is whole or broken at its break points."""
+    allowed = {"[threshold=normal-quantile:0.95]", "[threshold=normal-quantile:",
+               "[threshold=normal-", "quantile:0.95]", "0.95]"}  # fmt: skip
+    parts = [w for w in text.split() if "[threshold=n" in w or w.endswith("95]")]
+    assert parts and set(parts) <= allowed, parts
+
+
 def test_tokens_break_only_after_colon_slash_or_a_dot_before_a_letter() -> None:
     assert break_tokens("iadbench_methods.baselines:AlwaysDefect", 30).plain == (
         "iadbench_methods.baselines:\nAlwaysDefect"
@@ -85,11 +93,14 @@ LONG_CATEGORY = "a-category-with-a-very-long-folder-name-from-a-factory"
 
 
 def leaderboard_runs(root: Path) -> None:
-    """A long-named method judged at normal-quantile:0.95, next to both baselines."""
+    """A long-named method judged at normal-quantile:0.95 and fixed:0.5, and both baselines."""
     cells = {**SMALL, LONG_CATEGORY: SMALL["cable"]}
     write_run(root, "ad", "always-defect", cells)
     write_run(root, "an", "always-normal", cells)
-    write_run(root, "q", "my-pixel-statistics-plugin", cells, threshold="normal-quantile:0.95")
+    # Two runs of one method: its labels name the threshold, in the narrow statistics table too.
+    for name, threshold in (("q", "normal-quantile:0.95"), ("f", "fixed:0.5")):
+        write_run(root, name, "my-pixel-statistics-plugin", cells, threshold=threshold,
+                  config_hash=name * 64)  # fmt: skip
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -105,6 +116,10 @@ def test_leaderboard_values_never_wrap_mid_token(tmp_path: Path, width: int) -> 
     assert max(len(line.rstrip()) for line in text.splitlines()) <= width
     assert not split_numbers(text), split_numbers(text)
     assert_whole(text, "normal-quantile:0.95")  # today at 60: "normal-quan" / "tile:0.95"
+    # Today at 80, in the statistics table: "my-pixel-statist" / "ics-plugin" and
+    # "[threshold=norma" / "l-quantile:0.95]".
+    assert_whole(text, "my-pixel-statistics-plugin")
+    assert_bracket_whole(text)
     assert_whole(text, LONG_CATEGORY)  # today at 60 and 80: "...-folder-na" / "me-from-..."
 
 
@@ -119,6 +134,7 @@ def test_a_redirected_leaderboard_log_keeps_values_whole(tmp_path: Path) -> None
     assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= 80
     assert not split_numbers(text), split_numbers(text)
     assert_whole(text, "normal-quantile:0.95")
+    assert_bracket_whole(text)
 
 
 def run_summary() -> dict[str, object]:
