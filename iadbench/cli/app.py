@@ -4,16 +4,48 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Final, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Final, ParamSpec, TypeVar, overload
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
+
+if TYPE_CHECKING:  # typer 0.29 vendors click: its classes, not the click package's
+    from typer._click.core import Command, Context
+    from typer.core import TyperOption as Option
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+
+class _FlagHelpGroup(TyperGroup):
+    """A command group whose ``--help`` (its own and its commands') reads as a flag.
+
+    typer lists the help option as ``--help <bool>``, as if it took a value; the other flags get
+    ``metavar=""`` where they are declared, but click creates the help option itself, so its
+    metavar is set here, through click's public ``get_help_option``, for the group and for each
+    command it hands out (a nested group of this class does the same for its own commands).
+    """
+
+    def get_help_option(self, ctx: Context) -> Option | None:
+        return _as_flag(super().get_help_option(ctx))
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _as_flag(command.get_help_option(ctx))
+        return command
+
+
+def _as_flag(option: Option | None) -> Option | None:
+    if option is not None:
+        option.metavar = ""  # click caches the option: set once, every later help reads it
+    return option
+
+
 app = typer.Typer(
+    cls=_FlagHelpGroup,
     name="iadbench",
     help="Benchmark industrial anomaly detectors (MVTec-AD, VisA) and publish leaderboards.",
     no_args_is_help=True,
@@ -21,6 +53,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 data_app = typer.Typer(
+    cls=_FlagHelpGroup,
     help="Synthesise, check or split dataset trees (split: train/test for your own parts).",
     no_args_is_help=True,
 )
@@ -67,6 +100,7 @@ def _global_options(
 
 
 EXIT_USER_ERROR = 2
+EXIT_METHOD_CRASH = 70  # sysexits.h EX_SOFTWARE: the method's code raised (fit or predict)
 EXIT_ENVIRONMENT = 75  # sysexits.h EX_TEMPFAIL: the machine failed; the same command can retry
 EXIT_INTERRUPTED = 130
 
@@ -105,7 +139,9 @@ def handles_user_errors(
     """Turn IADBenchError into a one-paragraph message and exit code 2, without a traceback.
 
     An :class:`~iadbench.contract.errors.EnvironmentFailure` (disk full, I/O error, out of memory)
-    exits with 75 instead, Ctrl-C (or SIGTERM/SIGHUP) with 130; both messages end with
+    exits with 75 instead, Ctrl-C (or SIGTERM/SIGHUP) with 130, a method's crash in training or
+    predicting (:class:`~iadbench.execution.crash.MethodCrash`) with 70 and one line naming
+    method, stage and exception (the traceback with ``iadbench --verbose``); 75 and 130 end with
     ``resumes``, what this command keeps of its work and what running it again does, so no
     command promises a resume it does not make (``@handles_user_errors`` alone: it starts over;
     ``@handles_user_errors(resumes=RUN_RESUMES)`` for the run path).
@@ -132,6 +168,13 @@ def _wrapped(command: Callable[P, R], *, resumes: str) -> Callable[P, R]:
                 f"[bold red]Error:[/] {_inert(str(exc))}", highlight=False, soft_wrap=True
             )
             raise typer.Exit(EXIT_USER_ERROR) from None
+        except Exception as exc:
+            from iadbench.execution.crash import MethodCrash  # here: `list` stays light
+
+            if not isinstance(exc, MethodCrash):
+                raise
+            _crashed(exc)
+            raise typer.Exit(EXIT_METHOD_CRASH) from None
         except OSError as exc:  # a full disk outside the run loop (creating the run dir...)
             from iadbench.contract.errors import environment_cause, environment_failure
 
@@ -146,6 +189,26 @@ def _wrapped(command: Callable[P, R], *, resumes: str) -> Callable[P, R]:
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper
+
+
+def _crashed(crash: Exception) -> None:
+    """One line for a method's crash; its traceback first when the user asked for everything.
+
+    No resume sentence: the same command would crash the same way until the method is fixed.
+    """
+    import traceback
+
+    from iadbench.contract.console_logging import verbose
+    from iadbench.contract.text import terminal_text
+
+    if verbose() and crash.__cause__ is not None:
+        lines = traceback.format_exception(crash.__cause__)
+        error_console.print(escape("".join(lines)), highlight=False, soft_wrap=True, end="")
+    hint = "" if verbose() else " Run with `iadbench --verbose ...` for the traceback."
+    error_console.print(
+        f"[bold red]Error:[/] {escape(terminal_text(str(crash)).rstrip('.'))}.{escape(hint)}",
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
 
 
 def _stopped(message: str) -> None:

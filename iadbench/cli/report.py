@@ -29,7 +29,7 @@ class LeaderboardFormat(StrEnum):
     rich_help_panel=RESULTS,
     epilog="Examples: iadbench leaderboard runs/matrix | "
     "iadbench leaderboard runs/matrix --output results/LEADERBOARD.md | "
-    "iadbench leaderboard runs/matrix --format csv --output results/leaderboard.csv"
+    "iadbench leaderboard runs/matrix --format csv --output results/leaderboard.csv",
 )
 @handles_user_errors
 def leaderboard(
@@ -138,46 +138,34 @@ def list_methods(
     distributions come from the installed entry-point metadata. --details and --options import
     only the methods that PATTERN matches.
     """
-    from rich.markup import escape
-    from rich.table import Table
-
+    from iadbench.cli.display import method_table
     from iadbench.execution.registry import METHODS
 
     opt.load_plugins(plugin)
     details = show_details or show_options
     names = METHODS.expand([pattern])  # unknown plain names get "did you mean"
-    table = Table(title="Registered methods", title_justify="left")
-    table.add_column("name", no_wrap=True, style="bold")
-    table.add_column("from (distribution or plugin file)")
-    table.add_column("target", overflow="fold")
-    if details:
-        table.add_column("needs / gives", ratio=1)
-        table.add_column("description", ratio=3)
+    rows: list[tuple[str, str, str, str | None, str | None]] = []
     loaded = []
     for name in names:
         clash = METHODS.conflict(name)
         if clash:  # decided from metadata: neither declaration is imported
             for entry in sorted(clash, key=lambda e: e.origin):
-                note = "[red]declared by several distributions: not usable[/]"
-                table.add_row(
-                    name,
-                    escape(entry.origin),
-                    escape(entry.value),
-                    *(["", note] if details else []),
-                )
+                note = "declared by several distributions: not usable"
+                rows.append((name, entry.origin, entry.value, "", note))
             continue
         entry = METHODS.entry(name)
-        row = [name, escape(entry.origin), escape(entry.value)]
         if not details:
-            table.add_row(*row)
+            rows.append((name, entry.origin, entry.value, None, None))
             continue
         try:
             adapter = METHODS.get(name)
         except Exception as exc:  # a broken plugin must not hide the others
-            table.add_row(*row, "", f"[red]cannot be loaded: {escape(str(exc))}[/]")
+            rows.append((name, entry.origin, entry.value, "", f"cannot be loaded: {exc}"))
             continue
-        table.add_row(*row, _capability_words(adapter.capabilities), escape(adapter.summary()))
+        capabilities = _capability_words(adapter.capabilities)
+        rows.append((name, entry.origin, entry.value, capabilities, adapter.summary()))
         loaded.append((name, adapter, entry.source))
+    table = method_table(rows, details=details, width=console.width)
     console.print(table)
     if any(METHODS.conflict(name) for name in names):
         console.print(
@@ -186,16 +174,12 @@ def list_methods(
         )
     if not show_options:
         return
+    from iadbench.cli.display import options_table
     from iadbench.contract.options import describe_options
 
     for name, adapter, source in loaded:
-        options = Table(title=f"{name}: {escape(source)}", title_justify="left", show_edge=False)
-        options.add_column("--set KEY", no_wrap=True)
-        options.add_column("type")
-        options.add_column("default")
-        options.add_column("help")
-        infos = describe_options(adapter.Options)
-        for info in infos:
+        option_rows: list[tuple[str, str, str, str]] = []
+        for info in describe_options(adapter.Options):
             notes = [info.help]
             if info.choices:
                 notes.append(f"choices: {', '.join(info.choices)}")
@@ -205,13 +189,9 @@ def list_methods(
                 notes.append(f"[--tiny: {info.tiny}]")
             if info.replaces_training:
                 notes.append("[set: names trained weights, the run does not train]")
-            options.add_row(
-                info.name, escape(info.type), escape(repr(info.default)),
-                escape(" ".join(n for n in notes if n)),
-            )  # fmt: skip
-        if not infos:
-            options.add_row("—", "", "", "no options")
-        console.print(options)
+            help_text = " ".join(n for n in notes if n)
+            option_rows.append((info.name, info.type, repr(info.default), help_text))
+        console.print(options_table(f"{name}: {source}", option_rows, width=console.width))
 
 
 def _capability_words(caps: object) -> str:

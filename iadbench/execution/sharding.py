@@ -14,6 +14,7 @@ from iadbench.contract.method import MethodAdapter
 from iadbench.contract.progress import ProgressHook
 from iadbench.contract.records import Sample
 from iadbench.contract.settings import default_workers
+from iadbench.execution.crash import method_stage
 from iadbench.execution.distributed import process_group
 from iadbench.execution.planning import PlannedRun, batch_size
 from iadbench.execution.predict_loop import predict_batches
@@ -55,20 +56,21 @@ def predict_missing(
         workers = default_workers(adapter.context.device)
     source = ZERO_SHOT if spec.train is None else spec.train.name
     progress.start(f"{spec.method} {source}→{spec.test.name} {phase}", len(mine))
-    for batch, predictions in predict_batches(
-        adapter,
-        mine,
-        batch_size=batch_size(plan),
-        workers=workers,
-        pin_memory=adapter.context.device.startswith("cuda"),
-    ):
-        target.append(
-            [
-                prediction_line(s, p, threshold, undecided=undecided)
-                for s, p in zip(batch, predictions, strict=True)
-            ]
-        )
-        progress.advance(len(batch))
+    with method_stage(spec.method, "predicting"):  # its crash: one line naming it (crash.py)
+        for batch, predictions in predict_batches(
+            adapter,
+            mine,
+            batch_size=batch_size(plan),
+            workers=workers,
+            pin_memory=adapter.context.device.startswith("cuda"),
+        ):
+            target.append(
+                [
+                    prediction_line(s, p, threshold, undecided=undecided)
+                    for s, p in zip(batch, predictions, strict=True)
+                ]
+            )
+            progress.advance(len(batch))
     progress.finish()
     if group.distributed:
         group.barrier()

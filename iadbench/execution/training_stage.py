@@ -28,6 +28,7 @@ from iadbench.contract.errors import IADBenchError, RunConflictError
 from iadbench.contract.method import MethodAdapter, trains
 from iadbench.contract.records import Sample
 from iadbench.execution.adapter_setup import build_adapter, setup_of
+from iadbench.execution.crash import method_stage
 from iadbench.execution.distributed import is_main_process
 from iadbench.execution.planning import PlannedRun, trained_dir
 from iadbench.runs.schema import now
@@ -93,6 +94,7 @@ def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any]) -> Path:
 
     Raises:
         RunConflictError: The artefacts were trained on files whose contents changed since.
+        MethodCrash: The method's ``fit`` or ``load`` raised.
     """
     spec = plan.spec
     samples = plan.data.train
@@ -110,7 +112,8 @@ def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any]) -> Path:
     if adapter.context.workdir != workdir:
         raise IADBenchError(f"the adapter's context.workdir is not this training's dir {workdir}")
     workdir.mkdir(parents=True, exist_ok=True)
-    _fit_or_load(adapter, samples, workdir)
+    with method_stage(spec.method, "training"):  # its crash: one line naming it (crash.py)
+        _fit_or_load(adapter, samples, workdir)
     record = {
         "dataset": spec.train.name,
         "split": spec.train.split,

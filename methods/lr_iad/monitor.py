@@ -40,6 +40,7 @@ from iadbench.contract.records import DEFECT, INVALID, LABELS, NORMAL, Sample
 from ..qwen2vl.answers import parse_answer
 from ..qwen2vl.chat import category_chat_text, encode_chat, greedy_generate
 from ..qwen2vl.prompt import DEFAULT_PROMPT
+from .progress import console_line
 
 Z95 = 1.959963984540054
 FORMAT_DROP = 0.05  # rise of the invalid rate over the first evaluation's that warns
@@ -290,6 +291,24 @@ def evaluate_heldout(
     )
 
 
+def legend(samples: Sequence[Sample]) -> str:
+    """The line that explains the monitor's lines once, before the first of them.
+
+    Example:
+        >>> legend([])[:40]
+        'monitor: greedy answers on 0 held-out im'
+    """
+    datasets = ", ".join(sorted({s.dataset for s in samples}))
+    where = f" of {datasets}" if datasets else ""
+    return (
+        f"monitor: greedy answers on {len(samples)} held-out images{where} (left out of "
+        "training), parsed as evaluation parses them: bal-acc = balanced accuracy [95% "
+        "interval], per-class accuracy, invalid = unparseable share; gap = mean log p(A) − "
+        "log p(B) at the answer letter, defect minus normal images (it grows once the answer "
+        "depends on the image)."
+    )
+
+
 def _print_warning(message: str) -> None:
     print(f"WARNING (LR-IAD monitor): {message}", file=sys.stderr, flush=True)
 
@@ -311,7 +330,7 @@ class _MonitorEvents:
         synced_gpus: bool = False,
         batch_size: int = 8,
         prompt: str = DEFAULT_PROMPT,
-        log: Callable[[str], None] = print,
+        log: Callable[[str], None] = console_line,
         warn: Callable[[str], None] = _print_warning,
     ) -> None:
         if not samples or every < 1:
@@ -363,6 +382,8 @@ class _MonitorEvents:
         )  # fmt: skip
         self.history.append(scores)
         if self.is_main:
+            if not self.history[:-1]:  # the first line: say once what its figures are
+                self.log(legend(self.samples))
             self.log(scores.line())
             self._write_scalars(scores)
             issued = frozenset(self.issued)
@@ -444,7 +465,7 @@ def __getattr__(name: str) -> Any:
     """Build ``HeldOutMonitor`` on first access (PEP 562): transformers is imported only then.
 
     ``HeldOutMonitor(samples, processor, *, every, warn_after, max_new_tokens, tensorboard_dir,
-    best_dir, is_main=True, synced_gpus=False, batch_size=8, log=print, warn=…)`` is a
+    best_dir, is_main=True, synced_gpus=False, batch_size=8, log=console_line, warn=…)`` is a
     ``TrainerCallback`` evaluating at train begin (the baseline, at the current global step),
     every ``every`` steps and at train end into ``history``; on the main process it logs
     :meth:`HeldOutScores.line`, writes TensorBoard scalars and warns once per kind

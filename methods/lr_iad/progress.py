@@ -19,6 +19,10 @@ lines printed while a bar is drawn land on the bar's line (tqdm redraws it with 
 returns, ``print`` does not know), and in a log file (nohup, SLURM) the bar is a stream of
 carriage-return updates. The step lines carry the step count, speed and ETA the bar showed.
 
+Where the lines go (:func:`console_line`): stderr, prefixed ``LR-IAD``, the stream of iadbench's
+logs and of the ``LR-IAD: GRPO on N images`` heading, so ``iadbench demo > log`` keeps them
+together (a ``print`` put them in stdout, apart from the heading that says what they are about).
+
 ``StepLines`` is built on first access (PEP 562): transformers' ``TrainerCallback`` import pulls
 in torch and peft, so importing this module for :func:`step_line` stays light.
 """
@@ -26,11 +30,25 @@ in torch and peft, so importing this module for :func:`step_line` stays light.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from iadbench.contract.progress import duration
+
+#: What every training console line starts with: the method it is about.
+HEADING = "LR-IAD"
+
+
+def console_line(line: str) -> None:
+    """Print one training line (steps, monitor) where the training heading and warnings go.
+
+    Example:
+        >>> console_line("step 1/2 | reward 0.50")  # doctest: +SKIP
+        LR-IAD step 1/2 | reward 0.50
+    """
+    print(f"{HEADING} {line}", file=sys.stderr, flush=True)
 
 
 def _number(logs: Mapping[str, Any], key: str) -> float | None:
@@ -110,7 +128,7 @@ def _full(logs: Mapping[str, Any]) -> str:
 class _StepLinesEvents:
     """What :class:`StepLines` does; mixed into transformers' ``TrainerCallback``."""
 
-    def __init__(self, *, verbose: bool = False, log: Callable[[str], None] = print) -> None:
+    def __init__(self, *, verbose: bool = False, log: Callable[[str], None] = console_line) -> None:
         self.verbose = verbose
         self.log = log
         self._last: tuple[int, float] | None = None
@@ -148,14 +166,14 @@ def quiet_trainer_console(
     trainer: Any,
     *,
     verbose: bool,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = console_line,
 ) -> StepLines:
     """Replace the trainer's printing callbacks (dicts, tqdm bar) by one :class:`StepLines`.
 
     Args:
         trainer: A transformers ``Trainer`` (trl's ``GRPOTrainer`` included).
         verbose: Also print every event's full dict.
-        log: Where lines go.
+        log: Where lines go (default: :func:`console_line`, stderr).
 
     Returns:
         The added ``StepLines``.
@@ -201,8 +219,8 @@ def _step_lines_class() -> type[StepLines]:
 def __getattr__(name: str) -> Any:
     """Build ``StepLines`` on first access (PEP 562): transformers is imported only then.
 
-    ``StepLines(*, verbose=False, log=print)`` is a ``TrainerCallback`` whose ``on_log`` prints
-    :func:`step_line` (or :func:`summary_line` for the final event) on world process 0.
+    ``StepLines(*, verbose=False, log=console_line)`` is a ``TrainerCallback`` whose ``on_log``
+    prints :func:`step_line` (or :func:`summary_line` for the final event) on world process 0.
 
     Example:
         >>> from iadbench_methods.lr_iad.progress import StepLines  # doctest: +SKIP

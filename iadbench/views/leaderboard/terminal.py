@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -47,7 +48,14 @@ from iadbench.views.leaderboard.notes import NOT_COMPARABLE, count_of
 from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.leaderboard.rows import TRIVIAL_BASELINES, LeaderboardRow
 from iadbench.views.leaderboard.statistics_table import p_value_text
-from iadbench.views.leaderboard.table_layout import add_number_column, new_table, table_overhead
+from iadbench.views.leaderboard.table_layout import (
+    add_number_column,
+    break_tokens,
+    chunk_columns,
+    narrowest,
+    new_table,
+    table_overhead,
+)
 from iadbench.views.model import WITHHELD, Presentation, RowView
 
 DEFAULT_WIDTH = 80  # rich's width when stdout is not a terminal
@@ -108,7 +116,7 @@ class _TerminalTables:
             parts += [table, Text("")]
         return parts
 
-    def summary(self, views: list[RowView], group: str) -> Table:
+    def summary(self, views: list[RowView], group: str) -> RenderableType:
         """Pooled (``overall``) or class-mean table: # | Method | [n] | six metrics | [Coll.].
 
         Rows that the paper reports comparably get a ``paper`` line under them (Acc and F1);
@@ -142,7 +150,7 @@ class _TerminalTables:
         )
         return self.fill(title, headers, labels, body)
 
-    def statistics(self, views: list[RowView]) -> Table | None:
+    def statistics(self, views: list[RowView]) -> RenderableType | None:
         """Stored runs' 95 % intervals and McNemar p against both baselines (pooled), or None.
 
         The figures of the markdown's statistics section, and the model's verdict (an oracle
@@ -171,7 +179,7 @@ class _TerminalTables:
         headers = [f"Acc {level:g}%", f"F1 {level:g}%", *versus, "Beats"]
         return self.fill("Intervals and McNemar tests (pooled)", headers, labels, body)
 
-    def lenient(self, views: list[RowView]) -> Table | None:
+    def lenient(self, views: list[RowView]) -> RenderableType | None:
         """Text methods' figures under the strict and the lenient parser (pooled), or ``None``.
 
         Two lines per method: ``strict`` (the headline figures) and ``lenient`` (with the images
@@ -199,14 +207,12 @@ class _TerminalTables:
         if not body:
             return None
         headers = ["Parser", *(title for title, _, _ in _LENIENT_PAIRS), "Changed"]
-        table = self.fill("Text methods: strict vs lenient answer parsing (pooled)", headers,
-                          labels, body)  # fmt: skip
-        table.caption = Text(
+        caption = Text(
             "Answered = images given a label; Changed = images whose label the lenient rule "
             "changes. Rules: " + "; ".join(f"{', '.join(n)} {r}" for r, n in rules.items()) + "."
         )
-        table.caption_justify = "left"
-        return table
+        return self.fill("Text methods: strict vs lenient answer parsing (pooled)", headers,
+                         labels, body, caption)  # fmt: skip
 
     def per_category(self, views: list[RowView], header: str, key: str) -> list[Table]:
         """One metric per category: Category | n | one column per row (``#``).
@@ -237,29 +243,26 @@ class _TerminalTables:
             max([len(c) for c in cells] + [len(line) for line in name.split("\n")])
             for name, cells in columns
         ]
-        base = max(len(name) for name in names + ["Category"]) + max(len(n) for n in ns + ["n"])
-        base += table_overhead(2)
-        chunks: list[list[int]] = [[]]
-        used = base
-        for column, width in enumerate(widths):
-            if chunks[-1] and used + width + 3 > self.width:  # 3: padding and separator
-                chunks.append([])
-                used = base
-            chunks[-1].append(column)
-            used += width + 3
+        # A long category name wraps (at "-", "_" is kept) rather than taking the width of the
+        # number columns: at most a third of the width, never below its longest piece.
+        longest = max(len(name) for name in names + ["Category"])
+        name_width = min(longest, max(self.width // 3, *(narrowest(n) for n in names)))
+        base = name_width + max(len(n) for n in ns + ["n"]) + table_overhead(2)
+        chunks = chunk_columns(widths, base, self.width)
         tables = []
         for chunk in chunks if columns else []:
             first, last = (columns[chunk[i]][0].split()[0] for i in (0, -1))
             span = first if first == last else f"{first}–{last}"
             part = "" if len(chunks) == 1 else f" ({span})"
             table = new_table(f"{header} per category{part}")
-            table.add_column("Category", overflow="fold")
+            table.add_column("Category", overflow="fold", max_width=name_width)
             add_number_column(table, "n", ns)
             for column in chunk:
                 add_number_column(table, columns[column][0], cells_of[column])
             for line, name in enumerate(names):
                 table.add_row(
-                    Text(name), ns[line], *(cells_of[column][line] for column in chunk),
+                    break_tokens(name, name_width), ns[line],
+                    *(cells_of[column][line] for column in chunk),
                     end_section=line == len(names) - 2,
                 )  # fmt: skip
             tables.append(table)
@@ -293,22 +296,61 @@ class _TerminalTables:
         headers: list[str],
         labels: list[tuple[str, Text]],
         body: list[list[str]],
-    ) -> Table:
-        """A table of ``#`` | Method | number columns.
+        caption: Text | None = None,
+    ) -> RenderableType:
+        """A table of ``#`` | Method | number columns, or, too narrow for that, a key and tables.
 
-        The number columns' widths are reserved first; the Method column, whose text wraps,
-        takes what is left of the width.
+        The number columns' widths are reserved first; the Method column, whose text wraps at
+        spaces (long tokens at ``:`` / ``.``, :func:`break_tokens`), takes what is left of the
+        width. Where that is narrower than a label's longest token, the labels go into a key
+        above (``#1 always-defect …``) and the number columns are split over as many tables,
+        headed by ``#``, as the width needs: no value is split mid-token.
         """
+        widths = [
+            max([len(part) for part in header.split("\n")] + [len(line[i]) for line in body])
+            for i, header in enumerate(headers)
+        ]
+        number = max(len(number) for number, _ in labels)
+        room = self.width - number - sum(widths) - table_overhead(len(headers) + 2)
+        if room >= max(4, *(narrowest(label) for _, label in labels)):
+            table = self._table(title, headers, body, labels, range(len(headers)), room)
+            table.caption = caption
+            table.caption_justify = "left"
+            return table
+        key = Text()
+        for index, (number_text, label) in enumerate(labels):
+            if not number_text:
+                continue  # a "paper" line: its figures are marked by the row's number
+            flat = Text(" · ").join(label.split("\n")) if label.plain else label
+            key.append(Text("\n" * bool(index) + f"#{number_text} ").append_text(flat))
+        base = number + table_overhead(1)
+        parts: list[RenderableType] = [Text(title, style="bold"), key]
+        for chunk in chunk_columns(widths, base, self.width):
+            parts.append(self._table("", headers, body, labels, chunk, None))
+        if caption is not None:
+            parts.append(caption)
+        return Group(*parts)
+
+    @staticmethod
+    def _table(
+        title: str,
+        headers: list[str],
+        body: list[list[str]],
+        labels: list[tuple[str, Text]],
+        columns: Sequence[int],
+        room: int | None,
+    ) -> Table:
+        """``#`` | [Method, when ``room`` is its width] | the number columns ``columns``."""
         table = new_table(title)
         table.add_column("#", justify="right", no_wrap=True)
-        table.add_column("Method", overflow="fold")
-        widths = [max(len(number) for number, _ in labels)]
-        for column, header in enumerate(headers):
-            widths.append(add_number_column(table, header, [line[column] for line in body]))
-        room = self.width - sum(widths) - table_overhead(len(headers) + 2)
-        table.columns[1].max_width = max(4, room)  # narrower still: rich folds the numbers too
+        if room is not None:
+            table.add_column("Method", max_width=room, overflow="fold")
+        for column in columns:
+            add_number_column(table, headers[column], [line[column] for line in body])
         for (number, label), line in zip(labels, body, strict=True):
-            table.add_row(number, label, *line)
+            named = [break_tokens(label, room)] if room is not None else []
+            number_cell = number if room is not None or not number else f"#{number}"
+            table.add_row(number_cell, *named, *(line[column] for column in columns))
         return table
 
     def notes(self) -> Markdown | None:

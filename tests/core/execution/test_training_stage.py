@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from iadbench.execution.crash import MethodCrash
 from iadbench.execution.planning import RunRequest, plan_run
 from iadbench.execution.registry import METHODS
 from iadbench.execution.runner import execute_run
@@ -88,8 +89,10 @@ def test_a_trained_configuration_is_fitted_once_then_loaded(tmp_path, roots):
 def test_a_training_that_failed_leaves_no_marker_and_is_trained_again(tmp_path, roots, monkeypatch):
     METHODS.load_plugin_file(_plugin(tmp_path, "crashing"))
     monkeypatch.setenv("FIT_FAILS", "1")
-    with pytest.raises(RuntimeError, match="training crashed"):
+    # Issue 19: the method's exception arrives as a MethodCrash naming method and stage.
+    with pytest.raises(MethodCrash, match="'crashing' crashed while training: RuntimeError") as e:
         execute_run(plan_run(_request(tmp_path, roots, "crashing", "a")))
+    assert isinstance(e.value.__cause__, RuntimeError)
     monkeypatch.delenv("FIT_FAILS")
     execute_run(plan_run(_request(tmp_path, roots, "crashing", "a")))
     assert _calls(tmp_path, "crashing") == ["fit", "fit"]

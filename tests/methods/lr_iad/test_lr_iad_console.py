@@ -39,13 +39,15 @@ def _train(tmp_path: Path, data_args: list[str], *global_flags: str) -> tuple[st
 def test_train_prints_compact_lines_and_tensorboard_holds_the_monitor(tmp_path, data_args):
     output, workdir = _train(tmp_path, data_args)
     lines = output.splitlines()
-    assert any(line.startswith("step 1/2 | reward") for line in lines), output
-    assert any(line.startswith("step 2/2 | reward") for line in lines)
-    monitor = [line for line in lines if line.startswith("monitor ")]
-    assert [line.split()[1] for line in monitor] == ["0", "1", "2"]  # --tiny: every step
+    assert any(line.startswith("LR-IAD step 1/2 | reward") for line in lines), output
+    assert any(line.startswith("LR-IAD step 2/2 | reward") for line in lines)
+    monitor = [line for line in lines if line.startswith("LR-IAD monitor ")]
+    assert [line.split()[2] for line in monitor] == ["0", "1", "2"]  # --tiny: every step
+    assert sum(line.startswith("LR-IAD monitor: ") for line in lines) == 1  # the legend
     for noise in ("{'loss'", "Loading weights", "Writing model shards", "FutureWarning", "%|"):
         assert noise not in output, noise
-    assert max(len(line) for line in lines if line.startswith(("step", "monitor"))) <= 120
+    steps = ("LR-IAD step", "LR-IAD monitor ")
+    assert max(len(line) for line in lines if line.startswith(steps)) <= 120
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -61,7 +63,7 @@ def test_train_prints_compact_lines_and_tensorboard_holds_the_monitor(tmp_path, 
 
 def test_verbose_shows_trls_full_dicts(tmp_path, data_args):
     output, _ = _train(tmp_path, data_args, "--verbose")
-    assert "'loss'" in output and "step 1/2 | reward" in output
+    assert "'loss'" in output and "LR-IAD step 1/2 | reward" in output
 
 
 def token_reward(prompts, completions, completion_ids, **kwargs):

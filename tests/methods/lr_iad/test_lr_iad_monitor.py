@@ -270,7 +270,10 @@ def test_monitor_evaluates_at_begin_every_and_end_and_writes_tensorboard(tiny, h
     assert isinstance(monitor, TrainerCallback)
     _drive(monitor, model, tmp_path, first=1, last=5)  # a run resumed at step 1
     assert [s.step for s in monitor.history] == [1, 2, 4, 5]
-    assert [line.split(" | ")[0] for line in lines] == [f"monitor {s}" for s in (1, 2, 4, 5)]
+    # Issue 19: one legend line first says what "monitor" and "gap" mean.
+    assert lines[0].startswith("monitor: greedy answers on 4 held-out images of visa")
+    assert "gap = mean log p(A)" in lines[0]
+    assert [line.split(" | ")[0] for line in lines[1:]] == [f"monitor {s}" for s in (1, 2, 4, 5)]
     events = EventAccumulator(str(tmp_path / "tb"))
     events.Reload()
     assert [e.step for e in events.Scalars("monitor/balanced_accuracy")] == [1, 2, 4, 5]
@@ -359,3 +362,25 @@ def test_warnings_fire_once_per_kind_on_the_main_process(tiny, heldout, tmp_path
             assert warned[1].startswith("format validity falling: held-out invalid rate 0.20")
         else:
             assert warned == [] and not monitor.issued
+
+
+def test_monitor_lines_go_to_stderr_with_the_heading_and_one_legend(
+    tiny, heldout, tmp_path, monkeypatch, capsys
+):
+    """Issue 19: with ``demo > log`` the lines went to stdout, the heading to stderr."""
+    model, processor = tiny
+    _fake_evaluations(monkeypatch, [_scored(0, c, 0) for c in (25, 40, 30)])
+    monitor = HeldOutMonitor(
+        heldout, processor, every=1, warn_after=10**6, max_new_tokens=2,
+        tensorboard_dir=None, best_dir=None,
+    )  # fmt: skip
+    capsys.readouterr()
+    _drive(monitor, model, tmp_path, first=0, last=2)
+    out = capsys.readouterr()
+    assert out.out == ""
+    lines = out.err.splitlines()
+    assert all(line.startswith("LR-IAD ") for line in lines), lines
+    assert sum("gap = " in line for line in lines) == 1 and "gap = " in lines[0]
+    assert [line.split(" | ")[0] for line in lines[1:]] == [
+        f"LR-IAD monitor {s}" for s in (0, 1, 2)
+    ]

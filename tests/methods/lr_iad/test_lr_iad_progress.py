@@ -110,6 +110,9 @@ def test_quiet_trainer_console_replaces_transformers_printing(tmp_path, capsys, 
     capsys.readouterr()
     trainer.train()
     out = capsys.readouterr()
-    printed = out.out.splitlines()
-    assert [line.split(" | ")[0] for line in printed] == ["step 1/2", "step 2/2", "training done"]
+    # Issue 19: on stderr with the LR-IAD heading, where the "GRPO on N images" line goes.
+    printed = out.err.splitlines()
+    assert out.out == ""
+    heads = [line.split(" | ")[0] for line in printed]
+    assert heads == ["LR-IAD step 1/2", "LR-IAD step 2/2", "LR-IAD training done"]
     assert "loss" in printed[0] and "{" not in out.out + out.err and "%|" not in out.err
