@@ -293,8 +293,10 @@ class FolderDataset(DatasetReader):
         }
 
     def _split_balance(self) -> dict[str, LabelBalance]:
-        labels: dict[str, dict[str, set[str]]] = {c: {} for c in self._scan()}
-        counts: dict[str, Counter[str]] = {c: Counter() for c in self._scan()}
+        # Samples carry printable category names (a folder named b"\xff" is "\\xff"): key by them.
+        categories = [printable_name(c) for c in self._scan()]
+        labels: dict[str, dict[str, set[str]]] = {c: {} for c in categories}
+        counts: dict[str, Counter[str]] = {c: Counter() for c in categories}
         for s in self.samples("all"):
             labels[s.category].setdefault(str(s.defect_type), set()).add(s.label)
             counts[s.category][s.label] += 1

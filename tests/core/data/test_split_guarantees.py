@@ -231,3 +231,17 @@ def test_data_split_output_elsewhere_ignores_a_stale_split_at_the_root(tmp_path:
     assert result.exit_code == 0, result.output
     assert "c/bent/deeper/000.png" in result.output  # the warning still names what is not read
     assert len(FolderDataset(root, split_file=target).samples("all")) == 6
+
+
+@POSIX
+@pytest.mark.parametrize("category", [b"\xff", b"a\\b"])
+def test_a_split_of_an_escaped_category_name_reads_back_for_check(
+    tmp_path: Path, category: bytes
+) -> None:
+    # The issue-18 attack re-run: data split, then data check -> raw KeyError: '\\xff'.
+    name = os.fsdecode(category)
+    root = make_tree(tmp_path / "parts", {f"{name}/good": 4, f"{name}/bent": 3})
+    assert split(root).exit_code == 0
+    result = CliRunner().invoke(app, ["data", "check", "parts", "--data", f"parts={root}"])
+    assert not isinstance(result.exception, KeyError), result.output
+    assert "Traceback" not in result.output and result.exit_code in (0, 1), result.output
