@@ -280,6 +280,12 @@ def _read_stored_run(run_dir: Path) -> StoredRun:
         raise IADBenchError(
             f"--from-run {run_dir}: {problem}; its threshold cannot be trusted: {fix}"
         )
+    if run.config_edited():
+        raise IADBenchError(
+            f"--from-run {run_dir}: manifest.json's configuration was edited (it no longer gives "
+            "its config_hash), so the method cannot be rebuilt as it ran: restore it, or re-run "
+            "it with `iadbench run ... --overwrite`"
+        )
     return run
 
 

@@ -18,6 +18,7 @@ from typing import Any, cast
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.records import DEFECT, INVALID, NORMAL
 from iadbench.runs.layout import MANIFEST, SUMMARY, RunLayout
+from iadbench.runs.runspec import config_digest
 from iadbench.runs.schema import COMPLETE, Provenance, summary_problem
 from iadbench.runs.seal import SealProblem, seal_problem
 from iadbench.runs.thresholds import ThresholdError, final_label
@@ -329,6 +330,15 @@ class StoredRun:
     def seal_problem(self) -> SealProblem | None:
         """Why the summary cannot be trusted as computed from the predictions, or None."""
         return seal_problem(self.summary, self.layout.predictions)
+
+    def config_edited(self) -> bool:
+        """Whether the manifest's configuration no longer gives its ``config_hash``.
+
+        The seal covers the summary and predictions, not ``manifest.json``: an option edited
+        there by hand (a radius 4 → 1) would change what ``predict --from-run`` builds.
+        """
+        config, recorded = self.manifest.get("config"), self.manifest.get("config_hash")
+        return isinstance(config, dict) and bool(recorded) and config_digest(config) != recorded
 
     def outcomes(self, *, tolerant: bool = False) -> list[Outcome]:
         """One :class:`Outcome` per test image (see :func:`read_outcomes` for ``tolerant``)."""

@@ -110,6 +110,14 @@ class RunSpec:
 _ADDED_LATER = ("limit", "references_fingerprint")
 
 
+def config_digest(config: dict[str, Any]) -> str:
+    """The content hash of a recorded configuration (a manifest's ``config``).
+
+    Computed as :meth:`RunSpec.config_hash` does, so a hand-edited configuration no longer matches.
+    """
+    return _hash(_without_roots(config))
+
+
 def _without_roots(config: dict[str, Any]) -> dict[str, Any]:
     """The configuration minus where the data lives: its fingerprint says what it is."""
     return {

@@ -259,3 +259,15 @@ def test_from_run_refuses_an_edited_or_unsealed_summary_as_leaderboard_does(tmp_
     _cli(*run_args)  # what the message advises: the summary is recomputed and sealed
     _cli("predict", str(images), "--from-run", str(run), "--output", str(tmp_path / "b.csv"))
     assert (tmp_path / "b.csv").exists()
+
+    # The seal does not cover manifest.json: an option edited there (the attack re-run changed
+    # a radius and got other scores, exit 0) is caught by its configuration hash.
+    manifest_path = run / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["config"]["seed"] = manifest["config"]["seed"] + 1
+    manifest_path.write_text(json.dumps(manifest))
+    result = CliRunner().invoke(
+        app, ["predict", str(images), "--from-run", str(run), "--output", str(tmp_path / "c.csv")]
+    )
+    assert result.exit_code == 2 and "configuration was edited" in " ".join(result.output.split())
+    assert not (tmp_path / "c.csv").exists()

@@ -131,3 +131,20 @@ def test_a_stored_run_is_read_from_its_layout(tmp_path: Path) -> None:
         run.layout.manifest, run.layout.predictions, run.layout.summary, run.layout.calibration,
         run.layout.lock, run.layout.space_reserve, run.layout.artifacts, run.layout.shards,
     )} == set(RUN_DIR_NAMES)  # fmt: skip
+
+
+def test_a_manifest_whose_configuration_was_edited_is_detected(tmp_path: Path) -> None:
+    # The issue-18 attack re-run: radius 4 -> 1 in manifest.json changed predict --from-run's
+    # scores with exit 0, because nothing recomputed the configuration's hash.
+    from iadbench.runs.runspec import RunSpec, config_digest
+
+    config = RunSpec(method="m", method_version="1", options={"radius": 4}).config()
+    digest = config_digest(config)
+    path = _run_dir(tmp_path / "ok", _line("a", "normal", "normal"), config_hash=digest)
+    manifest = json.loads(RunLayout(path).manifest.read_text())
+    manifest.update(config=config, config_hash=digest)
+    RunLayout(path).manifest.write_text(json.dumps(manifest))
+    assert not open_run(path).config_edited()
+    manifest["config"]["options"]["radius"] = 1
+    RunLayout(path).manifest.write_text(json.dumps(manifest))
+    assert open_run(path).config_edited()
