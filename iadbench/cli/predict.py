@@ -102,6 +102,7 @@ def predict(
     from iadbench.cli.display import RichProgress
     from iadbench.contract.errors import IADBenchError
     from iadbench.contract.numbers import optional_whole_number
+    from iadbench.contract.text import terminal_text
     from iadbench.execution.planning import RunRequest
     from iadbench.execution.predict import predict_images
     from iadbench.execution.unlabeled_images import UNLABELED
@@ -147,7 +148,7 @@ def predict(
     resumed = (
         f" ({outcome.resumed} rows kept from the interrupted attempt)" if outcome.resumed else ""
     )
-    console.print(escape(outcome.category_note), highlight=False)
+    console.print(escape(terminal_text(outcome.category_note)), highlight=False)
     console.print(
         f"{escape(outcome.predictor.method)} ({escape(outcome.predictor.source)}): "
         f"{counts}{threshold_text}. "

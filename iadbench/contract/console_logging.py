@@ -25,6 +25,8 @@ import os
 import sys
 import warnings
 
+from iadbench.contract.text import terminal_text
+
 _OWN_LOGGERS = ("iadbench", "iadbench_methods")
 _LIBRARIES = ("transformers", "trl", "peft", "accelerate", "datasets", "huggingface_hub", "torch")
 # Libraries whose warnings are hidden too (no logger to quiet): the vision stacks under the
@@ -33,6 +35,18 @@ _WARNING_ONLY = ("torchvision", "open_clip", "timm", "anomalib", "lightning", "d
                  "tensorboard", "safetensors")  # fmt: skip
 _HIDDEN_WARNINGS = (FutureWarning, DeprecationWarning, UserWarning)
 _state = {"verbose": False}
+
+
+class _InertFormatter(logging.Formatter):
+    r"""Log lines name folders and files: control codes and bidi controls never reach the terminal.
+
+    A category folder named ``\x1b]0;…\x07`` retitled the terminal through a warning line (the
+    issue-18 attack re-run); each line of the message passes through
+    :func:`~iadbench.contract.text.terminal_text` (tracebacks keep their line breaks).
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "\n".join(terminal_text(line) for line in super().format(record).split("\n"))
 
 
 def verbose() -> bool:
@@ -48,7 +62,7 @@ def configure(verbose: bool = False) -> None:
     """
     _state["verbose"] = verbose
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(_InertFormatter("%(message)s"))
     for name in _OWN_LOGGERS:
         own = logging.getLogger(name)
         own.handlers = [handler]

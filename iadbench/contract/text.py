@@ -59,12 +59,30 @@ def visible_bidi(text: str) -> str:
     return "".join(f"<U+{ord(c):04X}>" if c in BIDI_CONTROLS else c for c in str(text))
 
 
+def visible_controls(text: str) -> str:
+    r"""``text`` for an HTML page or a CSV cell: bidi and control codes shown as ``<U+XXXX>``.
+
+    Line breaks and tabs stay (a model's reasoning keeps its lines); ESC, BEL and the rest would
+    act when the file is printed with ``cat`` (the issue-18 attack re-run retitled a terminal
+    with a report holding a folder name).
+
+    Example:
+        >>> visible_controls("a\x1b]0;t\x07\u202eb\nc")
+        'a<U+001B>]0;t<U+0007><U+202E>b\nc'
+    """
+    return "".join(
+        f"<U+{ord(c):04X}>" if c in BIDI_CONTROLS or (is_control(c) and c not in "\n\t") else c
+        for c in str(text)
+    )
+
+
 def spreadsheet_cell(value: object) -> object:
     r"""A CSV cell that a spreadsheet shows as text, never evaluates.
 
     Strings starting with ``= + - @``, a tab, a carriage return or NUL are prefixed with ``'``,
     the escape OWASP ASVS 5.0 requirement 1.2.10 asks for (spreadsheets show the cell as text);
-    bidi controls become visible. Numbers pass unchanged, so a negative score stays a number.
+    bidi and control codes become visible (:func:`visible_controls`). Numbers pass unchanged,
+    so a negative score stays a number.
 
     Example:
         >>> spreadsheet_cell("=HYPERLINK(1)")
@@ -74,5 +92,5 @@ def spreadsheet_cell(value: object) -> object:
     """
     if not isinstance(value, str):
         return value
-    text = visible_bidi(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    quote = "'" if value.startswith(_FORMULA_STARTS) else ""  # judged on the raw text
+    return quote + visible_controls(value)

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from iadbench.contract.text import visible_bidi
+from iadbench.contract.text import visible_controls
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -72,7 +72,7 @@ def plain(text: str) -> str:
 
     Bidi controls become a visible ``<U+202E>``, as everywhere in the page.
     """
-    return visible_bidi(text).replace("\\", "\\\\").replace("$", r"\$")
+    return visible_controls(text).replace("\\", "\\\\").replace("$", r"\$")
 
 
 def run_colours(runs: Iterable[tuple[Hashable, str]]) -> dict[Hashable, str]:

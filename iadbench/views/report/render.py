@@ -3,8 +3,9 @@
 Autoescaping is on for every template (not only ``.html`` names) and undefined names are
 errors: a method name, category, model text or path can never reach the page as markup, and a
 template typo fails the report instead of leaving a hole in it. Every value printed also has its
-bidirectional controls made visible (``<U+202E>``, :func:`~iadbench.contract.text.visible_bidi`):
-escaping leaves them, and U+202E in a category name would show the rest of a cell reversed.
+bidirectional controls and control codes made visible (``<U+202E>``, ``<U+001B>``;
+:func:`~iadbench.contract.text.visible_controls`): escaping leaves them, U+202E in a category
+name would show the rest of a cell reversed, and ESC would act when the file is printed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.text import BIDI_CONTROLS, visible_bidi
+from iadbench.contract.text import BIDI_CONTROLS, is_control, visible_controls
 from iadbench.views.report.context import ReportContext, build_context
 
 TEMPLATE = "report.html.j2"
@@ -29,13 +30,13 @@ def render_html(context: ReportContext) -> str:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        finalize=_visible_bidi,
+        finalize=_visible_codes,
     )
     return environment.get_template(TEMPLATE).render(report=context)
 
 
-def _visible_bidi(value: Any) -> Any:
-    """A printed value with its bidi controls shown as ``<U+202E>`` (``finalize`` of the page).
+def _visible_codes(value: Any) -> Any:
+    """A printed value with bidi and control codes shown as ``<U+202E>`` (the page's ``finalize``).
 
     Runs before autoescaping on plain text; text a filter already escaped (``Markup``, e.g. from
     ``join``) gets the escaped spelling, so the code is text, never a tag.
@@ -43,9 +44,13 @@ def _visible_bidi(value: Any) -> Any:
     from markupsafe import Markup
 
     if isinstance(value, Markup):
-        shown = (f"&lt;U+{ord(c):04X}&gt;" if c in BIDI_CONTROLS else c for c in value)
+        shown = (f"&lt;U+{ord(c):04X}&gt;" if _coded(c) else c for c in value)
         return Markup("".join(shown))
-    return visible_bidi(value) if isinstance(value, str) else value
+    return visible_controls(value) if isinstance(value, str) else value
+
+
+def _coded(char: str) -> bool:
+    return char in BIDI_CONTROLS or (is_control(char) and char not in "\n\t")
 
 
 def write_report(

@@ -17,7 +17,8 @@ from iadbench.contract.text import spreadsheet_cell, terminal_text, visible_bidi
 )  # fmt: skip
 def test_spreadsheet_cell_quotes_every_formula_start(hostile):
     cell = spreadsheet_cell(hostile)
-    assert isinstance(cell, str) and cell.startswith("'") and cell[1:] == hostile
+    assert isinstance(cell, str) and cell.startswith("'")
+    assert cell[1:] == hostile.replace("\r", "<U+000D>").replace("\0", "<U+0000>")
 
 
 @pytest.mark.parametrize("harmless", ["bottle", "café", "a=b", "1e-3 text", ""])
@@ -42,3 +43,10 @@ def test_bidi_controls_become_visible_everywhere():
 @pytest.mark.parametrize("control", ["\x1b", "\x07", "\n", "\r", "\x85", "\x9b", "\u2028", "\x7f"])
 def test_terminal_text_blanks_every_control(control):
     assert terminal_text(f"a{control}]0;title") == "a ]0;title"
+
+
+def test_html_and_csv_text_shows_control_codes_but_keeps_lines():
+    from iadbench.contract.text import visible_controls
+
+    assert visible_controls("a\x1b]0;t\x07b\nc\td") == "a<U+001B>]0;t<U+0007>b\nc\td"
+    assert spreadsheet_cell("x\x1by") == "x<U+001B>y"
