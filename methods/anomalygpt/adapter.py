@@ -153,6 +153,12 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
 
     # -- training -----------------------------------------------------------------------------
 
+    @classmethod
+    def training_subset(cls, samples: Sequence[Sample], options: Any, seed: int) -> list[Sample]:
+        """The normal images, capped by ``max_train_samples`` (stratified by category, seeded)."""
+        every_normal = [s for s in samples if s.label == "normal"]
+        return select_samples(every_normal, options.max_train_samples, seed)
+
     def fit(self, samples: Sequence[Sample]) -> None:
         """Train decoder and prompt learner on the normal ``samples`` and their NSA twins.
 
@@ -162,7 +168,7 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
 
         seed = self.context.seed
         every_normal = [s for s in samples if s.label == "normal"]
-        normals = select_samples(every_normal, self.options.max_train_samples, seed)
+        normals = self.training_subset(samples, self.options, seed)
         if not normals:
             raise IADBenchError("AnomalyGPT trains on normal images; the training subset has none")
         settings = TrainingSettings(
