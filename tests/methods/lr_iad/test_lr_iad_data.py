@@ -81,3 +81,31 @@ def test_a_stratified_cap_keeps_a_rare_label_after_the_held_out_slice():
         trained, held = trained_subset(pool, max_samples=4, heldout=2, seed=seed)
         assert {s.label for s in trained} == {"defect", "normal"}
         assert not {s.id for s in trained} & {s.id for s in held}
+
+
+@pytest.mark.slow
+def test_the_tiny_headline_command_trains_and_records_both_labels(tmp_path, data_args):
+    # The command of the README and the demo, end to end (about 15 s on 2 cores): its log and
+    # the training's record both say both labels (before: "GRPO on 4 images (4 normal)").
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("trl")
+    cache = tmp_path / "cache"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "OMP_NUM_THREADS": "1"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "iadbench", "run", "--method", "lr-iad", "--train", "visa",
+         "--test", "mvtec", "--tiny", *data_args, "--out", str(tmp_path / "run"),
+         "--cache-dir", str(cache), "--device", "cpu", "--workers", "0"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "GRPO on 4 images (1 defect, 3 normal)" in result.stdout + result.stderr
+    (workdir,) = (cache / "trained" / "lr-iad").iterdir()
+    trained = json.loads((workdir / "training-data.json").read_text())["trained"]
+    assert trained["images"] == 4 and trained["labels"] == {"defect": 1, "normal": 3}
+    summary = json.loads((workdir / "training_summary.json").read_text())
+    assert summary["data"]["counts"] == {"defect": 1, "normal": 3}
