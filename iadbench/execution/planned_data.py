@@ -32,6 +32,11 @@ from iadbench.execution.request import RunRequest
 from iadbench.runs.runspec import DatasetRef
 from iadbench.runs.thresholds import TRAINING_DATA_POLICIES, parse_policy
 
+#: Suffix of a capped training's dir (``<train hash>-stratified``): the subsample is not in the
+#: training hash, and the rule drawing it became stratified (issue 19), so a training drawn at
+#: random before (often from one label) is never reused; rename it when the rule changes again.
+CAPPED_TRAINING_TAG = "stratified"
+
 
 @dataclass
 class PlannedData:
@@ -50,6 +55,9 @@ class PlannedData:
         trained: The training images ``fit`` actually learns from
             (:meth:`~iadbench.contract.method.MethodAdapter.training_subset`: ``train`` less a
             method's cap or held-out slice), else None.
+        capped: The method's ``max_train_samples`` subsamples ``train`` (0 < cap < its size):
+            then the subsample's rule, not only the hash, decides which images train
+            (:func:`~iadbench.execution.planning.trained_dir`).
     """
 
     test_reader: DatasetReader
@@ -59,6 +67,7 @@ class PlannedData:
     references: list[Sample] | None = None
     content: dict[str, str] = field(default_factory=dict)
     trained: list[Sample] | None = None
+    capped: bool = False
 
     def roles(self) -> dict[str, list[Sample]]:
         """The sample lists the run reads, by role (test, train, calibration, references)."""
@@ -148,6 +157,10 @@ def index_data(
                 )
             # The method's own cap / held-out slice: the checks judge what is trained on.
             data.trained = adapter_cls.training_subset(data.train, options, request.seed)
+            # The convention of every capping method (sampling.py): a monitor's held-out slice
+            # alone is no cap (its rule never changed), so only this option tags the dir.
+            cap = getattr(options, "max_train_samples", 0)
+            data.capped = isinstance(cap, int) and 0 < cap < len(data.train)
             if caps.needs_both_labels:
                 _check_both_labels(request, train_split, data.train, data.trained)
         if threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES:

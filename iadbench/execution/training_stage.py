@@ -111,7 +111,7 @@ def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any]) -> Path:
             "(--verify-content). Delete that folder to train again."
         )
     trained = _trained_block(plan.data.trained if plan.data.trained is not None else samples)
-    _check_same_subsample(workdir, recorded, trained, capped=trained["images"] < len(samples))
+    _check_same_subsample(workdir, recorded, trained, capped=plan.data.capped)
     if adapter.context.workdir != workdir:
         raise IADBenchError(f"the adapter's context.workdir is not this training's dir {workdir}")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -153,9 +153,10 @@ def _check_same_subsample(
 ) -> None:
     """Refuse stored artefacts trained on another subsample than this configuration's.
 
-    The subsample is not in the training hash (only the options and the whole subset are), so
-    a change of the sampling rule would otherwise reuse a training made from other images —
-    e.g. one made before the rule was stratified, from normal images only.
+    The subsample is not in the training hash (only the options and the whole subset are); a
+    capped training's dir carries the rule's tag (``-stratified``,
+    :func:`~iadbench.execution.planning.trained_dir`), and this check catches what the tag
+    cannot: a record that names other images, or none.
 
     Raises:
         RunConflictError: The recorded subsample differs, or a capped training was stored

@@ -82,6 +82,7 @@ def test_a_trained_configuration_is_fitted_once_then_loaded(tmp_path, roots):
     execute_run(plan_run(_request(tmp_path, roots, "counting", "b")))
     assert _calls(tmp_path, "counting") == ["fit", "load"]
     (workdir,) = (tmp_path / "cache" / "trained" / "counting").iterdir()
+    assert "-" not in workdir.name  # uncapped: the training hash alone, as before
     assert json.loads((workdir / TRAINED_MARKER).read_text())["finished"]
 
 
@@ -308,6 +309,7 @@ def test_a_capped_training_holds_both_labels_and_its_record_says_so(tmp_path, ro
     # recorded what was trained on; now the subsample is stratified and recorded.
     execute_run(plan_run(_capped_request(tmp_path, roots, 4, "a")))
     (workdir,) = (tmp_path / "cache" / "trained" / "capped").iterdir()
+    assert workdir.name.endswith("-stratified")  # never the dir of a training drawn at random
     record = json.loads((workdir / "training-data.json").read_text())
     trained = record["trained"]
     assert trained["images"] == 4 and trained["labels"]["defect"] >= 1

@@ -63,11 +63,20 @@ def test_the_tiny_headline_run_trains_on_both_labels_the_same_for_the_same_seed(
             out=tmp_path / f"run{seed}", cache_dir=tmp_path / "cache",
         )  # fmt: skip
         data = plan_run(request).data
-        assert data.train is not None and data.trained is not None
+        assert data.train is not None and data.trained is not None and data.capped
         return data.train, data.trained
 
     subset, trained = planned(0)
     assert len(trained) == 4 and {s.label for s in trained} == {"defect", "normal"}
+    # Capped: its dir is <hash>-stratified. The monitor's slice alone is no cap: a full-size
+    # training (max_train_samples 0) keeps the dir it had, though it trains on fewer images.
+    uncapped = RunRequest(
+        method="lr-iad", train="visa", test="mvtec", tiny=True,
+        options={"max_train_samples": 0}, out=tmp_path / "full", cache_dir=tmp_path / "cache",
+        data_roots={"mvtec": str(synth_mvtec), "visa": str(synth_visa)},
+    )  # fmt: skip
+    full = plan_run(uncapped).data
+    assert not full.capped and full.trained is not None and len(full.trained) < len(subset)
     assert planned(0) == (subset, trained)
     # What GRPO is given is that very subsample: build_training_data applies the same rule.
     built = build_training_data(subset, max_samples=4, heldout=2, seed=0)
