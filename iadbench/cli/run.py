@@ -88,8 +88,9 @@ def run(
         return  # the first process of a sharded run reports for all
     console.print(summary_table(outcome.summary))
     _warn(outcome)
-    # One logical line (soft_wrap): a log grep finds it whole, the terminal wraps it.
-    console.print(verdict_line(outcome.summary), highlight=False, markup=False, soft_wrap=True)
+    # One sentence, wrapped at spaces to the console's width (a terminal's own wrap of a long
+    # line would cut a p-value in two).
+    console.print(verdict_line(outcome.summary), highlight=False, markup=False)
     how = (
         "already complete, nothing recomputed"
         if outcome.reused

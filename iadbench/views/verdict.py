@@ -219,19 +219,14 @@ def verdict_line(summary: Mapping[str, Any]) -> str:
 
     What it says is decided by :func:`verdict`, as every table decides it (McNemar p < ALPHA
     and more accurate; an oracle threshold never counts); this only words it, for the end of
-    ``iadbench run``. Example: ``Verdict: beats always-defect (p <0.001, +41.2 pts) and
-    always-normal (p 0.012, +8.0 pts); accuracy 91.3 %, 95 % interval [88.0, 94.1].``
+    ``iadbench run``; its words carry no space a wrap could cut a number at. Example:
+    ``Verdict: beats always-defect (p<0.001, +41.2 pts) and always-normal (p=0.012, +8.0 pts);
+    accuracy 91.3%, 95% interval 88.0–94.1.``
     """
-    # Lazily: the leaderboard package imports this module.
-    from iadbench.views.leaderboard.statistics_table import p_value_text
-
     found = verdict(summary)
     if found.status == UNTESTED:
         return f"Verdict: {UNTESTED}."
-    parts = [
-        (c.beats, f"{c.baseline} (p {p_value_text(c.p_value)}, {100 * c.accuracy_delta:+.1f} pts)")
-        for c in found.pooled
-    ]
+    parts = [(c.beats, _comparison_text(c)) for c in found.pooled]
     won = [text for beats, text in parts if beats]
     lost = [text for beats, text in parts if not beats]
     if found.status == ORACLE_STATUS:
@@ -243,11 +238,21 @@ def verdict_line(summary: Mapping[str, Any]) -> str:
     else:
         said = f"beats {' and '.join(won)} but does not beat {' or '.join(lost)}"
     if found.intervals and "accuracy" in found.intervals:
-        level = f"{percent(found.level, 0)} % " if found.level is not None else ""
+        level = f"{percent(found.level, 0)}% " if found.level is not None else ""
         accuracy = percent(summary.get("overall", {}).get("accuracy"), 1)
-        bounds = interval_text(found.intervals["accuracy"], 1, brackets=True)
-        said += f"; accuracy {accuracy} %, {level}interval {bounds}"
+        bounds = interval_text(found.intervals["accuracy"], 1)  # 83.3–95.6: one word to wrap
+        said += f"; accuracy {accuracy}%, {level}interval {bounds}"
     return f"Verdict: {said}."
+
+
+def _comparison_text(comparison: Comparison) -> str:
+    """``always-normal (p=0.012, +8.0 pts)``: no space inside a number for a wrap to cut."""
+    # Lazily: the leaderboard package imports this module.
+    from iadbench.views.leaderboard.statistics_table import p_value_text
+
+    p = p_value_text(comparison.p_value)
+    p = p if p.startswith("<") else f"={p}"
+    return f"{comparison.baseline} (p{p}, {100 * comparison.accuracy_delta:+.1f} pts)"
 
 
 def beats_cell(tests: Mapping[str, McNemarBlock], *, oracle: bool = False) -> str:

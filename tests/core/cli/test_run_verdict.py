@@ -28,21 +28,27 @@ def _run(tmp_path: Path, synth_mvtec: Path, method: str) -> str:
          "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--workers", "0"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    (line,) = [line for line in result.output.splitlines() if line.startswith("Verdict:")]
-    return line
+    lines = result.output.splitlines()
+    (start,) = [i for i, line in enumerate(lines) if line.startswith("Verdict:")]
+    assert lines[start + 1 :] and all(len(line) <= 80 for line in lines[start:])
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("Run dir"))
+    return " ".join(lines[start:end])  # one sentence, wrapped at spaces to 80 columns
 
 
 def test_a_detector_with_signal_is_told_it_beats_both_baselines(tmp_path, synth_mvtec, pixel_stats):
     # Before: `run` printed the table and the run dir, and never said whether it beat them.
     line = _run(tmp_path, synth_mvtec, "pixel-stats")
-    assert line.startswith("Verdict: beats always-defect (p ") and " and always-normal (p " in line
-    assert "does not" not in line and "interval [" in line
+    assert (
+        line.startswith("Verdict: beats always-defect (p<0.001, +")
+        and " and always-normal (p" in line
+    )
+    assert "does not" not in line and "95% interval " in line
 
 
 def test_a_baseline_run_is_told_it_does_not_beat_them(tmp_path, synth_mvtec):
     line = _run(tmp_path, synth_mvtec, "always-normal")
-    assert line.startswith("Verdict: does not beat always-defect (p ")
-    assert " or always-normal (p 1, +0.0 pts)" in line
+    assert line.startswith("Verdict: does not beat always-defect (p")
+    assert " or always-normal (p=1, +0.0 pts)" in line
 
 
 def _summary(p_defect: float, p_normal: float, threshold: str = "fixed:0.5") -> dict[str, object]:
@@ -64,8 +70,8 @@ def _summary(p_defect: float, p_normal: float, threshold: str = "fixed:0.5") -> 
 def test_the_line_words_the_tables_decision_mixed_oracle_and_untested():
     mixed = verdict_line(_summary(0.0001, 0.2))
     assert mixed == (
-        "Verdict: beats always-defect (p <0.001, +30.0 pts) but does not beat always-normal "
-        "(p 0.2, +10.0 pts); accuracy 80.0 %, 95 % interval [75.0, 85.0]."
+        "Verdict: beats always-defect (p<0.001, +30.0 pts) but does not beat always-normal "
+        "(p=0.2, +10.0 pts); accuracy 80.0%, 95% interval 75.0–85.0."
     )
     oracle = verdict_line(_summary(0.0001, 0.0001, threshold="oracle"))
     assert oracle.startswith("Verdict: not counted‡: oracle threshold") and "beats" not in oracle
