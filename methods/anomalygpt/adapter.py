@@ -36,7 +36,8 @@ class AnomalyGPTOptions:
         epochs: Training epochs (official 50).
         batch_size: Training images per step (official global batch 16).
         lr: Peak learning rate (official 1e-3).
-        max_train_samples: 0 = every training image, N = a seeded subset of N.
+        max_train_samples: 0 = every training image, N = a seeded subset of N normal images,
+            stratified by category.
         max_new_tokens: Generation cap of a reply (greedy).
         few_shot: Normal reference images per category (the official test scripts' ``k_shot``;
             they run 1-shot by default, iadbench 0 = zero-shot): the anomaly map becomes 1 − each
