@@ -110,7 +110,8 @@ def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any]) -> Path:
             "have changed since, though their sizes and modification times have not "
             "(--verify-content). Delete that folder to train again."
         )
-    trained = _trained_block(plan.data.trained if plan.data.trained is not None else samples)
+    trained_on = plan.data.trained if plan.data.trained is not None else samples
+    trained = _trained_block(trained_on, capped=plan.data.capped)
     _check_same_subsample(workdir, recorded, trained, capped=plan.data.capped)
     if adapter.context.workdir != workdir:
         raise IADBenchError(f"the adapter's context.workdir is not this training's dir {workdir}")
@@ -130,12 +131,12 @@ def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any]) -> Path:
     return workdir
 
 
-def _trained_block(trained: Sequence[Sample]) -> dict[str, Any]:
+def _trained_block(trained: Sequence[Sample], *, capped: bool) -> dict[str, Any]:
     """What ``fit`` learns from (the method's ``training_subset``), for ``training-data.json``.
 
-    Its size, images per label and per category × label, fingerprint, and the subsampling rule
-    (:data:`~iadbench.contract.sampling.SAMPLING_RULE`), so a capped training's labels are
-    visible without reading the method's own logs.
+    Its size, images per label and per category × label, fingerprint, and for a capped one the
+    subsampling rule (:data:`~iadbench.contract.sampling.SAMPLING_RULE`; else None), so a
+    capped training's labels are visible without reading the method's own logs.
     """
     labels = Counter(s.label for s in trained)
     cells = Counter(f"{s.category}/{s.label}" for s in trained)
@@ -144,7 +145,7 @@ def _trained_block(trained: Sequence[Sample]) -> dict[str, Any]:
         "labels": dict(sorted(labels.items())),
         "categories": dict(sorted(cells.items())),
         "fingerprint": sample_digest(list(trained)),
-        "rule": SAMPLING_RULE,
+        "rule": SAMPLING_RULE if capped else None,
     }
 
 
@@ -171,8 +172,9 @@ def _check_same_subsample(
         return
     raise RunConflictError(
         f"the trained artefacts in {workdir} were made from another subsample of the training "
-        f"images than this configuration's ({trained['images']} images, {trained['rule']}): "
-        "the sampling rule changed since. Delete that folder to train again."
+        f"images than this configuration's ({trained['images']} images, "
+        f"{trained['rule'] or 'every image'}): the sampling rule changed since, or the record. "
+        "Delete that folder to train again."
     )
 
 
