@@ -135,11 +135,13 @@ def bare_trl_steps(model_source: str, options: Any, samples: list, out: Path, de
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import GRPOConfig, GRPOTrainer
 
-    from iadbench.contract.sampling import select_samples
+    from iadbench_methods.lr_iad.data import trained_subset
     from iadbench_methods.lr_iad.rewards import FocalReward, class_weights, format_reward
     from iadbench_methods.qwen2vl.prompt import build_messages
 
-    samples = select_samples(samples, options.max_train_samples, seed)  # the same images
+    samples, _ = trained_subset(  # the same images as LR-IAD's fit (stratified, held-out slice)
+        samples, max_samples=options.max_train_samples, heldout=options.monitor_samples, seed=seed
+    )
     weights = class_weights([s.label for s in samples])
     rows = {
         "sample_id": [s.id for s in samples],

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from iadbench.cli import options as opt
+import iadbench.cli.options as opt  # one core module (a from-import names the package too)
 from iadbench.cli.app import (
     EVALUATE,
     RUN_RESUMES,
@@ -73,6 +73,7 @@ def run(
     from iadbench.cli.display import RichProgress, summary_table
     from iadbench.execution.launch import launch_run
     from iadbench.execution.planning import RunRequest
+    from iadbench.views.verdict import verdict_line
 
     opt.load_plugins(plugin)
     request = RunRequest(
@@ -87,6 +88,9 @@ def run(
         return  # the first process of a sharded run reports for all
     console.print(summary_table(outcome.summary))
     _warn(outcome)
+    # One sentence, wrapped at spaces to the console's width (a terminal's own wrap of a long
+    # line would cut a p-value in two).
+    console.print(verdict_line(outcome.summary), highlight=False, markup=False)
     how = (
         "already complete, nothing recomputed"
         if outcome.reused

@@ -177,6 +177,17 @@ class MethodAdapter(ABC, Generic[OptionsT]):
         """
         return 0
 
+    @classmethod
+    def training_subset(cls, samples: Sequence[Sample], options: Any, seed: int) -> list[Sample]:
+        """The images :meth:`fit` actually learns from, out of the training subset it is given.
+
+        A method that trains on fewer (a ``max_train_samples`` cap, images held out for a
+        monitor) overrides this with the very rule its ``fit`` applies, so that planning's
+        checks (``needs_both_labels``) judge what is trained on and the training record names
+        it. Default: every sample.
+        """
+        return list(samples)
+
     def preprocessor(self) -> Callable[[Sample], Any] | None:
         """A picklable function turning a sample into model input (e.g. a normalised tensor).
 

@@ -32,6 +32,11 @@ from iadbench.execution.request import RunRequest
 from iadbench.runs.runspec import DatasetRef
 from iadbench.runs.thresholds import TRAINING_DATA_POLICIES, parse_policy
 
+#: Suffix of a capped training's dir (``<train hash>-stratified``): the subsample is not in the
+#: training hash, and the rule drawing it became stratified (issue 19), so a training drawn at
+#: random before (often from one label) is never reused; rename it when the rule changes again.
+CAPPED_TRAINING_TAG = "stratified"
+
 
 @dataclass
 class PlannedData:
@@ -47,6 +52,12 @@ class PlannedData:
             are not test images), else None.
         content: ``--verify-content`` digests by role (test, train, calibration, references);
             empty without.
+        trained: The training images ``fit`` actually learns from
+            (:meth:`~iadbench.contract.method.MethodAdapter.training_subset`: ``train`` less a
+            method's cap or held-out slice), else None.
+        capped: The method's ``max_train_samples`` subsamples ``train`` (0 < cap < its size):
+            then the subsample's rule, not only the hash, decides which images train
+            (:func:`~iadbench.execution.planning.trained_dir`).
     """
 
     test_reader: DatasetReader
@@ -55,6 +66,8 @@ class PlannedData:
     calibration: list[Sample] | None = None
     references: list[Sample] | None = None
     content: dict[str, str] = field(default_factory=dict)
+    trained: list[Sample] | None = None
+    capped: bool = False
 
     def roles(self) -> dict[str, list[Sample]]:
         """The sample lists the run reads, by role (test, train, calibration, references)."""
@@ -144,16 +157,14 @@ def index_data(
                     "a training subset with defects and masks (--train-split test or all), as "
                     "in Table II." + _mask_hint(request.train)
                 )
-            labels = {s.label for s in data.train}
-            if caps.needs_both_labels and len(labels) < 2:
-                raise IADBenchError(
-                    f"method {request.method!r} learns from normal and defect images, and the "
-                    f"{train_split!r} subset of {request.train!r} holds only "
-                    f"{'/'.join(sorted(labels)) or 'no'} images ({len(data.train)}): it could "
-                    "only learn one answer. Train on a subset with both (for your own parts: "
-                    "`iadbench data split --train-defect-ratio R`), or use a method that trains "
-                    "on normal images alone (anomalygpt)."
-                )
+            # The method's own cap / held-out slice: the checks judge what is trained on.
+            data.trained = adapter_cls.training_subset(data.train, options, request.seed)
+            # The convention of every capping method (sampling.py): a monitor's held-out slice
+            # alone is no cap (its rule never changed), so only this option tags the dir.
+            cap = getattr(options, "max_train_samples", 0)
+            data.capped = isinstance(cap, int) and 0 < cap < len(data.train)
+            if caps.needs_both_labels:
+                _check_both_labels(request, train_split, data.train, data.trained)
         if threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES:
             data.calibration = train_reader.samples("all")
         train_root = str(train_reader.root)
@@ -213,6 +224,36 @@ def _empty_training_message(request: RunRequest, reader: DatasetReader, split: s
     return (
         f"method {request.method!r} trains, and the {split!r} subset of {name!r} "
         f"({reader.root}) holds no images, so there is nothing to learn from. {fix}"
+    )
+
+
+def _check_both_labels(
+    request: RunRequest, split: str, subset: list[Sample], trained: list[Sample]
+) -> None:
+    """Refuse training a method that needs both labels on images that hold one.
+
+    Judged on what is trained on (``trained``: after the method's cap), not on the subset.
+
+    Raises:
+        IADBenchError: ``trained`` holds one label (or none).
+    """
+    labels = {s.label for s in trained}
+    if len(labels) >= 2:
+        return
+    held = "/".join(sorted(labels)) or "no"
+    where = f"the {split!r} subset of {request.train!r}"
+    if len({s.label for s in subset}) >= 2:  # the cap or a held-out slice took the other label
+        raise IADBenchError(
+            f"method {request.method!r} learns from normal and defect images, and of {where} "
+            f"({len(subset)} images) it would train on {len(trained)}, only {held}: it could "
+            "only learn one answer. Raise the method's max_train_samples (--set "
+            "max_train_samples=N, N ≥ 2, or 0 for all) or lower what it holds out."
+        )
+    raise IADBenchError(
+        f"method {request.method!r} learns from normal and defect images, and {where} holds "
+        f"only {held} images ({len(subset)}): it could only learn one answer. Train on a "
+        "subset with both (for your own parts: `iadbench data split --train-defect-ratio R`), "
+        "or use a method that trains on normal images alone (anomalygpt)."
     )
 
 

@@ -17,7 +17,12 @@ from iadbench.contract.errors import IADBenchError
 from iadbench.contract.method import MethodAdapter
 from iadbench.contract.options import build_options, inference_only_names, tiny_values
 from iadbench.contract.settings import default_cache_dir
-from iadbench.execution.planned_data import PlannedData, index_data, sample_digest
+from iadbench.execution.planned_data import (
+    CAPPED_TRAINING_TAG,
+    PlannedData,
+    index_data,
+    sample_digest,
+)
 from iadbench.execution.registry import METHODS
 from iadbench.execution.request import MAX_SEED, RunRequest, check_numbers
 from iadbench.runs.runspec import ZERO_SHOT, RunSpec
@@ -133,8 +138,17 @@ def batch_size(plan: PlannedRun) -> int:
 
 
 def trained_dir(plan: PlannedRun) -> Path:
-    """Where the run's trained artefacts live: ``<cache>/trained/<method>/<train hash>``."""
-    return plan.cache_dir / "trained" / plan.spec.method / train_hash(plan)
+    """Where the run's trained artefacts live: ``<cache>/trained/<method>/<train hash>``.
+
+    ``<train hash>-stratified`` when the method's ``max_train_samples`` subsamples the training
+    subset (:attr:`PlannedData.capped`,
+    :data:`~iadbench.execution.planned_data.CAPPED_TRAINING_TAG`): a training drawn by the rule
+    before (at random) is never reused.
+    """
+    name = train_hash(plan)
+    if plan.data.capped:
+        name = f"{name}-{CAPPED_TRAINING_TAG}"
+    return plan.cache_dir / "trained" / plan.spec.method / name
 
 
 __all__ = [

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -27,9 +28,11 @@ from filelock import FileLock
 from iadbench.contract.errors import IADBenchError, RunConflictError
 from iadbench.contract.method import MethodAdapter, trains
 from iadbench.contract.records import Sample
+from iadbench.contract.sampling import SAMPLING_RULE
 from iadbench.execution.adapter_setup import build_adapter, setup_of
 from iadbench.execution.crash import method_stage
 from iadbench.execution.distributed import is_main_process
+from iadbench.execution.planned_data import sample_digest
 from iadbench.execution.planning import PlannedRun, trained_dir
 from iadbench.runs.schema import now
 from iadbench.runs.writer import write_json_atomic
@@ -109,6 +112,9 @@ def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any]) -> Path:
             "have changed since, though their sizes and modification times have not "
             "(--verify-content). Delete that folder to train again."
         )
+    trained_on = plan.data.trained if plan.data.trained is not None else samples
+    trained = _trained_block(trained_on, capped=plan.data.capped)
+    _check_same_subsample(workdir, recorded, trained, capped=plan.data.capped)
     if adapter.context.workdir != workdir:
         raise IADBenchError(f"the adapter's context.workdir is not this training's dir {workdir}")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -121,10 +127,58 @@ def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any]) -> Path:
         "n_samples": len(samples),
         "fingerprint": spec.train.fingerprint,
         "content": content or recorded.get("content"),
+        "trained": trained,
     }
     if record != recorded and is_main_process():  # never joins a group: training may have left it
         write_json_atomic(record_path, record)
     return workdir
+
+
+def _trained_block(trained: Sequence[Sample], *, capped: bool) -> dict[str, Any]:
+    """What ``fit`` learns from (the method's ``training_subset``), for ``training-data.json``.
+
+    Its size, images per label and per category × label, fingerprint, and for a capped one the
+    subsampling rule (:data:`~iadbench.contract.sampling.SAMPLING_RULE`; else None), so a
+    capped training's labels are visible without reading the method's own logs.
+    """
+    labels = Counter(s.label for s in trained)
+    cells = Counter(f"{s.category}/{s.label}" for s in trained)
+    return {
+        "images": len(trained),
+        "labels": dict(sorted(labels.items())),
+        "categories": dict(sorted(cells.items())),
+        "fingerprint": sample_digest(list(trained)),
+        "rule": SAMPLING_RULE if capped else None,
+    }
+
+
+def _check_same_subsample(
+    workdir: Path, recorded: dict[str, Any], trained: dict[str, Any], *, capped: bool
+) -> None:
+    """Refuse stored artefacts trained on another subsample than this configuration's.
+
+    The subsample is not in the training hash (only the options and the whole subset are); a
+    capped training's dir carries the rule's tag (``-stratified``,
+    :func:`~iadbench.execution.planning.trained_dir`), and this check catches what the tag
+    cannot: a record that names other images, or none.
+
+    Raises:
+        RunConflictError: The recorded subsample differs, or a capped training was stored
+            before the subsample was recorded.
+    """
+    if not (workdir / TRAINED_MARKER).is_file():
+        return
+    before = recorded.get("trained")
+    if before is None and not capped:
+        return  # an uncapped training learns from every image: nothing to compare
+    if isinstance(before, dict) and before.get("fingerprint") == trained["fingerprint"]:
+        return
+    raise RunConflictError(
+        f"the trained artefacts in {workdir} were made from another subsample of the training "
+        f"images than this configuration's ({trained['images']} images, "
+        f"{trained['rule'] or 'every image'}): the sampling rule changed since, or the record. "
+        "Delete that folder to train again."
+    )
 
 
 def _read_json_or_none(path: Path) -> dict[str, Any] | None:

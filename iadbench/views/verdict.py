@@ -26,7 +26,7 @@ from iadbench.analysis.statistics import ALPHA, beats, statistics_of_run
 from iadbench.contract.records import TRIVIAL_BASELINES
 from iadbench.runs.reader import StoredRun
 from iadbench.runs.schema import McNemarBlock, as_statistics
-from iadbench.views.catalogue import INTERVAL_METRICS, MISSING
+from iadbench.views.catalogue import INTERVAL_METRICS, MISSING, interval_text, percent
 
 BASELINES: tuple[str, ...] = tuple(TRIVIAL_BASELINES)  # the comparisons' (and columns') order
 ORACLE = "oracle"  # the threshold policy fitted on the test labels
@@ -212,6 +212,47 @@ def verdict(summary: Mapping[str, Any]) -> Verdict:
         return Verdict(ORACLE_STATUS, pooled, beaten, tested, intervals, level, resamples)
     status = BEATS_BOTH if all(c.beats for c in pooled) else NOT_BOTH
     return Verdict(status, pooled, beaten, tested, intervals, level, resamples)
+
+
+def verdict_line(summary: Mapping[str, Any]) -> str:
+    """The run's verdict in one line: beats / does not beat each baseline, p, the interval.
+
+    What it says is decided by :func:`verdict`, as every table decides it (McNemar p < ALPHA
+    and more accurate; an oracle threshold never counts); this only words it, for the end of
+    ``iadbench run``; its words carry no space a wrap could cut a number at. Example:
+    ``Verdict: beats always-defect (p<0.001, +41.2 pts) and always-normal (p=0.012, +8.0 pts);
+    accuracy 91.3%, 95% interval 88.0–94.1.``
+    """
+    found = verdict(summary)
+    if found.status == UNTESTED:
+        return f"Verdict: {UNTESTED}."
+    parts = [(c.beats, _comparison_text(c)) for c in found.pooled]
+    won = [text for beats, text in parts if beats]
+    lost = [text for beats, text in parts if not beats]
+    if found.status == ORACLE_STATUS:
+        said = f"{ORACLE_STATUS}; against " + " and ".join(text for _, text in parts)
+    elif not lost:
+        said = "beats " + " and ".join(won)
+    elif not won:
+        said = "does not beat " + " or ".join(lost)
+    else:
+        said = f"beats {' and '.join(won)} but does not beat {' or '.join(lost)}"
+    if found.intervals and "accuracy" in found.intervals:
+        level = f"{percent(found.level, 0)}% " if found.level is not None else ""
+        accuracy = percent(summary.get("overall", {}).get("accuracy"), 1)
+        bounds = interval_text(found.intervals["accuracy"], 1)  # 83.3–95.6: one word to wrap
+        said += f"; accuracy {accuracy}%, {level}interval {bounds}"
+    return f"Verdict: {said}."
+
+
+def _comparison_text(comparison: Comparison) -> str:
+    """``always-normal (p=0.012, +8.0 pts)``: no space inside a number for a wrap to cut."""
+    # Lazily: the leaderboard package imports this module.
+    from iadbench.views.leaderboard.statistics_table import p_value_text
+
+    p = p_value_text(comparison.p_value)
+    p = p if p.startswith("<") else f"={p}"
+    return f"{comparison.baseline} (p{p}, {100 * comparison.accuracy_delta:+.1f} pts)"
 
 
 def beats_cell(tests: Mapping[str, McNemarBlock], *, oracle: bool = False) -> str:

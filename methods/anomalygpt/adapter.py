@@ -36,7 +36,8 @@ class AnomalyGPTOptions:
         epochs: Training epochs (official 50).
         batch_size: Training images per step (official global batch 16).
         lr: Peak learning rate (official 1e-3).
-        max_train_samples: 0 = every training image, N = a seeded subset of N.
+        max_train_samples: 0 = every training image, N = a seeded subset of N normal images,
+            stratified by category.
         max_new_tokens: Generation cap of a reply (greedy).
         few_shot: Normal reference images per category (the official test scripts' ``k_shot``;
             they run 1-shot by default, iadbench 0 = zero-shot): the anomaly map becomes 1 − each
@@ -153,6 +154,12 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
 
     # -- training -----------------------------------------------------------------------------
 
+    @classmethod
+    def training_subset(cls, samples: Sequence[Sample], options: Any, seed: int) -> list[Sample]:
+        """The normal images, capped by ``max_train_samples`` (stratified by category, seeded)."""
+        every_normal = [s for s in samples if s.label == "normal"]
+        return select_samples(every_normal, options.max_train_samples, seed)
+
     def fit(self, samples: Sequence[Sample]) -> None:
         """Train decoder and prompt learner on the normal ``samples`` and their NSA twins.
 
@@ -162,7 +169,7 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
 
         seed = self.context.seed
         every_normal = [s for s in samples if s.label == "normal"]
-        normals = select_samples(every_normal, self.options.max_train_samples, seed)
+        normals = self.training_subset(samples, self.options, seed)
         if not normals:
             raise IADBenchError("AnomalyGPT trains on normal images; the training subset has none")
         settings = TrainingSettings(

@@ -90,6 +90,16 @@ class LRIAD(Qwen2VL):
         self.callbacks: Sequence[Any] = ()
         self.gather: Gather | None = None
 
+    @classmethod
+    def training_subset(cls, samples: Sequence[Sample], options: Any, seed: int) -> list[Sample]:
+        """What GRPO trains on: the subset less the monitor's slice, capped (stratified)."""
+        from .data import trained_subset
+
+        return trained_subset(
+            samples, max_samples=options.max_train_samples, heldout=options.monitor_samples,
+            seed=seed,
+        )[0]  # fmt: skip
+
     def fit(self, samples: Sequence[Sample]) -> None:
         """Train a LoRA adapter on ``samples`` and store it in ``context.workdir``.
 

@@ -105,7 +105,8 @@ class LRIADOptions(Qwen2VLOptions):
         focal_wrong: ``zero`` or ``penalty`` (a wrong answer earns ``−α(1−p)^γ f``).
         focal_alpha, focal_gamma: α and γ of the focal reward.
         class_weighting: ``inverse-frequency`` (f(y) = N/(2·N_y)) or ``none`` (f = 1).
-        max_train_samples: 0 = all training images, N = a seeded subset of N.
+        max_train_samples: 0 = all training images, N = a seeded subset of N, stratified by
+            label and category (both labels when N ≥ 2).
         flip_training_labels: Negative control: train on swapped labels.
         monitor_samples: Training images held out for the monitor (0: no monitor).
         monitor_every: Steps between monitor evaluations.

@@ -139,6 +139,20 @@ def hold_out(samples: Sequence[Sample], count: int, seed: int) -> tuple[list[Sam
     return kept, sorted(held, key=lambda s: s.id)
 
 
+def trained_subset(
+    samples: Sequence[Sample], *, max_samples: int = 0, heldout: int = 0, seed: int = 0
+) -> tuple[list[Sample], list[Sample]]:
+    """``(trained, held_out)``: the monitor's slice first (:func:`hold_out`), then the cap.
+
+    The cap is :func:`~iadbench.contract.sampling.select_samples`' subsample, stratified by
+    label and category, so a cap of 2 or more keeps both labels when the rest of the pool has
+    both. Planning (``LRIAD.training_subset``) and :func:`build_training_data` both call this,
+    so the one-label check judges the very images GRPO trains on.
+    """
+    kept, held = hold_out(samples, heldout, seed)
+    return select_samples(kept, max_samples, seed), held
+
+
 def build_training_data(
     samples: Sequence[Sample],
     *,
@@ -153,7 +167,8 @@ def build_training_data(
 
     Args:
         samples: The training subset (Table II: the other dataset's All subset).
-        max_samples: 0 for every image, else a seeded random subset of this many.
+        max_samples: 0 for every image, else a seeded subset of this many, stratified by label
+            and category (:func:`trained_subset`).
         seed: Seed of that subset and of the held-out slice.
         class_weighting: ``"inverse-frequency"`` (``f(y) = N / (2·N_y)`` over the images used)
             or ``"none"`` (``f = 1``).
@@ -178,8 +193,7 @@ def build_training_data(
         raise ValueError(
             f"class_weighting must be inverse-frequency or none, got {class_weighting!r}"
         )
-    kept, held = hold_out(samples, heldout, seed)
-    chosen = select_samples(kept, max_samples, seed)
+    chosen, held = trained_subset(samples, max_samples=max_samples, heldout=heldout, seed=seed)
     # A file that does not even open would stop training hours in: leave it out up front.
     unreadable = [s.id for s in chosen if not openable(s.image_path)]
     missing = set(unreadable)

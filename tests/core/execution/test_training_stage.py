@@ -83,6 +83,7 @@ def test_a_trained_configuration_is_fitted_once_then_loaded(tmp_path, roots):
     execute_run(plan_run(_request(tmp_path, roots, "counting", "b")))
     assert _calls(tmp_path, "counting") == ["fit", "load"]
     (workdir,) = (tmp_path / "cache" / "trained" / "counting").iterdir()
+    assert "-" not in workdir.name  # uncapped: the training hash alone, as before
     assert json.loads((workdir / TRAINED_MARKER).read_text())["finished"]
 
 
@@ -257,3 +258,87 @@ def test_training_on_an_empty_subset_is_refused_at_planning_by_train_run_and_the
         iadbench.train("counting", "parts", data={"parts": parts}, train_split="train",
                        cache_dir=tmp_path / "cache")  # fmt: skip
     assert not (tmp_path / "cache").exists() and not (tmp_path / "r").exists()
+
+
+# A method that needs both labels and caps its training set as LR-IAD does (issue 19 item 2).
+_CAPPED = textwrap.dedent(
+    """
+    import dataclasses, json
+    import iadbench
+    from iadbench.contract.sampling import select_samples
+
+    @dataclasses.dataclass(frozen=True)
+    class Options:
+        max_train_samples: int = 4
+
+    @iadbench.register_method("capped")
+    class Capped(iadbench.MethodAdapter):
+        capabilities = iadbench.Capabilities(needs_pixels=False, trains=True,
+                                             needs_both_labels=True)
+        Options = Options
+
+        @classmethod
+        def training_subset(cls, samples, options, seed):
+            return select_samples(samples, options.max_train_samples, seed)
+
+        def fit(self, samples):
+            used = self.training_subset(samples, self.options, self.context.seed)
+            (self.context.workdir / "used.json").write_text(json.dumps([s.id for s in used]))
+
+        def load(self):
+            pass
+
+        def predict(self, batch):
+            return [iadbench.Prediction("defect") for _ in batch]
+    """
+)
+
+
+def _capped_request(tmp_path: Path, roots: dict[str, str], cap: int, out: str) -> RunRequest:
+    METHODS.load_plugin_file(_write(tmp_path / "capped.py", _CAPPED))
+    return RunRequest(
+        method="capped", train="visa", test="mvtec", data_roots=roots, out=tmp_path / out,
+        cache_dir=tmp_path / "cache", train_split="all", options={"max_train_samples": cap},
+    )  # fmt: skip
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_a_capped_training_holds_both_labels_and_its_record_says_so(tmp_path, roots):
+    # Before: the cap drew from VisA's All subset at random (mostly normal images), and nothing
+    # recorded what was trained on; now the subsample is stratified and recorded.
+    execute_run(plan_run(_capped_request(tmp_path, roots, 4, "a")))
+    (workdir,) = (tmp_path / "cache" / "trained" / "capped").iterdir()
+    assert workdir.name.endswith("-stratified")  # never the dir of a training drawn at random
+    record = json.loads((workdir / "training-data.json").read_text())
+    trained = record["trained"]
+    assert trained["images"] == 4 and trained["labels"]["defect"] >= 1
+    assert trained["labels"]["normal"] >= 1 and record["n_samples"] > 4
+    assert "stratified" in trained["rule"]
+    used = json.loads((workdir / "used.json").read_text())
+    plan = plan_run(_capped_request(tmp_path, roots, 4, "b"))  # the same seed: the same images
+    assert [s.id for s in plan.data.trained or []] == used
+
+
+def test_a_cap_that_leaves_one_label_is_refused_at_planning(tmp_path, roots):
+    from iadbench.contract.errors import IADBenchError
+
+    with pytest.raises(IADBenchError, match=r"it would train on 1, only (normal|defect)"):
+        plan_run(_capped_request(tmp_path, roots, 1, "a"))
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "a").exists()
+
+
+def test_a_capped_training_stored_before_the_subsample_was_recorded_is_not_reused(tmp_path, roots):
+    from iadbench.contract.errors import RunConflictError
+
+    execute_run(plan_run(_capped_request(tmp_path, roots, 4, "a")))
+    (workdir,) = (tmp_path / "cache" / "trained" / "capped").iterdir()
+    record_path = workdir / "training-data.json"
+    record = json.loads(record_path.read_text())
+    del record["trained"]  # as written before: it may hold normal images only
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(RunConflictError, match="another subsample.*Delete that folder"):
+        execute_run(plan_run(_capped_request(tmp_path, roots, 4, "b")))
