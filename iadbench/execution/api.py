@@ -171,7 +171,9 @@ def load_samples(dataset: str, root: str | Path, subset: str = "all") -> list[Sa
 
     if subset not in SUBSET_NAMES:  # the reader's ValueError would read as a bug here
         raise IADBenchError(f"subset must be one of {', '.join(SUBSET_NAMES)}, got {subset!r}")
-    return open_dataset(dataset, Path(root)).samples(cast(SubsetName, subset))
+    if not isinstance(root, str | Path):  # load_samples("mvtec", 5) raised a raw TypeError
+        raise ArgumentError(f"root must be a folder path (str or Path), got {root!r}")
+    return open_dataset(_name(dataset, "dataset"), Path(root)).samples(cast(SubsetName, subset))
 
 
 # The API's arguments are checked here, under their Python names, before a RunRequest is built:

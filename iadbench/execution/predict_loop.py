@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from iadbench.contract.errors import (
+    ArgumentError,
     EnvironmentFailure,
     IADBenchError,
     environment_cause,
@@ -74,9 +75,20 @@ def predict_samples(
         []
 
     Raises:
-        ArgumentError: ``batch_size`` is not a whole number of at least 1.
+        ArgumentError: ``adapter`` is not an adapter instance, ``samples`` not a sequence of
+            :class:`~iadbench.contract.records.Sample`, or ``batch_size`` not a whole number of
+            at least 1.
     """
-    # A batch size of -1 sliced images away (5 samples -> 4 predictions, issue 18).
+    # A batch size of -1 sliced images away (5 samples -> 4 predictions, issue 18); a class
+    # instead of an instance, None, or a string of "samples" failed deep inside or was iterated.
+    if not isinstance(adapter, MethodAdapter):
+        raise ArgumentError(
+            f"adapter must be a method adapter instance (e.g. AlwaysNormal()), got {adapter!r}"
+        )
+    if isinstance(samples, str | bytes) or not isinstance(samples, Sequence):
+        raise ArgumentError(f"samples must be a list of iadbench.Sample, got {samples!r:.80}")
+    if strangers := [s for s in samples if not isinstance(s, Sample)]:
+        raise ArgumentError(f"samples must be iadbench.Sample records, got {strangers[0]!r:.80}")
     size = optional_whole_number(batch_size, name="batch_size", minimum=1)
     size = size or type(adapter).default_batch_size
     return [

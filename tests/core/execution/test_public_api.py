@@ -107,3 +107,30 @@ def test_every_argument_of_evaluate_and_train_is_covered():
 
     assert {a for a, _ in _BAD_EVALUATE} == set(inspect.signature(iadbench.evaluate).parameters)
     assert {a for a, _ in _BAD_TRAIN} == set(inspect.signature(iadbench.train).parameters)
+
+
+@pytest.mark.parametrize(
+    ("adapter", "samples", "message"),
+    [
+        (None, [], "adapter must be a method adapter instance"),
+        ("class", [], "adapter must be a method adapter instance"),
+        ("instance", None, "samples must be a list of iadbench.Sample"),
+        ("instance", "abc", "samples must be a list of iadbench.Sample"),
+        ("instance", ["a.png"], "samples must be iadbench.Sample records"),
+    ],
+)
+def test_predict_samples_refuses_what_is_not_an_adapter_or_samples(adapter, samples, message):
+    # The attack re-run: None / a class raised AttributeError; "abc" gave 3 predictions.
+    import iadbench
+    from iadbench_methods.baselines import AlwaysDefect
+
+    given = {"class": AlwaysDefect, "instance": AlwaysDefect()}.get(adapter, adapter)
+    with pytest.raises(iadbench.IADBenchError, match=message):
+        iadbench.predict_samples(given, samples)
+
+
+def test_load_samples_refuses_a_root_that_is_not_a_path():
+    import iadbench
+
+    with pytest.raises(iadbench.IADBenchError, match="root must be a folder path"):
+        iadbench.load_samples("mvtec", 5)  # type: ignore[arg-type]
