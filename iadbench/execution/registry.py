@@ -198,8 +198,9 @@ class MethodRegistry:
 
 # A method name is a folder name of every run dir (runs/<method>/...) and of the training cache:
 # lower-case letters, digits, "-", "_" and "." only, starting with a letter or digit, so that no
-# name can be "..", hold a "/" or start like a hidden file or a command-line flag.
-_NAME_RULE = re.compile(r"[a-z0-9][a-z0-9._-]*")
+# name can be "..", hold a "/" or start like a hidden file or a command-line flag; at most 64
+# characters (a 300-character name passed, then run died on ENAMETOOLONG: the attack re-run).
+_NAME_RULE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 def check_method_name(name: object, source: str) -> None:
@@ -213,13 +214,13 @@ def check_method_name(name: object, source: str) -> None:
 
     Raises:
         RegistryError: ``name`` is not lower-case letters, digits, ``-``, ``_`` and ``.``
-            starting with a letter or digit.
+            starting with a letter or digit, at most 64 characters.
     """
     if not isinstance(name, str) or _NAME_RULE.fullmatch(name) is None:
         raise RegistryError(
             f"method name {name!r} registered by {source} is not allowed: a method name is "
-            "lower-case letters, digits, '-', '_' and '.', starting with a letter or digit "
-            "(it names the run dir's folder); rename it, e.g. 'my-method'"
+            "lower-case letters, digits, '-', '_' and '.', starting with a letter or digit, at "
+            "most 64 characters (it names the run dir's folder); rename it, e.g. 'my-method'"
         )
 
 

@@ -157,7 +157,9 @@ def test_same_distribution_visible_twice_is_not_a_conflict(tmp_path, monkeypatch
     assert registry.conflict("copied") == [] and registry.entry("copied").origin == "copy-plugin"
 
 
-@pytest.mark.parametrize("name", ["../../etc", "a/b", "..", ".hidden", "-flag", "Upper", "a b", ""])
+@pytest.mark.parametrize(
+    "name", ["../../etc", "a/b", "..", ".hidden", "-flag", "Upper", "a b", "", "x" * 65]
+)
 def test_a_plugin_name_that_is_not_a_plain_folder_name_is_refused_naming_the_file(tmp_path, name):
     # `../../etc` put the plugin's run dirs two levels above --out (issue 18 item 13).
     plugin = tmp_path / "bad_name.py"
