@@ -13,6 +13,7 @@ images of that batch stay pending for the next attempt.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -47,9 +48,15 @@ def predict_batches(
     """
     preprocess = adapter.preprocessor()
     if preprocess is None:
+        # A method that never opens images (the baselines) would score a listed file that is
+        # not on disk (a VisA 1cls.csv row of a damaged copy): it is that image's error, as for
+        # every method that reads it.
         batches: Iterator[tuple[Sequence[Sample], list[Any] | None, dict[int, str]]] = (
-            (samples[start : start + batch_size], None, {})
-            for start in range(0, len(samples), max(1, batch_size))
+            (batch, None, _absent_files(batch))
+            for batch in (
+                samples[start : start + batch_size]
+                for start in range(0, len(samples), max(1, batch_size))
+            )
         )
     else:
         batches = _loaded_batches(samples, preprocess, batch_size, workers, pin_memory)
@@ -58,6 +65,14 @@ def predict_batches(
         if index == 0:
             _check_not_systematic(batch, predictions)
         yield batch, predictions
+
+
+def _absent_files(batch: Sequence[Sample]) -> dict[int, str]:
+    return {
+        i: f"image file not found: {sample.image_path}"
+        for i, sample in enumerate(batch)
+        if not os.path.isfile(sample.image_path)
+    }
 
 
 def predict_samples(

@@ -134,3 +134,20 @@ def test_load_samples_refuses_a_root_that_is_not_a_path():
 
     with pytest.raises(iadbench.IADBenchError, match="root must be a folder path"):
         iadbench.load_samples("mvtec", 5)  # type: ignore[arg-type]
+
+
+def test_a_listed_file_that_is_not_on_disk_is_that_images_error_even_for_a_baseline(tmp_path):
+    # The attack re-run: a 1cls.csv row naming 0000.jpg (the file is 0000.JPG) was scored as a
+    # correct defect by always-defect, which never opens images: 246 predictions for 245 images.
+    import iadbench
+    from iadbench_methods.baselines import AlwaysDefect
+
+    present = tmp_path / "0000.JPG"
+    present.write_bytes(b"jpg")
+    samples = [
+        iadbench.Sample(f"c/{name}", "visa", "c", "test", "defect", str(tmp_path / name))
+        for name in ("0000.JPG", "0000.jpg")
+    ]
+    kept, absent = iadbench.predict_samples(AlwaysDefect(), samples)
+    assert kept.label == "defect" and kept.error is None
+    assert absent.error is not None and "not found" in absent.error

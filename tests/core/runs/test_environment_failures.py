@@ -22,6 +22,8 @@ from iadbench.runs.writer import PredictionLog
 
 
 def _samples(tmp_path: Path, n: int = 6) -> list[Sample]:
+    for i in range(n):  # on disk: a listed file that is not there is that image's error
+        (tmp_path / f"{i}.png").write_bytes(b"png")
     return [
         Sample(f"c/{i}.png", "d", "c", "test", "normal", str(tmp_path / f"{i}.png"))
         for i in range(n)
