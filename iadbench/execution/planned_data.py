@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from iadbench.contract.errors import IADBenchError
+from iadbench.contract.errors import DatasetNotFoundError, IADBenchError
 from iadbench.contract.method import MethodAdapter, trains
 from iadbench.contract.records import NORMAL, Sample
 from iadbench.data import (
@@ -125,6 +125,7 @@ def index_data(
     """
     caps = adapter_cls.capabilities
     table = load_split_table()
+    _check_roots(request, uses_training_data(adapter_cls, options, threshold))
     # Own parts split by `iadbench data split`: test on their held-out Test subset, and train on
     # Train when they are also the training set (Table II's subsets pair two datasets).
     own_split = has_split_file(request.test, _absolute(request.test, request.data_roots))
@@ -330,6 +331,26 @@ def stored_references(config: Mapping[str, Any]) -> list[Sample] | None:
     if sample_digest(candidates) != config.get("references_fingerprint"):
         return None
     return candidates
+
+
+def _check_roots(request: RunRequest, reads_train: bool) -> None:
+    """Every missing dataset root at once, with the way to get data (issue 19).
+
+    A user without the datasets was told about one root, fixed it, then met the next.
+    """
+    names = dict.fromkeys([request.test, *([request.train] if reads_train else [])])
+    problems = []
+    for name in (n for n in names if n is not None):
+        try:  # opening checks the root and its layout; nothing is indexed yet
+            open_dataset(name, resolve_root(name, request.data_roots))
+        except DatasetNotFoundError as missing:
+            problems.append(str(missing))
+    if problems:
+        raise DatasetNotFoundError(
+            "\n".join(problems) + "\nNo dataset at hand? `iadbench data synth mvtec DIR` (or visa) "
+            "writes a synthetic tree in the official layout, and `iadbench demo` runs the whole "
+            "pipeline on synthetic data."
+        )
 
 
 def _absolute(name: str, data_roots: dict[str, str]) -> Path:
