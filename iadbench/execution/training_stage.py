@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import Counter
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -28,12 +27,11 @@ from filelock import FileLock
 from iadbench.contract.errors import IADBenchError, RunConflictError
 from iadbench.contract.method import MethodAdapter, trains
 from iadbench.contract.records import Sample
-from iadbench.contract.sampling import SAMPLING_RULE
 from iadbench.execution.adapter_setup import build_adapter, setup_of
 from iadbench.execution.crash import method_stage
 from iadbench.execution.distributed import is_main_process
-from iadbench.execution.planned_data import sample_digest
 from iadbench.execution.planning import PlannedRun, trained_dir
+from iadbench.execution.training_record import trained_block
 from iadbench.runs.schema import now
 from iadbench.runs.writer import write_json_atomic
 
@@ -113,7 +111,7 @@ def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any]) -> Path:
             "(--verify-content). Delete that folder to train again."
         )
     trained_on = plan.data.trained if plan.data.trained is not None else samples
-    trained = _trained_block(trained_on, capped=plan.data.capped)
+    trained = trained_block(trained_on, capped=plan.data.capped)
     _check_same_subsample(workdir, recorded, trained, capped=plan.data.capped)
     if adapter.context.workdir != workdir:
         raise IADBenchError(f"the adapter's context.workdir is not this training's dir {workdir}")
@@ -132,24 +130,6 @@ def fit_stage(plan: PlannedRun, adapter: MethodAdapter[Any]) -> Path:
     if record != recorded and is_main_process():  # never joins a group: training may have left it
         write_json_atomic(record_path, record)
     return workdir
-
-
-def _trained_block(trained: Sequence[Sample], *, capped: bool) -> dict[str, Any]:
-    """What ``fit`` learns from (the method's ``training_subset``), for ``training-data.json``.
-
-    Its size, images per label and per category × label, fingerprint, and for a capped one the
-    subsampling rule (:data:`~iadbench.contract.sampling.SAMPLING_RULE`; else None), so a
-    capped training's labels are visible without reading the method's own logs.
-    """
-    labels = Counter(s.label for s in trained)
-    cells = Counter(f"{s.category}/{s.label}" for s in trained)
-    return {
-        "images": len(trained),
-        "labels": dict(sorted(labels.items())),
-        "categories": dict(sorted(cells.items())),
-        "fingerprint": sample_digest(list(trained)),
-        "rule": SAMPLING_RULE if capped else None,
-    }
 
 
 def _check_same_subsample(
