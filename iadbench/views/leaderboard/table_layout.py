@@ -77,7 +77,7 @@ def break_tokens(text: str | Text, width: int) -> Text:
 
     Example:
         >>> break_tokens("iadbench_methods.baselines:AlwaysDefect", 30).plain
-        'iadbench_methods.baselines:\\nAlwaysDefect'
+        'iadbench_methods.baselines:\nAlwaysDefect'
     """
     rich_text = text.copy() if isinstance(text, Text) else Text(text)
     offsets: list[int] = []
