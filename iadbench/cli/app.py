@@ -168,13 +168,7 @@ def _wrapped(command: Callable[P, R], *, resumes: str) -> Callable[P, R]:
                 f"[bold red]Error:[/] {_inert(str(exc))}", highlight=False, soft_wrap=True
             )
             raise typer.Exit(EXIT_USER_ERROR) from None
-        except Exception as exc:
-            from iadbench.execution.crash import MethodCrash  # here: `list` stays light
-
-            if not isinstance(exc, MethodCrash):
-                raise
-            _crashed(exc)
-            raise typer.Exit(EXIT_METHOD_CRASH) from None
+        # Before `except Exception`, which would swallow it (it did, after a merge).
         except OSError as exc:  # a full disk outside the run loop (creating the run dir...)
             from iadbench.contract.errors import environment_cause, environment_failure
 
@@ -182,6 +176,13 @@ def _wrapped(command: Callable[P, R], *, resumes: str) -> Callable[P, R]:
                 raise
             _stopped(f"{environment_failure(exc, 'working', images=False)} {resumes}")
             raise typer.Exit(EXIT_ENVIRONMENT) from None
+        except Exception as exc:
+            from iadbench.execution.crash import MethodCrash  # here: `list` stays light
+
+            if not isinstance(exc, MethodCrash):
+                raise
+            _crashed(exc)
+            raise typer.Exit(EXIT_METHOD_CRASH) from None
         except KeyboardInterrupt:
             error_console.print(
                 f"[yellow]Interrupted.[/] {escape(resumes)}", highlight=False, soft_wrap=True
