@@ -50,8 +50,6 @@ from iadbench.runs.schema import BootstrapBlock, McNemarBlock, StatisticsBlock, 
 RESAMPLES = 1000
 SEED = 0
 LEVEL = 0.95
-#: Significance level at which a run is said to beat (or lose to) a baseline.
-ALPHA = 0.05
 METRICS: tuple[str, ...] = ("accuracy", "f1_macro", "balanced_accuracy")
 _PREDS = (DEFECT, NORMAL, INVALID)
 _TRUTHS = (DEFECT, NORMAL)
@@ -287,13 +285,6 @@ def _versus(codes: IntArray) -> dict[str, McNemarBlock]:
         name: mcnemar_exact(right, truth == _TRUTHS.index(label)).as_block()
         for name, label in TRIVIAL_BASELINES.items()
     }
-
-
-def beats(block: McNemarBlock, alpha: float = ALPHA) -> int:
-    """+1 when the run is significantly more accurate than the baseline, -1 less, else 0."""
-    if block["p_value"] >= alpha or block["better"] == block["worse"]:
-        return 0
-    return 1 if block["better"] > block["worse"] else -1
 
 
 # --- the summary block ----------------------------------------------------------------------------

@@ -194,7 +194,8 @@ def compare(
     """
     from tabulate import tabulate
 
-    from iadbench.analysis.statistics import ALPHA, correct, mcnemar_exact
+    from iadbench.analysis.significance import ALPHA
+    from iadbench.analysis.statistics import correct, mcnemar_exact
 
     a_run, b_run = load_compared_run(run_a), load_compared_run(run_b)
     a, b = paired_outcomes(a_run, b_run)

@@ -89,3 +89,13 @@ def interval_text(bounds: Any, decimals: int = DECIMALS, *, brackets: bool = Fal
     if MISSING in (low, high):
         return MISSING
     return f"[{low}, {high}]" if brackets else f"{low}–{high}"
+
+
+def p_value_text(p_value: float) -> str:
+    """Three significant digits, ``<0.001`` below that (never rounded onto ``ALPHA``).
+
+    Example:
+        >>> p_value_text(0.04987), p_value_text(1.0), p_value_text(3e-9)
+        ('0.0499', '1', '<0.001')
+    """
+    return "<0.001" if p_value < 0.001 else f"{p_value:.3g}"

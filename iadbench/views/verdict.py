@@ -7,7 +7,7 @@ from
 their predictions (what the runner writes today); a summary with no readable block is
 ``untested`` and its intervals show as "—", never a guess.
 
-A run *beats* a baseline when McNemar's p-value is below ``statistics.ALPHA`` **and** it is more
+A run *beats* a baseline when McNemar's p-value is below ``significance.ALPHA`` **and** it is more
 accurate on those images (a significant difference in the wrong direction is not a win).
 
 A run whose threshold was fitted on the test labels (``oracle``) never beats anything: its
@@ -22,11 +22,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from iadbench.analysis.statistics import ALPHA, beats, statistics_of_run
+from iadbench.analysis.significance import ALPHA, beats
 from iadbench.contract.records import TRIVIAL_BASELINES
 from iadbench.runs.reader import StoredRun
 from iadbench.runs.schema import McNemarBlock, as_statistics
-from iadbench.views.catalogue import INTERVAL_METRICS, MISSING, interval_text, percent
+from iadbench.views.catalogue import (
+    INTERVAL_METRICS,
+    MISSING,
+    interval_text,
+    p_value_text,
+    percent,
+)
 
 BASELINES: tuple[str, ...] = tuple(TRIVIAL_BASELINES)  # the comparisons' (and columns') order
 ORACLE = "oracle"  # the threshold policy fitted on the test labels
@@ -69,7 +75,7 @@ class Comparison:
 
     @property
     def beats(self) -> bool:
-        """Significantly (p < ALPHA) and in the right direction: :func:`statistics.beats`."""
+        """Significantly (p < ALPHA) and in the right direction (:func:`.significance.beats`)."""
         block = McNemarBlock(p_value=self.p_value, better=self.better, worse=self.worse,
                              accuracy_delta=self.accuracy_delta)  # fmt: skip
         return beats(block) > 0
@@ -169,6 +175,8 @@ def summary_with_statistics(run: StoredRun) -> Mapping[str, Any]:
     """
     if as_statistics(run.summary.get("statistics")) is not None:
         return run.summary
+    from iadbench.analysis.statistics import statistics_of_run  # numpy: only when computing
+
     return {**run.summary, "statistics": statistics_of_run(run)}
 
 
@@ -247,9 +255,6 @@ def verdict_line(summary: Mapping[str, Any]) -> str:
 
 def _comparison_text(comparison: Comparison) -> str:
     """``always-normal (p=0.012, +8.0 pts)``: no space inside a number for a wrap to cut."""
-    # Lazily: the leaderboard package imports this module.
-    from iadbench.views.leaderboard.statistics_table import p_value_text
-
     p = p_value_text(comparison.p_value)
     p = p if p.startswith("<") else f"={p}"
     return f"{comparison.baseline} (p{p}, {100 * comparison.accuracy_delta:+.1f} pts)"

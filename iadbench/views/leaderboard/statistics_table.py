@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from iadbench.analysis.statistics import ALPHA, METRICS
+from iadbench.analysis.significance import ALPHA
+from iadbench.analysis.statistics import METRICS
 from iadbench.contract.records import TRIVIAL_BASELINES
 from iadbench.runs.schema import McNemarBlock, StatisticsBlock
-from iadbench.views.catalogue import MISSING, interval_text
+from iadbench.views.catalogue import MISSING, interval_text, p_value_text
 from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
 from iadbench.views.leaderboard.notes import ORACLE
 
@@ -27,16 +28,6 @@ if TYPE_CHECKING:  # the model imports this package: a run-time import would be 
 HEADING = "## Statistics: 95 % intervals and McNemar tests against the trivial baselines (pooled)"
 _HEADERS = ["Method", "Threshold", "Direction", "Acc 95% CI", "F1 95% CI", "Bal.Acc 95% CI"]
 _HEADERS += [f"vs {name}: p (+/−)" for name in TRIVIAL_BASELINES] + ["Beats", "Categories"]
-
-
-def p_value_text(p_value: float) -> str:
-    """Three significant digits, ``<0.001`` below that (never rounded onto ``ALPHA``).
-
-    Example:
-        >>> p_value_text(0.04987), p_value_text(1.0), p_value_text(3e-9)
-        ('0.0499', '1', '<0.001')
-    """
-    return "<0.001" if p_value < 0.001 else f"{p_value:.3g}"
 
 
 def mcnemar_cell(block: McNemarBlock | None) -> str:

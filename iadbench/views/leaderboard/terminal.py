@@ -40,6 +40,7 @@ from iadbench.views.catalogue import (
     MISSING,
     TABLE_METRICS,
     interval_text,
+    p_value_text,
     percent,
 )
 from iadbench.views.leaderboard.collect import CollectedRuns
@@ -47,7 +48,6 @@ from iadbench.views.leaderboard.escape import plain_direction_title, plain_row_l
 from iadbench.views.leaderboard.notes import NOT_COMPARABLE, count_of
 from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.leaderboard.rows import TRIVIAL_BASELINES, LeaderboardRow
-from iadbench.views.leaderboard.statistics_table import p_value_text
 from iadbench.views.leaderboard.table_layout import (
     add_number_column,
     break_tokens,

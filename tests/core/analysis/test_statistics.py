@@ -11,9 +11,9 @@ import pytest
 from scipy.stats import binomtest
 
 from iadbench.analysis.metrics import compute_metrics, summarize
+from iadbench.analysis.significance import beats
 from iadbench.analysis.statistics import (
     METRICS,
-    beats,
     bootstrap_intervals,
     cell_codes,
     cell_metrics,
