@@ -104,7 +104,12 @@ def predict_images(
     workers = whole_number(workers, name="workers", minimum=0)
     progress = progress or SilentProgress()
     predictor = resolve_predictor(source)
-    target = PredictOutput.checked(output, force=force, dataset_roots=predictor.data_roots)
+    # The folders predicted are protected as datasets are: `predict ROOT/cat --output
+    # ROOT/split.csv --force` replaced a dataset's split file (the attack re-run).
+    folders = [path for path in inputs if Path(path).is_dir()]
+    target = PredictOutput.checked(
+        output, force=force, dataset_roots=[*predictor.data_roots, *folders]
+    )
     samples, category_note = told_categories(
         unlabeled_samples(inputs, None, dataset or predictor.dataset),
         category, predictor.categories, predictor.categories_of,

@@ -10,12 +10,15 @@ writable before any work starts. Every ``--output`` of every command (``predict`
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from iadbench.contract.errors import IADBenchError
 from iadbench.runs.layout import MANIFEST
+
+_ENV_ROOT = re.compile(r"IADBENCH_[A-Z0-9_]+_ROOT")
 
 
 class OutputPathError(IADBenchError):
@@ -43,7 +46,8 @@ def check_output_file(
         path: The file the command will write.
         force: The user allowed replacing an existing file (``--force``).
         flag: How the user named the path, for messages.
-        dataset_roots: Dataset roots this command reads (nothing is written under them).
+        dataset_roots: Dataset roots this command reads (nothing is written under them); the
+            roots set in ``IADBENCH_<NAME>_ROOT`` variables are protected too.
 
     Returns:
         The absolute path (its parent may still have to be created by the caller).
@@ -62,7 +66,10 @@ def check_output_file(
             f"{flag} {path} lies inside the run dir {run_dir}, whose files are sealed records; "
             "write outside it"
         )
-    for root in dataset_roots:
+    # Roots given only through IADBENCH_<NAME>_ROOT are datasets too (the attack re-run wrote
+    # leaderboard and predict outputs into them).
+    env_roots = [v for k, v in os.environ.items() if _ENV_ROOT.fullmatch(k) and v.strip()]
+    for root in [*dataset_roots, *env_roots]:
         root_path = Path(root).expanduser().resolve()
         if resolved == root_path or root_path in resolved.parents:
             raise OutputPathError(

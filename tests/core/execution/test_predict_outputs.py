@@ -130,6 +130,16 @@ def test_an_existing_file_is_replaced_only_with_force(tmp_path, plugin):
     assert len(out.read_text().splitlines()) == 2
 
 
+def test_an_output_inside_a_predicted_folder_is_refused_even_with_force(tmp_path, plugin):
+    # The attack re-run: predict ROOT/cat --output ROOT/split.csv --force replaced a split file.
+    images = _images(tmp_path / "in", 2)
+    target = images / "split.csv"
+    target.write_text("object,split,label,image,mask\n")
+    result, text = _predict(plugin, images, target, "--force")
+    assert result.exit_code == 2 and "inside the dataset root" in text
+    assert target.read_text() == "object,split,label,image,mask\n"
+
+
 def test_a_link_planted_at_the_partial_name_is_never_written_through(tmp_path, plugin):
     # The issue-18 attack re-run: out.jsonl.partial -> RUN/predictions.jsonl, then --force.
     images = _images(tmp_path / "in", 2)

@@ -78,3 +78,11 @@ def test_a_read_only_folder_is_refused(tmp_path):
             check_output_file(folder / "o.csv")
     finally:
         folder.chmod(0o700)
+
+
+def test_a_root_set_only_in_the_environment_is_protected(tmp_path, monkeypatch):
+    root = tmp_path / "visa"
+    root.mkdir()
+    monkeypatch.setenv("IADBENCH_VISA_ROOT", str(root))
+    with pytest.raises(OutputPathError, match="inside the dataset root"):
+        check_output_file(root / "lb.md", force=True)
