@@ -14,6 +14,9 @@ import numbers
 
 from iadbench.contract.errors import ArgumentError
 
+#: Largest seed: numpy's and torch's generators take seeds below 2**32 (every command checks it).
+MAX_SEED = 2**32 - 1
+
 
 def whole_number(value: object, *, name: str, minimum: int | None = None,
                  maximum: int | None = None) -> int:  # fmt: skip

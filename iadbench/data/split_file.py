@@ -27,7 +27,7 @@ from typing import Final
 
 from iadbench.contract.errors import DatasetNotFoundError, IADBenchError
 from iadbench.contract.files import atomic_replace
-from iadbench.contract.numbers import real_number, whole_number
+from iadbench.contract.numbers import MAX_SEED, real_number, whole_number
 from iadbench.contract.records import DEFECT, NORMAL, Label, Sample, Subset, printable_name
 from iadbench.contract.text import terminal_text
 
@@ -340,7 +340,7 @@ def check_split_arguments(
                             ("train_defect_ratio", train_defect_ratio)):  # fmt: skip
         name = f"--{argument.replace('_', '-')}" if option_names else argument
         real_number(ratio, name=name, minimum=0, maximum=1)
-    whole_number(seed, name="--seed" if option_names else "seed")
+    whole_number(seed, name="--seed" if option_names else "seed", minimum=0, maximum=MAX_SEED)
 
 
 def _refuse_one_label_categories(

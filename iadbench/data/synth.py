@@ -119,8 +119,8 @@ def planned_counts(
 
 def positive_scale(scale: object, name: str) -> float:
     """``scale`` as a finite number above 0, else ArgumentError naming it ``name``."""
-    value = real_number(scale, name=name, minimum=0)
-    if value == 0:
+    value = real_number(scale, name=name)
+    if value <= 0:  # "must be 0 or more" for -1 misled: 0 is refused too
         raise ArgumentError(f"{name} must be greater than 0, got {scale!r}")
     return value
 

@@ -198,7 +198,7 @@ def _flag(value: object, name: str) -> bool:
 
 
 def _seed(value: object) -> int:
-    from iadbench.execution.planning import MAX_SEED
+    from iadbench.contract.numbers import MAX_SEED
 
     return whole_number(value, name="seed", minimum=0, maximum=MAX_SEED)
 

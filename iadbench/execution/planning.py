@@ -24,7 +24,7 @@ from iadbench.execution.planned_data import (
     sample_digest,
 )
 from iadbench.execution.registry import METHODS
-from iadbench.execution.request import MAX_SEED, RunRequest, check_numbers
+from iadbench.execution.request import RunRequest, check_numbers
 from iadbench.runs.runspec import ZERO_SHOT, RunSpec
 from iadbench.runs.thresholds import DEFAULT_POLICY, ThresholdPolicy, parse_policy
 
@@ -152,7 +152,6 @@ def trained_dir(plan: PlannedRun) -> Path:
 
 
 __all__ = [
-    "MAX_SEED",
     "MethodChoice",
     "PlannedRun",
     "RunRequest",

@@ -299,7 +299,8 @@ def predictor_adapter(predictor: Predictor, device: str, maps_dir: Path) -> Meth
     if setup.adapter_cls.reference_shots(setup.options) > 0 and not setup.references:
         raise IADBenchError(
             f"{predictor.method} is configured few-shot and needs reference images: use "
-            "--from-run DIR of a few-shot run (its references are used), or --set few_shot=0"
+            "--from-run DIR of a few-shot run (its references are used), or a zero-shot setting "
+            "of its options if it has one (`iadbench list --options`)"
         )
     adapter = build_adapter(setup, device, maps_dir)
     if trains(setup.adapter_cls, setup.options):

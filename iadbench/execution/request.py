@@ -11,7 +11,7 @@ from pathlib import Path
 
 from iadbench.contract.devices import check_device
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.numbers import optional_whole_number, whole_number
+from iadbench.contract.numbers import MAX_SEED, optional_whole_number, whole_number
 
 
 @dataclass
@@ -45,8 +45,6 @@ class RunRequest:
     limit: int | None = None  # only the first N test images per category (a partial run)
 
 
-#: The largest seed: numpy's generators take seeds in [0, 2**32).
-MAX_SEED = 2**32 - 1
 
 
 def check_numbers(request: RunRequest) -> None:

@@ -245,3 +245,12 @@ def test_a_split_of_an_escaped_category_name_reads_back_for_check(
     result = CliRunner().invoke(app, ["data", "check", "parts", "--data", f"parts={root}"])
     assert not isinstance(result.exception, KeyError), result.output
     assert "Traceback" not in result.output and result.exit_code in (0, 1), result.output
+
+
+@pytest.mark.parametrize("seed", ["-1", "18446744073709551616"])
+def test_data_split_refuses_a_seed_that_run_would_refuse(tmp_path: Path, seed: str) -> None:
+    # The attack re-run: data split took seeds that run and evaluate refuse (0..2**32-1).
+    root = make_tree(tmp_path / "parts", {"pin/good": 4, "pin/bent": 3})
+    result = split(root, "--seed", seed)
+    assert result.exit_code == 2 and "--seed must be" in result.output
+    assert not split_file_path(root).exists()
