@@ -200,14 +200,13 @@ def _crashed(crash: Exception) -> None:
     import traceback
 
     from iadbench.contract.console_logging import verbose
-    from iadbench.contract.text import terminal_text
 
     if verbose() and crash.__cause__ is not None:
         lines = traceback.format_exception(crash.__cause__)
         error_console.print(escape("".join(lines)), highlight=False, soft_wrap=True, end="")
     hint = "" if verbose() else " Run with `iadbench --verbose ...` for the traceback."
     error_console.print(
-        f"[bold red]Error:[/] {escape(terminal_text(str(crash)).rstrip('.'))}.{escape(hint)}",
+        f"[bold red]Error:[/] {_inert(str(crash).rstrip('.'))}.{escape(hint)}",
         highlight=False, soft_wrap=True,
     )  # fmt: skip
 

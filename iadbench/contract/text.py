@@ -70,10 +70,12 @@ def visible_controls(text: str) -> str:
         >>> visible_controls("a\x1b]0;t\x07\u202eb\nc")
         'a<U+001B>]0;t<U+0007><U+202E>b\nc'
     """
-    return "".join(
-        f"<U+{ord(c):04X}>" if c in BIDI_CONTROLS or (is_control(c) and c not in "\n\t") else c
-        for c in str(text)
-    )
+    return "".join(f"<U+{ord(c):04X}>" if is_coded(c) else c for c in str(text))
+
+
+def is_coded(char: str) -> bool:
+    """Whether visible_controls shows ``char`` as a code: bidi, or a control but LF or tab."""
+    return char in BIDI_CONTROLS or (is_control(char) and char not in "\n\t")
 
 
 def spreadsheet_cell(value: object) -> object:

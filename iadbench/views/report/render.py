@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.text import BIDI_CONTROLS, is_control, visible_controls
+from iadbench.contract.text import is_coded, visible_controls
 from iadbench.views.report.context import ReportContext, build_context
 
 TEMPLATE = "report.html.j2"
@@ -44,13 +44,9 @@ def _visible_codes(value: Any) -> Any:
     from markupsafe import Markup
 
     if isinstance(value, Markup):
-        shown = (f"&lt;U+{ord(c):04X}&gt;" if _coded(c) else c for c in value)
+        shown = (f"&lt;U+{ord(c):04X}&gt;" if is_coded(c) else c for c in value)
         return Markup("".join(shown))
     return visible_controls(value) if isinstance(value, str) else value
-
-
-def _coded(char: str) -> bool:
-    return char in BIDI_CONTROLS or (is_control(char) and char not in "\n\t")
 
 
 def write_report(
