@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, overload
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 if TYPE_CHECKING:  # typer 0.29 vendors click: its classes, not the click package's
     from typer._click.core import Command, Context
@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # typer 0.29 vendors click: its classes, not the click packag
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _FlagHelpGroup(TyperGroup):
@@ -38,13 +39,38 @@ class _FlagHelpGroup(TyperGroup):
         return command
 
 
+    def format_help(self, ctx: Context, formatter: object) -> None:
+        from iadbench.cli.help_render import print_help  # only when help is asked for
+
+        print_help(self, ctx)
+
+
+class _Command(TyperCommand):
+    """A command whose ``--help`` is drawn by :mod:`iadbench.cli.help_render` (fast start)."""
+
+    def format_help(self, ctx: Context, formatter: object) -> None:
+        from iadbench.cli.help_render import print_help
+
+        print_help(self, ctx)
+
+
+class _Typer(typer.Typer):
+    """A Typer application whose commands default to :class:`_Command`."""
+
+    def command(  # same call as typer's, one default changed
+        self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any
+    ) -> Callable[[F], F]:
+        decorate: Callable[[F], F] = super().command(*args, cls=cls or _Command, **kwargs)
+        return decorate
+
+
 def _as_flag(option: Option | None) -> Option | None:
     if option is not None:
         option.metavar = ""  # click caches the option: set once, every later help reads it
     return option
 
 
-app = typer.Typer(
+app = _Typer(
     cls=_FlagHelpGroup,
     name="iadbench",
     help="Benchmark industrial anomaly detectors (MVTec-AD, VisA) and publish leaderboards.",
@@ -52,7 +78,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-data_app = typer.Typer(
+data_app = _Typer(
     cls=_FlagHelpGroup,
     help="Synthesise, check or split dataset trees (split: train/test for your own parts).",
     no_args_is_help=True,

@@ -53,7 +53,12 @@ def heavy_imports(*args: str, cwd: Path, watched: tuple[str, ...] = HEAVY) -> li
 #: What ``--help`` must not import either: the registry (package metadata) and the adapter
 #: base class, which the package root re-exports lazily (``iadbench.contract.lazy``); an eager
 #: root made ``--help`` 3.2x a bare start (benchmarks/bench_harness.py).
-HELP_HEAVY = (*HEAVY, "iadbench.execution.registry", "iadbench.contract.method")
+#: Nor typer's rich help renderer: ``typer.rich_utils`` imports rich.markdown, markdown-it and
+#: rich.traceback, alone 2.1-2.6x a bare start; iadbench draws help with
+#: ``iadbench.cli.help_render`` instead.
+HELP_HEAVY = (
+    *HEAVY, "iadbench.execution.registry", "iadbench.contract.method", "typer.rich_utils"
+)
 
 
 def test_help_imports_no_heavy_library(tmp_path: Path) -> None:
