@@ -1,8 +1,8 @@
 """Pixel AUROC and AUPRO, accumulated one anomaly map at a time in memory that does not grow.
 
 Definitions (the MVTec AD ones: Bergmann et al., "The MVTec Anomaly Detection Dataset",
-IJCV 129:1038-1059, 2021, Sect. 3.2 (the PRO metric), and MVTec's evaluation code
-``generic_util.trapezoid`` / ``pro_curve_util.compute_pro``; ``docs/metrics.md`` says where):
+IJCV 129:1038-1059, 2021, as MVTec's evaluation code ``generic_util.trapezoid`` and
+``pro_curve_util.compute_pro`` implement them; ``docs/metrics.md`` says which copies were read):
 
 * **Pixel AUROC**: the ROC area of all pixels of all images, a defect-mask pixel being positive.
 * **AUPRO**: every connected component of every ground-truth mask is one region, connectivity 8
