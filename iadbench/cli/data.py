@@ -91,8 +91,8 @@ def split(
         typer.Option(
             "--append",
             metavar=opt.FLAG,
-            help="Assign only the images the existing split file does not list (same seed and "
-            "ratios as the split); every listed image keeps its line.",
+            help="Assign only the images the split file does not list, keeping every listed line; "
+            "pass the --seed, ratios and --normal-folders the split was drawn with.",
         ),
     ] = False,
     prune: Annotated[
@@ -110,7 +110,7 @@ def split(
     Every category's test subset keeps at least one normal and one defect image.
 
     The labels go into the file too: later commands read them from there, not from folder names.
-    With --append, images added since keep the file's other lines (and earlier runs) as they are.
+    --append assigns only images the file does not list: listed ones never move.
     """
     from iadbench.data import DATASET_READERS, FolderDataset, resolve_root
     from iadbench.data.split_file import (

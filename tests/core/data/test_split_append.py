@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -279,3 +281,21 @@ def test_the_readers_refusal_names_append_and_its_command_repairs_the_file(tree:
     assert f"data split parts --data parts={tree.resolve()} --append" in str(info.value)
     _ok(_split(tree, "--append", "--prune"))
     assert len(FolderDataset(tree, name="parts").samples("all")) == 25
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="byte file names need a POSIX filesystem")
+def test_quoted_and_undecodable_names_survive_an_append_with_a_prune(tree: Path) -> None:
+    good = tree / "a" / "good"
+    Image.new("RGB", (8, 8)).save(good / "line\nbreak, comma.png")  # a quoted two-line record
+    _ok(_split(tree))
+    before = split_file_path(tree).read_bytes()
+    assert b'"a/good/line\nbreak, comma.png"' in before
+    (good / "05.png").unlink()
+    with open(os.fsencode(good) + b"/caf\xe9.png", "wb") as handle:  # Latin-1, not UTF-8
+        Image.new("RGB", (8, 8)).save(handle, format="PNG")
+    _ok(_split(tree, "--append", "--prune"))
+    after = split_file_path(tree).read_bytes()
+    kept = b"".join(line for line in before.splitlines(True) if b"a/good/05.png" not in line)
+    assert after.startswith(kept) and after[len(kept) :].endswith(b"/caf\xe9.png,\r\n")
+    ids = {s.id for s in FolderDataset(tree, name="parts").samples("all")}
+    assert "a/good/line\nbreak, comma.png" in ids and "a/good/caf\\xe9.png" in ids
