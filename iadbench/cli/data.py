@@ -200,10 +200,11 @@ def _append_split(
     if not target.is_file():
         # Refused, not drawn afresh: a user appending counts on earlier assignments staying,
         # and a missing file is more likely a wrong path than a first split.
+        elsewhere = "" if target == default else f" --output {target}"
         raise SplitDrawError(
             f"{target} does not exist, so there is nothing to append to; draw the first split "
-            f"with `iadbench data split {dataset} --data {dataset}={reader.root}` (without "
-            "--append)."
+            f"with `iadbench data split {dataset} --data {dataset}={reader.root}{elsewhere}` "
+            "(without --append)."
         )
     change = plan_append(
         target, reader.folder_samples(), reader.root, train_normal_ratio=ratios[0],

@@ -157,6 +157,10 @@ def test_contradictory_or_pointless_flags_are_refused(tree: Path) -> None:
     message = _refused(_split(tree, "--append"))
     assert "nothing to append to" in message and "without --append" in message
     assert not split_file_path(tree).exists()
+    missing = tree.parent / "nowhere.csv"
+    message = _refused(_split(tree, "--append", "--output", str(missing)))
+    assert f"--output {missing}` (without --append)" in message
+    assert not missing.exists()
     _ok(_split(tree))
     assert "pass one of the two" in _refused(_split(tree, "--append", "--force"))
     assert "add --append" in _refused(_split(tree, "--prune"))
