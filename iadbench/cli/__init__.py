@@ -2,8 +2,8 @@
 
 Commands are grouped by module: ``run.py`` (run, matrix, train), ``predict.py``, ``report.py``
 (leaderboard, list), ``html_report.py`` (report), ``compare.py``, ``data.py`` (data synth,
-check, split) and ``demo.py``; ``app.py`` holds the application, its help panels and the error
-policy.
+split), ``data_check.py`` (data check) and ``demo.py``; ``app.py`` holds the application, its help
+panels and the error policy.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import importlib
 from iadbench.cli.app import app
 
 # Importing a command module registers its commands; --help lists them in this order.
-for _module in ("run", "predict", "report", "html_report", "compare", "data", "demo"):
+for _module in ("run", "predict", "report", "html_report", "compare", "data", "data_check", "demo"):
     importlib.import_module(f"iadbench.cli.{_module}")
 
 

@@ -1,4 +1,4 @@
-"""``iadbench data synth``, ``iadbench data split`` and ``iadbench data check``."""
+"""``iadbench data synth`` and ``iadbench data split`` (``data check`` is in ``data_check.py``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from iadbench.cli.app import console, data_app, handles_user_errors
 from iadbench.contract.text import terminal_text
 
 if TYPE_CHECKING:
-    from iadbench.data import CategoryCounts
-    from iadbench.data.check import CheckReport
+    from iadbench.data import FolderDataset
     from iadbench.data.split_file import SplitRow
 
 
@@ -87,6 +86,23 @@ def split(
     force: Annotated[
         bool, typer.Option("--force", metavar=opt.FLAG, help="Replace an existing split file.")
     ] = False,
+    append: Annotated[
+        bool,
+        typer.Option(
+            "--append",
+            metavar=opt.FLAG,
+            help="Assign only the images the split file does not list, keeping every listed line; "
+            "pass the --seed, ratios and --normal-folders the split was drawn with.",
+        ),
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            metavar=opt.FLAG,
+            help="With --append: drop the lines of images gone from disk (else refused).",
+        ),
+    ] = False,
 ) -> None:
     """Draw a seeded train/test split of your own folder dataset into <root>/split.csv.
 
@@ -94,6 +110,7 @@ def split(
     Every category's test subset keeps at least one normal and one defect image.
 
     The labels go into the file too: later commands read them from there, not from folder names.
+    --append assigns only images the file does not list: listed ones never move.
     """
     from iadbench.data import DATASET_READERS, FolderDataset, resolve_root
     from iadbench.data.split_file import (
@@ -116,9 +133,20 @@ def split(
         raise SplitDrawError(
             f"--normal-folders must name at least one folder, got {normal_folders!r}"
         )
+    if append and force:
+        raise SplitDrawError(
+            "--append keeps every assignment of the split file and --force draws them all again: "
+            "pass one of the two."
+        )
+    if prune and not append:
+        raise SplitDrawError("--prune drops lines of a split file being appended to: add --append.")
     root = resolve_root(dataset, opt.parse_data_roots(data))
     reader = FolderDataset(root, name=dataset, normal_folders=names or None)
     default = split_file_path(reader.root)
+    if append:
+        ratios = (train_normal_ratio, train_defect_ratio)
+        _append_split(dataset, reader, output, ratios, seed=seed, prune=prune)
+        return
     if output is None or output.expanduser().resolve() == default:
         # <root>/split.csv is the one place inside a dataset root that iadbench writes: the
         # reader looks for the split there (docs/data.md).
@@ -146,24 +174,82 @@ def split(
     # A category without normal or defect images was refused by draw_split; what is left to say
     # is which images the layout does not read.
     for problem in reader.ignored_problems():
-        console.print(_marked("Warning:", "yellow", problem))
+        console.print(marked("Warning:", "yellow", problem))
     console.print(Text.assemble("Wrote ", (terminal_text(str(target)), "bold")))
 
 
-def _inert(text: str) -> str:
+def _append_split(
+    dataset: str,
+    reader: FolderDataset,
+    output: Path | None,
+    ratios: tuple[float, float],
+    *,
+    seed: int,
+    prune: bool,
+) -> None:
+    """``data split --append``: assign the unlisted images, keep every listed line as it is."""
+    from iadbench.data.split_append import plan_append, write_append
+    from iadbench.data.split_file import SplitDrawError, split_file_path
+    from iadbench.runs.output_guard import check_output_file
+
+    default = split_file_path(reader.root)
+    if output is None or output.expanduser().resolve() == default:
+        target = check_output_file(default, force=True, flag="the split file")
+    else:
+        target = check_output_file(output, force=True, dataset_roots=[reader.root])
+    if not target.is_file():
+        # Refused, not drawn afresh: a user appending counts on earlier assignments staying,
+        # and a missing file is more likely a wrong path than a first split.
+        elsewhere = "" if target == default else f" --output {target}"
+        raise SplitDrawError(
+            f"{target} does not exist, so there is nothing to append to; draw the first split "
+            f"with `iadbench data split {dataset} --data {dataset}={reader.root}{elsewhere}` "
+            "(without --append)."
+        )
+    change = plan_append(
+        target, reader.folder_samples(), reader.root, train_normal_ratio=ratios[0],
+        train_defect_ratio=ratios[1], seed=seed, prune=prune,
+    )  # fmt: skip
+    if not change.changes:
+        console.print(
+            marked("✓", "green", f"{target} lists every image of {dataset} already; nothing "
+                    "written.")
+        )  # fmt: skip
+        return
+    write_append(target, change)
+    title = f"{dataset}: {len(change.added)} new image(s) assigned with seed {seed}"
+    console.print(_split_table(change.rows(), title))
+    n_train = sum(row.subset == "train" for row in change.added)
+    console.print(
+        marked(
+            "✓", "green", f"{len(change.kept)} line(s) kept as they were; {n_train} new image(s) "
+            f"to train, {len(change.added) - n_train} to test.",
+        )
+    )  # fmt: skip
+    if change.pruned:
+        console.print(
+            marked("Note:", "yellow", f"dropped {len(change.pruned)} line(s) of images gone "
+                    f"from disk (e.g. {change.pruned[0].image}).")
+        )  # fmt: skip
+    for problem in reader.ignored_problems():
+        console.print(marked("Warning:", "yellow", problem))
+    console.print(Text.assemble("Wrote ", (terminal_text(str(target)), "bold")))
+
+
+def inert(text: str) -> str:
     r"""Text from the disk made safe to print: undecodable bytes as ``\xNN``, controls inert."""
     shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return terminal_text(shown)
 
 
-def _marked(mark: str, style: str, line: str) -> Text:
+def marked(mark: str, style: str, line: str) -> Text:
     """``mark`` in ``style``, then ``line`` as plain text: a name in it is never markup."""
-    return Text.assemble((mark, style), " ", _inert(line))
+    return Text.assemble((mark, style), " ", inert(line))
 
 
-def _name(text: str) -> Text:
+def name_cell(text: str) -> Text:
     """A folder or file name as a table cell: control characters inert, no markup read."""
-    return Text(_inert(text))
+    return Text(inert(text))
 
 
 def _split_table(rows: list[SplitRow], title: str) -> Any:
@@ -174,108 +260,14 @@ def _split_table(rows: list[SplitRow], title: str) -> Any:
     counts: dict[str, Counter[tuple[str, str]]] = {}
     for row in rows:
         counts.setdefault(row.category, Counter())[(row.subset, row.label)] += 1
-    table = Table(title=_name(title), title_justify="left")
-    for column in ("category", *(f"{sub} {lab}" for sub, lab in _SPLIT_GROUPS)):
+    table = Table(title=name_cell(title), title_justify="left")
+    for column in ("category", *(f"{sub} {lab}" for sub, lab in SPLIT_GROUPS)):
         table.add_column(column, justify="left" if column == "category" else "right")
     for category, c in sorted(counts.items()):
-        table.add_row(_name(category), *(str(c[group]) for group in _SPLIT_GROUPS))
+        table.add_row(name_cell(category), *(str(c[group]) for group in SPLIT_GROUPS))
     return table
 
 
-_SPLIT_GROUPS: tuple[tuple[str, str], ...] = (
+SPLIT_GROUPS: tuple[tuple[str, str], ...] = (
     ("train", "normal"), ("train", "defect"), ("test", "normal"), ("test", "defect"),
 )  # fmt: skip
-
-
-@data_app.command(epilog="Example: iadbench data check visa --data visa=/data/VisA")
-@handles_user_errors
-def check(
-    dataset: Annotated[str, typer.Argument(help="Dataset name: mvtec, visa or a --data name.")],
-    data: opt.DataRoots = None,
-    scale: Annotated[
-        float, typer.Option(help="Expect official counts scaled like `data synth --scale`.")
-    ] = 1.0,
-    decode: Annotated[
-        bool,
-        typer.Option(
-            metavar=opt.FLAG, help="Decode every image and mask (slower, finds corrupt files)."
-        ),
-    ] = True,
-) -> None:
-    """Compare a local copy with the official counts and decode every image; non-zero if off."""
-    from iadbench.cli.display import RichProgress
-    from iadbench.data import open_dataset, resolve_root
-    from iadbench.data.check import check_dataset
-    from iadbench.data.synth import positive_scale
-
-    positive_scale(scale, "--scale")
-    root = resolve_root(dataset, opt.parse_data_roots(data))
-    progress = RichProgress()
-    samples = open_dataset(dataset, root).samples("all")
-    n_files = len(samples) + sum(s.mask_path is not None for s in samples)
-    progress.start(f"checking {escape(dataset)}", n_files if decode else 0)
-    try:
-        report = check_dataset(dataset, root, scale=scale, decode=decode, progress=progress.advance)
-    finally:
-        progress.finish()
-    # Every name below comes from the disk: printed as plain Text, never as markup, with control
-    # characters made inert (an ESC in a folder name would drive the terminal).
-    console.print(_check_table(report, f"{dataset} at {root}"))
-    for note in report.notes:
-        console.print(_marked("Note:", "yellow", note))
-    if report.synthetic_marker:
-        marker = report.synthetic_marker
-        console.print(
-            _marked(
-                "Note:",
-                "yellow",
-                f"a synthetic tree written by `iadbench data synth` (scale {marker.get('scale')}, "
-                f"seed {marker.get('seed')}), not the real release.",
-            )
-        )
-    for problem in report.problems:
-        console.print(_marked("✗", "red", problem))
-    if not report.ok:
-        raise typer.Exit(1)
-    from iadbench.data import DATASET_READERS
-
-    # A user's folder dataset has no official counts: say what was checked, not more.
-    what = (
-        "matches the official layout and counts"
-        if dataset in DATASET_READERS
-        else "every category has normal and defect images"
-    )
-    if report.split_file is not None:
-        what += f", and {report.split_file} lists every image"
-    console.print(_marked("✓", "green", f"{what}; every image decodes." if decode else f"{what}."))
-
-
-def _check_table(report: CheckReport, title: str) -> Any:
-    """Expected vs found counts; per split (train/test × normal/defect) with a split file."""
-    from rich.table import Table
-
-    table = Table(title=_name(title), title_justify="left")
-    if report.split_file is not None:
-        table.caption = _name(f"subsets and labels from {report.split_file}")
-        table.add_column("category")
-        for sub, lab in _SPLIT_GROUPS:
-            table.add_column(f"{sub} {lab}", justify="right")
-        table.add_column("status")
-    else:
-        for column in ("category", "expected train/test normal/test defect", "found", "status"):
-            table.add_column(column)
-    for row in report.rows:
-        status = Text(row.status, style="green" if row.status == "ok" else "red")
-        if report.split_file is not None:
-            f = row.found
-            numbers = (f.train_normal, row.train_defect, f.test_normal, f.test_defect)
-            table.add_row(_name(row.category), *(str(n) for n in numbers), status)
-        else:
-            table.add_row(_name(row.category), _counts(row.expected), _counts(row.found), status)
-    return table
-
-
-def _counts(counts: CategoryCounts | None) -> str:
-    if counts is None:
-        return "—"
-    return f"{counts.train_normal}/{counts.test_normal}/{counts.test_defect}"

@@ -261,10 +261,11 @@ class FolderDataset(DatasetReader):
                 found.append(f"{len(rows)} row(s) name {what} (e.g. {examples})")
         return (
             f"The split file {path} does not match the images of {self.display_name} under "
-            f"{self.root}: {'; '.join(found)}. Images added or removed since the split was "
-            f"drawn need a new split: `iadbench data split {self.name} --data "
-            f"{self.name}={self.root} --force` with the --normal-folders and --seed it was drawn "
-            "with (it draws every image again), or edit the file."
+            f"{self.root}: {'; '.join(found)}. For images added or removed since the split was "
+            f"drawn, run `iadbench data split {self.name} --data {self.name}={self.root} "
+            "--append` (add --prune for removed ones) with the --normal-folders, --seed and "
+            "ratios it was drawn with: it assigns the new images and keeps every listed one where "
+            "it is (--force instead draws every image again); or edit the file."
         )
 
     def label_balance(self) -> dict[str, LabelBalance]:

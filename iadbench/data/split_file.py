@@ -136,9 +136,7 @@ def stays_inside(relpath: str, raw: str | None = None) -> bool:
 
 
 @contextmanager
-def csv_records(
-    path: Path, columns: Sequence[str], expected: str
-) -> Iterator[csv.DictReader[str]]:
+def csv_records(path: Path, columns: Sequence[str], expected: str) -> Iterator[csv.DictReader[str]]:
     """Records of a dataset CSV whose header holds ``columns`` (a BOM and odd bytes tolerated).
 
     Raises:
@@ -293,7 +291,7 @@ def draw_split(
     """
     check_split_arguments(train_normal_ratio, train_defect_ratio, seed)
     ratios = {NORMAL: train_normal_ratio, DEFECT: train_defect_ratio}
-    relpaths = {s.image_path: _relpath(s.image_path, root) for s in samples}
+    relpaths = {s.image_path: dataset_relpath(s.image_path, root) for s in samples}
     pools: dict[tuple[str, str], list[str]] = {}
     category_of: dict[str, str] = {}
     folders: dict[str, set[str]] = {}
@@ -302,21 +300,19 @@ def draw_split(
         category_of[s.image_path] = category
         pools.setdefault((category, s.label), []).append(relpaths[s.image_path])
         folders.setdefault(category, set()).add(str(s.defect_type or "?"))
-    _refuse_one_label_categories(pools, folders)
+    refuse_one_label_categories(pools, folders)
     training: set[str] = set()
     for (category, label), pool in sorted(pools.items()):
-        rng = random.Random(f"{seed}/{label}/".encode() + _bytes(category))
-        ordered = sorted(pool)
-        # Half up, then capped: one image of each label always stays in Test.
-        n_train = min(int(ratios[label] * len(ordered) + 0.5), len(ordered) - 1)
-        training.update(rng.sample(ordered, n_train))
+        training.update(
+            draw_training(pool, category, label, train_share(ratios[label], len(pool)), seed)
+        )
     return [
         SplitRow(
             category=category_of[s.image_path],
             subset="train" if relpaths[s.image_path] in training else "test",
             label=s.label,
             image=relpaths[s.image_path],
-            mask=_relpath(s.mask_path, root) if s.mask_path else None,
+            mask=dataset_relpath(s.mask_path, root) if s.mask_path else None,
         )
         for s in samples
     ]
@@ -343,7 +339,32 @@ def check_split_arguments(
     whole_number(seed, name="--seed" if option_names else "seed", minimum=0, maximum=MAX_SEED)
 
 
-def _refuse_one_label_categories(
+def train_share(ratio: float, n: int) -> int:
+    """How many of ``n`` images of one label train: ``round(ratio * n)`` half up, at most ``n - 1``.
+
+    The cap keeps one image of each label in Test, so no category is scored on one label.
+
+    Example:
+        >>> train_share(0.8, 2), train_share(0.5, 5), train_share(1.0, 4), train_share(0.8, 0)
+        (1, 3, 3, 0)
+    """
+    return max(0, min(int(ratio * n + 0.5), n - 1))
+
+
+def draw_training(
+    pool: Iterable[str], category: str, label: str, n_train: int, seed: int
+) -> list[str]:
+    """The ``n_train`` paths of ``pool`` that train: a seeded draw from the sorted pool.
+
+    The random stream is seeded by ``seed``, the label and the category name alone, so one
+    category's draw never depends on another's; ``data split --append`` draws its new images
+    with the same stream (:mod:`iadbench.data.split_append`).
+    """
+    rng = random.Random(f"{seed}/{label}/".encode() + _bytes(category))
+    return rng.sample(sorted(pool), n_train)
+
+
+def refuse_one_label_categories(
     pools: dict[tuple[str, str], list[str]], folders: dict[str, set[str]]
 ) -> None:
     """Raise :class:`SplitDrawError` naming every category without a normal or a defect image."""
@@ -362,8 +383,12 @@ def _refuse_one_label_categories(
         )
 
 
-def _relpath(path: str, root: str | Path) -> str:
-    # The path on disk, not Sample.id: an id shows undecodable bytes as \xNN, the file has them.
+def dataset_relpath(path: str, root: str | Path) -> str:
+    r"""``path`` relative to ``root`` with forward slashes, as a split file names it.
+
+    The path on disk, not ``Sample.id``: an id shows undecodable bytes as ``\xNN``, the file has
+    them.
+    """
     return os.path.relpath(path, root).replace(os.sep, "/")
 
 

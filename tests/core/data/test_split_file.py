@@ -185,7 +185,9 @@ def test_images_not_in_the_file_and_rows_without_files_are_refused_with_the_fix(
     assert "2 images on disk are not in it (e.g. hinge/new/000.png, hinge/new/001.png)" in message
     assert "1 row(s) name an image that is not on disk" in message
     assert "bracket/good/000.png" in message
-    assert f"iadbench data split parts --data parts={parts.resolve()} --force" in message
+    # Issue 19: the fix keeps earlier assignments (--append); --force stays the redraw.
+    assert f"iadbench data split parts --data parts={parts.resolve()} --append" in message
+    assert "--prune" in message and "--force instead draws every image again" in message
 
 
 def test_a_row_naming_a_missing_mask_is_refused(tmp_path: Path) -> None:
