@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ FOLDER_LAYOUT_HELP = (
 )
 # Examples of unmatched images or rows named in a split-file mismatch message.
 _EXAMPLES = 3
+# Image folders named when a root given one level too deep is one category (``depth_hint``).
+_NAMED_FOLDERS = 4
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,39 @@ class FolderDataset(DatasetReader):
 
     def _where_read(self) -> str:
         return "<category>/<folder>/ (image files directly inside each folder)"
+
+    def _category_marks(self, folder: str | Path) -> str | None:
+        # One category holds its label folders (good/, scratch/...), each with images directly
+        # inside; a root one level too deep holds them itself.
+        labelled = [sub.name for sub in subfolders(folder) if image_files(sub.path)]
+        if not labelled:
+            return None
+        named = [f"{name}/" for name in labelled[:_NAMED_FOLDERS]]
+        if len(labelled) > _NAMED_FOLDERS:
+            named.append(f"{len(labelled) - _NAMED_FOLDERS} more")
+        listed = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
+        return f"the image folder{'s' if len(labelled) > 1 else ''} {listed}"
+
+    def _accepts_as_root(self, folder: str | Path) -> bool:
+        # Every folder under a folder dataset's root is a category: a folder is a root only
+        # when each of its subfolders is one, else passing it would read strangers as parts.
+        categories = subfolders(folder)
+        return bool(categories) and all(self._category_marks(c.path) for c in categories)
+
+    def _one_category_advice(self, marks: str) -> str:
+        new_root = self.root.parent / f"{self.name}-dataset"
+        for number in range(2, 100):  # a name not taken, so the command runs as printed
+            if not os.path.lexists(new_root):
+                break
+            new_root = self.root.parent / f"{self.name}-dataset-{number}"
+        link = new_root / self.root.name
+        return (
+            f"{self.display_name} root {self.root} holds {marks} directly, as one category "
+            "does, but a folder dataset's root holds one folder per category: leave the images "
+            f"where they are and pass a new root holding a link to this folder, made with "
+            f"`mkdir {shlex.quote(str(new_root))} && ln -s {shlex.quote(str(self.root))} "
+            f"{shlex.quote(str(link))}` (the category is then {self.root.name})."
+        )
 
     def _index(self) -> list[Sample]:
         if self.split_file is None:
