@@ -22,7 +22,16 @@ __all__ = [
     "DatasetReader",
     "RootDepthError",
     "SubsetName",
+    "folder_list",
 ]
+
+
+def folder_list(names: list[str], limit: int = 4) -> str:
+    """Folder names as a message lists them: ``a/, b/ and 3 more`` (at most ``limit`` named)."""
+    named = [f"{name}/" for name in names[:limit]]
+    if len(names) > limit:
+        named.append(f"{len(names) - limit} more")
+    return " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
 
 
 class RootDepthError(DatasetNotFoundError):

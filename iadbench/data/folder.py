@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from iadbench.contract.errors import DatasetNotFoundError
 from iadbench.contract.records import DEFECT, NORMAL, Sample, printable_name
-from iadbench.data.base import DatasetReader
+from iadbench.data.base import DatasetReader, folder_list
 from iadbench.data.split_file import (
     SPLIT_FILE_NAME,
     SplitFileError,
@@ -36,8 +36,6 @@ FOLDER_LAYOUT_HELP = (
 )
 # Examples of unmatched images or rows named in a split-file mismatch message.
 _EXAMPLES = 3
-# Image folders named when a root given one level too deep is one category (``depth_hint``).
-_NAMED_FOLDERS = 4
 
 
 @dataclass(frozen=True)
@@ -188,11 +186,7 @@ class FolderDataset(DatasetReader):
         labelled = [sub.name for sub in subfolders(folder) if image_files(sub.path)]
         if not labelled:
             return None
-        named = [f"{name}/" for name in labelled[:_NAMED_FOLDERS]]
-        if len(labelled) > _NAMED_FOLDERS:
-            named.append(f"{len(labelled) - _NAMED_FOLDERS} more")
-        listed = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
-        return f"the image folder{'s' if len(labelled) > 1 else ''} {listed}"
+        return f"the image folder{'s' if len(labelled) > 1 else ''} {folder_list(labelled)}"
 
     def _accepts_as_root(self, folder: str | Path) -> bool:
         # Every folder under a folder dataset's root is a category: a folder is a root only

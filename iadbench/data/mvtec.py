@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from iadbench.contract.records import DEFECT, NORMAL, Sample, Subset
-from iadbench.data.base import CategoryCounts, DatasetReader
+from iadbench.data.base import CategoryCounts, DatasetReader, folder_list
 from iadbench.data.traversal import image_files, subfolders
 
 NORMAL_FOLDER = "good"
@@ -95,8 +95,7 @@ def mvtec_style_category_marks(folder: str | Path) -> str | None:
     """
     if not os.path.isdir(os.path.join(folder, "test")):
         return None
-    present = [f"{n}/" for n in _CATEGORY_FOLDERS if os.path.isdir(os.path.join(folder, n))]
-    return " and ".join([", ".join(present[:-1]), present[-1]] if len(present) > 1 else present)
+    return folder_list([n for n in _CATEGORY_FOLDERS if os.path.isdir(os.path.join(folder, n))])
 
 
 def index_mvtec_style(root: str | Path, dataset: str) -> list[Sample]:
