@@ -182,17 +182,20 @@ class FolderDataset(DatasetReader):
 
     def _category_marks(self, folder: str | Path) -> str | None:
         # One category holds its label folders (good/, scratch/...), each with images directly
-        # inside; a root one level too deep holds them itself.
-        labelled = [sub.name for sub in subfolders(folder) if image_files(sub.path)]
-        if not labelled:
+        # inside; a root one level too deep holds them itself. A normal folder among them is
+        # required: categories holding their images directly (bracket/*.png) lack the label
+        # folders, and the folder above them is no root.
+        labelled = _image_folders(folder)
+        if not any(name.lower() in self._normal_keys for name in labelled):
             return None
         return f"the image folder{'s' if len(labelled) > 1 else ''} {folder_list(labelled)}"
 
     def _accepts_as_root(self, folder: str | Path) -> bool:
         # Every folder under a folder dataset's root is a category: a folder is a root only
-        # when each of its subfolders is one, else passing it would read strangers as parts.
+        # when each of its subfolders holds image folders, else passing it would read strangers
+        # as parts (a category without normal images is still one: data check names it).
         categories = subfolders(folder)
-        return bool(categories) and all(self._category_marks(c.path) for c in categories)
+        return bool(categories) and all(_image_folders(c.path) for c in categories)
 
     def _one_category_advice(self, marks: str) -> str:
         new_root = self.root.parent / f"{self.name}-dataset"
@@ -384,6 +387,11 @@ class FolderDataset(DatasetReader):
                     f"({seen}); defect images go in any other folder, one per defect type"
                 )
         return lines
+
+
+def _image_folders(folder: str | Path) -> list[str]:
+    """Names of the subfolders of ``folder`` that hold image files directly, sorted."""
+    return [sub.name for sub in subfolders(folder) if image_files(sub.path)]
 
 
 def _accepted_names(names: tuple[str, ...], *, explicit: bool) -> str:

@@ -161,3 +161,23 @@ def test_a_missing_root_keeps_the_synth_advice(tmp_path: Path) -> None:
         "--data", f"mvtec={tmp_path / 'nowhere'}", "--out", str(tmp_path / "out"),
     )  # fmt: skip
     assert code == EXIT_USER_ERROR and "data synth" in output, output
+
+
+def test_categories_without_label_folders_are_not_taken_for_one_category(tmp_path: Path):
+    # bracket/*.png lacks its good/ and defect folders: the folder above is no root either.
+    root = tmp_path / "parts"
+    (root / "bracket").mkdir(parents=True)
+    (root / "bracket" / "000.png").write_bytes(b"")
+    code, output = cli("data", "check", "parts", "--data", f"parts={root}")
+    assert code == EXIT_USER_ERROR and "Expected layout" in output, output
+    assert "pass the folder above it" not in output
+
+
+def test_normal_folders_given_by_name_are_recognised(parts: Path, tmp_path: Path) -> None:
+    # hinge keeps its normal images in pass/, which data split reads with --normal-folders.
+    code, output = cli(
+        "data", "split", "parts", "--data", f"parts={parts / 'hinge'}", "--normal-folders", "pass"
+    )
+    assert code == EXIT_USER_ERROR, output
+    assert "holds the image folders bent/ and pass/ directly" in output
+    assert f"pass the folder above it, {parts}, instead." in output
