@@ -161,8 +161,9 @@ def split(
     samples = reader.folder_samples()
     if not samples:
         raise SplitDrawError(
-            f"{reader.display_name} at {reader.root} holds no image to split. Expected layout: "
-            f"{reader.layout_help}"
+            reader.depth_hint()  # a root one folder off names the right one (docs/data.md)
+            or f"{reader.display_name} at {reader.root} holds no image to split. Expected "
+            f"layout: {reader.layout_help}"
         )
     rows = draw_split(
         samples, reader.root, train_normal_ratio=train_normal_ratio,

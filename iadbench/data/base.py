@@ -11,11 +11,35 @@ from typing import ClassVar, Literal
 from iadbench.contract.errors import DatasetNotFoundError
 from iadbench.contract.records import Sample, printable_name
 from iadbench.contract.text import terminal_text
-from iadbench.data.traversal import IMAGE_SUFFIXES, image_files_below
+from iadbench.data.traversal import IMAGE_SUFFIXES, image_files_below, subfolders
 
 SubsetName = Literal["train", "test", "all"]
 SUBSET_NAMES: tuple[str, ...] = ("train", "test", "all")
-__all__ = ["IMAGE_SUFFIXES", "SUBSET_NAMES", "CategoryCounts", "DatasetReader", "SubsetName"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "SUBSET_NAMES",
+    "CategoryCounts",
+    "DatasetReader",
+    "RootDepthError",
+    "SubsetName",
+    "folder_list",
+]
+
+
+def folder_list(names: list[str], limit: int = 4) -> str:
+    """Folder names as a message lists them: ``a/, b/ and 3 more`` (at most ``limit`` named)."""
+    named = [f"{name}/" for name in names[:limit]]
+    if len(names) > limit:
+        named.append(f"{len(names) - limit} more")
+    return " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
+
+
+class RootDepthError(DatasetNotFoundError):
+    """A dataset root given one folder too deep or too high; the message names the right one.
+
+    Its own class so that a caller that adds advice for a root that is not there at all (the
+    ``data synth`` hint) leaves it out: this root is there, at the wrong depth.
+    """
 
 
 @dataclass(frozen=True)
@@ -72,13 +96,79 @@ class DatasetReader(ABC):
         if self._all is None:
             self._all = self._index()
             if not self._all:
-                raise DatasetNotFoundError(
-                    f"{self.display_name} root {self.root} holds no images in the expected layout. "
-                    f"Expected layout: {self.layout_help}"
+                raise self._layout_error(
+                    f"{self.display_name} root {self.root} holds no images in the expected layout."
                 )
         if subset == "all":
             return list(self._all)
         return [s for s in self._all if s.subset == subset]
+
+    def _layout_error(self, found_nothing: str) -> DatasetNotFoundError:
+        """The error for a root where the layout finds nothing.
+
+        Args:
+            found_nothing: The sentence saying so, used when the root is not simply at the
+                wrong depth; the expected layout follows it.
+
+        Returns:
+            A :class:`RootDepthError` naming the path to pass when :meth:`depth_hint` has one,
+            else a :class:`DatasetNotFoundError` with the expected layout.
+        """
+        hint = self.depth_hint()
+        if hint is not None:
+            return RootDepthError(hint)
+        return DatasetNotFoundError(f"{found_nothing} Expected layout: {self.layout_help}")
+
+    def depth_hint(self) -> str | None:
+        """One sentence when the root is one folder too deep or too high; None otherwise.
+
+        Too deep: the root holds what one category holds (:meth:`_category_marks`), so the
+        folder above it is the root (or, when that folder is not one, the sentence says how to
+        arrange it). Too high: the root holds no category, but a subfolder of it is a root
+        (``~/data`` holding ``mvtec_anomaly_detection/``). Both were reported as a root
+        without categories, leaving the user to guess which folder to pass.
+        """
+        marks = self._category_marks(self.root)
+        if marks is not None:
+            parent = self.root.parent
+            if parent != self.root and self._accepts_as_root(parent):
+                return (
+                    f"{self.display_name} root {self.root} holds {marks} directly, as one "
+                    f"category does: pass the folder above it, {parent}, instead."
+                )
+            return self._one_category_advice(marks)
+        roots = [Path(e.path) for e in subfolders(self.root) if self._accepts_as_root(e.path)]
+        if len(roots) == 1:
+            return (
+                f"{self.display_name} root {self.root} holds no category, but its subfolder "
+                f"{roots[0].name}/ does: pass {roots[0]} instead."
+            )
+        if roots:
+            return (
+                f"{self.display_name} root {self.root} holds no category, but its subfolders "
+                f"{', '.join(f'{r.name}/' for r in roots)} do: pass one of them instead "
+                f"(e.g. {roots[0]})."
+            )
+        return None
+
+    def _category_marks(self, folder: str | Path) -> str | None:
+        """What in ``folder`` shows it is one category of this layout (``train/ and test/``).
+
+        None when it does not look like one; readers override it (:meth:`depth_hint`).
+        """
+        return None
+
+    def _accepts_as_root(self, folder: str | Path) -> bool:
+        """Whether this reader would find categories in ``folder`` (:meth:`depth_hint`)."""
+        return False
+
+    def _one_category_advice(self, marks: str) -> str:
+        """The sentence for a root that is one category whose parent is no root either."""
+        return (
+            f"{self.display_name} root {self.root} holds {marks} directly, as one category "
+            f"does, but the folder above it, {self.root.parent}, is no {self.display_name} "
+            f"root either: pass the folder that holds the categories ({self.layout_help})."
+        )
 
     def _read_folders(self) -> dict[str, list[Path]]:
         """Per category, folders every image below which should be a sample; {} for none."""

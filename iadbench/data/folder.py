@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import ClassVar
 
 from iadbench.contract.errors import DatasetNotFoundError
 from iadbench.contract.records import DEFECT, NORMAL, Sample, printable_name
-from iadbench.data.base import DatasetReader
+from iadbench.data.base import DatasetReader, folder_list
 from iadbench.data.split_file import (
     SPLIT_FILE_NAME,
     SplitFileError,
@@ -178,6 +179,38 @@ class FolderDataset(DatasetReader):
 
     def _where_read(self) -> str:
         return "<category>/<folder>/ (image files directly inside each folder)"
+
+    def _category_marks(self, folder: str | Path) -> str | None:
+        # One category holds its label folders (good/, scratch/...), each with images directly
+        # inside; a root one level too deep holds them itself. A normal folder among them is
+        # required: categories holding their images directly (bracket/*.png) lack the label
+        # folders, and the folder above them is no root.
+        labelled = _image_folders(folder)
+        if not any(name.lower() in self._normal_keys for name in labelled):
+            return None
+        return f"the image folder{'s' if len(labelled) > 1 else ''} {folder_list(labelled)}"
+
+    def _accepts_as_root(self, folder: str | Path) -> bool:
+        # Every folder under a folder dataset's root is a category: a folder is a root only
+        # when each of its subfolders holds image folders, else passing it would read strangers
+        # as parts (a category without normal images is still one: data check names it).
+        categories = subfolders(folder)
+        return bool(categories) and all(_image_folders(c.path) for c in categories)
+
+    def _one_category_advice(self, marks: str) -> str:
+        new_root = self.root.parent / f"{self.name}-dataset"
+        for number in range(2, 100):  # a name not taken, so the command runs as printed
+            if not os.path.lexists(new_root):
+                break
+            new_root = self.root.parent / f"{self.name}-dataset-{number}"
+        link = new_root / self.root.name
+        return (
+            f"{self.display_name} root {self.root} holds {marks} directly, as one category "
+            "does, but a folder dataset's root holds one folder per category: leave the images "
+            f"where they are and pass a new root holding a link to this folder, made with "
+            f"`mkdir {shlex.quote(str(new_root))} && ln -s {shlex.quote(str(self.root))} "
+            f"{shlex.quote(str(link))}` (the category is then {self.root.name})."
+        )
 
     def _index(self) -> list[Sample]:
         if self.split_file is None:
@@ -355,6 +388,11 @@ class FolderDataset(DatasetReader):
                     f"({seen}); defect images go in any other folder, one per defect type"
                 )
         return lines
+
+
+def _image_folders(folder: str | Path) -> list[str]:
+    """Names of the subfolders of ``folder`` that hold image files directly, sorted."""
+    return [sub.name for sub in subfolders(folder) if image_files(sub.path)]
 
 
 def _accepted_names(names: tuple[str, ...], *, explicit: bool) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from iadbench.contract.records import DEFECT, NORMAL, Sample, Subset
-from iadbench.data.base import CategoryCounts, DatasetReader
+from iadbench.data.base import CategoryCounts, DatasetReader, folder_list
 from iadbench.data.traversal import image_files, subfolders
 
 NORMAL_FOLDER = "good"
@@ -83,6 +83,19 @@ def mvtec_style_read_folders(root: str | Path) -> dict[str, list[Path]]:
 
 
 MVTEC_READ_FOLDERS_HELP = "<category>/train/good/ and <category>/test/<defect type>/"
+# The folders of one category, as a root one level too deep shows them (``depth_hint``).
+_CATEGORY_FOLDERS: tuple[str, ...] = ("train", "test", "ground_truth")
+
+
+def mvtec_style_category_marks(folder: str | Path) -> str | None:
+    """``train/ and test/`` (what is there) when ``folder`` is one category of an MVTec-style tree.
+
+    A category is a folder holding ``test/`` (:func:`mvtec_style_categories`), so a root given
+    one level too deep holds ``test/`` itself.
+    """
+    if not os.path.isdir(os.path.join(folder, "test")):
+        return None
+    return folder_list([n for n in _CATEGORY_FOLDERS if os.path.isdir(os.path.join(folder, n))])
 
 
 def index_mvtec_style(root: str | Path, dataset: str) -> list[Sample]:
@@ -174,3 +187,9 @@ class MVTecAD(DatasetReader):
 
     def _where_read(self) -> str:
         return MVTEC_READ_FOLDERS_HELP
+
+    def _category_marks(self, folder: str | Path) -> str | None:
+        return mvtec_style_category_marks(folder)
+
+    def _accepts_as_root(self, folder: str | Path) -> bool:
+        return bool(mvtec_style_categories(folder))

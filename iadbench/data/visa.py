@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from iadbench.contract.errors import DatasetNotFoundError
 from iadbench.contract.records import DEFECT, NORMAL, Sample
 from iadbench.data.base import CategoryCounts, DatasetReader
 from iadbench.data.mvtec import (
     MVTEC_READ_FOLDERS_HELP,
     index_mvtec_style,
     mvtec_style_categories,
+    mvtec_style_category_marks,
     mvtec_style_read_folders,
 )
 from iadbench.data.split_file import (
@@ -85,9 +85,9 @@ class VisA(DatasetReader):
         elif mvtec_style_categories(self.root):
             self.layout = "mvtec_style"
         else:
-            raise DatasetNotFoundError(
+            raise self._layout_error(
                 f"{self.display_name} root {self.root} holds neither {SPLIT_CSV} nor a converted "
-                f"MVTec-style tree. Expected layout: {self.layout_help}"
+                "MVTec-style tree."
             )
 
     def _index(self) -> list[Sample]:
@@ -106,6 +106,29 @@ class VisA(DatasetReader):
         if self.layout == "mvtec_style":
             return MVTEC_READ_FOLDERS_HELP
         return f"the rows of {SPLIT_CSV}"
+
+    def _category_marks(self, folder: str | Path) -> str | None:
+        # One category of the raw release holds Data/ and image_anno.csv; of a converted tree,
+        # train/ and test/.
+        raw = [
+            name
+            for name, present in (
+                ("Data/", (Path(folder) / "Data").is_dir()),
+                (IMAGE_ANNO, (Path(folder) / IMAGE_ANNO).is_file()),
+            )
+            if present
+        ]
+        return " and ".join(raw) if raw else mvtec_style_category_marks(folder)
+
+    def _accepts_as_root(self, folder: str | Path) -> bool:
+        return (Path(folder) / SPLIT_CSV).is_file() or bool(mvtec_style_categories(folder))
+
+    def _one_category_advice(self, marks: str) -> str:
+        return (
+            f"{self.display_name} root {self.root} holds {marks} directly, as one category "
+            f"does, but the folder above it, {self.root.parent}, holds no {SPLIT_CSV}: pass "
+            f"the folder of the VisA release that holds {SPLIT_CSV} and the category folders."
+        )
 
     def _index_split_csv(self, csv_path: Path) -> list[Sample]:
         """Samples listed by ``1cls.csv``, one per row, whether or not the file exists."""

@@ -25,7 +25,7 @@ from iadbench.data import (
     reader_class,
     resolve_root,
 )
-from iadbench.data.base import SUBSET_NAMES, DatasetReader, SubsetName
+from iadbench.data.base import SUBSET_NAMES, DatasetReader, RootDepthError, SubsetName
 from iadbench.data.fingerprint import fingerprint_samples
 from iadbench.data.splits import check_no_overlap, first_per_category, load_split_table
 from iadbench.execution.request import RunRequest
@@ -339,15 +339,19 @@ def _check_roots(request: RunRequest, reads_train: bool) -> None:
     A user without the datasets was told about one root, fixed it, then met the next.
     """
     names = dict.fromkeys([request.test, *([request.train] if reads_train else [])])
-    problems = []
+    problems: list[DatasetNotFoundError] = []
     for name in (n for n in names if n is not None):
         try:  # opening checks the root and its layout; nothing is indexed yet
             open_dataset(name, resolve_root(name, request.data_roots))
         except DatasetNotFoundError as missing:
-            problems.append(str(missing))
+            problems.append(missing)
+    if problems and all(isinstance(p, RootDepthError) for p in problems):
+        # The data is there, one folder off: each sentence names the path; no synth advice.
+        raise RootDepthError("\n".join(map(str, problems)))
     if problems:
         raise DatasetNotFoundError(
-            "\n".join(problems) + "\nNo dataset at hand? `iadbench data synth mvtec DIR` (or visa) "
+            "\n".join(map(str, problems))
+            + "\nNo dataset at hand? `iadbench data synth mvtec DIR` (or visa) "
             "writes a synthetic tree in the official layout, and `iadbench demo` runs the whole "
             "pipeline on synthetic data."
         )

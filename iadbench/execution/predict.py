@@ -31,7 +31,12 @@ from iadbench.contract.progress import ProgressHook, SilentProgress
 from iadbench.contract.records import Sample
 from iadbench.execution.predict_log import PredictOutput
 from iadbench.execution.predict_loop import predict_batches
-from iadbench.execution.predictor import Predictor, predictor_adapter, resolve_predictor
+from iadbench.execution.predictor import (
+    Predictor,
+    predicting,
+    predictor_adapter,
+    resolve_predictor,
+)
 from iadbench.execution.request import RunRequest
 from iadbench.execution.unlabeled_images import told_categories, unlabeled_samples
 from iadbench.runs.thresholds import final_label
@@ -99,6 +104,8 @@ def predict_images(
             place predict must not write (checked before any model is loaded), unfinished rows
             of another command under ``output``, folder names that are not categories of a run
             with several.
+        MethodCrash: The method's ``load`` or ``predict`` raised (the CLI prints one line and
+            exits 70, as ``run`` does); the rows predicted before stay in ``<output>.partial``.
     """
     batch_size = optional_whole_number(batch_size, name="batch_size", minimum=1)
     workers = whole_number(workers, name="workers", minimum=0)
@@ -125,14 +132,15 @@ def predict_images(
         if pending:
             adapter = predictor_adapter(predictor, device, maps_dir)
             batch = batch_size or predictor.setup.adapter_cls.default_batch_size
-            for finished, predictions in predict_batches(
-                adapter, pending, batch_size=batch, workers=workers
-            ):
-                target.append([
-                    (sample.id, _row(sample, prediction, predictor, maps_dir))
-                    for sample, prediction in zip(finished, predictions, strict=True)
-                ])  # fmt: skip
-                progress.advance(len(finished))
+            with predicting(predictor):  # a crash: one line, the rows so far kept
+                for finished, predictions in predict_batches(
+                    adapter, pending, batch_size=batch, workers=workers
+                ):
+                    target.append([
+                        (sample.id, _row(sample, prediction, predictor, maps_dir))
+                        for sample, prediction in zip(finished, predictions, strict=True)
+                    ])  # fmt: skip
+                    progress.advance(len(finished))
         progress.finish()
         rows = target.finish(identity, [s.id for s in samples])
     resumed = len(samples) - len(pending)

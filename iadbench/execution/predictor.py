@@ -8,13 +8,15 @@ does (:func:`~iadbench.execution.planning.resolve_method`) and build the adapter
 training hash (``<cache>/trained/<method>/<hash>``, written by ``iadbench train`` or ``run``)
 unless its options name trained weights (LR-IAD's ``adapter=``, AnomalyGPT's ``checkpoint=``;
 :func:`~iadbench.contract.method.trains`). Nothing is trained here: a
-missing training is an error that names the command making it.
+missing training is an error that names the command making it. The method's own code failing
+in ``load`` or ``predict`` is a :class:`~iadbench.execution.crash.MethodCrash`, as in a run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from iadbench.contract.errors import IADBenchError
 from iadbench.contract.method import MethodAdapter, trains
 from iadbench.contract.options import option_text
 from iadbench.execution.adapter_setup import MethodSetup, build_adapter
+from iadbench.execution.crash import method_stage
 from iadbench.execution.planned_data import references_by_category, stored_references
 from iadbench.execution.planning import RunRequest, plan_run, resolve_method, trained_dir
 from iadbench.execution.registry import METHODS
@@ -294,6 +297,7 @@ def predictor_adapter(predictor: Predictor, device: str, maps_dir: Path) -> Meth
 
     Raises:
         IADBenchError: The method needs reference images or a training that is not stored.
+        MethodCrash: The method's ``load`` raised.
     """
     setup = predictor.setup
     if setup.adapter_cls.reference_shots(setup.options) > 0 and not setup.references:
@@ -322,4 +326,14 @@ def _load_training(adapter: MethodAdapter[Any], predictor: Predictor) -> None:
             "`iadbench train` and the same --method/--train/--set/--tiny/--seed flags (or "
             "`iadbench run`), then predict again"
         )
-    adapter.load()
+    with method_stage(name, "loading its training"):  # one line, as a run's crash (crash.py)
+        adapter.load()
+
+
+def predicting(predictor: Predictor) -> AbstractContextManager[None]:
+    """Around the predict loop: what the method's ``predict`` raises becomes a ``MethodCrash``.
+
+    The line ``run`` prints for a method's crash (method, stage, exception; exit 70), not a
+    traceback through iadbench; the rows appended before it stay in the ``.partial`` file.
+    """
+    return method_stage(predictor.method, "predicting")
