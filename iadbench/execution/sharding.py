@@ -54,7 +54,10 @@ def predict_missing(
     workers = plan.request.workers
     if workers is None:
         workers = default_workers(adapter.context.device)
-    source = ZERO_SHOT if spec.train is None else spec.train.name
+    # A few-shot method (pixel-stats, AnomalyGPT's references) learned nothing on a training
+    # dataset but did see the test dataset's Train normals: "zero-shot" would misname it.
+    few_shot = spec.references_fingerprint is not None
+    source = ("few-shot" if few_shot else ZERO_SHOT) if spec.train is None else spec.train.name
     progress.start(f"{spec.method} {source}→{spec.test.name} {phase}", len(mine))
     with method_stage(spec.method, "predicting"):  # its crash: one line naming it (crash.py)
         for batch, predictions in predict_batches(

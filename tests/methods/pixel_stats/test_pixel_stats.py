@@ -99,3 +99,23 @@ def test_too_few_references_are_refused_with_the_fix():
         PixelStats(PixelStats.Options(shots=1))
     with pytest.raises(IADBenchError, match=r"option radius must be between 0 and 16"):
         PixelStats(PixelStats.Options(radius=17))
+
+
+def test_progress_names_a_few_shot_run_few_shot_not_zero_shot(tmp_path, synth_mvtec):
+    """pixel-stats saw the test dataset's Train normals: its progress line says few-shot."""
+    import subprocess
+    import sys
+
+    cli = str(Path(sys.executable).parent / "iadbench")
+    data = f"--data=mvtec={synth_mvtec}"
+    lines = {}
+    for method in (NAME, "always-defect"):
+        done = subprocess.run(
+            [cli, "run", "--method", method, "--test", "mvtec", "--test-split", "test",
+             "--limit", "2", data, "--out", str(tmp_path / method)],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        lines[method] = done.stderr
+    assert f"{NAME} few-shot→mvtec test" in lines[NAME]
+    assert "always-defect zero-shot→mvtec test" in lines["always-defect"]
