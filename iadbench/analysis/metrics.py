@@ -9,6 +9,15 @@ Conventions:
     * An ``invalid`` prediction (unparseable answer or unprocessable image) is a wrong answer for
       every metric and is counted in ``invalid_rate`` (answers) or ``errors`` (images).
     * ``defect`` is the positive class for AUROC, AP and the confusion counts.
+    * AUROC and AP need scores; a group where no image has one (a label-only method) has none.
+      Where some images have no score (a text method's invalid answer, an image that could not
+      be processed), each unscored image is ranked at the *wrong extreme* for its truth: an
+      unscored defect below every scored image, an unscored normal above every one (so an
+      unscored defect also ranks below an unscored normal). So an unscored image is a
+      wrong answer here as it is for accuracy, AUROC/AP are a lower bound on what the scored
+      answers alone would give, and a method cannot raise its AUROC by not answering the hard
+      images. ``n_unscored`` (beside them) says how many images were ranked so; it is None
+      where no image has a score. :func:`ranking_scores` is the rule.
     * ``pooled`` = over all images of the test set (Table III); ``class_mean`` = the unweighted
       mean of per-category values (what Tables V/VI average to).
     * Text methods (answers parsed from generated text) also get ``f1_macro_3class``: macro-F1
@@ -36,7 +45,7 @@ from iadbench.runs.reader import Outcome
 COLLAPSE_SHARE = 0.95
 SUMMARY_KEYS: tuple[str, ...] = (
     "n", "accuracy", "f1_macro", "balanced_accuracy", "invalid_rate", "errors", "auroc", "ap",
-    "tp", "fp", "tn", "fn", "n_invalid", "majority_share", "collapsed",
+    "tp", "fp", "tn", "fn", "n_invalid", "majority_share", "collapsed", "n_unscored",
 )  # fmt: skip
 _MEANABLE: tuple[str, ...] = (
     "accuracy", "f1_macro", "balanced_accuracy", "invalid_rate", "auroc", "ap", "majority_share",
@@ -77,8 +86,9 @@ def compute_metrics(
     Args:
         labels: Ground truth per image, each ``"defect"`` or ``"normal"``.
         preds: Prediction per image, each ``"defect"``, ``"normal"`` or ``"invalid"``.
-        scores: Anomaly score per image or ``None``; AUROC/AP are given only when every image has a
-            score and both labels occur.
+        scores: Anomaly score per image or ``None``; AUROC/AP are given when some image has a
+            score and both labels occur, unscored images ranked as wrong
+            (:func:`ranking_scores`).
         errors: Number of images that could not be processed (already ``invalid`` in ``preds``).
         three_class: Add ``f1_macro_3class``, the macro-F1 over {defect, normal, invalid}.
 
@@ -136,18 +146,45 @@ def compute_metrics(
     }
 
 
+# Where an unscored image is ranked: outside [0, 1], the range every stored score lies in.
+UNSCORED_DEFECT_RANK = -1.0
+UNSCORED_NORMAL_RANK = 2.0
+
+
+def ranking_scores(labels: Sequence[str], scores: Sequence[float | None]) -> list[float]:
+    """The scores AUROC and AP rank: each missing score replaced by the wrong extreme.
+
+    An unscored ``defect`` gets :data:`UNSCORED_DEFECT_RANK` (below every score: missed at any
+    threshold), an unscored ``normal`` :data:`UNSCORED_NORMAL_RANK` (above every score: a false
+    alarm at any threshold). The module docstring says why.
+
+    Example:
+        >>> ranking_scores(["defect", "normal", "normal"], [None, None, 0.3])
+        [-1.0, 2.0, 0.3]
+    """
+    return [
+        float(score) if score is not None
+        else UNSCORED_DEFECT_RANK if label == DEFECT else UNSCORED_NORMAL_RANK
+        for label, score in zip(labels, scores, strict=True)
+    ]  # fmt: skip
+
+
 def _score_metrics(
     y_true: np.ndarray, scores: Sequence[float | None] | None
-) -> dict[str, float | None]:
+) -> dict[str, float | int | None]:
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    if scores is None or any(s is None for s in scores) or len(set(y_true.tolist())) < 2:
-        return {"auroc": None, "ap": None}
-    y_score = np.asarray(scores, dtype=float)
+    if scores is None or all(s is None for s in scores):
+        return {"auroc": None, "ap": None, "n_unscored": None}
+    unscored = sum(s is None for s in scores)
+    if len(set(y_true.tolist())) < 2:
+        return {"auroc": None, "ap": None, "n_unscored": unscored}
+    y_score = np.asarray(ranking_scores(y_true.tolist(), scores), dtype=float)
     positive = y_true == DEFECT
     return {
         "auroc": float(roc_auc_score(positive, y_score)),
         "ap": float(average_precision_score(positive, y_score)),
+        "n_unscored": unscored,
     }
 
 
@@ -173,8 +210,8 @@ def class_mean(
             mean[key] = float(np.mean(values)) if values else None
         elif key == "collapsed":
             mean[key] = any(bool(v) for v in values)
-        else:
-            mean[key] = int(sum(values))
+        else:  # a count; None where no category has it (n_unscored without scores)
+            mean[key] = int(sum(values)) if values else None
     mean["categories"] = len(rows)
     return mean
 

@@ -57,6 +57,10 @@ class AnomalyGPTOptions:
             entry of the official ``CLASS_NAMES`` found in the question (VisA pcb1 → pcb,
             pipe_fryum → fryum, chewinggum → object because its description says
             "chewinggom"); ``folder`` = the category's folder name, as in training.
+        score: What the image score is: ``map`` = the anomaly map's maximum (the paper's image
+            AUROC); ``answer`` = P(Yes) against P(No) at the reply's verdict token, from
+            ``generate``'s own logits (issue 20; none where the reply gives no verdict). The
+            verdict (label) is the strictly parsed reply either way.
     """
 
     imagebind: str = ""
@@ -73,6 +77,7 @@ class AnomalyGPTOptions:
     precision: Literal["auto", "fp32", "fp16", "bf16"] = option("auto", inference_only=True)
     save_synthetic: int = 0
     class_names: Literal["official", "folder"] = option("official", inference_only=True)
+    score: Literal["map", "answer"] = option("map", inference_only=True)
 
 
 class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
@@ -80,7 +85,8 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
 
     Paper: https://arxiv.org/abs/2308.15366. The reply is parsed strictly (a leading Yes/No,
     else invalid) with the official ``'Yes' in reply`` rule reported beside it; the anomaly map's
-    maximum is recorded as the score (AUROC), while the verdict stays the text's.
+    maximum is recorded as the score (AUROC), while the verdict stays the text's
+    (``--set score=answer``: P(Yes) against P(No) at the verdict token instead).
     """
 
     capabilities = Capabilities(
@@ -245,7 +251,7 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
     def predict(
         self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None
     ) -> list[Prediction]:
-        """Greedy replies, strictly parsed; the map's maximum as the score.
+        """Greedy replies, strictly parsed; the map's maximum (or P(Yes)) as the score.
 
         Zero-shot the map is a probability (score = its maximum); few-shot it is ``1 − cos`` in
         [0, 2] (score = its maximum / 2, ``decoder.few_shot_score``), so peaks above 1 keep
@@ -268,18 +274,20 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
             name = text_class_name(s.dataset, s.category, self.options.class_names)
             self._class_names[f"{s.dataset}/{s.category}"] = name
             names.append(name)
-        replies, maps = model.answer(
+        replies, maps, answer_scores = model.answer_scored(
             images,
             names,
             [question(s.dataset, s.category, "test") for s in batch],
             max_new_tokens=self.options.max_new_tokens,
             references=references,
         )
-        peaks = image_score(maps) if references is None else few_shot_score(maps)
-        # The clamp only absorbs rounding (fp16): both scores lie in [0, 1] by construction.
-        scores = peaks.float().clamp(0, 1).tolist()
+        scores: list[float | None] = list(answer_scores)
+        if self.options.score == "map":
+            peaks = image_score(maps) if references is None else few_shot_score(maps)
+            # The clamp only absorbs rounding (fp16): both scores lie in [0, 1] by construction.
+            scores = [float(peak) for peak in peaks.float().clamp(0, 1).tolist()]
         return [
-            Prediction(label=parse_yes_no_strict(reply), score=float(score), text=reply)
+            Prediction(label=parse_yes_no_strict(reply), score=score, text=reply)
             for reply, score in zip(replies, scores, strict=True)
         ]
 
@@ -293,7 +301,13 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
             "precision": self.inference_dtype(),
             # The rule, and (once predict ran) what it gave per dataset/category.
             "class_names": {"rule": self.options.class_names, "used": dict(self._class_names)},
-            "score": "max(1 - cos) / 2 (few-shot map)" if few_shot else "max(anomaly map)",
+            "score": (
+                "P(Yes) against P(No) at the verdict token"
+                if self.options.score == "answer"
+                else "max(1 - cos) / 2 (few-shot map)"
+                if few_shot
+                else "max(anomaly map)"
+            ),
             "answer_rules": [YES_NO_ANSWER_RULES.strict, YES_NO_ANSWER_RULES.lenient],
         }
 

@@ -15,7 +15,7 @@ What the official model does (``code/model/openllama.py``: ``encode_image``, ``p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,6 +207,30 @@ class AnomalyGPTModel(nn.Module):
 
         ``references``: few-shot normal patch tokens per image (see :meth:`encode`).
         """
+        replies, maps, _ = self.answer_scored(
+            images, class_names, questions, max_new_tokens, references
+        )
+        return replies, maps
+
+    @torch.no_grad()
+    def answer_scored(
+        self,
+        images: torch.Tensor,
+        class_names: Sequence[str],
+        questions: Sequence[str],
+        max_new_tokens: int = 64,
+        references: Sequence[Sequence[torch.Tensor] | None] | None = None,
+        generate_kwargs: Mapping[str, Any] | None = None,
+    ) -> tuple[list[str], torch.Tensor, list[float | None]]:
+        """:meth:`answer`, plus P(Yes) against P(No) at each reply's verdict token.
+
+        Read from ``generate``'s own raw logits (``output_logits=True``), no second forward
+        (:func:`iadbench_methods.anomalygpt.answers.yes_probabilities`); None where the reply
+        gives no verdict. ``generate_kwargs``: more ``generate`` arguments (tests force a reply
+        out of the random tiny model with a ``prefix_allowed_tokens_fn``).
+        """
+        from .answers import yes_probabilities
+
         encoded = self.encode(images, class_names, references)
         rows = [self.sequence(encoded, i, q, None) for i, q in enumerate(questions)]
         embeds, _, attention = _left_pad(rows, self._pad_embedding(encoded))
@@ -216,9 +240,16 @@ class AnomalyGPTModel(nn.Module):
             max_new_tokens=max_new_tokens,
             do_sample=False,
             pad_token_id=self.tokenizer.pad_token_id,
+            return_dict_in_generate=True,
+            output_logits=True,
+            **(generate_kwargs or {}),
         )
-        texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)
-        return [text.split("###")[0].strip() for text in texts], encoded.anomaly_map
+        # From inputs_embeds alone, generate returns the new tokens only.
+        new_ids = output.sequences.tolist()
+        texts = self.tokenizer.batch_decode(new_ids, skip_special_tokens=True)
+        scores = yes_probabilities(self.tokenizer, new_ids, output.logits)
+        replies = [text.split("###")[0].strip() for text in texts]
+        return replies, encoded.anomaly_map, scores
 
     def _pad_embedding(self, encoded: Encoded) -> torch.Tensor:
         return self._embed([self.tokenizer.pad_token_id], encoded.prompts.device)[0]

@@ -77,7 +77,9 @@ class LRIAD(Qwen2VL):
     # logs go and when the monitor warns are inference-only (everything else keys the stored
     # adapter); --tiny sets a two-step GRPO schedule on four images (two more held out for the
     # monitor, checked at every step), so demos and tests train in seconds.
-    version: ClassVar[str] = "1"
+    # 2: predictions carry P(defect) at the answer letter (the qwen2-vl path's version 2). The
+    # version keys the stored adapter too, so adapters trained under version 1 train again.
+    version: ClassVar[str] = "2"
 
     def setup(self) -> None:
         """The Qwen2-VL setup, plus what training records and the test hooks."""

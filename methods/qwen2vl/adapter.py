@@ -33,6 +33,7 @@ from .loading import (
     resolve_attention,
 )
 from .prompt import DEFAULT_PROMPT
+from .scores import defect_probabilities
 from .tiny import TINY_VERSION, tiny_model_dir
 
 # A random-weight model writes noise until the cap, never a think block: under --tiny a longer
@@ -85,6 +86,10 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
     ``<answer>A</answer>`` or ``<answer>B</answer>`` block (anything else is ``invalid``, scored
     as wrong). Batches are generated together with left padding; a batch may mix categories.
     The full output (reasoning included) is stored with every prediction. Nothing is trained.
+    Each parsed answer also carries a score, P(defect): the softmax over the A and B tokens'
+    logits at the step where the answer wrote its letter, from ``generate``'s own logits
+    (:mod:`iadbench_methods.qwen2vl.scores`); the label stays the parsed answer, the score
+    gives AUROC/AP. An invalid answer has no score.
 
     Paper: P. Wang et al., "Qwen2-VL: Enhancing Vision-Language Model's Perception of the World at
     Any Resolution", arXiv 2409.12191, https://arxiv.org/abs/2409.12191; its row in LR-IAD
@@ -112,8 +117,8 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
         needs_pixels=True, gives_text=True, prefers_gpu=True, builds_models=True
     )
     Options: ClassVar[type] = Qwen2VLOptions
-    # Generation length does not change what a training stage (LR-IAD) learns.
-    version = "1"
+    # 2: predictions carry P(defect) at the answer letter (version 1 records have no score).
+    version = "2"
     default_batch_size = 16
     answer_rules = AB_ANSWER_RULES  # strict headline, lenient figures beside it (LR-IAD too)
 
@@ -135,6 +140,9 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
         self.adapter_dir = check_adapter_dir(opts.adapter) if opts.adapter else None
         self._loaded: tuple[Any, Any] | None = None
         self._chat_texts: dict[str, str] = {}
+        # Test hook (never an option: it does not enter the hash): more generate() arguments,
+        # e.g. a prefix_allowed_tokens_fn that forces an answer out of a random tiny model.
+        self.generate_kwargs: dict[str, Any] = {}
 
     def preprocessor(self) -> Any:
         """Decode the image as RGB in a DataLoader worker; the processor runs on the batch."""
@@ -170,8 +178,10 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
                 call :func:`iadbench.predict_samples` outside a run).
         """
         images = require_inputs(self, inputs)
-        texts = self.generate([sample.category for sample in batch], list(images))
-        return [Prediction(label=parse_answer(text), text=text) for text in texts]
+        scored = self.generate_scored([sample.category for sample in batch], list(images))
+        return [
+            Prediction(label=parse_answer(text), score=score, text=text) for text, score in scored
+        ]
 
     def generate(self, categories: Sequence[str], images: Sequence[Any]) -> list[str]:
         """Greedy completions (special tokens removed) for images of the given categories.
@@ -183,15 +193,30 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
         Returns:
             The generated text of each image, in order: new tokens only, no prompt.
         """
+        return [text for text, _ in self.generate_scored(categories, images)]
+
+    def generate_scored(
+        self, categories: Sequence[str], images: Sequence[Any]
+    ) -> list[tuple[str, float | None]]:
+        """Greedy completions and their P(defect) (None: no answer letter), one per image.
+
+        The score is read from the logits ``generate`` returns (``output_logits=True``) at the
+        answer letter's step (:func:`~iadbench_methods.qwen2vl.scores.defect_probabilities`).
+        """
         import torch
 
         model, processor = self.model_and_processor()
         prompts = [self._chat_text(processor, category) for category in categories]
         encoded = encode_chat(processor, prompts, images).to(model.device)
         with torch.inference_mode(), _intra_op_threads(1 if self._tiny_on_cpu() else None):
-            new_tokens, _ = greedy_generate(model, encoded, max_new_tokens=self.max_new_tokens)
-        texts: list[str] = processor.batch_decode(new_tokens, skip_special_tokens=True)
-        return texts
+            new_tokens, output = greedy_generate(
+                model, encoded, max_new_tokens=self.max_new_tokens, output_logits=True,
+                **self.generate_kwargs,
+            )  # fmt: skip
+        new_ids = new_tokens.tolist()
+        texts: list[str] = processor.batch_decode(new_ids, skip_special_tokens=True)
+        scores = defect_probabilities(processor.tokenizer, new_ids, output.logits)
+        return list(zip(texts, scores, strict=True))
 
     def describe(self) -> dict[str, Any]:
         """What is (or will be) loaded and how it generates; no weights are loaded here."""
@@ -212,6 +237,7 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
             "min_pixels": opts.min_pixels,
             "max_new_tokens": self.max_new_tokens,
             "decoding": "greedy",
+            "score": "P(defect): softmax over the A/B tokens' raw logits at the answer letter",
             "padding_side": "left",
             "prompt": f"LR-IAD prompt (arXiv 2504.19524), {opts.prompt} transcription, "
             "natural category names",

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from iadbench.analysis.metrics import ranking_scores
 from iadbench.contract.text import visible_controls
 
 if TYPE_CHECKING:
@@ -65,6 +66,35 @@ class Curve:
     recall: Sequence[float]
     auroc: float
     ap: float
+
+
+def score_curve(
+    label: str, colour: str, truth: Sequence[str], scores: Sequence[float | None]
+) -> Curve:
+    """The ROC / PR curve of every image, unscored ones ranked as the summary's AUROC ranks them.
+
+    An image without a score (a text method's invalid answer) is ranked at the wrong extreme for
+    its truth (:func:`iadbench.analysis.metrics.ranking_scores`), so the curve's AUROC and AP are
+    the tables'; the legend says how many were. ``truth`` must hold both labels.
+    """
+    from sklearn.metrics import (
+        average_precision_score,
+        precision_recall_curve,
+        roc_auc_score,
+        roc_curve,
+    )
+
+    positive = [int(t == "defect") for t in truth]
+    ranked = ranking_scores(truth, scores)
+    fpr, tpr, _ = roc_curve(positive, ranked)
+    precision, recall, _ = precision_recall_curve(positive, ranked)
+    unscored = sum(score is None for score in scores)
+    if unscored:
+        label = f"{label}, {unscored} unscored ranked wrong"
+    return Curve(
+        label, colour, list(fpr), list(tpr), list(precision), list(recall),
+        float(roc_auc_score(positive, ranked)), float(average_precision_score(positive, ranked)),
+    )  # fmt: skip
 
 
 def plain(text: str) -> str:

@@ -271,27 +271,13 @@ def _threshold(policy: str) -> str:
 
 
 def _curve(run: RunView) -> charts.Curve | str:
-    """The ROC / PR points of a score run, or why there are none."""
-    from sklearn.metrics import (
-        average_precision_score,
-        precision_recall_curve,
-        roc_auc_score,
-        roc_curve,
-    )
-
-    scored = [a for a in run.answers if a.score is not None]
-    if not scored:
+    """The ROC / PR points of a score run (every image, as its AUROC), or why there are none."""
+    if not any(a.score is not None for a in run.answers):
         return f"{run.name}: no image has a score"
-    truth = [int(a.label == DEFECT) for a in scored]
+    truth = [a.label for a in run.answers]
     if len(set(truth)) < 2:
-        return f"{run.name}: needs scored defect and normal images, has {len(scored)} scored"
-    scores = [a.score for a in scored]
-    fpr, tpr, _ = roc_curve(truth, scores)
-    precision, recall, _ = precision_recall_curve(truth, scores)
-    return charts.Curve(
-        run.name, run.colour, list(fpr), list(tpr), list(precision), list(recall),
-        float(roc_auc_score(truth, scores)), float(average_precision_score(truth, scores)),
-    )  # fmt: skip
+        return f"{run.name}: needs defect and normal images, has one label only"
+    return charts.score_curve(run.name, run.colour, truth, [a.score for a in run.answers])
 
 
 def _defect_types(

@@ -1,4 +1,6 @@
+import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from iadbench.analysis.metrics import (
     COLLAPSE_SHARE,
@@ -47,13 +49,16 @@ def test_confusion_counts_take_defect_as_positive():
     assert (m["tp"], m["fn"], m["fp"], m["tn"]) == (1, 1, 1, 1)
 
 
-def test_auroc_and_ap_given_only_with_scores_for_every_image():
+def test_auroc_and_ap_given_with_scores_and_none_without():
     labels = ["defect", "normal", "defect", "normal"]
     preds = ["defect", "normal", "normal", "normal"]
     scored = compute_metrics(labels, preds, [0.9, 0.1, 0.4, 0.3])
-    assert scored["auroc"] == 1.0 and scored["ap"] == 1.0
-    assert compute_metrics(labels, preds, [0.9, None, 0.4, 0.3])["auroc"] is None
-    assert compute_metrics(labels, preds)["auroc"] is None
+    assert scored["auroc"] == 1.0 and scored["ap"] == 1.0 and scored["n_unscored"] == 0
+    # Issue 20 changed this: one unscored image no longer removes the AUROC (it used to be
+    # None); it is ranked as wrong (below).
+    assert compute_metrics(labels, preds, [0.9, None, 0.4, 0.3])["auroc"] is not None
+    plain = compute_metrics(labels, preds)  # a label-only method
+    assert plain["auroc"] is None and plain["ap"] is None and plain["n_unscored"] is None
 
 
 def test_collapse_flag_fires_at_the_documented_share():
@@ -111,3 +116,44 @@ def test_three_class_macro_f1_fixes_the_labels_to_defect_normal_invalid():
     no_invalid = compute_metrics(labels, ["defect"] * 5, three_class=True)
     assert no_invalid["f1_macro_3class"] == pytest.approx(2 / 3 * no_invalid["f1_macro"])
     assert "f1_macro_3class" not in compute_metrics(labels, preds)
+
+
+def test_an_unscored_image_is_ranked_as_the_wrong_extreme():
+    # Issue 20: a text method's invalid answer has no score; it counts as wrong for AUROC/AP.
+    labels = ["defect", "normal", "defect", "normal"]
+    preds = ["defect", "invalid", "normal", "normal"]
+    m = compute_metrics(labels, preds, [0.9, None, 0.4, 0.3])
+    # The unscored normal ranks above both defects: 2 of 4 pairs are ordered right.
+    assert m["auroc"] == pytest.approx(0.5) and m["n_unscored"] == 1
+    missed = compute_metrics(labels, ["invalid", *preds[1:]], [None, 0.1, 0.4, 0.3])
+    assert missed["auroc"] == pytest.approx(0.5)  # the unscored defect ranks below both normals
+    both = compute_metrics(labels, ["invalid"] * 4, [None, None, 0.4, 0.3])
+    assert both["auroc"] == pytest.approx(0.25)  # (0.4 > 0.3) right, the three others wrong
+    assert both["n_unscored"] == 2
+
+
+def test_not_answering_the_hard_images_never_raises_the_auroc():
+    rng = np.random.default_rng(0)
+    labels = ["defect"] * 50 + ["normal"] * 50
+    scores = np.r_[rng.uniform(0.3, 1, 50), rng.uniform(0, 0.7, 50)]
+    full = compute_metrics(labels, ["normal"] * 100, scores.tolist())["auroc"]
+    # Drop the scores of the 10 images ordered worst (defects lowest, normals highest).
+    hard = set(np.argsort(scores[:50])[:5]) | {50 + i for i in np.argsort(-scores[50:])[:5]}
+    dropped = [None if i in hard else float(s) for i, s in enumerate(scores)]
+    abstaining = compute_metrics(labels, ["normal"] * 100, dropped)
+    scored_only = roc_auc_score(
+        [label == "defect" for i, label in enumerate(labels) if i not in hard],
+        [s for s in dropped if s is not None],
+    )
+    assert scored_only > full  # the rule a reviewer would reject: abstaining pays
+    assert abstaining["auroc"] <= full and abstaining["n_unscored"] == 10
+
+
+def test_class_mean_counts_unscored_only_where_scores_exist():
+    per_class = {
+        "a": compute_metrics(["defect", "normal"], ["invalid", "normal"], [None, 0.1]),
+        "b": compute_metrics(["defect", "normal"], ["defect", "normal"], [0.8, 0.1]),
+    }
+    assert class_mean(per_class)["n_unscored"] == 1
+    plain = {"a": compute_metrics(["defect", "normal"], ["defect", "normal"])}
+    assert class_mean(plain)["n_unscored"] is None

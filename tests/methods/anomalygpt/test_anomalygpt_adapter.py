@@ -35,6 +35,7 @@ def test_declarations_match_the_class_and_tiny_is_a_short_schedule():
         "few_shot_round",
         "precision",
         "class_names",  # the text features' class name at test time (training uses the folder)
+        "score",  # map maximum or P(Yes) at the verdict (issue 20): read at test time only
     }
     assert AnomalyGPT.answer_rules is not None
     assert AnomalyGPT.answer_rules.lenient == "lenient:yes-in-reply"
