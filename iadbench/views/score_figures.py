@@ -51,6 +51,7 @@ class ScoreView:
             block.
         bins: The pooled reliability bins (``count``, ``mean_score``, ``defect_rate``), or None.
         n_bins: The number of bins of the calibration block, or None.
+        ece: The pooled ECE as stored (a fraction), for the diagram's legend, or None.
     """
 
     direction: Direction
@@ -59,6 +60,7 @@ class ScoreView:
     calibration: dict[str, tuple[str, str]] = field(default_factory=dict)
     bins: dict[str, list[Any]] | None = None
     n_bins: int | None = None
+    ece: float | None = None
 
 
 def _threshold(value: Any) -> str:
@@ -116,6 +118,8 @@ def _calibration(view: ScoreView, block: dict[str, Any]) -> None:
     view.bins = bins if isinstance(bins, dict) else None
     n_bins = block.get("n_bins")
     view.n_bins = n_bins if isinstance(n_bins, int) else None
+    ece = overall.get("ece")
+    view.ece = float(ece) if isinstance(ece, int | float) and not isinstance(ece, bool) else None
 
 
 def score_views(model: Presentation) -> dict[Direction, list[ScoreView]]:

@@ -96,3 +96,27 @@ def test_runs_without_the_blocks_leave_the_leaderboard_as_it_was(tmp_path: Path)
     _write_run(runs, "scorer", _outcomes(0, scores=True), blocks=False)
     markdown = render_leaderboard(collect_runs(runs))
     assert "Operating points" not in markdown and "Calibration of score" not in markdown
+
+
+def test_the_report_shows_the_operating_points_and_a_reliability_diagram(tmp_path: Path) -> None:
+    from iadbench.views.report import build_context, render_html
+
+    runs = tmp_path / "runs"
+    _write_run(runs, "scorer", _outcomes(0, scores=True))
+    _write_run(runs, "always-normal", _outcomes(0, scores=False))
+    context = build_context(collect_runs(runs))
+    (section,) = context.scores
+    assert section.reliability is not None and section.reliability.startswith("data:image/svg")
+    assert [row[1] for row in section.points][:2] == [
+        "recall at FAR ≤ 1 %",
+        "miss rate at FAR ≤ 1 %",
+    ]
+    (calibration,) = section.calibration
+    page = render_html(context)
+    block = page[page.index('id="scores"') : page.index('id="results"')]
+    assert "Reliability diagram on" in block and calibration[1] in block
+    assert "best macro-F1 over thresholds" in block
+    # Without score figures, no such section.
+    bare = tmp_path / "bare"
+    _write_run(bare, "always-normal", _outcomes(0, scores=False))
+    assert 'id="scores"' not in render_html(build_context(collect_runs(bare)))
