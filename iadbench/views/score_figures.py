@@ -46,6 +46,7 @@ class ScoreView:
     Attributes:
         direction: The direction.
         row: The leaderboard row (a stored run).
+        number: The row's position in its direction (the terminal's ``#``).
         points: The pooled operating points (empty without the block).
         calibration: ``ece`` / ``brier`` → (pooled cell, class-mean cell); empty without the
             block.
@@ -56,6 +57,7 @@ class ScoreView:
 
     direction: Direction
     row: LeaderboardRow
+    number: int
     points: list[PointLine] = field(default_factory=list)
     calibration: dict[str, tuple[str, str]] = field(default_factory=dict)
     bins: dict[str, list[Any]] | None = None
@@ -134,7 +136,7 @@ def score_views(model: Presentation) -> dict[Direction, list[ScoreView]]:
             points, calibration = summary.get("operating_points"), summary.get("score_calibration")
             if not isinstance(points, dict) and not isinstance(calibration, dict):
                 continue
-            view = ScoreView(direction, row)
+            view = ScoreView(direction, row, row_view.number)
             if isinstance(points, dict):
                 view.points = point_lines(points, summary.get("threshold_value"))
             if isinstance(calibration, dict):

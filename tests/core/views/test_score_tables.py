@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,24 @@ def test_the_report_shows_the_operating_points_and_a_reliability_diagram(tmp_pat
     bare = tmp_path / "bare"
     _write_run(bare, "always-normal", _outcomes(0, scores=False))
     assert 'id="scores"' not in render_html(build_context(collect_runs(bare)))
+
+
+def test_the_terminal_shows_both_tables_within_80_columns(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from iadbench.views.leaderboard.terminal import render_terminal
+
+    runs = tmp_path / "runs"
+    _write_run(runs, "scorer", _outcomes(0, scores=True))
+    _write_run(runs, "always-normal", _outcomes(0, scores=False))
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(render_terminal(collect_runs(runs)))
+    text = console.export_text()
+    assert "#3 scorer: operating points (pooled)" in text and "Calibration (pooled" in text
+    assert "recall at FAR ≤ 5 %" in text and "best macro-F1 over thresholds" in text
+    assert all(len(line.rstrip()) <= 80 for line in text.splitlines())
+    bare = tmp_path / "bare"
+    _write_run(bare, "scorer", _outcomes(0, scores=True), blocks=False)
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(render_terminal(collect_runs(bare)))
+    assert "operating points" not in console.export_text()
