@@ -143,3 +143,48 @@ def score_views(model: Presentation) -> dict[Direction, list[ScoreView]]:
                 _calibration(view, calibration)
             out.setdefault(direction, []).append(view)
     return out
+
+
+#: The default targets (``iadbench.analysis.operating_points.FAR_TARGETS`` / ``RECALL_TARGETS``,
+#: repeated here so that the views import no numpy; a test checks they agree), as stored keys.
+FAR_KEYS: tuple[str, ...] = ("0.01", "0.05")
+RECALL_KEYS: tuple[str, ...] = ("0.95", "0.99")
+#: The data exports' score columns: operating points at the default targets, then calibration.
+SCORE_COLUMNS: tuple[str, ...] = (
+    *(f"recall_at_far_{k}" for k in FAR_KEYS),
+    *(f"miss_rate_at_far_{k}" for k in FAR_KEYS),
+    *(f"far_at_recall_{k}" for k in RECALL_KEYS),
+    "f1_max", "f1_at_threshold", "ece", "brier",
+)  # fmt: skip
+
+
+def _group(block: Any, group: str, category: str | None) -> dict[str, Any]:
+    if not isinstance(block, dict):
+        return {}
+    found = block.get("per_class", {}).get(category) if group == "category" else block.get(group)
+    return found if isinstance(found, dict) else {}
+
+
+def score_values(summary: dict[str, Any], group: str, category: str | None) -> dict[str, Any]:
+    """A group's score figures as stored (fractions, unrounded), keyed by :data:`SCORE_COLUMNS`.
+
+    Args:
+        summary: A run's ``summary.json``.
+        group: ``overall``, ``class_mean`` or ``category``.
+        category: The category, for ``category``.
+
+    Returns:
+        Every key of :data:`SCORE_COLUMNS`; ``None`` where the run has no such figure.
+    """
+    points = _group(summary.get("operating_points"), group, category)
+    calibration = _group(summary.get("score_calibration"), group, category)
+    recall, far = points.get("recall_at_far") or {}, points.get("far_at_recall") or {}
+    values: dict[str, Any] = {}
+    for k in FAR_KEYS:
+        values[f"recall_at_far_{k}"] = (recall.get(k) or {}).get("recall")
+        values[f"miss_rate_at_far_{k}"] = (recall.get(k) or {}).get("miss_rate")
+    for k in RECALL_KEYS:
+        values[f"far_at_recall_{k}"] = (far.get(k) or {}).get("far")
+    values |= {key: points.get(key) for key in ("f1_max", "f1_at_threshold")}
+    values |= {key: calibration.get(key) for key in ("ece", "brier")}
+    return {key: values[key] for key in SCORE_COLUMNS}  # in the columns' order

@@ -142,3 +142,30 @@ def test_the_terminal_shows_both_tables_within_80_columns(tmp_path: Path) -> Non
     console = Console(width=80, record=True, file=io.StringIO())
     console.print(render_terminal(collect_runs(bare)))
     assert "operating points" not in console.export_text()
+
+
+def test_the_data_exports_carry_the_stored_score_figures(tmp_path: Path) -> None:
+    from iadbench.analysis.operating_points import FAR_TARGETS, RECALL_TARGETS, target_key
+    from iadbench.views.leaderboard.export import leaderboard_records
+    from iadbench.views.score_figures import FAR_KEYS, RECALL_KEYS, SCORE_COLUMNS
+
+    # The views repeat the analysis' default targets (to import no numpy): they must agree.
+    assert tuple(map(target_key, FAR_TARGETS)) == FAR_KEYS
+    assert tuple(map(target_key, RECALL_TARGETS)) == RECALL_KEYS
+    runs = tmp_path / "runs"
+    _write_run(runs, "scorer", _outcomes(0, scores=True))
+    _write_run(runs, "always-normal", _outcomes(0, scores=False))
+    records = leaderboard_records(collect_runs(runs))
+    stored = json.loads((runs / "scorer" / "summary.json").read_text(encoding="utf-8"))
+    by = {(r["method"], r["group"], r["category"]): r for r in records}
+    pooled, cable = by[("scorer", "pooled", None)], by[("scorer", "category", "cable")]
+    points = stored["operating_points"]
+    assert pooled["recall_at_far_0.01"] == points["overall"]["recall_at_far"]["0.01"]["recall"]
+    assert (
+        cable["far_at_recall_0.99"] == points["per_class"]["cable"]["far_at_recall"]["0.99"]["far"]
+    )
+    assert (
+        by[("scorer", "class_mean", None)]["ece"]
+        == stored["score_calibration"]["class_mean"]["ece"]
+    )
+    assert all(by[("always-normal", "pooled", None)][key] is None for key in SCORE_COLUMNS)
