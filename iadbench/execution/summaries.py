@@ -115,8 +115,7 @@ def build_summary(
 ) -> Summary:
     """The sealed summary of a finished run: metrics, statistics, provenance of ``attempts``."""
     # Imported here: scikit-learn takes seconds to import, and a finished run needs none of it.
-    from iadbench.analysis.metrics import summarize
-    from iadbench.analysis.statistics import run_statistics
+    from iadbench.analysis.summary_figures import summary_figures
 
     spec = plan.spec
     defect_types = {s.id: s.defect_type for s in test_samples}
@@ -142,9 +141,8 @@ def build_summary(
         # --limit N: a partial run (the first N test images per category); absent when whole.
         **({"limit": spec.limit} if spec.limit is not None else {}),
         "capabilities": vars(plan.adapter_cls.capabilities),
-        **summarize(outcomes, rules),
-        # Bootstrap intervals (fixed B and seed, recorded) and McNemar vs the trivial baselines.
-        "statistics": run_statistics(outcomes),
+        # Metrics, statistics, and for score methods calibration and operating points.
+        **summary_figures(outcomes, rules, threshold_value),
     }
     # The metric groups come from iadbench.analysis.metrics as plain dicts.
     built = cast(Summary, summary)

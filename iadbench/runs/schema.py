@@ -141,6 +141,10 @@ class Summary(TypedDict, total=False):
     lenient: dict[str, Any]
     per_defect_type: dict[str, dict[str, dict[str, Any]]]
     statistics: StatisticsBlock
+    # Score methods only (iadbench.analysis.calibration / .operating_points); added within
+    # schema 2: optional keys, so older summaries read (and stay sealed) as before.
+    score_calibration: dict[str, Any]
+    operating_points: dict[str, Any]
     provenance: Provenance
     digest: dict[str, str | None]
 

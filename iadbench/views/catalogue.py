@@ -54,12 +54,31 @@ _ENTRIES = (
     Metric("auroc", "AUROC", "AUROC", "AUROC"),
     Metric("ap", "AP", "AP", "AP"),
 )
+# Score methods' figures (summary.json's operating_points and score_calibration blocks): their
+# own tables, never columns of the summary tables (which stay 80 columns wide).
+_SCORE_ENTRIES = (
+    Metric("recall_at_far", "Recall", "Rec", "recall at FAR", has_interval=True),
+    Metric("miss_rate_at_far", "Miss", "Miss", "miss rate at FAR",
+           higher_is_better=False, has_interval=True),
+    Metric("far_at_recall", "FAR", "FAR", "FAR at recall", higher_is_better=False,
+           has_interval=True),
+    Metric("f1_max", "F1-max", "F1max", "best macro-F1 over thresholds", has_interval=True),
+    Metric("f1_at_threshold", "F1@T", "F1@T", "macro-F1 at the run's threshold"),
+    Metric("ece", "ECE", "ECE", "expected calibration error", higher_is_better=False),
+    Metric("brier", "Brier", "Brier", "Brier score", percent=False, higher_is_better=False),
+)  # fmt: skip
 #: Every catalogued metric by key, in the order the tables show them.
-CATALOGUE: dict[str, Metric] = {entry.key: entry for entry in _ENTRIES}
+CATALOGUE: dict[str, Metric] = {entry.key: entry for entry in (*_ENTRIES, *_SCORE_ENTRIES)}
 #: The metric columns of the summary tables (after ``n``).
-TABLE_METRICS: tuple[str, ...] = tuple(CATALOGUE)
+TABLE_METRICS: tuple[str, ...] = tuple(entry.key for entry in _ENTRIES)
+#: The operating-point figures, in the order their table lists them.
+OPERATING_POINT_METRICS: tuple[str, ...] = (
+    "recall_at_far", "miss_rate_at_far", "far_at_recall", "f1_max", "f1_at_threshold",
+)  # fmt: skip
+#: The calibration figures of score methods.
+CALIBRATION_METRICS: tuple[str, ...] = ("ece", "brier")
 #: Metrics with a bootstrap interval (the statistics block's order).
-INTERVAL_METRICS: tuple[str, ...] = tuple(k for k, m in CATALOGUE.items() if m.has_interval)
+INTERVAL_METRICS: tuple[str, ...] = tuple(m.key for m in _ENTRIES if m.has_interval)
 #: What the per-category tables and charts show of each category.
 CATEGORY_METRICS: tuple[str, ...] = ("accuracy", "f1_macro")
 
@@ -73,6 +92,25 @@ def percent(value: Any, decimals: int = DECIMALS) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         return MISSING
     return f"{100 * value:.{decimals}f}"
+
+
+def figure_text(key: str, value: Any) -> str:
+    """A catalogued metric's value as every view writes it: percent, or 4 decimals, or ``—``.
+
+    Example:
+        >>> figure_text("ece", 0.0812), figure_text("brier", 0.11234), figure_text("brier", None)
+        ('8.12', '0.1123', '—')
+    """
+    if CATALOGUE[key].percent:
+        return percent(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        return MISSING
+    return f"{value:.4f}"
+
+
+def target_text(target: float) -> str:
+    """An operating point's target fraction as a percentage: ``1 %``, ``99.5 %``."""
+    return f"{100 * target:g} %"
 
 
 def interval_text(bounds: Any, decimals: int = DECIMALS, *, brackets: bool = False) -> str:

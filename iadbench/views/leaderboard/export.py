@@ -33,6 +33,7 @@ from iadbench.contract.text import spreadsheet_cell
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.rows import LeaderboardRow
 from iadbench.views.model import Presentation
+from iadbench.views.score_figures import SCORE_COLUMNS, score_values
 
 #: Groups of records, in the order they are written per row.
 GROUPS: tuple[str, ...] = ("pooled", "class_mean", "category")
@@ -52,7 +53,11 @@ KEY_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 #: ``one_label`` (the tables' ∅): the group's test images hold one label (class_mean: some
 #: category's do), so its accuracy means nothing and AUROC / AP are undefined.
-COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRIC_COLUMNS + ("one_label",)
+#: Then score methods' operating points and calibration (``summary.json``'s ``operating_points``
+#: and ``score_calibration``; empty / null for other runs and for runs stored before them):
+#: recall and miss rate at FAR ≤ 1 % / 5 %, FAR at recall ≥ 95 % / 99 %, F1-max, F1 at the run's
+#: threshold, ECE, Brier score. Added columns, the same format version: readers by name unchanged.
+COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRIC_COLUMNS + ("one_label",) + SCORE_COLUMNS
 FORMAT_VERSION = 1
 
 
@@ -89,10 +94,13 @@ def leaderboard_records(runs: CollectedRuns) -> list[dict[str, Any]]:
                 "config_hash": None if row.derived else row.source.config_hash,
                 "beats": model.beats(row),
             }
+            summary = {} if row.derived else row.source.summary
             for group, category, metrics in _groups(row):
-                single = model.one_label(row, "overall" if group == "pooled" else group, category)
+                stored = "overall" if group == "pooled" else group
+                single = model.one_label(row, stored, category)
                 records.append({**key, "group": group, "category": category,
-                                **_metrics(metrics), "one_label": single})  # fmt: skip
+                                **_metrics(metrics), "one_label": single,
+                                **_finite(score_values(summary, stored, category))})  # fmt: skip
     return records
 
 
@@ -108,10 +116,13 @@ def _groups(row: LeaderboardRow) -> list[tuple[str, str | None, dict[str, Any]]]
 def _metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     values = {key: metrics.get(key) for key in METRIC_COLUMNS}
     values["collapsed"] = bool(values["collapsed"])
-    for key, value in values.items():  # JSON has no NaN: a non-finite number is missing
-        if isinstance(value, float) and not math.isfinite(value):
-            values[key] = None
-    return values
+    return _finite(values)
+
+
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with a non-finite number missing (JSON has no NaN)."""
+    return {key: None if isinstance(value, float) and not math.isfinite(value) else value
+            for key, value in values.items()}  # fmt: skip
 
 
 def leaderboard_csv(runs: CollectedRuns) -> str:

@@ -28,6 +28,7 @@ from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
 from iadbench.views.leaderboard.notes import COLLAPSED, PER_CATEGORY_TABLE, count_of
 from iadbench.views.leaderboard.reference import PaperReference
+from iadbench.views.leaderboard.score_tables import score_sections
 from iadbench.views.leaderboard.statistics_table import statistics_section
 
 if TYPE_CHECKING:
@@ -205,6 +206,7 @@ def render_leaderboard(
             category_table(model, views),
         ]
     parts += statistics_section(model)  # intervals and McNemar tests
+    parts += score_sections(model)  # score methods: operating points, calibration (if stored)
     notes = model.note_lines
     if notes:
         parts += ["## Notes", "\n".join(notes)]

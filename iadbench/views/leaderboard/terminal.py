@@ -56,6 +56,7 @@ from iadbench.views.leaderboard.table_layout import (
     new_table,
     table_overhead,
 )
+from iadbench.views.leaderboard.terminal_scores import score_tables
 from iadbench.views.model import WITHHELD, Presentation, RowView
 
 DEFAULT_WIDTH = 80  # rich's width when stdout is not a terminal
@@ -103,6 +104,7 @@ class _TerminalTables:
         statistics = self.statistics(views)
         if statistics is not None:
             tables.append(statistics)
+        tables += score_tables(self, direction)  # score methods: operating points, ECE
         for key in CATEGORY_METRICS + ("invalid_rate",):
             if key == "invalid_rate" and not any(
                 "invalid_rate" in view.categories[None] for view in views

@@ -261,3 +261,55 @@ def curves_figure(curves: Sequence[Curve]) -> Figure:
                                ncols=_legend_columns(labels), frameon=False)  # fmt: skip
         _room_for_legend(figure, legend, width, height)
     return figure
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """One score run's reliability-diagram points (non-empty bins only).
+
+    Attributes:
+        label: Legend text (raw; made safe for matplotlib here).
+        mean_score: Mean score of each bin (x).
+        defect_rate: Observed defect rate of each bin (y).
+        count: Images in each bin (the marker's area).
+        ece: The run's expected calibration error (a fraction), for the legend, or None.
+    """
+
+    label: str
+    mean_score: Sequence[float]
+    defect_rate: Sequence[float]
+    count: Sequence[int]
+    ece: float | None = None
+
+
+def reliability_chart(items: Sequence[Reliability]) -> str:
+    """A reliability diagram as a ``data:image/svg+xml`` URI (see :func:`reliability_figure`)."""
+    return _svg_uri(lambda: reliability_figure(items))
+
+
+def reliability_figure(items: Sequence[Reliability]) -> Figure:
+    """Observed defect rate against mean score per bin, one line per run, the diagonal dotted.
+
+    A perfectly calibrated P(defect) lies on the diagonal; above it the model is under-confident
+    about defects, below it over-confident. Marker areas grow with the bin's images.
+    """
+    width, height = 5.5, 4.5
+    figure = _new_figure(width, height)
+    panel = figure.subplots(1, 1)
+    panel.plot([0, 1], [0, 1], color="#999999", linestyle=":", linewidth=1)
+    for i, item in enumerate(items):
+        colour = _COLOURS[i % len(_COLOURS)]
+        ece = "" if item.ece is None else f" (ECE {100 * item.ece:.1f} %)"
+        total = max(sum(item.count), 1)
+        sizes = [12 + 200 * c / total for c in item.count]
+        panel.plot(item.mean_score, item.defect_rate, color=colour, label=plain(item.label + ece))
+        panel.scatter(item.mean_score, item.defect_rate, s=sizes, color=colour, alpha=0.6)
+    panel.set(xlabel="mean score in bin (P(defect))", ylabel="observed defect rate in bin",
+              title="reliability (pooled)", xlim=(0, 1), ylim=(0, 1.02))  # fmt: skip
+    panel.grid(alpha=0.3)
+    if items:
+        handles, labels = panel.get_legend_handles_labels()
+        legend = figure.legend(handles, labels, loc="outside lower center", fontsize="small",
+                               ncols=1, frameon=False)  # fmt: skip
+        _room_for_legend(figure, legend, width, height)
+    return figure

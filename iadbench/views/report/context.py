@@ -30,7 +30,12 @@ from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.report.gallery import Gallery, Overlays, build_gallery, build_overlays
 from iadbench.views.report.predictions import report_outcomes
-from iadbench.views.report.tables import LeaderboardTable, build_leaderboard, one_label_marked
+from iadbench.views.report.tables import (
+    LeaderboardTable,
+    ScoreSection,
+    build_leaderboard,
+    one_label_marked,
+)
 from iadbench.views.verdict import (
     BASELINES,
     ORACLE_MARK,
@@ -161,6 +166,7 @@ class ReportContext:
             rows as the markdown: derived baselines and the paper's placed numbers included).
         notes: The leaderboard's notes, marker legend first (plain text).
         baselines: The baselines' names, in the order of the verdict's comparison columns.
+        scores: Score methods' operating points, calibration and reliability diagrams.
     """
 
     title: str
@@ -175,6 +181,7 @@ class ReportContext:
     leaderboard: list[LeaderboardTable] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     baselines: tuple[str, ...] = BASELINES
+    scores: list[ScoreSection] = field(default_factory=list)
 
 
 def _side(summary: Mapping[str, Any], key: str, trains: bool) -> str:
@@ -374,6 +381,7 @@ def build_context(
         alpha=Verdict.alpha,  # the level every verdict is judged at
         leaderboard=leaderboard.tables,
         notes=leaderboard.notes,
+        scores=leaderboard.scores,
     )  # fmt: skip
 
 

@@ -22,6 +22,10 @@ from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.leaderboard.rows import one_label
 from iadbench.views.model import GROUPS, WITHHELD, Presentation, RowView
 
+# ScoreSection re-exported: the report's context names it without importing one more module.
+from iadbench.views.report.score_section import ScoreSection as ScoreSection
+from iadbench.views.report.score_section import score_sections
+
 _TITLES = {"overall": "pooled over all test images",
            "class_mean": "class mean (unweighted over categories)"}  # fmt: skip
 
@@ -35,11 +39,14 @@ class Leaderboard:
         notes: The notes under them, marker legend first (plain text).
         labels: Per collected run (in order), the label that names every setting in which runs
             of its method differ (:func:`~iadbench.views.model.shown_labels`).
+        scores: Score methods' operating points, calibration and reliability diagram, per
+            direction (only runs whose summaries hold those figures).
     """
 
     tables: list[LeaderboardTable]
     notes: list[str]
     labels: list[str]
+    scores: list[ScoreSection]
 
 
 def build_leaderboard(collected: CollectedRuns, reference: PaperReference | None) -> Leaderboard:
@@ -47,7 +54,7 @@ def build_leaderboard(collected: CollectedRuns, reference: PaperReference | None
     model = Presentation(collected, reference)
     runs = collected.runs
     labels = shown_labels([(r.label or r.method, r.method, r.threshold) for r in runs])
-    return Leaderboard(leaderboard_tables(model), plain_notes(model), labels)
+    return Leaderboard(leaderboard_tables(model), plain_notes(model), labels, score_sections(model))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,15 @@ import math
 
 import pytest
 
-from iadbench.views.catalogue import CATALOGUE, INTERVAL_METRICS, interval_text, percent
+from iadbench.views.catalogue import (
+    CALIBRATION_METRICS,
+    CATALOGUE,
+    INTERVAL_METRICS,
+    OPERATING_POINT_METRICS,
+    TABLE_METRICS,
+    interval_text,
+    percent,
+)
 from iadbench.views.labels import shown_labels
 from iadbench.views.verdict import NOT_COUNTED, ORACLE_STATUS, beats_cell, verdict
 
@@ -35,9 +43,12 @@ def test_interval_text_has_one_shape_per_medium() -> None:
 def test_the_catalogue_knows_which_metrics_have_intervals() -> None:
     assert INTERVAL_METRICS == ("accuracy", "f1_macro", "balanced_accuracy")
     assert not CATALOGUE["invalid_rate"].higher_is_better
-    assert [CATALOGUE[k].header for k in CATALOGUE] == [
+    assert [CATALOGUE[k].header for k in TABLE_METRICS] == [
         "Acc", "F1", "Bal.Acc", "Invalid", "AUROC", "AP"
     ]  # fmt: skip
+    # Score methods' figures are catalogued too (issue 20), outside the summary tables' columns.
+    assert set(CATALOGUE) == {*TABLE_METRICS, *OPERATING_POINT_METRICS, *CALIBRATION_METRICS}
+    assert not CATALOGUE["ece"].higher_is_better and not CATALOGUE["brier"].percent
 
 
 def test_labels_name_the_threshold_only_where_runs_of_a_method_differ_in_it() -> None:

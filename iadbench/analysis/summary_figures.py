@@ -1,0 +1,55 @@
+"""Every figure of a run's summary computed from its outcomes, in one call.
+
+The execution layer's summary builder asks this module alone, so that adding a family of figures
+(calibration, operating points) adds no import to it: metrics and lenient figures
+(:mod:`~iadbench.analysis.metrics`), bootstrap intervals and McNemar's tests
+(:mod:`~iadbench.analysis.statistics`), and for score methods the calibration of the scores
+(:mod:`~iadbench.analysis.calibration`) and the operating points
+(:mod:`~iadbench.analysis.operating_points`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from iadbench.contract.records import AnswerRules
+from iadbench.runs.reader import Outcome
+
+
+def summary_figures(
+    outcomes: Sequence[Outcome], rules: AnswerRules | None, threshold_value: float | None
+) -> dict[str, Any]:
+    """The figures of ``summary.json``, in the order it holds them.
+
+    Args:
+        outcomes: One per test image.
+        rules: A text method's answer rules (see :func:`~iadbench.analysis.metrics.summarize`).
+        threshold_value: The run's threshold (for F1 at the run's threshold), ``None`` without.
+
+    Returns:
+        ``overall``, ``class_mean``, ``per_class`` (and ``lenient``, ``per_defect_type`` where
+        they apply), ``statistics``, and for score methods ``score_calibration`` and
+        ``operating_points``.
+
+    Raises:
+        ValueError: ``outcomes`` is empty, or a label is outside the fixed sets.
+    """
+    # Imported here: scikit-learn takes seconds to import, and a finished run needs none of it.
+    from iadbench.analysis.calibration import calibration_summary
+    from iadbench.analysis.metrics import summarize
+    from iadbench.analysis.operating_points import operating_points_summary
+    from iadbench.analysis.statistics import run_statistics
+
+    figures: dict[str, Any] = {
+        **summarize(outcomes, rules),
+        # Bootstrap intervals (fixed B and seed, recorded) and McNemar vs the trivial baselines.
+        "statistics": run_statistics(outcomes),
+    }
+    # Score methods: the scores read as P(defect), and what a line would run at (recall at a
+    # false-alarm budget, ...) with bootstrap intervals; absent for methods without scores.
+    if (calibrated := calibration_summary(outcomes)) is not None:
+        figures["score_calibration"] = calibrated
+    if (points := operating_points_summary(outcomes, threshold_value)) is not None:
+        figures["operating_points"] = points
+    return figures

@@ -1,0 +1,92 @@
+"""The leaderboard's score-method tables: operating points, and calibration of the scores.
+
+Laid out from :func:`iadbench.views.score_figures.score_views` (the cells are built there, once,
+for every renderer). Two separate tables, each readable at 80 columns: the operating points one
+line per figure (per direction), the calibration one line per run. Shown only where stored runs
+carry the ``operating_points`` / ``score_calibration`` blocks of ``summary.json``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tabulate import tabulate
+
+from iadbench.views.catalogue import CATALOGUE
+from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
+from iadbench.views.score_figures import ScoreView, score_views
+
+if TYPE_CHECKING:  # the model imports this package: a run-time import would be circular
+    from iadbench.views.model import Presentation
+
+POINTS_HEADERS = ["Method", "Operating point", "%", "95% CI", "At T"]
+CALIBRATION_HEADERS = ["Method", "Direction", "ECE", "ECE mean", "Brier", "Brier mean"]
+POINTS_LEGEND = (
+    "Percent, pooled over the test images; At T = the threshold that gives it. False-alarm "
+    "rate (FAR) = share of normal images "
+    "flagged; recall = share of defects flagged; miss rate = 100 − recall. Thresholds are the "
+    "ROC curve's steps (every distinct score, defect when score ≥ T), never interpolated: recall "
+    "at FAR ≤ a is the largest recall whose FAR is ≤ a, FAR at recall ≥ b the smallest FAR "
+    "reaching b. F1 = macro-F1; best macro-F1 over thresholds is the oracle's choice, an upper "
+    "bound. CI = percentile bootstrap interval (the statistics table's bootstrap, thresholds "
+    "chosen again in every resample)."
+)
+CALIBRATION_LEGEND = (
+    "The score read as P(defect) against the truth. ECE = expected calibration error in percent: "
+    "equal-width bins over [0, 1], |observed defect rate − mean score| weighted by the bin's "
+    "images; Brier = mean squared difference of score and truth (0 is perfect). ECE / Brier = "
+    "pooled over the test images; mean = unweighted mean over categories. Lower is better."
+)
+
+
+def points_table(views: list[ScoreView]) -> str | None:
+    """One direction's operating points, one line per figure; ``None`` without any."""
+    table = []
+    for view in views:
+        for i, line in enumerate(view.points):
+            label = row_label(view.row) if i == 0 else ""
+            table.append([label, escape_markdown(line.name), line.value, line.interval,
+                          line.threshold])  # fmt: skip
+    if not table:
+        return None
+    align = ["left", "left", "right", "right", "right"]
+    return tabulate(
+        table, headers=POINTS_HEADERS, tablefmt="pipe", disable_numparse=True, colalign=align
+    )
+
+
+def calibration_table(model: Presentation) -> str | None:
+    """Every stored run's ECE and Brier score, pooled and class mean; ``None`` without any."""
+    table = []
+    for direction, views in score_views(model).items():
+        for view in views:
+            if not view.calibration:
+                continue
+            cells = [cell for key in ("ece", "brier") for cell in view.calibration[key]]
+            table.append([row_label(view.row), direction_title(direction), *cells])
+    if not table:
+        return None
+    align = ["left", "left"] + ["right"] * 4
+    return tabulate(
+        table, headers=CALIBRATION_HEADERS, tablefmt="pipe", disable_numparse=True, colalign=align
+    )
+
+
+def score_sections(model: Presentation) -> list[str]:
+    """Headings, legends and tables of both score-method sections (``[]`` without figures).
+
+    Returns:
+        Markdown blocks to join with blank lines.
+    """
+    parts: list[str] = []
+    for direction, views in score_views(model).items():
+        table = points_table(views)
+        if table is not None:
+            title = f"## Operating points of score methods: {direction_title(direction)}"
+            parts += [title, POINTS_LEGEND, table] if not parts else [title, table]
+    calibration = calibration_table(model)
+    if calibration is not None:
+        name = CATALOGUE["ece"].name
+        parts += [f"## Calibration of score methods ({name}, Brier score)", CALIBRATION_LEGEND,
+                  calibration]  # fmt: skip
+    return parts

@@ -1,0 +1,62 @@
+"""The terminal leaderboard's score-method tables: operating points and calibration.
+
+The cells of :func:`iadbench.views.score_figures.score_views` (the markdown's and the report's),
+laid out for a console: per direction, one narrow operating-point table per score run and one
+calibration table with a line per run, each within the console's width (``#`` numbers the rows as
+the direction's other tables do).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from iadbench.contract.text import terminal_text
+from iadbench.views.leaderboard.escape import plain_row_label
+from iadbench.views.leaderboard.table_layout import add_number_column, new_table
+from iadbench.views.score_figures import ScoreView, score_views
+
+if TYPE_CHECKING:  # the terminal module imports this one
+    from iadbench.views.leaderboard.rows import Direction
+    from iadbench.views.leaderboard.terminal import _TerminalTables
+
+POINTS_LEGEND = (
+    "FAR = share of normal images flagged; miss = 100 − recall; thresholds at the ROC curve's "
+    "steps, not interpolated; At T = the threshold giving the figure; CI = bootstrap, 95 %."
+)
+
+
+def points_table(view: ScoreView) -> Table:
+    """One score run's pooled operating points: figure | % | 95% CI | At T."""
+    label = terminal_text(plain_row_label(view.row))
+    table = new_table(f"#{view.number} {label}: operating points (pooled)")
+    table.add_column("Operating point", overflow="fold")
+    lines = view.points
+    add_number_column(table, "%", [line.value for line in lines])
+    add_number_column(table, "95% CI", [line.interval for line in lines])
+    add_number_column(table, "At T", [line.threshold for line in lines])
+    for line in lines:
+        table.add_row(line.name, line.value, line.interval, line.threshold)
+    table.caption = Text(POINTS_LEGEND, style="dim")
+    table.caption_justify = "left"
+    return table
+
+
+def score_tables(tables: _TerminalTables, direction: Direction) -> list[RenderableType]:
+    """A direction's operating-point tables and its calibration table (``[]`` without any)."""
+    views = score_views(tables.model).get(direction, [])
+    out: list[RenderableType] = [points_table(view) for view in views if view.points]
+    calibrated = [view for view in views if view.calibration]
+    if calibrated:
+        labels = [(str(view.number), Text(terminal_text(plain_row_label(view.row))))
+                  for view in calibrated]  # fmt: skip
+        body = [[*view.calibration["ece"], *view.calibration["brier"]] for view in calibrated]
+        headers = ["ECE", "ECE\nmean", "Brier", "Brier\nmean"]
+        caption = Text("ECE in percent, Brier 0-1: the score read as P(defect); mean = over "
+                       "categories; lower is better.", style="dim")  # fmt: skip
+        out.append(tables.fill("Calibration (pooled, class mean)", headers, labels,
+                               body, caption))  # fmt: skip
+    return out
