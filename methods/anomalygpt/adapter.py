@@ -243,21 +243,21 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
             self._references[category] = model.patch_tokens(images)
         return self._references[category]
 
-    def _input_size(self) -> int:
-        return 56 if self.context.tiny else 224
-
     def preprocessor(self) -> _Preprocess:
         """Picklable: image → normalised tensor at the tower's input size."""
-        return _Preprocess(self._input_size())
+        size = 56 if self.context.tiny else 224
+        return _Preprocess(size)
 
     def map_shape(self) -> tuple[int, int]:
-        """The tower's input size, 224² (56² under ``--tiny``): the maps are upsampled to it.
+        """224 × 224 (``decoder.MAP_SIZE``, the official), also under ``--tiny``.
 
         Values: zero-shot, the abnormal probability averaged over blocks, in [0, 1]
         (``decoder.anomaly_map``); few-shot, ``1 − cos`` to the best normal patch, in [0, 2]
         (``decoder.few_shot_map``), the official scale (the image score halves it).
         """
-        return (self._input_size(), self._input_size())
+        from .decoder import MAP_SIZE
+
+        return (MAP_SIZE, MAP_SIZE)
 
     def predict(
         self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None

@@ -134,3 +134,19 @@ def test_a_defect_without_a_mask_comes_without_one_and_is_counted(
     defects = sum(s.label == "defect" for s in samples)
     assert coverage.defect_without_mask == defects > 0
     assert all((mask is None) == (o.label == "defect") for o, _, mask in given)
+
+
+def test_predict_writes_each_map_beside_its_output(tmp_path: Path, synth_mvtec: Path) -> None:
+    import shutil
+
+    from iadbench.execution.predict import predict_images
+
+    result, _ = _run(tmp_path, synth_mvtec)
+    folder = tmp_path / "in" / "bottle"
+    folder.mkdir(parents=True)
+    shutil.copyfile(synth_mvtec / "bottle" / "test" / "good" / "000.png", folder / "a.png")
+    output = tmp_path / "p.jsonl"
+    predict_images(result.out, [tmp_path / "in"], output)
+    (row,) = [json.loads(line) for line in output.read_text().splitlines()]
+    assert row["anomaly_map"] == str(tmp_path / "p-artifacts" / "maps" / "bottle" / "a.png.npy")
+    assert np.load(row["anomaly_map"]).shape == (64, 64) and row["map"] is None
