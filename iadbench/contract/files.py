@@ -1,8 +1,9 @@
 """Atomic file replacement: the one way iadbench publishes a whole file under its name.
 
 Every whole-file write (``summary.json``, ``manifest.json``, a rewritten ``predictions.jsonl``,
-``split.csv``, ``predict``'s output, leaderboards and reports) goes through a fresh temporary
-file created in the target's folder with ``O_EXCL`` (``tempfile.mkstemp``), then ``os.replace``.
+stored anomaly maps, ``split.csv``, ``predict``'s output, leaderboards and reports) goes through
+a fresh temporary file created in the target's folder with ``O_EXCL`` (``tempfile.mkstemp``), then
+``os.replace``.
 A fixed name such as ``summary.json.tmp`` would let a symbolic link planted there redirect the
 write into any file (the issue-18 attack re-run did it); a crash or a signal never leaves half a
 file under the real name, and the temporary file is removed on any failure.
@@ -71,3 +72,21 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` at once: a fresh temporary file, then ``os.replace``.
+
+    The binary twin of :func:`write_text_atomic` (stored anomaly maps): the same ``O_EXCL``
+    temporary name in the target's folder, removed on any failure.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it owner-only
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

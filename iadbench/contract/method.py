@@ -43,6 +43,9 @@ class Capabilities:
             ``answer_rules`` then give the summary's lenient figures.
         builds_models: Builds neural models, so ``--tiny`` changes it (False for the constant
             baselines: their runs record ``tiny: false`` whatever the flag says).
+        gives_maps: Returns a per-pixel anomaly map with each processed image
+            (``Prediction.anomaly_map``) at the size :meth:`MethodAdapter.map_shape` declares;
+            the run stores them (``anomaly_maps/``) for pixel metrics.
     """
 
     needs_pixels: bool = True
@@ -53,6 +56,7 @@ class Capabilities:
     gives_scores: bool = False
     gives_text: bool = False
     builds_models: bool = True
+    gives_maps: bool = False
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,16 @@ class MethodAdapter(ABC, Generic[OptionsT]):
         records the error against the images that fail.
         """
 
+    def map_shape(self) -> tuple[int, int] | None:
+        """``(height, width)`` of every anomaly map :meth:`predict` returns; None: no maps.
+
+        A method with ``capabilities.gives_maps`` overrides it (:func:`contract_problems`). An
+        instance method, not a constant, because options and ``--tiny`` may change the size
+        (AprilGAN's ``image_size``); it must not need a built model. The runner refuses a map of
+        another shape (that image's error), so every stored map of a run has this shape.
+        """
+        return None
+
     def describe(self) -> dict[str, Any]:
         """Resolved facts worth recording in the manifest (model id, weights file, dtype...)."""
         return {}
@@ -290,4 +304,6 @@ def contract_problems(adapter_cls: type[MethodAdapter[Any]]) -> list[str]:
         problems.append(f"{name} declares trains=True but defines no load() (to reuse a training)")
     if adapter_cls.answer_rules is not None and not caps.gives_text:
         problems.append(f"{name} declares answer_rules but gives_text=False")
+    if caps.gives_maps and adapter_cls.map_shape is MethodAdapter.map_shape:
+        problems.append(f"{name} declares gives_maps=True but defines no map_shape()")
     return problems

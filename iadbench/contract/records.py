@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Final, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+if TYPE_CHECKING:  # numpy is imported only where a map is given: the contract stays light
+    import numpy as np
 
 DEFECT: Final = "defect"
 NORMAL: Final = "normal"
@@ -88,12 +91,19 @@ class Prediction:
         score: Anomaly score in [0, 1] when the method gives one (higher = more anomalous).
         text: The model's full output, reasoning included, for generative methods.
         error: Why this image could not be processed; ``None`` when it was.
+        anomaly_map: Per-pixel anomaly values (higher = more anomalous), a 2-D array of finite
+            floats at the resolution the adapter declares (``MethodAdapter.map_shape``), on the
+            method's own scale; ``None`` for methods without maps. Anything ``numpy.asarray``
+            reads is accepted (a CPU tensor too); it is kept as a read-only ``float32`` copy.
+            It takes no part in equality or hashing (an array has neither): two predictions
+            that differ only in their maps compare equal, as before maps existed.
     """
 
     label: PredictedLabel | None = None
     score: float | None = None
     text: str | None = None
     error: str | None = None
+    anomaly_map: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.label is None and self.score is None:
@@ -104,11 +114,36 @@ class Prediction:
             )
         if self.score is not None and not 0.0 <= self.score <= 1.0:
             raise ValueError(f"prediction score must lie in [0, 1], got {self.score!r}")
+        if self.anomaly_map is not None:
+            object.__setattr__(self, "anomaly_map", checked_map(self.anomaly_map))
 
     @classmethod
     def failed(cls, error: str) -> Prediction:
         """A prediction for an image the method could not process; scored as wrong."""
         return cls(label=INVALID, error=error)
+
+
+def checked_map(value: Any) -> np.ndarray:
+    """``value`` as a read-only ``float32`` copy, checked as :class:`Prediction` requires.
+
+    Raises:
+        ValueError: Not 2-D, empty, or holding a NaN or an infinity.
+    """
+    import numpy as np
+
+    try:
+        array = np.array(value, dtype=np.float32, copy=True)
+    except (TypeError, ValueError, RuntimeError) as exc:  # a CUDA tensor, a ragged list
+        raise ValueError(
+            f"an anomaly map must be a 2-D float array (numpy; a tensor: .float().cpu().numpy()), "
+            f"got {type(value).__name__} ({exc})"
+        ) from None
+    if array.ndim != 2 or array.size == 0:
+        raise ValueError(f"an anomaly map must be a non-empty 2-D array, got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError("an anomaly map must hold finite values (it holds NaN or infinity)")
+    array.flags.writeable = False  # frozen like the rest of the record
+    return array
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,7 @@ def compute_run(
             progress,
             "test",
             undecided=policy is not None and policy.kind == "oracle",
+            maps=store.layout.anomaly_maps if caps.gives_maps else None,
         )
         if group.is_main:
             threshold_value = threshold

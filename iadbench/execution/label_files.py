@@ -14,15 +14,49 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any, Final
 
+from iadbench.contract.artifacts import map_path
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.files import atomic_replace
+from iadbench.contract.records import Prediction, Sample
 from iadbench.contract.text import spreadsheet_cell
+from iadbench.runs.thresholds import final_label
 
-#: Columns of every output row, in order (CSV header; JSONL keys).
-OUTPUT_COLUMNS: Final = ("path", "category", "label", "score", "threshold", "text", "map", "error")
+#: Columns of every output row, in order (CSV header; JSONL keys). ``map``: a picture of the
+#: anomaly map (AprilGAN's ``save_maps`` PNG); ``anomaly_map``: the map's values, a float16
+#: ``.npy`` file (methods with ``gives_maps``).
+OUTPUT_COLUMNS: Final = (
+    "path", "category", "label", "score", "threshold", "text", "map", "anomaly_map", "error",
+)  # fmt: skip
 
 Row = dict[str, Any]
 RowWriter = Callable[[IO[str], Iterable[Row]], None]
+
+
+def output_row(
+    sample: Sample,
+    prediction: Prediction,
+    threshold: float | None,
+    artifacts_dir: Path,
+    anomaly_map: Path | None = None,
+) -> Row:
+    """One output row (:data:`OUTPUT_COLUMNS`); the label decided by the run's ``threshold``.
+
+    Args:
+        sample: The image.
+        prediction: The method's answer.
+        threshold: The predictor's threshold value (None: the method's own label).
+        artifacts_dir: ``<output>-artifacts``, where a ``save_maps`` PNG may lie.
+        anomaly_map: The ``.npy`` file its anomaly map was written to, if any.
+    """
+    label = final_label(prediction.label, prediction.score, prediction.error, threshold)
+    picture = map_path(artifacts_dir, sample.id)
+    return {
+        "path": sample.image_path, "category": sample.category, "label": label,
+        "score": prediction.score, "threshold": threshold, "text": prediction.text,
+        "map": str(picture) if picture.is_file() else None,
+        "anomaly_map": None if anomaly_map is None else str(anomaly_map),
+        "error": prediction.error,
+    }  # fmt: skip
 
 
 def writer_for(output: Path) -> RowWriter:

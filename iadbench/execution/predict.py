@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iadbench.contract.artifacts import map_path
 from iadbench.contract.numbers import optional_whole_number, whole_number
 from iadbench.contract.progress import ProgressHook, SilentProgress
 from iadbench.contract.records import Sample
+from iadbench.execution.label_files import output_row
 from iadbench.execution.predict_log import PredictOutput
 from iadbench.execution.predict_loop import predict_batches
 from iadbench.execution.predictor import (
@@ -39,7 +39,7 @@ from iadbench.execution.predictor import (
 )
 from iadbench.execution.request import RunRequest
 from iadbench.execution.unlabeled_images import told_categories, unlabeled_samples
-from iadbench.runs.thresholds import final_label
+from iadbench.runs.maps import store_predicted_map
 
 
 @dataclass(frozen=True)
@@ -136,9 +136,17 @@ def predict_images(
                 for finished, predictions in predict_batches(
                     adapter, pending, batch_size=batch, workers=workers
                 ):
+                    # Each map is written before its row: a resumed command never has a row
+                    # whose map is missing (it predicts a row-less image again, replacing it).
+                    arrays = [
+                        store_predicted_map(maps_dir, s.id, p)
+                        for s, p in zip(finished, predictions, strict=True)
+                    ]
+                    threshold = predictor.threshold_value
                     target.append([
-                        (sample.id, _row(sample, prediction, predictor, maps_dir))
-                        for sample, prediction in zip(finished, predictions, strict=True)
+                        (sample.id, output_row(sample, prediction, threshold, maps_dir, array))
+                        for sample, prediction, array
+                        in zip(finished, predictions, arrays, strict=True)
                     ])  # fmt: skip
                     progress.advance(len(finished))
         progress.finish()
@@ -147,20 +155,6 @@ def predict_images(
     return PredictOutcome(
         target.output, dict(Counter(r["label"] for r in rows)), predictor, resumed, category_note
     )
-
-
-def _row(sample: Sample, prediction: Any, predictor: Predictor, maps_dir: Path) -> dict[str, Any]:
-    """One output row (:data:`~iadbench.execution.label_files.OUTPUT_COLUMNS`)."""
-    label = final_label(
-        prediction.label, prediction.score, prediction.error, predictor.threshold_value
-    )
-    map_file = map_path(maps_dir, sample.id)
-    return {
-        "path": sample.image_path, "category": sample.category, "label": label,
-        "score": prediction.score, "threshold": predictor.threshold_value,
-        "text": prediction.text, "map": str(map_file) if map_file.is_file() else None,
-        "error": prediction.error,
-    }  # fmt: skip
 
 
 def _identity(

@@ -8,6 +8,7 @@ an interrupted attempt had and however many resume it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from iadbench.contract.method import MethodAdapter
@@ -19,7 +20,7 @@ from iadbench.execution.distributed import process_group
 from iadbench.execution.planning import PlannedRun, batch_size
 from iadbench.execution.predict_loop import predict_batches
 from iadbench.runs.runspec import ZERO_SHOT
-from iadbench.runs.writer import PredictionLog, prediction_line
+from iadbench.runs.writer import PredictionLog, prediction_lines
 
 
 def predict_missing(
@@ -32,12 +33,16 @@ def predict_missing(
     phase: str,
     *,
     undecided: bool = False,
+    maps: Path | None = None,
 ) -> tuple[int, int]:
     """Predict the samples of ``samples`` that ``log`` lacks; returns (computed, resumed).
 
     Alone, records are appended to ``log`` batch by batch. In a multi-process run each process
     takes every N-th pending sample into its own shard, and the first process merges the shards
     in ``samples`` order, giving the file a single process would have written.
+
+    With ``maps`` (the run's ``anomaly_maps/``), the anomaly map of each prediction is stored
+    there before its line is appended (:func:`~iadbench.runs.writer.prediction_lines`).
     """
     spec, group = plan.spec, process_group()
     assert spec.test is not None
@@ -58,6 +63,7 @@ def predict_missing(
     # dataset but did see the test dataset's Train normals: "zero-shot" would misname it.
     few_shot = spec.references_fingerprint is not None
     source = ("few-shot" if few_shot else ZERO_SHOT) if spec.train is None else spec.train.name
+    shape = adapter.map_shape() if maps is not None else None
     progress.start(f"{spec.method} {source}→{spec.test.name} {phase}", len(mine))
     with method_stage(spec.method, "predicting"):  # its crash: one line naming it (crash.py)
         for batch, predictions in predict_batches(
@@ -67,12 +73,10 @@ def predict_missing(
             workers=workers,
             pin_memory=adapter.context.device.startswith("cuda"),
         ):
-            target.append(
-                [
-                    prediction_line(s, p, threshold, undecided=undecided)
-                    for s, p in zip(batch, predictions, strict=True)
-                ]
+            lines = prediction_lines(
+                batch, predictions, threshold, undecided=undecided, maps=maps, map_shape=shape
             )
+            target.append(lines)
             progress.advance(len(batch))
     progress.finish()
     if group.distributed:

@@ -9,6 +9,8 @@ Layout of a run dir::
     .lock               held while a process works on the run
     .space-reserve      64 KiB held while a process works: freed to record a stop on a full disk
     artifacts/          per-image artefacts of the method (``artifacts/maps/<id>.png``)
+    anomaly_maps/       the anomaly map of every test image of a map method, ``<id>.npy``
+                        (float16; its SHA-256 in the image's prediction line: see runs.maps)
     shards/             per-process prediction files of a multi-process run, until merged
 
 Everything else, in and outside :mod:`iadbench.runs`, builds paths through :class:`RunLayout`
@@ -18,7 +20,7 @@ Everything else, in and outside :mod:`iadbench.runs`, builds paths through :clas
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from iadbench.contract.artifacts import MAPS, map_path
 
@@ -30,9 +32,11 @@ LOCK = ".lock"
 SPACE_RESERVE = ".space-reserve"
 ARTIFACTS = "artifacts"
 SHARDS = "shards"
+ANOMALY_MAPS = "anomaly_maps"
 #: Every name above: what the architecture test looks for outside this package.
 RUN_DIR_NAMES: tuple[str, ...] = (
     MANIFEST, PREDICTIONS, SUMMARY, CALIBRATION, LOCK, SPACE_RESERVE, ARTIFACTS, SHARDS,
+    ANOMALY_MAPS,
 )  # fmt: skip
 
 
@@ -94,6 +98,35 @@ class RunLayout:
     def map(self, sample_id: str) -> Path:
         """``artifacts/maps/<id>.png`` (:func:`~iadbench.contract.artifacts.map_path`)."""
         return map_path(self.artifacts, sample_id)
+
+    @property
+    def anomaly_maps(self) -> Path:
+        """``anomaly_maps/``: the stored anomaly maps (:mod:`iadbench.runs.maps`)."""
+        return self.root / ANOMALY_MAPS
+
+    def anomaly_map(self, sample_id: str) -> Path:
+        """``anomaly_maps/<id>.npy`` (:func:`map_array_path`)."""
+        return map_array_path(self.anomaly_maps, sample_id)
+
+
+def map_array_path(folder: Path, sample_id: str) -> Path:
+    """Where the stored anomaly map of ``sample_id`` lies in ``folder``: ``<id>.npy``.
+
+    The id is a relative path (``bottle/test/crack/001.png``) and becomes one below ``folder``
+    with ``.npy`` appended, suffix kept: ``001.png`` and ``001.jpg`` of one folder never share a
+    file (``artifacts/maps`` replaces the suffix, which is fine for pictures, not for data).
+
+    Raises:
+        ValueError: An id that would lead outside ``folder`` (``..``, absolute, empty).
+
+    Example:
+        >>> map_array_path(Path("/run/anomaly_maps"), "bottle/test/crack/001.png").as_posix()
+        '/run/anomaly_maps/bottle/test/crack/001.png.npy'
+    """
+    relative = PurePosixPath(sample_id)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise ValueError(f"sample id {sample_id!r} would write outside {folder}")
+    return folder / relative.with_name(relative.name + ".npy")
 
 
 def shard_path(log: Path, rank: int) -> Path:

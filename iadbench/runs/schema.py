@@ -31,6 +31,7 @@ class PredictionLine(TypedDict):
     score: float | None
     text: str | None
     error: str | None
+    map: NotRequired[str | None]  # SHA-256 of anomaly_maps/<id>.npy; absent before maps
     chain: NotRequired[str]
 
 

@@ -22,7 +22,8 @@ from iadbench.contract.errors import IADBenchError, RunConflictError
 from iadbench.contract.files import write_text_atomic
 from iadbench.contract.records import Prediction, Sample
 from iadbench.runs.chain import GENESIS, chain_problem, chained_lines, last_link
-from iadbench.runs.layout import RunLayout, shard_glob, shard_path
+from iadbench.runs.layout import RunLayout, map_array_path, shard_glob, shard_path
+from iadbench.runs.maps import store_map
 from iadbench.runs.reader import iter_lines, read_json_object
 from iadbench.runs.schema import PredictionLine
 from iadbench.runs.thresholds import final_label
@@ -127,6 +128,7 @@ class RunStore:
         ):
             path.unlink(missing_ok=True)
         shutil.rmtree(self.layout.artifacts, ignore_errors=True)
+        shutil.rmtree(self.layout.anomaly_maps, ignore_errors=True)
         shutil.rmtree(self.layout.shards, ignore_errors=True)
 
     def finished_ids(self) -> set[str]:
@@ -294,9 +296,17 @@ class PredictionLog:
 
 
 def prediction_line(
-    sample: Sample, prediction: Prediction, threshold: float | None, *, undecided: bool = False
+    sample: Sample,
+    prediction: Prediction,
+    threshold: float | None,
+    *,
+    undecided: bool = False,
+    map_digest: str | None = None,
 ) -> PredictionLine:
     """The ``predictions.jsonl`` line of one image (keys: ``schema.PREDICTION_KEYS``).
+
+    ``map_digest`` is the SHA-256 of the image's stored anomaly map (:mod:`iadbench.runs.maps`),
+    written before this line is; null for an image without one.
 
     ``pred`` comes from :func:`~iadbench.runs.thresholds.final_label`: for score methods the run's
     threshold decides, not the adapter. With ``undecided`` (the ``oracle`` policy, whose threshold
@@ -319,7 +329,42 @@ def prediction_line(
         "score": prediction.score,
         "text": prediction.text,
         "error": prediction.error,
+        "map": map_digest,
     }
+
+
+def prediction_lines(
+    batch: Sequence[Sample],
+    predictions: Sequence[Prediction],
+    threshold: float | None,
+    *,
+    undecided: bool = False,
+    maps: Path | None = None,
+    map_shape: tuple[int, int] | None = None,
+) -> list[PredictionLine]:
+    """The lines of a batch (:func:`prediction_line`), each image's anomaly map stored first.
+
+    With ``maps`` (the run's ``anomaly_maps/``) a prediction's map goes to disk BEFORE its line
+    exists, so no line ever names a map that was not written; an attempt killed in between
+    leaves a map without a line, and the resumed attempt predicts that image again and replaces
+    the map (:mod:`iadbench.runs.maps`). A map of another shape than ``map_shape`` (the
+    adapter's declaration) becomes that image's error: every stored map of a run has one shape.
+    """
+    lines = []
+    for sample, prediction in zip(batch, predictions, strict=True):
+        digest, anomaly_map = None, prediction.anomaly_map
+        if maps is not None and anomaly_map is not None and prediction.error is None:
+            if map_shape is not None and anomaly_map.shape != tuple(map_shape):
+                prediction = Prediction.failed(
+                    f"the method returned an anomaly map of shape {anomaly_map.shape}, not the "
+                    f"{tuple(map_shape)} its map_shape() declares"
+                )
+            else:
+                digest = store_map(map_array_path(maps, sample.id), anomaly_map)
+        lines.append(
+            prediction_line(sample, prediction, threshold, undecided=undecided, map_digest=digest)
+        )
+    return lines
 
 
 def _lock_directory(directory: Path) -> int | bool | None:

@@ -90,11 +90,17 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
     """
 
     capabilities = Capabilities(
-        needs_pixels=True, trains=True, prefers_gpu=True, gives_text=True, builds_models=True
+        needs_pixels=True,
+        trains=True,
+        prefers_gpu=True,
+        gives_text=True,
+        builds_models=True,
+        gives_maps=True,
     )
     Options: ClassVar[type] = AnomalyGPTOptions
     # 2: official class names at test time, few-shot maps in training, few-shot scores halved.
-    version: ClassVar[str] = "2"
+    # 3: every prediction carries its anomaly map (stored by the run).
+    version: ClassVar[str] = "3"
     default_batch_size: ClassVar[int] = 8
     answer_rules = YES_NO_ANSWER_RULES
 
@@ -248,6 +254,17 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
         size = 56 if self.context.tiny else 224
         return _Preprocess(size)
 
+    def map_shape(self) -> tuple[int, int]:
+        """224 × 224 (``decoder.MAP_SIZE``, the official), also under ``--tiny``.
+
+        Values: zero-shot, the abnormal probability averaged over blocks, in [0, 1]
+        (``decoder.anomaly_map``); few-shot, ``1 − cos`` to the best normal patch, in [0, 2]
+        (``decoder.few_shot_map``), the official scale (the image score halves it).
+        """
+        from .decoder import MAP_SIZE
+
+        return (MAP_SIZE, MAP_SIZE)
+
     def predict(
         self, batch: Sequence[Sample], inputs: Sequence[Any] | None = None
     ) -> list[Prediction]:
@@ -286,9 +303,10 @@ class AnomalyGPT(MethodAdapter[AnomalyGPTOptions]):
             peaks = image_score(maps) if references is None else few_shot_score(maps)
             # The clamp only absorbs rounding (fp16): both scores lie in [0, 1] by construction.
             scores = [float(peak) for peak in peaks.float().clamp(0, 1).tolist()]
+        arrays = maps[:, 0].float().cpu().numpy()
         return [
-            Prediction(label=parse_yes_no_strict(reply), score=score, text=reply)
-            for reply, score in zip(replies, scores, strict=True)
+            _prediction(reply, score, array)
+            for reply, score, array in zip(replies, scores, arrays, strict=True)
         ]
 
     def describe(self) -> dict[str, Any]:
@@ -322,3 +340,14 @@ class _Preprocess:
         from .training import image_array, to_tensor
 
         return to_tensor([image_array(sample, 224)], self.size)[0]
+
+
+def _prediction(reply: str, score: float | None, anomaly_map: Any) -> Prediction:
+    """The strictly parsed reply with its score and map (an image with a NaN map: its error)."""
+    import numpy as np
+
+    if not np.isfinite(anomaly_map).all():
+        return Prediction.failed("AnomalyGPT produced a non-finite anomaly map")
+    return Prediction(
+        label=parse_yes_no_strict(reply), score=score, text=reply, anomaly_map=anomaly_map
+    )

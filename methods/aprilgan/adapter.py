@@ -67,6 +67,7 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
         prefers_gpu=True,
         gives_scores=True,
         builds_models=True,
+        gives_maps=True,
     )
     Options: ClassVar[type] = AprilGANOptions
     # Inference-only options (score, map_sigma, save_maps) and what --tiny sets (image_size 112,
@@ -75,7 +76,8 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
     # 2: the official prompt ensemble and class names, summed maps, align_corners=True,
     #    fp32 weights + fp16 autocast by default, epochs=auto.
     # 3: the official mosaic augmentation when training on MVTec AD (aug_rate=auto).
-    version: ClassVar[str] = "3"
+    # 4: every prediction carries its anomaly map (stored by the run for pixel metrics).
+    version: ClassVar[str] = "4"
     default_batch_size: ClassVar[int] = 16
 
     def setup(self) -> None:
@@ -163,6 +165,15 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
 
     # -- inference --------------------------------------------------------------------------
 
+    def map_shape(self) -> tuple[int, int]:
+        """``(image_size, image_size)``: the maps are upsampled to the input size (``test.py``).
+
+        Values: the official sum over blocks of the abnormal probability divided by the number
+        of blocks, so in [0, 1] (the scale of ``save_maps`` and of ``score=map-max``; the same
+        ranking as the official sum).
+        """
+        return (self.options.image_size, self.options.image_size)
+
     def preprocessor(self) -> Callable[[Sample], Any]:
         """Picklable: load RGB, bicubic resize to ``image_size``², CLIP mean/std normalisation."""
         return ClipPreprocessor(self.options.image_size)
@@ -189,24 +200,25 @@ class AprilGAN(MethodAdapter[AprilGANOptions]):
         import torch
 
         model, opts = self.model, self.options
-        need_map = opts.score != "text" or opts.save_maps
         with torch.inference_mode():
             global_embeddings, tokens = model.encode(images)
             text = model.text_embeddings([s.category for s in samples])
             scores = model.text_scores(global_embeddings, text)
-            if need_map:
-                maps = model.anomaly_map(model.layer_logits(tokens, text), opts.map_sigma)
-                # The map is a sum over blocks (official test.py); divided by their number its
-                # maximum is a probability again, for the run's threshold (same ranking).
-                map_max = maps.flatten(1).amax(1) / len(model.layer_indices)
-                if opts.score == "map-max":
-                    scores = map_max
-                elif opts.score == "combined":
-                    scores = (scores + map_max) / 2
+            # Every image's map is computed (the run stores it for pixel metrics). It is a sum
+            # over blocks (official test.py); divided by their number it is a probability again,
+            # and its maximum one for the run's threshold (same ranking).
+            maps = model.anomaly_map(model.layer_logits(tokens, text), opts.map_sigma)
+            maps = maps / len(model.layer_indices)
+            map_max = maps.flatten(1).amax(1)
+            if opts.score == "map-max":
+                scores = map_max
+            elif opts.score == "combined":
+                scores = (scores + map_max) / 2
         values = scores.float().cpu().tolist()
         if opts.save_maps:
-            self._save_maps(samples, maps / len(model.layer_indices))
-        return [_prediction(value) for value in values]
+            self._save_maps(samples, maps)
+        arrays = maps.float().cpu().numpy()
+        return [_prediction(value, array) for value, array in zip(values, arrays, strict=True)]
 
     def _save_maps(self, samples: list[Sample], maps: torch.Tensor) -> None:
         import torch
@@ -254,12 +266,16 @@ def map_path(artifacts_dir: Path, sample: Sample) -> Path:
     return stored_map_path(artifacts_dir, sample.id)
 
 
-def _prediction(score: float) -> Prediction:
+def _prediction(score: float, anomaly_map: Any) -> Prediction:
+    import numpy as np
+
     if score != score:  # NaN: e.g. an overflow in half precision; never silently "normal"
         return Prediction.failed("AprilGAN produced a non-finite score")
+    if not np.isfinite(anomaly_map).all():
+        return Prediction.failed("AprilGAN produced a non-finite anomaly map")
     score = min(1.0, max(0.0, score))
     # Provisional: the run's threshold policy makes the final decision from the score.
-    return Prediction(score=score)  # the run's threshold policy decides
+    return Prediction(score=score, anomaly_map=anomaly_map)
 
 
 def _reference_depth(arch: str) -> int | None:

@@ -9,7 +9,8 @@ the image's raw score is the largest ``3×3`` mean of that map (a defect covers 
 noisy pixel one). The raw score is mapped monotonically into [0, 1] by ``raw / (raw + c)``, where
 ``c`` is the largest raw score of a reference compared with the other references (leave one
 out): a test image as unusual as the most unusual normal reference scores 0.5, so the default
-threshold ``fixed:0.5`` is this method's own calibration, chosen from normal images only.
+threshold ``fixed:0.5`` is this method's own calibration, chosen from normal images only. The
+z-map itself is the anomaly map (``size × size``), so the run can score where the defect is.
 """
 
 from __future__ import annotations
@@ -45,9 +46,12 @@ class PixelStatsOptions:
 class PixelStats(MethodAdapter[PixelStatsOptions]):
     """Weight-free few-shot detector: per-pixel distance to normal references (no GPU)."""
 
-    capabilities = Capabilities(needs_pixels=True, gives_scores=True, builds_models=False)
+    capabilities = Capabilities(
+        needs_pixels=True, gives_scores=True, builds_models=False, gives_maps=True
+    )
     Options = PixelStatsOptions
-    version = "1"
+    # 2: every prediction carries its z-map as the anomaly map (stored by the run).
+    version = "2"
     default_batch_size = 32
 
     def setup(self) -> None:
@@ -62,6 +66,14 @@ class PixelStats(MethodAdapter[PixelStatsOptions]):
     def reference_shots(cls, options: Any) -> int:
         """``shots``: the runner then gives the test dataset's Train normals as references."""
         return int(options.shots)
+
+    def map_shape(self) -> tuple[int, int]:
+        """``(size, size)``: the z-map, at the size every image is resized to.
+
+        Values: per pixel the smallest colour distance to a (shifted) reference, in units of the
+        references' own spread (≥ 0; about 1 is as unusual as normal images are to each other).
+        """
+        return (self.options.size, self.options.size)
 
     def preprocessor(self) -> _Prepare:
         """Picklable: image → float array ``(size, size, 3)``, its median colour removed."""
@@ -88,8 +100,8 @@ class PixelStats(MethodAdapter[PixelStatsOptions]):
         arrays = require_inputs(self, inputs)
         predictions = []
         for sample, image in zip(batch, arrays, strict=True):
-            score = self.normal_model(sample.category).score(image)
-            predictions.append(Prediction(score=score))
+            score, z_map = self.normal_model(sample.category).score_and_map(image)
+            predictions.append(Prediction(score=score, anomaly_map=z_map))
         return predictions
 
     def describe(self) -> dict[str, Any]:

@@ -26,8 +26,17 @@ class NormalModel:
 
     def score(self, image: np.ndarray) -> float:
         """The image's score in [0, 1]: ``raw / (raw + scale)``, 0.5 at ``scale``."""
-        raw = box_mean_max(distance_map(image, self.shifted) / self.spread)
-        return raw / (raw + self.scale)
+        return self.score_and_map(image)[0]
+
+    def score_and_map(self, image: np.ndarray) -> tuple[float, np.ndarray]:
+        """The image's score and its z-map: per pixel, the distance in units of ``spread``.
+
+        The z-map is the anomaly map (``(size, size)`` float32, 0 where a reference matches);
+        the score is its largest ``3×3`` mean mapped into [0, 1] as :meth:`score` says.
+        """
+        z_map = distance_map(image, self.shifted) / self.spread
+        raw = box_mean_max(z_map)
+        return raw / (raw + self.scale), z_map.astype(np.float32, copy=False)
 
 
 def shifted_copies(references: np.ndarray, radius: int) -> np.ndarray:

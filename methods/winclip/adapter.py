@@ -151,11 +151,16 @@ class WinClip(MethodAdapter[WinClipOptions]):
     """
 
     capabilities = Capabilities(
-        needs_pixels=True, gives_scores=True, prefers_gpu=False, builds_models=True
+        needs_pixels=True,
+        gives_scores=True,
+        prefers_gpu=False,
+        builds_models=True,
+        gives_maps=True,
     )
     Options = WinClipOptions
     # 2: defaults now follow anomalib: folder names in the prompts, fp32 weights on a GPU.
-    version = "2"
+    # 3: every prediction carries anomalib's anomaly map (stored by the run).
+    version = "3"
     default_batch_size = 32
 
     def setup(self) -> None:
@@ -175,6 +180,14 @@ class WinClip(MethodAdapter[WinClipOptions]):
         _check_image_size(self.arch, opts.image_size)
         self._scorer: WinClipScorer | None = None
         self._build_error: IADBenchError | None = None
+
+    def map_shape(self) -> tuple[int, int]:
+        """``(image_size, image_size)``: anomalib upsamples its pixel scores to the input size.
+
+        Values: anomalib's ``anomaly_map``, zero-shot pixel scores in [0, 1]
+        (:meth:`~iadbench_methods.winclip.model.WinClipScorer.scores_and_maps`).
+        """
+        return (self.options.image_size, self.options.image_size)
 
     def preprocessor(self) -> WinClipPreprocessor:
         """Image → normalised tensor, as anomalib's WinClip pre-processor makes it (picklable)."""
@@ -201,8 +214,9 @@ class WinClip(MethodAdapter[WinClipOptions]):
             groups.setdefault(name, []).append(index)
         for name, indices in groups.items():
             images = torch.stack([tensors[i] for i in indices])
-            for index, score in zip(indices, scorer.scores(name, images), strict=True):
-                predictions[index] = _prediction(score)
+            scores, maps = scorer.scores_and_maps(name, images)
+            for index, score, anomaly_map in zip(indices, scores, maps, strict=True):
+                predictions[index] = _prediction(score, anomaly_map)
         return [p for p in predictions if p is not None]
 
     def scorer(self) -> WinClipScorer:
@@ -324,11 +338,16 @@ def _side(size: int | Sequence[int]) -> int:
     return int(size if isinstance(size, int) else size[0])
 
 
-def _prediction(score: float) -> Prediction:
+def _prediction(score: float, anomaly_map: Any) -> Prediction:
+    import numpy as np
+
     if not math.isfinite(score):
         return Prediction.failed(f"WinCLIP gave a non-finite score ({score})")
+    if not np.isfinite(anomaly_map).all():
+        return Prediction.failed("WinCLIP gave a non-finite anomaly map")
     score = min(1.0, max(0.0, score))  # a softmax probability; clamp rounding excursions
-    return Prediction(score=score)  # the run's threshold policy decides
+    # The run's threshold policy decides the label.
+    return Prediction(score=score, anomaly_map=anomaly_map)
 
 
 def _version(distribution: str) -> str | None:

@@ -23,6 +23,7 @@ import contextlib
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 
@@ -190,8 +191,21 @@ class WinClipScorer:
                 feeds it (``"metal_nut"``), or the natural name (``"metal nut"``).
             images: ``(N, 3, S, S)`` preprocessed images (any device and dtype).
         """
+        return self.scores_and_maps(class_name, images)[0]
+
+    def scores_and_maps(
+        self, class_name: str, images: torch.Tensor
+    ) -> tuple[list[float], list[Any]]:
+        """The image scores and anomalib's ``anomaly_map`` per image (``(S, S)`` numpy float32).
+
+        The map is anomalib's zero-shot pixel score: per window scale the harmonic mean of the
+        windows' softmax probabilities of the anomalous prompts, averaged over scales and
+        upsampled bilinearly to the input size, so in [0, 1].
+        """
         self.use_class(class_name)
         with torch.inference_mode():
             batch = images.to(device=self.device, dtype=self.dtype, non_blocking=True)
-            scores: list[float] = self.model(batch).pred_score.float().cpu().tolist()
-            return scores
+            output = self.model(batch)
+            scores: list[float] = output.pred_score.float().cpu().tolist()
+            maps = list(output.anomaly_map.float().cpu().numpy())
+            return scores, maps

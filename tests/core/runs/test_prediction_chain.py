@@ -21,7 +21,7 @@ from iadbench.runs.writer import PredictionLog
 def _records(n: int) -> list[dict]:
     return [
         {"id": f"c/{i}.png", "category": "c", "label": "defect", "pred": "defect",
-         "score": i / 10, "text": f"é{i}", "error": None}
+         "score": i / 10, "text": f"é{i}", "error": None, "map": None}
         for i in range(n)
     ]  # fmt: skip
 

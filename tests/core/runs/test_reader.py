@@ -130,6 +130,7 @@ def test_a_stored_run_is_read_from_its_layout(tmp_path: Path) -> None:
     assert {p.name for p in (
         run.layout.manifest, run.layout.predictions, run.layout.summary, run.layout.calibration,
         run.layout.lock, run.layout.space_reserve, run.layout.artifacts, run.layout.shards,
+        run.layout.anomaly_maps,
     )} == set(RUN_DIR_NAMES)  # fmt: skip
 
 
