@@ -15,10 +15,16 @@ from typing import Any
 
 from iadbench.contract.records import AnswerRules
 from iadbench.runs.reader import Outcome
+from iadbench.runs.schema import DEFAULT_FAR_TARGETS, DEFAULT_RECALL_TARGETS
 
 
 def summary_figures(
-    outcomes: Sequence[Outcome], rules: AnswerRules | None, threshold_value: float | None
+    outcomes: Sequence[Outcome],
+    rules: AnswerRules | None,
+    threshold_value: float | None,
+    *,
+    far_targets: Sequence[float] = DEFAULT_FAR_TARGETS,
+    recall_targets: Sequence[float] = DEFAULT_RECALL_TARGETS,
 ) -> dict[str, Any]:
     """The figures of ``summary.json``, in the order it holds them.
 
@@ -26,6 +32,8 @@ def summary_figures(
         outcomes: One per test image.
         rules: A text method's answer rules (see :func:`~iadbench.analysis.metrics.summarize`).
         threshold_value: The run's threshold (for F1 at the run's threshold), ``None`` without.
+        far_targets: The operating points' false-alarm budgets (fractions).
+        recall_targets: The operating points' recall targets (fractions).
 
     Returns:
         ``overall``, ``class_mean``, ``per_class`` (and ``lenient``, ``per_defect_type`` where
@@ -50,6 +58,9 @@ def summary_figures(
     # false-alarm budget, ...) with bootstrap intervals; absent for methods without scores.
     if (calibrated := calibration_summary(outcomes)) is not None:
         figures["score_calibration"] = calibrated
-    if (points := operating_points_summary(outcomes, threshold_value)) is not None:
+    points = operating_points_summary(
+        outcomes, threshold_value, far_targets=far_targets, recall_targets=recall_targets
+    )
+    if points is not None:
         figures["operating_points"] = points
     return figures
