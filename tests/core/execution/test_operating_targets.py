@@ -148,3 +148,23 @@ def test_the_exports_get_a_column_per_recorded_target(
     header = leaderboard_csv(collect_runs(runs)).splitlines()[0].split(",")
     assert header[: len(COLUMNS)] == list(COLUMNS)
     assert header[len(COLUMNS) :] == ["recall_at_far_0.3", "miss_rate_at_far_0.3"]
+
+
+def test_matrix_passes_the_targets_to_every_cell(
+    tmp_path: Path, synth_mvtec: Path, synth_visa: Path, method: str
+) -> None:
+    base = ["matrix", "--methods", method, "--datasets", "mvtec,visa", "--data",
+            f"mvtec={synth_mvtec}", "--data", f"visa={synth_visa}", "--cache-dir",
+            str(tmp_path / "cache")]  # fmt: skip
+    refused = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "bad"),
+                                       "--recall-targets", "0.9,x"])  # fmt: skip
+    assert refused.exit_code == 2 and "--recall-targets" in refused.output
+    assert not (tmp_path / "bad").exists()
+    out = tmp_path / "matrix"
+    result = CliRunner().invoke(app, [*base, "--out", str(out), "--far-targets", "0.2"])
+    assert result.exit_code == 0, result.output
+    summaries = sorted(out.glob("*/*/summary.json"))
+    assert len(summaries) == 2  # zero-shot: one run per test set
+    for path in summaries:
+        points = json.loads(path.read_text(encoding="utf-8"))["operating_points"]
+        assert points["far_targets"] == [0.2] and points["recall_targets"] == [0.95, 0.99]
