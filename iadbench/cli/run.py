@@ -59,6 +59,7 @@ def run(
     plugin: opt.Plugins = None,
     data: opt.DataRoots = None,
     threshold: opt.Threshold = None,
+    calibration_ratio: opt.CalibrationRatio = None,
     seed: opt.Seed = 0,
     device: opt.Device = "auto",
     batch_size: opt.BatchSize = None,
@@ -82,6 +83,7 @@ def run(
         data_roots=opt.parse_data_roots(data), out=out, device=device, batch_size=batch_size,
         workers=workers, force_overlap=force_overlap, overwrite=overwrite, cache_dir=cache_dir,
         command=sys.argv, verify_content=verify_content, limit=limit,
+        calibration_ratio=calibration_ratio,
     )  # fmt: skip
     outcome = launch_run(request, RichProgress())
     if outcome is None:
@@ -150,6 +152,7 @@ def matrix(
     plugin: opt.Plugins = None,
     data: opt.DataRoots = None,
     threshold: opt.Threshold = None,
+    calibration_ratio: opt.CalibrationRatio = None,
     seed: opt.Seed = 0,
     device: opt.Device = "auto",
     workers: opt.Workers = None,
@@ -170,7 +173,7 @@ def matrix(
         out=out, train_split=train_split, test_split=test_split, tiny=tiny, overrides=set_ or [],
         data_roots=opt.parse_data_roots(data), threshold=threshold, seed=seed, device=device,
         workers=workers, overwrite=overwrite, cache_dir=cache_dir, command=sys.argv,
-        verify_content=verify_content, limit=limit,
+        verify_content=verify_content, limit=limit, calibration_ratio=calibration_ratio,
     )  # fmt: skip
     outcomes = run_matrix(request, RichProgress(), on_cell=_print_cell)
     markdown = render_leaderboard(collect_runs(out), load_paper_reference())

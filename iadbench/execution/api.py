@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from iadbench.contract.devices import check_device
 from iadbench.contract.errors import ArgumentError, IADBenchError
-from iadbench.contract.numbers import optional_whole_number, whole_number
+from iadbench.contract.numbers import optional_whole_number, real_number, whole_number
 from iadbench.contract.records import Sample
 
 
@@ -30,6 +30,7 @@ def evaluate(
     train_split: str | None = None,
     test_split: str | None = None,
     limit: int | None = None,
+    calibration_ratio: float | None = None,
     seed: int = 0,
     device: str = "auto",
     out: str | Path | None = None,
@@ -53,6 +54,8 @@ def evaluate(
         train_split: Training subset (default: Table II's for the method).
         test_split: Test subset (default: All; Test for a split folder dataset).
         limit: Only the first N test images per category (a partial run).
+        calibration_ratio: Share of the training images held out to choose a ``calibrated`` /
+            ``normal-quantile`` threshold on (``--calibration-ratio``; None: the default).
         seed: Random seed.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         out: Run dir; default ``runs/<method>/<cell>_<hash8>`` under the working directory.
@@ -86,6 +89,8 @@ def evaluate(
         out=_optional_path(out, "out"), device=check_device(device, name="device"),
         overwrite=_flag(overwrite, "overwrite"), cache_dir=_optional_path(cache_dir, "cache_dir"),
         limit=optional_whole_number(limit, name="limit", minimum=1),
+        calibration_ratio=None if calibration_ratio is None else real_number(
+            calibration_ratio, name="calibration_ratio", minimum=0, maximum=0.9),
         command=["iadbench.evaluate", method, test],
     )  # fmt: skip
     outcome = execute_run(plan_run(request))

@@ -11,7 +11,12 @@ from pathlib import Path
 
 from iadbench.contract.devices import check_device
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.numbers import MAX_SEED, optional_whole_number, whole_number
+from iadbench.contract.numbers import (
+    MAX_SEED,
+    optional_whole_number,
+    real_number,
+    whole_number,
+)
 
 
 @dataclass
@@ -43,8 +48,9 @@ class RunRequest:
     command: list[str] = field(default_factory=list)
     verify_content: bool = False  # also fingerprint file contents (reads every byte)
     limit: int | None = None  # only the first N test images per category (a partial run)
-
-
+    # Share of the training images held out to choose a calibrated / normal-quantile threshold
+    # on, when no unused training image serves (None: the default, 0: in-sample, loudly).
+    calibration_ratio: float | None = None
 
 
 def check_numbers(request: RunRequest) -> None:
@@ -63,6 +69,8 @@ def check_numbers(request: RunRequest) -> None:
     optional_whole_number(request.limit, name="--limit", minimum=1)
     optional_whole_number(request.workers, name="--workers", minimum=0)
     whole_number(request.seed, name="--seed", minimum=0, maximum=MAX_SEED)
+    if request.calibration_ratio is not None:
+        real_number(request.calibration_ratio, name="--calibration-ratio", minimum=0, maximum=0.9)
     check_device(request.device, name="--device")
     if request.out is not None and Path(request.out).exists() and not Path(request.out).is_dir():
         raise IADBenchError(f"--out {request.out} is a file; a run needs a directory there")
