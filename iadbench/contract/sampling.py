@@ -114,9 +114,9 @@ def held_out_share(
 ) -> list[Sample]:
     """A seeded share ``ratio`` of ``samples``, per category and label, to hold out of training.
 
-    Each category × label cell (of the ``labels`` asked for) of n ≥ 2 images gives
-    ``round(ratio * n)`` of them, at least 1 and at most n − 1, so every category is represented
-    and every cell keeps an image to learn from; a cell of one image gives none. The draw within
+    Each category × label cell (of the ``labels`` asked for) of n images gives
+    :func:`held_out_count` of them (``round(ratio * n)``, at least 1 and at most n − 1), so
+    every category is represented and every cell keeps an image to learn from. The draw within
     a cell is :func:`select_samples`' (seeded), so the same pool, ratio and seed always give the
     same images. ``ratio`` 0 gives none.
 
@@ -136,8 +136,23 @@ def held_out_share(
     chosen: list[Sample] = []
     for key in sorted(cells):
         cell = cells[key]
-        if len(cell) < 2:
-            continue
-        count = min(len(cell) - 1, max(1, round(ratio * len(cell))))
-        chosen.extend(select_samples(cell, count, seed, name="--calibration-ratio"))
+        if count := held_out_count(ratio, len(cell)):
+            chosen.extend(select_samples(cell, count, seed, name="--calibration-ratio"))
     return sorted(chosen, key=lambda s: s.id)
+
+
+def held_out_count(ratio: float, n: int) -> int:
+    """How many of a cell's ``n`` images are held out: ``round(ratio * n)``, in [1, n - 1].
+
+    None when ``n`` < 2 or ``ratio`` is 0.
+
+    The one rule of :func:`held_out_share` and of a split file's calibration share
+    (:mod:`iadbench.data.split_calibration`).
+
+    Example:
+        >>> held_out_count(0.2, 10), held_out_count(0.2, 2), held_out_count(0.2, 1)
+        (2, 1, 0)
+    """
+    if ratio <= 0 or n < 2:
+        return 0
+    return min(n - 1, max(1, round(ratio * n)))

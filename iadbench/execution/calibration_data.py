@@ -31,8 +31,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iadbench.contract.records import DEFECT, NORMAL, Sample
-from iadbench.contract.sampling import held_out_share
-from iadbench.runs.thresholds import ThresholdError
+from iadbench.contract.sampling import DEFAULT_CALIBRATION_RATIO, held_out_share
+from iadbench.runs.thresholds import TRAINING_DATA_POLICIES, ThresholdError, parse_policy
+
+__all__ = [
+    "CALIBRATION_SUBSET",
+    "DEFAULT_CALIBRATION_RATIO",
+    "IN_SAMPLE",
+    "CalibrationChoice",
+    "choose_calibration",
+    "training_data_policy",
+]
 
 #: The ``source`` of a calibration whose images include those the method was fitted on.
 IN_SAMPLE = "in-sample"
@@ -82,6 +91,20 @@ class CalibrationChoice:
             "high for new images and the row is marked in-sample — split a calibration share "
             "(`iadbench data split --calibration-ratio R`) or raise --calibration-ratio"
         )
+
+
+def training_data_policy(threshold: str | None) -> str | None:
+    """The policy's kind when it is chosen on training data, else None.
+
+    ``calibrated`` and ``normal-quantile``; None for no policy, ``fixed`` and ``oracle``.
+
+    Raises:
+        ThresholdError: A malformed policy.
+    """
+    if threshold is None:
+        return None
+    kind = parse_policy(threshold).kind
+    return kind if kind in TRAINING_DATA_POLICIES else None
 
 
 def choose_calibration(
@@ -142,8 +165,8 @@ def choose_calibration(
         return CalibrationChoice(unused, "unused training images", True, [], excluded)
     if not fitted:  # nothing was learned from: no other image to hold out
         raise _refusal(kind, dataset, unused, "outside the test set")
-    share = [s for s in held_out_share(fit_samples or (), ratio, seed, labels) if s.id not in {
-        t.id for t in test}]  # fmt: skip
+    drawn = held_out_share(fit_samples or (), ratio, seed, labels)
+    share = [s for s in drawn if (s.dataset, s.id) not in tested]  # --force-overlap: tested
     if ratio > 0 and enough(share):
         source = f"held-out share {ratio:g}"
         return CalibrationChoice(share, source, True, share, excluded)

@@ -18,7 +18,6 @@ from typing import Any, cast
 from iadbench.contract.errors import DatasetNotFoundError, IADBenchError
 from iadbench.contract.method import MethodAdapter, trains
 from iadbench.contract.records import NORMAL, Sample
-from iadbench.contract.sampling import DEFAULT_CALIBRATION_RATIO
 from iadbench.data import (
     FolderDataset,
     has_split_file,
@@ -29,10 +28,14 @@ from iadbench.data import (
 from iadbench.data.base import SUBSET_NAMES, DatasetReader, SubsetName
 from iadbench.data.fingerprint import fingerprint_samples
 from iadbench.data.splits import check_no_overlap, first_per_category, load_split_table
-from iadbench.execution.calibration_data import CalibrationChoice, choose_calibration
+from iadbench.execution.calibration_data import (
+    DEFAULT_CALIBRATION_RATIO,
+    CalibrationChoice,
+    choose_calibration,
+    training_data_policy,
+)
 from iadbench.execution.request import RunRequest
 from iadbench.runs.runspec import DatasetRef
-from iadbench.runs.thresholds import TRAINING_DATA_POLICIES, parse_policy
 
 #: Suffix of a capped training's dir (``<train hash>-stratified``): the subsample is not in the
 #: training hash, and the rule drawing it became stratified (issue 19), so a training drawn at
@@ -155,9 +158,9 @@ def index_data(
             data.train = train_reader.samples(train_split)
             if not data.train:  # fit([]) "trained", was marked TRAINED and stored NaN (issue 18)
                 raise IADBenchError(_empty_training_message(request, train_reader, train_split))
-        if threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES:
+        if (kind := training_data_policy(threshold)) is not None:
             # Before the checks below: images held out for the threshold leave data.train.
-            _choose_calibration(request, parse_policy(threshold).kind, data, train_reader)
+            _choose_calibration(request, kind, data, train_reader)
         if data.train is not None:
             if caps.needs_masks and not any(s.mask_path for s in data.train):
                 raise IADBenchError(
@@ -221,10 +224,7 @@ def uses_training_data(
     is chosen on the training data (``calibrated``, ``normal-quantile``). Other runs are
     zero-shot: they take no ``--train`` and are keyed by their test set alone.
     """
-    policy_reads_train = (
-        threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES
-    )
-    return trains(adapter_cls, options) or policy_reads_train
+    return trains(adapter_cls, options) or training_data_policy(threshold) is not None
 
 
 def sample_digest(samples: list[Sample] | None) -> str | None:

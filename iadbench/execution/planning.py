@@ -119,8 +119,11 @@ def plan_run(request: RunRequest) -> PlannedRun:
         calibration_fingerprint=sample_digest(data.calibration),
         limit=request.limit,
         references_fingerprint=sample_digest(data.references),
-        # Hashed only under a policy chosen on training data: other runs keep their hashes.
-        calibration_ratio=calibration_ratio(request) if data.calibration is not None else None,
+        # Hashed only where it can matter (a training method under a policy chosen on training
+        # data: it may hold a share out of fit's samples); other runs keep their hashes.
+        calibration_ratio=calibration_ratio(request)
+        if data.calibration is not None and data.train is not None
+        else None,
     )
     source = ZERO_SHOT if train_ref is None else f"{train_ref.name}-{train_ref.split}"
     out = request.out or Path("runs") / request.method / (

@@ -62,8 +62,8 @@ class RunSpec:
         references_fingerprint: Stat fingerprint of a few-shot method's reference images (the
             test dataset's Train normals outside the test set), None without references.
         calibration_ratio: The share of the training images held out to choose a
-            ``calibrated`` / ``normal-quantile`` threshold on (``--calibration-ratio``), None
-            under other policies.
+            ``calibrated`` / ``normal-quantile`` threshold on (``--calibration-ratio``), for a
+            method that trains under such a policy; None otherwise.
 
     ``limit``, ``references_fingerprint`` and ``calibration_ratio`` are left out of the
     configuration when None, so the hashes of runs without them stay what they were before the

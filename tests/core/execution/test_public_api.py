@@ -72,7 +72,8 @@ _BAD_EVALUATE = [
     ("tiny", "yes"), ("threshold", 0.5), ("train_split", 1), ("test_split", ["test"]),
     ("limit", 2.5), ("limit", True), ("limit", "3"), ("limit", 0), ("seed", "x"),
     ("seed", 1.5), ("seed", -1), ("device", "tpu"), ("device", "cuda:x"), ("device", None),
-    ("out", 3), ("cache_dir", ["c"]), ("overwrite", 1),
+    ("out", 3), ("cache_dir", ["c"]), ("overwrite", 1), ("calibration_ratio", "0.2"),
+    ("calibration_ratio", -0.1), ("calibration_ratio", 0.95),
 ]  # fmt: skip
 _BAD_TRAIN = [
     ("method", None), ("train", None), ("data", ["visa"]), ("options", ["x=1"]),
