@@ -79,6 +79,12 @@ class _StubModel(torch.nn.Module):
         maps[:, 0, 1, 2] = torch.tensor(self.peaks[: len(images)])
         return ["No"] * len(images), maps
 
+    def answer_scored(self, images, class_names, questions, max_new_tokens=64, references=None,
+                      generate_kwargs=None):  # fmt: skip
+        """The adapter's entry since answers carry P(Yes) (issue 20): no verdict scores here."""
+        replies, maps = self.answer(images, class_names, questions, max_new_tokens, references)
+        return replies, maps, [None] * len(replies)
+
 
 def _visa_samples(tmp_path, category: str, n: int, subset: str = "test") -> tuple[Sample, ...]:
     folder = tmp_path / category
