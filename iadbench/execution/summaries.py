@@ -144,6 +144,13 @@ def build_summary(
         # Metrics, statistics, and for score methods calibration and operating points.
         **summary_figures(outcomes, rules, threshold_value),
     }
+    if plan.adapter_cls.capabilities.gives_maps:
+        # Imported here as well: a finished run's re-run reads its sealed summary, no numpy.
+        from iadbench.analysis.pixel_block import pixel_block
+
+        # Map methods: pixel AUROC/AUPRO from the stored maps, one map in memory at a time.
+        if (pixel := pixel_block(store.directory, outcomes, test_samples)) is not None:
+            summary["pixel_metrics"] = pixel
     # The metric groups come from iadbench.analysis.metrics as plain dicts.
     built = cast(Summary, summary)
     built["provenance"] = provenance(attempts, len(store.finished_ids()))
