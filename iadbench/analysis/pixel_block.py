@@ -12,6 +12,10 @@ one mask in memory at a time, each map checked against its digest and resized to
 - **pooled** merges every category, **class mean** is the unweighted mean of the categories
   (:func:`~iadbench.analysis.pixel_metrics.pixel_summary`).
 
+Without a range declared by the method, map values are binned as asinh(value) (strictly
+increasing: the figures, which depend only on the order of the scores, are unchanged; see
+:data:`ASINH`).
+
 Memory: 1.5 MiB per accumulator, the categories' kept for the pooled figures, the defect types'
 only while their category is read; nothing grows with the number of images.
 """
@@ -21,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from iadbench.analysis.pixel_metrics import (
     CONNECTIVITY,
@@ -49,6 +55,13 @@ DEFINITION: dict[str, Any] = {
     "bins": DEFAULT_BINS,
     "resize": "each stored map resized bilinearly to its mask's size",
 }
+#: How the map values are binned when the method declares no range (``definition["scores"]``).
+ASINH = (
+    "asinh(map value), binned on [0, 1] widened as needed (score_range is on that scale): "
+    "strictly increasing, so the figures, which depend only on the order of the scores, are "
+    "those of the maps themselves; it keeps a few huge values from coarsening the bins of all"
+)
+LINEAR = "map values binned on the method's declared range"
 
 
 def _grouped(outcomes: Iterable[Outcome]) -> dict[str, list[Outcome]]:
@@ -84,7 +97,12 @@ def pixel_block(
         MapSealError: A stored map is missing or was changed.
         ImageReadError: A mask or image cannot be read.
     """
-    grid = score_range if score_range is not None else DEFAULT_RANGE
+    # Undeclared scales can be wide (pixel-stats' z-maps reach 1e5 where most pixels are below
+    # 10): linear bins stretched to the largest value put nearly every pixel in the first bin
+    # (1.4 points of pixel AUROC off on a tiny run). asinh is strictly increasing, so the
+    # rank-based figures are unchanged, and it is nearly linear on [0, 1] maps.
+    scaled = score_range is None
+    grid = DEFAULT_RANGE if score_range is None else score_range
     by_id = {sample.id: sample for sample in samples}
     coverage = MapCoverage()
     categories: dict[str, PixelMetricAccumulator] = {}
@@ -93,9 +111,10 @@ def pixel_block(
         normal = PixelMetricAccumulator(score_range=grid)
         untyped: PixelMetricAccumulator | None = None
         typed: dict[str, PixelMetricAccumulator] = {}
-        for outcome, anomaly_map, mask in pixel_maps(run_dir, members, by_id, coverage):
+        for outcome, stored, mask in pixel_maps(run_dir, members, by_id, coverage):
             if mask is None:  # a defect image without a mask: counted, left out
                 continue
+            anomaly_map = np.arcsinh(stored.astype(np.float64)) if scaled else stored
             if outcome.label != DEFECT:
                 normal.update(anomaly_map, None)
             elif outcome.defect_type is None:
@@ -116,7 +135,7 @@ def pixel_block(
     if not categories:
         return None
     return {
-        "definition": DEFINITION,
+        "definition": {**DEFINITION, "scores": ASINH if scaled else LINEAR},
         **pixel_summary(categories),
         "per_defect_type": per_type,
         "coverage": {

@@ -67,8 +67,15 @@ _SCORE_ENTRIES = (
     Metric("ece", "ECE", "ECE", "expected calibration error", higher_is_better=False),
     Metric("brier", "Brier", "Brier", "Brier score", percent=False, higher_is_better=False),
 )  # fmt: skip
+# Map methods' figures (summary.json's pixel_metrics block): their own tables too.
+_PIXEL_ENTRIES = (
+    Metric("pixel_auroc", "P-AUROC", "P-AUROC", "pixel AUROC"),
+    Metric("aupro", "AUPRO", "AUPRO", "AUPRO (to FPR 30 %, normalised)"),
+)
 #: Every catalogued metric by key, in the order the tables show them.
-CATALOGUE: dict[str, Metric] = {entry.key: entry for entry in (*_ENTRIES, *_SCORE_ENTRIES)}
+CATALOGUE: dict[str, Metric] = {
+    entry.key: entry for entry in (*_ENTRIES, *_SCORE_ENTRIES, *_PIXEL_ENTRIES)
+}
 #: The metric columns of the summary tables (after ``n``).
 TABLE_METRICS: tuple[str, ...] = tuple(entry.key for entry in _ENTRIES)
 #: The operating-point figures, in the order their table lists them.

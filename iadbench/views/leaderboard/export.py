@@ -33,6 +33,7 @@ from iadbench.contract.text import spreadsheet_cell
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.rows import LeaderboardRow
 from iadbench.views.model import Presentation
+from iadbench.views.pixel_figures import PIXEL_COLUMNS, pixel_values
 from iadbench.views.score_figures import SCORE_COLUMNS, score_values
 
 #: Groups of records, in the order they are written per row.
@@ -56,8 +57,12 @@ KEY_COLUMNS: tuple[str, ...] = (
 #: Then score methods' operating points and calibration (``summary.json``'s ``operating_points``
 #: and ``score_calibration``; empty / null for other runs and for runs stored before them):
 #: recall and miss rate at FAR ≤ 1 % / 5 %, FAR at recall ≥ 95 % / 99 %, F1-max, F1 at the run's
-#: threshold, ECE, Brier score. Added columns, the same format version: readers by name unchanged.
-COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRIC_COLUMNS + ("one_label",) + SCORE_COLUMNS
+#: threshold, ECE, Brier score. Then map methods' ``pixel_auroc`` and ``aupro`` (``pixel_metrics``:
+#: pooled, class mean, per category; null for runs without it). Added columns, the same format
+#: version: readers by name unchanged.
+COLUMNS: tuple[str, ...] = (
+    KEY_COLUMNS + METRIC_COLUMNS + ("one_label",) + SCORE_COLUMNS + PIXEL_COLUMNS
+)
 FORMAT_VERSION = 1
 
 
@@ -100,7 +105,8 @@ def leaderboard_records(runs: CollectedRuns) -> list[dict[str, Any]]:
                 single = model.one_label(row, stored, category)
                 records.append({**key, "group": group, "category": category,
                                 **_metrics(metrics), "one_label": single,
-                                **_finite(score_values(summary, stored, category))})  # fmt: skip
+                                **_finite(score_values(summary, stored, category)),
+                                **_finite(pixel_values(summary, stored, category))})  # fmt: skip
     return records
 
 
