@@ -133,3 +133,35 @@ def test_a_run_without_maps_has_no_pixel_table(runs: Path, tmp_path: Path) -> No
     console.print(render_terminal(collected))
     assert "pixel metrics" not in console.export_text()
     assert 'id="pixels"' not in render_html(build_context(collected))
+
+
+def test_the_report_overlays_the_stored_maps(runs: Path) -> None:
+    from iadbench.views.report import build_context, render_html
+
+    context = build_context(collect_runs(runs))
+    (overlays,) = context.overlays  # the map run only; before: PNG maps only, none here
+    assert overlays.name.startswith("pixel-stats") and 0 < len(overlays.items) <= overlays.cap
+    assert overlays.total == 90 and "stored map values" in overlays.scale
+    assert all(item.picture.startswith("data:image/jpeg;base64,") for item in overlays.items)
+    page = render_html(context)
+    assert 'id="maps"' in page and overlays.items[0].picture in page
+
+
+def test_a_map_overlay_is_bright_where_the_map_is_high(tmp_path: Path) -> None:
+    import base64
+
+    import numpy as np
+    from PIL import Image
+
+    from iadbench.views.report.pictures import map_overlay
+
+    grey = tmp_path / "grey.png"
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(grey)
+    values = np.zeros((16, 16), np.float32)
+    values[:, :8] = 50.0  # any scale: read on the run's (low, high)
+    for image in (grey, None):
+        uri = map_overlay(image, values, (0.0, 50.0))
+        data = base64.b64decode(uri.split(",", 1)[1])
+        picture = np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=float)
+        half = picture.shape[1] // 2
+        assert picture[:, : half - 2].mean() > picture[:, half + 2 :].mean() + 60
