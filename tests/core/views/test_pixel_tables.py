@@ -165,3 +165,18 @@ def test_a_map_overlay_is_bright_where_the_map_is_high(tmp_path: Path) -> None:
         picture = np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=float)
         half = picture.shape[1] // 2
         assert picture[:, : half - 2].mean() > picture[:, half + 2 :].mean() + 60
+
+
+def test_the_run_summary_names_the_pixel_figures(runs: Path) -> None:
+    from rich.console import Console
+
+    from iadbench.cli.display import summary_table
+
+    view = _view(runs)
+    for method, shown in (("pixel-stats", True), ("always-normal", False)):
+        summary = json.loads((runs / method / "summary.json").read_text())
+        console = Console(width=200, record=True, file=io.StringIO())
+        console.print(summary_table(summary, 200))
+        text = console.export_text()
+        expected = f"pixel AUROC {view.lines[0].auroc}, AUPRO {view.lines[0].aupro} pooled"
+        assert (expected in text) is shown
