@@ -84,6 +84,8 @@ OPERATING_POINT_METRICS: tuple[str, ...] = (
 )  # fmt: skip
 #: The calibration figures of score methods.
 CALIBRATION_METRICS: tuple[str, ...] = ("ece", "brier")
+#: The pixel figures of map methods (summary.json's pixel_metrics block), in the tables' order.
+PIXEL_METRICS: tuple[str, ...] = tuple(entry.key for entry in _PIXEL_ENTRIES)
 #: Metrics with a bootstrap interval (the statistics block's order).
 INTERVAL_METRICS: tuple[str, ...] = tuple(m.key for m in _ENTRIES if m.has_interval)
 #: What the per-category tables and charts show of each category.

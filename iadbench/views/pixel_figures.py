@@ -16,14 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from iadbench.views.catalogue import figure_text
+from iadbench.views.catalogue import PIXEL_METRICS, figure_text
 
 if TYPE_CHECKING:  # the model imports the leaderboard package, which imports this module's users
     from iadbench.views.leaderboard.rows import Direction, LeaderboardRow
     from iadbench.views.model import Presentation
 
-#: The pixel figures (catalogue keys), in the order the tables show them.
-PIXEL_METRICS: tuple[str, ...] = ("pixel_auroc", "aupro")
 #: The summary block's key of each figure.
 _STORED = {"pixel_auroc": "auroc", "aupro": "aupro"}
 #: The data exports' pixel columns (fractions, as stored).
