@@ -44,11 +44,12 @@ from iadbench.analysis.metrics import ranking_scores
 from iadbench.contract.numbers import real_number
 from iadbench.contract.records import DEFECT
 from iadbench.runs.reader import Outcome
+from iadbench.runs.schema import DEFAULT_FAR_TARGETS, DEFAULT_RECALL_TARGETS
 from iadbench.runs.thresholds import best_f1_threshold
 
-#: Default false-alarm budgets and recall targets.
-FAR_TARGETS: tuple[float, ...] = (0.01, 0.05)
-RECALL_TARGETS: tuple[float, ...] = (0.95, 0.99)
+#: Default false-alarm budgets and recall targets (``run --far-targets`` / ``--recall-targets``).
+FAR_TARGETS: tuple[float, ...] = DEFAULT_FAR_TARGETS
+RECALL_TARGETS: tuple[float, ...] = DEFAULT_RECALL_TARGETS
 _TOL = 1e-9
 _CHUNK = 50  # resamples whose curves are computed at once
 #: The threshold rule as ``summary.json`` records it.

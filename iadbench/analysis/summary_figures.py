@@ -5,20 +5,28 @@ The execution layer's summary builder asks this module alone, so that adding a f
 (:mod:`~iadbench.analysis.metrics`), bootstrap intervals and McNemar's tests
 (:mod:`~iadbench.analysis.statistics`), and for score methods the calibration of the scores
 (:mod:`~iadbench.analysis.calibration`) and the operating points
-(:mod:`~iadbench.analysis.operating_points`).
+(:mod:`~iadbench.analysis.operating_points`); for map methods the pixel metrics of the stored
+maps (:func:`pixel_figures`, :mod:`~iadbench.analysis.pixel_block`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from iadbench.contract.records import AnswerRules
+from iadbench.contract.records import AnswerRules, Sample
 from iadbench.runs.reader import Outcome
+from iadbench.runs.schema import DEFAULT_FAR_TARGETS, DEFAULT_RECALL_TARGETS
 
 
 def summary_figures(
-    outcomes: Sequence[Outcome], rules: AnswerRules | None, threshold_value: float | None
+    outcomes: Sequence[Outcome],
+    rules: AnswerRules | None,
+    threshold_value: float | None,
+    *,
+    far_targets: Sequence[float] = DEFAULT_FAR_TARGETS,
+    recall_targets: Sequence[float] = DEFAULT_RECALL_TARGETS,
 ) -> dict[str, Any]:
     """The figures of ``summary.json``, in the order it holds them.
 
@@ -26,6 +34,8 @@ def summary_figures(
         outcomes: One per test image.
         rules: A text method's answer rules (see :func:`~iadbench.analysis.metrics.summarize`).
         threshold_value: The run's threshold (for F1 at the run's threshold), ``None`` without.
+        far_targets: The operating points' false-alarm budgets (fractions).
+        recall_targets: The operating points' recall targets (fractions).
 
     Returns:
         ``overall``, ``class_mean``, ``per_class`` (and ``lenient``, ``per_defect_type`` where
@@ -50,6 +60,22 @@ def summary_figures(
     # false-alarm budget, ...) with bootstrap intervals; absent for methods without scores.
     if (calibrated := calibration_summary(outcomes)) is not None:
         figures["score_calibration"] = calibrated
-    if (points := operating_points_summary(outcomes, threshold_value)) is not None:
+    points = operating_points_summary(
+        outcomes, threshold_value, far_targets=far_targets, recall_targets=recall_targets
+    )
+    if points is not None:
         figures["operating_points"] = points
     return figures
+
+
+def pixel_figures(
+    run_dir: Path, outcomes: Sequence[Outcome], samples: Sequence[Sample]
+) -> dict[str, Any] | None:
+    """A map method's ``pixel_metrics`` block from its stored maps, or None without any.
+
+    See :func:`~iadbench.analysis.pixel_block.pixel_block` (one map in memory at a time).
+    """
+    # Imported here: numpy and scipy, which a finished run's re-run must not import.
+    from iadbench.analysis.pixel_block import pixel_block
+
+    return pixel_block(run_dir, outcomes, samples)

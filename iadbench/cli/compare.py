@@ -1,4 +1,8 @@
-"""``iadbench compare``: McNemar's exact test between two stored runs on the same test images."""
+"""``iadbench compare``: two stored runs on the same test images, image by image.
+
+McNemar's exact test on the labels (:mod:`iadbench.analysis.statistics`), and where both runs
+have scores a paired bootstrap of the difference in AUROC (:mod:`iadbench.analysis.paired_auroc`).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from iadbench.cli.app import RESULTS, app, handles_user_errors
 from iadbench.contract.errors import IADBenchError
 
 if TYPE_CHECKING:
+    from iadbench.analysis.paired_auroc import AurocDifference
     from iadbench.analysis.statistics import McNemarResult
     from iadbench.runs.reader import Outcome, StoredRun
 
@@ -22,6 +27,13 @@ _LEGEND = (
     "A only / B only = images only A / only B gets right (an invalid answer is wrong). "
     "p = McNemar's exact two-sided test on those images (binomial, 1/2); 1 when there are "
     "none. Per-category p-values are not corrected for multiple comparisons."
+)
+_AUROC_LEGEND = (
+    "AUROC in percent; A − B with its 95 % percentile interval from a paired bootstrap (1000 "
+    "resamples of the images, both runs scored on the same draw, images in id order, seed 0); "
+    "p = two-sided bootstrap p-value, min(1, 2 (1 + k) / (B + 1)) with k the resampled "
+    "differences on the far side of 0 and B the resamples holding both labels. An unscored "
+    "image is ranked at the wrong extreme for its truth, as in the summary's AUROC."
 )
 
 
@@ -171,6 +183,81 @@ def _verdict(test: McNemarResult, alpha: float) -> str:
     return f"Verdict: no significant difference at {alpha:g} (A − B {delta}, {p})."
 
 
+def _has_scores(run: ComparedRun) -> bool:
+    return any(o.score is not None for o in run.outcomes)
+
+
+def auroc_tests(
+    a_run: ComparedRun, b_run: ComparedRun, groups: dict[str, tuple[list[Outcome], list[Outcome]]]
+) -> tuple[dict[str, AurocDifference] | None, str | None]:
+    """The paired AUROC bootstrap of every group, or None and why there is none.
+
+    Only where both runs have scores (a run without any gives no AUROC); a text method's
+    unscored images are ranked at the wrong extreme (the summary's rule).
+    """
+    missing = [f"{side} ({run.run.method})" for side, run in (("A", a_run), ("B", b_run))
+               if not _has_scores(run)]  # fmt: skip
+    if len(missing) == 2:  # two label methods: McNemar is the comparison, nothing to say
+        return None, "AUROC not compared: neither run gives scores."
+    if missing:
+        return None, _plain(f"AUROC not compared: {missing[0]} gives no scores.")
+    from iadbench.analysis.paired_auroc import paired_auroc_difference
+
+    tests = {}
+    for name, (ga, gb) in groups.items():
+        tests[name] = paired_auroc_difference(
+            [o.id for o in ga], [o.label for o in ga], [o.score for o in ga],
+            [o.score for o in gb], group="" if name == "pooled" else name,
+        )  # fmt: skip
+    return tests, None
+
+
+def _percent(value: float | None, sign: bool = False) -> str:
+    return "—" if value is None else f"{100 * value:{'+' if sign else ''}.2f}"
+
+
+def _p_text(p: float | None) -> str:
+    return "—" if p is None else f"{p:.3g}" if p >= 0.001 else "<0.001"
+
+
+def _auroc_table(tests: dict[str, AurocDifference]) -> str:
+    from tabulate import tabulate
+
+    rows = [
+        [_plain(name), _percent(t.auroc_a), _percent(t.auroc_b), _percent(t.difference, True),
+         "—" if t.interval is None else f"{_percent(t.interval[0], True)} to "
+         f"{_percent(t.interval[1], True)}", _p_text(t.p_value)]
+        for name, t in tests.items()
+    ]  # fmt: skip
+    headers = ["group", "AUROC A", "AUROC B", "A − B", "95% CI", "p"]
+    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
+                    colalign=["left"] + ["right"] * 5)  # fmt: skip
+
+
+def _auroc_notes(tests: dict[str, AurocDifference]) -> list[str]:
+    pooled = tests["pooled"]
+    notes = [
+        f"{side} has {count} unscored image(s) (no answer letter, or an error), ranked at the "
+        "wrong extreme for their truth."
+        for side, count in (("A", pooled.unscored_a), ("B", pooled.unscored_b)) if count
+    ]  # fmt: skip
+    if pooled.difference is None:
+        return notes
+    assert pooled.interval is not None and pooled.p_value is not None
+    low, high = pooled.interval
+    if low > 0 or high < 0:
+        side = "A" if pooled.difference > 0 else "B"
+        verdict = f"{side} ranks the images better"
+    else:
+        verdict = "no significant difference"
+    notes.append(
+        f"AUROC: {verdict} (A − B {_percent(pooled.difference, True)} points, 95 % CI "
+        f"{_percent(low, True)} to {_percent(high, True)}, bootstrap p = "
+        f"{_p_text(pooled.p_value)})."
+    )
+    return notes
+
+
 @app.command(
     rich_help_panel=RESULTS,
     epilog="Example: iadbench compare runs/lr-iad-v2m runs/qwen2-vl-v2m",
@@ -183,7 +270,7 @@ def compare(
         bool, typer.Option("--json", metavar=opt.FLAG, help="Print the figures as JSON.")
     ] = False,
 ) -> None:
-    """McNemar's exact test between two stored runs, image by image.
+    """McNemar's exact test between two stored runs, image by image; AUROC where both score.
 
     Both runs must be complete and scored on the same test images:
     the same test dataset, split, --limit and fingerprint, the same image ids and labels.
@@ -191,6 +278,8 @@ def compare(
 
     Prints both accuracies, the images only A / only B gets right
     and the p-value, pooled and per category, then a verdict.
+    Where both runs have scores, also both AUROCs and a paired bootstrap
+    of their difference (95 % interval, bootstrap p-value).
     """
     from tabulate import tabulate
 
@@ -199,19 +288,23 @@ def compare(
 
     a_run, b_run = load_compared_run(run_a), load_compared_run(run_b)
     a, b = paired_outcomes(a_run, b_run)
+    groups = _groups(a, b)
     tests = {
         name: (group_a, group_b, mcnemar_exact(correct(group_a), correct(group_b)))
-        for name, (group_a, group_b) in _groups(a, b).items()
+        for name, (group_a, group_b) in groups.items()
     }
+    aurocs, no_auroc = auroc_tests(a_run, b_run, groups)
     if as_json:
         figures = {
             name: {"n": t.n, "accuracy_a": _accuracy(ga), "accuracy_b": _accuracy(gb),
-                   **t.as_block()}
+                   **t.as_block(),
+                   "auroc": None if aurocs is None else aurocs[name].as_block()}
             for name, (ga, gb, t) in tests.items()
         }  # fmt: skip
         typer.echo(json.dumps({"a": str(run_a), "b": str(run_b), "alpha": ALPHA,
                                "tiny": {"a": a_run.run.tiny, "b": b_run.run.tiny},
-                               "groups": figures}, indent=2))  # fmt: skip
+                               "auroc_note": no_auroc, "groups": figures},
+                              indent=2))  # fmt: skip
         return
     rows = [
         [_plain(name), t.n, f"{100 * _accuracy(ga):.2f}", f"{100 * _accuracy(gb):.2f}",
@@ -230,3 +323,14 @@ def compare(
     typer.echo(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
                         colalign=["left"] + ["right"] * 6))  # fmt: skip
     typer.echo(f"\n{_verdict(tests['pooled'][2], ALPHA)}\n{textwrap.fill(_LEGEND, 80)}")
+    if aurocs is None:
+        if not (_has_scores(a_run) or _has_scores(b_run)):
+            return
+        typer.echo(f"\n{textwrap.fill(no_auroc or '', 80)}")
+        return
+    typer.echo("")
+    typer.echo("AUROC, threshold-free (paired bootstrap of A − B):")
+    typer.echo(_auroc_table(aurocs) + "\n")
+    for note in _auroc_notes(aurocs):
+        typer.echo(textwrap.fill(note, 80))
+    typer.echo(textwrap.fill(_AUROC_LEGEND, 80))

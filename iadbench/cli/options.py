@@ -133,6 +133,25 @@ Limit = Annotated[
         rich_help_panel=DATA_PANEL,
     ),
 ]
+FarTargets = Annotated[
+    str | None,
+    typer.Option(
+        metavar="A,B",
+        help="False-alarm budgets of the operating points (recall at FAR ≤ each), fractions "
+        "(default 0.01,0.05). Changes the summary only: a finished run is re-summarised from its "
+        "predictions.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+RecallTargets = Annotated[
+    str | None,
+    typer.Option(
+        metavar="A,B",
+        help="Recall targets of the operating points (FAR at recall ≥ each), fractions "
+        "(default 0.95,0.99). Changes the summary only, as --far-targets.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
 CacheDir = Annotated[
     Path | None,
     typer.Option(
@@ -154,6 +173,17 @@ def parse_data_roots(items: list[str] | None) -> dict[str, str]:
     from iadbench.contract.options import parse_assignments
 
     return parse_assignments(items or [])
+
+
+def targets(text: str | None, flag: str) -> tuple[float, ...] | None:
+    """``--far-targets 0.01,0.05`` → ``(0.01, 0.05)``; None when not given.
+
+    Raises:
+        ArgumentError: Not comma-separated fractions in [0, 1].
+    """
+    from iadbench.contract.numbers import fraction_targets
+
+    return None if text is None else fraction_targets(text, name=flag)
 
 
 def load_plugins(paths: list[Path] | None) -> None:

@@ -68,6 +68,8 @@ def run(
     cache_dir: opt.CacheDir = None,
     verify_content: opt.VerifyContent = False,
     limit: opt.Limit = None,
+    far_targets: opt.FarTargets = None,
+    recall_targets: opt.RecallTargets = None,
 ) -> None:
     """Evaluate one method on one train→test cell; re-running the same command resumes."""
     from iadbench.cli.display import RichProgress, summary_table
@@ -82,6 +84,8 @@ def run(
         data_roots=opt.parse_data_roots(data), out=out, device=device, batch_size=batch_size,
         workers=workers, force_overlap=force_overlap, overwrite=overwrite, cache_dir=cache_dir,
         command=sys.argv, verify_content=verify_content, limit=limit,
+        far_targets=opt.targets(far_targets, "--far-targets"),
+        recall_targets=opt.targets(recall_targets, "--recall-targets"),
     )  # fmt: skip
     outcome = launch_run(request, RichProgress())
     if outcome is None:
@@ -157,6 +161,8 @@ def matrix(
     cache_dir: opt.CacheDir = None,
     verify_content: opt.VerifyContent = False,
     limit: opt.Limit = None,
+    far_targets: opt.FarTargets = None,
+    recall_targets: opt.RecallTargets = None,
 ) -> None:
     """Run methods over every ordered pair of different datasets, then write the leaderboard."""
     from iadbench.cli.display import RichProgress
@@ -171,6 +177,8 @@ def matrix(
         data_roots=opt.parse_data_roots(data), threshold=threshold, seed=seed, device=device,
         workers=workers, overwrite=overwrite, cache_dir=cache_dir, command=sys.argv,
         verify_content=verify_content, limit=limit,
+        far_targets=opt.targets(far_targets, "--far-targets"),
+        recall_targets=opt.targets(recall_targets, "--recall-targets"),
     )  # fmt: skip
     outcomes = run_matrix(request, RichProgress(), on_cell=_print_cell)
     markdown = render_leaderboard(collect_runs(out), load_paper_reference())

@@ -73,6 +73,44 @@ def optional_whole_number(value: object, *, name: str, minimum: int | None = Non
     return whole_number(value, name=name, minimum=minimum, maximum=maximum)
 
 
+def fraction_targets(value: object, *, name: str) -> tuple[float, ...]:
+    """Target fractions (operating points' false-alarm budgets or recall targets), sorted.
+
+    The command line gives one comma-separated text (``--far-targets 0.01,0.05``); Python a
+    sequence of numbers (``far_targets=[0.01, 0.05]``). Each must be a finite number in
+    ``[0, 1]``; duplicates are dropped (a summary keys its figures by target).
+
+    Example:
+        >>> fraction_targets("0.05, 0.01", name="--far-targets")
+        (0.01, 0.05)
+        >>> fraction_targets([1.5], name="far_targets")
+        Traceback (most recent call last):
+        ...
+        iadbench.contract.errors.ArgumentError: far_targets must be between 0.0 and 1.0, got 1.5
+
+    Raises:
+        ArgumentError: Empty, not a text or sequence, a piece that is not a number, or a value
+            outside ``[0, 1]``.
+    """
+    if isinstance(value, str):
+        pieces: list[object] = []
+        for piece in value.split(","):
+            try:
+                pieces.append(float(piece))
+            except ValueError:
+                raise ArgumentError(
+                    f"{name} must be comma-separated fractions such as 0.01,0.05, got {value!r}"
+                ) from None
+    elif isinstance(value, list | tuple):
+        pieces = list(value)
+    else:
+        raise ArgumentError(f"{name} must be a list of fractions such as [0.01, 0.05], "
+                            f"got {value!r}")  # fmt: skip
+    if not pieces:
+        raise ArgumentError(f"{name} must name at least one fraction, got {value!r}")
+    return tuple(sorted({real_number(p, name=name, minimum=0.0, maximum=1.0) for p in pieces}))
+
+
 def _check_range(number: float, *, name: str, minimum: float | None,
                  maximum: float | None) -> None:  # fmt: skip
     if minimum is not None and maximum is not None and not minimum <= number <= maximum:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 from iadbench.contract.devices import check_device
 from iadbench.contract.errors import ArgumentError, IADBenchError
-from iadbench.contract.numbers import optional_whole_number, whole_number
+from iadbench.contract.numbers import fraction_targets, optional_whole_number, whole_number
 from iadbench.contract.records import Sample
 
 
@@ -35,6 +35,8 @@ def evaluate(
     out: str | Path | None = None,
     cache_dir: str | Path | None = None,
     overwrite: bool = False,
+    far_targets: Sequence[float] | None = None,
+    recall_targets: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume, or reuse) one method on one test set and return its ``summary.json``.
 
@@ -58,6 +60,10 @@ def evaluate(
         out: Run dir; default ``runs/<method>/<cell>_<hash8>`` under the working directory.
         cache_dir: Where trained artefacts go (default ``IADBENCH_CACHE_DIR`` or ``~/.cache``).
         overwrite: Replace a run of another configuration in ``out``.
+        far_targets: False-alarm budgets of the operating points, fractions (default
+            ``(0.01, 0.05)``); not part of the configuration hash: a finished run is
+            re-summarised from its predictions (``--far-targets``).
+        recall_targets: Recall targets of the operating points (default ``(0.95, 0.99)``).
 
     Returns:
         The summary: ``overall``, ``class_mean``, ``per_class`` metrics and the run's record.
@@ -86,6 +92,8 @@ def evaluate(
         out=_optional_path(out, "out"), device=check_device(device, name="device"),
         overwrite=_flag(overwrite, "overwrite"), cache_dir=_optional_path(cache_dir, "cache_dir"),
         limit=optional_whole_number(limit, name="limit", minimum=1),
+        far_targets=_targets(far_targets, "far_targets"),
+        recall_targets=_targets(recall_targets, "recall_targets"),
         command=["iadbench.evaluate", method, test],
     )  # fmt: skip
     outcome = execute_run(plan_run(request))
@@ -189,6 +197,16 @@ def _name(value: object, name: str) -> str:
 
 def _optional_name(value: object, name: str) -> str | None:
     return None if value is None else _name(value, name)
+
+
+def _targets(value: object, name: str) -> tuple[float, ...] | None:
+    # A text is the command line's spelling: Python passes a list of numbers.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise ArgumentError(f"{name} must be a list of fractions such as [0.01, 0.05], "
+                            f"got {value!r}")  # fmt: skip
+    return fraction_targets(value, name=name)
 
 
 def _flag(value: object, name: str) -> bool:

@@ -43,6 +43,8 @@ class MatrixRequest:
     command: list[str] = field(default_factory=list)
     verify_content: bool = False
     limit: int | None = None
+    far_targets: tuple[float, ...] | None = None  # operating points (None: the defaults)
+    recall_targets: tuple[float, ...] | None = None
 
 
 def cell_dir(out: Path, method: str, train: str | None, test: str) -> Path:
@@ -92,7 +94,8 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
     # The numbers and device every cell shares, checked before any method or dataset is read.
     check_numbers(RunRequest(method="", train=None, test="", seed=request.seed,
                              device=request.device, workers=request.workers,
-                             limit=request.limit))  # fmt: skip
+                             limit=request.limit, far_targets=request.far_targets,
+                             recall_targets=request.recall_targets))  # fmt: skip
     if len(set(request.datasets)) < 2:
         raise IADBenchError(
             "--datasets needs at least two different datasets for a cross-dataset matrix"
@@ -127,7 +130,8 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
                     out=out, device=request.device,
                     overwrite=request.overwrite, cache_dir=request.cache_dir,
                     command=request.command, verify_content=request.verify_content,
-                    limit=request.limit,
+                    limit=request.limit, far_targets=request.far_targets,
+                    recall_targets=request.recall_targets,
                 )
             )
         )  # fmt: skip

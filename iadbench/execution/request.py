@@ -11,7 +11,12 @@ from pathlib import Path
 
 from iadbench.contract.devices import check_device
 from iadbench.contract.errors import IADBenchError
-from iadbench.contract.numbers import MAX_SEED, optional_whole_number, whole_number
+from iadbench.contract.numbers import (
+    MAX_SEED,
+    fraction_targets,
+    optional_whole_number,
+    whole_number,
+)
 
 
 @dataclass
@@ -43,8 +48,10 @@ class RunRequest:
     command: list[str] = field(default_factory=list)
     verify_content: bool = False  # also fingerprint file contents (reads every byte)
     limit: int | None = None  # only the first N test images per category (a partial run)
-
-
+    # The operating points' targets (None: the defaults). Not part of the configuration hash:
+    # they change the summary only, which a finished run recomputes from its predictions.
+    far_targets: tuple[float, ...] | None = None
+    recall_targets: tuple[float, ...] | None = None
 
 
 def check_numbers(request: RunRequest) -> None:
@@ -64,5 +71,9 @@ def check_numbers(request: RunRequest) -> None:
     optional_whole_number(request.workers, name="--workers", minimum=0)
     whole_number(request.seed, name="--seed", minimum=0, maximum=MAX_SEED)
     check_device(request.device, name="--device")
+    if request.far_targets is not None:
+        request.far_targets = fraction_targets(request.far_targets, name="--far-targets")
+    if request.recall_targets is not None:
+        request.recall_targets = fraction_targets(request.recall_targets, name="--recall-targets")
     if request.out is not None and Path(request.out).exists() and not Path(request.out).is_dir():
         raise IADBenchError(f"--out {request.out} is a file; a run needs a directory there")

@@ -22,7 +22,15 @@ from iadbench.runs.provenance import (
     provenance,
 )
 from iadbench.runs.reader import read_outcomes
-from iadbench.runs.schema import MANIFEST_SCHEMA, Attempt, Manifest, Summary, now
+from iadbench.runs.schema import (
+    DEFAULT_FAR_TARGETS,
+    DEFAULT_RECALL_TARGETS,
+    MANIFEST_SCHEMA,
+    Attempt,
+    Manifest,
+    Summary,
+    now,
+)
 from iadbench.runs.seal import seal_summary
 from iadbench.runs.writer import RunStore
 
@@ -115,7 +123,7 @@ def build_summary(
 ) -> Summary:
     """The sealed summary of a finished run: metrics, statistics, provenance of ``attempts``."""
     # Imported here: scikit-learn takes seconds to import, and a finished run needs none of it.
-    from iadbench.analysis.summary_figures import summary_figures
+    from iadbench.analysis.summary_figures import pixel_figures, summary_figures
 
     spec = plan.spec
     defect_types = {s.id: s.defect_type for s in test_samples}
@@ -142,21 +150,70 @@ def build_summary(
         **({"limit": spec.limit} if spec.limit is not None else {}),
         "capabilities": vars(plan.adapter_cls.capabilities),
         # Metrics, statistics, and for score methods calibration and operating points.
-        **summary_figures(outcomes, rules, threshold_value),
+        **summary_figures(outcomes, rules, threshold_value, **targets(plan)),
     }
-    if plan.adapter_cls.capabilities.gives_maps:
-        # Imported here as well: a finished run's re-run reads its sealed summary, no numpy.
-        from iadbench.analysis.pixel_block import pixel_block
-
-        # Map methods: pixel AUROC/AUPRO from the stored maps, one map in memory at a time.
-        if (pixel := pixel_block(store.directory, outcomes, test_samples)) is not None:
-            summary["pixel_metrics"] = pixel
+    # Map methods: pixel AUROC/AUPRO from the stored maps, one map in memory at a time.
+    maps = plan.adapter_cls.capabilities.gives_maps
+    if maps and (pixel := pixel_figures(store.directory, outcomes, test_samples)) is not None:
+        summary["pixel_metrics"] = pixel
     # The metric groups come from iadbench.analysis.metrics as plain dicts.
     built = cast(Summary, summary)
     built["provenance"] = provenance(attempts, len(store.finished_ids()))
     if warning := threshold_never_crossed(built):
         logger.warning("WARNING: %s", warning)
     return seal_summary(built, store.predictions_path)
+
+
+def targets(plan: PlannedRun) -> dict[str, tuple[float, ...]]:
+    """The operating points' targets the run asks for (the defaults where none are given)."""
+    request = plan.request
+    return {
+        "far_targets": request.far_targets or DEFAULT_FAR_TARGETS,
+        "recall_targets": request.recall_targets or DEFAULT_RECALL_TARGETS,
+    }
+
+
+def resummarised(plan: PlannedRun, store: RunStore, summary: Mapping[str, Any]) -> Summary | None:
+    """A finished run's summary with operating points at the targets asked for, or None.
+
+    The targets are not part of the configuration hash (they change the summary only, not one
+    prediction), so a finished run asked for other targets is not stale: its ``operating_points``
+    block is computed again from its sealed predictions, at the threshold value the summary
+    records, and the summary sealed again; every other figure stays as it was. Nothing to do
+    (None) when the block already holds these targets, and when the summary has none (a method
+    without scores, or a run stored before the block existed) unless targets were given
+    explicitly (then a score run gets the block; one without scores still gets none).
+
+    Only the decision is made without numpy: a re-run of a finished run imports none of it.
+    """
+    asked = targets(plan)
+    block = summary.get("operating_points")
+    if isinstance(block, Mapping):
+        stored = {key: tuple(block.get(key) or ()) for key in asked}
+        if stored == asked:
+            return None
+    elif plan.request.far_targets is None and plan.request.recall_targets is None:
+        return None
+    from iadbench.analysis.operating_points import operating_points_summary
+
+    test_ids = {s.id for s in plan.data.test}
+    value = summary.get("threshold_value")
+    threshold_value = float(value) if isinstance(value, int | float) else None
+    outcomes = [
+        outcome
+        for outcome in read_outcomes(store.predictions_path, threshold_value)
+        if outcome.id in test_ids
+    ]
+    points = operating_points_summary(
+        outcomes,
+        threshold_value,
+        far_targets=asked["far_targets"],
+        recall_targets=asked["recall_targets"],
+    )
+    if points is None:
+        return None
+    updated = cast(Summary, {**summary, "operating_points": points})
+    return seal_summary(updated, store.predictions_path)
 
 
 def threshold_never_crossed(summary: Mapping[str, Any]) -> str | None:

@@ -155,6 +155,11 @@ class Summary(TypedDict, total=False):
 MANIFEST_SCHEMA = 2  # 2: attempts are a list of provenance entries, content fingerprints
 SUMMARY_SCHEMA = 2  # 2: digest (seal) and provenance
 #: Manifest status of a finished run; only such runs are read as results.
+#: The operating points' default false-alarm budgets and recall targets (``run --far-targets`` /
+#: ``--recall-targets`` choose others); kept here, below numpy, so that deciding whether a finished
+#: run's summary holds the asked-for targets, and the views' default columns, import nothing.
+DEFAULT_FAR_TARGETS: tuple[float, ...] = (0.01, 0.05)
+DEFAULT_RECALL_TARGETS: tuple[float, ...] = (0.95, 0.99)
 COMPLETE = "complete"
 # Metric keys every group of a summary must carry for a table cell to be computed from it.
 REQUIRED_METRICS = ("n", "accuracy", "f1_macro")

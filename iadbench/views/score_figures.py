@@ -13,9 +13,11 @@ tables, and the published leaderboard, read as before).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from iadbench.runs.schema import DEFAULT_FAR_TARGETS, DEFAULT_RECALL_TARGETS
 from iadbench.views.catalogue import (
     CATALOGUE,
     MISSING,
@@ -145,17 +147,68 @@ def score_views(model: Presentation) -> dict[Direction, list[ScoreView]]:
     return out
 
 
-#: The default targets (``iadbench.analysis.operating_points.FAR_TARGETS`` / ``RECALL_TARGETS``,
-#: repeated here so that the views import no numpy; a test checks they agree), as stored keys.
-FAR_KEYS: tuple[str, ...] = ("0.01", "0.05")
-RECALL_KEYS: tuple[str, ...] = ("0.95", "0.99")
-#: The data exports' score columns: operating points at the default targets, then calibration.
-SCORE_COLUMNS: tuple[str, ...] = (
-    *(f"recall_at_far_{k}" for k in FAR_KEYS),
-    *(f"miss_rate_at_far_{k}" for k in FAR_KEYS),
-    *(f"far_at_recall_{k}" for k in RECALL_KEYS),
-    "f1_max", "f1_at_threshold", "ece", "brier",
-)  # fmt: skip
+#: The default targets (:data:`iadbench.runs.schema.DEFAULT_FAR_TARGETS` / ``RECALL``), as
+#: stored keys: the exports' score columns always hold them, so readers by name keep working.
+FAR_KEYS: tuple[str, ...] = tuple(f"{t:g}" for t in DEFAULT_FAR_TARGETS)
+RECALL_KEYS: tuple[str, ...] = tuple(f"{t:g}" for t in DEFAULT_RECALL_TARGETS)
+
+
+def score_columns(
+    far_keys: Sequence[str] = FAR_KEYS, recall_keys: Sequence[str] = RECALL_KEYS
+) -> tuple[str, ...]:
+    """The data exports' score columns: operating points at these targets, then calibration."""
+    return (
+        *(f"recall_at_far_{k}" for k in far_keys),
+        *(f"miss_rate_at_far_{k}" for k in far_keys),
+        *(f"far_at_recall_{k}" for k in recall_keys),
+        "f1_max", "f1_at_threshold", "ece", "brier",
+    )  # fmt: skip
+
+
+#: The score columns at the default targets (a collection of runs recorded at no other).
+SCORE_COLUMNS: tuple[str, ...] = score_columns()
+
+
+def _target(key: str) -> float | None:
+    """A stored target key's fraction; None for anything a summary would not write as a key."""
+    try:
+        value = float(key)
+    except ValueError:
+        return None
+    return value if 0 <= value <= 1 and f"{value:g}" == key else None
+
+
+def _others(found: set[str], defaults: tuple[str, ...]) -> list[str]:
+    others = {key: value for key in found - set(defaults) if (value := _target(key)) is not None}
+    return sorted(others, key=others.__getitem__)
+
+
+def collected_score_columns(summaries: Iterable[dict[str, Any]]) -> tuple[str, ...]:
+    """The score columns of a collection of runs: one per target any of them recorded.
+
+    :data:`SCORE_COLUMNS` first (the default targets' columns are always there, in place, so
+    readers by name or by position keep working), then for every other target a run recorded
+    (``run --far-targets 0.1``), in increasing order, its recall and miss rate, then the other
+    recall targets' FAR. A key that is not a target as a summary writes it (``0.1``) gets no
+    column (it would become a header).
+    """
+    far: set[str] = set()
+    recall: set[str] = set()
+    for summary in summaries:
+        block = summary.get("operating_points")
+        if not isinstance(block, dict):
+            continue
+        for key, found in (("recall_at_far", far), ("far_at_recall", recall)):
+            for group in (block.get("overall"), block.get("class_mean"),
+                          *(block.get("per_class") or {}).values()):  # fmt: skip
+                if isinstance(group, dict) and isinstance(group.get(key), dict):
+                    found.update(str(k) for k in group[key])
+    extra_far = _others(far, FAR_KEYS)
+    return (
+        *SCORE_COLUMNS,
+        *(f"{name}_at_far_{k}" for k in extra_far for name in ("recall", "miss_rate")),
+        *(f"far_at_recall_{k}" for k in _others(recall, RECALL_KEYS)),
+    )
 
 
 def _group(block: Any, group: str, category: str | None) -> dict[str, Any]:
@@ -165,26 +218,32 @@ def _group(block: Any, group: str, category: str | None) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def score_values(summary: dict[str, Any], group: str, category: str | None) -> dict[str, Any]:
-    """A group's score figures as stored (fractions, unrounded), keyed by :data:`SCORE_COLUMNS`.
+def score_values(
+    summary: dict[str, Any],
+    group: str,
+    category: str | None,
+    columns: Sequence[str] = SCORE_COLUMNS,
+) -> dict[str, Any]:
+    """A group's score figures as stored (fractions, unrounded), keyed by ``columns``.
 
     Args:
         summary: A run's ``summary.json``.
         group: ``overall``, ``class_mean`` or ``category``.
         category: The category, for ``category``.
+        columns: Score columns (:func:`collected_score_columns`; default the default targets').
 
     Returns:
-        Every key of :data:`SCORE_COLUMNS`; ``None`` where the run has no such figure.
+        Every key of ``columns``; ``None`` where the run has no such figure.
     """
     points = _group(summary.get("operating_points"), group, category)
     calibration = _group(summary.get("score_calibration"), group, category)
     recall, far = points.get("recall_at_far") or {}, points.get("far_at_recall") or {}
     values: dict[str, Any] = {}
-    for k in FAR_KEYS:
-        values[f"recall_at_far_{k}"] = (recall.get(k) or {}).get("recall")
-        values[f"miss_rate_at_far_{k}"] = (recall.get(k) or {}).get("miss_rate")
-    for k in RECALL_KEYS:
-        values[f"far_at_recall_{k}"] = (far.get(k) or {}).get("far")
+    for k, figures in recall.items():
+        values[f"recall_at_far_{k}"] = (figures or {}).get("recall")
+        values[f"miss_rate_at_far_{k}"] = (figures or {}).get("miss_rate")
+    for k, figures in far.items():
+        values[f"far_at_recall_{k}"] = (figures or {}).get("far")
     values |= {key: points.get(key) for key in ("f1_max", "f1_at_threshold")}
     values |= {key: calibration.get(key) for key in ("ece", "brier")}
-    return {key: values[key] for key in SCORE_COLUMNS}  # in the columns' order
+    return {key: values.get(key) for key in columns}  # in the columns' order

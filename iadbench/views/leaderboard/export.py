@@ -34,7 +34,11 @@ from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.rows import LeaderboardRow
 from iadbench.views.model import Presentation
 from iadbench.views.pixel_figures import PIXEL_COLUMNS, pixel_values
-from iadbench.views.score_figures import SCORE_COLUMNS, score_values
+from iadbench.views.score_figures import (
+    SCORE_COLUMNS,
+    collected_score_columns,
+    score_values,
+)
 
 #: Groups of records, in the order they are written per row.
 GROUPS: tuple[str, ...] = ("pooled", "class_mean", "category")
@@ -57,12 +61,26 @@ KEY_COLUMNS: tuple[str, ...] = (
 #: Then score methods' operating points and calibration (``summary.json``'s ``operating_points``
 #: and ``score_calibration``; empty / null for other runs and for runs stored before them):
 #: recall and miss rate at FAR ≤ 1 % / 5 %, FAR at recall ≥ 95 % / 99 %, F1-max, F1 at the run's
-#: threshold, ECE, Brier score. Then map methods' ``pixel_auroc`` and ``aupro`` (``pixel_metrics``:
-#: pooled, class mean, per category; null for runs without it). Added columns, the same format
-#: version: readers by name unchanged.
+#: threshold, ECE, Brier score. Then map methods' ``pixel_auroc`` and ``aupro``
+#: (``pixel_metrics``: pooled, class mean, per category; empty / null for runs without it).
+#: Added columns, the same format version: readers by name unchanged. A collection holding runs
+#: summarised at other targets (``run --far-targets 0.1``) gets a column per other target after
+#: all of these (:func:`columns`), so :data:`COLUMNS` always starts the header.
 COLUMNS: tuple[str, ...] = (
     KEY_COLUMNS + METRIC_COLUMNS + ("one_label",) + SCORE_COLUMNS + PIXEL_COLUMNS
 )
+
+
+def _score_columns(runs: CollectedRuns) -> tuple[str, ...]:
+    """:data:`SCORE_COLUMNS`, then a column per other target the runs recorded."""
+    return collected_score_columns([run.summary for run in runs.runs])
+
+
+def columns(runs: CollectedRuns) -> tuple[str, ...]:
+    """The columns of a collection: :data:`COLUMNS`, plus any other target its runs recorded."""
+    return COLUMNS + _score_columns(runs)[len(SCORE_COLUMNS) :]
+
+
 FORMAT_VERSION = 1
 
 
@@ -73,13 +91,15 @@ def leaderboard_records(runs: CollectedRuns) -> list[dict[str, Any]]:
         runs: Output of :func:`~iadbench.views.leaderboard.collect.collect_runs`.
 
     Returns:
-        Dicts with the keys of :data:`COLUMNS`. ``run_dir`` is relative to the collected root;
+        Dicts with the keys of :func:`columns`. ``run_dir`` is relative to the collected root;
         for a derived baseline it names the run whose label counts it was computed from, and
         ``config_hash`` is ``None``. ``category`` is ``None`` for the pooled and class-mean
         groups.
     """
     records = []
     model = Presentation(runs, None)
+    scores = _score_columns(runs)
+    order = columns(runs)
     for direction, views in model.views.items():
         for view in views:
             row = view.row
@@ -103,10 +123,11 @@ def leaderboard_records(runs: CollectedRuns) -> list[dict[str, Any]]:
             for group, category, metrics in _groups(row):
                 stored = "overall" if group == "pooled" else group
                 single = model.one_label(row, stored, category)
-                records.append({**key, "group": group, "category": category,
-                                **_metrics(metrics), "one_label": single,
-                                **_finite(score_values(summary, stored, category)),
-                                **_finite(pixel_values(summary, stored, category))})  # fmt: skip
+                record = {**key, "group": group, "category": category,
+                          **_metrics(metrics), "one_label": single,
+                          **_finite(score_values(summary, stored, category, scores)),
+                          **_finite(pixel_values(summary, stored, category))}  # fmt: skip
+                records.append({name: record[name] for name in order})  # the columns' order
     return records
 
 
@@ -132,13 +153,13 @@ def _finite(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def leaderboard_csv(runs: CollectedRuns) -> str:
-    """:func:`leaderboard_records` as CSV with a header row (:data:`COLUMNS`).
+    """:func:`leaderboard_records` as CSV with a header row (:func:`columns`).
 
     ``None`` is an empty field, booleans are ``true``/``false``, floats are written with
     ``repr`` (they read back equal), text is spreadsheet-safe (see the module docstring).
     """
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=list(columns(runs)), lineterminator="\n")
     writer.writeheader()
     for record in leaderboard_records(runs):
         writer.writerow({key: _csv_value(value) for key, value in record.items()})
@@ -161,7 +182,7 @@ def leaderboard_json(runs: CollectedRuns) -> str:
     """
     document = {
         "format": FORMAT_VERSION,
-        "columns": list(COLUMNS),
+        "columns": list(columns(runs)),
         "records": leaderboard_records(runs),
         "skipped": [{"path": runs.relative(s.path), "reason": s.reason} for s in runs.skipped],
     }

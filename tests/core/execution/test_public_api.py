@@ -72,7 +72,9 @@ _BAD_EVALUATE = [
     ("tiny", "yes"), ("threshold", 0.5), ("train_split", 1), ("test_split", ["test"]),
     ("limit", 2.5), ("limit", True), ("limit", "3"), ("limit", 0), ("seed", "x"),
     ("seed", 1.5), ("seed", -1), ("device", "tpu"), ("device", "cuda:x"), ("device", None),
-    ("out", 3), ("cache_dir", ["c"]), ("overwrite", 1),
+    ("out", 3), ("cache_dir", ["c"]), ("overwrite", 1), ("far_targets", "0.01"),
+    ("far_targets", [1.5]), ("far_targets", []), ("recall_targets", 0.9),
+    ("recall_targets", [float("nan")]),
 ]  # fmt: skip
 _BAD_TRAIN = [
     ("method", None), ("train", None), ("data", ["visa"]), ("options", ["x=1"]),
