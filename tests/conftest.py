@@ -24,6 +24,17 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 _TEST_CACHE = tempfile.mkdtemp(prefix="iadbench-test-cache-")
 os.environ["IADBENCH_CACHE_DIR"] = _TEST_CACHE
 atexit.register(shutil.rmtree, _TEST_CACHE, ignore_errors=True)
+# Tiny checkpoints and the LR-IAD warm start (tiny-models/) are deterministic and written
+# race-free (build_once: staged, then renamed into place), so pytest-xdist's workers share one
+# copy: the process that loads this file first (the controller, before it starts the workers)
+# creates it and hands it down through the environment. The warm start alone took 35-90 s per
+# worker that needed it (issue 17: make test <= 8 min). Trained artefacts stay per worker.
+_SHARED_MODELS = os.environ.get("IADBENCH_TEST_SHARED_MODELS")
+if _SHARED_MODELS is None or not os.path.isdir(_SHARED_MODELS):
+    _SHARED_MODELS = tempfile.mkdtemp(prefix="iadbench-test-models-")
+    os.environ["IADBENCH_TEST_SHARED_MODELS"] = _SHARED_MODELS
+    atexit.register(shutil.rmtree, _SHARED_MODELS, ignore_errors=True)
+os.symlink(_SHARED_MODELS, os.path.join(_TEST_CACHE, "tiny-models"))
 
 SYNTH_SCALE = 0.02
 
@@ -128,12 +139,13 @@ def parts(tmp_path: Path) -> Path:
 
 
 #: The longest test files, measured with --durations on 2 cores (2026-12-07): the learning proof
-#: (three 100-step GRPO trainings, ~5-8 min) and the demo from nothing (~3 min). Under
-#: `make test` (pytest-xdist, one worker per core, whole files per worker) a file that starts
-#: last decides when the suite ends, so these start first, then the other `slow` files.
+#: (GRPO trainings, ~4-8 min with the warm start) and the demo from nothing (~2 min; one demo
+#: serves its terminal tests and the from-nothing test). Under `make test` (pytest-xdist, one
+#: worker per core, whole files per worker) a file that starts last decides when the suite ends,
+#: so these start first, then the other `slow` files.
 LONGEST_FIRST = (
     "tests/methods/lr_iad/test_lr_iad_learning_proof.py",
-    "tests/core/cli/test_cli.py",
+    "tests/core/views/test_readable_terminal.py",
 )
 
 

@@ -83,6 +83,14 @@ def split(
             "read it with FolderDataset(root, split_file=PATH)).",
         ),
     ] = None,
+    calibration_ratio: Annotated[
+        float,
+        typer.Option(
+            help="Share of each category's training images (per label) held out as "
+            "'calibration' rows, never trained on, to choose a calibrated / normal-quantile "
+            "threshold on (0-0.9; 0 = none).",
+        ),
+    ] = 0.0,
     force: Annotated[
         bool, typer.Option("--force", metavar=opt.FLAG, help="Replace an existing split file.")
     ] = False,
@@ -127,7 +135,10 @@ def split(
             f"{dataset} has its official split; `data split` draws one for your own folder "
             "datasets (any other --data NAME=PATH)."
         )
-    check_split_arguments(train_normal_ratio, train_defect_ratio, seed, option_names=True)
+    check_split_arguments(
+        train_normal_ratio, train_defect_ratio, seed, option_names=True,
+        calibration_ratio=calibration_ratio,
+    )  # fmt: skip
     names = [n.strip() for n in (normal_folders or "").split(",") if n.strip()]
     if normal_folders is not None and not names:
         raise SplitDrawError(
@@ -137,6 +148,11 @@ def split(
         raise SplitDrawError(
             "--append keeps every assignment of the split file and --force draws them all again: "
             "pass one of the two."
+        )
+    if append and calibration_ratio:
+        raise SplitDrawError(
+            "--append never moves a calibration row nor makes a new image one (new images go "
+            "to train or test): drop --calibration-ratio."
         )
     if prune and not append:
         raise SplitDrawError("--prune drops lines of a split file being appended to: add --append.")
@@ -167,7 +183,7 @@ def split(
         )
     rows = draw_split(
         samples, reader.root, train_normal_ratio=train_normal_ratio,
-        train_defect_ratio=train_defect_ratio, seed=seed,
+        train_defect_ratio=train_defect_ratio, seed=seed, calibration_ratio=calibration_ratio,
     )  # fmt: skip
     target.parent.mkdir(parents=True, exist_ok=True)
     write_split_file(target, rows)
@@ -262,13 +278,19 @@ def _split_table(rows: list[SplitRow], title: str) -> Any:
     for row in rows:
         counts.setdefault(row.category, Counter())[(row.subset, row.label)] += 1
     table = Table(title=name_cell(title), title_justify="left")
-    for column in ("category", *(f"{sub} {lab}" for sub, lab in SPLIT_GROUPS)):
+    # Calibration columns only where the file has such rows: other tables stay as they were.
+    held = [g for g in CALIBRATION_GROUPS if any(g in c for c in counts.values())]
+    groups = (*SPLIT_GROUPS[:2], *held, *SPLIT_GROUPS[2:])
+    for column in ("category", *(f"{sub} {lab}" for sub, lab in groups)):
         table.add_column(column, justify="left" if column == "category" else "right")
     for category, c in sorted(counts.items()):
-        table.add_row(name_cell(category), *(str(c[group]) for group in SPLIT_GROUPS))
+        table.add_row(name_cell(category), *(str(c[group]) for group in groups))
     return table
 
 
 SPLIT_GROUPS: tuple[tuple[str, str], ...] = (
     ("train", "normal"), ("train", "defect"), ("test", "normal"), ("test", "defect"),
+)  # fmt: skip
+CALIBRATION_GROUPS: tuple[tuple[str, str], ...] = (
+    ("calibration", "normal"), ("calibration", "defect"),
 )  # fmt: skip

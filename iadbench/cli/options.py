@@ -74,6 +74,16 @@ Threshold = Annotated[
         rich_help_panel=METHOD_PANEL,
     ),
 ]
+CalibrationRatio = Annotated[
+    float | None,
+    typer.Option(
+        help="Under calibrated / normal-quantile: the share of the training images (per "
+        "category and label) held out of training to choose the threshold on, when the "
+        "training dataset has no calibration split and no unused image serves (default 0.2; 0: "
+        "the images trained on, marked in-sample).",
+        rich_help_panel=METHOD_PANEL,
+    ),
+]
 Seed = Annotated[
     int,
     typer.Option(

@@ -59,6 +59,7 @@ def run(
     plugin: opt.Plugins = None,
     data: opt.DataRoots = None,
     threshold: opt.Threshold = None,
+    calibration_ratio: opt.CalibrationRatio = None,
     seed: opt.Seed = 0,
     device: opt.Device = "auto",
     batch_size: opt.BatchSize = None,
@@ -86,6 +87,7 @@ def run(
         command=sys.argv, verify_content=verify_content, limit=limit,
         far_targets=opt.targets(far_targets, "--far-targets"),
         recall_targets=opt.targets(recall_targets, "--recall-targets"),
+        calibration_ratio=calibration_ratio,
     )  # fmt: skip
     outcome = launch_run(request, RichProgress())
     if outcome is None:
@@ -154,6 +156,7 @@ def matrix(
     plugin: opt.Plugins = None,
     data: opt.DataRoots = None,
     threshold: opt.Threshold = None,
+    calibration_ratio: opt.CalibrationRatio = None,
     seed: opt.Seed = 0,
     device: opt.Device = "auto",
     workers: opt.Workers = None,
@@ -179,6 +182,7 @@ def matrix(
         verify_content=verify_content, limit=limit,
         far_targets=opt.targets(far_targets, "--far-targets"),
         recall_targets=opt.targets(recall_targets, "--recall-targets"),
+        calibration_ratio=calibration_ratio,
     )  # fmt: skip
     outcomes = run_matrix(request, RichProgress(), on_cell=_print_cell)
     markdown = render_leaderboard(collect_runs(out), load_paper_reference())

@@ -15,7 +15,8 @@ INVALID: Final = "invalid"
 
 Label = Literal["defect", "normal"]
 PredictedLabel = Literal["defect", "normal", "invalid"]
-Subset = Literal["train", "test"]
+# "calibration": a split file's rows held out of training to choose a threshold on (issue 20).
+Subset = Literal["train", "test", "calibration"]
 
 LABELS: tuple[str, str] = (DEFECT, NORMAL)
 #: The trivial baselines and the one label each always answers, in the order tables show them.
@@ -32,7 +33,8 @@ class Sample:
             dataset (VisA reuses basenames across Normal/Anomaly, so the basename is not enough).
         dataset: Dataset name, e.g. ``"mvtec"`` or ``"visa"``.
         category: Category folder name, e.g. ``"metal_nut"``.
-        subset: ``"train"`` or ``"test"``, as the official split defines it.
+        subset: ``"train"`` or ``"test"``, as the official split defines it (``"calibration"``:
+            a split file's rows held out to choose a threshold on).
         label: Ground truth, ``"defect"`` or ``"normal"``.
         image_path: Absolute path of the image file.
         mask_path: Absolute path of the defect mask, or ``None`` (normal images, missing masks).

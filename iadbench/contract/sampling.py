@@ -102,3 +102,57 @@ def _apportion(sizes: Mapping[_Key, int], total: int, rng: random.Random) -> dic
     for key in by_remainder[: total - sum(shares.values())]:
         shares[key] += 1
     return shares
+
+
+#: The default share of the training images a run holds out to choose a threshold on
+#: (``--calibration-ratio``; see ``docs/metrics.md``).
+DEFAULT_CALIBRATION_RATIO = 0.2
+
+
+def held_out_share(
+    samples: Sequence[Sample], ratio: float, seed: int, labels: Sequence[str]
+) -> list[Sample]:
+    """A seeded share ``ratio`` of ``samples``, per category and label, to hold out of training.
+
+    Each category × label cell (of the ``labels`` asked for) of n images gives
+    :func:`held_out_count` of them (``round(ratio * n)``, at least 1 and at most n − 1), so
+    every category is represented and every cell keeps an image to learn from. The draw within
+    a cell is :func:`select_samples`' (seeded), so the same pool, ratio and seed always give the
+    same images. ``ratio`` 0 gives none.
+
+    Example:
+        >>> from iadbench.contract.records import Sample
+        >>> pool = [Sample(f"c/{i}.png", "d", "c", "train", "normal", f"/{i}.png")
+        ...         for i in range(10)]
+        >>> len(held_out_share(pool, 0.2, seed=0, labels=["normal"]))
+        2
+    """
+    if ratio <= 0:
+        return []
+    cells: dict[tuple[str, str], list[Sample]] = {}
+    for sample in samples:
+        if sample.label in labels:
+            cells.setdefault((sample.category, sample.label), []).append(sample)
+    chosen: list[Sample] = []
+    for key in sorted(cells):
+        cell = cells[key]
+        if count := held_out_count(ratio, len(cell)):
+            chosen.extend(select_samples(cell, count, seed, name="--calibration-ratio"))
+    return sorted(chosen, key=lambda s: s.id)
+
+
+def held_out_count(ratio: float, n: int) -> int:
+    """How many of a cell's ``n`` images are held out: ``round(ratio * n)``, in [1, n - 1].
+
+    None when ``n`` < 2 or ``ratio`` is 0.
+
+    The one rule of :func:`held_out_share` and of a split file's calibration share
+    (:mod:`iadbench.data.split_calibration`).
+
+    Example:
+        >>> held_out_count(0.2, 10), held_out_count(0.2, 2), held_out_count(0.2, 1)
+        (2, 1, 0)
+    """
+    if ratio <= 0 or n < 2:
+        return 0
+    return min(n - 1, max(1, round(ratio * n)))

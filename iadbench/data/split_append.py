@@ -13,7 +13,9 @@ the group should have ``target = train_share(ratio, old + new)`` training images
 capped at all but one, as a fresh split); ``clamp(target - old_train, 0, new)`` of the new images
 train, drawn from the sorted new images with the fresh split's random stream for that category
 and label (:func:`~iadbench.data.split_file.draw_training`). A category that is new as a whole
-gets exactly the rows a fresh split with that seed would give it.
+gets exactly the rows a fresh split with that seed would give it. ``calibration`` rows
+(:mod:`iadbench.data.split_calibration`) are kept like every listed row and count towards the
+Train share they were drawn from; a new image is never made a calibration row.
 """
 
 from __future__ import annotations
@@ -121,7 +123,8 @@ def plan_append(
     training: set[str] = set()
     for (category, label), pool in sorted(pools.items()):
         old = [r for r in kept if (r.category, r.label) == (category, label)]
-        old_train = sum(r.subset == "train" for r in old)
+        # A calibration row was drawn from the training share: it counts as one, and stays.
+        old_train = sum(r.subset in ("train", "calibration") for r in old)
         target = train_share(ratios[label], len(old) + len(pool))
         n_train = max(0, min(target - old_train, len(pool)))
         training.update(draw_training(pool, category, label, n_train, seed))

@@ -2,9 +2,10 @@
 
 One record format, one owner. VisA's ``split_csv/1cls.csv`` and the split file of a folder
 dataset (``<root>/split.csv``, written by ``iadbench data split``) share the header
-``object,split,label,image,mask``: ``split`` is ``train`` or ``test``, ``label`` is ``normal`` or
-``anomaly``, ``image`` and ``mask`` are paths relative to the dataset root (``mask`` may be
-empty). This module reads both, writes the latter, and draws a seeded split.
+``object,split,label,image,mask``: ``split`` is ``train``, ``test`` or ``calibration`` (held out
+of training to choose a threshold on: :mod:`iadbench.data.split_calibration`), ``label`` is
+``normal`` or ``anomaly``, ``image`` and ``mask`` are paths relative to the dataset root
+(``mask`` may be empty). This module reads both, writes the latter, and draws a seeded split.
 
 Files are read and written as UTF-8 with surrogate escapes, so a file name that is not valid
 UTF-8 survives the round trip (it is matched against the same bytes on disk). Paths are taken
@@ -23,16 +24,19 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from iadbench.contract.errors import DatasetNotFoundError, IADBenchError
 from iadbench.contract.files import atomic_replace
 from iadbench.contract.numbers import MAX_SEED, real_number, whole_number
 from iadbench.contract.records import DEFECT, NORMAL, Label, Sample, Subset, printable_name
 from iadbench.contract.text import terminal_text
+from iadbench.data.split_calibration import check_calibration_ratio, draw_calibration
 
 SPLIT_FILE_NAME: Final = "split.csv"
 SPLIT_COLUMNS: tuple[str, ...] = ("object", "split", "label", "image", "mask")
+#: The split column's values, in a written file's order (train first, as before calibration).
+SUBSET_ORDER: Final[dict[str, int]] = {"train": 0, "calibration": 1, "test": 2}
 FILE_LABELS: dict[str, Label] = {"normal": NORMAL, "anomaly": DEFECT}
 _LABEL_NAMES: dict[str, str] = {NORMAL: "normal", DEFECT: "anomaly"}
 
@@ -51,7 +55,7 @@ class SplitRow:
 
     Attributes:
         category: The ``object`` column (the image path's first folder when that is empty).
-        subset: ``"train"`` or ``"test"``.
+        subset: ``"train"``, ``"test"`` or ``"calibration"``.
         label: ``"normal"`` or ``"defect"`` (written ``anomaly``, as VisA does).
         image: Image path relative to the root, forward slashes.
         mask: Mask path relative to the root, or None.
@@ -176,10 +180,11 @@ def read_split_file(path: Path) -> list[SplitRow]:
             image, mask = normalise_relpath(raw_image), normalise_relpath(raw_mask)
             split = (record["split"] or "").strip().lower()
             label = FILE_LABELS.get((record["label"] or "").strip().lower())
-            if split not in ("train", "test") or label is None:
+            if split not in SUBSET_ORDER or label is None:
                 raise SplitFileError(
-                    f"{path} line {line}: split must be train or test and label normal or "
-                    f"anomaly, got split={record['split']!r} label={record['label']!r}."
+                    f"{path} line {line}: split must be train, test or calibration and label "
+                    f"normal or anomaly, got split={record['split']!r} "
+                    f"label={record['label']!r}."
                 )
             for listed, raw in ((image, raw_image), (mask, raw_mask)):
                 if raw and not (listed and stays_inside(listed, raw)):
@@ -199,7 +204,7 @@ def read_split_file(path: Path) -> list[SplitRow]:
             rows.append(
                 SplitRow(
                     category=category if category.strip() else image.split("/", 1)[0],
-                    subset="train" if split == "train" else "test",
+                    subset=cast("Subset", split),  # checked above
                     label=label,
                     image=image,
                     mask=mask or None,
@@ -217,16 +222,16 @@ def shown(path: str) -> str:
 def write_split_file(path: Path, rows: Iterable[SplitRow]) -> None:
     """Write rows under the ``object,split,label,image,mask`` header, sorted, atomically.
 
-    Rows are sorted by category, train before test, then image path, so the same split always
-    gives the same bytes. The written file is read back before it replaces ``path``: a file
-    that :func:`read_split_file` would refuse or read differently is never left behind (the
-    advice for a refused file is to draw it again, which must then give a readable one).
+    Rows are sorted by category, subset (:data:`SUBSET_ORDER`), then image path, so the same
+    split always gives the same bytes. The file is read back before it replaces ``path``: one
+    that :func:`read_split_file` would refuse or read otherwise is never left (the advice for a
+    refused file is to draw it again, which must then give a readable one).
 
     Raises:
         SplitFileError: A row does not read back as written (the message names it); ``path``
             is left as it was.
     """
-    ordered = sorted(rows, key=lambda r: (r.category, r.subset != "train", r.image))
+    ordered = sorted(rows, key=lambda r: (r.category, SUBSET_ORDER[r.subset], r.image))
     with atomic_replace(path, newline="", errors="surrogateescape") as (handle, tmp):
         writer = csv.writer(handle)
         writer.writerow(SPLIT_COLUMNS)
@@ -256,6 +261,7 @@ def draw_split(
     train_normal_ratio: float,
     train_defect_ratio: float = 0.0,
     seed: int = 0,
+    calibration_ratio: float = 0.0,
 ) -> list[SplitRow]:
     """A seeded train/test assignment: per category, a share of normals (and defects) trains.
 
@@ -273,6 +279,8 @@ def draw_split(
         train_defect_ratio: Share of each category's defect images that trains, in [0, 1];
             0 (the default) gives normal-only training data, as factories have.
         seed: Random seed: the same seed and images give the same rows.
+        calibration_ratio: Share of the training rows held out as ``calibration`` rows
+            (:func:`~iadbench.data.split_calibration.draw_calibration`); 0: none.
 
     Returns:
         One :class:`SplitRow` per sample, in sample order.
@@ -290,6 +298,7 @@ def draw_split(
         2
     """
     check_split_arguments(train_normal_ratio, train_defect_ratio, seed)
+    check_calibration_ratio(calibration_ratio)
     ratios = {NORMAL: train_normal_ratio, DEFECT: train_defect_ratio}
     relpaths = {s.image_path: dataset_relpath(s.image_path, root) for s in samples}
     pools: dict[tuple[str, str], list[str]] = {}
@@ -306,7 +315,7 @@ def draw_split(
         training.update(
             draw_training(pool, category, label, train_share(ratios[label], len(pool)), seed)
         )
-    return [
+    rows = [
         SplitRow(
             category=category_of[s.image_path],
             subset="train" if relpaths[s.image_path] in training else "test",
@@ -316,11 +325,13 @@ def draw_split(
         )
         for s in samples
     ]
+    return draw_calibration(rows, calibration_ratio, seed) if calibration_ratio else rows
 
 
 def check_split_arguments(
-    train_normal_ratio: float, train_defect_ratio: float, seed: int, *, option_names: bool = False
-) -> None:
+    train_normal_ratio: float, train_defect_ratio: float, seed: int, *,
+    option_names: bool = False, calibration_ratio: float = 0.0,
+) -> None:  # fmt: skip
     """Refuse ratios outside [0, 1] (or not numbers) and a seed that is not a whole number.
 
     Args:
@@ -328,6 +339,7 @@ def check_split_arguments(
         train_defect_ratio: As :func:`draw_split` takes it.
         seed: As :func:`draw_split` takes it.
         option_names: Name them as the command line spells them (``--train-normal-ratio``).
+        calibration_ratio: As :func:`draw_split` takes it (always named as an option).
 
     Raises:
         ArgumentError: The first argument out of range, named.
@@ -337,6 +349,7 @@ def check_split_arguments(
         name = f"--{argument.replace('_', '-')}" if option_names else argument
         real_number(ratio, name=name, minimum=0, maximum=1)
     whole_number(seed, name="--seed" if option_names else "seed", minimum=0, maximum=MAX_SEED)
+    check_calibration_ratio(calibration_ratio)
 
 
 def train_share(ratio: float, n: int) -> int:

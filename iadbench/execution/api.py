@@ -14,7 +14,12 @@ from typing import Any, cast
 
 from iadbench.contract.devices import check_device
 from iadbench.contract.errors import ArgumentError, IADBenchError
-from iadbench.contract.numbers import fraction_targets, optional_whole_number, whole_number
+from iadbench.contract.numbers import (
+    fraction_targets,
+    optional_whole_number,
+    real_number,
+    whole_number,
+)
 from iadbench.contract.records import Sample
 
 
@@ -30,6 +35,7 @@ def evaluate(
     train_split: str | None = None,
     test_split: str | None = None,
     limit: int | None = None,
+    calibration_ratio: float | None = None,
     seed: int = 0,
     device: str = "auto",
     out: str | Path | None = None,
@@ -55,6 +61,8 @@ def evaluate(
         train_split: Training subset (default: Table II's for the method).
         test_split: Test subset (default: All; Test for a split folder dataset).
         limit: Only the first N test images per category (a partial run).
+        calibration_ratio: Share of the training images held out to choose a ``calibrated`` /
+            ``normal-quantile`` threshold on (``--calibration-ratio``; None: the default).
         seed: Random seed.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         out: Run dir; default ``runs/<method>/<cell>_<hash8>`` under the working directory.
@@ -94,6 +102,8 @@ def evaluate(
         limit=optional_whole_number(limit, name="limit", minimum=1),
         far_targets=_targets(far_targets, "far_targets"),
         recall_targets=_targets(recall_targets, "recall_targets"),
+        calibration_ratio=None if calibration_ratio is None else real_number(
+            calibration_ratio, name="calibration_ratio", minimum=0, maximum=0.9),
         command=["iadbench.evaluate", method, test],
     )  # fmt: skip
     outcome = execute_run(plan_run(request))

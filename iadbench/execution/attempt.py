@@ -81,10 +81,12 @@ def compute_run(
         if adapter.context.workdir is not None:  # the configuration trains
             plan.data.check_no_overlap(force=plan.request.force_overlap)
             manifest["trained_artifacts"] = str(fit_stage(plan, adapter))
-        if plan.data.calibration is not None:  # planned for a policy chosen on training data
+        if (choice := plan.data.calibration_choice) is not None:  # a training-data policy
+            if group.is_main and (warning := choice.warning()) is not None:
+                logger.warning("WARNING: %s", warning)  # in-sample: said loudly (issue 20)
             calibration = calibrate(
-                plan.data.calibration,
-                test_samples,
+                choice,
+                plan.spec.train.name if plan.spec.train is not None else None,
                 store.calibration,
                 lambda todo: predict_missing(
                     plan, adapter, todo, store.calibration, None, progress, "calibration"

@@ -1,4 +1,4 @@
-"""Thresholds chosen from data: ``calibrated`` on the training dataset, ``oracle`` on the test set.
+"""Thresholds chosen from data: ``calibrated`` on training data, ``oracle`` on the test set.
 
 Kept apart from :mod:`iadbench.runs.thresholds` (pure decisions) because both read stored
 predictions
@@ -10,62 +10,51 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from iadbench.contract.records import NORMAL, Sample
+from iadbench.execution.calibration_data import CalibrationChoice
 from iadbench.runs.thresholds import ThresholdError, ThresholdPolicy, best_f1_threshold
 from iadbench.runs.writer import PredictionLog
 
 
 def calibrate(
-    train_all: list[Sample],
-    test_samples: list[Sample],
+    choice: CalibrationChoice,
+    dataset: str | None,
     log: PredictionLog,
     predict: Callable[..., object],
     policy: ThresholdPolicy | None = None,
 ) -> dict[str, Any]:
-    """Choose a threshold on the training dataset, never on test images.
+    """Choose a threshold on the images planning chose for it, never on test images.
 
-    ``calibrated`` (the default): the macro-F1-best threshold over all its images.
-    ``normal-quantile:q``: the q-quantile of its *normal* images' scores (only those are
-    scored), for training data without defects.
+    ``calibrated`` (the default): the macro-F1-best threshold over them.
+    ``normal-quantile:q``: the q-quantile of their scores (normal images only), for training
+    data without defects. Which images (held out of training where possible) is
+    :func:`~iadbench.execution.calibration_data.choose_calibration`'s choice.
 
     Args:
-        train_all: Every image of the training dataset (All subset).
-        test_samples: The run's test images; any of them in ``train_all`` (same dataset) are
-            left out, so the threshold never sees a test label.
+        choice: The calibration images and where they come from.
+        dataset: The training dataset's name (recorded).
         log: Where calibration scores are stored (resumable like the test predictions).
         predict: Predicts into ``log`` those of the given samples it lacks.
         policy: The run's policy (``calibrated`` when None).
 
     Returns:
-        What to record in the summary: policy, images used, threshold, its F1 there (calibrated)
-        or the quantile (normal-quantile).
+        What to record in the summary: policy, the images (``held_out``, ``source``,
+        ``n_per_label``), threshold, its F1 there (calibrated) or the quantile
+        (normal-quantile).
 
     Raises:
-        ThresholdError: The calibration images do not hold what the policy needs (both labels;
-            at least one normal) with scores.
+        ThresholdError: The calibration images hold no score a policy can use.
     """
     kind = policy.kind if policy is not None else "calibrated"
-    test_ids = {(s.dataset, s.id) for s in test_samples}
-    samples = [s for s in train_all if (s.dataset, s.id) not in test_ids]
-    excluded = len(train_all) - len(samples)
-    if train_all and not samples:
-        # Say why instead of "got 0 defect and 0 normal": every image is also a test image.
-        raise ThresholdError(
-            f"--threshold {kind} chooses the threshold on the training dataset minus the "
-            f"test images, and all {len(train_all)} images of {train_all[0].dataset!r} are test "
-            "images of this run (train == test?): nothing is left to calibrate on. Use another "
-            "training dataset, --threshold fixed:T, or oracle (marked as an upper bound)"
-        )
-    if kind == "normal-quantile":
-        samples = [s for s in samples if s.label == NORMAL]
+    samples = choice.samples
     predict(samples)  # predicts only what the log lacks
     wanted = {s.id for s in samples}
     scored = [r for r in log.iter_records() if r["id"] in wanted and r.get("score") is not None]
     record: dict[str, Any] = {
         "policy": kind,
-        "dataset": train_all[0].dataset if train_all else None,
+        "dataset": dataset,
         "split": "all",
-        "excluded_test_images": excluded,
+        **choice.record(),
+        "excluded_test_images": choice.excluded_test_images,
         "n": len(samples),
         "n_scored": len(scored),
     }
@@ -74,7 +63,7 @@ def calibrate(
         if not scored:
             raise ThresholdError(
                 "--threshold normal-quantile needs training images labelled normal with scores; "
-                f"the training dataset {record['dataset']!r} has none"
+                f"none of the {len(samples)} chosen in {dataset!r} got one"
             )
         import numpy as np  # here: a finished re-run imports this module and chooses nothing
 

@@ -45,6 +45,7 @@ class MatrixRequest:
     limit: int | None = None
     far_targets: tuple[float, ...] | None = None  # operating points (None: the defaults)
     recall_targets: tuple[float, ...] | None = None
+    calibration_ratio: float | None = None  # --calibration-ratio (None: the default)
 
 
 def cell_dir(out: Path, method: str, train: str | None, test: str) -> Path:
@@ -95,7 +96,8 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
     check_numbers(RunRequest(method="", train=None, test="", seed=request.seed,
                              device=request.device, workers=request.workers,
                              limit=request.limit, far_targets=request.far_targets,
-                             recall_targets=request.recall_targets))  # fmt: skip
+                             recall_targets=request.recall_targets,
+                             calibration_ratio=request.calibration_ratio))  # fmt: skip
     if len(set(request.datasets)) < 2:
         raise IADBenchError(
             "--datasets needs at least two different datasets for a cross-dataset matrix"
@@ -132,6 +134,7 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
                     command=request.command, verify_content=request.verify_content,
                     limit=request.limit, far_targets=request.far_targets,
                     recall_targets=request.recall_targets,
+                    calibration_ratio=request.calibration_ratio,
                 )
             )
         )  # fmt: skip

@@ -28,9 +28,14 @@ from iadbench.data import (
 from iadbench.data.base import SUBSET_NAMES, DatasetReader, RootDepthError, SubsetName
 from iadbench.data.fingerprint import fingerprint_samples
 from iadbench.data.splits import check_no_overlap, first_per_category, load_split_table
+from iadbench.execution.calibration_data import (
+    DEFAULT_CALIBRATION_RATIO,
+    CalibrationChoice,
+    choose_calibration,
+    training_data_policy,
+)
 from iadbench.execution.request import RunRequest
 from iadbench.runs.runspec import DatasetRef
-from iadbench.runs.thresholds import TRAINING_DATA_POLICIES, parse_policy
 
 #: Suffix of a capped training's dir (``<train hash>-stratified``): the subsample is not in the
 #: training hash, and the rule drawing it became stratified (issue 19), so a training drawn at
@@ -46,8 +51,9 @@ class PlannedData:
         test_reader: Reader of the test dataset (its folder-balance warnings are shown on run).
         test: Test samples, in test order.
         train: Training samples when the method trains, else None.
-        calibration: The training dataset's All subset under ``calibrated`` and
-            ``normal-quantile``, else None.
+        calibration: The images a ``calibrated`` or ``normal-quantile`` threshold is chosen
+            on (:func:`~iadbench.execution.calibration_data.choose_calibration`), else None.
+        calibration_choice: Where those come from (held out or in-sample), else None.
         references: A few-shot method's reference images (the test dataset's Train normals that
             are not test images), else None.
         content: ``--verify-content`` digests by role (test, train, calibration, references);
@@ -68,6 +74,7 @@ class PlannedData:
     content: dict[str, str] = field(default_factory=dict)
     trained: list[Sample] | None = None
     capped: bool = False
+    calibration_choice: CalibrationChoice | None = None
 
     def roles(self) -> dict[str, list[Sample]]:
         """The sample lists the run reads, by role (test, train, calibration, references)."""
@@ -151,6 +158,10 @@ def index_data(
             data.train = train_reader.samples(train_split)
             if not data.train:  # fit([]) "trained", was marked TRAINED and stored NaN (issue 18)
                 raise IADBenchError(_empty_training_message(request, train_reader, train_split))
+        if (kind := training_data_policy(threshold)) is not None:
+            # Before the checks below: images held out for the threshold leave data.train.
+            _choose_calibration(request, kind, data, train_reader)
+        if data.train is not None:
             if caps.needs_masks and not any(s.mask_path for s in data.train):
                 raise IADBenchError(
                     f"method {request.method!r} trains on defect masks, and the {train_split!r} "
@@ -166,8 +177,6 @@ def index_data(
             data.capped = isinstance(cap, int) and 0 < cap < len(data.train)
             if caps.needs_both_labels:
                 _check_both_labels(request, train_split, data.train, data.trained)
-        if threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES:
-            data.calibration = train_reader.samples("all")
         train_root = str(train_reader.root)
         train_ref = DatasetRef(request.train, train_split, train_root, sample_digest(data.train))
     if request.verify_content:
@@ -180,6 +189,32 @@ def index_data(
     return data, test_ref, train_ref
 
 
+def _choose_calibration(
+    request: RunRequest, kind: str, data: PlannedData, reader: DatasetReader
+) -> None:
+    """The images the threshold is chosen on (:mod:`~iadbench.execution.calibration_data`).
+
+    Images held out for it leave ``data.train`` here, before anything is fingerprinted, so the
+    training hash names what ``fit`` really learns from.
+    """
+    assert request.train is not None
+    ratio = calibration_ratio(request)
+    choice = choose_calibration(
+        kind, request.train, reader.samples("all"), data.train, data.test, ratio, request.seed,
+        data.references or (),
+    )  # fmt: skip
+    data.calibration, data.calibration_choice = choice.samples, choice
+    if choice.removed and data.train is not None:
+        removed = {s.id for s in choice.removed}
+        data.train = [s for s in data.train if s.id not in removed]
+
+
+def calibration_ratio(request: RunRequest) -> float:
+    """``--calibration-ratio``, or the run-level default when not given."""
+    given = request.calibration_ratio
+    return DEFAULT_CALIBRATION_RATIO if given is None else float(given)
+
+
 def uses_training_data(
     adapter_cls: type[MethodAdapter[Any]], options: Any, threshold: str | None
 ) -> bool:
@@ -189,10 +224,7 @@ def uses_training_data(
     is chosen on the training data (``calibrated``, ``normal-quantile``). Other runs are
     zero-shot: they take no ``--train`` and are keyed by their test set alone.
     """
-    policy_reads_train = (
-        threshold is not None and parse_policy(threshold).kind in TRAINING_DATA_POLICIES
-    )
-    return trains(adapter_cls, options) or policy_reads_train
+    return trains(adapter_cls, options) or training_data_policy(threshold) is not None
 
 
 def sample_digest(samples: list[Sample] | None) -> str | None:

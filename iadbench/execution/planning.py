@@ -20,6 +20,7 @@ from iadbench.contract.settings import default_cache_dir
 from iadbench.execution.planned_data import (
     CAPPED_TRAINING_TAG,
     PlannedData,
+    calibration_ratio,
     index_data,
     sample_digest,
 )
@@ -118,6 +119,11 @@ def plan_run(request: RunRequest) -> PlannedRun:
         calibration_fingerprint=sample_digest(data.calibration),
         limit=request.limit,
         references_fingerprint=sample_digest(data.references),
+        # Hashed only where it can matter (a training method under a policy chosen on training
+        # data: it may hold a share out of fit's samples); other runs keep their hashes.
+        calibration_ratio=calibration_ratio(request)
+        if data.calibration is not None and data.train is not None
+        else None,
     )
     source = ZERO_SHOT if train_ref is None else f"{train_ref.name}-{train_ref.split}"
     out = request.out or Path("runs") / request.method / (

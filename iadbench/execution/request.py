@@ -15,6 +15,7 @@ from iadbench.contract.numbers import (
     MAX_SEED,
     fraction_targets,
     optional_whole_number,
+    real_number,
     whole_number,
 )
 
@@ -52,6 +53,9 @@ class RunRequest:
     # they change the summary only, which a finished run recomputes from its predictions.
     far_targets: tuple[float, ...] | None = None
     recall_targets: tuple[float, ...] | None = None
+    # Share of the training images held out to choose a calibrated / normal-quantile threshold
+    # on, when no unused training image serves (None: the default, 0: in-sample, loudly).
+    calibration_ratio: float | None = None
 
 
 def check_numbers(request: RunRequest) -> None:
@@ -70,6 +74,8 @@ def check_numbers(request: RunRequest) -> None:
     optional_whole_number(request.limit, name="--limit", minimum=1)
     optional_whole_number(request.workers, name="--workers", minimum=0)
     whole_number(request.seed, name="--seed", minimum=0, maximum=MAX_SEED)
+    if request.calibration_ratio is not None:
+        real_number(request.calibration_ratio, name="--calibration-ratio", minimum=0, maximum=0.9)
     check_device(request.device, name="--device")
     if request.far_targets is not None:
         request.far_targets = fraction_targets(request.far_targets, name="--far-targets")

@@ -55,15 +55,19 @@ class RunSpec:
         threshold: Threshold policy for score methods (``fixed:0.5``...), None otherwise.
         seed: Random seed.
         calibration_fingerprint: Stat fingerprint of the images a ``calibrated`` or
-            ``normal-quantile`` threshold is chosen on (the training dataset's All subset), None
-            under other policies.
+            ``normal-quantile`` threshold is chosen on (held out of training where possible:
+            :mod:`iadbench.execution.calibration_data`), None under other policies.
         limit: ``--limit N``: only the first N test images of every category (a partial run);
             None for the whole test set.
         references_fingerprint: Stat fingerprint of a few-shot method's reference images (the
             test dataset's Train normals outside the test set), None without references.
+        calibration_ratio: The share of the training images held out to choose a
+            ``calibrated`` / ``normal-quantile`` threshold on (``--calibration-ratio``), for a
+            method that trains under such a policy; None otherwise.
 
-    ``limit`` and ``references_fingerprint`` are left out of the configuration when None, so
-    the hashes of runs without them stay what they were before the fields existed.
+    ``limit``, ``references_fingerprint`` and ``calibration_ratio`` are left out of the
+    configuration when None, so the hashes of runs without them stay what they were before the
+    fields existed.
     """
 
     method: str
@@ -77,6 +81,7 @@ class RunSpec:
     calibration_fingerprint: str | None = None
     limit: int | None = None
     references_fingerprint: str | None = None
+    calibration_ratio: float | None = None
 
     def config(self) -> dict[str, Any]:
         """The configuration as plain JSON data (recorded in the manifest)."""
@@ -107,7 +112,7 @@ class RunSpec:
 
 
 # Fields added after runs were published: absent when None, so older hashes still match.
-_ADDED_LATER = ("limit", "references_fingerprint")
+_ADDED_LATER = ("limit", "references_fingerprint", "calibration_ratio")
 
 
 def config_digest(config: dict[str, Any]) -> str:

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 MISSING = "—"
+#: After a threshold policy chosen on images the method was fitted on (summary.json's
+#: ``calibration.held_out`` false: no held-out image served, issue 20); every view shows it.
+IN_SAMPLE = "°"
 DECIMALS = 2  # the tables' precision; the report's prose and the terminal's intervals use 1
 
 

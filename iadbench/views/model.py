@@ -25,7 +25,13 @@ from typing import Any
 
 from iadbench.analysis.metrics import F1_3CLASS
 from iadbench.runs.schema import StatisticsBlock, as_statistics
-from iadbench.views.catalogue import CATEGORY_METRICS, MISSING, TABLE_METRICS, percent
+from iadbench.views.catalogue import (
+    CATEGORY_METRICS,
+    IN_SAMPLE,
+    MISSING,
+    TABLE_METRICS,
+    percent,
+)
 from iadbench.views.labels import shown_labels
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
@@ -63,6 +69,7 @@ from iadbench.views.verdict import (
     beats_cell,
     categories_cell,
     fitted_on_test_labels,
+    in_sample_threshold,
     summary_with_statistics,
 )
 
@@ -186,12 +193,19 @@ class Presentation:
     # --- cells
 
     def threshold_cell(self, row: LeaderboardRow) -> tuple[str, str]:
-        """The raw threshold text (``—`` without one) and its marker (‡ for oracle, else "")."""
+        """The raw threshold text (``—`` without one) and its marker.
+
+        ‡ for oracle, ° (:data:`~iadbench.views.catalogue.IN_SAMPLE`) for a threshold chosen on
+        images the method was fitted on, else "".
+        """
         if row.threshold is None:
             return MISSING, ""
         if fitted_on_test_labels(row.threshold):
             self.notes.markers.add(ORACLE)
             return row.threshold, ORACLE
+        if not row.derived and in_sample_threshold(row.source.summary):
+            self.notes.markers.add(IN_SAMPLE)
+            return row.threshold, IN_SAMPLE
         return row.threshold, ""
 
     def metric_cell(

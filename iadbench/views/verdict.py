@@ -47,6 +47,16 @@ ORACLE_STATUS = (
 NOT_COUNTED = f"not counted{ORACLE_MARK}"  # the Beats cell of an oracle run
 
 
+def in_sample_threshold(summary: Mapping[str, Any]) -> bool:
+    """Whether a run's threshold was chosen on images its method was fitted on (marked °).
+
+    Only a summary that says so (``calibration.held_out`` false); a run stored before the key
+    existed is not marked, so old tables render as they did.
+    """
+    calibration = summary.get("calibration")
+    return isinstance(calibration, Mapping) and calibration.get("held_out") is False
+
+
 def fitted_on_test_labels(threshold: object) -> bool:
     """Whether a threshold policy was fitted on the test labels (``oracle``).
 

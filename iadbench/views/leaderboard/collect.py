@@ -272,7 +272,7 @@ def _settings(run: StoredRun) -> dict[str, Any]:
     if not isinstance(config, dict):
         return {}
     flat: dict[str, Any] = dict(config.get("options") or {})
-    for key in ("seed", "limit", "method_version"):
+    for key in ("seed", "limit", "method_version", "calibration_ratio"):
         if key in config:
             flat["version" if key == "method_version" else key] = config[key]
     for role in ("train", "test"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from iadbench.analysis.metrics import COLLAPSE_SHARE
+from iadbench.views.catalogue import IN_SAMPLE
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.escape import (
     dataset_name,
@@ -61,6 +62,8 @@ _LEGEND = {
     "per-category rows (Tables V/VI): a class mean is shown in the class-mean table, not the "
     "pooled one; a number consistent with neither stays in the pooled table as printed (see "
     "below).",
+    IN_SAMPLE: f"{IN_SAMPLE} in-sample threshold: chosen on images the method was fitted on "
+    "(no held-out image served: summary.json's calibration), optimistic for new images.",
     ONE_LABEL: f"{ONE_LABEL} one label: the test images of a category (pooled table: all of "
     "them; class-mean table and mean rows: of some category) are all normal or all defective, so "
     "accuracy means nothing there (a constant answer scores 100 %) and AUROC / AP are undefined "

@@ -20,6 +20,7 @@ from iadbench.runs.reader import Outcome, StoredRun
 from iadbench.views.catalogue import (
     CATALOGUE,
     CATEGORY_METRICS,
+    IN_SAMPLE,
     INTERVAL_METRICS,
     MISSING,
     TABLE_METRICS,
@@ -43,6 +44,7 @@ from iadbench.views.verdict import (
     Verdict,
     bootstrap_block,
     fitted_on_test_labels,
+    in_sample_threshold,
     interval,
     summary_with_statistics,
     verdict,
@@ -240,7 +242,7 @@ def run_view(run: StoredRun, index: int, root: Path, label: str | None = None) -
         method=str(summary.get("method")),
         train=_side(summary, "train", trains),
         test=_side(summary, "test", True),
-        threshold=DASH if threshold is None else _threshold(str(threshold)),
+        threshold=DASH if threshold is None else _threshold(str(threshold), summary),
         path=path,
         baseline=summary.get("method") in BASELINES,
         tiny=summary.get("tiny") is True,
@@ -275,9 +277,15 @@ def run_view(run: StoredRun, index: int, root: Path, label: str | None = None) -
     )
 
 
-def _threshold(policy: str) -> str:
-    """The policy as the tables show it: ``oracle‡`` marks a threshold fitted on the test labels."""
-    return policy + ORACLE_MARK * fitted_on_test_labels(policy)
+def _threshold(policy: str, summary: Mapping[str, Any]) -> str:
+    """The policy as the tables show it, with its marker.
+
+    ``oracle‡`` marks a threshold fitted on the test labels, ``°`` one chosen on images the
+    method was fitted on (in-sample).
+    """
+    if fitted_on_test_labels(policy):
+        return policy + ORACLE_MARK
+    return policy + IN_SAMPLE * in_sample_threshold(summary)
 
 
 def _curve(run: RunView) -> charts.Curve | str:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from iadbench.cli import app
@@ -223,21 +222,3 @@ def test_list_options_says_which_option_replaces_the_training():
     assert sum("names trained weights" in line for line in rows) == 1
 
 
-@pytest.mark.slow
-def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path):
-    result = iadbench(
-        "demo",
-        "--out",
-        str(tmp_path / "demo"),
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--scale",
-        "0.01",
-    )
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "demo" / "LEADERBOARD.md").exists()
-    from iadbench.execution.registry import METHODS
-
-    # Every registered method, both directions (the session may have loaded test plugins too).
-    builtins = [m for m in METHODS.names() if METHODS.entry(m).source.startswith("iadbench ")]
-    assert len(list((tmp_path / "demo").rglob("summary.json"))) == 2 * len(builtins)

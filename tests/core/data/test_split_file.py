@@ -81,7 +81,7 @@ def test_written_rows_read_back_equal_and_in_visa_header(tmp_path: Path) -> None
     ("content", "message"),
     [
         ("object,split,image\n", r"lacks the column\(s\) label, mask"),
-        (HEADER + "a,val,normal,a/good/1.png,\n", "line 2: split must be train or test"),
+        (HEADER + "a,val,normal,a/good/1.png,\n", "line 2: split must be train, test or calib"),
         (HEADER + "a,test,ok,a/good/1.png,\n", "label normal or anomaly"),
         (HEADER + "a,test,normal,a/good/1.png,\n" * 2, "line 3 lists a/good/1.png again"),
         (HEADER + "a,test,normal,../x.png,\n", "outside the dataset root"),

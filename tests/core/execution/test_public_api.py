@@ -75,6 +75,7 @@ _BAD_EVALUATE = [
     ("out", 3), ("cache_dir", ["c"]), ("overwrite", 1), ("far_targets", "0.01"),
     ("far_targets", [1.5]), ("far_targets", []), ("recall_targets", 0.9),
     ("recall_targets", [float("nan")]),
+    ("calibration_ratio", "0.2"), ("calibration_ratio", -0.1), ("calibration_ratio", 0.95),
 ]  # fmt: skip
 _BAD_TRAIN = [
     ("method", None), ("train", None), ("data", ["visa"]), ("options", ["x=1"]),
