@@ -71,6 +71,16 @@ class PixelView:
     note: str = ""
 
 
+def headline_lines(view: PixelView) -> list[PixelLine]:
+    """The pooled and class-mean lines: what the leaderboard shows (the report shows them all).
+
+    Every category and defect type of every map run made the demo's LEADERBOARD.md ~770 lines;
+    the markdown and terminal tables keep the two headline groups per run and point to the HTML
+    report and ``summary.json`` for the rest.
+    """
+    return [line for line in view.lines if line.group in (POOLED, CLASS_MEAN)]
+
+
 def _count(value: Any) -> str:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else ""
 

@@ -1,9 +1,9 @@
 """The leaderboard's pixel-metric tables of map methods (pixel AUROC, AUPRO).
 
 Laid out from :func:`iadbench.views.pixel_figures.pixel_views` (the cells are built there, once,
-for every renderer). Per direction, two separate tables, each readable at 80 columns: the groups
-(pooled, class mean, each category) one line each, and the defect types. Shown only where stored
-runs carry the ``pixel_metrics`` block of ``summary.json``.
+for every renderer). Per direction, one table readable at 80 columns: each map run's pooled and
+class-mean figures (the categories and defect types are in the HTML report and summary.json).
+Shown only where stored runs carry the ``pixel_metrics`` block of ``summary.json``.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from tabulate import tabulate
 
 from iadbench.views.catalogue import CATALOGUE
 from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
-from iadbench.views.pixel_figures import PixelView, pixel_views
+from iadbench.views.pixel_figures import PixelView, headline_lines, pixel_views
 
 if TYPE_CHECKING:  # the model imports this package: a run-time import would be circular
     from iadbench.views.model import Presentation
 
 _FIGURES = [CATALOGUE["pixel_auroc"].header, CATALOGUE["aupro"].header]
 GROUP_HEADERS = ["Method", "Group", *_FIGURES, "Images"]
-TYPE_HEADERS = ["Category", "Defect type", *_FIGURES, "Images"]
 PIXEL_LEGEND = (
     "Percent, from the anomaly maps the runs stored, each resized to its ground-truth mask. "
     "Pixel AUROC = ROC area over all pixels of all images (defect-mask pixels positive); AUPRO "
@@ -30,32 +29,24 @@ PIXEL_LEGEND = (
     "all test images; class mean = unweighted over categories; a defect type is measured with "
     "its category's normal images. Higher is better."
 )
-TYPE_LEGEND = "Images = the type's defect images and its category's normal images."
+#: Where the groups the leaderboard leaves out are shown.
+MORE = (
+    "Per category and per defect type: the HTML report (`iadbench report`) and each run's "
+    "summary.json (`pixel_metrics`)."
+)
 
 
 def group_table(views: list[PixelView]) -> str:
     """One direction's pooled, class-mean and per-category figures, a line per run and group."""
     table = []
     for view in views:
-        for i, line in enumerate(view.lines):
+        for i, line in enumerate(headline_lines(view)):
             label = row_label(view.row) if i == 0 else ""
             table.append([label, escape_markdown(line.group), line.auroc, line.aupro,
                           line.images])  # fmt: skip
     align = ["left", "left", "right", "right", "right"]
     return tabulate(
         table, headers=GROUP_HEADERS, tablefmt="pipe", disable_numparse=True, colalign=align
-    )
-
-
-def type_table(view: PixelView) -> str | None:
-    """One run's defect types, a line per type; ``None`` where the data names none."""
-    table = [[escape_markdown(line.category), escape_markdown(line.defect_type), line.auroc,
-              line.aupro, line.images] for line in view.types]  # fmt: skip
-    if not table:
-        return None
-    align = ["left", "left", "right", "right", "right"]
-    return tabulate(
-        table, headers=TYPE_HEADERS, tablefmt="pipe", disable_numparse=True, colalign=align
     )
 
 
@@ -71,11 +62,5 @@ def pixel_sections(model: Presentation) -> list[str]:
         parts += [title, PIXEL_LEGEND] if not parts else [title]
         parts.append(group_table(views))
         parts.append("\n".join(f"- {row_label(v.row)}: {escape_markdown(v.note)}" for v in views))
-        for view in views:  # the run in the heading: the table stays narrow
-            types = type_table(view)
-            if types is not None:
-                heading = (
-                    f"### Per defect type: {row_label(view.row)}, {direction_title(direction)}"
-                )
-                parts += [heading, TYPE_LEGEND, types]
+        parts.append(MORE)
     return parts

@@ -80,21 +80,28 @@ def test_every_renderer_shows_the_same_cells(runs: Path) -> None:
     view = _view(runs)
     rows = [[line.group, line.auroc, line.aupro, line.images] for line in view.lines]
     types = [[t.category, t.defect_type, t.auroc, t.aupro] for t in view.types]
+    # The leaderboard (markdown, terminal) shows each run's pooled and class-mean lines; the
+    # report shows every category and defect type too.
+    headline = rows[:2]
+    assert [row[0] for row in headline] == ["pooled", "class mean"]
 
     markdown = render_leaderboard(collect_runs(runs))
     section = markdown[markdown.index("## Pixel metrics of map methods") :]
     section = section[: section.find("\n## Notes")] if "\n## Notes" in section else section
     tables = [line for line in section.splitlines() if line.startswith("|")]
     assert tables and all(len(line) <= 80 for line in tables), tables
-    escaped = [[escape_markdown(cell) for cell in row] for row in rows + types]
+    escaped = [[escape_markdown(cell) for cell in row] for row in headline]
     assert all(_cells_in_order(section, row) for row in escaped)
+    assert "Per category and per defect type: the HTML report" in section
+    assert "Per defect type" not in section and len(tables) == 2 + len(headline)
 
     console = Console(width=80, record=True, file=io.StringIO())
     console.print(render_terminal(collect_runs(runs)))
     terminal = console.export_text()
     assert "pixel-stats: pixel metrics" in terminal
     assert all(len(line.rstrip()) <= 80 for line in terminal.splitlines())
-    assert all(_cells_in_order(terminal, row) for row in rows + types)
+    assert all(_cells_in_order(terminal, row) for row in headline)
+    assert "pixel metrics per defect type" not in terminal
 
     page = render_html(build_context(collect_runs(runs)))
     block = page[page.index('id="pixels"') : page.index('id="results"')]
