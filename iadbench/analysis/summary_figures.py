@@ -5,15 +5,17 @@ The execution layer's summary builder asks this module alone, so that adding a f
 (:mod:`~iadbench.analysis.metrics`), bootstrap intervals and McNemar's tests
 (:mod:`~iadbench.analysis.statistics`), and for score methods the calibration of the scores
 (:mod:`~iadbench.analysis.calibration`) and the operating points
-(:mod:`~iadbench.analysis.operating_points`).
+(:mod:`~iadbench.analysis.operating_points`); for map methods the pixel metrics of the stored
+maps (:func:`pixel_figures`, :mod:`~iadbench.analysis.pixel_block`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from iadbench.contract.records import AnswerRules
+from iadbench.contract.records import AnswerRules, Sample
 from iadbench.runs.reader import Outcome
 from iadbench.runs.schema import DEFAULT_FAR_TARGETS, DEFAULT_RECALL_TARGETS
 
@@ -64,3 +66,16 @@ def summary_figures(
     if points is not None:
         figures["operating_points"] = points
     return figures
+
+
+def pixel_figures(
+    run_dir: Path, outcomes: Sequence[Outcome], samples: Sequence[Sample]
+) -> dict[str, Any] | None:
+    """A map method's ``pixel_metrics`` block from its stored maps, or None without any.
+
+    See :func:`~iadbench.analysis.pixel_block.pixel_block` (one map in memory at a time).
+    """
+    # Imported here: numpy and scipy, which a finished run's re-run must not import.
+    from iadbench.analysis.pixel_block import pixel_block
+
+    return pixel_block(run_dir, outcomes, samples)

@@ -119,9 +119,10 @@ def summary_table(summary: dict[str, Any], width: int | None = None) -> Renderab
         f"test {test['dataset']}/{test['split']}  threshold {summary.get('threshold') or '—'}"
         + ("  (tiny random weights)" if summary.get("tiny") else "")
     )
+    pixel = _pixel_sentence(summary.get("pixel_metrics"))  # map methods only
     caption = Text(
         "Percent. BAcc = balanced accuracy, Inv = invalid answers; † after Acc: one label for "
-        "≥95% of the category's images (collapsed)."
+        "≥95% of the category's images (collapsed)." + pixel
     )
     rows = [
         *summary["per_class"].items(),
@@ -165,6 +166,19 @@ def summary_table(summary: dict[str, Any], width: int | None = None) -> Renderab
     parts[0].caption = caption
     parts[0].caption_justify = "left"
     return parts[0]
+
+
+def _pixel_sentence(block: Any) -> str:
+    """`` Pixel AUROC … / AUPRO … (pooled; class mean …)`` of a map run, else ``""``."""
+    if not isinstance(block, dict):
+        return ""
+    pooled, mean = block.get("pooled") or {}, block.get("class_mean") or {}
+    auroc, aupro = CATALOGUE["pixel_auroc"].name, CATALOGUE["aupro"].name.split(" (")[0]
+    return (
+        f" From the stored maps: {auroc} {percent(pooled.get('auroc'))}, {aupro} "
+        f"{percent(pooled.get('aupro'))} pooled (class mean {percent(mean.get('auroc'))}, "
+        f"{percent(mean.get('aupro'))}); per category: iadbench leaderboard."
+    )
 
 
 def print_leaderboard(runs: CollectedRuns, reference: PaperReference | None, *, title: str) -> None:

@@ -123,7 +123,7 @@ def build_summary(
 ) -> Summary:
     """The sealed summary of a finished run: metrics, statistics, provenance of ``attempts``."""
     # Imported here: scikit-learn takes seconds to import, and a finished run needs none of it.
-    from iadbench.analysis.summary_figures import summary_figures
+    from iadbench.analysis.summary_figures import pixel_figures, summary_figures
 
     spec = plan.spec
     defect_types = {s.id: s.defect_type for s in test_samples}
@@ -152,6 +152,10 @@ def build_summary(
         # Metrics, statistics, and for score methods calibration and operating points.
         **summary_figures(outcomes, rules, threshold_value, **targets(plan)),
     }
+    # Map methods: pixel AUROC/AUPRO from the stored maps, one map in memory at a time.
+    maps = plan.adapter_cls.capabilities.gives_maps
+    if maps and (pixel := pixel_figures(store.directory, outcomes, test_samples)) is not None:
+        summary["pixel_metrics"] = pixel
     # The metric groups come from iadbench.analysis.metrics as plain dicts.
     built = cast(Summary, summary)
     built["provenance"] = provenance(attempts, len(store.finished_ids()))

@@ -146,6 +146,8 @@ class Summary(TypedDict, total=False):
     # schema 2: optional keys, so older summaries read (and stay sealed) as before.
     score_calibration: dict[str, Any]
     operating_points: dict[str, Any]
+    # Map methods only (iadbench.analysis.pixel_block): pixel AUROC / AUPRO, same rule.
+    pixel_metrics: dict[str, Any]
     provenance: Provenance
     digest: dict[str, str | None]
 

@@ -70,8 +70,15 @@ _SCORE_ENTRIES = (
     Metric("ece", "ECE", "ECE", "expected calibration error", higher_is_better=False),
     Metric("brier", "Brier", "Brier", "Brier score", percent=False, higher_is_better=False),
 )  # fmt: skip
+# Map methods' figures (summary.json's pixel_metrics block): their own tables too.
+_PIXEL_ENTRIES = (
+    Metric("pixel_auroc", "P-AUROC", "P-AUROC", "pixel AUROC"),
+    Metric("aupro", "AUPRO", "AUPRO", "AUPRO (to FPR 30 %, normalised)"),
+)
 #: Every catalogued metric by key, in the order the tables show them.
-CATALOGUE: dict[str, Metric] = {entry.key: entry for entry in (*_ENTRIES, *_SCORE_ENTRIES)}
+CATALOGUE: dict[str, Metric] = {
+    entry.key: entry for entry in (*_ENTRIES, *_SCORE_ENTRIES, *_PIXEL_ENTRIES)
+}
 #: The metric columns of the summary tables (after ``n``).
 TABLE_METRICS: tuple[str, ...] = tuple(entry.key for entry in _ENTRIES)
 #: The operating-point figures, in the order their table lists them.
@@ -80,6 +87,8 @@ OPERATING_POINT_METRICS: tuple[str, ...] = (
 )  # fmt: skip
 #: The calibration figures of score methods.
 CALIBRATION_METRICS: tuple[str, ...] = ("ece", "brier")
+#: The pixel figures of map methods (summary.json's pixel_metrics block), in the tables' order.
+PIXEL_METRICS: tuple[str, ...] = tuple(entry.key for entry in _PIXEL_ENTRIES)
 #: Metrics with a bootstrap interval (the statistics block's order).
 INTERVAL_METRICS: tuple[str, ...] = tuple(m.key for m in _ENTRIES if m.has_interval)
 #: What the per-category tables and charts show of each category.

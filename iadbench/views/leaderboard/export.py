@@ -33,6 +33,7 @@ from iadbench.contract.text import spreadsheet_cell
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.rows import LeaderboardRow
 from iadbench.views.model import Presentation
+from iadbench.views.pixel_figures import PIXEL_COLUMNS, pixel_values
 from iadbench.views.score_figures import (
     SCORE_COLUMNS,
     collected_score_columns,
@@ -60,16 +61,24 @@ KEY_COLUMNS: tuple[str, ...] = (
 #: Then score methods' operating points and calibration (``summary.json``'s ``operating_points``
 #: and ``score_calibration``; empty / null for other runs and for runs stored before them):
 #: recall and miss rate at FAR ≤ 1 % / 5 %, FAR at recall ≥ 95 % / 99 %, F1-max, F1 at the run's
-#: threshold, ECE, Brier score. Added columns, the same format version: readers by name unchanged.
-#: A collection holding runs summarised at other targets (``run --far-targets 0.1``) gets a
-#: column per other target after these (:func:`columns`).
-COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRIC_COLUMNS + ("one_label",) + SCORE_COLUMNS
+#: threshold, ECE, Brier score. Then map methods' ``pixel_auroc`` and ``aupro``
+#: (``pixel_metrics``: pooled, class mean, per category; empty / null for runs without it).
+#: Added columns, the same format version: readers by name unchanged. A collection holding runs
+#: summarised at other targets (``run --far-targets 0.1``) gets a column per other target after
+#: all of these (:func:`columns`), so :data:`COLUMNS` always starts the header.
+COLUMNS: tuple[str, ...] = (
+    KEY_COLUMNS + METRIC_COLUMNS + ("one_label",) + SCORE_COLUMNS + PIXEL_COLUMNS
+)
+
+
+def _score_columns(runs: CollectedRuns) -> tuple[str, ...]:
+    """:data:`SCORE_COLUMNS`, then a column per other target the runs recorded."""
+    return collected_score_columns([run.summary for run in runs.runs])
 
 
 def columns(runs: CollectedRuns) -> tuple[str, ...]:
     """The columns of a collection: :data:`COLUMNS`, plus any other target its runs recorded."""
-    summaries = [run.summary for run in runs.runs]
-    return KEY_COLUMNS + METRIC_COLUMNS + ("one_label",) + collected_score_columns(summaries)
+    return COLUMNS + _score_columns(runs)[len(SCORE_COLUMNS) :]
 
 
 FORMAT_VERSION = 1
@@ -89,7 +98,8 @@ def leaderboard_records(runs: CollectedRuns) -> list[dict[str, Any]]:
     """
     records = []
     model = Presentation(runs, None)
-    scores = columns(runs)[len(COLUMNS) - len(SCORE_COLUMNS) :]
+    scores = _score_columns(runs)
+    order = columns(runs)
     for direction, views in model.views.items():
         for view in views:
             row = view.row
@@ -113,10 +123,11 @@ def leaderboard_records(runs: CollectedRuns) -> list[dict[str, Any]]:
             for group, category, metrics in _groups(row):
                 stored = "overall" if group == "pooled" else group
                 single = model.one_label(row, stored, category)
-                records.append({**key, "group": group, "category": category,
-                                **_metrics(metrics), "one_label": single,
-                                **_finite(score_values(summary, stored, category, scores))
-                                })  # fmt: skip
+                record = {**key, "group": group, "category": category,
+                          **_metrics(metrics), "one_label": single,
+                          **_finite(score_values(summary, stored, category, scores)),
+                          **_finite(pixel_values(summary, stored, category))}  # fmt: skip
+                records.append({name: record[name] for name in order})  # the columns' order
     return records
 
 

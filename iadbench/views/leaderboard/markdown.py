@@ -206,7 +206,8 @@ def render_leaderboard(
             category_table(model, views),
         ]
     parts += statistics_section(model)  # intervals and McNemar tests
-    parts += score_sections(model)  # score methods: operating points, calibration (if stored)
+    # Score methods: operating points, calibration; map methods: pixel AUROC, AUPRO (if stored).
+    parts += score_sections(model)
     notes = model.note_lines
     if notes:
         parts += ["## Notes", "\n".join(notes)]

@@ -3,7 +3,8 @@
 Laid out from :func:`iadbench.views.score_figures.score_views` (the cells are built there, once,
 for every renderer). Two separate tables, each readable at 80 columns: the operating points one
 line per figure (per direction), the calibration one line per run. Shown only where stored runs
-carry the ``operating_points`` / ``score_calibration`` blocks of ``summary.json``.
+carry the ``operating_points`` / ``score_calibration`` blocks of ``summary.json``. The map
+methods' pixel sections (:mod:`.pixel_tables`) follow them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from tabulate import tabulate
 
 from iadbench.views.catalogue import CATALOGUE
 from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
+from iadbench.views.leaderboard.pixel_tables import pixel_sections
 from iadbench.views.score_figures import ScoreView, score_views
 
 if TYPE_CHECKING:  # the model imports this package: a run-time import would be circular
@@ -73,7 +75,7 @@ def calibration_table(model: Presentation) -> str | None:
 
 
 def score_sections(model: Presentation) -> list[str]:
-    """Headings, legends and tables of both score-method sections (``[]`` without figures).
+    """Both score-method sections, then the pixel sections (``[]`` without figures).
 
     Returns:
         Markdown blocks to join with blank lines.
@@ -89,4 +91,5 @@ def score_sections(model: Presentation) -> list[str]:
         name = CATALOGUE["ece"].name
         parts += [f"## Calibration of score methods ({name}, Brier score)", CALIBRATION_LEGEND,
                   calibration]  # fmt: skip
-    return parts
+    # Then the map methods' pixel sections (markdown.py is at its import limit).
+    return parts + pixel_sections(model)

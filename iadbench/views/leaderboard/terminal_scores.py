@@ -1,5 +1,6 @@
 """The terminal leaderboard's score-method tables: operating points and calibration.
 
+After them come the map methods' pixel tables (:mod:`.terminal_pixels`).
 The cells of :func:`iadbench.views.score_figures.score_views` (the markdown's and the report's),
 laid out for a console: per direction, one narrow operating-point table per score run and one
 calibration table with a line per run, each within the console's width (``#`` numbers the rows as
@@ -17,6 +18,8 @@ from rich.text import Text
 from iadbench.contract.text import terminal_text
 from iadbench.views.leaderboard.escape import plain_row_label
 from iadbench.views.leaderboard.table_layout import add_number_column, new_table
+from iadbench.views.leaderboard.terminal_pixels import pixel_tables
+from iadbench.views.pixel_figures import pixel_views
 from iadbench.views.score_figures import ScoreView, score_views
 
 if TYPE_CHECKING:  # the terminal module imports this one
@@ -46,7 +49,7 @@ def points_table(view: ScoreView) -> Table:
 
 
 def score_tables(tables: _TerminalTables, direction: Direction) -> list[RenderableType]:
-    """A direction's operating-point tables and its calibration table (``[]`` without any)."""
+    """A direction's operating-point and calibration tables, then its map runs' pixel tables."""
     views = score_views(tables.model).get(direction, [])
     out: list[RenderableType] = [points_table(view) for view in views if view.points]
     calibrated = [view for view in views if view.calibration]
@@ -59,4 +62,5 @@ def score_tables(tables: _TerminalTables, direction: Direction) -> list[Renderab
                        "categories; lower is better.", style="dim")  # fmt: skip
         out.append(tables.fill("Calibration (pooled, class mean)", headers, labels,
                                body, caption))  # fmt: skip
-    return out
+    # Map methods' pixel tables follow (terminal.py is at its import limit: they come through here).
+    return out + pixel_tables(pixel_views(tables.model).get(direction, []))

@@ -33,6 +33,7 @@ from iadbench.views.report.gallery import Gallery, Overlays, build_gallery, buil
 from iadbench.views.report.predictions import report_outcomes
 from iadbench.views.report.tables import (
     LeaderboardTable,
+    PixelSection,
     ScoreSection,
     build_leaderboard,
     one_label_marked,
@@ -169,6 +170,7 @@ class ReportContext:
         notes: The leaderboard's notes, marker legend first (plain text).
         baselines: The baselines' names, in the order of the verdict's comparison columns.
         scores: Score methods' operating points, calibration and reliability diagrams.
+        pixels: Map methods' pixel AUROC and AUPRO.
     """
 
     title: str
@@ -184,6 +186,7 @@ class ReportContext:
     notes: list[str] = field(default_factory=list)
     baselines: tuple[str, ...] = BASELINES
     scores: list[ScoreSection] = field(default_factory=list)
+    pixels: list[PixelSection] = field(default_factory=list)
 
 
 def _side(summary: Mapping[str, Any], key: str, trains: bool) -> str:
@@ -390,6 +393,7 @@ def build_context(
         leaderboard=leaderboard.tables,
         notes=leaderboard.notes,
         scores=leaderboard.scores,
+        pixels=leaderboard.pixels,
     )  # fmt: skip
 
 

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from iadbench.contract.records import DEFECT, INVALID, NORMAL
 from iadbench.runs.layout import RunLayout
+from iadbench.runs.maps import MapSealError, load_map, map_digests
 from iadbench.runs.reader import CORRECT, WRONG, Outcome
-from iadbench.views.report.pictures import image_path, overlay, thumbnail
+from iadbench.views.report.pictures import image_path, map_overlay, overlay, thumbnail
 
 if TYPE_CHECKING:
     from iadbench.views.report.context import RunView
@@ -100,13 +101,17 @@ class OverlayItem:
 
 @dataclass(frozen=True)
 class Overlays:
-    """The overlays of one run that stored anomaly maps (``artifacts/maps/<id>.png``)."""
+    """The overlays of one run that stored anomaly maps (``anomaly_maps/`` or map PNGs).
+
+    ``scale`` says how map values become colours (shared by the run's overlays).
+    """
 
     anchor: str
     name: str
     items: list[OverlayItem]
     total: int
     cap: int
+    scale: str = "the map PNG's 0–255, not stretched per image"
 
 
 def spread(answers: Sequence[Outcome], cap: int, seed: int = GALLERY_SEED) -> list[Outcome]:
@@ -206,10 +211,14 @@ def build_overlays(
 ) -> Overlays | None:
     """Overlays of the highest-scoring images that have a map, or None when the run has none.
 
-    Maps are looked up where methods write them (:meth:`iadbench.runs.layout.RunLayout.map`, e.g.
+    A run that stored its maps (``anomaly_maps/<id>.npy``, each sealed by its prediction line:
+    :mod:`iadbench.runs.maps`) shows those. Otherwise maps are looked up where methods write
+    pictures (:meth:`iadbench.runs.layout.RunLayout.map`, e.g.
     AprilGAN's ``save_maps``): ``<run>/artifacts/maps/<id>.png``.
     """
     layout = RunLayout(run_dir)
+    if layout.predictions.is_file() and (digests := map_digests(layout)):
+        return _stored_overlays(run, layout, digests, root, cap)
     if not layout.maps.is_dir():
         return None
     found: list[tuple[Outcome, Path]] = []
@@ -232,3 +241,43 @@ def build_overlays(
                 "—" if answer.score is None else f"{answer.score:.3f}", picture,
             ))  # fmt: skip
     return Overlays(run.anchor, run.name, items, len(found), cap) if items else None
+
+
+#: The colour scale of stored maps: the run's shown maps' lowest value to this percentile of
+#: their values (higher ones saturate). Not the maximum: a few extreme pixels (pixel-stats'
+#: z-maps reach 1e5) would leave every other pixel dark.
+SCALE_PERCENTILE = 99.0
+
+
+def _stored_overlays(
+    run: RunView, layout: RunLayout, digests: dict[str, str], root: str | None, cap: int
+) -> Overlays | None:
+    """Overlays from the stored ``.npy`` maps, on one colour scale for the run."""
+    import numpy as np
+
+    found = sorted((a for a in run.answers if a.id in digests), key=lambda a: -(a.score or 0.0))
+    shown: list[tuple[Outcome, np.ndarray]] = []
+    for answer in found[:cap]:  # at most ``cap`` maps in memory, each a few kB
+        try:
+            shown.append((answer, load_map(layout.anomaly_map(answer.id), digests[answer.id])))
+        except (MapSealError, ValueError):  # changed or missing (the seal check says so) or
+            continue  # an id leading outside the run dir: never read
+    if not shown:
+        return None
+    values = np.concatenate([values.ravel() for _, values in shown])
+    low = float(values.min())
+    high = float(np.percentile(values, SCALE_PERCENTILE))
+    high = high if high > low else float(values.max())
+    items = [
+        OverlayItem(answer.id, answer.category, answer.label, answer.pred,
+                    "—" if answer.score is None else f"{answer.score:.3f}",
+                    map_overlay(image_path(root, answer.id), values_, (low, high)))
+        for answer, values_ in shown
+    ]  # fmt: skip
+    scale = (
+        f"the stored map values, {low:.3g} (dark) to {high:.3g} (bright, the "
+        f"{SCALE_PERCENTILE:g}th percentile of the shown maps' values; above it saturates) "
+        "on an asinh scale (linear near 0, logarithmic for large values), the same for every "
+        "picture of the run"
+    )
+    return Overlays(run.anchor, run.name, items, len(found), cap, scale)

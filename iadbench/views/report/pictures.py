@@ -9,10 +9,14 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from iadbench.views.report.predictions import safe_relative
+
+if TYPE_CHECKING:  # numpy is imported where maps are drawn
+    import numpy as np
 
 THUMBNAIL_PX = 160
 JPEG_QUALITY = 80
@@ -67,7 +71,6 @@ def overlay(
         alpha: Weight of the coloured map.
     """
     import numpy as np
-    from matplotlib import colormaps
 
     try:
         with Image.open(anomaly_map) as raw:
@@ -75,9 +78,47 @@ def overlay(
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
     grey.thumbnail((size, size))
-    colours = colormaps["inferno"](np.asarray(grey, dtype=np.float32) / 255.0)[..., :3]
+    return _blend(image, np.asarray(grey, dtype=np.float32) / 255.0, size, alpha)
+
+
+def _blend(image: Path | None, shares: np.ndarray, size: int, alpha: float) -> str:
+    """``shares`` (values in [0, 1]) in ``inferno`` colours, blended over the image."""
+    import numpy as np
+    from matplotlib import colormaps
+
+    colours = colormaps["inferno"](np.clip(shares, 0.0, 1.0))[..., :3]
     heat = Image.fromarray((colours * 255).round().astype(np.uint8), mode="RGB")
     base = _open_small(image, size) if image is not None else None
     if base is None:
         return _jpeg_uri(heat)
-    return _jpeg_uri(Image.blend(base.resize(heat.size), heat, alpha))
+    return _jpeg_uri(Image.blend(base, heat.resize(base.size, Image.Resampling.BILINEAR), alpha))
+
+
+def map_overlay(
+    image: Path | None,
+    values: np.ndarray,
+    scale: tuple[float, float],
+    size: int = THUMBNAIL_PX,
+    alpha: float = 0.5,
+) -> str:
+    """The image with a stored anomaly map (its values, any scale) blended on top.
+
+    The map is read on ``scale`` = (value shown darkest, value shown brightest), the same for
+    every overlay of a run so that pictures compare, on an asinh scale between them (nearly
+    linear for values in [0, 1], logarithmic for large ones); values beyond it saturate. The map is
+    resized bilinearly to the image's thumbnail (maps are often smaller than the image).
+
+    Args:
+        image: The test image (None or unreadable: the map alone, at its own size).
+        values: The (H, W) map as stored.
+        scale: ``(low, high)`` of the colour scale.
+        size: Longest side of the result in pixels.
+        alpha: Weight of the coloured map.
+    """
+    import numpy as np
+
+    # On an asinh scale: nearly linear on [0, 1] maps, logarithmic on wide ones (z-maps), so
+    # neither a [0, 1] map nor a map of a few huge pixels is drawn as one flat colour.
+    low, high = np.arcsinh(scale[0]), np.arcsinh(scale[1])
+    shares = (np.arcsinh(np.asarray(values, dtype=np.float64)) - low) / max(high - low, 1e-12)
+    return _blend(image, shares, size, alpha)

@@ -22,7 +22,10 @@ from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.leaderboard.rows import one_label
 from iadbench.views.model import GROUPS, WITHHELD, Presentation, RowView
 
-# ScoreSection re-exported: the report's context names it without importing one more module.
+# ScoreSection and PixelSection re-exported: the report's context names them without importing
+# one more module.
+from iadbench.views.report.pixel_section import PixelSection as PixelSection
+from iadbench.views.report.pixel_section import pixel_sections
 from iadbench.views.report.score_section import ScoreSection as ScoreSection
 from iadbench.views.report.score_section import score_sections
 
@@ -41,12 +44,15 @@ class Leaderboard:
             of its method differ (:func:`~iadbench.views.model.shown_labels`).
         scores: Score methods' operating points, calibration and reliability diagram, per
             direction (only runs whose summaries hold those figures).
+        pixels: Map methods' pixel AUROC and AUPRO per direction (only runs whose summaries
+            hold a ``pixel_metrics`` block).
     """
 
     tables: list[LeaderboardTable]
     notes: list[str]
     labels: list[str]
     scores: list[ScoreSection]
+    pixels: list[PixelSection]
 
 
 def build_leaderboard(collected: CollectedRuns, reference: PaperReference | None) -> Leaderboard:
@@ -54,7 +60,8 @@ def build_leaderboard(collected: CollectedRuns, reference: PaperReference | None
     model = Presentation(collected, reference)
     runs = collected.runs
     labels = shown_labels([(r.label or r.method, r.method, r.threshold) for r in runs])
-    return Leaderboard(leaderboard_tables(model), plain_notes(model), labels, score_sections(model))
+    return Leaderboard(leaderboard_tables(model), plain_notes(model), labels,
+                       score_sections(model), pixel_sections(model))  # fmt: skip
 
 
 @dataclass(frozen=True)

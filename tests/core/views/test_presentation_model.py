@@ -11,6 +11,7 @@ from iadbench.views.catalogue import (
     CATALOGUE,
     INTERVAL_METRICS,
     OPERATING_POINT_METRICS,
+    PIXEL_METRICS,
     TABLE_METRICS,
     interval_text,
     percent,
@@ -46,8 +47,11 @@ def test_the_catalogue_knows_which_metrics_have_intervals() -> None:
     assert [CATALOGUE[k].header for k in TABLE_METRICS] == [
         "Acc", "F1", "Bal.Acc", "Invalid", "AUROC", "AP"
     ]  # fmt: skip
-    # Score methods' figures are catalogued too (issue 20), outside the summary tables' columns.
-    assert set(CATALOGUE) == {*TABLE_METRICS, *OPERATING_POINT_METRICS, *CALIBRATION_METRICS}
+    # Score and map methods' figures are catalogued too (issue 20), outside the summary tables'
+    # columns.
+    assert set(CATALOGUE) == {
+        *TABLE_METRICS, *OPERATING_POINT_METRICS, *CALIBRATION_METRICS, *PIXEL_METRICS
+    }  # fmt: skip
     assert not CATALOGUE["ece"].higher_is_better and not CATALOGUE["brier"].percent
 
 
