@@ -241,3 +241,13 @@ def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path):
     # Every registered method, both directions (the session may have loaded test plugins too).
     builtins = [m for m in METHODS.names() if METHODS.entry(m).source.startswith("iadbench ")]
     assert len(list((tmp_path / "demo").rglob("summary.json"))) == 2 * len(builtins)
+    # Issue 20: the text methods run from the format-only warm start (their demo setup), so
+    # their answers are valid and scored, and their rows say so.
+    for method in ("qwen2-vl", "lr-iad"):
+        for summary_path in (tmp_path / "demo" / method).rglob("summary.json"):
+            overall = json.loads(summary_path.read_text())["overall"]
+            assert overall["auroc"] is not None and overall["invalid_rate"] < 0.5, summary_path
+    leaderboard = (tmp_path / "demo" / "LEADERBOARD.md").read_text()
+    assert r"qwen2-vl \[model=qwen2-vl-warm-blind-2" in leaderboard
+    assert r"lr-iad \[model=qwen2-vl-warm-blind-2" in leaderboard
+    assert "the format was taught, not the task" in " ".join(result.stdout.split())
