@@ -135,8 +135,9 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
         A random tiny model never writes an answer letter: every answer is invalid, so the row
         has no score and no AUROC. The warm start
         (:func:`~iadbench_methods.lr_iad.learning_task.warm_start_dir`, built once under
-        ``cache_dir``) was fine-tuned on 112 x 112 images to write ``<think>...</think>
-        <answer>L</answer>`` (19 tokens) with a letter independent of the image; it is shown
+        ``cache_dir``, prompts of every category) was fine-tuned on 112 x 112 images to write
+        ``<think>...</think> <answer>L</answer>`` (19 tokens) with a letter independent of the
+        image; it is shown
         images of that size (``min_pixels`` = ``max_pixels``: other sizes shift the positions
         it learned and it stops before the letter) and given room for its answer.
         """
@@ -144,14 +145,14 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
 
         return DemoSetup(
             options={
-                "model": str(warm_start_dir(cache_dir)),
+                "model": str(warm_start_dir(cache_dir, any_category=True)),
                 "max_pixels": str(TINY_MAX_PIXELS),
                 "min_pixels": str(TINY_MAX_PIXELS),
                 "max_new_tokens": str(WARM_START_TOKENS),
             },
             note="their rows run from a tiny checkpoint taught the answer format only (the "
-            "letter it learned is independent of the image), so the answers are valid and "
-            "scored, and AUROC stays near 0.5: the format was taught, not the task.",
+            "letter it learned is independent of the image), so the answers are mostly valid "
+            "and scored, and AUROC stays near 0.5: the format was taught, not the task.",
         )
 
     def setup(self) -> None:

@@ -248,6 +248,6 @@ def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path):
             overall = json.loads(summary_path.read_text())["overall"]
             assert overall["auroc"] is not None and overall["invalid_rate"] < 0.5, summary_path
     leaderboard = (tmp_path / "demo" / "LEADERBOARD.md").read_text()
-    assert r"qwen2-vl \[model=qwen2-vl-warm-blind-2" in leaderboard
-    assert r"lr-iad \[model=qwen2-vl-warm-blind-2" in leaderboard
+    assert r"qwen2-vl \[model=qwen2-vl-warm-blind-any-category-2" in leaderboard
+    assert r"lr-iad \[model=qwen2-vl-warm-blind-any-category-2" in leaderboard
     assert "the format was taught, not the task" in " ".join(result.stdout.split())

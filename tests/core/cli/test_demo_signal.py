@@ -52,7 +52,11 @@ def test_text_methods_ask_the_demo_for_the_warm_start_and_the_note_says_why(monk
     # setup runs the format-only warm start instead. Built lazily: stand in for the build.
     import iadbench_methods.lr_iad.learning_task as learning_task
 
-    monkeypatch.setattr(learning_task, "warm_start_dir", lambda cache_dir: cache_dir / "warm")
+    def warm_start_dir(cache_dir, *, any_category):
+        assert any_category  # the demo's images come from every category
+        return cache_dir / "warm"
+
+    monkeypatch.setattr(learning_task, "warm_start_dir", warm_start_dir)
     setups = demo_setups(["always-defect", "qwen2-vl", "lr-iad"], tmp_path)
     assert sorted(setups) == ["lr-iad", "qwen2-vl"]  # the default hook gives no setup
     assert setups["qwen2-vl"].options["model"] == str(tmp_path / "warm")
