@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from iadbench.cli import options as opt
 from iadbench.cli.app import RUN_RESUMES, SETUP, app, console, handles_user_errors
+
+if TYPE_CHECKING:  # the registry re-exports it: cli.demo stays within 10 core imports
+    from iadbench.execution.registry import DemoSetups
 
 
 @app.command(rich_help_panel=SETUP, epilog="Example: iadbench demo --out iadbench-demo")
@@ -50,6 +53,7 @@ def demo(
     from iadbench.cli.display import RichProgress, print_leaderboard
     from iadbench.contract.settings import default_cache_dir
     from iadbench.execution.matrix import MatrixRequest, run_matrix
+    from iadbench.execution.registry import demo_setups
     from iadbench.views.leaderboard import collect_runs, load_paper_reference, render_leaderboard
 
     opt.load_plugins(plugin)
@@ -57,20 +61,26 @@ def demo(
     data_dir = (cache_dir or default_cache_dir()) / "demo-data" / f"scale-{scale:g}"
     roots = {name: str(_synthetic_tree(name, data_dir / name, scale)) for name in ("mvtec", "visa")}
     console.print(f"Synthetic MVTec-AD and VisA trees in [bold]{data_dir}[/]", highlight=False)
+    console.print("Asking each method for its demo setup (built once, then cached)")
+    setups = demo_setups(all_split + few_shot, cache_dir or default_cache_dir())
     request = MatrixRequest(
-        methods=all_split, datasets=["mvtec", "visa"], out=out,
-        tiny=True, data_roots=roots, cache_dir=cache_dir, command=["iadbench", "demo"],
+        methods=all_split, datasets=["mvtec", "visa"], out=out, tiny=True,
+        overrides=demo_overrides(setups, all_split), data_roots=roots, cache_dir=cache_dir,
+        command=["iadbench", "demo"],
     )  # fmt: skip
     outcomes = run_matrix(request, RichProgress()) if all_split else []
     if few_shot:  # their references are Train normals, which the All split holds as test images
-        request = replace(request, methods=few_shot, test_split=FEW_SHOT_TEST_SPLIT)
+        request = replace(
+            request, methods=few_shot, test_split=FEW_SHOT_TEST_SPLIT,
+            overrides=demo_overrides(setups, few_shot),
+        )  # fmt: skip
         outcomes += run_matrix(request, RichProgress())
     runs, reference = collect_runs(out), load_paper_reference()
     title = "iadbench demo (synthetic data, tiny models)"
     markdown = render_leaderboard(runs, reference, title=title)
     (out / "LEADERBOARD.md").write_text(markdown, encoding="utf-8")
     print_leaderboard(runs, reference, title=title)  # the markdown's wide tables fit no terminal
-    console.print(noise_note(few_shot), highlight=False)
+    console.print(noise_note(few_shot, setups), highlight=False)
     console.print(
         f"{len(outcomes)} runs in [bold]{out}[/]; "
         f"leaderboard written to [bold]{out / 'LEADERBOARD.md'}[/]",
@@ -106,8 +116,26 @@ def _by_test_split(patterns: list[str]) -> tuple[list[str], list[str]]:
     return all_split, few_shot
 
 
-def noise_note(few_shot: list[str]) -> str:
+def demo_overrides(setups: DemoSetups, names: list[str]) -> list[str]:
+    """``METHOD:KEY=VALUE`` items (as ``matrix --set`` takes them) of the setups of ``names``.
+
+    Example:
+        >>> from iadbench.contract.demos import DemoSetup
+        >>> demo_overrides({"m": DemoSetup({"k": "1"}, "")}, ["m", "n"])
+        ['m:k=1']
+    """
+    return [
+        f"{name}:{key}={value}"
+        for name in names
+        if name in setups
+        for key, value in setups[name].options.items()
+    ]
+
+
+def noise_note(few_shot: list[str], setups: DemoSetups | None = None) -> str:
     """The sentence that says why the tiny rows show no signal, and which rows can.
+
+    Methods with a demo setup get its note, one sentence per distinct note.
 
     Example:
         >>> noise_note([])[:40]
@@ -124,6 +152,11 @@ def noise_note(few_shot: list[str]) -> str:
             f"references of its category (tested on the {FEW_SHOT_TEST_SPLIT!r} subset, which "
             "leaves them out), and its verdict shows what a detector with signal looks like."
         )
+    by_note: dict[str, list[str]] = {}
+    for name, setup in (setups or {}).items():
+        by_note.setdefault(setup.note, []).append(name)
+    for text, names in by_note.items():
+        note += f" {', '.join(names)}: {text}"
     return note
 
 

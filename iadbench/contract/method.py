@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
+from iadbench.contract.demos import DemoSetup
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.records import AnswerRules, Prediction, Sample
 
@@ -180,6 +181,18 @@ class MethodAdapter(ABC, Generic[OptionsT]):
         refuses a run where a category has fewer. Default 0: zero-shot or trained only.
         """
         return 0
+
+    @classmethod
+    def demo_setup(cls, cache_dir: Path) -> DemoSetup | None:
+        """Options ``iadbench demo`` sets for this method's ``--tiny`` rows, and why; or None.
+
+        For a method whose random tiny model shows nothing a reader can use (e.g. a text
+        method that never writes an answer), a cheap tiny artefact built here (cached under
+        ``cache_dir``) can make the row show the pipeline's figures. The options are recorded
+        like any ``--set`` (the row's label names them); the note ends the demo's noise
+        sentence. Default: None (the demo runs the method's ``--tiny`` defaults).
+        """
+        return None
 
     @classmethod
     def training_subset(cls, samples: Sequence[Sample], options: Any, seed: int) -> list[Sample]:

@@ -95,6 +95,16 @@ def resolve_method(request: RunRequest) -> MethodChoice:
     return MethodChoice(adapter_cls, options, tiny, threshold)
 
 
+def default_options(adapter_cls: type[MethodAdapter[Any]], tiny: bool) -> dict[str, Any]:
+    """The options a run of ``adapter_cls`` records when nothing is set (``--tiny``'s applied).
+
+    Stored beside a run's options in its manifest, so a view can name what a run set away
+    from them (:mod:`iadbench.views.leaderboard.collect`).
+    """
+    overrides = tiny_values(adapter_cls.Options) if tiny else {}
+    return adapter_cls.options_dict(build_options(adapter_cls.Options, overrides))
+
+
 def plan_run(request: RunRequest) -> PlannedRun:
     """Resolve method, options, dataset roots, splits, threshold and output dir.
 

@@ -21,7 +21,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
-from iadbench.contract.demos import DEMO_GROUP, DemoTable
+from iadbench.contract.demos import DEMO_GROUP, DemoSetup, DemoTable
 from iadbench.contract.errors import IADBenchError, UnknownNameError
 from iadbench.contract.method import MethodAdapter, contract_problems
 
@@ -280,3 +280,21 @@ def installed_demo(name: str) -> Callable[..., DemoTable]:
         )
     demo: Callable[..., DemoTable] = found[0].load()
     return demo
+
+
+#: Each method's demo setup by name, as :func:`demo_setups` returns them.
+DemoSetups = dict[str, DemoSetup]
+
+
+def demo_setups(names: list[str], cache_dir: Path) -> DemoSetups:
+    """Each method's :meth:`~iadbench.contract.method.MethodAdapter.demo_setup`, where it has one.
+
+    ``iadbench demo`` asks before any run, so what a setup builds (cached under ``cache_dir``)
+    is ready for the matrix.
+    """
+    setups: DemoSetups = {}
+    for name in names:
+        setup = METHODS.get(name).demo_setup(cache_dir)
+        if setup is not None:
+            setups[name] = setup
+    return setups

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from iadbench.contract.method import MethodAdapter
 from iadbench.contract.records import Sample
-from iadbench.execution.planning import PlannedRun
+from iadbench.execution.planning import PlannedRun, default_options
 from iadbench.runs.provenance import (
     attempt_entry,
     git_revision,
@@ -74,6 +74,8 @@ def build_manifest(
             "class": f"{plan.adapter_cls.__module__}.{plan.adapter_cls.__qualname__}",
             "capabilities": vars(plan.adapter_cls.capabilities),
             "resolved": adapter.describe(),
+            # What the options would be with no --set: the label of a tiny row names the rest.
+            "option_defaults": default_options(plan.adapter_cls, plan.spec.tiny),
         },
         "device": plan.request.device,
         "versions": package_versions(),

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 from iadbench.contract import console_logging
+from iadbench.contract.demos import DemoSetup
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.method import Capabilities
 from iadbench.contract.records import Sample
 
-from ..qwen2vl.adapter import Qwen2VL
+from ..qwen2vl.adapter import WARM_START_TOKENS, Qwen2VL
 from .config import LRIADOptions
 from .rewards import Gather
 
@@ -80,6 +83,13 @@ class LRIAD(Qwen2VL):
     # 2: predictions carry P(defect) at the answer letter (the qwen2-vl path's version 2). The
     # version keys the stored adapter too, so adapters trained under version 1 train again.
     version: ClassVar[str] = "2"
+
+    @classmethod
+    def demo_setup(cls, cache_dir: Path) -> DemoSetup:
+        """Qwen2-VL's demo setup (the format-only warm start); GRPO samples whole answers."""
+        setup = super().demo_setup(cache_dir)
+        options = {**setup.options, "max_completion_length": str(WARM_START_TOKENS)}
+        return replace(setup, options=options)
 
     def setup(self) -> None:
         """The Qwen2-VL setup, plus what training records and the test hooks."""

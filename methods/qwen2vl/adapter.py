@@ -13,8 +13,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from importlib import metadata
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from iadbench.contract.demos import DemoSetup
 from iadbench.contract.devices import resolve_device, resolve_precision
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.images import load_rgb
@@ -34,12 +36,14 @@ from .loading import (
 )
 from .prompt import DEFAULT_PROMPT
 from .scores import defect_probabilities
-from .tiny import TINY_VERSION, tiny_model_dir
+from .tiny import TINY_MAX_PIXELS, TINY_VERSION, tiny_model_dir
 
 # A random-weight model writes noise until the cap, never a think block: under --tiny a longer
 # cap only costs time (the same code runs; only the number of decoding steps shrinks). Applied
 # as the default of max_new_tokens under --tiny; an explicit --set still wins.
 TINY_MAX_NEW_TOKENS = 16
+# The demo's warm start writes 19 tokens; the cap leaves room (the learning proof's length).
+WARM_START_TOKENS = 32
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,9 @@ class Qwen2VLOptions:
 
     Attributes:
         model: Hugging Face hub id or local checkpoint directory (Qwen2-VL or Qwen2.5-VL).
-            ``--tiny`` replaces it with the tiny local checkpoint.
+            ``--tiny`` replaces the default with the tiny local checkpoint; a checkpoint set
+            explicitly is kept (``iadbench demo`` sets the format-only warm start,
+            :func:`~iadbench_methods.lr_iad.learning_task.warm_start_dir`).
         adapter: A peft LoRA adapter directory applied on top of ``model`` (merged for speed);
             for a method that trains (``lr-iad``) it replaces the training.
         max_pixels: Largest image area given to the vision tower (the paper's 401,408 = 512·28²,
@@ -122,6 +128,33 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
     default_batch_size = 16
     answer_rules = AB_ANSWER_RULES  # strict headline, lenient figures beside it (LR-IAD too)
 
+    @classmethod
+    def demo_setup(cls, cache_dir: Path) -> DemoSetup:
+        """The demo runs the format-only warm start, so its answers are valid and scored.
+
+        A random tiny model never writes an answer letter: every answer is invalid, so the row
+        has no score and no AUROC. The warm start
+        (:func:`~iadbench_methods.lr_iad.learning_task.warm_start_dir`, built once under
+        ``cache_dir``, prompts of every category) was fine-tuned on 112 x 112 images to write
+        ``<think>...</think> <answer>L</answer>`` (19 tokens) with a letter independent of the
+        image; it is shown
+        images of that size (``min_pixels`` = ``max_pixels``: other sizes shift the positions
+        it learned and it stops before the letter) and given room for its answer.
+        """
+        from ..lr_iad.learning_task import warm_start_dir
+
+        return DemoSetup(
+            options={
+                "model": str(warm_start_dir(cache_dir, any_category=True)),
+                "max_pixels": str(TINY_MAX_PIXELS),
+                "min_pixels": str(TINY_MAX_PIXELS),
+                "max_new_tokens": str(WARM_START_TOKENS),
+            },
+            note="their rows run from a tiny checkpoint taught the answer format only (the "
+            "letter it learned is independent of the image), so the answers are mostly valid "
+            "and scored, and AUROC stays near 0.5: the format was taught, not the task.",
+        )
+
     def setup(self) -> None:
         """Resolve device, precision and attention; check the checkpoint and adapter paths."""
         opts: Qwen2VLOptions = self.options
@@ -135,8 +168,12 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
         self.attention = resolve_attention(opts.attn_implementation, device, self.precision)
         self.max_new_tokens = opts.max_new_tokens
         # Fail before any image is read: a missing checkpoint or adapter is an argument error.
-        tiny = self.context.tiny
-        self.model_source = str(tiny_model_dir()) if tiny else check_model_source(opts.model)
+        # --tiny replaces the default hub model; a checkpoint given with --set model=DIR is
+        # kept (e.g. the demo's format-only warm start, a fine-tuned tiny model).
+        self.tiny_replaces_model = self.context.tiny and opts.model == DEFAULT_MODEL
+        self.model_source = (
+            str(tiny_model_dir()) if self.tiny_replaces_model else check_model_source(opts.model)
+        )
         self.adapter_dir = check_adapter_dir(opts.adapter) if opts.adapter else None
         self._loaded: tuple[Any, Any] | None = None
         self._chat_texts: dict[str, str] = {}
@@ -226,6 +263,8 @@ class Qwen2VL(MethodAdapter[Qwen2VLOptions]):
             "model_option": opts.model,
             "tiny": (
                 f"tiny random-weight Qwen2-VL (recipe {TINY_VERSION}) replaces {opts.model}"
+                if self.tiny_replaces_model
+                else f"tiny settings on the given checkpoint {opts.model}"
                 if self.context.tiny
                 else None
             ),

@@ -201,9 +201,37 @@ def _load_run(run_dir: Path) -> StoredRun | str:
     except UnusableRun as unusable:
         return unusable.reason
     label = run.method
+    if away := _tiny_settings(run):
+        label += f" [{away}]"
     if run.limit is not None:
         label += f" (first {run.limit}/category)"
     return replace(run, label=label)
+
+
+def _tiny_settings(run: StoredRun) -> str:
+    """``key=value`` of the options a tiny run set away from ``--tiny``'s defaults; "" if none.
+
+    A ``(tiny)`` row reads as "random weights, pipeline only"; when a run changed that (the
+    demo's warm start: ``model``, image size, answer length), its label says how. Only runs
+    whose manifest records the defaults (``method.option_defaults``) are named; a local path
+    is shown by its last part (the checkpoint's name).
+    """
+    method = run.manifest.get("method")
+    defaults = method.get("option_defaults") if isinstance(method, dict) else None
+    options = run.config.get("options")
+    if not run.tiny or not isinstance(defaults, dict) or not isinstance(options, dict):
+        return ""
+    return ", ".join(
+        f"{key}={_shown_setting(value)}"
+        for key, value in options.items()
+        if key in defaults and defaults[key] != value
+    )
+
+
+def _shown_setting(value: Any) -> str:
+    if isinstance(value, str) and os.path.isabs(value):
+        return Path(value).name or value
+    return _shown(value)
 
 
 def _drop_duplicate_hashes(

@@ -277,7 +277,11 @@ class Notes:
         """
         out = [line for marker, line in _LEGEND.items() if marker in self.markers]
         if any(row.tiny for row in rows):
-            out.append("(tiny): random-weight tiny models, not comparable to the paper.")
+            out.append(
+                "(tiny): random-weight tiny models, not comparable to the paper; "
+                "a tiny row's [key=value] names what it set away from --tiny's defaults (e.g. a "
+                "warm-started model=CHECKPOINT)."
+            )
         if self.paper_mean_shown:
             out.append(
                 "Paper numbers in the class-mean table and the mean rows: unweighted mean "

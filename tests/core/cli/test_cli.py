@@ -220,5 +220,3 @@ def test_list_options_says_which_option_replaces_the_training():
     adapter_row = next(line for line in rows if line.startswith(" adapter "))
     assert "names trained weights, the run does not train" in adapter_row
     assert sum("names trained weights" in line for line in rows) == 1
-
-

@@ -14,10 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from iadbench.cli.demo import _by_test_split, noise_note
-from iadbench.execution.registry import METHODS
+from iadbench.cli.demo import _by_test_split, demo_overrides, noise_note
+from iadbench.contract.demos import DemoSetup
+from iadbench.execution.registry import METHODS, demo_setups
 from iadbench.views.verdict import BEATS_BOTH, NOT_BOTH, verdict
+from iadbench_methods.lr_iad import LRIAD
 from iadbench_methods.pixel_stats import PixelStats
+from iadbench_methods.qwen2vl import Qwen2VL
 
 CLI = str(Path(sys.executable).parent / "iadbench")
 
@@ -42,6 +45,44 @@ def test_few_shot_methods_go_to_the_test_subset_and_the_note_names_them():
     )
     assert "random weights" in noise_note([]) and "pixel-stats" not in noise_note([])
     assert "pixel-stats needs no weights" in noise_note(["pixel-stats"])
+
+
+def test_text_methods_ask_the_demo_for_the_warm_start_and_the_note_says_why(monkeypatch, tmp_path):
+    # Issue 20: random tiny text models answer 100 % invalid (no score, no AUROC); their demo
+    # setup runs the format-only warm start instead. Built lazily: stand in for the build.
+    import iadbench_methods.lr_iad.learning_task as learning_task
+
+    def warm_start_dir(cache_dir, *, any_category):
+        assert any_category  # the demo's images come from every category
+        return cache_dir / "warm"
+
+    monkeypatch.setattr(learning_task, "warm_start_dir", warm_start_dir)
+    setups = demo_setups(["always-defect", "qwen2-vl", "lr-iad"], tmp_path)
+    assert sorted(setups) == ["lr-iad", "qwen2-vl"]  # the default hook gives no setup
+    assert setups["qwen2-vl"].options["model"] == str(tmp_path / "warm")
+    assert setups["lr-iad"].options == {**setups["qwen2-vl"].options, "max_completion_length": "32"}
+    # The options are valid --set values of each method, given to that method only.
+    for name, adapter_cls in (("qwen2-vl", Qwen2VL), ("lr-iad", LRIAD)):
+        from iadbench.contract.options import build_options
+
+        build_options(adapter_cls.Options, setups[name].options)
+    assert demo_overrides(setups, ["qwen2-vl"])[0] == f"qwen2-vl:model={tmp_path / 'warm'}"
+    note = noise_note([], setups)
+    assert note.count("the format was taught, not the task") == 1  # one sentence, both named
+    assert "qwen2-vl, lr-iad: their rows run from a tiny checkpoint" in note
+    assert noise_note([], {"m": DemoSetup({}, "x.")}).endswith(" m: x.")
+
+
+def test_tiny_keeps_a_checkpoint_given_as_model(tmp_path):
+    from iadbench import RunContext
+    from iadbench_methods.qwen2vl.adapter import Qwen2VLOptions
+    from iadbench_methods.qwen2vl.tiny import tiny_model_dir
+
+    context = RunContext(tiny=True, device="cpu")
+    assert Qwen2VL(Qwen2VLOptions(), context=context).model_source == str(tiny_model_dir())
+    warm = tiny_model_dir()  # any local checkpoint directory
+    given = Qwen2VL(Qwen2VLOptions(model=str(warm)), context=context)
+    assert given.tiny_replaces_model is False and given.describe()["tiny"].startswith("tiny sett")
 
 
 def test_the_demo_shows_a_detector_beating_both_baselines_next_to_noise(tmp_path):

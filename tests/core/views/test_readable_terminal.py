@@ -8,6 +8,7 @@ pipeline runs from nothing (every built-in method both ways).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -54,6 +55,21 @@ def test_demo_runs_the_whole_pipeline_from_nothing(demo_out: tuple[str, Path]) -
     # The session may have loaded test plugins too: count the built-in methods only.
     builtins = [m for m in METHODS.names() if METHODS.entry(m).source.startswith("iadbench ")]
     assert len(list(out.rglob("summary.json"))) == 2 * len(builtins)
+    # Issue 20: the text methods run from the format-only warm start (their demo setup), so
+    # their answers are valid and scored, and their rows say so; map methods get pixel metrics.
+    for method in ("qwen2-vl", "lr-iad"):
+        for summary_path in (out / method).rglob("summary.json"):
+            overall = json.loads(summary_path.read_text())["overall"]
+            assert overall["auroc"] is not None and overall["invalid_rate"] < 0.5, summary_path
+    leaderboard = (out / "LEADERBOARD.md").read_text()
+    assert r"qwen2-vl \[model=qwen2-vl-warm-blind-any-category-2" in leaderboard
+    assert r"lr-iad \[model=qwen2-vl-warm-blind-any-category-2" in leaderboard
+    assert "the format was taught, not the task" in " ".join(demo_out[0].split())
+    assert "## Pixel metrics of map methods" in leaderboard
+    for method in ("aprilgan", "winclip", "anomalygpt", "pixel-stats"):
+        for summary_path in (out / method).rglob("summary.json"):
+            pixels = json.loads(summary_path.read_text())["pixel_metrics"]
+            assert pixels["pooled"]["auroc"] is not None, summary_path
 
 
 def leaderboard_lines(log: str) -> list[str]:
