@@ -208,13 +208,19 @@ def _load_run(run_dir: Path) -> StoredRun | str:
     return replace(run, label=label)
 
 
+#: The options a tiny row's label names when set away from the defaults: the checkpoint, which
+#: decides whether the row is random weights. Image size and answer length of the demo's warm
+#: start are recorded in the configuration; in the label they made a three-line name.
+_TINY_LABEL_OPTIONS = ("model",)
+
+
 def _tiny_settings(run: StoredRun) -> str:
-    """``key=value`` of the options a tiny run set away from ``--tiny``'s defaults; "" if none.
+    """``model=NAME`` when a tiny run loads another checkpoint than the default; "" if not.
 
     A ``(tiny)`` row reads as "random weights, pipeline only"; when a run changed that (the
-    demo's warm start: ``model``, image size, answer length), its label says how. Only runs
-    whose manifest records the defaults (``method.option_defaults``) are named; a local path
-    is shown by its last part (the checkpoint's name).
+    demo's warm start), its label says so. Only runs whose manifest records the defaults
+    (``method.option_defaults``) are named; a local path is shown by its last part (the
+    checkpoint's name).
     """
     method = run.manifest.get("method")
     defaults = method.get("option_defaults") if isinstance(method, dict) else None
@@ -224,7 +230,7 @@ def _tiny_settings(run: StoredRun) -> str:
     return ", ".join(
         f"{key}={_shown_setting(value)}"
         for key, value in options.items()
-        if key in defaults and defaults[key] != value
+        if key in _TINY_LABEL_OPTIONS and key in defaults and defaults[key] != value
     )
 
 

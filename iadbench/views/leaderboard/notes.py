@@ -279,8 +279,8 @@ class Notes:
         if any(row.tiny for row in rows):
             out.append(
                 "(tiny): random-weight tiny models, not comparable to the paper; "
-                "a tiny row's [key=value] names what it set away from --tiny's defaults (e.g. a "
-                "warm-started model=CHECKPOINT)."
+                "a tiny row's [model=CHECKPOINT] names the checkpoint it loaded instead (e.g. "
+                "a warm start)."
             )
         if self.paper_mean_shown:
             out.append(
