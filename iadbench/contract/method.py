@@ -47,6 +47,10 @@ class Capabilities:
         gives_maps: Returns a per-pixel anomaly map with each processed image
             (``Prediction.anomaly_map``) at the size :meth:`MethodAdapter.map_shape` declares;
             the run stores them (``anomaly_maps/``) for pixel metrics.
+        one_class: Learns what normal looks like, one model per category, from that category's
+            normal images (PatchCore, PaDiM, ...): a training run trains and tests on one
+            dataset (planning refuses another training dataset, naming the same-dataset and
+            few-shot protocols) and ``fit`` receives only normal images of the tested categories.
     """
 
     needs_pixels: bool = True
@@ -58,6 +62,7 @@ class Capabilities:
     gives_text: bool = False
     builds_models: bool = True
     gives_maps: bool = False
+    one_class: bool = False
 
 
 @dataclass(frozen=True)
