@@ -3,18 +3,15 @@
 Commands are grouped by module: ``run.py`` (run, matrix, train), ``predict.py``, ``report.py``
 (leaderboard, list), ``html_report.py`` (report), ``compare.py``, ``data.py`` (data synth,
 split), ``data_check.py`` (data check) and ``demo.py``; ``app.py`` holds the application, its help
-panels and the error policy.
+panels and the error policy, and imports those modules only when a command runs;
+``top_help.py`` draws the top-level ``--help`` page from an index, importing none of them.
 """
 
 from __future__ import annotations
 
-import importlib
+import sys
 
-from iadbench.cli.app import app
-
-# Importing a command module registers its commands; --help lists them in this order.
-for _module in ("run", "predict", "report", "html_report", "compare", "data", "data_check", "demo"):
-    importlib.import_module(f"iadbench.cli.{_module}")
+from iadbench.cli.app import app  # the commands' modules load when a command runs (app.py)
 
 
 def main() -> None:
@@ -31,6 +28,10 @@ def main() -> None:
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _interrupt)
+    if sys.argv[1:] == ["--help"]:  # the top-level page needs no command module
+        from iadbench.cli.top_help import listing_group
+
+        listing_group()()
     app()
 
 

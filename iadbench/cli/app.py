@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Final, ParamSpec, TypeVar, overload
 
 import typer
 from rich.console import Console
@@ -14,6 +15,7 @@ from typer.core import TyperCommand, TyperGroup
 if TYPE_CHECKING:  # typer 0.29 vendors click: its classes, not the click package's
     from typer._click.core import Command, Context
     from typer.core import TyperOption as Option
+    from typer.models import CommandInfo
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,7 +40,6 @@ class _FlagHelpGroup(TyperGroup):
             _as_flag(command.get_help_option(ctx))
         return command
 
-
     def format_help(self, ctx: Context, formatter: object) -> None:
         from iadbench.cli.help_render import print_help  # only when help is asked for
 
@@ -55,7 +56,33 @@ class _Command(TyperCommand):
 
 
 class _Typer(typer.Typer):
-    """A Typer application whose commands default to :class:`_Command`."""
+    """A Typer application whose commands default to :class:`_Command` and load on first need.
+
+    The modules that define its commands (``command_modules``) are imported when typer first
+    reads :attr:`registered_commands` — when it builds the click group to run or test a command —
+    not when ``iadbench.cli`` is imported: the top-level ``--help`` page is drawn from
+    :mod:`iadbench.cli.top_help`'s index without them (issue 17: ``--help`` within 2x a bare
+    start). ``listing_only`` builds the group without loading them, for that page.
+    """
+
+    listing_only: ClassVar[bool] = False
+
+    def __init__(self, *args: Any, command_modules: tuple[str, ...] = (), **kwargs: Any) -> None:
+        self._pending_modules = command_modules  # read by the setter typer's __init__ calls
+        super().__init__(*args, **kwargs)
+
+    @property
+    def registered_commands(self) -> list[CommandInfo]:
+        """The registered commands, after importing the modules that register them."""
+        if self._pending_modules and not _Typer.listing_only:
+            modules, self._pending_modules = self._pending_modules, ()
+            for module in modules:  # each decorates its functions with this app's .command()
+                importlib.import_module(module)
+        return self._registered_commands
+
+    @registered_commands.setter
+    def registered_commands(self, commands: list[CommandInfo]) -> None:
+        self._registered_commands = commands
 
     def command(  # same call as typer's, one default changed
         self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any
@@ -72,6 +99,11 @@ def _as_flag(option: Option | None) -> Option | None:
 
 app = _Typer(
     cls=_FlagHelpGroup,
+    # Imported in this order, they list their commands in --help in this order.
+    command_modules=tuple(
+        f"iadbench.cli.{module}"
+        for module in ("run", "predict", "report", "html_report", "compare", "demo")
+    ),
     name="iadbench",
     help="Benchmark industrial anomaly detectors (MVTec-AD, VisA) and publish leaderboards.",
     no_args_is_help=True,
@@ -80,6 +112,7 @@ app = _Typer(
 )
 data_app = _Typer(
     cls=_FlagHelpGroup,
+    command_modules=("iadbench.cli.data", "iadbench.cli.data_check"),
     help="Synthesise, check or split dataset trees (split: train/test for your own parts).",
     no_args_is_help=True,
 )
