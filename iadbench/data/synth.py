@@ -26,7 +26,11 @@ from PIL import Image
 
 from iadbench.contract.errors import ArgumentError, IADBenchError, UnknownNameError
 from iadbench.contract.numbers import real_number, whole_number
+from iadbench.data import synth_btad, synth_ksdd2, synth_mpdd
 from iadbench.data.base import CategoryCounts
+from iadbench.data.btad import BTAD
+from iadbench.data.ksdd2 import KolektorSDD2
+from iadbench.data.mpdd import MPDD
 from iadbench.data.mvtec import MVTEC_DEFECT_TYPES, MVTEC_GRAYSCALE, MVTecAD
 from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter
 from iadbench.data.visa import SPLIT_CSV, SPLIT_CSV_COLUMNS, VisA
@@ -39,8 +43,19 @@ MAX_SYNTH_IMAGES: Final = 100_000
 #: Largest image side: MVTec-AD's largest images are 1024 px; a larger one only costs memory.
 MAX_IMAGE_SIZE: Final = 2048
 SYNTH_DATASETS: dict[str, dict[str, CategoryCounts]] = {
+    "btad": BTAD.official_counts,
+    "ksdd2": KolektorSDD2.official_counts,
+    "mpdd": MPDD.official_counts,
     "mvtec": MVTecAD.official_counts,
     "visa": VisA.official_counts,
+}
+# The releases whose tree one module writes (``synth_<name>.py``): the root entries a tree of
+# some categories holds, and the writer of one category (root, name, counts, painter, tick).
+_CategoryWriter = Callable[[Path, str, CategoryCounts, Painter, Callable[[], None]], None]
+TREE_WRITERS: dict[str, tuple[Callable[[Sequence[str]], list[str]], _CategoryWriter]] = {
+    "btad": (synth_btad.entries, synth_btad.write_category),
+    "ksdd2": (synth_ksdd2.entries, synth_ksdd2.write_category),
+    "mpdd": (synth_mpdd.entries, synth_mpdd.write_category),
 }
 _FLUSH_EVERY = 64
 
@@ -51,7 +66,7 @@ class SynthReport:
 
     Attributes:
         root: The dataset root.
-        dataset: ``"mvtec"`` or ``"visa"``.
+        dataset: A name of :data:`SYNTH_DATASETS` (``"mvtec"``, ``"visa"``, ``"mpdd"``, ...).
         scale: Share of the official counts written per group.
         seed: Random seed; the same seed writes the same files.
         n_images: Images written (masks not counted).
@@ -85,7 +100,7 @@ def planned_counts(
     ``scale=1`` gives the official counts exactly (every official group has at least 12 images).
 
     Args:
-        dataset: ``"mvtec"`` or ``"visa"``.
+        dataset: A name of :data:`SYNTH_DATASETS` (``"mvtec"``, ``"visa"``, ``"mpdd"``, ...).
         scale: Share of the official counts, > 0.
         min_per_group: Floor per group (train normal, test normal, test defect), >= 1.
         categories: Official category names to keep; all of them when ``None``.
@@ -111,6 +126,8 @@ def planned_counts(
             scaled_count(c.train_normal, scale, min_per_group),
             scaled_count(c.test_normal, scale, min_per_group),
             scaled_count(c.test_defect, scale, min_per_group),
+            # Only a release whose training folder holds defects (KolektorSDD2) gets any.
+            scaled_count(c.train_defect, scale, min_per_group) if c.train_defect else 0,
         )
         for name, c in official.items()
         if categories is None or name in categories
@@ -138,7 +155,7 @@ def check_synth_arguments(
     """Check what :func:`synthesize` is asked for; the number of images the tree would hold.
 
     Args:
-        dataset: ``"mvtec"`` or ``"visa"``.
+        dataset: A name of :data:`SYNTH_DATASETS` (``"mvtec"``, ``"visa"``, ``"mpdd"``, ...).
         scale: Share of the official counts, a finite number above 0.
         image_size: Side of the images, 16 to :data:`MAX_IMAGE_SIZE` pixels.
         seed: Random seed, a whole number >= 0.
@@ -281,6 +298,14 @@ def _visa_category(
     return rows
 
 
+def _count_record(counts: CategoryCounts) -> dict[str, int]:
+    """A category's counts as the marker records them; ``train_defect`` only where there are any."""
+    record = asdict(counts)
+    if not counts.train_defect:
+        del record["train_defect"]
+    return record
+
+
 def _is_plain_name(name: str) -> bool:
     return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
 
@@ -329,7 +354,7 @@ def synthesize(
     categories: Sequence[str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SynthReport:
-    """Write a synthetic dataset in the official layout of MVTec-AD or VisA.
+    """Write a synthetic dataset in the official layout of one release (MVTec-AD, VisA, MPDD, ...).
 
     Each (category, group) gets ``max(min_per_group, round(official * scale))`` images, so
     ``scale=1`` writes the official counts (5,354 MVTec-AD images, 10,821 VisA images). An
@@ -337,7 +362,7 @@ def synthesize(
     what was written (``iadbench data check`` reads it).
 
     Args:
-        dataset: ``"mvtec"`` or ``"visa"``.
+        dataset: A name of :data:`SYNTH_DATASETS` (``"mvtec"``, ``"visa"``, ``"mpdd"``, ...).
         root: Target directory: new, empty, or holding an earlier synthetic tree.
         scale: Share of the official counts per group, > 0.
         image_size: Side of the square images in pixels, >= 16.
@@ -373,9 +398,13 @@ def synthesize(
         "seed": seed,
         "image_size": image_size,
         "min_per_group": min_per_group,
-        "counts": {name: asdict(c) for name, c in counts.items()},
+        "counts": {name: _count_record(c) for name, c in counts.items()},
         "n_images": sum(c.total for c in counts.values()),
-        "written": sorted([*counts, *(["split_csv"] if dataset == "visa" else [])]),
+        "written": sorted(
+            TREE_WRITERS[dataset][0](list(counts))
+            if dataset in TREE_WRITERS
+            else [*counts, *(["split_csv"] if dataset == "visa" else [])]
+        ),
         "complete": False,
     }
     # Written first, so an interrupted run leaves a tree that the next run may replace.
@@ -388,7 +417,9 @@ def synthesize(
         rng = np.random.default_rng([seed, zlib.crc32(category.encode())])
         grayscale = dataset == "mvtec" and category in MVTEC_GRAYSCALE
         painter = Painter(category, image_size, grayscale, rng)
-        if dataset == "mvtec":
+        if dataset in TREE_WRITERS:
+            TREE_WRITERS[dataset][1](root, category, category_counts, painter, ticker.tick)
+        elif dataset == "mvtec":
             _mvtec_category(root, category, category_counts, painter, ticker)
         else:
             split_rows += _visa_category(root, category, category_counts, painter, ticker)
