@@ -26,13 +26,10 @@ from PIL import Image
 
 from iadbench.contract.errors import ArgumentError, IADBenchError, UnknownNameError
 from iadbench.contract.numbers import real_number, whole_number
-from iadbench.data import synth_btad, synth_ksdd2, synth_mpdd
 from iadbench.data.base import CategoryCounts
-from iadbench.data.btad import BTAD
-from iadbench.data.ksdd2 import KolektorSDD2
-from iadbench.data.mpdd import MPDD
 from iadbench.data.mvtec import MVTEC_DEFECT_TYPES, MVTEC_GRAYSCALE, MVTecAD
 from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter
+from iadbench.data.synth_registry import TREE_WRITERS
 from iadbench.data.visa import SPLIT_CSV, SPLIT_CSV_COLUMNS, VisA
 
 MARKER_NAME = ".iadbench-synthetic.json"
@@ -43,19 +40,10 @@ MAX_SYNTH_IMAGES: Final = 100_000
 #: Largest image side: MVTec-AD's largest images are 1024 px; a larger one only costs memory.
 MAX_IMAGE_SIZE: Final = 2048
 SYNTH_DATASETS: dict[str, dict[str, CategoryCounts]] = {
-    "btad": BTAD.official_counts,
-    "ksdd2": KolektorSDD2.official_counts,
-    "mpdd": MPDD.official_counts,
     "mvtec": MVTecAD.official_counts,
     "visa": VisA.official_counts,
-}
-# The releases whose tree one module writes (``synth_<name>.py``): the root entries a tree of
-# some categories holds, and the writer of one category (root, name, counts, painter, tick).
-_CategoryWriter = Callable[[Path, str, CategoryCounts, Painter, Callable[[], None]], None]
-TREE_WRITERS: dict[str, tuple[Callable[[Sequence[str]], list[str]], _CategoryWriter]] = {
-    "btad": (synth_btad.entries, synth_btad.write_category),
-    "ksdd2": (synth_ksdd2.entries, synth_ksdd2.write_category),
-    "mpdd": (synth_mpdd.entries, synth_mpdd.write_category),
+    # The releases written by a module of their own (iadbench/data/synth_registry.py).
+    **{name: writer.counts for name, writer in TREE_WRITERS.items()},
 }
 _FLUSH_EVERY = 64
 
@@ -401,7 +389,7 @@ def synthesize(
         "counts": {name: _count_record(c) for name, c in counts.items()},
         "n_images": sum(c.total for c in counts.values()),
         "written": sorted(
-            TREE_WRITERS[dataset][0](list(counts))
+            TREE_WRITERS[dataset].entries(list(counts))
             if dataset in TREE_WRITERS
             else [*counts, *(["split_csv"] if dataset == "visa" else [])]
         ),
@@ -418,7 +406,9 @@ def synthesize(
         grayscale = dataset == "mvtec" and category in MVTEC_GRAYSCALE
         painter = Painter(category, image_size, grayscale, rng)
         if dataset in TREE_WRITERS:
-            TREE_WRITERS[dataset][1](root, category, category_counts, painter, ticker.tick)
+            TREE_WRITERS[dataset].write_category(
+                root, category, category_counts, painter, ticker.tick
+            )
         elif dataset == "mvtec":
             _mvtec_category(root, category, category_counts, painter, ticker)
         else:
