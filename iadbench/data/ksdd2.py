@@ -129,13 +129,15 @@ class KolektorSDD2(DatasetReader):
         return {KSDD2_CATEGORY: [self.root / s for s in _SUBSETS if (self.root / s).is_dir()]}
 
     def _read_image_paths(self) -> list[str]:
-        # Masks of normal images are read too (they decide the label): not "unread" images.
+        # An image's mask is read too (it decides the label), even when all black; a mask
+        # without its image is not, and `data check` lists it.
+        images = {os.path.splitext(s.image_path)[0].lower() for s in self.samples("all")}
         paths = [s.image_path for s in self.samples("all")]
         for folder in self._read_folders()[KSDD2_CATEGORY]:
-            paths += [
-                e.path for e in image_files(folder)
-                if _mask_stem(os.path.splitext(e.name)[0]) is not None
-            ]  # fmt: skip
+            for entry in image_files(folder):
+                stem = _mask_stem(os.path.splitext(entry.path)[0])
+                if stem is not None and stem.lower() in images:
+                    paths.append(entry.path)
         return paths
 
     def _where_read(self) -> str:

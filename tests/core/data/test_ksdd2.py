@@ -131,3 +131,12 @@ def test_cli_synth_check_and_run(tmp_path: Path) -> None:
                        "--data", f"ksdd2={root}", "--out", str(tmp_path / "run"))  # fmt: skip
     assert code == 0, output
     assert (tmp_path / "run" / "summary.json").is_file()
+
+
+def test_a_mask_without_its_image_is_named_by_data_check(ksdd2_root: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "k"
+    shutil.copytree(ksdd2_root, copy)
+    shutil.copy(next((copy / "test").glob("*_GT.png")), copy / "test" / "99999_GT.png")
+    report = check_dataset("ksdd2", copy, scale=SCALE, decode=False)
+    assert report.ignored == {KSDD2_CATEGORY: ["test/99999_GT.png"]}
+    assert any("test/99999_GT.png" in p for p in report.problems)
