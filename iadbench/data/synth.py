@@ -286,14 +286,6 @@ def _visa_category(
     return rows
 
 
-def _count_record(counts: CategoryCounts) -> dict[str, int]:
-    """A category's counts as the marker records them; ``train_defect`` only where there are any."""
-    record = asdict(counts)
-    if not counts.train_defect:
-        del record["train_defect"]
-    return record
-
-
 def _is_plain_name(name: str) -> bool:
     return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
 
@@ -386,7 +378,11 @@ def synthesize(
         "seed": seed,
         "image_size": image_size,
         "min_per_group": min_per_group,
-        "counts": {name: _count_record(c) for name, c in counts.items()},
+        # train_defect only where there are any (KolektorSDD2): other markers read as before.
+        "counts": {
+            name: {k: v for k, v in asdict(c).items() if v or k != "train_defect"}
+            for name, c in counts.items()
+        },
         "n_images": sum(c.total for c in counts.values()),
         "written": sorted(
             TREE_WRITERS[dataset].entries(list(counts))

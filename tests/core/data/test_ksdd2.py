@@ -140,3 +140,20 @@ def test_a_mask_without_its_image_is_named_by_data_check(ksdd2_root: Path, tmp_p
     report = check_dataset("ksdd2", copy, scale=SCALE, decode=False)
     assert report.ignored == {KSDD2_CATEGORY: ["test/99999_GT.png"]}
     assert any("test/99999_GT.png" in p for p in report.problems)
+
+
+def test_a_second_synth_replaces_train_and_test_but_refuses_foreign_entries(
+    tmp_path: Path,
+) -> None:
+    from iadbench.contract.errors import IADBenchError
+    from iadbench.data.synth import read_synthetic_marker
+
+    root = tmp_path / "k"
+    synthesize("ksdd2", root, scale=0.01, image_size=16)
+    marker = read_synthetic_marker(root)
+    assert marker is not None and marker["written"] == ["test", "train"]
+    assert marker["counts"][KSDD2_CATEGORY]["train_defect"] == 3
+    synthesize("ksdd2", root, scale=0.01, image_size=16, seed=1)  # the earlier tree is replaced
+    (root / "notes.txt").write_text("mine")
+    with pytest.raises(IADBenchError, match="notes.txt"):
+        synthesize("ksdd2", root, scale=0.01, image_size=16)
