@@ -111,6 +111,5 @@ def test_a_method_learning_from_both_labels_refuses_normal_only_training(parts: 
     _split(parts, "--train-defect-ratio", "0.5", "--force")
     plan = plan_run(request)
     assert plan.data.train is not None and {s.label for s in plan.data.train} == {
-        "normal",
-        "defect",
+        "normal", "defect"
     }
