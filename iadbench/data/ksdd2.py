@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from iadbench.contract.errors import DatasetNotFoundError
-from iadbench.contract.images import ImageReadError, load_mask
 from iadbench.contract.records import DEFECT, NORMAL, Sample, Subset
 from iadbench.contract.text import terminal_text
 from iadbench.data.base import CategoryCounts, DatasetReader
@@ -117,6 +116,10 @@ class KolektorSDD2(DatasetReader):
     @staticmethod
     def _mask_is_not_empty(image: str, mask: str) -> bool:
         """Whether ``mask`` marks any pixel (``load_mask``'s ``!= 0`` rule)."""
+        # Imported here: importing iadbench.data must not pull numpy and Pillow in (a rerun of
+        # a finished run and --help import no heavy library; tests/core/cli/test_startup_imports).
+        from iadbench.contract.images import ImageReadError, load_mask
+
         try:
             return bool(load_mask(mask).any())
         except ImageReadError as exc:
