@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 @data_app.command(epilog="Example: iadbench data check visa --data visa=/data/VisA")
 @handles_user_errors
 def check(
-    dataset: Annotated[str, typer.Argument(help="Dataset name: mvtec, visa or a --data name.")],
+    dataset: Annotated[
+        str,
+        typer.Argument(help="Dataset name: btad, ksdd2, mpdd, mvtec, visa or a --data name."),
+    ],
     data: opt.DataRoots = None,
     scale: Annotated[
         float, typer.Option(help="Expect official counts scaled like `data synth --scale`.")
@@ -51,6 +54,8 @@ def check(
     # Every name below comes from the disk: printed as plain Text, never as markup, with control
     # characters made inert (an ESC in a folder name would drive the terminal).
     console.print(_check_table(report, f"{dataset} at {root}"))
+    if report.licence:
+        console.print(marked("Licence:", "cyan", report.licence))
     for note in report.notes:
         console.print(marked("Note:", "yellow", note))
     if report.synthetic_marker:
@@ -110,4 +115,6 @@ def _check_table(report: CheckReport, title: str) -> Any:
 def _counts(counts: CategoryCounts | None) -> str:
     if counts is None:
         return "—"
-    return f"{counts.train_normal}/{counts.test_normal}/{counts.test_defect}"
+    text = f"{counts.train_normal}/{counts.test_normal}/{counts.test_defect}"
+    # Only a release whose train split holds defects (KolektorSDD2) shows them.
+    return f"{text} +{counts.train_defect} train defect" if counts.train_defect else text

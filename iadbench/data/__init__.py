@@ -21,16 +21,25 @@ from iadbench.data.base import (
     DatasetReader,
     SubsetName,
 )
+from iadbench.data.btad import BTAD
 from iadbench.data.folder import FolderDataset
+from iadbench.data.ksdd2 import KolektorSDD2
+from iadbench.data.mpdd import MPDD
 from iadbench.data.mvtec import MVTecAD
 from iadbench.data.split_file import split_file_path
 from iadbench.data.visa import VisA
 
-DATASET_READERS: dict[str, type[DatasetReader]] = {"mvtec": MVTecAD, "visa": VisA}
+DATASET_READERS: dict[str, type[DatasetReader]] = {
+    "btad": BTAD,
+    "ksdd2": KolektorSDD2,
+    "mpdd": MPDD,
+    "mvtec": MVTecAD,
+    "visa": VisA,
+}
 
 
 def reader_class(name: str) -> type[DatasetReader]:
-    """The reader class for a dataset name; any name but mvtec/visa is a folder dataset."""
+    """The reader class for a dataset name; a name not in DATASET_READERS is a folder dataset."""
     return DATASET_READERS.get(name, FolderDataset)
 
 
@@ -38,7 +47,8 @@ def open_dataset(name: str, root: str | Path) -> DatasetReader:
     """Open a dataset root with the reader its name selects (nothing is indexed yet).
 
     Args:
-        name: ``"mvtec"``, ``"visa"``, or any other name for a :class:`FolderDataset`.
+        name: A name of :data:`DATASET_READERS` (``"mvtec"``, ``"visa"``, ``"mpdd"``, ...), or
+            any other name for a :class:`FolderDataset`.
         root: The dataset root folder.
 
     Returns:

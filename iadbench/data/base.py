@@ -44,16 +44,21 @@ class RootDepthError(DatasetNotFoundError):
 
 @dataclass(frozen=True)
 class CategoryCounts:
-    """Official image counts of one category: train normals, test normals, test defects."""
+    """Official image counts of one category: train normals, test normals, test defects.
+
+    ``train_defect`` is 0 for every release but those whose official training folder also holds
+    defective images (KolektorSDD2's ``train/``): there the count is part of the official split.
+    """
 
     train_normal: int
     test_normal: int
     test_defect: int
+    train_defect: int = 0
 
     @property
     def total(self) -> int:
         """All images of the category."""
-        return self.train_normal + self.test_normal + self.test_defect
+        return self.train_normal + self.test_normal + self.test_defect + self.train_defect
 
 
 class DatasetReader(ABC):
@@ -70,6 +75,9 @@ class DatasetReader(ABC):
     display_name: ClassVar[str]
     layout_help: ClassVar[str]
     official_counts: ClassVar[dict[str, CategoryCounts]] = {}
+    #: The release's licence as its authors state it, with where that was read (``data check``
+    #: prints it); empty for a user's own data.
+    licence: ClassVar[str] = ""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()

@@ -98,7 +98,9 @@ def mvtec_style_category_marks(folder: str | Path) -> str | None:
     return folder_list([n for n in _CATEGORY_FOLDERS if os.path.isdir(os.path.join(folder, n))])
 
 
-def index_mvtec_style(root: str | Path, dataset: str) -> list[Sample]:
+def index_mvtec_style(
+    root: str | Path, dataset: str, normal_folder: str = NORMAL_FOLDER
+) -> list[Sample]:
     """Index an MVTec-style tree without opening any image.
 
     ``<cat>/{train,test}/<folder>/<image>``: ``good`` folders hold normal images, every other
@@ -108,6 +110,8 @@ def index_mvtec_style(root: str | Path, dataset: str) -> list[Sample]:
     Args:
         root: Dataset root (should be absolute: ``image_path`` values are built from it).
         dataset: Dataset name written into every sample (``"mvtec"``, ``"visa"``).
+        normal_folder: The folder name (any case) that holds normal images: ``good``, or
+            ``ok`` in BTAD.
 
     Returns:
         Every sample of the tree, sorted by id (relative path with forward slashes).
@@ -118,7 +122,7 @@ def index_mvtec_style(root: str | Path, dataset: str) -> list[Sample]:
         cat_dir = os.path.join(root_str, category)
         for subset in _SUBSETS:
             for folder in subfolders(os.path.join(cat_dir, subset)):
-                is_normal = folder.name.lower() == NORMAL_FOLDER
+                is_normal = folder.name.lower() == normal_folder
                 masks = (
                     {} if is_normal
                     else _masks_by_stem(os.path.join(cat_dir, "ground_truth", folder.name))

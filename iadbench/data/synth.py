@@ -29,6 +29,7 @@ from iadbench.contract.numbers import real_number, whole_number
 from iadbench.data.base import CategoryCounts
 from iadbench.data.mvtec import MVTEC_DEFECT_TYPES, MVTEC_GRAYSCALE, MVTecAD
 from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter
+from iadbench.data.synth_registry import TREE_WRITERS
 from iadbench.data.visa import SPLIT_CSV, SPLIT_CSV_COLUMNS, VisA
 
 MARKER_NAME = ".iadbench-synthetic.json"
@@ -41,6 +42,8 @@ MAX_IMAGE_SIZE: Final = 2048
 SYNTH_DATASETS: dict[str, dict[str, CategoryCounts]] = {
     "mvtec": MVTecAD.official_counts,
     "visa": VisA.official_counts,
+    # The releases written by a module of their own (iadbench/data/synth_registry.py).
+    **{name: writer.counts for name, writer in TREE_WRITERS.items()},
 }
 _FLUSH_EVERY = 64
 
@@ -51,7 +54,7 @@ class SynthReport:
 
     Attributes:
         root: The dataset root.
-        dataset: ``"mvtec"`` or ``"visa"``.
+        dataset: A name of :data:`SYNTH_DATASETS` (``"mvtec"``, ``"visa"``, ``"mpdd"``, ...).
         scale: Share of the official counts written per group.
         seed: Random seed; the same seed writes the same files.
         n_images: Images written (masks not counted).
@@ -85,7 +88,7 @@ def planned_counts(
     ``scale=1`` gives the official counts exactly (every official group has at least 12 images).
 
     Args:
-        dataset: ``"mvtec"`` or ``"visa"``.
+        dataset: A name of :data:`SYNTH_DATASETS` (``"mvtec"``, ``"visa"``, ``"mpdd"``, ...).
         scale: Share of the official counts, > 0.
         min_per_group: Floor per group (train normal, test normal, test defect), >= 1.
         categories: Official category names to keep; all of them when ``None``.
@@ -111,6 +114,8 @@ def planned_counts(
             scaled_count(c.train_normal, scale, min_per_group),
             scaled_count(c.test_normal, scale, min_per_group),
             scaled_count(c.test_defect, scale, min_per_group),
+            # Only a release whose training folder holds defects (KolektorSDD2) gets any.
+            scaled_count(c.train_defect, scale, min_per_group) if c.train_defect else 0,
         )
         for name, c in official.items()
         if categories is None or name in categories
@@ -138,7 +143,7 @@ def check_synth_arguments(
     """Check what :func:`synthesize` is asked for; the number of images the tree would hold.
 
     Args:
-        dataset: ``"mvtec"`` or ``"visa"``.
+        dataset: A name of :data:`SYNTH_DATASETS` (``"mvtec"``, ``"visa"``, ``"mpdd"``, ...).
         scale: Share of the official counts, a finite number above 0.
         image_size: Side of the images, 16 to :data:`MAX_IMAGE_SIZE` pixels.
         seed: Random seed, a whole number >= 0.
@@ -329,7 +334,7 @@ def synthesize(
     categories: Sequence[str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SynthReport:
-    """Write a synthetic dataset in the official layout of MVTec-AD or VisA.
+    """Write a synthetic dataset in the official layout of one release (MVTec-AD, VisA, MPDD, ...).
 
     Each (category, group) gets ``max(min_per_group, round(official * scale))`` images, so
     ``scale=1`` writes the official counts (5,354 MVTec-AD images, 10,821 VisA images). An
@@ -337,7 +342,7 @@ def synthesize(
     what was written (``iadbench data check`` reads it).
 
     Args:
-        dataset: ``"mvtec"`` or ``"visa"``.
+        dataset: A name of :data:`SYNTH_DATASETS` (``"mvtec"``, ``"visa"``, ``"mpdd"``, ...).
         root: Target directory: new, empty, or holding an earlier synthetic tree.
         scale: Share of the official counts per group, > 0.
         image_size: Side of the square images in pixels, >= 16.
@@ -373,9 +378,17 @@ def synthesize(
         "seed": seed,
         "image_size": image_size,
         "min_per_group": min_per_group,
-        "counts": {name: asdict(c) for name, c in counts.items()},
+        # train_defect only where there are any (KolektorSDD2): other markers read as before.
+        "counts": {
+            name: {k: v for k, v in asdict(c).items() if v or k != "train_defect"}
+            for name, c in counts.items()
+        },
         "n_images": sum(c.total for c in counts.values()),
-        "written": sorted([*counts, *(["split_csv"] if dataset == "visa" else [])]),
+        "written": sorted(
+            TREE_WRITERS[dataset].entries(list(counts))
+            if dataset in TREE_WRITERS
+            else [*counts, *(["split_csv"] if dataset == "visa" else [])]
+        ),
         "complete": False,
     }
     # Written first, so an interrupted run leaves a tree that the next run may replace.
@@ -388,7 +401,11 @@ def synthesize(
         rng = np.random.default_rng([seed, zlib.crc32(category.encode())])
         grayscale = dataset == "mvtec" and category in MVTEC_GRAYSCALE
         painter = Painter(category, image_size, grayscale, rng)
-        if dataset == "mvtec":
+        if dataset in TREE_WRITERS:
+            TREE_WRITERS[dataset].write_category(
+                root, category, category_counts, painter, ticker.tick
+            )
+        elif dataset == "mvtec":
             _mvtec_category(root, category, category_counts, painter, ticker)
         else:
             split_rows += _visa_category(root, category, category_counts, painter, ticker)
