@@ -21,6 +21,8 @@ _NATURAL_NAMES: dict[str, str] = {
     "pcb2": "printed circuit board",
     "pcb3": "printed circuit board",
     "pcb4": "printed circuit board",
+    "pushpins": "push pins",  # MVTec LOCO
+    "wallplugs": "wall plugs",  # MVTec AD 2
 }
 
 

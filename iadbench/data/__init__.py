@@ -23,10 +23,17 @@ from iadbench.data.base import (
 )
 from iadbench.data.folder import FolderDataset
 from iadbench.data.mvtec import MVTecAD
+from iadbench.data.mvtec_ad2 import MVTecAD2
+from iadbench.data.mvtec_loco import MVTecLOCO
 from iadbench.data.split_file import split_file_path
 from iadbench.data.visa import VisA
 
-DATASET_READERS: dict[str, type[DatasetReader]] = {"mvtec": MVTecAD, "visa": VisA}
+DATASET_READERS: dict[str, type[DatasetReader]] = {
+    "mvtec": MVTecAD,
+    "mvtec-ad2": MVTecAD2,
+    "mvtec-loco": MVTecLOCO,
+    "visa": VisA,
+}
 
 
 def reader_class(name: str) -> type[DatasetReader]:
@@ -103,6 +110,8 @@ __all__ = [
     "DatasetReader",
     "FolderDataset",
     "MVTecAD",
+    "MVTecAD2",
+    "MVTecLOCO",
     "SubsetName",
     "VisA",
     "has_split_file",

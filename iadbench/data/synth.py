@@ -26,8 +26,11 @@ from PIL import Image
 
 from iadbench.contract.errors import ArgumentError, IADBenchError, UnknownNameError
 from iadbench.contract.numbers import real_number, whole_number
+from iadbench.data import synth_mvtec_ad2, synth_mvtec_loco
 from iadbench.data.base import CategoryCounts
 from iadbench.data.mvtec import MVTEC_DEFECT_TYPES, MVTEC_GRAYSCALE, MVTecAD
+from iadbench.data.mvtec_ad2 import MVTecAD2
+from iadbench.data.mvtec_loco import MVTecLOCO
 from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter
 from iadbench.data.visa import SPLIT_CSV, SPLIT_CSV_COLUMNS, VisA
 
@@ -40,9 +43,26 @@ MAX_SYNTH_IMAGES: Final = 100_000
 MAX_IMAGE_SIZE: Final = 2048
 SYNTH_DATASETS: dict[str, dict[str, CategoryCounts]] = {
     "mvtec": MVTecAD.official_counts,
+    "mvtec-ad2": MVTecAD2.official_counts,
+    "mvtec-loco": MVTecLOCO.official_counts,
     "visa": VisA.official_counts,
 }
 _FLUSH_EVERY = 64
+#: A release's category writer: (root, category, counts, painter, tick, scale, min_per_group).
+CategoryWriter = Callable[
+    [Path, str, CategoryCounts, Painter, Callable[[], None], float, int], None
+]
+#: Releases written by a module of their own (mvtec and visa are written here).
+RELEASE_WRITERS: dict[str, CategoryWriter] = {
+    "mvtec-ad2": synth_mvtec_ad2.write_category,
+    "mvtec-loco": synth_mvtec_loco.write_category,
+}
+#: Per release of :data:`RELEASE_WRITERS`: images it writes beyond the counted groups
+#: (validation, private test sets), as ``(category, scale, min_per_group) -> images``.
+RELEASE_EXTRAS: dict[str, Callable[[str, float, int], int]] = {
+    "mvtec-ad2": synth_mvtec_ad2.extra_images,
+    "mvtec-loco": synth_mvtec_loco.extra_images,
+}
 
 
 @dataclass(frozen=True)
@@ -165,7 +185,9 @@ def check_synth_arguments(
     def total(at: float) -> int:
         counts = planned_counts(dataset, scale=at, min_per_group=min_per_group,
                                 categories=categories)  # fmt: skip
-        return sum(c.total for c in counts.values())
+        extra = RELEASE_EXTRAS.get(dataset)
+        return sum(c.total + (extra(name, at, min_per_group) if extra else 0)
+                   for name, c in counts.items())  # fmt: skip
 
     n_images = total(min(scale, 1e9))  # a bounded scale: round() of an infinite count overflows
     if n_images <= MAX_SYNTH_IMAGES:
@@ -360,8 +382,10 @@ def synthesize(
         286
     """
     started = time.perf_counter()
-    check_synth_arguments(dataset, scale=scale, image_size=image_size, seed=seed,
-                          min_per_group=min_per_group, categories=categories)  # fmt: skip
+    n_images = check_synth_arguments(
+        dataset, scale=scale, image_size=image_size, seed=seed, min_per_group=min_per_group,
+        categories=categories,
+    )  # fmt: skip
     counts = planned_counts(dataset, scale=scale, min_per_group=min_per_group,
                             categories=categories)  # fmt: skip
     root = Path(root).expanduser()
@@ -374,7 +398,7 @@ def synthesize(
         "image_size": image_size,
         "min_per_group": min_per_group,
         "counts": {name: asdict(c) for name, c in counts.items()},
-        "n_images": sum(c.total for c in counts.values()),
+        "n_images": n_images,
         "written": sorted([*counts, *(["split_csv"] if dataset == "visa" else [])]),
         "complete": False,
     }
@@ -388,7 +412,10 @@ def synthesize(
         rng = np.random.default_rng([seed, zlib.crc32(category.encode())])
         grayscale = dataset == "mvtec" and category in MVTEC_GRAYSCALE
         painter = Painter(category, image_size, grayscale, rng)
-        if dataset == "mvtec":
+        if dataset in RELEASE_WRITERS:
+            RELEASE_WRITERS[dataset](root, category, category_counts, painter, ticker.tick, scale,
+                                     min_per_group)  # fmt: skip
+        elif dataset == "mvtec":
             _mvtec_category(root, category, category_counts, painter, ticker)
         else:
             split_rows += _visa_category(root, category, category_counts, painter, ticker)
