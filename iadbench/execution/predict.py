@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iadbench.contract.errors import IADBenchError
 from iadbench.contract.numbers import optional_whole_number, whole_number
 from iadbench.contract.progress import ProgressHook, SilentProgress
 from iadbench.contract.records import Sample
@@ -38,6 +39,7 @@ from iadbench.execution.predictor import (
     resolve_predictor,
 )
 from iadbench.execution.request import RunRequest
+from iadbench.execution.submission import check_submission, write_submission_map
 from iadbench.execution.unlabeled_images import told_categories, unlabeled_samples
 from iadbench.runs.maps import store_predicted_map
 
@@ -74,6 +76,7 @@ def predict_images(
     workers: int = 0,
     force: bool = False,
     progress: ProgressHook | None = None,
+    submission: Path | None = None,
 ) -> PredictOutcome:
     """Predict every image ``inputs`` names and write one row per image to ``output``.
 
@@ -98,6 +101,9 @@ def predict_images(
         workers: DataLoader workers for adapters with a preprocessor; 0 or more.
         force: Replace an existing ``output`` and discard unfinished rows of an earlier attempt.
         progress: Progress display.
+        submission: MVTec AD 2's private test sets: also write each image's map where the
+            authors' evaluation server takes it, under this folder
+            (:mod:`~iadbench.execution.submission`).
 
     Raises:
         IADBenchError: Bad arguments, a missing training, an output of another format or in a
@@ -122,6 +128,15 @@ def predict_images(
         category, predictor.categories, predictor.categories_of,
     )  # fmt: skip
     predictor.check_categories(s.category for s in samples)
+    submitted = (
+        {} if submission is None
+        else check_submission(submission, samples, [*predictor.data_roots, *folders])
+    )  # fmt: skip
+    if submitted and not predictor.setup.adapter_cls.capabilities.gives_maps:
+        raise IADBenchError(
+            f"--submission writes anomaly maps, and method {predictor.method!r} gives none: "
+            "choose a method that gives maps (iadbench list), or leave --submission out"
+        )
     identity = _identity(predictor, samples, category, dataset)
     with target:
         done = target.start(identity, restart=force)
@@ -142,6 +157,9 @@ def predict_images(
                         store_predicted_map(maps_dir, s.id, p)
                         for s, p in zip(finished, predictions, strict=True)
                     ]
+                    for sample, prediction in zip(finished, predictions, strict=True):
+                        if sample.id in submitted:
+                            write_submission_map(submitted[sample.id], sample, prediction)
                     threshold = predictor.threshold_value
                     target.append([
                         (sample.id, output_row(sample, prediction, threshold, maps_dir, array))
