@@ -27,6 +27,7 @@ from iadbench.views.catalogue import (
 )
 from iadbench.views.catalogue import interval_text as format_interval
 from iadbench.views.catalogue import percent as format_percent
+from iadbench.views.defect_group_figures import GroupLine, group_lines
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.report.gallery import Gallery, Overlays, build_gallery, build_overlays
@@ -138,6 +139,7 @@ class TestSetView:
         defect_types: Rows ``(category, defect type, n, {run anchor: recall text})``.
         series: What :attr:`bars` draws, one per run (colour included).
         curve_data: What :attr:`curves` draws, one per run with a curve (colour included).
+        defect_groups: MVTec LOCO's logical vs structural figures, ``(run name, line)``.
     """
 
     title: str
@@ -149,6 +151,7 @@ class TestSetView:
     defect_types: list[tuple[str, str, int, dict[str, str]]]
     series: list[charts.Series] = field(default_factory=list, repr=False)
     curve_data: list[charts.Curve] = field(default_factory=list, repr=False)
+    defect_groups: list[tuple[str, GroupLine]] = field(default_factory=list)
 
 
 @dataclass
@@ -343,7 +346,9 @@ def test_set_view(title: str, runs: Sequence[tuple[RunView, Mapping[str, Any]]])
         defect_types=_defect_types(runs),
         series=series,
         curve_data=curves,
-    )
+        defect_groups=[(view.name, line) for view, summary in runs
+                       for line in group_lines(summary.get("per_defect_group") or {})],
+    )  # fmt: skip
 
 
 def _chart_order(views: Iterable[RunView]) -> list[RunView]:
