@@ -2,8 +2,8 @@
 
 Per category (:mod:`iadbench.data.mvtec_loco`): ``train/good``, ``validation/good``,
 ``test/{good,logical_anomalies,structural_anomalies}`` and, per defective image,
-``ground_truth/<type>/<stem>/000.png`` (and ``001.png`` when the drawn defect has two kinds:
-the release annotates each defect of an image in its own file). A mask holds one grey value per
+``ground_truth/<type>/<stem>/000.png`` (and ``001.png``, ... when it has several defects: the
+release annotates each defect of an image in its own file; here each drawn region is one). A mask holds one grey value per
 defect kind (255 for a blob, :data:`SCRATCH_GREY` for a scratch), as the release's masks carry a
 value per defect type, so a reader that took only 255 as defect would miss pixels.
 """
@@ -23,6 +23,17 @@ from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter
 #: Grey value of a scratch in a synthetic mask (any non-zero value marks a defect pixel).
 SCRATCH_GREY = 98
 _GREY = {BLOB: 255, SCRATCH: SCRATCH_GREY}
+
+
+def _defects(mask: np.ndarray) -> list[np.ndarray]:
+    """One boolean mask per drawn defect: per kind, each 8-connected region apart."""
+    from scipy import ndimage
+
+    found: list[np.ndarray] = []
+    for kind in (BLOB, SCRATCH):
+        regions, n = ndimage.label(mask == kind, structure=np.ones((3, 3)))
+        found += [regions == i for i in range(1, n + 1)]
+    return found or [mask > 0]
 
 
 def _count(official: int, scale: float, min_per_group: int) -> int:
@@ -68,7 +79,6 @@ def write_category(
             save(pixels, cat_dir / "test" / kind / f"{i:03d}.png")
             mask_dir = cat_dir / "ground_truth" / kind / f"{i:03d}"
             mask_dir.mkdir(parents=True)
-            present = [k for k in (BLOB, SCRATCH) if (mask == k).any()] or [BLOB]
-            for j, k in enumerate(present):
-                grey = np.where(mask == k, _GREY[k], 0).astype(np.uint8)
+            for j, defect in enumerate(_defects(mask)):
+                grey = np.where(defect, _GREY[int(mask[defect].max())], 0).astype(np.uint8)
                 Image.fromarray(grey).save(mask_dir / f"{j:03d}.png", "PNG", compress_level=1)
