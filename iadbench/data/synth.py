@@ -26,12 +26,15 @@ from PIL import Image
 
 from iadbench.contract.errors import ArgumentError, IADBenchError, UnknownNameError
 from iadbench.contract.numbers import real_number, whole_number
-from iadbench.data import synth_mvtec_ad2, synth_mvtec_loco
 from iadbench.data.base import CategoryCounts
 from iadbench.data.mvtec import MVTEC_DEFECT_TYPES, MVTEC_GRAYSCALE, MVTecAD
-from iadbench.data.mvtec_ad2 import MVTecAD2
-from iadbench.data.mvtec_loco import MVTecLOCO
 from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter
+from iadbench.data.synth_mvtec_ad2 import MVTecAD2
+from iadbench.data.synth_mvtec_ad2 import extra_images as ad2_extra_images
+from iadbench.data.synth_mvtec_ad2 import write_category as write_ad2_category
+from iadbench.data.synth_mvtec_loco import MVTecLOCO
+from iadbench.data.synth_mvtec_loco import extra_images as loco_extra_images
+from iadbench.data.synth_mvtec_loco import write_category as write_loco_category
 from iadbench.data.visa import SPLIT_CSV, SPLIT_CSV_COLUMNS, VisA
 
 MARKER_NAME = ".iadbench-synthetic.json"
@@ -54,14 +57,14 @@ CategoryWriter = Callable[
 ]
 #: Releases written by a module of their own (mvtec and visa are written here).
 RELEASE_WRITERS: dict[str, CategoryWriter] = {
-    "mvtec-ad2": synth_mvtec_ad2.write_category,
-    "mvtec-loco": synth_mvtec_loco.write_category,
+    "mvtec-ad2": write_ad2_category,
+    "mvtec-loco": write_loco_category,
 }
 #: Per release of :data:`RELEASE_WRITERS`: images it writes beyond the counted groups
 #: (validation, private test sets), as ``(category, scale, min_per_group) -> images``.
 RELEASE_EXTRAS: dict[str, Callable[[str, float, int], int]] = {
-    "mvtec-ad2": synth_mvtec_ad2.extra_images,
-    "mvtec-loco": synth_mvtec_loco.extra_images,
+    "mvtec-ad2": ad2_extra_images,
+    "mvtec-loco": loco_extra_images,
 }
 
 

@@ -19,6 +19,9 @@ from PIL import Image
 
 from iadbench.data.base import CategoryCounts
 from iadbench.data.mvtec_ad2 import PRIVATE_COUNTS, VALIDATION_COUNTS
+
+# MVTecAD2 re-exported: synth.py reads its counts here (one core import fewer there).
+from iadbench.data.mvtec_ad2 import MVTecAD2 as MVTecAD2
 from iadbench.data.synth_drawing import Painter
 
 

@@ -3,9 +3,10 @@
 Per category (:mod:`iadbench.data.mvtec_loco`): ``train/good``, ``validation/good``,
 ``test/{good,logical_anomalies,structural_anomalies}`` and, per defective image,
 ``ground_truth/<type>/<stem>/000.png`` (and ``001.png``, ... when it has several defects: the
-release annotates each defect of an image in its own file; here each drawn region is one). A mask holds one grey value per
-defect kind (255 for a blob, :data:`SCRATCH_GREY` for a scratch), as the release's masks carry a
-value per defect type, so a reader that took only 255 as defect would miss pixels.
+release annotates each defect of an image in its own file; here each drawn region is one). A
+mask holds one grey value per defect kind (255 for a blob, :data:`SCRATCH_GREY` for a scratch),
+as the release's masks carry a value per defect type, so a reader that took only 255 as defect
+would miss pixels.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from PIL import Image
 
 from iadbench.data.base import CategoryCounts
 from iadbench.data.mvtec_loco import LOCO_COUNTS, LOGICAL, STRUCTURAL
+
+# MVTecLOCO re-exported: synth.py reads its counts here (one core import fewer there).
+from iadbench.data.mvtec_loco import MVTecLOCO as MVTecLOCO
 from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter
 
 #: Grey value of a scratch in a synthetic mask (any non-zero value marks a defect pixel).
@@ -27,7 +31,7 @@ _GREY = {BLOB: 255, SCRATCH: SCRATCH_GREY}
 
 def _defects(mask: np.ndarray) -> list[np.ndarray]:
     """One boolean mask per drawn defect: per kind, each 8-connected region apart."""
-    from scipy import ndimage
+    from scipy import ndimage  # type: ignore[import-untyped]  # scipy ships no stubs
 
     found: list[np.ndarray] = []
     for kind in (BLOB, SCRATCH):

@@ -25,20 +25,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iadbench.contract.errors import IADBenchError
 from iadbench.contract.numbers import optional_whole_number, whole_number
 from iadbench.contract.progress import ProgressHook, SilentProgress
 from iadbench.contract.records import Sample
 from iadbench.execution.label_files import output_row
 from iadbench.execution.predict_log import PredictOutput
 from iadbench.execution.predict_loop import predict_batches
+
+# RunRequest through the predictor module, which resolves it: one core import fewer here.
 from iadbench.execution.predictor import (
     Predictor,
+    RunRequest,
     predicting,
     predictor_adapter,
     resolve_predictor,
 )
-from iadbench.execution.request import RunRequest
 from iadbench.execution.submission import check_submission, write_submission_map
 from iadbench.execution.unlabeled_images import told_categories, unlabeled_samples
 from iadbench.runs.maps import store_predicted_map
@@ -130,13 +131,11 @@ def predict_images(
     predictor.check_categories(s.category for s in samples)
     submitted = (
         {} if submission is None
-        else check_submission(submission, samples, [*predictor.data_roots, *folders])
-    )  # fmt: skip
-    if submitted and not predictor.setup.adapter_cls.capabilities.gives_maps:
-        raise IADBenchError(
-            f"--submission writes anomaly maps, and method {predictor.method!r} gives none: "
-            "choose a method that gives maps (iadbench list), or leave --submission out"
+        else check_submission(
+            submission, samples, [*predictor.data_roots, *folders], method=predictor.method,
+            gives_maps=predictor.setup.adapter_cls.capabilities.gives_maps,
         )
+    )  # fmt: skip
     identity = _identity(predictor, samples, category, dataset)
     with target:
         done = target.start(identity, restart=force)

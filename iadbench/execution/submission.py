@@ -83,17 +83,34 @@ def submission_path(directory: Path, sample: Sample) -> Path:
 
 
 def check_submission(
-    directory: Path, samples: Iterable[Sample], dataset_roots: Iterable[str | Path]
+    directory: Path,
+    samples: Iterable[Sample],
+    dataset_roots: Iterable[str | Path],
+    *,
+    method: str = "",
+    gives_maps: bool = True,
 ) -> dict[str, Path]:
     """Check ``--submission DIR`` before any model is loaded; the map path per sample id.
 
     DIR may be new, empty, or hold ``anomaly_images/`` alone (an earlier category, or the same
     command resumed); it may not be inside a dataset root or an input folder.
 
+    Args:
+        directory: ``--submission DIR``.
+        samples: The images predicted.
+        dataset_roots: Folders DIR may not be inside (dataset roots, input folders).
+        method: The method's name (in the refusal of a method without maps).
+        gives_maps: Whether the method gives anomaly maps (``Capabilities.gives_maps``).
+
     Raises:
-        IADBenchError: An image outside the private sets, two images with one map path, DIR
-            inside a dataset root, a file, or holding other things.
+        IADBenchError: A method without maps, an image outside the private sets, two images
+            with one map path, DIR inside a dataset root, a file, or holding other things.
     """
+    if not gives_maps:
+        raise IADBenchError(
+            f"--submission writes anomaly maps, and method {method!r} gives none: choose a "
+            "method that gives maps (iadbench list), or leave --submission out"
+        )
     directory = Path(directory).expanduser().resolve()
     for root in dataset_roots:
         resolved = Path(root).expanduser().resolve()

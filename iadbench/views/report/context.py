@@ -27,16 +27,17 @@ from iadbench.views.catalogue import (
 )
 from iadbench.views.catalogue import interval_text as format_interval
 from iadbench.views.catalogue import percent as format_percent
-from iadbench.views.defect_group_figures import GroupLine, group_lines
 from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.report.gallery import Gallery, Overlays, build_gallery, build_overlays
 from iadbench.views.report.predictions import report_outcomes
 from iadbench.views.report.tables import (
+    GroupLine,
     LeaderboardTable,
     PixelSection,
     ScoreSection,
     build_leaderboard,
+    defect_group_rows,
     one_label_marked,
 )
 from iadbench.views.verdict import (
@@ -346,9 +347,8 @@ def test_set_view(title: str, runs: Sequence[tuple[RunView, Mapping[str, Any]]])
         defect_types=_defect_types(runs),
         series=series,
         curve_data=curves,
-        defect_groups=[(view.name, line) for view, summary in runs
-                       for line in group_lines(summary.get("per_defect_group") or {})],
-    )  # fmt: skip
+        defect_groups=defect_group_rows((view.name, summary) for view, summary in runs),
+    )
 
 
 def _chart_order(views: Iterable[RunView]) -> list[RunView]:
