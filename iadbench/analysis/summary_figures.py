@@ -39,14 +39,16 @@ def summary_figures(
 
     Returns:
         ``overall``, ``class_mean``, ``per_class`` (and ``lenient``, ``per_defect_type`` where
-        they apply), ``statistics``, and for score methods ``score_calibration`` and
-        ``operating_points``.
+        they apply), ``statistics``, ``per_defect_group`` (MVTec LOCO's logical vs structural
+        anomalies: :mod:`~iadbench.analysis.defect_groups`), and for score methods
+        ``score_calibration`` and ``operating_points``.
 
     Raises:
         ValueError: ``outcomes`` is empty, or a label is outside the fixed sets.
     """
     # Imported here: scikit-learn takes seconds to import, and a finished run needs none of it.
     from iadbench.analysis.calibration import calibration_summary
+    from iadbench.analysis.defect_groups import defect_group_summary
     from iadbench.analysis.metrics import summarize
     from iadbench.analysis.operating_points import operating_points_summary
     from iadbench.analysis.statistics import run_statistics
@@ -56,6 +58,9 @@ def summary_figures(
         # Bootstrap intervals (fixed B and seed, recorded) and McNemar vs the trivial baselines.
         "statistics": run_statistics(outcomes),
     }
+    # MVTec LOCO: logical vs structural anomalies, each against the normal images.
+    if (groups := defect_group_summary(outcomes)) is not None:
+        figures["per_defect_group"] = groups
     # Score methods: the scores read as P(defect), and what a line would run at (recall at a
     # false-alarm budget, ...) with bootstrap intervals; absent for methods without scores.
     if (calibrated := calibration_summary(outcomes)) is not None:

@@ -45,7 +45,10 @@ def check(
     root = resolve_root(dataset, opt.parse_data_roots(data))
     progress = RichProgress()
     samples = open_dataset(dataset, root).samples("all")
-    n_files = len(samples) + sum(s.mask_path is not None for s in samples)
+    from iadbench.contract.images import mask_files
+
+    # A mask folder (MVTec LOCO) holds one file per defect: each is decoded.
+    n_files = len(samples) + sum(len(mask_files(s.mask_path)) for s in samples if s.mask_path)
     progress.start(f"checking {escape(dataset)}", n_files if decode else 0)
     try:
         report = check_dataset(dataset, root, scale=scale, decode=decode, progress=progress.advance)

@@ -81,6 +81,15 @@ def predict(
     device: opt.Device = "auto",
     batch_size: opt.BatchSize = None,
     cache_dir: opt.CacheDir = None,
+    submission: Annotated[
+        Path | None,
+        typer.Option(
+            help="MVTec AD 2's test_private / test_private_mixed: also write each map where the "
+            "authors' evaluation server takes it (DIR/anomaly_images/<category>/<set>/<name>."
+            "tiff, float16).",
+            rich_help_panel=opt.OUTPUT_PANEL,
+        ),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(
@@ -138,7 +147,7 @@ def predict(
         raise IADBenchError("name either --method or --from-run DIR (exactly one)")
     outcome = predict_images(
         source, inputs, output, category=category, dataset=dataset, device=device,
-        batch_size=batch_size, force=force, progress=RichProgress(),
+        batch_size=batch_size, force=force, progress=RichProgress(), submission=submission,
     )  # fmt: skip
     counts = ", ".join(f"{n} {label}" for label, n in sorted(outcome.counts.items()))
     threshold_text = (

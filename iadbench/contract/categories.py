@@ -33,6 +33,8 @@ _NATURAL_NAMES: dict[str, str] = {
     # images of surfaces with defects; what the product is was not confirmed here.
     "ksdd2": "product surface",
     "tubes": "metal tube",
+    "pushpins": "push pins",  # MVTec LOCO
+    "wallplugs": "wall plugs",  # MVTec AD 2
 }
 
 

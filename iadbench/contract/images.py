@@ -6,6 +6,7 @@ corrupt file fails here, with its path in the message, and not later inside a mo
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
@@ -145,22 +146,74 @@ def load_rgb(path: str | Path) -> Image.Image:
     return _open_loaded(path, "RGB")
 
 
+#: Suffixes of the files a mask folder holds (as :data:`iadbench.data.traversal.IMAGE_SUFFIXES`:
+#: the contract layer cannot import the data layer, so the short list is repeated here).
+_MASK_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+
+
+def mask_files(path: str | Path) -> list[str]:
+    """The files a sample's ``mask_path`` stands for: itself, or the masks in a mask folder.
+
+    MVTec LOCO annotates one image with several masks (``ground_truth/<type>/<image id>/000.png,
+    001.png, ...``, one per defect); its reader gives that folder as the ``mask_path``. A
+    folder's masks are its visible regular files with an image suffix, sorted by name (hidden
+    entries skipped, as :mod:`iadbench.data.traversal` walks folders); a file path is returned
+    as it is, whether or not it exists.
+
+    Example:
+        >>> mask_files("/data/mvtec/bottle/ground_truth/crack/000_mask.png")
+        ['/data/mvtec/bottle/ground_truth/crack/000_mask.png']
+    """
+    if not os.path.isdir(path):
+        return [str(path)]
+    with os.scandir(path) as entries:
+        return sorted(
+            entry.path
+            for entry in entries
+            if not entry.name.startswith(".")
+            and os.path.splitext(entry.name)[1].lower() in _MASK_SUFFIXES
+            and entry.is_file()  # follows links; a FIFO named 000.png is no mask
+        )
+
+
 def load_mask(path: str | Path) -> np.ndarray:
     """Load a defect mask as a boolean array, ``True`` where a defect is.
 
-    MVTec masks hold 0/255, VisA masks hold class indices (1, 2, ...): both are binarised with
-    ``!= 0``. Palette images count by palette index; colour masks count any non-zero channel
-    (alpha is ignored).
+    MVTec masks hold 0/255, VisA masks hold class indices (1, 2, ...), MVTec LOCO masks a grey
+    value per defect type: all are binarised with ``!= 0``. Palette images count by palette
+    index; colour masks count any non-zero channel (alpha is ignored). A mask folder (MVTec
+    LOCO: one file per defect of the image, :func:`mask_files`) gives the union of its masks.
 
     Args:
-        path: Mask file.
+        path: Mask file, or a folder of mask files of one image.
 
     Returns:
         A ``(height, width)`` array of dtype ``bool``.
 
     Raises:
-        ImageReadError: The file is missing, truncated or not a readable image.
+        ImageReadError: The file is missing, truncated or not a readable image; a mask folder
+            holds no mask file, or masks of different sizes.
     """
+    files = mask_files(path)
+    if not files:
+        raise ImageReadError(path, "mask folder holds no mask file")
+    union: np.ndarray | None = None
+    for file in files:
+        mask = _one_mask(file)
+        if union is None:
+            union = mask
+        elif union.shape != mask.shape:
+            raise ImageReadError(
+                file, f"mask of size {mask.shape} beside masks of size {union.shape} in {path}"
+            )
+        else:
+            union |= mask
+    assert union is not None  # files is not empty
+    return union
+
+
+def _one_mask(path: str | Path) -> np.ndarray:
+    """One mask file as a boolean array (see :func:`load_mask`)."""
     image = _open_loaded(path)
     if image.mode in ("1", "L", "P", "I", "I;16", "F"):
         pixels = np.asarray(image)

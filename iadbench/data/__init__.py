@@ -21,21 +21,9 @@ from iadbench.data.base import (
     DatasetReader,
     SubsetName,
 )
-from iadbench.data.btad import BTAD
 from iadbench.data.folder import FolderDataset
-from iadbench.data.ksdd2 import KolektorSDD2
-from iadbench.data.mpdd import MPDD
-from iadbench.data.mvtec import MVTecAD
+from iadbench.data.releases import DATASET_READERS, MVTecAD, VisA
 from iadbench.data.split_file import split_file_path
-from iadbench.data.visa import VisA
-
-DATASET_READERS: dict[str, type[DatasetReader]] = {
-    "btad": BTAD,
-    "ksdd2": KolektorSDD2,
-    "mpdd": MPDD,
-    "mvtec": MVTecAD,
-    "visa": VisA,
-}
 
 
 def reader_class(name: str) -> type[DatasetReader]:
@@ -113,6 +101,8 @@ __all__ = [
     "DatasetReader",
     "FolderDataset",
     "MVTecAD",
+    "MVTecAD2",
+    "MVTecLOCO",
     "SubsetName",
     "VisA",
     "has_split_file",

@@ -75,9 +75,14 @@ class DatasetReader(ABC):
     display_name: ClassVar[str]
     layout_help: ClassVar[str]
     official_counts: ClassVar[dict[str, CategoryCounts]] = {}
-    #: The release's licence as its authors state it, with where that was read (``data check``
-    #: prints it); empty for a user's own data.
+    #: False when some of ``official_counts`` could not be confirmed from the authors (the
+    #: release's docs page says which): ``data check`` then reports a difference as a note.
+    counts_confirmed: ClassVar[bool] = True
+    #: The release's licence as its authors state it (``data check`` prints it); "" if none.
     licence: ClassVar[str] = ""
+    #: Subsets of the release a run cannot score, each with the sentence saying why and what to
+    #: use instead (MVTec AD 2's ``test_private``: no public labels).
+    unscored_subsets: ClassVar[dict[str, str]] = {}
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()

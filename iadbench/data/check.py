@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iadbench.contract.images import ImageReadError, verify_decodable
+from iadbench.contract.images import ImageReadError, mask_files, verify_decodable
 from iadbench.contract.records import DEFECT, NORMAL, Sample
 from iadbench.data import DATASET_READERS, open_dataset
 from iadbench.data.base import CategoryCounts, DatasetReader
@@ -229,9 +229,9 @@ def check_dataset(
     to_decode: list[str] = []
     category_of: dict[str, str] = {}
     for s in samples:
-        for path in (s.image_path, s.mask_path):
-            if path is None:
-                continue
+        # A mask folder (MVTec LOCO) stands for its masks; an empty one is reported missing.
+        masks = (mask_files(s.mask_path) or [s.mask_path]) if s.mask_path else []
+        for path in (s.image_path, *masks):
             category_of[path] = s.category
             if os.path.isfile(path):
                 to_decode.append(path)
@@ -264,11 +264,14 @@ def check_dataset(
             )
         elif want is not None and want != have:
             status = STATUS_COUNTS
+            # Counts the authors' pages did not confirm are a hint, not a failure.
+            listed = count_problems if reader.counts_confirmed else report.notes
             for attr, label in _GROUPS:
                 if getattr(want, attr) != getattr(have, attr):
-                    count_problems.append(
+                    listed.append(
                         f"category {category}: {getattr(have, attr)} {label} images, "
                         f"expected {getattr(want, attr)}"
+                        + ("" if reader.counts_confirmed else " (an unconfirmed count)")
                     )
         elif category in balance and balance[category].normal == 0:
             status = STATUS_NO_NORMAL

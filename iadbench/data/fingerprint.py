@@ -65,10 +65,19 @@ def fingerprint_samples(
             sample.category,
             sample.defect_type or "",
             _file_field(sample.image_path, kind),
-            _file_field(sample.mask_path, kind) if sample.mask_path else "",
+            _mask_field(sample.mask_path, kind) if sample.mask_path else "",
         )
         digest.update(("\t".join(fields) + "\n").encode("utf-8", "surrogateescape"))
     return DatasetFingerprint(kind, len(samples), digest.hexdigest())
+
+
+def _mask_field(path: str, kind: FingerprintKind) -> str:
+    """A mask file's field; a mask folder's (MVTec LOCO) joins its masks' fields by ``,``."""
+    if not os.path.isdir(path):
+        return _file_field(path, kind)
+    from iadbench.contract.images import mask_files  # numpy and Pillow: only for a mask folder
+
+    return ",".join(_file_field(file, kind) for file in mask_files(path)) or "missing:empty"
 
 
 def _file_field(path: str, kind: FingerprintKind) -> str:

@@ -170,7 +170,10 @@ def check_synth_arguments(
     def total(at: float) -> int:
         counts = planned_counts(dataset, scale=at, min_per_group=min_per_group,
                                 categories=categories)  # fmt: skip
-        return sum(c.total for c in counts.values())
+        writer = TREE_WRITERS.get(dataset)
+        extra = writer.extra_images if writer else None
+        return sum(c.total + (extra(name, at, min_per_group) if extra else 0)
+                   for name, c in counts.items())  # fmt: skip
 
     n_images = total(min(scale, 1e9))  # a bounded scale: round() of an infinite count overflows
     if n_images <= MAX_SYNTH_IMAGES:
@@ -365,8 +368,10 @@ def synthesize(
         286
     """
     started = time.perf_counter()
-    check_synth_arguments(dataset, scale=scale, image_size=image_size, seed=seed,
-                          min_per_group=min_per_group, categories=categories)  # fmt: skip
+    n_images = check_synth_arguments(
+        dataset, scale=scale, image_size=image_size, seed=seed, min_per_group=min_per_group,
+        categories=categories,
+    )  # fmt: skip
     counts = planned_counts(dataset, scale=scale, min_per_group=min_per_group,
                             categories=categories)  # fmt: skip
     root = Path(root).expanduser()
@@ -383,7 +388,7 @@ def synthesize(
             name: {k: v for k, v in asdict(c).items() if v or k != "train_defect"}
             for name, c in counts.items()
         },
-        "n_images": sum(c.total for c in counts.values()),
+        "n_images": n_images,
         "written": sorted(
             TREE_WRITERS[dataset].entries(list(counts))
             if dataset in TREE_WRITERS
@@ -403,7 +408,7 @@ def synthesize(
         painter = Painter(category, image_size, grayscale, rng)
         if dataset in TREE_WRITERS:
             TREE_WRITERS[dataset].write_category(
-                root, category, category_counts, painter, ticker.tick
+                root, category, category_counts, painter, ticker.tick, scale, min_per_group
             )
         elif dataset == "mvtec":
             _mvtec_category(root, category, category_counts, painter, ticker)

@@ -138,9 +138,9 @@ def index_data(
     own_split = has_split_file(request.test, _absolute(request.test, request.data_roots))
     own_train = own_split and request.train == request.test
     train_default = "train" if own_train else table.train_split(request.method)
-    train_split = _split(request.train_split, train_default, "--train-split")
+    train_split = _split(request.train_split, train_default, "--train-split", request.train)
     test_default = "test" if own_split else table.inference_default
-    test_split = _split(request.test_split, test_default, "--test-split")
+    test_split = _split(request.test_split, test_default, "--test-split", request.test)
     test_reader = open_dataset(request.test, _absolute(request.test, request.data_roots))
     test_samples = test_reader.samples(test_split)
     if request.limit is not None:
@@ -232,8 +232,13 @@ def sample_digest(samples: list[Sample] | None) -> str | None:
     return None if samples is None else fingerprint_samples(samples).digest
 
 
-def _split(value: str | None, default: str, flag: str) -> SubsetName:
+def _split(value: str | None, default: str, flag: str, dataset: str | None) -> SubsetName:
     split = value or default
+    # A release's subset without public labels (MVTec AD 2's test_private): say why and what to
+    # use, not only that the name is not a subset.
+    unscored = reader_class(dataset).unscored_subsets.get(split) if dataset else None
+    if unscored is not None:
+        raise IADBenchError(f"{flag} {split}: {unscored}")
     if split not in SUBSET_NAMES:
         raise IADBenchError(f"{flag} must be one of {', '.join(SUBSET_NAMES)}, got {split!r}")
     return cast("SubsetName", split)  # checked just above

@@ -27,7 +27,8 @@ from iadbench.contract.options import option_text
 from iadbench.execution.adapter_setup import MethodSetup, build_adapter
 from iadbench.execution.crash import method_stage
 from iadbench.execution.planned_data import references_by_category, stored_references
-from iadbench.execution.planning import RunRequest, plan_run, resolve_method, trained_dir
+from iadbench.execution.planning import RunRequest as RunRequest  # predict.py names it here
+from iadbench.execution.planning import plan_run, resolve_method, trained_dir
 from iadbench.execution.registry import METHODS
 from iadbench.execution.training_stage import TRAINED_MARKER
 from iadbench.runs.reader import StoredRun, UnusableRun, open_run

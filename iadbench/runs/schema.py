@@ -142,6 +142,8 @@ class Summary(TypedDict, total=False):
     lenient: dict[str, Any]
     per_defect_type: dict[str, dict[str, dict[str, Any]]]
     statistics: StatisticsBlock
+    # MVTec LOCO only (iadbench.analysis.defect_groups): logical vs structural, an optional key.
+    per_defect_group: dict[str, Any]
     # Score methods only (iadbench.analysis.calibration / .operating_points); added within
     # schema 2: optional keys, so older summaries read (and stay sealed) as before.
     score_calibration: dict[str, Any]

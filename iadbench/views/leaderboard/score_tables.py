@@ -4,7 +4,8 @@ Laid out from :func:`iadbench.views.score_figures.score_views` (the cells are bu
 for every renderer). Two separate tables, each readable at 80 columns: the operating points one
 line per figure (per direction), the calibration one line per run. Shown only where stored runs
 carry the ``operating_points`` / ``score_calibration`` blocks of ``summary.json``. The map
-methods' pixel sections (:mod:`.pixel_tables`) follow them.
+methods' pixel sections (:mod:`.pixel_tables`) follow them, after MVTec LOCO's logical vs
+structural figures (:func:`group_sections`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from tabulate import tabulate
 
 from iadbench.views.catalogue import CATALOGUE
+from iadbench.views.defect_group_figures import FIGURES, LEGEND, GroupView, group_views
 from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
 from iadbench.views.leaderboard.pixel_tables import pixel_sections
 from iadbench.views.score_figures import ScoreView, score_views
@@ -74,6 +76,32 @@ def calibration_table(model: Presentation) -> str | None:
     )
 
 
+def group_table(views: list[GroupView]) -> str:
+    """One direction's per-defect-group figures (MVTec LOCO), a line per run and group."""
+    table = []
+    for view in views:
+        for i, line in enumerate(view.lines):
+            label = row_label(view.row) if i == 0 else ""
+            cells = [cell for key, _ in FIGURES for cell in line.cells[key]]
+            table.append([label, escape_markdown(line.group), *cells, line.images])
+    headers = ["Method", "Group", *(f"{h} {g}" for _, h in FIGURES for g in ("pooled", "mean"))]
+    align = ["left", "left"] + ["right"] * (len(headers) - 1)
+    return tabulate(
+        table, headers=[*headers, "Images"], tablefmt="pipe", disable_numparse=True,
+        colalign=align,
+    )  # fmt: skip
+
+
+def group_sections(model: Presentation) -> list[str]:
+    """The per-defect-group sections (MVTec LOCO: logical vs structural); ``[]`` without."""
+    parts: list[str] = []
+    for direction, views in group_views(model).items():
+        title = f"## Logical vs structural anomalies: {direction_title(direction)}"
+        parts += [title, LEGEND] if not parts else [title]
+        parts.append(group_table(views))
+    return parts
+
+
 def score_sections(model: Presentation) -> list[str]:
     """Both score-method sections, then the pixel sections (``[]`` without figures).
 
@@ -91,5 +119,6 @@ def score_sections(model: Presentation) -> list[str]:
         name = CATALOGUE["ece"].name
         parts += [f"## Calibration of score methods ({name}, Brier score)", CALIBRATION_LEGEND,
                   calibration]  # fmt: skip
-    # Then the map methods' pixel sections (markdown.py is at its import limit).
-    return parts + pixel_sections(model)
+    # Then the defect groups (MVTec LOCO) and the map methods' pixel sections (markdown.py is
+    # at its import limit).
+    return parts + group_sections(model) + pixel_sections(model)

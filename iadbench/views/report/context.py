@@ -32,10 +32,12 @@ from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.report.gallery import Gallery, Overlays, build_gallery, build_overlays
 from iadbench.views.report.predictions import report_outcomes
 from iadbench.views.report.tables import (
+    GroupLine,
     LeaderboardTable,
     PixelSection,
     ScoreSection,
     build_leaderboard,
+    defect_group_rows,
     one_label_marked,
 )
 from iadbench.views.verdict import (
@@ -138,6 +140,7 @@ class TestSetView:
         defect_types: Rows ``(category, defect type, n, {run anchor: recall text})``.
         series: What :attr:`bars` draws, one per run (colour included).
         curve_data: What :attr:`curves` draws, one per run with a curve (colour included).
+        defect_groups: MVTec LOCO's logical vs structural figures, ``(run name, line)``.
     """
 
     title: str
@@ -149,6 +152,7 @@ class TestSetView:
     defect_types: list[tuple[str, str, int, dict[str, str]]]
     series: list[charts.Series] = field(default_factory=list, repr=False)
     curve_data: list[charts.Curve] = field(default_factory=list, repr=False)
+    defect_groups: list[tuple[str, GroupLine]] = field(default_factory=list)
 
 
 @dataclass
@@ -343,6 +347,7 @@ def test_set_view(title: str, runs: Sequence[tuple[RunView, Mapping[str, Any]]])
         defect_types=_defect_types(runs),
         series=series,
         curve_data=curves,
+        defect_groups=defect_group_rows((view.name, summary) for view, summary in runs),
     )
 
 

@@ -8,8 +8,12 @@ template escapes them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from iadbench.views.defect_group_figures import GroupLine as GroupLine  # tables.py re-exports it
+from iadbench.views.defect_group_figures import group_lines
 from iadbench.views.leaderboard.escape import plain_direction_title
 from iadbench.views.model import Presentation
 from iadbench.views.report import charts
@@ -70,3 +74,18 @@ def score_sections(model: Presentation) -> list[ScoreSection]:
             section.reliability = charts.reliability_chart(diagrams)
         sections.append(section)
     return sections
+
+
+def defect_group_rows(
+    runs: Iterable[tuple[str, Mapping[str, Any]]],
+) -> list[tuple[str, GroupLine]]:
+    """MVTec LOCO's logical vs structural lines of a test set: ``(run name, line)`` per group.
+
+    From each run's ``per_defect_group`` block (:mod:`iadbench.views.defect_group_figures`);
+    runs without one give none.
+    """
+    return [
+        (name, line)
+        for name, summary in runs
+        for line in group_lines(summary.get("per_defect_group") or {})
+    ]

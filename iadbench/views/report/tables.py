@@ -26,7 +26,9 @@ from iadbench.views.model import GROUPS, WITHHELD, Presentation, RowView
 # one more module.
 from iadbench.views.report.pixel_section import PixelSection as PixelSection
 from iadbench.views.report.pixel_section import pixel_sections
+from iadbench.views.report.score_section import GroupLine as GroupLine
 from iadbench.views.report.score_section import ScoreSection as ScoreSection
+from iadbench.views.report.score_section import defect_group_rows as defect_group_rows
 from iadbench.views.report.score_section import score_sections
 
 _TITLES = {"overall": "pooled over all test images",
