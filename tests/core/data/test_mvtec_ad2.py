@@ -165,6 +165,8 @@ def test_check_submission_refuses_a_folder_holding_other_things(tmp_path: Path) 
     (tmp_path / "s" / "notes.txt").write_text("")
     with pytest.raises(IADBenchError, match="no part of a submission"):
         check_submission(tmp_path / "s", [sample], [])
+    with pytest.raises(IADBenchError, match="'always-normal' gives none"):
+        check_submission(tmp_path / "t", [sample], [], method="always-normal", gives_maps=False)
     assert check_submission(tmp_path / "t", [sample], [])["x"].parts[-4:] == (
         "anomaly_images", "can", "test_private", "000_regular.tiff",
     )  # fmt: skip
