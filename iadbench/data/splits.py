@@ -15,6 +15,8 @@ from iadbench.data.base import SUBSET_NAMES, SubsetName
 
 SPLITS_PACKAGE = "iadbench_splits"
 DEFAULT_TABLE = "table2.toml"
+#: The defaults of one-class methods (``Capabilities.one_class``): Train to learn, Test to test.
+ONE_CLASS_TABLE = "one_class.toml"
 
 
 class SplitError(IADBenchError):
@@ -60,6 +62,73 @@ def load_split_table(name: str = DEFAULT_TABLE) -> SplitTable:
         )
     except KeyError as exc:
         raise SplitError(f"split table {name} lacks the key {exc}") from exc
+
+
+def split_table_for(*, one_class: bool) -> SplitTable:
+    """The defaults a method's runs take: :data:`ONE_CLASS_TABLE` or Table II (the paper's)."""
+    return load_split_table(ONE_CLASS_TABLE if one_class else DEFAULT_TABLE)
+
+
+def only_categories(samples: list[Sample], categories: Sequence[str], where: str) -> list[Sample]:
+    """The samples of ``categories`` (``--categories``), in their order.
+
+    Raises:
+        SplitError: A category ``where`` (e.g. ``the 'test' subset of 'mvtec'``) does not hold.
+    """
+    held = dict.fromkeys(s.category for s in samples)
+    unknown = [c for c in categories if c not in held]
+    if unknown:
+        raise SplitError(
+            f"--categories names {', '.join(map(repr, unknown))}, which {where} does not hold; "
+            f"its categories are {', '.join(held) or 'none'}"
+        )
+    wanted = set(categories)
+    return [s for s in samples if s.category in wanted]
+
+
+def one_class_training(samples: list[Sample], tested: Sequence[str], where: str) -> list[Sample]:
+    """What a one-class method learns from: the normal images of the tested categories only.
+
+    One model per category learns what normal looks like there: a defect image would be learned
+    as normal, and another category's images would train a model that is never tested.
+
+    Args:
+        samples: The training subset.
+        tested: The categories the run tests.
+        where: The training subset, for the message (``the 'train' subset of 'mvtec'``).
+
+    Raises:
+        SplitError: A tested category has no normal image in ``samples``.
+    """
+    wanted = set(tested)
+    normals = [s for s in samples if s.label == NORMAL and s.category in wanted]
+    missing = sorted(wanted - {s.category for s in normals})
+    if missing:
+        raise SplitError(
+            f"a one-class method learns each tested category from its normal training images, and "
+            f"{where} holds none for {', '.join(map(repr, missing))}: choose a training subset "
+            "with normal images of every tested category (--train-split), or leave those out "
+            "(--categories)"
+        )
+    return normals
+
+
+def one_class_refusal(method: str, train: str | None, test: str, *, few_shot: bool) -> str:
+    """Why a one-class method is not trained on ``train`` to test ``test``, naming its protocols.
+
+    Args:
+        method: The method's name.
+        train: The training dataset asked for (None: none given).
+        test: The test dataset.
+        few_shot: Whether the method has a ``shots`` option (the few-shot protocol).
+    """
+    asked = "without a training dataset" if train is None else f"on {train!r}"
+    shots = " or `--set shots=K` (few-shot: K normal references per category)" if few_shot else ""
+    return (
+        f"method {method!r} learns one model per category from that category's normal images, "
+        f"so it is not trained {asked} to test {test!r}: use `--train {test}` (same-dataset: the "
+        f"Train normals of each tested category){shots}"
+    )
 
 
 def check_no_overlap(train: list[Sample], test: list[Sample], *, force: bool = False) -> int:

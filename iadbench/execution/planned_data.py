@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,7 +27,15 @@ from iadbench.data import (
 )
 from iadbench.data.base import SUBSET_NAMES, DatasetReader, RootDepthError, SubsetName
 from iadbench.data.fingerprint import fingerprint_samples
-from iadbench.data.splits import check_no_overlap, first_per_category, load_split_table
+from iadbench.data.splits import (
+    SplitError,
+    check_no_overlap,
+    first_per_category,
+    one_class_refusal,
+    one_class_training,
+    only_categories,
+    split_table_for,
+)
 from iadbench.execution.calibration_data import (
     DEFAULT_CALIBRATION_RATIO,
     CalibrationChoice,
@@ -131,7 +139,9 @@ def index_data(
             method cannot learn from, too few few-shot references.
     """
     caps = adapter_cls.capabilities
-    table = load_split_table()
+    if (refusal := protocol_refusal(request, adapter_cls, options)) is not None:
+        raise IADBenchError(refusal)  # before any root is opened: the protocol is the problem
+    table = split_table_for(one_class=caps.one_class)  # splits/one_class.toml or Table II
     _check_roots(request, uses_training_data(adapter_cls, options, threshold))
     # Own parts split by `iadbench data split`: test on their held-out Test subset, and train on
     # Train when they are also the training set (Table II's subsets pair two datasets).
@@ -143,6 +153,9 @@ def index_data(
     test_split = _split(request.test_split, test_default, "--test-split")
     test_reader = open_dataset(request.test, _absolute(request.test, request.data_roots))
     test_samples = test_reader.samples(test_split)
+    if request.categories is not None:
+        where = f"the {test_split!r} subset of {request.test!r}"
+        test_samples = only_categories(test_samples, request.categories, where)
     if request.limit is not None:
         test_samples = first_per_category(test_samples, request.limit)
     data = PlannedData(test_reader, test_samples)
@@ -158,6 +171,10 @@ def index_data(
             data.train = train_reader.samples(train_split)
             if not data.train:  # fit([]) "trained", was marked TRAINED and stored NaN (issue 18)
                 raise IADBenchError(_empty_training_message(request, train_reader, train_split))
+            if caps.one_class:  # normals of the tested categories only (splits/one_class.toml)
+                tested = list(dict.fromkeys(s.category for s in test_samples))
+                where = f"the {train_split!r} subset of {request.train!r}"
+                data.train = one_class_training(data.train, tested, where)
         if (kind := training_data_policy(threshold)) is not None:
             # Before the checks below: images held out for the threshold leave data.train.
             _choose_calibration(request, kind, data, train_reader)
@@ -225,6 +242,24 @@ def uses_training_data(
     zero-shot: they take no ``--train`` and are keyed by their test set alone.
     """
     return trains(adapter_cls, options) or training_data_policy(threshold) is not None
+
+
+def protocol_refusal(
+    request: RunRequest, adapter_cls: type[MethodAdapter[Any]], options: Any
+) -> str | None:
+    """Why this train→test pair is not a protocol of the method, or None when it is.
+
+    A one-class method that trains (:attr:`~iadbench.contract.method.Capabilities.one_class`)
+    learns each tested category's normal images, so it trains on the dataset it tests; another
+    training dataset (or none) is refused, naming the same-dataset and few-shot protocols.
+    ``matrix`` skips such cells with the same sentence.
+    """
+    if not (adapter_cls.capabilities.one_class and trains(adapter_cls, options)):
+        return None
+    if request.train == request.test:
+        return None
+    few_shot = "shots" in {f.name for f in fields(adapter_cls.Options)}
+    return one_class_refusal(request.method, request.train, request.test, few_shot=few_shot)
 
 
 def sample_digest(samples: list[Sample] | None) -> str | None:
@@ -326,9 +361,14 @@ def _references(
 
 
 def reference_candidates(reader: DatasetReader, test: list[Sample]) -> list[Sample]:
-    """The normal images of ``reader``'s Train subset that are not test images, in id order."""
-    tested = {s.id for s in test}
-    found = [s for s in reader.samples("train") if s.label == NORMAL and s.id not in tested]
+    """The normal images of ``reader``'s Train subset that are not test images, in id order.
+
+    Only of the tested categories (``--categories`` leaves the others out); a test image is
+    never a reference, whatever the test subset (All holds every Train image).
+    """
+    tested, categories = {s.id for s in test}, {s.category for s in test}
+    found = [s for s in reader.samples("train")
+             if s.label == NORMAL and s.id not in tested and s.category in categories]  # fmt: skip
     return sorted(found, key=lambda s: s.id)
 
 
@@ -357,6 +397,11 @@ def stored_references(config: Mapping[str, Any]) -> list[Sample] | None:
     test = config["test"]
     reader = open_dataset(test["name"], test["root"])
     tested = reader.samples(test["split"])
+    if config.get("categories") is not None:
+        try:
+            tested = only_categories(tested, config["categories"], f"{test['name']!r}")
+        except SplitError:  # a category of the run is gone: these are not its references
+            return None
     if config.get("limit") is not None:
         tested = first_per_category(tested, int(config["limit"]))
     candidates = reference_candidates(reader, tested)
