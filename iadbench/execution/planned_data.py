@@ -216,8 +216,14 @@ def _choose_calibration(
     """
     assert request.train is not None
     ratio = calibration_ratio(request)
+    every_image = reader.samples("all")
+    if request.train == request.test:
+        # One dataset: calibrate on the tested categories only (`--categories` leaves others
+        # out; a per-category model has none for them). Whole runs test every category.
+        tested = {s.category for s in data.test}
+        every_image = [s for s in every_image if s.category in tested]
     choice = choose_calibration(
-        kind, request.train, reader.samples("all"), data.train, data.test, ratio, request.seed,
+        kind, request.train, every_image, data.train, data.test, ratio, request.seed,
         data.references or (),
     )  # fmt: skip
     data.calibration, data.calibration_choice = choice.samples, choice

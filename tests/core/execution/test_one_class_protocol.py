@@ -157,6 +157,19 @@ def test_fit_gets_the_normals_of_the_tested_categories_only(
     assert manifest["config"]["categories"] == ["bottle", "cable"]
 
 
+def test_a_threshold_chosen_on_training_data_sees_the_tested_categories_only(
+    tmp_path: Path, synth_mvtec: Path
+) -> None:
+    """The other categories' images were never trained on ("unused"), and no model knows them."""
+    request = _request(tmp_path, {"mvtec": synth_mvtec}, categories=("bottle",),
+                       threshold="normal-quantile:0.9")  # fmt: skip
+    plan = plan_run(request)
+    assert plan.data.calibration and {s.category for s in plan.data.calibration} == {"bottle"}
+    assert not {s.id for s in plan.data.calibration} & {s.id for s in plan.data.test}
+    outcome = execute_run(plan)
+    assert outcome.summary["overall"]["n"] == len(plan.data.test)
+
+
 def test_a_category_the_test_dataset_lacks_is_refused_by_name(
     tmp_path: Path, synth_mvtec: Path
 ) -> None:
