@@ -122,12 +122,14 @@ def one_class_refusal(method: str, train: str | None, test: str, *, few_shot: bo
         test: The test dataset.
         few_shot: Whether the method has a ``shots`` option (the few-shot protocol).
     """
-    asked = "without a training dataset" if train is None else f"on {train!r}"
+    asked = f"it is not trained on {train!r} to test {test!r}"
+    if train is None:
+        asked = "it trains on the dataset it tests"
     shots = " or `--set shots=K` (few-shot: K normal references per category)" if few_shot else ""
     return (
         f"method {method!r} learns one model per category from that category's normal images, "
-        f"so it is not trained {asked} to test {test!r}: use `--train {test}` (same-dataset: the "
-        f"Train normals of each tested category){shots}"
+        f"so {asked}: use `--train {test}` (same-dataset: the Train normals of each tested "
+        f"category){shots}"
     )
 
 

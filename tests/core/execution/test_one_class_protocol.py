@@ -245,13 +245,13 @@ def test_cross_dataset_training_is_refused_naming_both_protocols(
     result = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
-    assert "not trained on 'visa' to test 'mvtec'" in text
+    assert "so it is not trained on 'visa' to test 'mvtec'" in text
     assert "--train mvtec" in text and "--set shots=K" in text
     assert not out.exists() and not (tmp_path / "cache").exists()
 
 
 def test_no_training_dataset_is_refused_the_same_way(tmp_path: Path, synth_mvtec: Path) -> None:
-    with pytest.raises(IADBenchError, match=r"without a training dataset.*--train mvtec"):
+    with pytest.raises(IADBenchError, match=r"it tests: use `--train mvtec`"):
         plan_run(_request(tmp_path, {"mvtec": synth_mvtec}, train=None))
 
 
@@ -336,3 +336,21 @@ def test_references_leave_out_the_test_images_whatever_the_test_subset(
 def _predictions(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / PREDICTIONS
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# -- --categories on the command line and in the Python API ------------------------------------
+
+
+def test_categories_from_the_command_line_and_the_api(tmp_path: Path, synth_mvtec: Path) -> None:
+    args = ["run", "--method", "always-normal", "--test", "mvtec", "--data", f"mvtec={synth_mvtec}",
+            "--categories", "cable, bottle", "--out", str(tmp_path / "cli")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert {row["category"] for row in _predictions(tmp_path / "cli")} == {"bottle", "cable"}
+    manifest = json.loads((tmp_path / "cli" / MANIFEST).read_text())
+    assert manifest["config"]["categories"] == ["cable", "bottle"]
+    empty = CliRunner().invoke(app, [*args[:-4], "--categories", " , ", "--out", str(tmp_path)])
+    assert empty.exit_code == 2 and "--categories ' , ' names no category" in empty.output
+    summary = iadbench.evaluate("always-normal", "mvtec", data={"mvtec": synth_mvtec},
+                                categories=["wood"], out=tmp_path / "api")  # fmt: skip
+    assert set(summary["per_class"]) == {"wood"}
