@@ -27,6 +27,7 @@ from iadbench.contract.images import load_rgb
 from iadbench.contract.options import option
 from iadbench.data.splits import DEFAULT_TABLE, load_split_table
 from iadbench.execution.matrix import MatrixRequest, plan_matrix
+from iadbench.execution.planned_data import stored_references
 from iadbench.execution.planning import RunRequest, plan_run
 from iadbench.execution.registry import METHODS
 from iadbench.execution.runner import execute_run
@@ -308,6 +309,9 @@ def test_few_shot_does_not_train_and_its_references_are_never_tested(
     assert not {s.id for s in references} & {s.id for s in plan.data.test}
     outcome = execute_run(plan)
     assert MeanColour.fitted == [] and outcome.summary["overall"]["n"] == len(plan.data.test)
+    # `predict --from-run` finds the same references again (the run's categories applied).
+    config = json.loads((outcome.out / MANIFEST).read_text())["config"]
+    assert stored_references(config) == references
 
 
 @pytest.mark.parametrize("method", [METHOD, "pixel-stats"])
