@@ -1,8 +1,13 @@
-"""Split definitions read from ``splits/*.toml`` (data, not code) and the overlap guard."""
+"""Split definitions read from ``splits/*.toml`` (data, not code), and the rules on subsets.
+
+Which images a run learns from, compares with and tests: one-class training, few-shot
+references, ``--categories``, and the overlap guard.
+"""
 
 from __future__ import annotations
 
 import tomllib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -131,6 +136,39 @@ def one_class_refusal(method: str, train: str | None, test: str, *, few_shot: bo
         f"so {asked}: use `--train {test}` (same-dataset: the Train normals of each tested "
         f"category){shots}"
     )
+
+
+def reference_candidates(train: list[Sample], test: list[Sample]) -> list[Sample]:
+    """A few-shot method's references: ``train``'s normal images that are not test images.
+
+    ``train`` is the test dataset's Train subset. Only of the tested categories (``--categories``
+    leaves the others out), in id order; a test image is never a reference, whatever the test
+    subset (All holds every Train image).
+    """
+    tested, categories = {s.id for s in test}, {s.category for s in test}
+    found = [s for s in train
+             if s.label == NORMAL and s.id not in tested and s.category in categories]  # fmt: skip
+    return sorted(found, key=lambda s: s.id)
+
+
+def check_reference_shots(
+    method: str, dataset: str, candidates: list[Sample], test: list[Sample], shots: int
+) -> None:
+    """Refuse a few-shot run where a tested category has fewer than ``shots`` references.
+
+    Raises:
+        SplitError: Such a category, named with its count and the fix.
+    """
+    found = Counter(s.category for s in candidates)
+    short = sorted(c for c in {s.category for s in test} if found[c] < shots)
+    if short:
+        raise SplitError(
+            f"method {method!r} compares each test image with {shots} normal reference "
+            f"image(s) of its category from the Train subset of {dataset!r}, outside the "
+            f"test images; {', '.join(f'{c} has {found[c]}' for c in short)}. Test on the Test "
+            "subset (--test-split test: the All split holds every Train image) or lower the "
+            "number of shots."
+        )
 
 
 def check_no_overlap(train: list[Sample], test: list[Sample], *, force: bool = False) -> int:

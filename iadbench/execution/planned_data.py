@@ -1,7 +1,8 @@
 """The data a planned run reads: indexed and fingerprinted once, before any work starts.
 
 :func:`index_data` opens the test and training datasets a request names, picks their subsets
-(Table II's defaults, or a folder dataset's own split), finds a few-shot method's reference
+(Table II's defaults, ``splits/one_class.toml``'s for a one-class method, or a folder
+dataset's own split), applies the one-class protocols, finds a few-shot method's reference
 images and fingerprints every list, so the configuration hash says which images a run reads.
 ``predict --from-run`` finds a few-shot run's references again through the same rule
 (:func:`stored_references`).
@@ -9,7 +10,6 @@ images and fingerprints every list, so the configuration hash says which images 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from iadbench.contract.errors import DatasetNotFoundError, IADBenchError
 from iadbench.contract.method import MethodAdapter, trains
-from iadbench.contract.records import NORMAL, Sample
+from iadbench.contract.records import Sample
 from iadbench.data import (
     FolderDataset,
     has_split_file,
@@ -30,10 +30,12 @@ from iadbench.data.fingerprint import fingerprint_samples
 from iadbench.data.splits import (
     SplitError,
     check_no_overlap,
+    check_reference_shots,
     first_per_category,
     one_class_refusal,
     one_class_training,
     only_categories,
+    reference_candidates,
     split_table_for,
 )
 from iadbench.execution.calibration_data import (
@@ -160,7 +162,8 @@ def index_data(
         test_samples = first_per_category(test_samples, request.limit)
     data = PlannedData(test_reader, test_samples)
     if (shots := adapter_cls.reference_shots(options)) > 0:
-        data.references = _references(request, test_reader, test_samples, shots)
+        data.references = reference_candidates(test_reader.samples("train"), test_samples)
+        check_reference_shots(request.method, request.test, data.references, test_samples, shots)
     train_ref: DatasetRef | None = None
     method_trains = trains(adapter_cls, options)
     if uses_training_data(adapter_cls, options, threshold):
@@ -344,40 +347,6 @@ def _mask_hint(name: str) -> str:
     )
 
 
-def _references(
-    request: RunRequest, reader: DatasetReader, test: list[Sample], shots: int
-) -> list[Sample]:
-    """Few-shot references: the test dataset's Train normals outside the test set, in id order.
-
-    Raises:
-        IADBenchError: A test category has fewer than ``shots`` of them.
-    """
-    candidates = reference_candidates(reader, test)
-    found = Counter(s.category for s in candidates)
-    short = sorted(c for c in {s.category for s in test} if found[c] < shots)
-    if short:
-        raise IADBenchError(
-            f"method {request.method!r} compares each test image with {shots} normal reference "
-            f"image(s) of its category from the Train subset of {request.test!r}, outside the "
-            f"test images; {', '.join(f'{c} has {found[c]}' for c in short)}. Test on the Test "
-            "subset (--test-split test: the All split holds every Train image) or lower the "
-            "number of shots."
-        )
-    return candidates
-
-
-def reference_candidates(reader: DatasetReader, test: list[Sample]) -> list[Sample]:
-    """The normal images of ``reader``'s Train subset that are not test images, in id order.
-
-    Only of the tested categories (``--categories`` leaves the others out); a test image is
-    never a reference, whatever the test subset (All holds every Train image).
-    """
-    tested, categories = {s.id for s in test}, {s.category for s in test}
-    found = [s for s in reader.samples("train")
-             if s.label == NORMAL and s.id not in tested and s.category in categories]  # fmt: skip
-    return sorted(found, key=lambda s: s.id)
-
-
 def references_by_category(samples: list[Sample]) -> dict[str, tuple[Sample, ...]]:
     """Reference images grouped as ``RunContext.references`` takes them."""
     grouped: dict[str, list[Sample]] = {}
@@ -410,7 +379,7 @@ def stored_references(config: Mapping[str, Any]) -> list[Sample] | None:
             return None
     if config.get("limit") is not None:
         tested = first_per_category(tested, int(config["limit"]))
-    candidates = reference_candidates(reader, tested)
+    candidates = reference_candidates(reader.samples("train"), tested)
     if sample_digest(candidates) != config.get("references_fingerprint"):
         return None
     return candidates
