@@ -143,6 +143,15 @@ Limit = Annotated[
         rich_help_panel=DATA_PANEL,
     ),
 ]
+Categories = Annotated[
+    str | None,
+    typer.Option(
+        metavar="A,B",
+        help="Only these categories of the test dataset (comma-separated): the run tests them, "
+        "and a one-class method trains on their normal images only.",
+        rich_help_panel=DATA_PANEL,
+    ),
+]
 FarTargets = Annotated[
     str | None,
     typer.Option(
@@ -194,6 +203,22 @@ def targets(text: str | None, flag: str) -> tuple[float, ...] | None:
     from iadbench.contract.numbers import fraction_targets
 
     return None if text is None else fraction_targets(text, name=flag)
+
+
+def categories(text: str | None) -> tuple[str, ...] | None:
+    """``--categories bottle,cable`` → ``("bottle", "cable")``; None when not given.
+
+    Raises:
+        IADBenchError: The text names no category (``--categories ,``).
+    """
+    if text is None:
+        return None
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    if not names:
+        from iadbench.contract.errors import IADBenchError
+
+        raise IADBenchError(f"--categories {text!r} names no category; give e.g. bottle,cable")
+    return names
 
 
 def load_plugins(paths: list[Path] | None) -> None:

@@ -69,6 +69,7 @@ def run(
     cache_dir: opt.CacheDir = None,
     verify_content: opt.VerifyContent = False,
     limit: opt.Limit = None,
+    categories: opt.Categories = None,
     far_targets: opt.FarTargets = None,
     recall_targets: opt.RecallTargets = None,
 ) -> None:
@@ -85,6 +86,7 @@ def run(
         data_roots=opt.parse_data_roots(data), out=out, device=device, batch_size=batch_size,
         workers=workers, force_overlap=force_overlap, overwrite=overwrite, cache_dir=cache_dir,
         command=sys.argv, verify_content=verify_content, limit=limit,
+        categories=opt.categories(categories),
         far_targets=opt.targets(far_targets, "--far-targets"),
         recall_targets=opt.targets(recall_targets, "--recall-targets"),
         calibration_ratio=calibration_ratio,
@@ -243,6 +245,7 @@ def train(
     device: opt.Device = "auto",
     cache_dir: opt.CacheDir = None,
     verify_content: opt.VerifyContent = False,
+    categories: opt.Categories = None,
 ) -> None:
     """Run only the training stage; `run` with the same settings reuses what it stores."""
     from iadbench.execution.launch import launch_training
@@ -253,7 +256,7 @@ def train(
         method=method, train=train, test=train, train_split=train_split,
         options=opt.parse_set(set_), tiny=tiny, seed=seed,
         data_roots=opt.parse_data_roots(data), device=device, cache_dir=cache_dir, command=sys.argv,
-        verify_content=verify_content,
+        verify_content=verify_content, categories=opt.categories(categories),
     )  # fmt: skip
     workdir = launch_training(request)
     if workdir is not None:

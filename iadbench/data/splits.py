@@ -1,8 +1,13 @@
-"""Split definitions read from ``splits/*.toml`` (data, not code) and the overlap guard."""
+"""Split definitions read from ``splits/*.toml`` (data, not code), and the rules on subsets.
+
+Which images a run learns from, compares with and tests: one-class training, few-shot
+references, ``--categories``, and the overlap guard.
+"""
 
 from __future__ import annotations
 
 import tomllib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -15,6 +20,8 @@ from iadbench.data.base import SUBSET_NAMES, SubsetName
 
 SPLITS_PACKAGE = "iadbench_splits"
 DEFAULT_TABLE = "table2.toml"
+#: The defaults of one-class methods (``Capabilities.one_class``): Train to learn, Test to test.
+ONE_CLASS_TABLE = "one_class.toml"
 
 
 class SplitError(IADBenchError):
@@ -60,6 +67,108 @@ def load_split_table(name: str = DEFAULT_TABLE) -> SplitTable:
         )
     except KeyError as exc:
         raise SplitError(f"split table {name} lacks the key {exc}") from exc
+
+
+def split_table_for(*, one_class: bool) -> SplitTable:
+    """The defaults a method's runs take: :data:`ONE_CLASS_TABLE` or Table II (the paper's)."""
+    return load_split_table(ONE_CLASS_TABLE if one_class else DEFAULT_TABLE)
+
+
+def only_categories(samples: list[Sample], categories: Sequence[str], where: str) -> list[Sample]:
+    """The samples of ``categories`` (``--categories``), in their order.
+
+    Raises:
+        SplitError: A category ``where`` (e.g. ``the 'test' subset of 'mvtec'``) does not hold.
+    """
+    held = dict.fromkeys(s.category for s in samples)
+    unknown = [c for c in categories if c not in held]
+    if unknown:
+        raise SplitError(
+            f"--categories names {', '.join(map(repr, unknown))}, which {where} does not hold; "
+            f"its categories are {', '.join(held) or 'none'}"
+        )
+    wanted = set(categories)
+    return [s for s in samples if s.category in wanted]
+
+
+def one_class_training(samples: list[Sample], tested: Sequence[str], where: str) -> list[Sample]:
+    """What a one-class method learns from: the normal images of the tested categories only.
+
+    One model per category learns what normal looks like there: a defect image would be learned
+    as normal, and another category's images would train a model that is never tested.
+
+    Args:
+        samples: The training subset.
+        tested: The categories the run tests.
+        where: The training subset, for the message (``the 'train' subset of 'mvtec'``).
+
+    Raises:
+        SplitError: A tested category has no normal image in ``samples``.
+    """
+    wanted = set(tested)
+    normals = [s for s in samples if s.label == NORMAL and s.category in wanted]
+    missing = sorted(wanted - {s.category for s in normals})
+    if missing:
+        raise SplitError(
+            f"a one-class method learns each tested category from its normal training images, and "
+            f"{where} holds none for {', '.join(map(repr, missing))}: choose a training subset "
+            "with normal images of every tested category (--train-split), or leave those out "
+            "(--categories)"
+        )
+    return normals
+
+
+def one_class_refusal(method: str, train: str | None, test: str, *, few_shot: bool) -> str:
+    """Why a one-class method is not trained on ``train`` to test ``test``, naming its protocols.
+
+    Args:
+        method: The method's name.
+        train: The training dataset asked for (None: none given).
+        test: The test dataset.
+        few_shot: Whether the method has a ``shots`` option (the few-shot protocol).
+    """
+    asked = f"it is not trained on {train!r} to test {test!r}"
+    if train is None:
+        asked = "it trains on the dataset it tests"
+    shots = " or `--set shots=K` (few-shot: K normal references per category)" if few_shot else ""
+    return (
+        f"method {method!r} learns one model per category from that category's normal images, "
+        f"so {asked}: use `--train {test}` (same-dataset: the Train normals of each tested "
+        f"category){shots}"
+    )
+
+
+def reference_candidates(train: list[Sample], test: list[Sample]) -> list[Sample]:
+    """A few-shot method's references: ``train``'s normal images that are not test images.
+
+    ``train`` is the test dataset's Train subset. Only of the tested categories (``--categories``
+    leaves the others out), in id order; a test image is never a reference, whatever the test
+    subset (All holds every Train image).
+    """
+    tested, categories = {s.id for s in test}, {s.category for s in test}
+    found = [s for s in train
+             if s.label == NORMAL and s.id not in tested and s.category in categories]  # fmt: skip
+    return sorted(found, key=lambda s: s.id)
+
+
+def check_reference_shots(
+    method: str, dataset: str, candidates: list[Sample], test: list[Sample], shots: int
+) -> None:
+    """Refuse a few-shot run where a tested category has fewer than ``shots`` references.
+
+    Raises:
+        SplitError: Such a category, named with its count and the fix.
+    """
+    found = Counter(s.category for s in candidates)
+    short = sorted(c for c in {s.category for s in test} if found[c] < shots)
+    if short:
+        raise SplitError(
+            f"method {method!r} compares each test image with {shots} normal reference "
+            f"image(s) of its category from the Train subset of {dataset!r}, outside the "
+            f"test images; {', '.join(f'{c} has {found[c]}' for c in short)}. Test on the Test "
+            "subset (--test-split test: the All split holds every Train image) or lower the "
+            "number of shots."
+        )
 
 
 def check_no_overlap(train: list[Sample], test: list[Sample], *, force: bool = False) -> int:

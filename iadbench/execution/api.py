@@ -35,6 +35,7 @@ def evaluate(
     train_split: str | None = None,
     test_split: str | None = None,
     limit: int | None = None,
+    categories: Sequence[str] | None = None,
     calibration_ratio: float | None = None,
     seed: int = 0,
     device: str = "auto",
@@ -59,8 +60,11 @@ def evaluate(
         tiny: Tiny random-weight models built locally (``--tiny``).
         threshold: Threshold policy of a score method (``fixed:0.5`` when None).
         train_split: Training subset (default: Table II's for the method).
-        test_split: Test subset (default: All; Test for a split folder dataset).
+        test_split: Test subset (default: All; Test for a split folder dataset and for a
+            one-class method).
         limit: Only the first N test images per category (a partial run).
+        categories: Only these categories of the test dataset (``--categories``): tested, and
+            the ones a one-class method trains on; None: every category.
         calibration_ratio: Share of the training images held out to choose a ``calibrated`` /
             ``normal-quantile`` threshold on (``--calibration-ratio``; None: the default).
         seed: Random seed.
@@ -100,6 +104,7 @@ def evaluate(
         out=_optional_path(out, "out"), device=check_device(device, name="device"),
         overwrite=_flag(overwrite, "overwrite"), cache_dir=_optional_path(cache_dir, "cache_dir"),
         limit=optional_whole_number(limit, name="limit", minimum=1),
+        categories=_categories(categories),
         far_targets=_targets(far_targets, "far_targets"),
         recall_targets=_targets(recall_targets, "recall_targets"),
         calibration_ratio=None if calibration_ratio is None else real_number(
@@ -207,6 +212,15 @@ def _name(value: object, name: str) -> str:
 
 def _optional_name(value: object, name: str) -> str | None:
     return None if value is None else _name(value, name)
+
+
+def _categories(value: object) -> tuple[str, ...] | None:
+    # A text is the command line's spelling (bottle,cable): Python passes a list of names.
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
+        raise ArgumentError(f"categories must be a list of names such as ['bottle'], got {value!r}")
+    return tuple(dict.fromkeys(_name(name, "categories") for name in value))
 
 
 def _targets(value: object, name: str) -> tuple[float, ...] | None:

@@ -2,11 +2,18 @@
 
 A zero-shot method (no training stage, no threshold chosen on training data) runs once per test
 dataset: its result does not depend on the training dataset of the cell.
+
+A one-class method that trains (``Capabilities.one_class``: PatchCore, PaDiM, ...) is never
+trained on one dataset to test another (planning refuses it,
+:func:`~iadbench.execution.planned_data.protocol_refusal`). Rather than stop a matrix that mixes
+it with the paper's methods, its cross-dataset cells become its same-dataset cells
+(``<d>_to_<d>``, once per dataset: the protocol it is evaluated under), and a warning says so.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,12 +21,14 @@ from pathlib import Path
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.options import parse_assignments
 from iadbench.contract.progress import ProgressHook
-from iadbench.execution.planned_data import uses_training_data
+from iadbench.execution.planned_data import protocol_refusal, uses_training_data
 from iadbench.execution.planning import PlannedRun, RunRequest, plan_run, resolve_method
 from iadbench.execution.registry import METHODS
 from iadbench.execution.request import check_numbers
 from iadbench.execution.runner import RunOutcome, execute_run
 from iadbench.runs.runspec import ZERO_SHOT
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -106,6 +115,7 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
     overrides = split_overrides(request.overrides, methods)
     plans = []
     seen: set[Path] = set()
+    one_class: dict[str, list[str]] = {}  # method → its same-dataset cells (the warning)
     for method, (train, test) in itertools.product(
         methods, itertools.permutations(dict.fromkeys(request.datasets), 2)
     ):
@@ -116,6 +126,10 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
         cell = RunRequest(method=method, train=train, test=test, options=overrides[method],
                           tiny=request.tiny, threshold=threshold)  # fmt: skip
         chosen = resolve_method(cell)
+        if protocol_refusal(cell, chosen.adapter_cls, chosen.options) is not None:
+            train = test  # one-class: its same-dataset cell, once per test dataset
+            cells = one_class.setdefault(method, [])
+            cells += [] if f"{test}→{test}" in cells else [f"{test}→{test}"]
         reads_train = uses_training_data(chosen.adapter_cls, chosen.options, chosen.threshold)
         cell_train = train if reads_train else None
         out = cell_dir(request.out, method, cell_train, test)
@@ -137,6 +151,14 @@ def plan_matrix(request: MatrixRequest) -> list[PlannedRun]:
                     calibration_ratio=request.calibration_ratio,
                 )
             )
+        )  # fmt: skip
+    for method, cells in one_class.items():
+        few_shot = f"; few-shot: --set {method}:shots=K" if "shots" in _option_names(method) else ""
+        logger.warning(
+            "WARNING: %s learns one model per category from that category's normal images, so "
+            "the matrix does not train it on one dataset to test another; it runs %s instead "
+            "(same-dataset%s)",
+            method, ", ".join(cells), few_shot,
         )  # fmt: skip
     return plans
 

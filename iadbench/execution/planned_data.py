@@ -1,7 +1,8 @@
 """The data a planned run reads: indexed and fingerprinted once, before any work starts.
 
 :func:`index_data` opens the test and training datasets a request names, picks their subsets
-(Table II's defaults, or a folder dataset's own split), finds a few-shot method's reference
+(Table II's defaults, ``splits/one_class.toml``'s for a one-class method, or a folder
+dataset's own split), applies the one-class protocols, finds a few-shot method's reference
 images and fingerprints every list, so the configuration hash says which images a run reads.
 ``predict --from-run`` finds a few-shot run's references again through the same rule
 (:func:`stored_references`).
@@ -9,15 +10,14 @@ images and fingerprints every list, so the configuration hash says which images 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, cast
 
 from iadbench.contract.errors import DatasetNotFoundError, IADBenchError
 from iadbench.contract.method import MethodAdapter, trains
-from iadbench.contract.records import NORMAL, Sample
+from iadbench.contract.records import Sample
 from iadbench.data import (
     FolderDataset,
     has_split_file,
@@ -27,7 +27,17 @@ from iadbench.data import (
 )
 from iadbench.data.base import SUBSET_NAMES, DatasetReader, RootDepthError, SubsetName
 from iadbench.data.fingerprint import fingerprint_samples
-from iadbench.data.splits import check_no_overlap, first_per_category, load_split_table
+from iadbench.data.splits import (
+    SplitError,
+    check_no_overlap,
+    check_reference_shots,
+    first_per_category,
+    one_class_refusal,
+    one_class_training,
+    only_categories,
+    reference_candidates,
+    split_table_for,
+)
 from iadbench.execution.calibration_data import (
     DEFAULT_CALIBRATION_RATIO,
     CalibrationChoice,
@@ -131,7 +141,9 @@ def index_data(
             method cannot learn from, too few few-shot references.
     """
     caps = adapter_cls.capabilities
-    table = load_split_table()
+    if (refusal := protocol_refusal(request, adapter_cls, options)) is not None:
+        raise IADBenchError(refusal)  # before any root is opened: the protocol is the problem
+    table = split_table_for(one_class=caps.one_class)  # splits/one_class.toml or Table II
     _check_roots(request, uses_training_data(adapter_cls, options, threshold))
     # Own parts split by `iadbench data split`: test on their held-out Test subset, and train on
     # Train when they are also the training set (Table II's subsets pair two datasets).
@@ -143,11 +155,15 @@ def index_data(
     test_split = _split(request.test_split, test_default, "--test-split", request.test)
     test_reader = open_dataset(request.test, _absolute(request.test, request.data_roots))
     test_samples = test_reader.samples(test_split)
+    if request.categories is not None:
+        where = f"the {test_split!r} subset of {request.test!r}"
+        test_samples = only_categories(test_samples, request.categories, where)
     if request.limit is not None:
         test_samples = first_per_category(test_samples, request.limit)
     data = PlannedData(test_reader, test_samples)
     if (shots := adapter_cls.reference_shots(options)) > 0:
-        data.references = _references(request, test_reader, test_samples, shots)
+        data.references = reference_candidates(test_reader.samples("train"), test_samples)
+        check_reference_shots(request.method, request.test, data.references, test_samples, shots)
     train_ref: DatasetRef | None = None
     method_trains = trains(adapter_cls, options)
     if uses_training_data(adapter_cls, options, threshold):
@@ -158,6 +174,10 @@ def index_data(
             data.train = train_reader.samples(train_split)
             if not data.train:  # fit([]) "trained", was marked TRAINED and stored NaN (issue 18)
                 raise IADBenchError(_empty_training_message(request, train_reader, train_split))
+            if caps.one_class:  # normals of the tested categories only (splits/one_class.toml)
+                tested = list(dict.fromkeys(s.category for s in test_samples))
+                where = f"the {train_split!r} subset of {request.train!r}"
+                data.train = one_class_training(data.train, tested, where)
         if (kind := training_data_policy(threshold)) is not None:
             # Before the checks below: images held out for the threshold leave data.train.
             _choose_calibration(request, kind, data, train_reader)
@@ -199,8 +219,14 @@ def _choose_calibration(
     """
     assert request.train is not None
     ratio = calibration_ratio(request)
+    every_image = reader.samples("all")
+    if request.train == request.test:
+        # One dataset: calibrate on the tested categories only (`--categories` leaves others
+        # out; a per-category model has none for them). Whole runs test every category.
+        tested = {s.category for s in data.test}
+        every_image = [s for s in every_image if s.category in tested]
     choice = choose_calibration(
-        kind, request.train, reader.samples("all"), data.train, data.test, ratio, request.seed,
+        kind, request.train, every_image, data.train, data.test, ratio, request.seed,
         data.references or (),
     )  # fmt: skip
     data.calibration, data.calibration_choice = choice.samples, choice
@@ -225,6 +251,24 @@ def uses_training_data(
     zero-shot: they take no ``--train`` and are keyed by their test set alone.
     """
     return trains(adapter_cls, options) or training_data_policy(threshold) is not None
+
+
+def protocol_refusal(
+    request: RunRequest, adapter_cls: type[MethodAdapter[Any]], options: Any
+) -> str | None:
+    """Why this train→test pair is not a protocol of the method, or None when it is.
+
+    A one-class method that trains (:attr:`~iadbench.contract.method.Capabilities.one_class`)
+    learns each tested category's normal images, so it trains on the dataset it tests; another
+    training dataset (or none) is refused, naming the same-dataset and few-shot protocols.
+    ``matrix`` skips such cells with the same sentence.
+    """
+    if not (adapter_cls.capabilities.one_class and trains(adapter_cls, options)):
+        return None
+    if request.train == request.test:
+        return None
+    few_shot = "shots" in {f.name for f in fields(adapter_cls.Options)}
+    return one_class_refusal(request.method, request.train, request.test, few_shot=few_shot)
 
 
 def sample_digest(samples: list[Sample] | None) -> str | None:
@@ -308,35 +352,6 @@ def _mask_hint(name: str) -> str:
     )
 
 
-def _references(
-    request: RunRequest, reader: DatasetReader, test: list[Sample], shots: int
-) -> list[Sample]:
-    """Few-shot references: the test dataset's Train normals outside the test set, in id order.
-
-    Raises:
-        IADBenchError: A test category has fewer than ``shots`` of them.
-    """
-    candidates = reference_candidates(reader, test)
-    found = Counter(s.category for s in candidates)
-    short = sorted(c for c in {s.category for s in test} if found[c] < shots)
-    if short:
-        raise IADBenchError(
-            f"method {request.method!r} compares each test image with {shots} normal reference "
-            f"image(s) of its category from the Train subset of {request.test!r}, outside the "
-            f"test images; {', '.join(f'{c} has {found[c]}' for c in short)}. Test on the Test "
-            "subset (--test-split test: the All split holds every Train image) or lower the "
-            "number of shots."
-        )
-    return candidates
-
-
-def reference_candidates(reader: DatasetReader, test: list[Sample]) -> list[Sample]:
-    """The normal images of ``reader``'s Train subset that are not test images, in id order."""
-    tested = {s.id for s in test}
-    found = [s for s in reader.samples("train") if s.label == NORMAL and s.id not in tested]
-    return sorted(found, key=lambda s: s.id)
-
-
 def references_by_category(samples: list[Sample]) -> dict[str, tuple[Sample, ...]]:
     """Reference images grouped as ``RunContext.references`` takes them."""
     grouped: dict[str, list[Sample]] = {}
@@ -362,9 +377,14 @@ def stored_references(config: Mapping[str, Any]) -> list[Sample] | None:
     test = config["test"]
     reader = open_dataset(test["name"], test["root"])
     tested = reader.samples(test["split"])
+    if config.get("categories") is not None:
+        try:
+            tested = only_categories(tested, config["categories"], f"{test['name']!r}")
+        except SplitError:  # a category of the run is gone: these are not its references
+            return None
     if config.get("limit") is not None:
         tested = first_per_category(tested, int(config["limit"]))
-    candidates = reference_candidates(reader, tested)
+    candidates = reference_candidates(reader.samples("train"), tested)
     if sample_digest(candidates) != config.get("references_fingerprint"):
         return None
     return candidates

@@ -134,6 +134,7 @@ def plan_run(request: RunRequest) -> PlannedRun:
         calibration_ratio=calibration_ratio(request)
         if data.calibration is not None and data.train is not None
         else None,
+        categories=None if request.categories is None else tuple(request.categories),
     )
     source = ZERO_SHOT if train_ref is None else f"{train_ref.name}-{train_ref.split}"
     out = request.out or Path("runs") / request.method / (

@@ -49,6 +49,9 @@ class RunRequest:
     command: list[str] = field(default_factory=list)
     verify_content: bool = False  # also fingerprint file contents (reads every byte)
     limit: int | None = None  # only the first N test images per category (a partial run)
+    # --categories: only these categories of the test dataset are tested (and, for a one-class
+    # method, trained); None: every category.
+    categories: tuple[str, ...] | None = None
     # The operating points' targets (None: the defaults). Not part of the configuration hash:
     # they change the summary only, which a finished run recomputes from its predictions.
     far_targets: tuple[float, ...] | None = None

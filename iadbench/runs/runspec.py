@@ -64,10 +64,12 @@ class RunSpec:
         calibration_ratio: The share of the training images held out to choose a
             ``calibrated`` / ``normal-quantile`` threshold on (``--calibration-ratio``), for a
             method that trains under such a policy; None otherwise.
+        categories: ``--categories``: the test dataset's categories the run tests (and a
+            one-class method trains on), in the order given; None for every category.
 
-    ``limit``, ``references_fingerprint`` and ``calibration_ratio`` are left out of the
-    configuration when None, so the hashes of runs without them stay what they were before the
-    fields existed.
+    ``limit``, ``references_fingerprint``, ``calibration_ratio`` and ``categories`` are left out
+    of the configuration when None, so the hashes of runs without them stay what they were
+    before the fields existed.
     """
 
     method: str
@@ -82,6 +84,7 @@ class RunSpec:
     limit: int | None = None
     references_fingerprint: str | None = None
     calibration_ratio: float | None = None
+    categories: tuple[str, ...] | None = None
 
     def config(self) -> dict[str, Any]:
         """The configuration as plain JSON data (recorded in the manifest)."""
@@ -112,7 +115,7 @@ class RunSpec:
 
 
 # Fields added after runs were published: absent when None, so older hashes still match.
-_ADDED_LATER = ("limit", "references_fingerprint", "calibration_ratio")
+_ADDED_LATER = ("limit", "references_fingerprint", "calibration_ratio", "categories")
 
 
 def config_digest(config: dict[str, Any]) -> str:
