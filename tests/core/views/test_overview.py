@@ -53,7 +53,7 @@ def _parts(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def matrices(synth_mvtec, synth_visa, plugin_file, tmp_path_factory) -> dict[int, Path]:
-    """Stored matrices over 3 datasets and over 2 (the baselines, pixel-stats, a training plugin)."""
+    """Stored matrices over 3 datasets and over 2: baselines, pixel-stats, a training plugin."""
     METHODS.load_plugin_file(plugin_file)  # brightness: trains, gives scores (kept for the module)
     base = tmp_path_factory.mktemp("overview")
     roots = {"mvtec": str(synth_mvtec), "visa": str(synth_visa),
@@ -76,10 +76,10 @@ def _summaries(root: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(root.rglob("summary.json"))]
 
 
-def _terminal(root: Path) -> str:
+def _terminal(root: Path, width: int = 100) -> str:
     out = io.StringIO()
-    console = Console(file=out, width=100, force_terminal=False, color_system=None)
-    console.print(render_terminal(collect_runs(root), load_paper_reference(), width=100))
+    console = Console(file=out, width=width, force_terminal=False, color_system=None)
+    console.print(render_terminal(collect_runs(root), load_paper_reference(), width=width))
     return out.getvalue()
 
 
@@ -144,6 +144,15 @@ def test_every_layout_shows_the_same_cells_before_the_per_direction_tables(matri
                     assert shown in markdown
                     assert cell.figure in terminal and cell.interval in terminal
                     assert f"{cell.figure}<br>{cell.interval}" in section
+
+
+def test_a_narrow_terminal_gets_every_column_uncut(matrices):
+    narrow = _terminal(matrices[3], width=44)
+    overview = narrow[narrow.index(HEADING[:20]) : narrow.index("━━ MVTec-AD→parts")]
+    assert max(len(line) for line in overview.splitlines()) <= 44
+    for name in ("MVTec-AD", "parts", "VisA"):  # each column heads a table, none is cut
+        assert f" {name}" in overview
+    assert "…" not in overview
 
 
 def test_the_heat_map_draws_the_cells_values(matrices):
