@@ -3,6 +3,7 @@ planning refuses skipped with their reason, and a 3 × 3 matrix end to end."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,20 @@ def test_a_3x3_matrix_end_to_end_with_the_baselines(tmp_path, roots, plugin_file
     assert report.exit_code == 0, report.output
     page = (out / "report.html").read_text()
     assert page.index('<h2 id="overview">') < page.index('<h2 id="leaderboard">')
+
+
+def test_the_cli_names_a_skipped_cell_and_runs_the_others(tmp_path, roots, plugin_file):
+    out = tmp_path / "m"
+    result = CliRunner().invoke(app, [
+        "matrix", "--plugin", str(plugin_file), "--methods", "brightness",
+        "--datasets", "mvtec,visa", "--directions", "mvtec:mvtec,visa:mvtec",
+        "--data", f"mvtec={roots['mvtec']}", "--data", f"visa={roots['visa']}",
+        "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    # Before the cells run and again at the end, with planning's sentence.
+    said = r"Skipped: brightness mvtec→mvtec: \d+ of \d+ test images are also in the training"
+    assert len(re.findall(said, text)) == 2
+    assert "1 runs in" in text and "1 cell(s) skipped (above)" in text
+    assert [p.parent.name for p in out.rglob("summary.json")] == ["visa_to_mvtec"]
