@@ -20,6 +20,7 @@ from iadbench.cli.app import (
 )
 
 if TYPE_CHECKING:
+    from iadbench.execution.matrix import SkippedCell
     from iadbench.execution.runner import RunOutcome
 
 
@@ -132,10 +133,30 @@ def matrix(
     datasets: Annotated[
         str,
         typer.Option(
-            help="Comma-separated datasets; every ordered pair of different ones is a cell.",
+            help="Comma-separated datasets; every ordered pair of different ones is a cell "
+            "(roots: --data NAME=PATH or $IADBENCH_<NAME>_ROOT for each).",
             rich_help_panel=opt.DATA_PANEL,
         ),
     ] = "mvtec,visa",
+    directions: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TRAIN:TEST,...",
+            help="Only these cells (datasets of --datasets; A:A is the diagonal), e.g. "
+            "mvtec:visa,visa:visa.",
+            rich_help_panel=opt.DATA_PANEL,
+        ),
+    ] = None,
+    diagonal: Annotated[
+        bool,
+        typer.Option(
+            "--diagonal",
+            metavar=opt.FLAG,
+            help="Also train and test on the same dataset (A→A; one-class methods get it "
+            "anyway). A cell whose test images are training images is skipped, saying why.",
+            rich_help_panel=opt.DATA_PANEL,
+        ),
+    ] = False,
     out: Annotated[
         Path,
         typer.Option(
@@ -169,15 +190,21 @@ def matrix(
     far_targets: opt.FarTargets = None,
     recall_targets: opt.RecallTargets = None,
 ) -> None:
-    """Run methods over every ordered pair of different datasets, then write the leaderboard."""
+    """Run methods over every ordered pair of different datasets, then write the leaderboard.
+
+    Cells planning refuses (a protocol a method does not support) are skipped, each with why.
+    """
     from iadbench.cli.display import RichProgress
-    from iadbench.execution.matrix import MatrixRequest, run_matrix
+    from iadbench.execution.matrix import MatrixRequest, parse_directions, run_matrix
     from iadbench.views.leaderboard import collect_runs, load_paper_reference, render_leaderboard
 
     opt.load_plugins(plugin)
+    names = [d.strip() for d in datasets.split(",") if d.strip()]
     request = MatrixRequest(
         methods=[m.strip() for m in methods.split(",") if m.strip()],
-        datasets=[d.strip() for d in datasets.split(",") if d.strip()],
+        datasets=names,
+        directions=None if directions is None else parse_directions(directions, names),
+        diagonal=diagonal,
         out=out, train_split=train_split, test_split=test_split, tiny=tiny, overrides=set_ or [],
         data_roots=opt.parse_data_roots(data), threshold=threshold, seed=seed, device=device,
         workers=workers, overwrite=overwrite, cache_dir=cache_dir, command=sys.argv,
@@ -186,13 +213,35 @@ def matrix(
         recall_targets=opt.targets(recall_targets, "--recall-targets"),
         calibration_ratio=calibration_ratio,
     )  # fmt: skip
-    outcomes = run_matrix(request, RichProgress(), on_cell=_print_cell)
+    skipped: list[SkippedCell] = []
+
+    def skip(cell: SkippedCell) -> None:  # said before the cells run, and again at the end
+        skipped.append(cell)
+        _print_skipped(cell)
+
+    outcomes = run_matrix(request, RichProgress(), on_cell=_print_cell, on_skipped=skip)
     markdown = render_leaderboard(collect_runs(out), load_paper_reference())
     (out / "LEADERBOARD.md").write_text(markdown, encoding="utf-8")
+    for cell in skipped:  # the other cells' progress came between
+        _print_skipped(cell)
     console.print(
-        f"{len(outcomes)} runs in [bold]{out}[/]; leaderboard [bold]{out / 'LEADERBOARD.md'}[/]",
+        f"{len(outcomes)} runs in [bold]{out}[/]"
+        + (f", {len(skipped)} cell(s) skipped (above)" if skipped else "")
+        + f"; leaderboard [bold]{out / 'LEADERBOARD.md'}[/]",
         highlight=False,
     )
+
+
+def _print_skipped(cell: SkippedCell) -> None:
+    """One refused cell, in yellow: method, direction and planning's reason."""
+    from rich.text import Text
+
+    # A Text, not markup: names and the reason are text read from the user's data and plugins.
+    error_console.print(
+        Text.assemble(("Skipped: ", "bold yellow"), f"{cell.method} {cell.train}→{cell.test}: ",
+                      cell.reason),
+        soft_wrap=True,
+    )  # fmt: skip
 
 
 def _warn(outcome: RunOutcome) -> None:

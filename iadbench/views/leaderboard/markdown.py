@@ -24,14 +24,20 @@ from iadbench.analysis.metrics import COLLAPSE_SHARE, F1_3CLASS
 # __init__ imports this module while the model is still half-initialised.
 from iadbench.views import model as presentation
 from iadbench.views.catalogue import CATALOGUE, MISSING, TABLE_METRICS, percent
-from iadbench.views.leaderboard.collect import CollectedRuns
-from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
+from iadbench.views.leaderboard.escape import (
+    dataset_name,
+    direction_title,
+    escape_markdown,
+    row_label,
+)
 from iadbench.views.leaderboard.notes import COLLAPSED, PER_CATEGORY_TABLE, count_of
-from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.leaderboard.score_tables import score_sections
 from iadbench.views.leaderboard.statistics_table import statistics_section
+from iadbench.views.overview import LEGEND as OVERVIEW_LEGEND
+from iadbench.views.overview import OverviewCell, build_overview
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the package's names: one module for the two (the fan-out cap)
+    from iadbench.views.leaderboard import CollectedRuns, PaperReference
     from iadbench.views.model import Presentation, RowView
 
 # Columns of one direction's group in the pooled and class-mean tables.
@@ -122,6 +128,38 @@ def category_table(model: Presentation, views: list[RowView]) -> str:
     return _table(headers, table, left=1)
 
 
+def overview_section(model: Presentation) -> list[str]:
+    """The N × N overview (:mod:`iadbench.views.overview`): heading, legend, a table per row.
+
+    ``[]`` where the overview is not shown (two datasets, the paper's two directions).
+    """
+    overview = build_overview(model)
+    if overview is None:
+        return []
+    parts = [f"## {escape_markdown(overview.heading)}", OVERVIEW_LEGEND]
+    headers = ["Trained on", *(f"→ {dataset_name(test)}" for test in overview.tests)]
+    for grid in overview.grids:
+        title = " · ".join([row_label(grid.first.row), *map(escape_markdown, grid.setup)])
+        table = [
+            [f"**{dataset_name(train)}**",
+             *(_overview_cell(grid.at(train, test)) for test in overview.tests)]
+            for train in overview.trains
+        ]  # fmt: skip
+        parts += [f"### {title}", _table(headers, table, left=1)]
+    return parts
+
+
+def _overview_cell(cells: tuple[OverviewCell, ...]) -> str:
+    """``75.36 (70.12–80.40)``, a split other than All named after it; several joined by ``;``."""
+    if not cells:
+        return MISSING
+    texts = []
+    for cell in cells:
+        text = cell.figure + (f" ({cell.interval})" if cell.interval != MISSING else "")
+        texts.append(text + (f", {cell.split} split" if cell.split is not None else ""))
+    return escape_markdown("; ".join(texts))
+
+
 def lenient_table(model: Presentation) -> str | None:
     """Text methods' strict and lenient figures side by side, or ``None`` without any.
 
@@ -195,6 +233,7 @@ def render_leaderboard(
         "## Class mean: unweighted mean over categories (what Tables V/VI average)",
         summary_table(model, "class_mean"),
     ]
+    parts[2:2] = overview_section(model)  # before every per-direction table
     lenient = lenient_table(model)
     if lenient is not None:
         parts += ["## Text methods: strict vs lenient answer parsing", lenient]

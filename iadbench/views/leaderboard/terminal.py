@@ -9,10 +9,9 @@ wraps, and the width of every number column is reserved before the label column 
 
 The numbers, markers (†, ‡, ¶, ◊), labels, verdicts and notes come from the presentation model
 (:class:`~iadbench.views.model.Presentation`) the markdown lays out too, so both outputs say the
-same thing. Text read from runs
-goes through :func:`~iadbench.contract.text.terminal_text` and is printed as rich
-``Text``,
-never as markup.
+same thing. Text read from runs goes through :func:`~iadbench.contract.text.terminal_text`
+and is printed as rich ``Text``, never as markup. The N × N overview comes first
+(:mod:`.terminal_overview`) where a matrix has more than two datasets.
 
 Example:
     >>> from pathlib import Path
@@ -26,7 +25,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown
@@ -43,10 +42,8 @@ from iadbench.views.catalogue import (
     p_value_text,
     percent,
 )
-from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.escape import plain_direction_title, plain_row_label
 from iadbench.views.leaderboard.notes import NOT_COMPARABLE, count_of
-from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.leaderboard.rows import TRIVIAL_BASELINES, LeaderboardRow
 from iadbench.views.leaderboard.table_layout import (
     add_number_column,
@@ -56,8 +53,12 @@ from iadbench.views.leaderboard.table_layout import (
     new_table,
     table_overhead,
 )
+from iadbench.views.leaderboard.terminal_overview import overview_tables
 from iadbench.views.leaderboard.terminal_scores import score_tables
 from iadbench.views.model import WITHHELD, Presentation, RowView
+
+if TYPE_CHECKING:  # the package's names: one module for the two (the fan-out cap)
+    from iadbench.views.leaderboard import CollectedRuns, PaperReference
 
 DEFAULT_WIDTH = 80  # rich's width when stdout is not a terminal
 LEGEND = (
@@ -392,6 +393,7 @@ def render_terminal(
         Text(f"{count_of(len(runs.runs), 'stored run')}. {LEGEND}"),
     ]
     parts.append(Text(""))
+    parts += overview_tables(tables.model, width)  # before every per-direction table
     for views in tables.model.views.values():
         parts += tables.direction(views)
     notes = tables.notes()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -312,4 +313,66 @@ def reliability_figure(items: Sequence[Reliability]) -> Figure:
         legend = figure.legend(handles, labels, loc="outside lower center", fontsize="small",
                                ncols=1, frameon=False)  # fmt: skip
         _room_for_legend(figure, legend, width, height)
+    return figure
+
+
+@dataclass(frozen=True)
+class HeatPanel:
+    """One configuration's N × N grid for the overview's heat map.
+
+    Attributes:
+        title: The configuration (raw; made safe for matplotlib here).
+        rows: The datasets trained on (top to bottom).
+        columns: The datasets tested on (left to right).
+        values: Per row and column the figure as a fraction; None: no run (drawn blank).
+        texts: Per row and column the figure's text as the tables write it ("" for none).
+    """
+
+    title: str
+    rows: Sequence[str]
+    columns: Sequence[str]
+    values: Sequence[Sequence[float | None]]
+    texts: Sequence[Sequence[str]]
+
+
+def heat_map(panels: Sequence[HeatPanel], metric: str) -> str:
+    """The overview as a ``data:image/svg+xml`` URI (see :func:`heat_map_figure`)."""
+    return _svg_uri(lambda: heat_map_figure(panels, metric))
+
+
+def heat_map_figure(panels: Sequence[HeatPanel], metric: str) -> Figure:
+    """One panel per configuration, trained on (rows) × tested on (columns), one colour scale.
+
+    The colour is the figure in percent on a fixed 0–100 scale (viridis: ordered and readable in
+    grey), so panels and reports compare by eye; each cell also prints the tables' text.
+    """
+    import numpy as np
+    from matplotlib import colormaps
+
+    per_line = min(len(panels), 3)
+    lines = -(-len(panels) // max(per_line, 1))
+    side = max((max(len(p.columns), len(p.rows)) for p in panels), default=1) * 0.85 + 1.4
+    figure = _new_figure(side * max(per_line, 1) + 1.0, side * max(lines, 1))
+    axes = figure.subplots(max(lines, 1), max(per_line, 1), squeeze=False)
+    scale = colormaps["viridis"].with_extremes(bad="#eeeeee")
+    image = None
+    for panel, axis in zip(panels, axes.flat, strict=False):
+        grid = np.array([[np.nan if v is None else 100 * v for v in line] for line in panel.values])
+        image = axis.imshow(grid, vmin=0, vmax=100, cmap=scale)
+        for (i, j), value in np.ndenumerate(grid):
+            if panel.texts[i][j]:  # dark text on the light end of the scale and on grey
+                dark = np.isnan(value) or value > 60
+                axis.text(j, i, plain(panel.texts[i][j]), ha="center", va="center",
+                          fontsize="x-small", color="black" if dark else "white")  # fmt: skip
+        rotate = 30 if max(map(len, panel.columns), default=0) > 6 else 0
+        axis.set_xticks(range(len(panel.columns)), [plain(c) for c in panel.columns],
+                        rotation=rotate, ha="right" if rotate else "center")  # fmt: skip
+        axis.set_yticks(range(len(panel.rows)), [plain(r) for r in panel.rows])
+        axis.set(xlabel="tested on", ylabel="trained on")
+        # Titles name every setting of a configuration: wrapped to the panel's width.
+        axis.set_title(plain(textwrap.fill(panel.title, 44)), fontsize="small")
+    for axis in axes.flat[len(panels) :]:
+        axis.set_axis_off()
+    if image is not None:
+        figure.colorbar(image, ax=axes, label=plain(f"{metric} (%)"), shrink=0.8)
     return figure

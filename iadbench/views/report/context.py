@@ -34,6 +34,7 @@ from iadbench.views.report.predictions import report_outcomes
 from iadbench.views.report.tables import (
     GroupLine,
     LeaderboardTable,
+    OverviewSection,
     PixelSection,
     ScoreSection,
     build_leaderboard,
@@ -175,6 +176,7 @@ class ReportContext:
         baselines: The baselines' names, in the order of the verdict's comparison columns.
         scores: Score methods' operating points, calibration and reliability diagrams.
         pixels: Map methods' pixel AUROC and AUPRO.
+        overview: The N × N overview (tables and heat map), ``None`` for two datasets.
     """
 
     title: str
@@ -191,6 +193,7 @@ class ReportContext:
     baselines: tuple[str, ...] = BASELINES
     scores: list[ScoreSection] = field(default_factory=list)
     pixels: list[PixelSection] = field(default_factory=list)
+    overview: OverviewSection | None = None
 
 
 def _side(summary: Mapping[str, Any], key: str, trains: bool) -> str:
@@ -399,6 +402,7 @@ def build_context(
         notes=leaderboard.notes,
         scores=leaderboard.scores,
         pixels=leaderboard.pixels,
+        overview=leaderboard.overview,
     )  # fmt: skip
 
 

@@ -11,25 +11,28 @@ import html
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iadbench.views.catalogue import CATALOGUE, MISSING, TABLE_METRICS
 from iadbench.views.labels import shown_labels
-from iadbench.views.leaderboard.collect import CollectedRuns
 from iadbench.views.leaderboard.escape import plain_direction_title
 from iadbench.views.leaderboard.notes import NOT_COMPARABLE, ONE_LABEL
-from iadbench.views.leaderboard.reference import PaperReference
 from iadbench.views.leaderboard.rows import one_label
 from iadbench.views.model import GROUPS, WITHHELD, Presentation, RowView
 
-# ScoreSection and PixelSection re-exported: the report's context names them without importing
-# one more module.
+# ScoreSection, PixelSection and OverviewSection re-exported: the report's context names them
+# without importing one more module.
+from iadbench.views.report.overview_section import OverviewSection as OverviewSection
+from iadbench.views.report.overview_section import overview_section
 from iadbench.views.report.pixel_section import PixelSection as PixelSection
 from iadbench.views.report.pixel_section import pixel_sections
 from iadbench.views.report.score_section import GroupLine as GroupLine
 from iadbench.views.report.score_section import ScoreSection as ScoreSection
 from iadbench.views.report.score_section import defect_group_rows as defect_group_rows
 from iadbench.views.report.score_section import score_sections
+
+if TYPE_CHECKING:  # the package's names: one module for the two (the fan-out cap)
+    from iadbench.views.leaderboard import CollectedRuns, PaperReference
 
 _TITLES = {"overall": "pooled over all test images",
            "class_mean": "class mean (unweighted over categories)"}  # fmt: skip
@@ -48,6 +51,7 @@ class Leaderboard:
             direction (only runs whose summaries hold those figures).
         pixels: Map methods' pixel AUROC and AUPRO per direction (only runs whose summaries
             hold a ``pixel_metrics`` block).
+        overview: The N × N overview, ``None`` for two datasets (the paper's directions).
     """
 
     tables: list[LeaderboardTable]
@@ -55,6 +59,7 @@ class Leaderboard:
     labels: list[str]
     scores: list[ScoreSection]
     pixels: list[PixelSection]
+    overview: OverviewSection | None = None
 
 
 def build_leaderboard(collected: CollectedRuns, reference: PaperReference | None) -> Leaderboard:
@@ -63,7 +68,8 @@ def build_leaderboard(collected: CollectedRuns, reference: PaperReference | None
     runs = collected.runs
     labels = shown_labels([(r.label or r.method, r.method, r.threshold) for r in runs])
     return Leaderboard(leaderboard_tables(model), plain_notes(model), labels,
-                       score_sections(model), pixel_sections(model))  # fmt: skip
+                       score_sections(model), pixel_sections(model),
+                       overview_section(model))  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -282,11 +282,11 @@ def test_a_matrix_runs_one_class_methods_on_their_own_datasets(
         (METHOD, "mvtec", "mvtec"), (METHOD, "visa", "visa"),
     ]  # fmt: skip
     assert [p.out.name for p in plans if p.spec.method == METHOD] == [
-        "visa_to_visa",
         "mvtec_to_mvtec",
+        "visa_to_visa",
     ]
     (warning,) = [r.getMessage() for r in caplog.records if METHOD in r.getMessage()]
-    assert "visa→visa, mvtec→mvtec" in warning and f"--set {METHOD}:shots=K" in warning
+    assert "mvtec→mvtec, visa→visa" in warning and f"--set {METHOD}:shots=K" in warning
 
 
 # -- few-shot: K Train normals per category, never test images -------------------------------
