@@ -161,6 +161,19 @@ def test_stored_catalogue_equals_the_generators_output(anomalib_models: Any) -> 
     )
 
 
+def test_the_generator_refuses_a_model_missing_from_its_tables(
+    anomalib_models: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from iadbench_methods.anomalib_zoo import generate_catalogue
+
+    monkeypatch.delitem(generate_catalogue.TINY, "Patchcore")  # as if anomalib added a model
+    with pytest.raises(ValueError, match=r"unclassified \['Patchcore'\]"):
+        generate_catalogue.build_catalogue()
+    monkeypatch.setitem(generate_catalogue.TINY, "Patchcore", ({"no_such_argument": 1}, {}))
+    with pytest.raises(ValueError, match="no_such_argument"):
+        generate_catalogue.build_catalogue()
+
+
 def test_tiny_overrides_name_real_constructor_arguments(anomalib_models: Any) -> None:
     for entry in ZOO.values():
         cls = getattr(anomalib_models, entry.model_class)
