@@ -149,8 +149,8 @@ NEEDS: dict[str, str] = {
     f"{_HF_CACHE}.",
     "Uflow": "U-Flow's feature extractors are always pretrained (timm CaiT models for mcait, "
     f"resnet18 or wide_resnet50_2 otherwise) from the Hugging Face Hub into {_HF_CACHE}.",
-    "UniNet": "UniNet builds its teacher and student with torchvision's pretrained weights, "
-    f"downloaded into {_TORCH_CACHE}.",
+    "UniNet": "UniNet builds its two teachers with torchvision's pretrained weights of --set "
+    f"teacher_backbone (wide_resnet50_2 by default), downloaded into {_TORCH_CACHE}.",
 }
 
 # Models whose forward pass gives an image score only (no anomaly map), seen in the survey.
