@@ -1,0 +1,1 @@
+"""anomalib's image models as iadbench methods (``anomalib-<name>``); see docs/anomalib-zoo.md."""
