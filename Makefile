@@ -10,10 +10,25 @@ EXTRAS ?= dev,clip,vlm
 
 venv: $(STAMP)
 
+# INSTALLER=uv (the default): uv, pip-installed into the venv from the package index, installs
+# the same pins from the same constraints.txt (the two venvs' freezes are identical) with its own
+# cache (~/.cache/uv, wheels hard-linked from it). Measured 2026-12-07 as CPU time (user + sys) on
+# the 2 shared cores: pip 197 s for every install; uv 52 s with an empty cache (plus ~3 GB of
+# downloads), 9.5 s from its cache (a second clone on the machine: CI after a session). uv reads
+# no pip.conf: it uses PyPI or the UV_* settings of the environment. It leaves the bytecode to
+# the first import (pip compiled every module at install). When uv cannot be installed or its
+# install fails, pip installs as before; INSTALLER=pip skips uv.
+INSTALLER ?= uv
+UV_VERSION := 0.13.10
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
+	if [ "$(INSTALLER)" = uv ] && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)" \
+	  && $(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[$(EXTRAS)]"; \
+	then :; else \
+	  echo "installing with pip"; \
+	  $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"; \
+	fi
 	touch $(STAMP)
 
 demo: $(STAMP)
