@@ -12,19 +12,22 @@ venv: $(STAMP)
 
 # INSTALLER=uv (the default): uv, pip-installed into the venv from the package index, installs
 # the same pins from the same constraints.txt (the two venvs' freezes are identical) with its own
-# cache (~/.cache/uv, wheels hard-linked from it). Measured 2026-12-07 as CPU time (user + sys) on
-# the 2 shared cores: pip 197 s for every install; uv 52 s with an empty cache (plus ~3 GB of
-# downloads), 9.5 s from its cache (a second clone on the machine: CI after a session). uv reads
-# no pip.conf: it uses PyPI or the UV_* settings of the environment. It leaves the bytecode to
-# the first import (pip compiled every module at install). When uv cannot be installed or its
-# install fails, pip installs as before; INSTALLER=pip skips uv.
+# cache (~/.cache/uv, wheels hard-linked from it). --compile-bytecode as pip does: these machines
+# set PYTHONDONTWRITEBYTECODE=1, so without .pyc files every test process and CLI subprocess would
+# compile torch, transformers, ... from source again (measured: the same imports 53 s of CPU
+# without, 17 s with). Measured 2026-12-07 as CPU time (user + sys) of the whole venv target on
+# the 2 shared cores: pip 205 s; uv 98 s from its cache (a second clone on the machine: CI after
+# a session); uv with an empty cache adds ~3 GB of downloads (225 s wall here). uv reads no
+# pip.conf: it uses PyPI or the UV_* settings of the environment. When uv cannot be installed or
+# its install fails, pip installs as before; INSTALLER=pip skips uv.
 INSTALLER ?= uv
 UV_VERSION := 0.13.10
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	if [ "$(INSTALLER)" = uv ] && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)" \
-	  && $(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[$(EXTRAS)]"; \
+	  && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python \
+	     -c constraints.txt -e ".[$(EXTRAS)]"; \
 	then :; else \
 	  echo "installing with pip"; \
 	  $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"; \
