@@ -54,8 +54,9 @@ browser:
 # pyproject.toml; a fresh clone has no mypy cache, so it costs about a minute of one core. Run
 # after pytest it added that minute to the wall time; beside pytest at the lowest priority
 # (nice 19) it takes the CPU the test workers leave idle (waiting on subprocesses, kill -9 and
-# signal timings, the tail where one worker has finished) and barely slows them (issue 17:
-# make test <= 8 min on 2 cores). `--dist loadfile` keeps a file's tests on one worker, so a
+# signal timings, the tail where one worker has finished); Linux gives a nice-19 process about
+# 1.5 % of a core a nice-0 one wants (scheduler weights 15 vs 1024; the effect on a full run is
+# not measured yet: the machine was never quiet; issue 17: make test <= 8 min on 2 cores). `--dist loadfile` keeps a file's tests on one worker, so a
 # module-scoped fixture (the learning proof's trainings, the demo from nothing) is built once;
 # worksteal/load would build it on each worker that takes one of its tests.
 CHECK_LOG := $(VENV)/.check
