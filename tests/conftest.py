@@ -6,6 +6,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -156,7 +157,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
 
     def path_of(item: pytest.Item) -> str:
-        return Path(str(item.path)).resolve().relative_to(REPO_ROOT).as_posix()
+        path = Path(str(item.path)).resolve()
+        # Outside the repository only when this file is loaded as a plugin (`-p conftest`).
+        return (
+            path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else str(path)
+        )
 
     slow_files = {path_of(item) for item in items if item.get_closest_marker("slow")}
 
@@ -167,3 +172,71 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return len(LONGEST_FIRST) + (0 if path in slow_files else 1)
 
     items.sort(key=rank)  # stable: collection order within a rank
+
+
+#: Set to a folder, this makes every test process write the CPU time (user + sys, its own and
+#: that of the subprocesses it waited for: the CLI runs, torchrun, kill -9 attempts) each test
+#: file took, and the session print the files that took the most. CPU time, not wall time: the
+#: figures hold on a machine shared with other work, where --durations does not (issue 17:
+#: make test <= 8 min). `IADBENCH_TEST_CPU_DIR=/tmp/cpu make test` reaches every worker.
+CPU_TIMES_DIR = "IADBENCH_TEST_CPU_DIR"
+_cpu_by_file: dict[str, float] = {}
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Drop an earlier session's per-worker files (before any worker writes its own)."""
+    folder = os.environ.get(CPU_TIMES_DIR)
+    if folder and not os.environ.get("PYTEST_XDIST_WORKER"):
+        for stale in Path(folder).glob("cpu-*.json"):
+            stale.unlink()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, None, None]:
+    """Add the CPU time of a test (setup, call, teardown) to its file's total."""
+    if not os.environ.get(CPU_TIMES_DIR):
+        yield
+        return
+    start = _cpu_seconds()
+    yield
+    path = item.nodeid.split("::", 1)[0]
+    _cpu_by_file[path] = _cpu_by_file.get(path, 0.0) + _cpu_seconds() - start
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write this process's per-file CPU times (one JSON file per pytest-xdist worker)."""
+    folder = os.environ.get(CPU_TIMES_DIR)
+    if folder and _cpu_by_file:
+        import json
+
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / f"cpu-{worker}.json").write_text(json.dumps(_cpu_by_file, indent=1))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Sum the workers' files (all written by now: they end before the controller reports)."""
+    folder = os.environ.get(CPU_TIMES_DIR)
+    if not folder or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    import json
+
+    totals: dict[str, float] = {}
+    for written in sorted(Path(folder).glob("cpu-*.json")):
+        for path, seconds in json.loads(written.read_text()).items():
+            totals[path] = totals.get(path, 0.0) + seconds
+    ranked = sorted(totals.items(), key=lambda pair: -pair[1])
+    (Path(folder) / "by_file.tsv").write_text(
+        "".join(f"{seconds:.1f}\t{path}\n" for path, seconds in ranked)
+    )
+    terminalreporter.section(f"CPU seconds per test file (user + sys with subprocesses; {folder})")
+    terminalreporter.line(f"{sum(totals.values()):.1f} s in {len(totals)} files; the largest:")
+    for path, seconds in ranked[:30]:
+        terminalreporter.line(f"{seconds:8.1f}  {path}")
