@@ -10,28 +10,10 @@ EXTRAS ?= dev,clip,vlm
 
 venv: $(STAMP)
 
-# INSTALLER=uv (the default): uv, pip-installed into the venv from the package index, installs
-# the same pins from the same constraints.txt (the two venvs' freezes are identical) with its own
-# cache (~/.cache/uv, wheels hard-linked from it). --compile-bytecode as pip does: these machines
-# set PYTHONDONTWRITEBYTECODE=1, so without .pyc files every test process and CLI subprocess would
-# compile torch, transformers, ... from source again (measured: the same imports 53 s of CPU
-# without, 17 s with). Measured 2026-12-07 as CPU time (user + sys) of the whole venv target on
-# the 2 shared cores: pip 205 s; uv 98 s from its cache (a second clone on the machine: CI after
-# a session); uv with an empty cache adds ~3 GB of downloads (225 s wall here). uv reads no
-# pip.conf: it uses PyPI or the UV_* settings of the environment. When uv cannot be installed or
-# its install fails, pip installs as before; INSTALLER=pip skips uv.
-INSTALLER ?= uv
-UV_VERSION := 0.13.10
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	if [ "$(INSTALLER)" = uv ] && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)" \
-	  && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python \
-	     -c constraints.txt -e ".[$(EXTRAS)]"; \
-	then :; else \
-	  echo "installing with pip"; \
-	  $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"; \
-	fi
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -55,8 +37,8 @@ browser:
 # after pytest it added that minute to the wall time; beside pytest at the lowest priority
 # (nice 19) it takes the CPU the test workers leave idle (waiting on subprocesses, kill -9 and
 # signal timings, the tail where one worker has finished); Linux gives a nice-19 process about
-# 1.5 % of a core a nice-0 one wants (scheduler weights 15 vs 1024; the effect on a full run is
-# not measured yet: the machine was never quiet; issue 17: make test <= 8 min on 2 cores). `--dist loadfile` keeps a file's tests on one worker, so a
+# 1.5 % of a core a nice-0 one wants (scheduler weights 15 vs 1024). `--dist loadfile` keeps a
+# file's tests on one worker, so a
 # module-scoped fixture (the learning proof's trainings, the demo from nothing) is built once;
 # worksteal/load would build it on each worker that takes one of its tests.
 CHECK_LOG := $(VENV)/.check
