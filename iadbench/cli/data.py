@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 @data_app.command(epilog="Example: iadbench data synth mvtec /tmp/mvtec --scale 0.02")
 @handles_user_errors
 def synth(
-    dataset: Annotated[str, typer.Argument(help="mvtec or visa.")],
+    dataset: Annotated[str, typer.Argument(help="mvtec, real-iad or visa.")],
     root: Annotated[Path, typer.Argument(help="Directory to write the tree into (new or empty).")],
     scale: Annotated[
         float, typer.Option(help="Fraction of the official per-category counts (1.0 = official).")

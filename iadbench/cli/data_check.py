@@ -51,6 +51,8 @@ def check(
     # Every name below comes from the disk: printed as plain Text, never as markup, with control
     # characters made inert (an ESC in a folder name would drive the terminal).
     console.print(_check_table(report, f"{dataset} at {root}"))
+    if report.licence:  # as the authors state it (the reader's class says where it was read)
+        console.print(Text.assemble(("Licence: ", "bold"), report.licence))
     for note in report.notes:
         console.print(marked("Note:", "yellow", note))
     if report.synthetic_marker:

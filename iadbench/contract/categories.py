@@ -14,6 +14,7 @@ VISA_CATEGORIES: tuple[str, ...] = (
 
 # Only names that a plain "replace underscores with spaces" would get wrong are listed.
 _NATURAL_NAMES: dict[str, str] = {
+    "audiojack": "audio jack",  # Real-IAD (this and the other Real-IAD names below)
     "chewinggum": "chewing gum",
     "macaroni1": "macaroni",
     "macaroni2": "macaroni",
@@ -21,6 +22,15 @@ _NATURAL_NAMES: dict[str, str] = {
     "pcb2": "printed circuit board",
     "pcb3": "printed circuit board",
     "pcb4": "printed circuit board",
+    "pcb": "printed circuit board",
+    "sim_card_set": "SIM card set",
+    "terminalblock": "terminal block",
+    "transistor1": "transistor",
+    "u_block": "U-shaped block",
+    "usb": "USB connector",
+    "usb_adaptor": "USB adaptor",
+    "vcpill": "pill",  # the release names no expansion of "vc"
+    "woodstick": "wooden stick",
 }
 
 

@@ -23,10 +23,15 @@ from iadbench.data.base import (
 )
 from iadbench.data.folder import FolderDataset
 from iadbench.data.mvtec import MVTecAD
+from iadbench.data.real_iad import RealIAD
 from iadbench.data.split_file import split_file_path
 from iadbench.data.visa import VisA
 
-DATASET_READERS: dict[str, type[DatasetReader]] = {"mvtec": MVTecAD, "visa": VisA}
+DATASET_READERS: dict[str, type[DatasetReader]] = {
+    "mvtec": MVTecAD,
+    "real-iad": RealIAD,
+    "visa": VisA,
+}
 
 
 def reader_class(name: str) -> type[DatasetReader]:

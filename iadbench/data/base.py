@@ -70,6 +70,11 @@ class DatasetReader(ABC):
     display_name: ClassVar[str]
     layout_help: ClassVar[str]
     official_counts: ClassVar[dict[str, CategoryCounts]] = {}
+    #: False where the per-category counts are not the authors' (``data check`` then notes a
+    #: difference instead of failing on it); the docs page of the release says why.
+    counts_confirmed: ClassVar[bool] = True
+    #: The release's licence as its authors state it (``data check`` prints it), with its source.
+    licence: ClassVar[str | None] = None
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()

@@ -26,8 +26,10 @@ from PIL import Image
 
 from iadbench.contract.errors import ArgumentError, IADBenchError, UnknownNameError
 from iadbench.contract.numbers import real_number, whole_number
+from iadbench.data import synth_real_iad
 from iadbench.data.base import CategoryCounts
 from iadbench.data.mvtec import MVTEC_DEFECT_TYPES, MVTEC_GRAYSCALE, MVTecAD
+from iadbench.data.real_iad import RealIAD
 from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter
 from iadbench.data.visa import SPLIT_CSV, SPLIT_CSV_COLUMNS, VisA
 
@@ -40,6 +42,7 @@ MAX_SYNTH_IMAGES: Final = 100_000
 MAX_IMAGE_SIZE: Final = 2048
 SYNTH_DATASETS: dict[str, dict[str, CategoryCounts]] = {
     "mvtec": MVTecAD.official_counts,
+    "real-iad": RealIAD.official_counts,
     "visa": VisA.official_counts,
 }
 _FLUSH_EVERY = 64
@@ -167,18 +170,20 @@ def check_synth_arguments(
                                 categories=categories)  # fmt: skip
         return sum(c.total for c in counts.values())
 
+    # A release larger than the limit (Real-IAD, 151,050 images) may still be written whole.
+    limit = max(MAX_SYNTH_IMAGES, sum(c.total for c in SYNTH_DATASETS.get(dataset, {}).values()))
     n_images = total(min(scale, 1e9))  # a bounded scale: round() of an infinite count overflows
-    if n_images <= MAX_SYNTH_IMAGES:
+    if n_images <= limit:
         return n_images
     fits = 0.0
     step = 100.0
     while step >= 0.01:  # the largest scale in hundredths that fits: the counts grow with it
-        while total(fits + step) <= MAX_SYNTH_IMAGES:
+        while total(fits + step) <= limit:
             fits += step
         step /= 10
     raise ArgumentError(
         f"{name('scale')} {scale:g} would write {'' if scale <= 1e9 else 'more than '}"
-        f"{n_images:,} images of {dataset} (limit {MAX_SYNTH_IMAGES:,}: a synthetic tree is for "
+        f"{n_images:,} images of {dataset} (limit {limit:,}: a synthetic tree is for "
         f"tests and dry runs, and every image is a file on disk); use {name('scale')} "
         f"{round(fits, 2):g} or less"
     )
@@ -375,7 +380,11 @@ def synthesize(
         "min_per_group": min_per_group,
         "counts": {name: asdict(c) for name, c in counts.items()},
         "n_images": sum(c.total for c in counts.values()),
-        "written": sorted([*counts, *(["split_csv"] if dataset == "visa" else [])]),
+        "written": sorted(
+            synth_real_iad.TOP_LEVEL
+            if dataset == "real-iad"
+            else [*counts, *(["split_csv"] if dataset == "visa" else [])]
+        ),  # fmt: skip
         "complete": False,
     }
     # Written first, so an interrupted run leaves a tree that the next run may replace.
@@ -388,7 +397,9 @@ def synthesize(
         rng = np.random.default_rng([seed, zlib.crc32(category.encode())])
         grayscale = dataset == "mvtec" and category in MVTEC_GRAYSCALE
         painter = Painter(category, image_size, grayscale, rng)
-        if dataset == "mvtec":
+        if dataset == "real-iad":  # 5 views per part, JSON splits: synth_real_iad.py
+            synth_real_iad.write_category(root, category, category_counts, painter, ticker.tick)
+        elif dataset == "mvtec":
             _mvtec_category(root, category, category_counts, painter, ticker)
         else:
             split_rows += _visa_category(root, category, category_counts, painter, ticker)
