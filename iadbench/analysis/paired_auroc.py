@@ -10,7 +10,10 @@ the labels at each run's threshold, this the scores, threshold-free.
   the same draw, so the difference's spread is the one of *this* test set's images, with the
   correlation of the two runs' scores taken into account (an unpaired bootstrap would overstate
   it). The images are put in id order first: the result does not depend on the order of either
-  prediction file.
+  prediction file. Where images are views of one physical sample (``groups``, Real-IAD), whole
+  samples are drawn instead (Multinomial(m, 1/m) copies of each of the m samples, every view of
+  a sample weighted by its sample's count): a sample's views are alike, and drawing them one by
+  one would give an interval too narrow (:mod:`iadbench.analysis.statistics`, "Clustered").
 * **AUROC** of a resample: the Mann–Whitney form with each image weighted by how often it was
   drawn, ties counting one half (exactly scikit-learn's ``roc_auc_score`` on the resampled
   images; with every weight 1 it is the summary's AUROC). An image without a score is ranked at
@@ -110,6 +113,7 @@ def paired_auroc_difference(
     scores_b: Sequence[float | None],
     *,
     group: str = "",
+    groups: Sequence[str | None] | None = None,
     resamples: int = RESAMPLES,
     seed: int = SEED,
     level: float = LEVEL,
@@ -122,6 +126,8 @@ def paired_auroc_difference(
         scores_a: A's score per image (``None``: unscored, ranked at the wrong extreme).
         scores_b: B's score per image.
         group: The group's name, which seeds its generator (``""``: all images).
+        groups: Per image, the physical sample it is a view of (None: a sample of its own);
+            given with any non-None, whole samples are resampled. None: images are.
         resamples: Bootstrap resamples (B).
         seed: Bootstrap seed.
         level: Interval coverage.
@@ -163,10 +169,17 @@ def paired_auroc_difference(
         return AurocDifference(n, None, None, None, None, None, unscored_a, unscored_b,
                                resamples, resamples)  # fmt: skip
     rng = group_rng(seed, group)
+    cluster = None
+    if groups is not None and any(g is not None for g in groups):
+        keys = [groups[i] if groups[i] is not None else f"\0{ids[i]}" for i in order]
+        cluster = np.unique(np.asarray(keys, dtype=str), return_inverse=True)[1].reshape(-1)
+    m = n if cluster is None else int(cluster.max()) + 1
     differences = []
     for start in range(0, resamples, _CHUNK):
         size = min(_CHUNK, resamples - start)
-        weights = rng.multinomial(n, np.full(n, 1 / n), size=size).astype(np.float64)
+        weights = rng.multinomial(m, np.full(m, 1 / m), size=size).astype(np.float64)
+        if cluster is not None:  # each view weighs what its sample drew
+            weights = weights[:, cluster]
         a, b = aurocs(weights)
         differences.append(a - b)
     drawn = np.concatenate(differences) if differences else np.empty(0)

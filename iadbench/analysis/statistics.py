@@ -11,6 +11,15 @@ resamples are drawn as cell counts directly: exactly the distribution of an imag
 cost that does not grow with n (``benchmarks/bench_statistics.py``). Intervals are percentile
 intervals (numpy's linear quantiles) of :data:`RESAMPLES` resamples.
 
+Clustered (unit: the physical sample). Where the test set groups images (Real-IAD: the 5 views of
+one part share :attr:`~iadbench.runs.reader.Outcome.group`), the views of one part are not
+independent draws (one part's views are alike, and so are a method's answers on them): an image
+bootstrap would treat 5 correlated answers as 5 independent ones and give intervals too narrow.
+Then each resample draws whole groups with replacement (Multinomial(m, 1/m) copies of each of a
+group's m parts) and sums their cells; an image without a group is a part of its own. The block's
+``unit`` says which (``"image"`` or ``"sample"``); datasets without groups are resampled exactly
+as before.
+
 * ``overall``: all images resampled together (pooled).
 * ``per_class``: each category's images resampled within the category.
 * ``class_mean``: per resample, the unweighted mean of the categories' resampled values (each
@@ -142,6 +151,44 @@ def resample_cells(cells: IntArray, resamples: int, rng: np.random.Generator) ->
     return rng.multinomial(n, cells / n, size=resamples).astype(np.int64)
 
 
+_CHUNK = 100  # clustered resamples drawn at once: 100 × m group counts in memory
+
+
+def cluster_index(outcomes: Sequence[Outcome]) -> IntArray | None:
+    """Each outcome's group as an index (an ungrouped image alone), or None when none is grouped."""
+    if all(o.group is None for o in outcomes):
+        return None
+    # "\0" cannot start a group name read from a record: an ungrouped image never joins a group.
+    keys = [o.group if o.group is not None else f"\0{o.id}" for o in outcomes]
+    return np.unique(np.asarray(keys, dtype=object).astype(str), return_inverse=True)[1].reshape(-1)
+
+
+def resample_cluster_cells(
+    codes: IntArray, clusters: IntArray, resamples: int, rng: np.random.Generator
+) -> IntArray:
+    """Confusion cells of ``resamples`` bootstrap resamples of whole groups (clustered).
+
+    Args:
+        codes: Each image's cell (:func:`cell_codes`).
+        clusters: Each image's group index.
+        resamples: Resamples (B).
+        rng: The group's generator.
+
+    Returns:
+        Shape ``(resamples, 6)``; a row sums to the images of the groups drawn.
+    """
+    local = np.unique(clusters, return_inverse=True)[1].reshape(-1)
+    m = int(local.max()) + 1
+    per_cluster = np.zeros((m, 6), dtype=np.int64)
+    np.add.at(per_cluster, (local, codes), 1)
+    cells = np.empty((resamples, 6), dtype=np.int64)
+    for start in range(0, resamples, _CHUNK):
+        size = min(_CHUNK, resamples - start)
+        drawn = rng.multinomial(m, np.full(m, 1 / m), size=size)
+        cells[start : start + size] = drawn @ per_cluster
+    return cells
+
+
 def percentile_interval(values: FloatArray, level: float) -> list[float] | None:
     """The central ``level`` percentile interval of ``values``; ``None`` when any is NaN."""
     if np.isnan(values).any():
@@ -179,18 +226,33 @@ def bootstrap_intervals(
         raise ValueError("cannot bootstrap an empty set of predictions")
     codes = cell_codes([o.label for o in outcomes], [o.pred for o in outcomes])
     names, group = group_index([o.category for o in outcomes])
-    return _bootstrap(codes, names, group, resamples, seed, level)
+    return _bootstrap(codes, names, group, resamples, seed, level, cluster_index(outcomes))
 
 
 def _bootstrap(
-    codes: IntArray, names: list[str], group: IntArray, resamples: int, seed: int, level: float
+    codes: IntArray,
+    names: list[str],
+    group: IntArray,
+    resamples: int,
+    seed: int,
+    level: float,
+    clusters: IntArray | None = None,
 ) -> BootstrapBlock:
     per_group = np.bincount(group * 6 + codes, minlength=6 * len(names)).reshape(-1, 6)
-    overall = cell_metrics(resample_cells(per_group.sum(axis=0), resamples, group_rng(seed, "")))
+
+    def draw(index: int | None, name: str) -> IntArray:
+        if clusters is None:  # images: the cell counts alone decide (the module docstring)
+            cells = per_group.sum(axis=0) if index is None else per_group[index]
+            return resample_cells(cells, resamples, group_rng(seed, name))
+        chosen = slice(None) if index is None else group == index
+        return resample_cluster_cells(codes[chosen], clusters[chosen], resamples,
+                                      group_rng(seed, name))  # fmt: skip
+
+    overall = cell_metrics(draw(None, ""))
     per_class: dict[str, dict[str, list[float] | None]] = {}
     stacked: dict[str, list[FloatArray]] = {metric: [] for metric in METRICS}
-    for name, cells in zip(names, per_group, strict=True):
-        values = cell_metrics(resample_cells(cells, resamples, group_rng(seed, name)))
+    for index, name in enumerate(names):
+        values = cell_metrics(draw(index, name))
         per_class[name] = _intervals(values, level)
         for metric in METRICS:
             stacked[metric].append(values[metric])
@@ -199,7 +261,7 @@ def _bootstrap(
         "resamples": resamples,
         "seed": seed,
         "level": level,
-        "unit": "image",
+        "unit": "image" if clusters is None else "sample",
         "interval": "percentile",
         "overall": _intervals(overall, level),
         "class_mean": _intervals(class_mean, level),
@@ -317,7 +379,9 @@ def run_statistics(
     codes = cell_codes([o.label for o in outcomes], [o.pred for o in outcomes])
     names, group = group_index([o.category for o in outcomes])
     return {
-        "bootstrap": _bootstrap(codes, names, group, resamples, seed, level),
+        "bootstrap": _bootstrap(
+            codes, names, group, resamples, seed, level, cluster_index(outcomes)
+        ),  # fmt: skip
         "mcnemar": _versus(codes),
         "mcnemar_per_class": {name: _versus(codes[group == i]) for i, name in enumerate(names)},
     }

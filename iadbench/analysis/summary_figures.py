@@ -40,8 +40,9 @@ def summary_figures(
     Returns:
         ``overall``, ``class_mean``, ``per_class`` (and ``lenient``, ``per_defect_type`` where
         they apply), ``statistics``, ``per_defect_group`` (MVTec LOCO's logical vs structural
-        anomalies: :mod:`~iadbench.analysis.defect_groups`), and for score methods
-        ``score_calibration`` and ``operating_points``.
+        anomalies: :mod:`~iadbench.analysis.defect_groups`), for score methods
+        ``score_calibration`` and ``operating_points``, and where images are grouped into
+        samples ``sample_level`` (:mod:`~iadbench.analysis.sample_level`).
 
     Raises:
         ValueError: ``outcomes`` is empty, or a label is outside the fixed sets.
@@ -51,6 +52,7 @@ def summary_figures(
     from iadbench.analysis.defect_groups import defect_group_summary
     from iadbench.analysis.metrics import summarize
     from iadbench.analysis.operating_points import operating_points_summary
+    from iadbench.analysis.sample_level import sample_level_block
     from iadbench.analysis.statistics import run_statistics
 
     figures: dict[str, Any] = {
@@ -70,6 +72,9 @@ def summary_figures(
     )
     if points is not None:
         figures["operating_points"] = points
+    # Datasets whose images are views of one part (Real-IAD): the figures per part as well.
+    if (per_sample := sample_level_block(outcomes)) is not None:
+        figures["sample_level"] = per_sample
     return figures
 
 

@@ -208,6 +208,7 @@ def auroc_tests(
         tests[name] = paired_auroc_difference(
             [o.id for o in ga], [o.label for o in ga], [o.score for o in ga],
             [o.score for o in gb], group="" if name == "pooled" else name,
+            groups=[o.group for o in ga],
         )  # fmt: skip
     return tests, None
 

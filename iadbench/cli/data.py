@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 @handles_user_errors
 def synth(
     dataset: Annotated[
-        str, typer.Argument(help="btad, ksdd2, mpdd, mvtec, mvtec-ad2, mvtec-loco or visa.")
+        str,
+        typer.Argument(help="btad, ksdd2, mpdd, mvtec, mvtec-ad2, mvtec-loco, real-iad or visa."),
     ],
     root: Annotated[Path, typer.Argument(help="Directory to write the tree into (new or empty).")],
     scale: Annotated[

@@ -22,6 +22,7 @@ _NATURAL_NAMES: dict[str, str] = {
     "bracket_black": "black metal bracket",
     "bracket_brown": "brown metal bracket",
     "bracket_white": "white metal bracket",
+    "audiojack": "audio jack",  # Real-IAD (this and the other Real-IAD names below)
     "chewinggum": "chewing gum",
     "macaroni1": "macaroni",
     "macaroni2": "macaroni",
@@ -35,6 +36,15 @@ _NATURAL_NAMES: dict[str, str] = {
     "tubes": "metal tube",
     "pushpins": "push pins",  # MVTec LOCO
     "wallplugs": "wall plugs",  # MVTec AD 2
+    "pcb": "printed circuit board",
+    "sim_card_set": "SIM card set",
+    "terminalblock": "terminal block",
+    "transistor1": "transistor",
+    "u_block": "U-shaped block",
+    "usb": "USB connector",
+    "usb_adaptor": "USB adaptor",
+    "vcpill": "pill",  # the release names no expansion of "vc"
+    "woodstick": "wooden stick",
 }
 
 

@@ -39,6 +39,10 @@ class Sample:
         image_path: Absolute path of the image file.
         mask_path: Absolute path of the defect mask, or ``None`` (normal images, missing masks).
         defect_type: Official defect folder name (``"good"`` for normal images) when known.
+        group: The physical sample this image is one view of (Real-IAD photographs each part
+            from 5 cameras: its 5 images share one group), or ``None`` when every image is its
+            own sample (MVTec-AD, VisA, folder datasets). Statistics then resample groups, not
+            images, and a group is defective when any of its images is.
     """
 
     id: str
@@ -49,13 +53,14 @@ class Sample:
     image_path: str
     mask_path: str | None = None
     defect_type: str | None = None
+    group: str | None = None
 
     def __post_init__(self) -> None:
         # A file or folder name that is not valid UTF-8 arrives with surrogate escapes, which no
         # JSON record can hold: written as \xNN escapes instead (the path keeps the real bytes),
         # and a literal backslash as \\ so that the escaped id of one file never equals the
         # plain id of another (issue 18).
-        for name in ("id", "category", "defect_type"):
+        for name in ("id", "category", "defect_type", "group"):
             value = getattr(self, name)
             if value is not None and (not value.isascii() or "\\" in value):
                 object.__setattr__(self, name, printable_name(value))

@@ -3,7 +3,8 @@
 Two kinds, both SHA-256 over one line per sample in id order:
 
 * **stat** (always, part of the configuration hash): id, subset, label, category, defect type,
-  and the size and modification time (ns) of the image and of its mask. Replacing, adding,
+  the sample group where there is one (Real-IAD's views; absent otherwise), and the size and
+  modification time (ns) of the image and of its mask. Replacing, adding,
   removing or relabelling an image (a VisA split CSV edit included) changes it; so does copying
   the tree without keeping mtimes (``cp`` without ``-p``), which costs a recomputation, never a
   wrong reuse. Cheap: one ``stat`` per file.
@@ -66,6 +67,9 @@ def fingerprint_samples(
             sample.defect_type or "",
             _file_field(sample.image_path, kind),
             _mask_field(sample.mask_path, kind) if sample.mask_path else "",
+            # Only where views are grouped (Real-IAD): regrouping changes the sample-level
+            # figures, and every other dataset's line, hence its fingerprint, stays as it was.
+            *(() if sample.group is None else (f"group={sample.group}",)),
         )
         digest.update(("\t".join(fields) + "\n").encode("utf-8", "surrogateescape"))
     return DatasetFingerprint(kind, len(samples), digest.hexdigest())

@@ -13,6 +13,7 @@ from iadbench.data.mpdd import MPDD
 from iadbench.data.mvtec import MVTecAD
 from iadbench.data.mvtec_ad2 import MVTecAD2
 from iadbench.data.mvtec_loco import MVTecLOCO
+from iadbench.data.real_iad import RealIAD
 from iadbench.data.visa import VisA
 
 DATASET_READERS: dict[str, type[DatasetReader]] = {
@@ -22,5 +23,6 @@ DATASET_READERS: dict[str, type[DatasetReader]] = {
     "mvtec": MVTecAD,
     "mvtec-ad2": MVTecAD2,
     "mvtec-loco": MVTecLOCO,
+    "real-iad": RealIAD,
     "visa": VisA,
 }

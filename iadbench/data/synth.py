@@ -175,18 +175,20 @@ def check_synth_arguments(
         return sum(c.total + (extra(name, at, min_per_group) if extra else 0)
                    for name, c in counts.items())  # fmt: skip
 
+    # A release larger than the limit (Real-IAD, 151,050 images) may still be written whole.
+    limit = max(MAX_SYNTH_IMAGES, sum(c.total for c in SYNTH_DATASETS.get(dataset, {}).values()))
     n_images = total(min(scale, 1e9))  # a bounded scale: round() of an infinite count overflows
-    if n_images <= MAX_SYNTH_IMAGES:
+    if n_images <= limit:
         return n_images
     fits = 0.0
     step = 100.0
     while step >= 0.01:  # the largest scale in hundredths that fits: the counts grow with it
-        while total(fits + step) <= MAX_SYNTH_IMAGES:
+        while total(fits + step) <= limit:
             fits += step
         step /= 10
     raise ArgumentError(
         f"{name('scale')} {scale:g} would write {'' if scale <= 1e9 else 'more than '}"
-        f"{n_images:,} images of {dataset} (limit {MAX_SYNTH_IMAGES:,}: a synthetic tree is for "
+        f"{n_images:,} images of {dataset} (limit {limit:,}: a synthetic tree is for "
         f"tests and dry runs, and every image is a file on disk); use {name('scale')} "
         f"{round(fits, 2):g} or less"
     )

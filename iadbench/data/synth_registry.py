@@ -18,6 +18,7 @@ from iadbench.data import (
     synth_mpdd,
     synth_mvtec_ad2,
     synth_mvtec_loco,
+    synth_real_iad,
 )
 from iadbench.data.base import CategoryCounts
 from iadbench.data.synth_drawing import Painter
@@ -87,6 +88,11 @@ TREE_WRITERS: dict[str, TreeWriter] = {
         synth_mvtec_ad2.write_category,
         synth_mvtec_ad2.extra_images,
     ),  # fmt: skip
+    "real-iad": TreeWriter(
+        DATASET_READERS["real-iad"].official_counts,
+        lambda categories: list(synth_real_iad.TOP_LEVEL),
+        _counted_only(synth_real_iad.write_category),
+    ),
     "mvtec-loco": TreeWriter(
         DATASET_READERS["mvtec-loco"].official_counts,
         _categories,

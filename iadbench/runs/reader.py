@@ -51,6 +51,8 @@ class Outcome:
         text: The model's full output, when it gives text.
         error: Why the image could not be processed, if it could not.
         defect_type: The dataset's defect folder (``good`` for normal images), when known.
+        group: The physical sample the image is one view of (Real-IAD), when the dataset
+            groups views; the bootstrap then resamples groups, not images.
     """
 
     id: str
@@ -61,6 +63,7 @@ class Outcome:
     text: str | None = None
     error: str | None = None
     defect_type: str | None = None
+    group: str | None = None
 
     @property
     def correct(self) -> bool:
@@ -182,6 +185,7 @@ def read_outcomes(
             raise IADBenchError(f"{path}: a line lacks id, category or label: {raw!r:.200}")
         sample_id = str(raw.get("id", ""))
         score, text, error = raw.get("score"), raw.get("text"), raw.get("error")
+        group = raw.get("group")  # written only where the dataset groups views (Real-IAD)
         found.append(
             Outcome(
                 sample_id,
@@ -192,6 +196,7 @@ def read_outcomes(
                 text if isinstance(text, str) else None,
                 None if error is None else str(error),
                 None if defect_types is None else defect_types.get(sample_id),
+                group if isinstance(group, str) else None,
             )
         )
     return found

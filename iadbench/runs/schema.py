@@ -32,11 +32,14 @@ class PredictionLine(TypedDict):
     text: str | None
     error: str | None
     map: NotRequired[str | None]  # SHA-256 of anomaly_maps/<id>.npy; absent before maps
+    group: NotRequired[str]  # the physical sample of a view (Real-IAD); absent elsewhere
     chain: NotRequired[str]
 
 
 #: Keys of a :class:`PredictionLine`, in the order they are written (``chain`` last).
-PREDICTION_KEYS: tuple[str, ...] = tuple(PredictionLine.__annotations__)
+#: The keys of every line, in order; a line of a dataset that groups views (Real-IAD) also holds
+#: ``group``, after ``map``.
+PREDICTION_KEYS: tuple[str, ...] = tuple(k for k in PredictionLine.__annotations__ if k != "group")
 
 
 class Attempt(TypedDict, total=False):
@@ -150,6 +153,9 @@ class Summary(TypedDict, total=False):
     operating_points: dict[str, Any]
     # Map methods only (iadbench.analysis.pixel_block): pixel AUROC / AUPRO, same rule.
     pixel_metrics: dict[str, Any]
+    # Datasets that group views (Real-IAD) only: the figures per physical sample (score = max
+    # over its views, label = any view defective); absent elsewhere.
+    sample_level: dict[str, Any]
     provenance: Provenance
     digest: dict[str, str | None]
 

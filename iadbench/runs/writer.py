@@ -321,7 +321,7 @@ def prediction_line(
         if pending
         else final_label(prediction.label, prediction.score, prediction.error, threshold)
     )
-    return {
+    line: PredictionLine = {
         "id": sample.id,
         "category": sample.category,
         "label": sample.label,
@@ -331,6 +331,9 @@ def prediction_line(
         "error": prediction.error,
         "map": map_digest,
     }
+    if sample.group is not None:  # views of one part (Real-IAD); every other line is as it was
+        line["group"] = sample.group
+    return line
 
 
 def prediction_lines(

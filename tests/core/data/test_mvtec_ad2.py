@@ -79,6 +79,10 @@ def test_data_check_prints_the_licence_and_notes_unconfirmed_counts(tree: Path, 
     copy = tmp_path / "copy"
     shutil.copytree(tree, copy)
     next((copy / "can" / "train" / "good").iterdir()).unlink()
+    synthetic = check_dataset("mvtec-ad2", copy, scale=SCALE)
+    # A synthetic tree must hold exactly what it was written with: there a difference fails.
+    assert any("can:" in p and "unconfirmed" in p for p in synthetic.problems)
+    (copy / ".iadbench-synthetic.json").unlink()  # now read as a real copy of the release
     report = check_dataset("mvtec-ad2", copy, scale=SCALE)
     # The per-category counts are not the authors': a difference is a note, not a failure.
     assert any("can:" in n and "unconfirmed" in n for n in report.notes)
