@@ -44,7 +44,9 @@ def quiet() -> Iterator[None]:
     A barebones ``Trainer`` announces itself, its hardware and tips on every ``fit``/``predict``
     (15 lines per category); the run's own progress lines say what happens.
     """
-    names = ("lightning", "lightning.pytorch", "lightning.fabric", "anomalib")
+    # lightning_fabric and pytorch_lightning: the standalone packages anomalib also imports.
+    names = ("lightning", "lightning.pytorch", "lightning.fabric", "lightning_fabric",
+             "pytorch_lightning", "anomalib")  # fmt: skip
     loggers = [logging.getLogger(name) for name in names]
     levels = [log.level for log in loggers]
     try:
