@@ -122,9 +122,8 @@ def main(args: argparse.Namespace) -> int:
     adapter = _adapter(args.model, workdir, args.device)
     started = time.perf_counter()
     adapter.fit(train)
-    print(
-        f"trained tiny {args.model} on {len(train)} normals in {time.perf_counter() - started:.1f} s"
-    )
+    seconds = time.perf_counter() - started
+    print(f"trained tiny {args.model} on {len(train)} normals in {seconds:.1f} s")
     model, side = adapter.category_model("bottle").model, int(adapter.options.image_side)
     timings: dict[str, list[float]] = {"bridge": [], "anomalib": []}
     with tempfile.TemporaryDirectory() as root:
