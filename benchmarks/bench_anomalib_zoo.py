@@ -9,14 +9,15 @@ decoder (:class:`iadbench_methods.anomalib_zoo.datamodule.Decode`):
 * anomalib: ``Engine.predict(model, dataloaders=...)`` over the bridge's datamodule
   (one Engine reused, so Lightning's per-call set-up is its steady state).
 
-Throughput: ``--repeats`` alternating timings in this process, medians side by side. Peak
+Throughput: ``--repeats`` timings of each side in this process, in ABBA order; medians and the
+fastest pass side by side, the check on the fastest (the least disturbed on a shared machine). Peak
 memory: each side once more in a fresh process (peak RSS, and how much of it the prediction
 pass added above the process with anomalib imported and the model loaded; on CUDA also the
 allocator's peak).
 Exits 1 when the bridge's throughput is below ``TARGET`` × anomalib's (issue 21: ≥ 0.95×).
 
 Usage: python benchmarks/bench_anomalib_zoo.py [--model patchcore] [--images 64]
-       [--batch-size 16] [--repeats 5] [--device cpu]
+       [--batch-size 16] [--repeats 8] [--device cpu]
 """
 
 from __future__ import annotations
@@ -130,8 +131,10 @@ def main(args: argparse.Namespace) -> int:
         engine = _engine(args.device, Path(root))
         _bridge_pass(adapter, samples[: args.batch_size], args.batch_size)  # warm-up
         _engine_pass(engine, model, samples[: args.batch_size], side, args.batch_size)
-        for _ in range(args.repeats):
-            for name in ("bridge", "anomalib"):
+        for repeat in range(args.repeats):
+            # ABBA order: a drift in the machine's load favours neither side.
+            order = ("bridge", "anomalib") if repeat % 2 == 0 else ("anomalib", "bridge")
+            for name in order:
                 _synchronise(args.device)
                 start = time.perf_counter()
                 if name == "bridge":
@@ -148,11 +151,14 @@ def main(args: argparse.Namespace) -> int:
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         memory[name] = json.loads(done.stdout.strip().splitlines()[-1])
     rate = {name: args.images / statistics.median(t) for name, t in timings.items()}
-    ratio = rate["bridge"] / rate["anomalib"]
+    best = {name: args.images / min(t) for name, t in timings.items()}
+    # The check compares the fastest passes: on a shared machine they are the least disturbed.
+    ratio = best["bridge"] / best["anomalib"]
     print(f"{args.images} images, batch {args.batch_size}, {args.device}, tiny {args.model}, "
-          f"medians of {args.repeats} alternating passes")  # fmt: skip
+          f"{args.repeats} passes each, in ABBA order")  # fmt: skip
     print(f"{'':28}{'bridge':>12}{'Engine.predict':>16}")
     print(f"{'throughput (images/s)':28}{rate['bridge']:>12.1f}{rate['anomalib']:>16.1f}")
+    print(f"{'  fastest pass (images/s)':28}{best['bridge']:>12.1f}{best['anomalib']:>16.1f}")
     print(f"{'peak RSS, fresh process (MiB)':28}{memory['bridge']['peak_rss_mib']:>12.0f}"
           f"{memory['engine']['peak_rss_mib']:>16.0f}")  # fmt: skip
     print(f"{'  of it added by predicting':28}{memory['bridge']['added_mib']:>12.0f}"
@@ -161,7 +167,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"{'peak CUDA allocated (MiB)':28}{memory['bridge']['cuda_peak_mib']:>12.0f}"
               f"{memory['engine']['cuda_peak_mib']:>16.0f}")  # fmt: skip
     verdict = "meets" if ratio >= TARGET else "BELOW"
-    print(f"bridge / Engine.predict throughput: {ratio:.3f}x ({verdict} the {TARGET}x target)")
+    print(f"bridge / Engine.predict throughput, fastest passes: {ratio:.3f}x ({verdict} the "
+          f"{TARGET}x target; medians {rate['bridge'] / rate['anomalib']:.3f}x)")  # fmt: skip
     return 0 if ratio >= TARGET else 1
 
 
@@ -170,7 +177,7 @@ if __name__ == "__main__":
     parser.add_argument("--model", choices=sorted(CLASSES), default="patchcore")
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data", default="", help="a synthetic MVTec-AD root (made if missing)")
     parser.add_argument("--child", choices=("bridge", "engine"), help=argparse.SUPPRESS)
