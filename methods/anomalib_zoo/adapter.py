@@ -35,10 +35,11 @@ from typing import Any, ClassVar
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.contract.numbers import real_number, whole_number
-from iadbench.contract.options import option, option_text
+from iadbench.contract.options import option
 from iadbench.contract.records import Prediction, Sample
 
-from .catalogue import ZooEntry
+from .catalogue import SEQUENCE_TYPES, ZooEntry, ZooOption, parse_option
+from .catalogue import option_text as zoo_text
 from .scoring import MIN_HELD_OUT, MIN_TRAINED, Calibration, fit_calibration, split_held_out
 
 #: Bump when the bridge's predictions change (the content hash also holds anomalib's version).
@@ -140,7 +141,10 @@ class AnomalibModel(MethodAdapter[Any]):
     def constructor_arguments(self) -> dict[str, Any]:
         """The anomalib constructor's arguments: the options, plus ``--tiny``'s other overrides."""
         names = {o.name for o in self.zoo.options}
-        arguments = {name: getattr(self.options, name) for name in sorted(names)}
+        arguments = {
+            o.name: _constructor_value(o, getattr(self.options, o.name))
+            for o in sorted(self.zoo.options, key=lambda o: o.name)
+        }
         if self.context.tiny:  # overrides that are no option (e.g. ``layers``)
             arguments.update({k: v for k, v in self.zoo.tiny.items() if k not in names})
         return arguments
@@ -341,17 +345,17 @@ def zoo_adapter(entry: ZooEntry) -> type[AnomalibModel]:
     """
     fields: list[tuple[str, Any, Any]] = []
     for zoo_option in entry.options:
-        if zoo_option.type not in _TYPES:
+        sequence = zoo_option.type.removesuffix("|None") in SEQUENCE_TYPES
+        if not sequence and zoo_option.type not in _TYPES:
             raise ValueError(f"{entry.method}: option {zoo_option.name} has type {zoo_option.type}")
         tiny = entry.tiny.get(zoo_option.name, _NO_TINY)
+        # A sequence travels as its --set text (comma-separated), parsed for the constructor.
+        default = zoo_text(zoo_option, zoo_option.default) if sequence else zoo_option.default
+        tiny_text = None if tiny is _NO_TINY else zoo_text(zoo_option, tiny)
         fields.append((
             zoo_option.name,
-            _TYPES[zoo_option.type],
-            option(
-                zoo_option.default,
-                help=zoo_option.help,
-                tiny=None if tiny is _NO_TINY else option_text(tiny),
-            ),
+            str if sequence else _TYPES[zoo_option.type],
+            option(default, help=zoo_option.help, tiny=tiny_text),
         ))  # fmt: skip
     bridge = _bridge_fields(entry)
     if clash := {name for name, _, _ in fields} & {name for name, _, _ in bridge}:
@@ -374,6 +378,13 @@ def zoo_adapter(entry: ZooEntry) -> type[AnomalibModel]:
 
 
 _NO_TINY = object()
+
+
+def _constructor_value(zoo_option: ZooOption, value: Any) -> Any:
+    """The constructor's value of an option: a sequence's --set text parsed, else as it is."""
+    if zoo_option.type.removesuffix("|None") in SEQUENCE_TYPES and isinstance(value, str):
+        return parse_option(zoo_option, value)
+    return value
 
 
 def _bridge_fields(entry: ZooEntry) -> list[tuple[str, Any, Any]]:
