@@ -171,8 +171,17 @@ def check_reference_shots(
         )
 
 
-def check_no_overlap(train: list[Sample], test: list[Sample], *, force: bool = False) -> int:
+def check_no_overlap(
+    train: list[Sample], test: list[Sample], *, force: bool = False, fix: str | None = None
+) -> int:
     """Refuse to train and test on the same images; returns the overlap size.
+
+    Args:
+        train: The training images.
+        test: The test images.
+        force: ``--force-overlap``: count the overlap, refuse nothing.
+        fix: What the user can do, as the refusal's last sentence; by default ``run``'s flags
+            (``matrix`` has no ``--force-overlap`` and names its own).
 
     Raises:
         SplitError: Some test images are also training images and ``force`` is False.
@@ -180,11 +189,13 @@ def check_no_overlap(train: list[Sample], test: list[Sample], *, force: bool = F
     train_ids = {(s.dataset, s.id) for s in train}
     overlap = sum((s.dataset, s.id) in train_ids for s in test)
     if overlap and not force:
+        fix = fix or (
+            "Use disjoint subsets (e.g. --train-split train --test-split test), a different "
+            "test dataset, or --force-overlap if this is really what you want."
+        )
         raise SplitError(
             f"{overlap} of {len(test)} test images are also in the training subset, so the "
-            "scores would measure memorisation, not detection. Use disjoint subsets (e.g. "
-            "--train-split train --test-split test), a different test dataset, or --force-overlap "
-            "if this is really what you want."
+            f"scores would measure memorisation, not detection. {fix}"
         )
     return overlap
 

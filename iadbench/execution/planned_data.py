@@ -113,14 +113,16 @@ class PlannedData:
             labels.setdefault(sample.category, set()).add(sample.label)
         return {c: next(iter(found)) for c, found in sorted(labels.items()) if len(found) == 1}
 
-    def check_no_overlap(self, *, force: bool) -> None:
+    def check_no_overlap(self, *, force: bool, fix: str | None = None) -> None:
         """Refuse to test a training method on its own training images (``--force-overlap``).
+
+        ``fix``: the refusal's advice where ``run``'s flags do not apply (``matrix``).
 
         Raises:
             SplitError: Training and test samples share images, and ``force`` is off.
         """
         assert self.train is not None
-        check_no_overlap(self.train, self.test, force=force)
+        check_no_overlap(self.train, self.test, force=force, fix=fix)
 
 
 def index_data(

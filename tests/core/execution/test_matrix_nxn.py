@@ -104,6 +104,14 @@ def test_the_diagonal_only_where_asked_and_refused_cells_are_skipped_with_why(
     assert "brightness/parts_to_parts" in cells and len(cells) == 7
     assert {(s.train, s.test) for s in matrix.skipped} == {("mvtec", "mvtec"), ("visa", "visa")}
     assert all("also in the training subset" in s.reason for s in matrix.skipped)
+    # The advice is what a matrix user can do: the matrix has no --force-overlap.
+    for skipped in matrix.skipped:
+        assert "--force-overlap if" not in skipped.reason, skipped.reason
+        cell = f"{skipped.train}→{skipped.test} trains on 'train' and tests on 'all'"
+        assert f"({cell}; --test-split test changes every cell)" in skipped.reason, skipped.reason
+        assert skipped.reason.endswith(
+            "(drop --diagonal, or name the cells to run with --directions)."
+        )
     # With the Test subset every diagonal cell runs.
     tested = plan_cells(_request(tmp_path, roots, diagonal=True, test_split="test"))
     assert len(tested.plans) == 9 and not tested.skipped
@@ -204,5 +212,6 @@ def test_the_cli_names_a_skipped_cell_and_runs_the_others(tmp_path, roots, plugi
     # Before the cells run and again at the end, with planning's sentence.
     said = r"Skipped: brightness mvtec→mvtec: \d+ of \d+ test images are also in the training"
     assert len(re.findall(said, text)) == 2
+    assert "--force-overlap if" not in text and "(drop mvtec:mvtec from --directions)" in text
     assert "1 runs in" in text and "1 cell(s) skipped (above)" in text
     assert [p.parent.name for p in out.rglob("summary.json")] == ["visa_to_mvtec"]
