@@ -138,6 +138,31 @@ def one_class_refusal(method: str, train: str | None, test: str, *, few_shot: bo
     )
 
 
+def reference_policy_refusal(method: str, train: str, test: str, threshold: str) -> str:
+    """Why a few-shot method's threshold cannot be chosen on another dataset's images.
+
+    A few-shot method compares each image with normal references of its category, taken from
+    the test dataset (:func:`reference_candidates`); a ``calibrated`` / ``normal-quantile``
+    threshold is chosen by scoring the training dataset's images, whose categories have no
+    references there, so every one of them would fail. Refused for any training dataset but
+    the test dataset (``matrix`` skips such a cell with this sentence).
+
+    Args:
+        method: The method's name.
+        train: The training dataset the threshold would be chosen on.
+        test: The test dataset (where the references come from).
+        threshold: The policy as given (``normal-quantile:0.9``, ``calibrated``).
+    """
+    return (
+        f"method {method!r} compares each image with normal references of its category from "
+        f"the test dataset {test!r}, so it cannot score the images of {train!r} that "
+        f"--threshold {threshold} is chosen on: use --threshold fixed:T or oracle, or "
+        f"normal-quantile:q chosen on {test!r} itself (--train {test} --test-split test; in a "
+        f"matrix its diagonal cell: --diagonal or --directions {test}:{test}, with --test-split "
+        "test)"
+    )
+
+
 def reference_candidates(train: list[Sample], test: list[Sample]) -> list[Sample]:
     """A few-shot method's references: ``train``'s normal images that are not test images.
 
