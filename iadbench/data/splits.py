@@ -138,6 +138,31 @@ def one_class_refusal(method: str, train: str | None, test: str, *, few_shot: bo
     )
 
 
+def reference_policy_refusal(method: str, train: str, test: str, threshold: str) -> str:
+    """Why a few-shot method's threshold cannot be chosen on another dataset's images.
+
+    A few-shot method compares each image with normal references of its category, taken from
+    the test dataset (:func:`reference_candidates`); a ``calibrated`` / ``normal-quantile``
+    threshold is chosen by scoring the training dataset's images, whose categories have no
+    references there, so every one of them would fail. Refused for any training dataset but
+    the test dataset (``matrix`` skips such a cell with this sentence).
+
+    Args:
+        method: The method's name.
+        train: The training dataset the threshold would be chosen on.
+        test: The test dataset (where the references come from).
+        threshold: The policy as given (``normal-quantile:0.9``, ``calibrated``).
+    """
+    return (
+        f"method {method!r} compares each image with normal references of its category from "
+        f"the test dataset {test!r}, so it cannot score the images of {train!r} that "
+        f"--threshold {threshold} is chosen on: use --threshold fixed:T or oracle, or "
+        f"normal-quantile:q chosen on {test!r} itself (--train {test} --test-split test; in a "
+        f"matrix its diagonal cell: --diagonal or --directions {test}:{test}, with --test-split "
+        "test)"
+    )
+
+
 def reference_candidates(train: list[Sample], test: list[Sample]) -> list[Sample]:
     """A few-shot method's references: ``train``'s normal images that are not test images.
 
@@ -171,8 +196,17 @@ def check_reference_shots(
         )
 
 
-def check_no_overlap(train: list[Sample], test: list[Sample], *, force: bool = False) -> int:
+def check_no_overlap(
+    train: list[Sample], test: list[Sample], *, force: bool = False, fix: str | None = None
+) -> int:
     """Refuse to train and test on the same images; returns the overlap size.
+
+    Args:
+        train: The training images.
+        test: The test images.
+        force: ``--force-overlap``: count the overlap, refuse nothing.
+        fix: What the user can do, as the refusal's last sentence; by default ``run``'s flags
+            (``matrix`` has no ``--force-overlap`` and names its own).
 
     Raises:
         SplitError: Some test images are also training images and ``force`` is False.
@@ -180,11 +214,13 @@ def check_no_overlap(train: list[Sample], test: list[Sample], *, force: bool = F
     train_ids = {(s.dataset, s.id) for s in train}
     overlap = sum((s.dataset, s.id) in train_ids for s in test)
     if overlap and not force:
+        fix = fix or (
+            "Use disjoint subsets (e.g. --train-split train --test-split test), a different "
+            "test dataset, or --force-overlap if this is really what you want."
+        )
         raise SplitError(
             f"{overlap} of {len(test)} test images are also in the training subset, so the "
-            "scores would measure memorisation, not detection. Use disjoint subsets (e.g. "
-            "--train-split train --test-split test), a different test dataset, or --force-overlap "
-            "if this is really what you want."
+            f"scores would measure memorisation, not detection. {fix}"
         )
     return overlap
 

@@ -45,7 +45,6 @@ def compute_run(
         found from an earlier attempt.
 
     Raises:
-        SplitError: A training method would be tested on its own training images.
         EnvironmentFailure: The machine failed (disk, memory, GPU) while writing or predicting.
     """
     spec, caps = plan.spec, plan.adapter_cls.capabilities
@@ -79,7 +78,7 @@ def compute_run(
     calibration: dict[str, Any] | None = None
     try:
         if adapter.context.workdir is not None:  # the configuration trains
-            plan.data.check_no_overlap(force=plan.request.force_overlap)
+            # (execute_run's overlap guard refused it before the run dir existed)
             manifest["trained_artifacts"] = str(fit_stage(plan, adapter))
         if (choice := plan.data.calibration_choice) is not None:  # a training-data policy
             if group.is_main and (warning := choice.warning()) is not None:

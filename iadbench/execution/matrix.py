@@ -249,7 +249,7 @@ def plan_cells(request: MatrixRequest) -> MatrixPlan:
                 )
             )  # fmt: skip
             if planned.data.train is not None:  # the runner's guard, met here in seconds
-                planned.data.check_no_overlap(force=False)
+                planned.data.check_no_overlap(force=False, fix=_overlap_fix(request, planned))
         except _WHOLE_MATRIX:
             raise
         except IADBenchError as refused:  # this cell only: planning says why
@@ -269,6 +269,33 @@ def plan_cells(request: MatrixRequest) -> MatrixPlan:
         reasons = "; ".join(f"{s.method} {s.train}→{s.test}: {s.reason}" for s in matrix.skipped)
         raise IADBenchError(f"every cell of the matrix was refused, nothing ran: {reasons}")
     return matrix
+
+
+def _overlap_fix(request: MatrixRequest, planned: PlannedRun) -> str:
+    """What a matrix user can do about a cell the overlap guard refuses (a diagonal cell).
+
+    ``run``'s advice names ``--force-overlap``, which ``matrix`` does not have: this names the
+    cell's subsets, the split flags (they change every cell) and how to leave the cell out.
+    """
+    spec = planned.spec
+    assert spec.train is not None and spec.test is not None
+    train, test = spec.train.name, spec.test.name
+    flags = (
+        "--test-split test"
+        if spec.train.split == "train"
+        else "--train-split train --test-split test"
+    )
+    if request.directions is not None:
+        leave = f"drop {train}:{test} from --directions"
+    elif request.diagonal:
+        leave = "drop --diagonal, or name the cells to run with --directions"
+    else:  # a one-class configuration's own diagonal
+        leave = f"name the cells to run with --directions, without {train}:{test}"
+    return (
+        f"The matrix has no --force-overlap: train and test on disjoint subsets ({train}→{test} "
+        f"trains on {spec.train.split!r} and tests on {spec.test.split!r}; {flags} changes every "
+        f"cell) or leave the cell out ({leave})."
+    )
 
 
 def _is_cell(request: MatrixRequest, train: str, test: str, own_protocol: bool) -> bool:

@@ -36,6 +36,7 @@ from iadbench.data.splits import (
     one_class_training,
     only_categories,
     reference_candidates,
+    reference_policy_refusal,
     split_table_for,
 )
 from iadbench.execution.calibration_data import (
@@ -113,14 +114,16 @@ class PlannedData:
             labels.setdefault(sample.category, set()).add(sample.label)
         return {c: next(iter(found)) for c, found in sorted(labels.items()) if len(found) == 1}
 
-    def check_no_overlap(self, *, force: bool) -> None:
+    def check_no_overlap(self, *, force: bool, fix: str | None = None) -> None:
         """Refuse to test a training method on its own training images (``--force-overlap``).
+
+        ``fix``: the refusal's advice where ``run``'s flags do not apply (``matrix``).
 
         Raises:
             SplitError: Training and test samples share images, and ``force`` is off.
         """
         assert self.train is not None
-        check_no_overlap(self.train, self.test, force=force)
+        check_no_overlap(self.train, self.test, force=force, fix=fix)
 
 
 def index_data(
@@ -143,6 +146,12 @@ def index_data(
     caps = adapter_cls.capabilities
     if (refusal := protocol_refusal(request, adapter_cls, options)) is not None:
         raise IADBenchError(refusal)  # before any root is opened: the protocol is the problem
+    shots = adapter_cls.reference_shots(options)
+    if shots > 0 and training_data_policy(threshold) and request.train not in (None, request.test):
+        # Its references cover the test dataset's categories only (docs/metrics.md).
+        why = reference_policy_refusal(request.method, str(request.train), request.test,
+                                       str(threshold))  # fmt: skip
+        raise IADBenchError(why)
     table = split_table_for(one_class=caps.one_class)  # splits/one_class.toml or Table II
     _check_roots(request, uses_training_data(adapter_cls, options, threshold))
     # Own parts split by `iadbench data split`: test on their held-out Test subset, and train on
@@ -161,7 +170,7 @@ def index_data(
     if request.limit is not None:
         test_samples = first_per_category(test_samples, request.limit)
     data = PlannedData(test_reader, test_samples)
-    if (shots := adapter_cls.reference_shots(options)) > 0:
+    if shots > 0:
         data.references = reference_candidates(test_reader.samples("train"), test_samples)
         check_reference_shots(request.method, request.test, data.references, test_samples, shots)
     train_ref: DatasetRef | None = None

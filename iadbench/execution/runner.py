@@ -47,6 +47,10 @@ def execute_run(plan: PlannedRun, progress: ProgressHook | None = None) -> RunOu
         DatasetNotFoundError: A dataset root holds no images in the expected layout.
         SplitError: A training method would be tested on its own training images.
     """
+    if plan.data.train is not None:
+        # Before the run dir exists: a refused attempt writes nothing (no manifest or lock left
+        # to make the next run there read as "another configuration").
+        plan.data.check_no_overlap(force=plan.request.force_overlap)
     group = process_group()
     # One bar per run: the other processes of a sharded run work silently.
     progress = (progress if group.is_main else None) or SilentProgress()

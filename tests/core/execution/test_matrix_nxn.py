@@ -104,6 +104,14 @@ def test_the_diagonal_only_where_asked_and_refused_cells_are_skipped_with_why(
     assert "brightness/parts_to_parts" in cells and len(cells) == 7
     assert {(s.train, s.test) for s in matrix.skipped} == {("mvtec", "mvtec"), ("visa", "visa")}
     assert all("also in the training subset" in s.reason for s in matrix.skipped)
+    # The advice is what a matrix user can do: the matrix has no --force-overlap.
+    for skipped in matrix.skipped:
+        assert "--force-overlap if" not in skipped.reason, skipped.reason
+        cell = f"{skipped.train}→{skipped.test} trains on 'train' and tests on 'all'"
+        assert f"({cell}; --test-split test changes every cell)" in skipped.reason, skipped.reason
+        assert skipped.reason.endswith(
+            "(drop --diagonal, or name the cells to run with --directions)."
+        )
     # With the Test subset every diagonal cell runs.
     tested = plan_cells(_request(tmp_path, roots, diagonal=True, test_split="test"))
     assert len(tested.plans) == 9 and not tested.skipped
@@ -204,5 +212,37 @@ def test_the_cli_names_a_skipped_cell_and_runs_the_others(tmp_path, roots, plugi
     # Before the cells run and again at the end, with planning's sentence.
     said = r"Skipped: brightness mvtec→mvtec: \d+ of \d+ test images are also in the training"
     assert len(re.findall(said, text)) == 2
+    assert "--force-overlap if" not in text and "(drop mvtec:mvtec from --directions)" in text
     assert "1 runs in" in text and "1 cell(s) skipped (above)" in text
     assert [p.parent.name for p in out.rglob("summary.json")] == ["visa_to_mvtec"]
+
+
+def test_a_few_shot_threshold_chosen_on_another_dataset_is_refused_and_skipped(tmp_path, roots):
+    """pixel-stats has references for the test dataset's categories only: under a threshold
+    chosen on the training dataset every calibration image failed and the matrix stopped."""
+    request = _request(tmp_path, roots, methods=["pixel-stats", "always-normal"],
+                       datasets=["mvtec", "visa"], threshold="normal-quantile:0.9", limit=2,
+                       diagonal=True, test_split="test")  # fmt: skip
+    seen: list[Any] = []
+    outcomes = run_matrix(request, on_skipped=seen.append)
+    assert sorted((s.method, s.train, s.test) for s in seen) == [
+        ("pixel-stats", "mvtec", "visa"), ("pixel-stats", "visa", "mvtec"),
+    ]  # fmt: skip
+    assert "references of its category from the test dataset 'visa'" in seen[0].reason
+    assert "--threshold fixed:T or oracle" in seen[0].reason
+    # Chosen on the test dataset itself (its diagonal), the threshold is chosen and applied.
+    diagonal = [o.summary for o in outcomes if o.summary["method"] == "pixel-stats"]
+    assert sorted((s["train"]["dataset"], s["test"]["dataset"]) for s in diagonal) == [
+        ("mvtec", "mvtec"), ("visa", "visa"),
+    ]  # fmt: skip
+    assert all(s["calibration"]["policy"] == "normal-quantile" for s in diagonal)
+    # `run` refuses it in planning: one sentence, nothing written.
+    out = tmp_path / "one"
+    result = CliRunner().invoke(app, [
+        "run", "--method", "pixel-stats", "--train", "mvtec", "--test", "visa",
+        "--threshold", "calibrated", "--data", f"mvtec={roots['mvtec']}",
+        "--data", f"visa={roots['visa']}", "--out", str(out),
+    ])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "cannot score the images of 'mvtec'" in " ".join(result.output.split())
+    assert not out.exists()

@@ -91,6 +91,25 @@ def test_training_method_is_refused_on_its_own_training_images(tmp_path, roots, 
     assert execute_run(plan_run(disjoint)).summary["overall"]["n"] > 0
 
 
+def test_an_overlap_refusal_writes_nothing_and_keeps_an_earlier_run(tmp_path, roots, plugin_file):
+    # The refused attempt used to leave manifest.json and .lock in --out, and the next run there
+    # was refused as "another configuration".
+    METHODS.load_plugin_file(plugin_file)
+    out = tmp_path / "run"
+    common = dict(method="brightness", train="mvtec", test="mvtec", out=out)
+    overlapping = _request(tmp_path, roots, **common, train_split="all", test_split="all")
+    with pytest.raises(SplitError, match="memorisation"):
+        execute_run(plan_run(overlapping))
+    assert not out.exists()
+    disjoint = _request(tmp_path, roots, **common, train_split="train", test_split="test")
+    assert not execute_run(plan_run(disjoint)).reused
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    with pytest.raises(SplitError, match="memorisation"):  # an earlier run's dir: left as it was
+        execute_run(plan_run(overlapping))
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
+    assert execute_run(plan_run(disjoint)).reused
+
+
 def test_trained_artifacts_are_reused_across_test_sets(tmp_path, roots, plugin_file):
     METHODS.load_plugin_file(plugin_file)
     first = plan_run(_request(tmp_path, roots, method="brightness"))
