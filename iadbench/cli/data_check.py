@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def check(
     dataset: Annotated[
         str,
-        typer.Argument(help="Dataset name: btad, ksdd2, mpdd, mvtec, visa or a --data name."),
+        typer.Argument(help=f"Dataset name: {opt.RELEASES} or a --data name."),
     ],
     data: opt.DataRoots = None,
     scale: Annotated[
