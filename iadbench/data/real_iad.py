@@ -135,7 +135,7 @@ class RealIAD(DatasetReader):
     official_counts: ClassVar[dict[str, CategoryCounts]] = _planned_counts()
     counts_confirmed: ClassVar[bool] = False
     default_split: ClassVar[str] = DEFAULT_SPLIT
-    licence: ClassVar[str | None] = REAL_IAD_LICENCE
+    licence: ClassVar[str] = REAL_IAD_LICENCE
 
     def __init__(self, root: str | Path, split: str | None = None) -> None:
         super().__init__(root)

@@ -10,11 +10,11 @@ from iadbench.data.base import DatasetReader
 from iadbench.data.btad import BTAD
 from iadbench.data.ksdd2 import KolektorSDD2
 from iadbench.data.mpdd import MPDD
-from iadbench.data.mvtec import MVTecAD
+from iadbench.data.mvtec import MVTecAD as MVTecAD  # re-exported: the package root names it
 from iadbench.data.mvtec_ad2 import MVTecAD2
 from iadbench.data.mvtec_loco import MVTecLOCO
 from iadbench.data.real_iad import RealIAD
-from iadbench.data.visa import VisA
+from iadbench.data.visa import VisA as VisA  # re-exported: the package root names it
 
 DATASET_READERS: dict[str, type[DatasetReader]] = {
     "btad": BTAD,
