@@ -41,3 +41,6 @@ def test_the_docs_name_every_release() -> None:
     for reader in DATASET_READERS.values():
         module = reader.__module__.rsplit(".", 1)[-1]
         assert f"{module}.py" in architecture, module
+    cli = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert "Any name but `mvtec` / `visa`" not in cli  # what it said before the releases
+    assert all(f"`{name}`" in cli for name in DATASET_READERS)

@@ -7,6 +7,7 @@ N × N overview and the HTML report's heat map come before the per-direction tab
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -49,11 +50,19 @@ def test_a_3x3_matrix_over_new_releases_with_the_baselines_and_the_report(
     baselines = {f"{m}/zero-shot_to_{d}" for m in ("always-normal", "always-defect",
                                                    "pixel-stats") for d in datasets}  # fmt: skip
     assert cells == baselines | {f"brightness/{a}_to_{b}" for a in datasets for b in datasets}
+    # Each release was read by its own reader: LOCO's runs carry its logical vs structural block.
+    loco = json.loads(
+        (out / "brightness" / "mvtec-loco_to_mvtec-loco" / "summary.json").read_text()
+    )
+    # (--limit 2 keeps two defects per category: at least one group, never another name)
+    assert set(loco["per_defect_group"]["groups"]) <= {"logical", "structural"}
+    assert loco["per_defect_group"]["groups"]
     leaderboard = (out / "LEADERBOARD.md").read_text()
     overview = leaderboard.index("## Overview: trained on (rows) × tested on (columns), test split")
     assert overview < leaderboard.index("## Pooled over all test images")
     grid = leaderboard[overview:].split("\n## ")[0]
     assert all(name in grid for name in datasets)  # every release is a row and a column
+    assert "## Logical vs structural anomalies: mvtec-loco" in leaderboard
     report = CliRunner().invoke(app, ["report", str(out)])
     assert report.exit_code == 0, report.output
     page = (out / "report.html").read_text()
