@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def synth(
     dataset: Annotated[
         str,
-        typer.Argument(help="btad, ksdd2, mpdd, mvtec, mvtec-ad2, mvtec-loco, real-iad or visa."),
+        typer.Argument(help=f"The release: {opt.RELEASES}."),
     ],
     root: Annotated[Path, typer.Argument(help="Directory to write the tree into (new or empty).")],
     scale: Annotated[

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def check(
     dataset: Annotated[
         str,
-        typer.Argument(help="Dataset name: btad, ksdd2, mpdd, mvtec, visa or a --data name."),
+        typer.Argument(help=f"Dataset name: {opt.RELEASES} or a --data name."),
     ],
     data: opt.DataRoots = None,
     scale: Annotated[
@@ -75,17 +75,34 @@ def check(
         console.print(marked("✗", "red", problem))
     if not report.ok:
         raise typer.Exit(1)
-    from iadbench.data import DATASET_READERS
-
-    # A user's folder dataset has no official counts: say what was checked, not more.
-    what = (
-        "matches the official layout and counts"
-        if dataset in DATASET_READERS
-        else "every category has normal and defect images"
-    )
+    what = _what_matched(report)
     if report.split_file is not None:
         what += f", and {report.split_file} lists every image"
     console.print(marked("✓", "green", f"{what}; every image decodes." if decode else f"{what}."))
+
+
+def _what_matched(report: CheckReport) -> str:
+    """What the closing line may claim: only what the counts were found to be.
+
+    A copy whose count differences were notes (a release whose per-category counts are not the
+    authors', Real-IAD's) did not match them; a split variant's counts were not compared; a
+    user's folder dataset has no official counts.
+    """
+    from iadbench.data import DATASET_READERS
+    from iadbench.data.check import COUNTS_MATCHED, COUNTS_MATCHED_UNCONFIRMED, COUNTS_NOTED
+
+    if report.dataset not in DATASET_READERS:
+        return "every category has normal and defect images"
+    if report.counts == COUNTS_MATCHED:
+        return "matches the official layout and counts"
+    if report.counts == COUNTS_MATCHED_UNCONFIRMED:
+        return "matches the official layout and the expected counts (unconfirmed: see the docs)"
+    if report.counts == COUNTS_NOTED:
+        return (
+            "matches the official layout; its per-category counts differ from the unconfirmed "
+            "expected ones (notes above)"
+        )
+    return "matches the official layout (counts not compared: see the notes)"
 
 
 def _check_table(report: CheckReport, title: str) -> Any:

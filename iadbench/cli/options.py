@@ -12,14 +12,21 @@ FLAG = ""
 DATA_PANEL = "Data"
 METHOD_PANEL = "Method"
 OUTPUT_PANEL = "Output"
+#: The releases read in their official layout (``iadbench.data.releases.DATASET_READERS``'s keys,
+#: written out: the help must not import the readers; tests/core/cli/test_release_help.py checks
+#: the two agree).
+RELEASE_NAMES: tuple[str, ...] = ("btad", "ksdd2", "mpdd", "mvtec", "mvtec-ad2", "mvtec-loco",
+                                  "real-iad", "visa")  # fmt: skip
+RELEASES = ", ".join(RELEASE_NAMES)
 
 DataRoots = Annotated[
     list[str] | None,
     typer.Option(
         "--data",
         metavar="NAME=PATH",
-        help="Dataset root, e.g. mvtec=/data/mvtec_ad (else $IADBENCH_MVTEC_ROOT / "
-        "$IADBENCH_VISA_ROOT). Any other NAME reads a <cat>/good, <cat>/<defect> folder tree.",
+        help="Dataset root, e.g. mvtec=/data/mvtec_ad (else $IADBENCH_<NAME>_ROOT, e.g. "
+        f"$IADBENCH_MVTEC_LOCO_ROOT). Official layouts: {RELEASES}; any other NAME reads a "
+        "<cat>/good, <cat>/<defect> folder tree.",
         rich_help_panel=DATA_PANEL,
     ),
 ]

@@ -38,11 +38,17 @@ def run(
             help="Registered method name (see `iadbench list`).", rich_help_panel=opt.METHOD_PANEL
         ),
     ],
-    test: Annotated[str, typer.Option(help="Test dataset name.", rich_help_panel=opt.DATA_PANEL)],
+    test: Annotated[
+        str,
+        typer.Option(
+            help=f"Test dataset name: {opt.RELEASES} or a --data name.",
+            rich_help_panel=opt.DATA_PANEL,
+        ),
+    ],
     train: Annotated[
         str | None,
         typer.Option(
-            help="Training dataset name (mvtec, visa, or a --data name). Only for methods that "
+            help=f"Training dataset name ({opt.RELEASES} or a --data name). Only for methods that "
             "train or thresholds chosen on training data; a zero-shot run ignores it.",
             rich_help_panel=opt.DATA_PANEL,
         ),
@@ -119,7 +125,9 @@ def run(
 
 @app.command(
     rich_help_panel=EVALUATE,
-    epilog="Example: iadbench matrix --methods 'always-*' --datasets mvtec,visa --out runs/matrix",
+    epilog="Examples: iadbench matrix --methods 'always-*' --datasets mvtec,visa --out runs/matrix"
+    "  ·  iadbench matrix --methods pixel-stats --datasets mpdd,btad,mvtec-loco --diagonal "
+    "--data mpdd=/data/MPDD --data btad=/data/BTAD --data mvtec-loco=/data/loco --out runs/nxn",
 )
 @handles_user_errors(resumes=RUN_RESUMES)
 def matrix(
@@ -134,7 +142,8 @@ def matrix(
         str,
         typer.Option(
             help="Comma-separated datasets; every ordered pair of different ones is a cell "
-            "(roots: --data NAME=PATH or $IADBENCH_<NAME>_ROOT for each).",
+            f"(releases: {opt.RELEASES}, or --data names; roots: --data NAME=PATH or "
+            "$IADBENCH_<NAME>_ROOT for each).",
             rich_help_panel=opt.DATA_PANEL,
         ),
     ] = "mvtec,visa",

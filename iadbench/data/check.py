@@ -63,6 +63,13 @@ class CategoryCheck:
     train_defect: int = 0
 
 
+#: :attr:`CheckReport.counts`: what the per-category counts were found to be.
+COUNTS_MATCHED = "matched"
+COUNTS_MATCHED_UNCONFIRMED = "matched unconfirmed"
+COUNTS_NOTED = "noted"
+COUNTS_NOT_COMPARED = "not compared"
+
+
 @dataclass
 class CheckReport:
     """What ``check_dataset`` found.
@@ -82,6 +89,11 @@ class CheckReport:
             one folder too deep), relative to the root; see ``DatasetReader.ignored_images``.
         licence: The release's licence as its authors state it (``DatasetReader.licence``);
             empty for a folder dataset.
+        counts: How the per-category counts compared (what ``data check``'s last line may
+            claim): one of :data:`COUNTS_MATCHED` (the authors' counts, confirmed),
+            :data:`COUNTS_MATCHED_UNCONFIRMED` (counts the docs mark unconfirmed, e.g. a synthetic
+            Real-IAD tree's), :data:`COUNTS_NOTED` (differences reported as notes only),
+            :data:`COUNTS_NOT_COMPARED` (a split variant; a folder dataset).
     """
 
     dataset: str
@@ -96,6 +108,7 @@ class CheckReport:
     split_file: Path | None = None
     ignored: dict[str, list[str]] = field(default_factory=dict)
     licence: str = ""
+    counts: str = ""
 
     @property
     def ok(self) -> bool:
@@ -315,6 +328,14 @@ def check_dataset(
             f"{reader.display_name}'s per-category counts are not the authors' throughout (see "
             "its docs page), so on a copy of the release a difference is a note, not a failure"
         )
+    # What the counts came to: a copy whose differences were only notes did not match them.
+    differs = any(row.status == STATUS_COUNTS for row in report.rows)
+    report.counts = (
+        COUNTS_NOT_COMPARED if not expected
+        else COUNTS_NOTED if differs and soft_counts
+        else COUNTS_MATCHED if reader.counts_confirmed
+        else COUNTS_MATCHED_UNCONFIRMED
+    )  # fmt: skip
     if report.split_file is not None:
         report.notes += _split_notes(report)
     elif stray and default_split:  # a FUIAD variant trains on defects by design

@@ -5,7 +5,8 @@ for every renderer). Two separate tables, each readable at 80 columns: the opera
 line per figure (per direction), the calibration one line per run. Shown only where stored runs
 carry the ``operating_points`` / ``score_calibration`` blocks of ``summary.json``. The map
 methods' pixel sections (:mod:`.pixel_tables`) follow them, after MVTec LOCO's logical vs
-structural figures (:func:`group_sections`).
+structural figures (:func:`group_sections`) and Real-IAD's sample-level ones
+(:func:`sample_sections`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from iadbench.views.catalogue import CATALOGUE
 from iadbench.views.defect_group_figures import FIGURES, LEGEND, GroupView, group_views
 from iadbench.views.leaderboard.escape import direction_title, escape_markdown, row_label
 from iadbench.views.leaderboard.pixel_tables import pixel_sections
+from iadbench.views.sample_level_figures import LEGEND as SAMPLE_LEGEND
+from iadbench.views.sample_level_figures import sample_views
 from iadbench.views.score_figures import ScoreView, score_views
 
 if TYPE_CHECKING:  # the model imports this package: a run-time import would be circular
@@ -102,6 +105,24 @@ def group_sections(model: Presentation) -> list[str]:
     return parts
 
 
+def sample_sections(model: Presentation) -> list[str]:
+    """The sample-level sections (Real-IAD: views grouped per part), a line per run; ``[]``."""
+    parts: list[str] = []
+    for direction, views in sample_views(model).items():
+        table = []
+        for view in views:
+            cells = [cell for key, _ in FIGURES for cell in view.line.cells[key]]
+            table.append([row_label(view.row), *cells, view.line.images])
+        headers = ["Method", *(f"{h} {g}" for _, h in FIGURES for g in ("pooled", "mean"))]
+        title = f"## Per sample, views grouped: {direction_title(direction)}"
+        parts += [title, SAMPLE_LEGEND] if not parts else [title]
+        parts.append(tabulate(
+            table, headers=[*headers, "Samples"], tablefmt="pipe", disable_numparse=True,
+            colalign=["left"] + ["right"] * len(headers),
+        ))  # fmt: skip
+    return parts
+
+
 def score_sections(model: Presentation) -> list[str]:
     """Both score-method sections, then the pixel sections (``[]`` without figures).
 
@@ -119,6 +140,6 @@ def score_sections(model: Presentation) -> list[str]:
         name = CATALOGUE["ece"].name
         parts += [f"## Calibration of score methods ({name}, Brier score)", CALIBRATION_LEGEND,
                   calibration]  # fmt: skip
-    # Then the defect groups (MVTec LOCO) and the map methods' pixel sections (markdown.py is
-    # at its import limit).
-    return parts + group_sections(model) + pixel_sections(model)
+    # Then the defect groups (MVTec LOCO), the samples (Real-IAD) and the map methods' pixel
+    # sections (markdown.py is at its import limit).
+    return parts + group_sections(model) + sample_sections(model) + pixel_sections(model)

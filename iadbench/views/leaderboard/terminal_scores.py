@@ -3,8 +3,9 @@
 After them come the map methods' pixel tables (:mod:`.terminal_pixels`).
 The cells of :func:`iadbench.views.score_figures.score_views` (the markdown's and the report's),
 laid out for a console: per direction, one narrow operating-point table per score run and one
-calibration table with a line per run, each within the console's width (``#`` numbers the rows as
-the direction's other tables do).
+calibration table with a line per run, Real-IAD's sample-level figures
+(:mod:`iadbench.views.sample_level_figures`) a line per run, each within the console's width
+(``#`` numbers the rows as the direction's other tables do).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from iadbench.views.leaderboard.escape import plain_row_label
 from iadbench.views.leaderboard.table_layout import add_number_column, new_table
 from iadbench.views.leaderboard.terminal_pixels import pixel_tables
 from iadbench.views.pixel_figures import pixel_views
+from iadbench.views.sample_level_figures import sample_views
 from iadbench.views.score_figures import ScoreView, score_views
 
 if TYPE_CHECKING:  # the terminal module imports this one
@@ -61,6 +63,17 @@ def score_tables(tables: _TerminalTables, direction: Direction) -> list[Renderab
         caption = Text("ECE in percent, Brier 0-1: the score read as P(defect); mean = over "
                        "categories; lower is better.", style="dim")  # fmt: skip
         out.append(tables.fill("Calibration (pooled, class mean)", headers, labels,
+                               body, caption))  # fmt: skip
+    if grouped := sample_views(tables.model).get(direction, []):
+        labels = [(str(view.number), Text(terminal_text(plain_row_label(view.row))))
+                  for view in grouped]  # fmt: skip
+        body = [[*view.line.cells["auroc"], *view.line.cells["accuracy"],
+                 *view.line.cells["f1_macro"], view.line.images] for view in grouped]  # fmt: skip
+        headers = ["AUROC", "AUROC\nmean", "Acc", "Acc\nmean", "F1", "F1\nmean", "Samples"]
+        caption = Text("A sample (Real-IAD: a part seen by 5 cameras) is defective when any "
+                       "view is; its score = max over views; mean = over categories.",
+                       style="dim")  # fmt: skip
+        out.append(tables.fill("Per sample, views grouped (pooled, class mean)", headers, labels,
                                body, caption))  # fmt: skip
     # Map methods' pixel tables follow (terminal.py is at its import limit: they come through here).
     return out + pixel_tables(pixel_views(tables.model).get(direction, []))

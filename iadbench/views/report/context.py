@@ -40,6 +40,7 @@ from iadbench.views.report.tables import (
     build_leaderboard,
     defect_group_rows,
     one_label_marked,
+    sample_level_rows,
 )
 from iadbench.views.verdict import (
     BASELINES,
@@ -142,6 +143,7 @@ class TestSetView:
         series: What :attr:`bars` draws, one per run (colour included).
         curve_data: What :attr:`curves` draws, one per run with a curve (colour included).
         defect_groups: MVTec LOCO's logical vs structural figures, ``(run name, line)``.
+        sample_levels: Real-IAD's sample-level figures (views grouped), ``(run name, line)``.
     """
 
     title: str
@@ -154,6 +156,7 @@ class TestSetView:
     series: list[charts.Series] = field(default_factory=list, repr=False)
     curve_data: list[charts.Curve] = field(default_factory=list, repr=False)
     defect_groups: list[tuple[str, GroupLine]] = field(default_factory=list)
+    sample_levels: list[tuple[str, GroupLine]] = field(default_factory=list)
 
 
 @dataclass
@@ -351,6 +354,7 @@ def test_set_view(title: str, runs: Sequence[tuple[RunView, Mapping[str, Any]]])
         series=series,
         curve_data=curves,
         defect_groups=defect_group_rows((view.name, summary) for view, summary in runs),
+        sample_levels=sample_level_rows((view.name, summary) for view, summary in runs),
     )
 
 

@@ -17,6 +17,7 @@ from iadbench.views.defect_group_figures import group_lines
 from iadbench.views.leaderboard.escape import plain_direction_title
 from iadbench.views.model import Presentation
 from iadbench.views.report import charts
+from iadbench.views.sample_level_figures import sample_line
 from iadbench.views.score_figures import ScoreView, score_views
 
 
@@ -89,3 +90,18 @@ def defect_group_rows(
         for name, summary in runs
         for line in group_lines(summary.get("per_defect_group") or {})
     ]
+
+
+def sample_level_rows(
+    runs: Iterable[tuple[str, Mapping[str, Any]]],
+) -> list[tuple[str, GroupLine]]:
+    """Real-IAD's sample-level lines of a test set: ``(run name, line)`` per run that has one.
+
+    From each run's ``sample_level`` block (:mod:`iadbench.views.sample_level_figures`).
+    """
+    out = []
+    for name, summary in runs:
+        block = summary.get("sample_level")
+        if isinstance(block, Mapping) and (line := sample_line(block)) is not None:
+            out.append((name, line))
+    return out

@@ -29,6 +29,7 @@ from iadbench.views.report.pixel_section import pixel_sections
 from iadbench.views.report.score_section import GroupLine as GroupLine
 from iadbench.views.report.score_section import ScoreSection as ScoreSection
 from iadbench.views.report.score_section import defect_group_rows as defect_group_rows
+from iadbench.views.report.score_section import sample_level_rows as sample_level_rows
 from iadbench.views.report.score_section import score_sections
 
 if TYPE_CHECKING:  # the package's names: one module for the two (the fan-out cap)
