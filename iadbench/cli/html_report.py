@@ -14,7 +14,7 @@ from iadbench.cli.app import RESULTS, app, console, handles_user_errors
 @app.command(
     rich_help_panel=RESULTS,
     epilog="Examples: iadbench report runs/matrix | "
-    "iadbench report runs/matrix --output results/report.html"
+    "iadbench report runs/matrix --output results/report.html",
 )
 @handles_user_errors
 def report(
