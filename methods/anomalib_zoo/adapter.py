@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import tempfile
 from collections import OrderedDict
@@ -38,7 +37,7 @@ from iadbench.contract.numbers import real_number, whole_number
 from iadbench.contract.options import option
 from iadbench.contract.records import Prediction, Sample
 
-from .catalogue import SEQUENCE_TYPES, ZooEntry, ZooOption, parse_option
+from .catalogue import SEQUENCE_TYPES, ZooEntry, ZooOption, offline_problem, parse_option
 from .catalogue import option_text as zoo_text
 from .scoring import MIN_HELD_OUT, MIN_TRAINED, Calibration, fit_calibration, split_held_out
 
@@ -103,9 +102,12 @@ class AnomalibModel(MethodAdapter[Any]):
         )  # fmt: skip
         whole_number(options.image_side, name=f"{name} option image_side", minimum=32, maximum=2048)
         whole_number(options.train_batch_size, name=f"{name} option train_batch_size", minimum=1)
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
-        if self.zoo.needs is not None and (self.context.tiny or offline):
-            raise IADBenchError(self.zoo.needs)
+        if hasattr(options, "max_epochs"):
+            whole_number(options.max_epochs, name=f"{name} option max_epochs", minimum=1)
+        if problem := offline_problem(self.zoo):
+            raise IADBenchError(problem)
+        if self.zoo.needs is not None and self.context.tiny:
+            raise IADBenchError(f"{name} has no offline --tiny build: {self.zoo.needs}")
         self._loaded: OrderedDict[str, _CategoryModel] = OrderedDict()
         self._few_shot: dict[str, _CategoryModel] = {}
         self._dirs: dict[str, str] = {}
@@ -172,16 +174,35 @@ class AnomalibModel(MethodAdapter[Any]):
                 f"image(s); {MIN_HELD_OUT + MIN_TRAINED} or more are needed "
                 f"({MIN_HELD_OUT} are held out to calibrate the scores)"
             ) from None
+        arguments = self.constructor_arguments()
+        components = arguments.get("n_pca_components")
+        if isinstance(components, int) and len(fitted) < components:
+            # DFKDE's PCA needs as many feature vectors as components (anomalib's Dfkde fit).
+            raise IADBenchError(
+                f"{self.zoo.method}: category {category!r} has {len(fitted)} image(s) to fit "
+                f"after {len(held)} held out, fewer than n_pca_components={components}; give "
+                f"it more normal images or --set n_pca_components={max(1, len(fitted))}"
+            )
         device, side = self._device(), int(self.options.image_side)
-        model = training.build_model(
-            self.zoo.model_class, self.constructor_arguments(), side, self.context.seed, device
-        )
+        model = self._build(arguments, device)
+        epochs = getattr(self.options, "max_epochs", None)
         training.engine_fit(
             model, fitted, side=side, batch_size=int(self.options.train_batch_size),
             seed=self.context.seed, device=device, root=root,
+            max_epochs=None if epochs is None else int(epochs),
         )  # fmt: skip
         raws, _ = self._raw(model, [self.preprocessor()(s) for s in held])
         return _CategoryModel(model, fit_calibration(raws.tolist()))
+
+    def _build(self, arguments: dict[str, Any], device: str) -> Any:
+        """The untrained model; under ``--tiny`` with the catalogue's small pre-processor."""
+        from . import training
+
+        tiny = dict(self.zoo.tiny_pre_processor) if self.context.tiny else None
+        return training.build_model(
+            self.zoo.model_class, arguments, int(self.options.image_side),
+            self.context.seed, device, tiny,
+        )  # fmt: skip
 
     def fit(self, samples: Sequence[Sample]) -> None:
         """Train one model per category on its normal images; store weights and calibration."""
@@ -229,6 +250,8 @@ class AnomalibModel(MethodAdapter[Any]):
 
     def category_model(self, category: str) -> _CategoryModel:
         """The category's trained (or, few-shot, reference-fitted) model and calibration."""
+        if self.zoo.learning_type == "zero_shot":
+            return self._zero_shot()
         if self.options.shots:
             if category not in self._few_shot:
                 self._few_shot[category] = self._fit_references(category)
@@ -245,16 +268,25 @@ class AnomalibModel(MethodAdapter[Any]):
         from . import training
 
         root = self.context.training_dir()
-        model = training.build_model(
-            self.zoo.model_class, self._load_arguments(), int(self.options.image_side),
-            self.context.seed, self._device(),
-        )  # fmt: skip
+        model = self._build(self._load_arguments(), self._device())
         model = training.load_weights(
             model, root / self._dirs[category] / WEIGHTS_FILE, self._device()
         )
         trained = _CategoryModel(model, self._calibrations[category])
         self._keep(category, trained)
         return trained
+
+    def _zero_shot(self) -> _CategoryModel:
+        """A zero-shot model: built once, never fit, the same for every category.
+
+        No normal image exists to calibrate on, so its raw score is clipped into [0, 1]
+        (anomalib's zero-shot models give a probability-like score: unconfirmed for every one).
+        """
+        if "" not in self._loaded:
+            model = self._build(self.constructor_arguments(), self._device())
+            model = model.to(self._device()).eval()
+            self._loaded[""] = _CategoryModel(model, Calibration(0.0, 1.0, 0, clip=True))
+        return self._loaded[""]
 
     def _load_arguments(self) -> dict[str, Any]:
         # The stored state holds every weight: no pretrained download on load.
@@ -304,7 +336,11 @@ class AnomalibModel(MethodAdapter[Any]):
             for i, raw, anomaly_map in zip(indices, raws, maps, strict=True):
                 predictions[i] = Prediction(
                     score=trained.calibration.score(float(raw)),
-                    anomaly_map=np.ascontiguousarray(anomaly_map, dtype=np.float32),
+                    anomaly_map=(
+                        np.ascontiguousarray(anomaly_map, dtype=np.float32)
+                        if self.capabilities.gives_maps
+                        else None
+                    ),
                 )
         return [p for p in predictions if p is not None]
 
@@ -361,6 +397,11 @@ def zoo_adapter(entry: ZooEntry) -> type[AnomalibModel]:
     if clash := {name for name, _, _ in fields} & {name for name, _, _ in bridge}:
         raise ValueError(f"{entry.method}: options {sorted(clash)} clash with the bridge's")
     class_name = entry.model_class
+    zero_shot = entry.learning_type == "zero_shot"
+    capabilities = Capabilities(
+        trains=not zero_shot, one_class=not zero_shot, gives_scores=True,
+        gives_maps=entry.gives_maps, needs_pixels=True,
+    )  # fmt: skip
     options_cls = make_dataclass("Options", fields + bridge, frozen=True)
     # Pickle finds it as ``models.<Class>.Options`` (``module=`` needs Python 3.12).
     options_cls.__module__ = f"{__package__}.models"
@@ -371,6 +412,7 @@ def zoo_adapter(entry: ZooEntry) -> type[AnomalibModel]:
         "__module__": f"{__package__}.models",
         "__qualname__": class_name,
         "zoo": entry,
+        "capabilities": capabilities,
         "Options": options_cls,
         "version": f"{BRIDGE_VERSION}+anomalib-{anomalib_version()}",
     }
@@ -378,6 +420,9 @@ def zoo_adapter(entry: ZooEntry) -> type[AnomalibModel]:
 
 
 _NO_TINY = object()
+#: Epochs of an optimiser model's fit unless ``--set max_epochs`` says otherwise (anomalib's
+#: example configs mostly train for tens to hundreds of epochs: a middle value, unconfirmed).
+DEFAULT_EPOCHS = 100
 
 
 def _constructor_value(zoo_option: ZooOption, value: Any) -> Any:
@@ -388,7 +433,14 @@ def _constructor_value(zoo_option: ZooOption, value: Any) -> Any:
 
 
 def _bridge_fields(entry: ZooEntry) -> list[tuple[str, Any, Any]]:
-    return [
+    epochs: list[tuple[str, Any, Any]] = []
+    if entry.max_epochs is None and not entry.memory_bank and entry.learning_type != "zero_shot":
+        # An optimiser model fixes no epoch count (its trainer_arguments leave it to the
+        # caller; Lightning's own default is 1000): the bridge's option, 1 under --tiny.
+        epochs = [("max_epochs", int, option(
+            DEFAULT_EPOCHS, tiny="1", help="Epochs of the Engine's fit (an optimiser model).",
+        ))]  # fmt: skip
+    return epochs + [
         ("shots", int, option(
             0, replaces_training=True,
             help="Few-shot: K normal references per category (the test dataset's Train) "
