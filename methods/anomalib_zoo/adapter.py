@@ -331,15 +331,17 @@ class AnomalibModel(MethodAdapter[Any]):
         for category, indices in by_category.items():
             trained = self.category_model(category)
             raws, maps = self._raw(trained.model, [arrays[i] for i in indices])
-            if maps.shape[-2:] != (side, side):  # a model whose map is not at its input side
+            if maps is None or not self.capabilities.gives_maps:
+                maps = [None] * len(indices)
+            elif maps.shape[-2:] != (side, side):  # a model whose map is not at its input side
                 maps = training.resized(maps, side)
             for i, raw, anomaly_map in zip(indices, raws, maps, strict=True):
                 predictions[i] = Prediction(
                     score=trained.calibration.score(float(raw)),
                     anomaly_map=(
-                        np.ascontiguousarray(anomaly_map, dtype=np.float32)
-                        if self.capabilities.gives_maps
-                        else None
+                        None
+                        if anomaly_map is None
+                        else np.ascontiguousarray(anomaly_map, dtype=np.float32)
                     ),
                 )
         return [p for p in predictions if p is not None]

@@ -149,8 +149,10 @@ def engine_fit(
     model.to(device).eval()
 
 
-def raw_outputs(model: Any, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def raw_outputs(model: Any, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
     """Raw image scores ``(B,)`` and anomaly maps ``(B, H, W)`` of a batch of decoded images.
+
+    The maps are None for a model that gives none (DFKDE, GANomaly: catalogue ``gives_maps``).
 
     What ``Engine.predict`` computes for the same batch: the pre-processor's transform
     (anomalib's ``PreProcessor.on_predict_batch_start``), then the torch model
@@ -165,6 +167,8 @@ def raw_outputs(model: Any, images: torch.Tensor) -> tuple[np.ndarray, np.ndarra
         output = model.model(batch)
         size = len(images)
         scores = output.pred_score.reshape(size, -1)[:, 0].float().cpu().numpy()
+        if output.anomaly_map is None:
+            return scores, None
         maps = output.anomaly_map.reshape(size, *output.anomaly_map.shape[-2:])
         return scores, maps.float().cpu().numpy()
 

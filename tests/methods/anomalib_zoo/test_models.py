@@ -76,7 +76,8 @@ def test_iadbench_list_shows_the_zoo_without_importing_anomalib(tmp_path):
     # stands in for a re-installed checkout.
     dist = tmp_path / "iadbench_zoo_listing-0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: iadbench-zoo-listing\nVersion: 0\n")
+    metadata = "Metadata-Version: 2.1\nName: iadbench-zoo-listing\nVersion: 0\n"
+    (dist / "METADATA").write_text(metadata)
     lines = [f"{name} = {target}" for name, target in _zoo_entry_points().items()]
     (dist / "entry_points.txt").write_text("[iadbench.methods]\n" + "\n".join(lines) + "\n")
     script = textwrap.dedent(f"""
