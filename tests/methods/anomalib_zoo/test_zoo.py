@@ -47,7 +47,7 @@ def test_thirteen_models_build_offline():
 
 @pytest.mark.parametrize("method", OFFLINE)
 def test_a_tiny_model_fits_on_normals_and_scores_every_test_image(
-    method: str, samples: dict[str, list[Sample]], tmp_path: Path
+    method: str, samples: dict[str, list[Sample]], tmp_path: Path, capfd: pytest.CaptureFixture
 ) -> None:
     entry = ZOO[method]
     cls: Any = getattr(models, entry.model_class)
@@ -62,6 +62,8 @@ def test_a_tiny_model_fits_on_normals_and_scores_every_test_image(
     test = samples["test"]
     predictions = predict_samples(adapter, test)
     done = time.process_time()
+    # Lightning's banners and anomalib's coreset progress bar stay quiet (stderr).
+    assert "Selecting Coreset" not in capfd.readouterr().err
     print(f"{method}: fit {fitted - start:.1f} CPU s, predict {done - fitted:.1f} CPU s")
     assert len(predictions) == len(test)
     assert all(p.error is None for p in predictions), [p.error for p in predictions]
@@ -86,6 +88,28 @@ def test_dfkde_is_refused_with_fewer_fit_images_than_pca_components(samples, tmp
     adapter = cls(options, context=RunContext(tiny=True, device="cpu", workdir=tmp_path))
     with pytest.raises(IADBenchError, match="fewer than n_pca_components=50"):
         adapter.fit(samples["train"])
+
+
+def test_an_optimiser_model_trains_for_its_max_epochs_option(samples, tmp_path, monkeypatch):
+    from iadbench_methods.anomalib_zoo import training
+
+    seen: list[Any] = []
+
+    def engine_fit(model: Any, *args: Any, **kwargs: Any) -> None:
+        seen.append(kwargs["max_epochs"])
+        model.eval()  # untrained: only the epoch count matters here
+
+    monkeypatch.setattr(training, "engine_fit", engine_fit)
+    cls = models.Fastflow
+    options = dataclasses.replace(
+        build_options(cls.Options, tiny_values(cls.Options)), max_epochs=2
+    )
+    assert build_options(cls.Options, tiny_values(cls.Options)).max_epochs == 1  # --tiny: one
+    adapter = cls(options, context=RunContext(tiny=True, device="cpu", workdir=tmp_path))
+    adapter._train(CATEGORY, samples["train"], tmp_path / "engine")
+    assert seen == [2]
+    assert training.engine_arguments("cpu", tmp_path, 2)["max_epochs"] == 2
+    assert "max_epochs" not in training.engine_arguments("cpu", tmp_path)  # memory bank: its own
 
 
 def _run_command(root: Path, out: Path) -> list[str]:
