@@ -112,6 +112,20 @@ def test_an_optimiser_model_trains_for_its_max_epochs_option(samples, tmp_path, 
     assert "max_epochs" not in training.engine_arguments("cpu", tmp_path)  # memory bank: its own
 
 
+def test_tiny_builds_with_the_catalogues_pre_processor_sizes(tmp_path, monkeypatch):
+    from iadbench_methods.anomalib_zoo import training
+
+    seen: list[Any] = []
+    monkeypatch.setattr(training, "build_model", lambda *args: seen.append(args[-1]))
+    cls = models.Rad  # RAD also needs its centre-crop size under --tiny
+    for tiny in (True, False):
+        options = build_options(cls.Options, tiny_values(cls.Options) if tiny else {})
+        adapter = cls(options, context=RunContext(tiny=tiny, device="cpu", workdir=tmp_path))
+        adapter._build(adapter.constructor_arguments(), "cpu")
+    assert seen == [dict(ZOO["anomalib-rad"].tiny_pre_processor), None]
+    assert seen[0]["center_crop_size"] == (64, 64)
+
+
 def _run_command(root: Path, out: Path) -> list[str]:
     return [
         sys.executable, "-m", "iadbench", "run", "--method", "anomalib-patchcore",
