@@ -5,8 +5,8 @@ neither torch nor anomalib. ``tests/methods/anomalib_zoo/test_models.py`` checks
 the catalogue and pyproject.toml's entry points name the same 30 models.
 """
 
-from .adapter import zoo_adapter
 from .catalogue import ZOO
+from .classes import zoo_adapter
 
 AnomalyDINO = zoo_adapter(ZOO["anomalib-anomalydino"])
 AnomalyVFM = zoo_adapter(ZOO["anomalib-anomalyvfm"])
