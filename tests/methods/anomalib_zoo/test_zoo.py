@@ -145,7 +145,7 @@ def _registered(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
 
-def test_a_run_killed_while_training_resumes_to_the_uninterrupted_result(tmp_path, synth_mvtec):
+def test_a_run_killed_while_training_resumes_and_scores_every_test_image(tmp_path, synth_mvtec):
     env = _registered(tmp_path)
     env["IADBENCH_CACHE_DIR"] = str(tmp_path / "cache")
     out = tmp_path / "killed"
