@@ -1,7 +1,7 @@
 """The bridge: any anomalib image model as an iadbench method, one model per category.
 
-:func:`zoo_adapter` turns a catalogue entry (:mod:`.catalogue`) into a method class whose options
-are the model's constructor arguments plus the bridge's own. ``fit`` groups the (normal)
+``classes.zoo_adapter`` turns a catalogue entry (:mod:`.catalogue`) into a method class whose
+options are the model's constructor arguments plus the bridge's own. ``fit`` groups the (normal)
 training images by category and trains one anomalib model per category through anomalib's
 ``Engine.fit`` (:mod:`.training`, fed by :mod:`.datamodule`; no image copied), holding out a
 seeded share of the normals to calibrate the scores (:mod:`.scoring`). Per category it stores,
@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import tempfile
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, make_dataclass
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,11 +34,9 @@ from typing import Any, ClassVar
 from iadbench.contract.errors import IADBenchError
 from iadbench.contract.method import Capabilities, MethodAdapter, require_inputs
 from iadbench.contract.numbers import real_number, whole_number
-from iadbench.contract.options import option
 from iadbench.contract.records import Prediction, Sample
 
-from .catalogue import SEQUENCE_TYPES, ZooEntry, ZooOption, parse_option
-from .catalogue import option_text as zoo_text
+from .catalogue import SEQUENCE_TYPES, ZooEntry, ZooOption, offline_problem, parse_option
 from .scoring import MIN_HELD_OUT, MIN_TRAINED, Calibration, fit_calibration, split_held_out
 
 #: Bump when the bridge's predictions change (the content hash also holds anomalib's version).
@@ -49,11 +46,6 @@ KEEP_LOADED = 2
 INDEX_FILE = "zoo.json"
 WEIGHTS_FILE = "weights.pt"
 CALIBRATION_FILE = "calibration.json"
-
-_TYPES: dict[str, Any] = {
-    "int": int, "float": float, "bool": bool, "str": str,
-    "int|None": int | None, "float|None": float | None, "str|None": str | None,
-}  # fmt: skip
 
 
 def anomalib_version() -> str:
@@ -73,7 +65,7 @@ class _CategoryModel:
 
 
 class AnomalibModel(MethodAdapter[Any]):
-    """Base of the zoo's methods: one anomalib model per category (built by :func:`zoo_adapter`)."""
+    """Base of the zoo's methods: one anomalib model per category (``classes.zoo_adapter``)."""
 
     capabilities = Capabilities(
         trains=True, one_class=True, gives_scores=True, gives_maps=True, needs_pixels=True
@@ -103,9 +95,12 @@ class AnomalibModel(MethodAdapter[Any]):
         )  # fmt: skip
         whole_number(options.image_side, name=f"{name} option image_side", minimum=32, maximum=2048)
         whole_number(options.train_batch_size, name=f"{name} option train_batch_size", minimum=1)
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
-        if self.zoo.needs is not None and (self.context.tiny or offline):
-            raise IADBenchError(self.zoo.needs)
+        if hasattr(options, "max_epochs"):
+            whole_number(options.max_epochs, name=f"{name} option max_epochs", minimum=1)
+        if problem := offline_problem(self.zoo):
+            raise IADBenchError(problem)
+        if self.zoo.needs is not None and self.context.tiny:
+            raise IADBenchError(f"{name} has no offline --tiny build: {self.zoo.needs}")
         self._loaded: OrderedDict[str, _CategoryModel] = OrderedDict()
         self._few_shot: dict[str, _CategoryModel] = {}
         self._dirs: dict[str, str] = {}
@@ -172,16 +167,35 @@ class AnomalibModel(MethodAdapter[Any]):
                 f"image(s); {MIN_HELD_OUT + MIN_TRAINED} or more are needed "
                 f"({MIN_HELD_OUT} are held out to calibrate the scores)"
             ) from None
+        arguments = self.constructor_arguments()
+        components = arguments.get("n_pca_components")
+        if isinstance(components, int) and len(fitted) < components:
+            # DFKDE's PCA needs as many feature vectors as components (anomalib's Dfkde fit).
+            raise IADBenchError(
+                f"{self.zoo.method}: category {category!r} has {len(fitted)} image(s) to fit "
+                f"after {len(held)} held out, fewer than n_pca_components={components}; give "
+                f"it more normal images or --set n_pca_components={max(1, len(fitted))}"
+            )
         device, side = self._device(), int(self.options.image_side)
-        model = training.build_model(
-            self.zoo.model_class, self.constructor_arguments(), side, self.context.seed, device
-        )
+        model = self._build(arguments, device)
+        epochs = getattr(self.options, "max_epochs", None)
         training.engine_fit(
             model, fitted, side=side, batch_size=int(self.options.train_batch_size),
             seed=self.context.seed, device=device, root=root,
+            max_epochs=None if epochs is None else int(epochs),
         )  # fmt: skip
         raws, _ = self._raw(model, [self.preprocessor()(s) for s in held])
         return _CategoryModel(model, fit_calibration(raws.tolist()))
+
+    def _build(self, arguments: dict[str, Any], device: str) -> Any:
+        """The untrained model; under ``--tiny`` with the catalogue's small pre-processor."""
+        from . import training
+
+        tiny = dict(self.zoo.tiny_pre_processor) if self.context.tiny else None
+        return training.build_model(
+            self.zoo.model_class, arguments, int(self.options.image_side),
+            self.context.seed, device, tiny,
+        )  # fmt: skip
 
     def fit(self, samples: Sequence[Sample]) -> None:
         """Train one model per category on its normal images; store weights and calibration."""
@@ -229,6 +243,8 @@ class AnomalibModel(MethodAdapter[Any]):
 
     def category_model(self, category: str) -> _CategoryModel:
         """The category's trained (or, few-shot, reference-fitted) model and calibration."""
+        if self.zoo.learning_type == "zero_shot":
+            return self._zero_shot()
         if self.options.shots:
             if category not in self._few_shot:
                 self._few_shot[category] = self._fit_references(category)
@@ -245,16 +261,25 @@ class AnomalibModel(MethodAdapter[Any]):
         from . import training
 
         root = self.context.training_dir()
-        model = training.build_model(
-            self.zoo.model_class, self._load_arguments(), int(self.options.image_side),
-            self.context.seed, self._device(),
-        )  # fmt: skip
+        model = self._build(self._load_arguments(), self._device())
         model = training.load_weights(
             model, root / self._dirs[category] / WEIGHTS_FILE, self._device()
         )
         trained = _CategoryModel(model, self._calibrations[category])
         self._keep(category, trained)
         return trained
+
+    def _zero_shot(self) -> _CategoryModel:
+        """A zero-shot model: built once, never fit, the same for every category.
+
+        No normal image exists to calibrate on, so its raw score is clipped into [0, 1]
+        (anomalib's zero-shot models give a probability-like score: unconfirmed for every one).
+        """
+        if "" not in self._loaded:
+            model = self._build(self.constructor_arguments(), self._device())
+            model = model.to(self._device()).eval()
+            self._loaded[""] = _CategoryModel(model, Calibration(0.0, 1.0, 0, clip=True))
+        return self._loaded[""]
 
     def _load_arguments(self) -> dict[str, Any]:
         # The stored state holds every weight: no pretrained download on load.
@@ -299,12 +324,18 @@ class AnomalibModel(MethodAdapter[Any]):
         for category, indices in by_category.items():
             trained = self.category_model(category)
             raws, maps = self._raw(trained.model, [arrays[i] for i in indices])
-            if maps.shape[-2:] != (side, side):  # a model whose map is not at its input side
+            if maps is None or not self.capabilities.gives_maps:
+                maps = [None] * len(indices)
+            elif maps.shape[-2:] != (side, side):  # a model whose map is not at its input side
                 maps = training.resized(maps, side)
             for i, raw, anomaly_map in zip(indices, raws, maps, strict=True):
                 predictions[i] = Prediction(
                     score=trained.calibration.score(float(raw)),
-                    anomaly_map=np.ascontiguousarray(anomaly_map, dtype=np.float32),
+                    anomaly_map=(
+                        None
+                        if anomaly_map is None
+                        else np.ascontiguousarray(anomaly_map, dtype=np.float32)
+                    ),
                 )
         return [p for p in predictions if p is not None]
 
@@ -336,71 +367,8 @@ def _json_ready(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def zoo_adapter(entry: ZooEntry) -> type[AnomalibModel]:
-    """The method class of one catalogue entry: options from its constructor, plus the bridge's.
-
-    Raises:
-        ValueError: An option type the catalogue may not use, or an option named like one of
-            the bridge's (a catalogue error, caught by the tests).
-    """
-    fields: list[tuple[str, Any, Any]] = []
-    for zoo_option in entry.options:
-        sequence = zoo_option.type.removesuffix("|None") in SEQUENCE_TYPES
-        if not sequence and zoo_option.type not in _TYPES:
-            raise ValueError(f"{entry.method}: option {zoo_option.name} has type {zoo_option.type}")
-        tiny = entry.tiny.get(zoo_option.name, _NO_TINY)
-        # A sequence travels as its --set text (comma-separated), parsed for the constructor.
-        default = zoo_text(zoo_option, zoo_option.default) if sequence else zoo_option.default
-        tiny_text = None if tiny is _NO_TINY else zoo_text(zoo_option, tiny)
-        fields.append((
-            zoo_option.name,
-            str if sequence else _TYPES[zoo_option.type],
-            option(default, help=zoo_option.help, tiny=tiny_text),
-        ))  # fmt: skip
-    bridge = _bridge_fields(entry)
-    if clash := {name for name, _, _ in fields} & {name for name, _, _ in bridge}:
-        raise ValueError(f"{entry.method}: options {sorted(clash)} clash with the bridge's")
-    class_name = entry.model_class
-    options_cls = make_dataclass("Options", fields + bridge, frozen=True)
-    # Pickle finds it as ``models.<Class>.Options`` (``module=`` needs Python 3.12).
-    options_cls.__module__ = f"{__package__}.models"
-    options_cls.__qualname__ = f"{class_name}.Options"
-    options_cls.__doc__ = f"Options of {entry.method}: anomalib's constructor, then the bridge's."
-    namespace = {
-        "__doc__": entry.summary,
-        "__module__": f"{__package__}.models",
-        "__qualname__": class_name,
-        "zoo": entry,
-        "Options": options_cls,
-        "version": f"{BRIDGE_VERSION}+anomalib-{anomalib_version()}",
-    }
-    return type(class_name, (AnomalibModel,), namespace)
-
-
-_NO_TINY = object()
-
-
 def _constructor_value(zoo_option: ZooOption, value: Any) -> Any:
     """The constructor's value of an option: a sequence's --set text parsed, else as it is."""
     if zoo_option.type.removesuffix("|None") in SEQUENCE_TYPES and isinstance(value, str):
         return parse_option(zoo_option, value)
     return value
-
-
-def _bridge_fields(entry: ZooEntry) -> list[tuple[str, Any, Any]]:
-    return [
-        ("shots", int, option(
-            0, replaces_training=True,
-            help="Few-shot: K normal references per category (the test dataset's Train) "
-            "replace the training; 0 trains on the training subset.",
-        )),
-        ("calibration_share", float, option(
-            0.2, help="Share of each category's normals held out of fit to calibrate scores "
-            "(at least 2 images).",
-        )),
-        ("image_side", int, option(
-            entry.image_size, tiny=str(entry.tiny_image_size),
-            help="Side in pixels every image is resized to (the model's input).",
-        )),
-        ("train_batch_size", int, option(16, help="Images per batch of the Engine's fit.")),
-    ]  # fmt: skip

@@ -47,14 +47,18 @@ class Calibration:
         unit: The held-out raw scores' standard deviation (one logistic unit), floored so that
             identical normals do not divide by zero.
         held_out: How many normal images were scored.
+        clip: No normal image to learn from (a zero-shot model): the raw score clipped.
     """
 
     centre: float
     unit: float
     held_out: int
+    clip: bool = False
 
     def score(self, raw: float) -> float:
-        """``raw`` in [0, 1], monotonically: 0.5 at ``centre``."""
+        """``raw`` in [0, 1], monotonically: 0.5 at ``centre`` (``clip``: raw clipped)."""
+        if self.clip:
+            return min(max(raw, 0.0), 1.0)
         z = (raw - self.centre) / self.unit
         # exp overflows beyond ~709: the score is 0 or 1 there anyway.
         return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0

@@ -13,8 +13,10 @@ dir inside the training dir, and the whole construction and fit run under a seed
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
+import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -49,21 +51,40 @@ def quiet() -> Iterator[None]:
              "pytorch_lightning", "anomalib")  # fmt: skip
     loggers = [logging.getLogger(name) for name in names]
     levels = [log.level for log in loggers]
+    # The coreset's tqdm bar (PatchCore's "Selecting Coreset Indices.", a module-level name in
+    # anomalib/models/components/sampling/k_center_greedy.py) writes to stderr on every fit;
+    # TQDM_DISABLE would not help (tqdm reads it when it is imported). Swapped for a disabled
+    # bar inside, put back after.
+    sampler = sys.modules.get("anomalib.models.components.sampling.k_center_greedy")
+    bar = getattr(sampler, "tqdm", None)
     try:
         for log in loggers:
             log.setLevel(logging.ERROR)
+        if sampler is not None and bar is not None:
+            sampler.tqdm = functools.partial(bar, disable=True)  # type: ignore[attr-defined]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
         for log, level in zip(loggers, levels, strict=True):
             log.setLevel(level)
+        if sampler is not None and bar is not None:
+            sampler.tqdm = bar  # type: ignore[attr-defined]
 
 
 def build_model(
-    model_class: str, arguments: Mapping[str, Any], side: int, seed: int, device: str
+    model_class: str,
+    arguments: Mapping[str, Any],
+    side: int,
+    seed: int,
+    device: str,
+    pre_processor_arguments: Mapping[str, Any] | None = None,
 ) -> Any:
     """Anomalib's ``model_class`` with ``arguments``, its default pre-processor at ``side``.
+
+    ``pre_processor_arguments`` (the catalogue's ``tiny_pre_processor`` under ``--tiny``, sizes
+    as tuples) replace the ``image_size`` the pre-processor gets: RAD also needs its centre-crop
+    size, MH-PatchCore keeps its own 224.
 
     Returns:
         The ``AnomalibModule`` (on the CPU; :func:`engine_fit` and :func:`move` place it).
@@ -73,7 +94,9 @@ def build_model(
 
     cls = getattr(anomalib.models, model_class)
     configure = cls.configure_pre_processor
-    if "image_size" in inspect.signature(configure).parameters:
+    if pre_processor_arguments:
+        pre_processor = configure(**{k: _tuple(v) for k, v in pre_processor_arguments.items()})
+    elif "image_size" in inspect.signature(configure).parameters:
         pre_processor = configure(image_size=(side, side))
     else:  # a model whose pre-processor has a fixed size of its own
         pre_processor = configure()
@@ -87,14 +110,23 @@ def build_model(
         )
 
 
-def engine_arguments(device: str, root: Path) -> dict[str, Any]:
-    """The ``Engine``'s trainer arguments: one device, barebones, rooted at ``root``."""
+def _tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def engine_arguments(device: str, root: Path, max_epochs: int | None = None) -> dict[str, Any]:
+    """The ``Engine``'s trainer arguments: one device, barebones, rooted at ``root``.
+
+    ``max_epochs``: the epoch count of an optimiser model (None: memory-bank models, whose
+    ``trainer_arguments`` fix their own, which the Engine applies over ours).
+    """
+    epochs = {} if max_epochs is None else {"max_epochs": max_epochs}
     if device.startswith("cuda"):
         index = torch.device(device).index or 0
         hardware: dict[str, Any] = {"accelerator": "gpu", "devices": [index]}
     else:
         hardware = {"accelerator": "cpu", "devices": 1}
-    return {**hardware, "default_root_dir": root, "logger": False, "barebones": True}
+    return {**hardware, **epochs, "default_root_dir": root, "logger": False, "barebones": True}
 
 
 def engine_fit(
@@ -106,18 +138,21 @@ def engine_fit(
     seed: int,
     device: str,
     root: Path,
+    max_epochs: int | None = None,
 ) -> None:
     """Train ``model`` on ``samples`` through anomalib's ``Engine.fit``, then eval mode."""
     from anomalib.engine import Engine
 
-    engine = Engine(**engine_arguments(device, root))
+    engine = Engine(**engine_arguments(device, root, max_epochs))
     with seeded(seed, device), quiet():
         engine.fit(model=model, train_dataloaders=sample_loader(samples, side, batch_size))
     model.to(device).eval()
 
 
-def raw_outputs(model: Any, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def raw_outputs(model: Any, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
     """Raw image scores ``(B,)`` and anomaly maps ``(B, H, W)`` of a batch of decoded images.
+
+    The maps are None for a model that gives none (DFKDE, GANomaly: catalogue ``gives_maps``).
 
     What ``Engine.predict`` computes for the same batch: the pre-processor's transform
     (anomalib's ``PreProcessor.on_predict_batch_start``), then the torch model
@@ -132,6 +167,8 @@ def raw_outputs(model: Any, images: torch.Tensor) -> tuple[np.ndarray, np.ndarra
         output = model.model(batch)
         size = len(images)
         scores = output.pred_score.reshape(size, -1)[:, 0].float().cpu().numpy()
+        if output.anomaly_map is None:
+            return scores, None
         maps = output.anomaly_map.reshape(size, *output.anomaly_map.shape[-2:])
         return scores, maps.float().cpu().numpy()
 

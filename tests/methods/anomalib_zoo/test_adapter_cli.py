@@ -1,8 +1,7 @@
 """`iadbench run --method anomalib-patchcore --tiny` trains, predicts and reuses its training.
 
-Same dataset, one category (a tree holding a link to the synthetic MVTec-AD bottle folder).
-Until planning's one-class protocol lands (issue 21, zooprotocol) the subsets are named
-explicitly (``--train-split train --test-split test``); they are its defaults afterwards.
+Planning's one-class protocols (issue 21): same dataset (Train normals of the tested category →
+Test, the defaults: no split named), few-shot (``--set shots=K``), cross-dataset refused.
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -23,21 +23,22 @@ pytestmark = pytest.mark.slow
 NAME = "anomalib-patchcore"
 
 
-def _run(out: Path, root: Path) -> str:
+def _invoke(out: Path, *args: str) -> Any:
     if NAME not in METHODS.names():  # the entry point, once the checkout is re-installed
         METHODS.add(NAME, Patchcore, f"tests ({Patchcore.__qualname__})")
-    args = ["run", "--method", NAME, "--train", "mvtec", "--test", "mvtec", "--tiny",
-            "--train-split", "train", "--test-split", "test", "--data", f"mvtec={root}",
-            "--out", str(out)]  # fmt: skip
-    result = CliRunner().invoke(app, args, env={"COLUMNS": "200", "OMP_NUM_THREADS": "1"})
+    command = ["run", "--method", NAME, "--tiny", "--categories", "bottle", *args,
+               "--out", str(out)]  # fmt: skip
+    return CliRunner().invoke(app, command, env={"COLUMNS": "200", "OMP_NUM_THREADS": "1"})
+
+
+def _run(out: Path, root: Path, *extra: str) -> str:
+    result = _invoke(out, "--train", "mvtec", "--test", "mvtec", "--data", f"mvtec={root}", *extra)
     assert result.exit_code == 0, result.output
-    return result.output
+    return str(result.output)
 
 
 def test_a_tiny_same_dataset_run_trains_once_and_scores_every_test_image(tmp_path, synth_mvtec):
-    root = tmp_path / "one-category"
-    root.mkdir()
-    (root / "bottle").symlink_to(synth_mvtec / "bottle")
+    root = synth_mvtec
     first = _run(tmp_path / "run1", root)
     rows = [json.loads(line) for line in (tmp_path / "run1" / "predictions.jsonl").open()]
     assert rows and all(0.0 <= row["score"] <= 1.0 for row in rows)
@@ -53,3 +54,27 @@ def test_a_tiny_same_dataset_run_trains_once_and_scores_every_test_image(tmp_pat
     rows2 = [json.loads(line) for line in (tmp_path / "run2" / "predictions.jsonl").open()]
     assert [r["score"] for r in rows2] == [r["score"] for r in rows]
     assert {p: p.stat().st_mtime_ns for p in stored} == stored
+    assert all(r["id"].split("/")[0] == "bottle" or "bottle" in r["id"] for r in rows)
+
+
+def test_the_few_shot_form_trains_nothing_and_keeps_its_references_out_of_the_test(
+    tmp_path, synth_mvtec
+):
+    out = tmp_path / "few"
+    _run(out, synth_mvtec, "--set", "shots=3")
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").open()]
+    assert rows and all(0.0 <= row["score"] <= 1.0 for row in rows)
+    manifest = json.dumps(json.loads((out / "manifest.json").read_text()))
+    assert "shots" in manifest
+
+
+def test_a_cross_dataset_request_is_refused_naming_both_protocols(
+    tmp_path, synth_mvtec, synth_visa
+):
+    out = tmp_path / "cross"
+    result = _invoke(out, "--train", "visa", "--test", "mvtec", "--data", f"mvtec={synth_mvtec}",
+                     "--data", f"visa={synth_visa}")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "--train mvtec" in text and "shots=" in text
+    assert not out.exists()

@@ -1,0 +1,176 @@
+"""Every model of the zoo that builds offline runs tiny: fit, predict, scores, maps (issue 21).
+
+One category of the synthetic MVTec-AD tree, on the CPU, one torch thread. The CPU seconds of
+each model's fit and predict are printed (``-s``) for the closing note. The resume-after-kill
+test runs one model (PatchCore, the zoo's reference) through the CLI in subprocesses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iadbench.contract.method import RunContext, contract_problems
+from iadbench.contract.options import build_options, tiny_values
+from iadbench.contract.records import Sample
+from iadbench.data import open_dataset
+from iadbench.execution.predict_loop import predict_samples
+from iadbench_methods.anomalib_zoo import models
+from iadbench_methods.anomalib_zoo.catalogue import ZOO
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
+
+OFFLINE = sorted(e.method for e in ZOO.values() if e.needs is None)
+CATEGORY = "bottle"
+
+
+@pytest.fixture(scope="module")
+def samples(synth_mvtec: Path) -> dict[str, list[Sample]]:
+    reader = open_dataset("mvtec", synth_mvtec)
+    return {
+        subset: [s for s in reader.samples(subset) if s.category == CATEGORY]
+        for subset in ("train", "test")
+    }
+
+
+def test_thirteen_models_build_offline():
+    assert len(OFFLINE) == 13 and "anomalib-patchcore" in OFFLINE
+
+
+@pytest.mark.parametrize("method", OFFLINE)
+def test_a_tiny_model_fits_on_normals_and_scores_every_test_image(
+    method: str, samples: dict[str, list[Sample]], tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
+    entry = ZOO[method]
+    cls: Any = getattr(models, entry.model_class)
+    assert contract_problems(cls) == []
+    options = build_options(cls.Options, tiny_values(cls.Options))
+    if entry.model_class == "Dfkde":  # its PCA needs as many fit images as components
+        assert options.n_pca_components <= len(samples["train"]) - 2
+    adapter = cls(options, context=RunContext(tiny=True, device="cpu", workdir=tmp_path))
+    start = time.process_time()
+    adapter.fit(samples["train"])
+    fitted = time.process_time()
+    test = samples["test"]
+    predictions = predict_samples(adapter, test)
+    done = time.process_time()
+    # Lightning's banners and anomalib's coreset progress bar stay quiet (stderr).
+    assert "Selecting Coreset" not in capfd.readouterr().err
+    print(f"{method}: fit {fitted - start:.1f} CPU s, predict {done - fitted:.1f} CPU s")
+    assert len(predictions) == len(test)
+    assert all(p.error is None for p in predictions), [p.error for p in predictions]
+    scores = [p.score for p in predictions]
+    assert all(s is not None and 0.0 <= s <= 1.0 for s in scores)
+    if entry.gives_maps:
+        side = entry.tiny_image_size
+        assert adapter.map_shape() == (side, side)
+        assert all(p.anomaly_map is not None and p.anomaly_map.shape == (side, side)
+                   for p in predictions)  # fmt: skip
+    else:
+        assert all(p.anomaly_map is None for p in predictions)
+
+
+def test_dfkde_is_refused_with_fewer_fit_images_than_pca_components(samples, tmp_path):
+    from iadbench.contract.errors import IADBenchError
+
+    cls = models.Dfkde
+    options = dataclasses.replace(
+        build_options(cls.Options, tiny_values(cls.Options)), n_pca_components=50
+    )
+    adapter = cls(options, context=RunContext(tiny=True, device="cpu", workdir=tmp_path))
+    with pytest.raises(IADBenchError, match="fewer than n_pca_components=50"):
+        adapter.fit(samples["train"])
+
+
+def test_an_optimiser_model_trains_for_its_max_epochs_option(samples, tmp_path, monkeypatch):
+    from iadbench_methods.anomalib_zoo import training
+
+    seen: list[Any] = []
+
+    def engine_fit(model: Any, *args: Any, **kwargs: Any) -> None:
+        seen.append(kwargs["max_epochs"])
+        model.eval()  # untrained: only the epoch count matters here
+
+    monkeypatch.setattr(training, "engine_fit", engine_fit)
+    cls = models.Fastflow
+    options = dataclasses.replace(
+        build_options(cls.Options, tiny_values(cls.Options)), max_epochs=2
+    )
+    assert build_options(cls.Options, tiny_values(cls.Options)).max_epochs == 1  # --tiny: one
+    adapter = cls(options, context=RunContext(tiny=True, device="cpu", workdir=tmp_path))
+    adapter._train(CATEGORY, samples["train"], tmp_path / "engine")
+    assert seen == [2]
+    assert training.engine_arguments("cpu", tmp_path, 2)["max_epochs"] == 2
+    assert "max_epochs" not in training.engine_arguments("cpu", tmp_path)  # memory bank: its own
+
+
+def test_tiny_builds_with_the_catalogues_pre_processor_sizes(tmp_path, monkeypatch):
+    from iadbench_methods.anomalib_zoo import training
+
+    seen: list[Any] = []
+    monkeypatch.setattr(training, "build_model", lambda *args: seen.append(args[-1]))
+    cls = models.Rad  # RAD also needs its centre-crop size under --tiny
+    for tiny in (True, False):
+        options = build_options(cls.Options, tiny_values(cls.Options) if tiny else {})
+        adapter = cls(options, context=RunContext(tiny=tiny, device="cpu", workdir=tmp_path))
+        adapter._build(adapter.constructor_arguments(), "cpu")
+    assert seen == [dict(ZOO["anomalib-rad"].tiny_pre_processor), None]
+    assert seen[0]["center_crop_size"] == (64, 64)
+
+
+def _run_command(root: Path, out: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "iadbench", "run", "--method", "anomalib-patchcore",
+        "--train", "mvtec", "--test", "mvtec", "--tiny", "--categories", CATEGORY,
+        "--data", f"mvtec={root}", "--out", str(out),
+    ]  # fmt: skip
+
+
+def _registered(tmp_path: Path) -> dict[str, str]:
+    """The environment of a subprocess whose registry holds the zoo's entry points."""
+    dist = tmp_path / "site" / "iadbench_zoo_test-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: iadbench-zoo-test\nVersion: 0\n")
+    target = "iadbench_methods.anomalib_zoo.models:Patchcore"
+    (dist / "entry_points.txt").write_text(f"[iadbench.methods]\nanomalib-patchcore = {target}\n")
+    path = os.pathsep.join(p for p in (str(dist.parent), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+
+
+def test_a_run_killed_while_training_resumes_and_scores_every_test_image(tmp_path, synth_mvtec):
+    env = _registered(tmp_path)
+    env["IADBENCH_CACHE_DIR"] = str(tmp_path / "cache")
+    out = tmp_path / "killed"
+    process = subprocess.Popen(
+        _run_command(synth_mvtec, out), env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    # The Engine's root appears when the fit starts: kill -9 there (no handler runs).
+    trained = tmp_path / "cache" / "trained" / "anomalib-patchcore"
+    deadline = time.monotonic() + 120
+    while process.poll() is None and not any(trained.glob("*/engine")):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.kill()
+    process.wait()
+    assert not list(trained.glob("*/zoo.json"))  # the training did not finish
+    resumed = subprocess.run(_run_command(synth_mvtec, out), env=env, capture_output=True,
+                             text=True, timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Selecting Coreset" not in resumed.stderr  # anomalib's coreset bar stays quiet
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and len(manifest["attempts"]) == 2
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").open()]
+    test = [s for s in open_dataset("mvtec", synth_mvtec).samples("test")
+            if s.category == CATEGORY]  # fmt: skip
+    assert sorted(r["id"] for r in rows) == sorted(s.id for s in test)
+    assert all(0.0 <= r["score"] <= 1.0 for r in rows)
