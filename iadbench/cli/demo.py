@@ -49,7 +49,7 @@ def demo(
 
     Few-shot methods (pixel-stats) run on the Test subset; a sentence says why tiny rows are noise.
     One-class methods (anomalib-patchcore, anomalib-padim) run same-dataset (Train normals → Test,
-    each dataset) and few-shot (shots=3 Train normals per category → Test).
+    each dataset) and few-shot (shots=4 Train normals per category → Test).
 
     With --learn: train LR-IAD three times on a toy task through the real training path and show
     that held-out accuracy rises with true rewards, falls with inverted ones, stays when frozen.
@@ -67,7 +67,9 @@ def demo(
     names = demo_methods(None if methods is None else [m.strip() for m in methods.split(",")])
     one_class = [name for name in names if _is_one_class(name)]
     all_split, few_shot = _by_test_split([n for n in names if n not in one_class])
-    data_dir = (cache_dir or default_cache_dir()) / "demo-data" / f"scale-{scale:g}"
+    # The floor is in the folder name: a tree of the old floor (3) is left alone, not rewritten.
+    floor = f"-min{DEMO_MIN_PER_GROUP}"
+    data_dir = (cache_dir or default_cache_dir()) / "demo-data" / f"scale-{scale:g}{floor}"
     roots = {name: str(_synthetic_tree(name, data_dir / name, scale)) for name in ("mvtec", "visa")}
     console.print(f"Synthetic MVTec-AD and VisA trees in [bold]{data_dir}[/]", highlight=False)
     console.print("Asking each method for its demo setup (built once, then cached)")
@@ -124,10 +126,15 @@ ZOO_FAMILY = "anomalib-*"
 #: The zoo models of the default demo: the two classical detectors factories deploy most, both
 #: fitted in seconds per category at ``--tiny`` on 2 CPU cores.
 DEMO_ZOO = ("anomalib-patchcore", "anomalib-padim")
-#: K of the demo's few-shot one-class rows (``--set M:shots=K``): the least the zoo's bridge
-#: takes (one image to fit, two held out to calibrate), and what the smallest synthetic
-#: category at scale 0.02 has (MVTec-AD's toothbrush: 3 Train normals).
-DEMO_SHOTS = 3
+#: K of the demo's few-shot one-class rows (``--set M:shots=K``): two images to fit (PaDiM's
+#: Gaussian per patch gives NaN scores from one image: seen on this machine, anomalib 2.x) and
+#: two held out to calibrate the scores; every synthetic category holds that many Train
+#: normals (:data:`DEMO_MIN_PER_GROUP`).
+DEMO_SHOTS = 4
+#: Images per synthetic group at least (``data synth``'s floor is 3): at scale 0.02 MVTec-AD's
+#: toothbrush would hold 3 Train normals, too few for PaDiM's same-dataset rows (1 fitted, NaN)
+#: and for :data:`DEMO_SHOTS`.
+DEMO_MIN_PER_GROUP = 4
 
 
 def demo_methods(patterns: list[str] | None) -> list[str]:
@@ -233,7 +240,7 @@ def _synthetic_tree(dataset: str, root: Path, scale: float) -> Path:
 
     marker = read_synthetic_marker(root) if root.exists() else None
     if marker is None or marker.get("scale") != scale or marker.get("complete") is False:
-        synthesize(dataset, root, scale=scale)
+        synthesize(dataset, root, scale=scale, min_per_group=DEMO_MIN_PER_GROUP)
     return root
 
 
