@@ -147,3 +147,20 @@ def test_the_demo_shows_a_detector_beating_both_baselines_next_to_noise(tmp_path
         assert verdict(summary).status == BEATS_BOTH
     baselines = [s for k, s in summaries.items() if k.startswith("always-")]
     assert baselines and all(verdict(s).status == NOT_BOTH for s in baselines)
+
+
+def test_a_few_shot_row_names_shots_in_its_label(tmp_path):
+    # Issue 21 item 6: the demo shows a one-class model's few-shot run (zero-shot_to_mvtec) in
+    # the mvtec → mvtec table beside its same-dataset run; both read "anomalib-padim" before.
+    from iadbench.runs.reader import StoredRun
+    from iadbench.views.leaderboard.collect import _protocol_settings
+
+    def run(shots: int) -> StoredRun:
+        manifest = {
+            "method": {"option_defaults": {"shots": 0, "image_side": 256}},
+            "config": {"options": {"shots": shots, "image_side": 64}, "tiny": True},
+        }
+        return StoredRun(tmp_path, {}, manifest)
+
+    assert _protocol_settings(run(DEMO_SHOTS)) == f"shots={DEMO_SHOTS}"
+    assert _protocol_settings(run(0)) == ""  # the same-dataset row keeps its plain label
