@@ -201,7 +201,7 @@ def _load_run(run_dir: Path) -> StoredRun | str:
     except UnusableRun as unusable:
         return unusable.reason
     label = run.method
-    if away := _tiny_settings(run):
+    if away := ", ".join(filter(None, (_protocol_settings(run), _tiny_settings(run)))):
         label += f" [{away}]"
     if run.limit is not None:
         label += f" (first {run.limit}/category)"
@@ -231,6 +231,30 @@ def _tiny_settings(run: StoredRun) -> str:
         f"{key}={_shown_setting(value)}"
         for key, value in options.items()
         if key in _TINY_LABEL_OPTIONS and key in defaults and defaults[key] != value
+    )
+
+
+#: Options that choose a protocol, named in every row's label when set away from the defaults:
+#: ``shots`` (few-shot references instead of training, issue 21). A one-class model's few-shot
+#: run (``zero-shot_to_mvtec``) is shown in the ``mvtec → mvtec`` table beside its same-dataset
+#: run, a configuration of another identity: without it both rows read ``anomalib-padim``.
+_PROTOCOL_LABEL_OPTIONS = ("shots",)
+
+
+def _protocol_settings(run: StoredRun) -> str:
+    """``shots=K`` when a run's few-shot references differ from its method's default; or "".
+
+    Only runs whose manifest records the defaults (``method.option_defaults``) are named.
+    """
+    method = run.manifest.get("method")
+    defaults = method.get("option_defaults") if isinstance(method, dict) else None
+    options = run.config.get("options")
+    if not isinstance(defaults, dict) or not isinstance(options, dict):
+        return ""
+    return ", ".join(
+        f"{key}={_shown(value)}"
+        for key, value in options.items()
+        if key in _PROTOCOL_LABEL_OPTIONS and key in defaults and defaults[key] != value
     )
 
 

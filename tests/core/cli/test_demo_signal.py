@@ -14,7 +14,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from iadbench.cli.demo import _by_test_split, demo_overrides, noise_note
+from iadbench.cli.demo import (
+    DEMO_SHOTS,
+    DEMO_ZOO,
+    _by_test_split,
+    _is_one_class,
+    demo_methods,
+    demo_overrides,
+    noise_note,
+)
 from iadbench.contract.demos import DemoSetup
 from iadbench.execution.registry import METHODS, demo_setups
 from iadbench.views.verdict import BEATS_BOTH, NOT_BOTH, verdict
@@ -45,6 +53,32 @@ def test_few_shot_methods_go_to_the_test_subset_and_the_note_names_them():
     )
     assert "random weights" in noise_note([]) and "pixel-stats" not in noise_note([])
     assert "pixel-stats needs no weights" in noise_note(["pixel-stats"])
+
+
+def _ensure_zoo_registered() -> None:
+    from iadbench_methods.anomalib_zoo.models import Padim, Patchcore
+
+    for name, adapter_cls in (("anomalib-patchcore", Patchcore), ("anomalib-padim", Padim)):
+        if name not in METHODS.names():
+            METHODS.add(name, adapter_cls, "tests (zoo before reinstall)")
+
+
+def test_the_default_demo_runs_two_zoo_models_and_a_given_wildcard_runs_all(monkeypatch):
+    # Issue 21 item 6: ~30 zoo models under the default `*` would make the demo an hour.
+    _ensure_zoo_registered()
+    from iadbench_methods.anomalib_zoo.models import Padim
+
+    monkeypatch.setitem(METHODS._entries, "anomalib-other", METHODS.entry("anomalib-padim"))
+    default = demo_methods(None)
+    assert set(DEMO_ZOO) <= set(default) and "anomalib-other" not in default
+    assert {"always-normal", "always-defect"} <= set(default)  # every other method stays
+    assert "anomalib-other" in demo_methods(["anomalib-*"])
+    assert demo_methods(["*"]) == METHODS.names()
+    assert _is_one_class("anomalib-patchcore") and not _is_one_class("always-normal")
+    assert Padim.reference_shots(Padim.Options(shots=DEMO_SHOTS)) == DEMO_SHOTS
+    note = " ".join(noise_note([], None, list(DEMO_ZOO)).split())
+    assert "anomalib-patchcore, anomalib-padim learn one model per category" in note
+    assert f"shots={DEMO_SHOTS}" in note and "same-dataset" in note
 
 
 def test_text_methods_ask_the_demo_for_the_warm_start_and_the_note_says_why(monkeypatch, tmp_path):
@@ -113,3 +147,20 @@ def test_the_demo_shows_a_detector_beating_both_baselines_next_to_noise(tmp_path
         assert verdict(summary).status == BEATS_BOTH
     baselines = [s for k, s in summaries.items() if k.startswith("always-")]
     assert baselines and all(verdict(s).status == NOT_BOTH for s in baselines)
+
+
+def test_a_few_shot_row_names_shots_in_its_label(tmp_path):
+    # Issue 21 item 6: the demo shows a one-class model's few-shot run (zero-shot_to_mvtec) in
+    # the mvtec → mvtec table beside its same-dataset run; both read "anomalib-padim" before.
+    from iadbench.runs.reader import StoredRun
+    from iadbench.views.leaderboard.collect import _protocol_settings
+
+    def run(shots: int) -> StoredRun:
+        manifest = {
+            "method": {"option_defaults": {"shots": 0, "image_side": 256}},
+            "config": {"options": {"shots": shots, "image_side": 64}, "tiny": True},
+        }
+        return StoredRun(tmp_path, {}, manifest)
+
+    assert _protocol_settings(run(DEMO_SHOTS)) == f"shots={DEMO_SHOTS}"
+    assert _protocol_settings(run(0)) == ""  # the same-dataset row keeps its plain label

@@ -17,9 +17,20 @@ from pathlib import Path
 
 import pytest
 
+from iadbench.cli.demo import DEMO_SHOTS, DEMO_ZOO
+
 pytestmark = pytest.mark.slow
 
 CLI = str(Path(sys.executable).parent / "iadbench")
+#: Registers the zoo's two demo models when the package metadata predates their entry points
+#: (until ``pip install --no-deps -e .``), as the installed package does.
+ZOO_PLUGIN = """\
+import iadbench
+from iadbench_methods.anomalib_zoo.models import Padim, Patchcore
+
+iadbench.register_method("anomalib-patchcore")(Patchcore)
+iadbench.register_method("anomalib-padim")(Padim)
+"""
 TITLE = "iadbench demo (synthetic data, tiny models)"
 
 
@@ -28,12 +39,18 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """stdout and stderr of the demo through one pipe, as `make demo > log 2>&1` keeps them,
     and its output folder. One demo serves every test of this file: a demo from nothing costs
     about a minute on 2 cores (issue 17: make test <= 8 min)."""
+    from iadbench.execution.registry import METHODS
+
     tmp = tmp_path_factory.mktemp("demo")
+    plugin: list[str] = []
+    if "anomalib-patchcore" not in METHODS.names():
+        (tmp / "register_zoo.py").write_text(ZOO_PLUGIN, encoding="utf-8")
+        plugin = ["--plugin", str(tmp / "register_zoo.py")]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "80", "OMP_NUM_THREADS": "1"}
     env.pop("TQDM_DISABLE", None)  # the demo itself must switch library bars off
     result = subprocess.run(
         [CLI, "demo", "--out", str(tmp / "demo"), "--cache-dir", str(tmp / "cache"),
-         "--scale", "0.01"],
+         "--scale", "0.01", *plugin],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=900,
         check=False,
     )  # fmt: skip
@@ -52,9 +69,11 @@ def test_demo_runs_the_whole_pipeline_from_nothing(demo_out: tuple[str, Path]) -
 
     out = demo_out[1]
     assert (out / "LEADERBOARD.md").exists()
-    # The session may have loaded test plugins too: count the built-in methods only.
+    # The session may have loaded test plugins too: count the built-in methods only. The zoo
+    # (anomalib-*) runs only DEMO_ZOO, each in two protocols on both datasets (issue 21).
     builtins = [m for m in METHODS.names() if METHODS.entry(m).source.startswith("iadbench ")]
-    assert len(list(out.rglob("summary.json"))) == 2 * len(builtins)
+    others = [m for m in builtins if not m.startswith("anomalib-")]
+    assert len(list(out.rglob("summary.json"))) == 2 * len(others) + 4 * len(DEMO_ZOO)
     # Issue 20: the text methods run from the format-only warm start (their demo setup), so
     # their answers are valid and scored, and their rows say so; map methods get pixel metrics.
     for method in ("qwen2-vl", "lr-iad"):
@@ -70,6 +89,35 @@ def test_demo_runs_the_whole_pipeline_from_nothing(demo_out: tuple[str, Path]) -
         for summary_path in (out / method).rglob("summary.json"):
             pixels = json.loads(summary_path.read_text())["pixel_metrics"]
             assert pixels["pooled"]["auroc"] is not None, summary_path
+
+
+def test_the_zoo_runs_same_dataset_and_few_shot_with_scores_in_range(
+    demo_out: tuple[str, Path],
+) -> None:
+    """Issue 21 item 6: PatchCore and PaDiM (tiny), same-dataset and few-shot, on both datasets;
+    the leaderboard tells the two protocols apart (the few-shot rows name shots=K)."""
+    out = demo_out[1]
+    for method in DEMO_ZOO:
+        cells = sorted(p.parent.name for p in (out / method).rglob("summary.json"))
+        assert cells == [
+            "mvtec_to_mvtec", "visa_to_visa", "zero-shot_to_mvtec", "zero-shot_to_visa"
+        ], method  # fmt: skip
+        for cell in cells:
+            run = out / method / cell
+            overall = json.loads((run / "summary.json").read_text())["overall"]
+            assert 0.0 <= overall["auroc"] <= 1.0 and overall["n"] > 0, run
+            manifest = json.loads((run / "manifest.json").read_text())
+            options = manifest["config"]["options"]
+            assert options["shots"] == (DEMO_SHOTS if cell.startswith("zero") else 0), run
+            scores = [
+                json.loads(line)["score"]
+                for line in (run / "predictions.jsonl").read_text().splitlines()
+            ]
+            assert scores and all(0.0 <= s <= 1.0 for s in scores), run
+    leaderboard = (out / "LEADERBOARD.md").read_text()
+    for method in DEMO_ZOO:
+        # Markdown escapes both brackets: anomalib-padim \[shots=4\] (tiny).
+        assert rf"{method} \[shots={DEMO_SHOTS}\] (tiny)" in leaderboard, method
 
 
 def leaderboard_lines(log: str) -> list[str]:
@@ -88,9 +136,11 @@ def test_no_cell_is_cut_and_every_table_line_fits_80_columns(demo_log: str) -> N
     too_long = [line for line in board if len(line.rstrip()) > 80]
     assert not too_long, too_long
     # Nothing cropped at the right edge either: the last column of each kind of table is there.
-    # (One pooled and one class-mean table per direction; the demo's zero-shot directions have
-    # no text method, so no strict-vs-lenient table.)
-    directions = sum(line.startswith("━━ ") for line in board)
+    # (One pooled and one class-mean table per direction; the demo's zero-shot and diagonal
+    # directions have no text method, so no strict-vs-lenient table.)
+    # The zoo's same-dataset cells (issue 21) add the diagonal, so the board opens with the N × N
+    # overview, a "━━ " heading that is not a direction.
+    directions = sum(line.startswith("━━ ") and "Overview" not in line for line in board)
     for last, count in (("AP", directions), ("Coll.", directions), ("Changed", 2)):
         assert sum(line.rstrip().endswith(f" {last}") for line in board) == count, last
 
