@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import make_dataclass
 from typing import Any
 
-from iadbench.contract.method import Capabilities
+from iadbench.contract.method import Capabilities, MethodAdapter
 from iadbench.contract.options import option
 
 from .adapter import BRIDGE_VERSION, AnomalibModel, anomalib_version
@@ -68,6 +68,8 @@ def zoo_adapter(entry: ZooEntry) -> type[AnomalibModel]:
         "Options": options_cls,
         "version": f"{BRIDGE_VERSION}+anomalib-{anomalib_version()}",
     }
+    if zero_shot:  # nothing to fit or reload: the contract refuses a load() without training
+        namespace.update(fit=MethodAdapter.fit, load=MethodAdapter.load)
     return type(class_name, (AnomalibModel,), namespace)
 
 

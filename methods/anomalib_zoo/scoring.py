@@ -34,8 +34,9 @@ T = TypeVar("T")
 
 #: Held-out normals per category at least: their spread needs two.
 MIN_HELD_OUT = 2
-#: Images the Engine fits on at least.
-MIN_TRAINED = 1
+#: Images the Engine fits on at least: a model fitted on one image is degenerate (PaDiM's
+#: per-position covariance of one image gives NaN scores, seen in the demo with shots=3).
+MIN_TRAINED = 2
 
 
 @dataclass(frozen=True)

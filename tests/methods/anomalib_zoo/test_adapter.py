@@ -73,9 +73,9 @@ def test_options_are_the_constructor_arguments_plus_the_bridges():
     assert Patchcore.version.endswith("+anomalib-" + __import__("anomalib").__version__)
     # shots replaces the training; 0 trains.
     assert trains(Patchcore, Patchcore.Options()) and not trains(
-        Patchcore, _options(Patchcore, shots=3)
+        Patchcore, _options(Patchcore, shots=4)
     )
-    assert Patchcore.reference_shots(_options(Patchcore, shots=3)) == 3
+    assert Patchcore.reference_shots(_options(Patchcore, shots=4)) == 4
 
 
 def test_importing_the_zoo_imports_neither_torch_nor_anomalib():
@@ -103,8 +103,8 @@ def test_a_model_that_needs_assets_is_refused_at_setup_with_the_catalogues_sente
 
 
 def test_bad_options_are_refused_naming_the_option():
-    with pytest.raises(IADBenchError, match="shots=2 is too few"):
-        Patchcore(_options(Patchcore, shots=2))
+    with pytest.raises(IADBenchError, match="shots=3 is too few"):
+        Patchcore(_options(Patchcore, shots=3))
     with pytest.raises(IADBenchError, match="option calibration_share"):
         Patchcore(_options(Patchcore, calibration_share=1.5))
 
@@ -152,13 +152,13 @@ def test_a_category_without_a_model_is_an_error_naming_it(patchcore, synth_mvtec
 def test_few_shot_fits_on_the_references_at_first_use(samples):
     references = {c: tuple(s for s in samples["train"] if s.category == c) for c in CATEGORIES}
     context = RunContext(tiny=True, device="cpu", references=references)
-    adapter = Patchcore(_options(Patchcore, shots=3), context=context)
+    adapter = Patchcore(_options(Patchcore, shots=4), context=context)
     test = [s for s in samples["test"] if s.category == "bottle"]
     predictions = predict_samples(adapter, test)
     assert all(p.score is not None and 0.0 <= p.score <= 1.0 for p in predictions)
     assert list(adapter.describe()["calibration"]) == ["bottle"]  # only the category used
     assert adapter.describe()["calibration"]["bottle"]["held_out"] == 2
-    starved = Patchcore(_options(Patchcore, shots=3), context=RunContext(tiny=True, device="cpu"))
+    starved = Patchcore(_options(Patchcore, shots=4), context=RunContext(tiny=True, device="cpu"))
     (failed,) = predict_samples(starved, test[:1])
     assert failed.error is not None and "0 normal reference image(s) for 'bottle'" in failed.error
 

@@ -61,7 +61,7 @@ def test_the_few_shot_form_trains_nothing_and_keeps_its_references_out_of_the_te
     tmp_path, synth_mvtec
 ):
     out = tmp_path / "few"
-    _run(out, synth_mvtec, "--set", "shots=3")
+    _run(out, synth_mvtec, "--set", "shots=4")
     rows = [json.loads(line) for line in (out / "predictions.jsonl").open()]
     assert rows and all(0.0 <= row["score"] <= 1.0 for row in rows)
     manifest = json.dumps(json.loads((out / "manifest.json").read_text()))
