@@ -1,8 +1,10 @@
 """Every model of the zoo that builds offline runs tiny: fit, predict, scores, maps (issue 21).
 
 One category of the synthetic MVTec-AD tree, on the CPU, one torch thread. The CPU seconds of
-each model's fit and predict are printed (``-s``) for the closing note. The resume-after-kill
-test runs one model (PatchCore, the zoo's reference) through the CLI in subprocesses.
+each model's fit and predict are printed (``-s``) for the closing note. Resume, per model: a
+fresh adapter ``load()``s the stored training and predicts what the fitted one did (what a run
+resumed after a kill does in its new process); the kill -9 itself runs for one model
+(PatchCore, the zoo's reference) through the CLI in subprocesses.
 """
 
 from __future__ import annotations
@@ -76,6 +78,20 @@ def test_a_tiny_model_fits_on_normals_and_scores_every_test_image(
                    for p in predictions)  # fmt: skip
     else:
         assert all(p.anomaly_map is None for p in predictions)
+    # What a resumed run does after a kill: a new process's adapter load()s the stored training
+    # and predicts the rest. Per model, the reloaded adapter must predict what the fitted one did
+    # (the kill -9 itself is exercised through the CLI for PatchCore below).
+    # Compared on one batch: CFlow normalises by the batch's maximum (anomalib 2.7,
+    # models/image/cflow/anomaly_map.py lines 94 and 111), so its scores depend on batching.
+    tail = predict_samples(adapter, test[-3:])
+    reloaded = cls(options, context=RunContext(tiny=True, device="cpu", workdir=tmp_path))
+    reloaded.load()
+    again = predict_samples(reloaded, test[-3:])
+    assert [p.score for p in again] == pytest.approx([p.score for p in tail], abs=1e-6)
+    for before, after in zip(tail, again, strict=True):
+        if entry.gives_maps:
+            assert after.anomaly_map is not None and before.anomaly_map is not None
+            assert abs(after.anomaly_map - before.anomaly_map).max() <= 1e-5
 
 
 def test_dfkde_is_refused_with_fewer_fit_images_than_pca_components(samples, tmp_path):
