@@ -29,6 +29,7 @@ from iadbench.contract.numbers import real_number, whole_number
 from iadbench.data.base import CategoryCounts
 from iadbench.data.mvtec import MVTEC_DEFECT_TYPES, MVTEC_GRAYSCALE, MVTecAD
 from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter
+from iadbench.data.synth_mvtec_style import StyleNames, write_style_category
 from iadbench.data.synth_registry import TREE_WRITERS
 from iadbench.data.visa import SPLIT_CSV, SPLIT_CSV_COLUMNS, VisA
 
@@ -226,33 +227,9 @@ class _Ticker:
 def _mvtec_category(
     root: Path, category: str, counts: CategoryCounts, painter: Painter, ticker: _Ticker
 ) -> None:
-    cat_dir = root / category
-
-    def save(pixels: np.ndarray, path: Path) -> None:
-        image = Image.fromarray(pixels[..., 0] if painter.grayscale else pixels)
-        image.save(path, "PNG", compress_level=1)
-        ticker.tick()
-
-    for subset, n in (("train", counts.train_normal), ("test", counts.test_normal)):
-        folder = cat_dir / subset / "good"
-        folder.mkdir(parents=True)
-        for i in range(n):
-            save(painter.normal(), folder / f"{i:03d}.png")
-    types = MVTEC_DEFECT_TYPES[category]
-    for k, defect_type in enumerate(types):
-        # Round-robin over the official defect types; small scales leave the last ones empty.
-        n = counts.test_defect // len(types) + (k < counts.test_defect % len(types))
-        if n == 0:
-            continue
-        image_dir, mask_dir = cat_dir / "test" / defect_type, cat_dir / "ground_truth" / defect_type
-        image_dir.mkdir(parents=True)
-        mask_dir.mkdir(parents=True)
-        for i in range(n):
-            pixels, mask = painter.defect()
-            save(pixels, image_dir / f"{i:03d}.png")
-            Image.fromarray(np.where(mask > 0, 255, 0).astype(np.uint8)).save(
-                mask_dir / f"{i:03d}_mask.png", "PNG", compress_level=1
-            )
+    """Write one MVTec-AD category: the MVTec-style writer with MVTec-AD's own names."""
+    names = StyleNames("good", MVTEC_DEFECT_TYPES[category], mask_tail="_mask")
+    write_style_category(root, category, counts, painter, ticker.tick, names)
 
 
 def _visa_category(

@@ -1,4 +1,4 @@
-"""One category of a synthetic MVTec-style tree with a release's own names (MPDD, BTAD).
+"""One category of a synthetic MVTec-style tree with a release's own names (MVTec-AD, MPDD, BTAD).
 
 ``<category>/train/<normal>/``, ``<category>/test/<normal>/``, ``<category>/test/<defect>/`` and
 ``<category>/ground_truth/<defect>/``; what differs between releases is passed in: the normal
@@ -69,7 +69,8 @@ def write_style_category(
         folder = cat_dir / subset / names.normal
         folder.mkdir(parents=True)
         for i in range(n):
-            save_image(painter.normal(), folder / f"{i:03d}{names.image_suffix}")
+            image = _channels(painter, painter.normal())
+            save_image(image, folder / f"{i:03d}{names.image_suffix}")
             tick()
     types = names.defect_types
     for k, defect_type in enumerate(types):
@@ -82,7 +83,12 @@ def write_style_category(
         mask_dir.mkdir(parents=True)
         for i in range(n):
             pixels, mask = painter.defect()
-            save_image(pixels, image_dir / f"{i:03d}{names.image_suffix}")
+            save_image(_channels(painter, pixels), image_dir / f"{i:03d}{names.image_suffix}")
             binary = np.where(mask > 0, 255, 0).astype(np.uint8)
             save_image(binary, mask_dir / f"{i:03d}{names.mask_tail}{names.mask_suffix}")
             tick()
+
+
+def _channels(painter: Painter, pixels: np.ndarray) -> np.ndarray:
+    """One channel for a grey-scale category (MVTec-AD's grid, screw, zipper), else RGB."""
+    return pixels[..., 0] if painter.grayscale else pixels
