@@ -169,12 +169,14 @@ class AnomalibModel(MethodAdapter[Any]):
             ) from None
         arguments = self.constructor_arguments()
         components = arguments.get("n_pca_components")
-        if isinstance(components, int) and len(fitted) < components:
-            # DFKDE's PCA needs as many feature vectors as components (anomalib's Dfkde fit).
+        if isinstance(components, int) and len(fitted) <= components:
+            # DFKDE's Gaussian KDE takes the covariance of the fitted images' PCA features:
+            # N points span at most N - 1 dimensions, so N <= n_pca_components leaves it
+            # singular and its Cholesky factorisation fails (anomalib stats/kde.py, fit).
             raise IADBenchError(
                 f"{self.zoo.method}: category {category!r} has {len(fitted)} image(s) to fit "
-                f"after {len(held)} held out, fewer than n_pca_components={components}; give "
-                f"it more normal images or --set n_pca_components={max(1, len(fitted))}"
+                f"after {len(held)} held out, not more than n_pca_components={components}; give "
+                f"it more normal images or --set n_pca_components={max(1, len(fitted) - 1)}"
             )
         device, side = self._device(), int(self.options.image_side)
         model = self._build(arguments, device)

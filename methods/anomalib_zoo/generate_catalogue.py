@@ -60,7 +60,7 @@ TINY: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         },
         _S64,
     ),
-    "Dfkde": ({"backbone": "resnet18", "pre_trained": False, "n_pca_components": 2}, _S64),
+    "Dfkde": ({"backbone": "resnet18", "pre_trained": False, "n_pca_components": 1}, _S64),
     "Dfm": ({"backbone": "resnet18", "pre_trained": False}, _S64),
     "Fastflow": ({"backbone": "resnet18", "pre_trained": False, "flow_steps": 2}, _S64),
     # input_dim = channels x pooled side²: resnet18 layer3 (256) at 64/16/2 = 2 → 1024.

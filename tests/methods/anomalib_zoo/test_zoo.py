@@ -55,8 +55,8 @@ def test_a_tiny_model_fits_on_normals_and_scores_every_test_image(
     cls: Any = getattr(models, entry.model_class)
     assert contract_problems(cls) == []
     options = build_options(cls.Options, tiny_values(cls.Options))
-    if entry.model_class == "Dfkde":  # its PCA needs as many fit images as components
-        assert options.n_pca_components <= len(samples["train"]) - 2
+    if entry.model_class == "Dfkde":  # its KDE needs more fit images than PCA components
+        assert options.n_pca_components < len(samples["train"]) - 2
     adapter = cls(options, context=RunContext(tiny=True, device="cpu", workdir=tmp_path))
     start = time.process_time()
     adapter.fit(samples["train"])
@@ -102,7 +102,24 @@ def test_dfkde_is_refused_with_fewer_fit_images_than_pca_components(samples, tmp
         build_options(cls.Options, tiny_values(cls.Options)), n_pca_components=50
     )
     adapter = cls(options, context=RunContext(tiny=True, device="cpu", workdir=tmp_path))
-    with pytest.raises(IADBenchError, match="fewer than n_pca_components=50"):
+    with pytest.raises(IADBenchError, match="not more than n_pca_components=50"):
+        adapter.fit(samples["train"])
+
+
+def test_dfkde_is_refused_with_as_many_fit_images_as_pca_components(samples, tmp_path):
+    """N images span N - 1 dimensions: N = n_pca_components leaves the KDE's covariance
+    singular (a Cholesky failure, or not, by a rounding error's sign): refused, not flaky."""
+    from iadbench.contract.errors import IADBenchError
+    from iadbench_methods.anomalib_zoo.scoring import split_held_out
+
+    cls = models.Dfkde
+    tiny = build_options(cls.Options, tiny_values(cls.Options))
+    fitted, _ = split_held_out(
+        sorted(samples["train"], key=lambda s: s.id), tiny.calibration_share, 0, CATEGORY
+    )
+    options = dataclasses.replace(tiny, n_pca_components=len(fitted))
+    adapter = cls(options, context=RunContext(tiny=True, device="cpu", workdir=tmp_path))
+    with pytest.raises(IADBenchError, match=f"--set n_pca_components={len(fitted) - 1}"):
         adapter.fit(samples["train"])
 
 
@@ -140,6 +157,44 @@ def test_tiny_builds_with_the_catalogues_pre_processor_sizes(tmp_path, monkeypat
         adapter._build(adapter.constructor_arguments(), "cpu")
     assert seen == [dict(ZOO["anomalib-rad"].tiny_pre_processor), None]
     assert seen[0]["center_crop_size"] == (64, 64)
+
+
+def test_a_run_constructs_its_model_once_and_copies_it(samples, tmp_path, monkeypatch):
+    """Fit, reload and few-shot build one seeded model per category: constructed once (its
+    random backbone init was most of a tiny run), each build an independent equal copy."""
+    import torch
+
+    from iadbench_methods.anomalib_zoo import training
+
+    constructed: list[str] = []
+    construct = training._construct
+
+    def counting(model_class: str, *args: Any) -> Any:
+        constructed.append(model_class)
+        return construct(model_class, *args)
+
+    monkeypatch.setattr(training, "_construct", counting)
+    monkeypatch.setattr(training, "_PRISTINE", {})
+    cls = models.Padim
+    options = build_options(cls.Options, tiny_values(cls.Options))
+    context = RunContext(tiny=True, device="cpu", workdir=tmp_path)
+    first = cls(options, context=context)
+    first.fit(samples["train"])
+    reloaded = cls(options, context=context)
+    reloaded.load()
+    predict_samples(reloaded, samples["test"][:2])
+    assert constructed == ["Padim"]
+    a = first._build(first.constructor_arguments(), "cpu")
+    b = first._build(first.constructor_arguments(), "cpu")
+    fresh = construct("Padim", first.constructor_arguments(), int(options.image_side), 0, "cpu",
+                      dict(first.zoo.tiny_pre_processor))  # fmt: skip
+    assert a is not b
+    for name, value in fresh.state_dict().items():
+        assert torch.equal(a.state_dict()[name], value), name
+    next(iter(a.parameters())).data.add_(1.0)  # a copy is the caller's own
+    assert not torch.equal(next(iter(a.parameters())), next(iter(b.parameters())))
+    first._build({**first.constructor_arguments(), "n_features": 3}, "cpu")
+    assert constructed == ["Padim", "Padim"]  # other arguments: another model
 
 
 def _run_command(root: Path, out: Path) -> list[str]:
