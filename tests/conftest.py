@@ -18,6 +18,11 @@ import pytest
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
+    # Likewise no DataLoader process per run: it would share the workers' cores, and a CLI run
+    # of a torch-free method (pixel-stats, the tests' plugins) would import torch for the
+    # DataLoader alone (1.2 s of CPU per start, issue 17: make test <= 8 min). Tests of the
+    # worker path pass --workers / workers= themselves.
+    os.environ.setdefault("IADBENCH_WORKERS", "0")
 # Tests never reach a model hub; set before anything imports huggingface_hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"

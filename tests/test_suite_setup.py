@@ -22,6 +22,14 @@ def test_each_xdist_worker_runs_torch_on_one_thread() -> None:
     assert torch.get_num_threads() == 1
 
 
+def test_each_xdist_worker_runs_without_dataloader_processes() -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.skip("only under pytest-xdist (make test)")
+    from iadbench.contract.settings import default_workers
+
+    assert default_workers("cpu") == 0
+
+
 def test_the_longest_files_are_collected_first(request: pytest.FixtureRequest) -> None:
     files = list(
         dict.fromkeys(

@@ -109,7 +109,10 @@ BatchSize = Annotated[
 Workers = Annotated[
     int | None,
     typer.Option(
-        help="DataLoader processes decoding images ahead of the model (default: cores - 1, ≤ 4).",
+        help=(
+            "DataLoader processes decoding images ahead of the model (default: "
+            "$IADBENCH_WORKERS, else cores - 1, ≤ 4)."
+        ),
         rich_help_panel=METHOD_PANEL,
     ),
 ]

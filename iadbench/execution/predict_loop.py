@@ -14,7 +14,7 @@ images of that batch stay pending for the next attempt.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -229,19 +229,30 @@ def _loaded_batches(
     workers: int,
     pin_memory: bool,
 ) -> Iterator[tuple[Sequence[Sample], list[Any], dict[int, str]]]:
-    from torch.utils.data import DataLoader, Dataset
+    dataset = _PreprocessedSamples(samples, preprocess)
+    size = max(1, batch_size)
+    loader: Iterable[list[Item]]
+    if workers == 0 and not pin_memory:
+        # What DataLoader(num_workers=0) does (items in order, collated as a list), without
+        # importing torch: a method that never uses it (pixel-stats, most plugins) starts a run
+        # about 1.2 s of CPU sooner.
+        loader = (
+            [dataset[i] for i in range(start, min(start + size, len(dataset)))]
+            for start in range(0, len(dataset), size)
+        )
+    else:
+        from torch.utils.data import DataLoader, Dataset
 
-    # A map-style dataset by protocol (__len__/__getitem__); torch is not imported at module top.
-    dataset = cast("Dataset[Item]", _PreprocessedSamples(samples, preprocess))
-    loader: DataLoader[Item] = DataLoader(
-        dataset,
-        batch_size=max(1, batch_size),
-        shuffle=False,
-        num_workers=workers,
-        collate_fn=_keep_as_list,
-        pin_memory=pin_memory,
-        prefetch_factor=4 if workers else None,
-    )
+        # A map-style dataset by protocol (__len__/__getitem__); torch is imported only here.
+        loader = DataLoader(
+            cast("Dataset[Item]", dataset),
+            batch_size=size,
+            shuffle=False,
+            num_workers=workers,
+            collate_fn=_keep_as_list,
+            pin_memory=pin_memory,
+            prefetch_factor=4 if workers else None,
+        )
     for items in loader:
         first = items[0][0]
         batch = samples[first : first + len(items)]

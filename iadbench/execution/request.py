@@ -18,6 +18,7 @@ from iadbench.contract.numbers import (
     real_number,
     whole_number,
 )
+from iadbench.contract.settings import default_workers
 
 
 @dataclass
@@ -76,6 +77,8 @@ def check_numbers(request: RunRequest) -> None:
     optional_whole_number(request.batch_size, name="--batch-size", minimum=1)
     optional_whole_number(request.limit, name="--limit", minimum=1)
     optional_whole_number(request.workers, name="--workers", minimum=0)
+    if request.workers is None:
+        default_workers()  # a malformed $IADBENCH_WORKERS: refused now, not after a training
     whole_number(request.seed, name="--seed", minimum=0, maximum=MAX_SEED)
     if request.calibration_ratio is not None:
         real_number(request.calibration_ratio, name="--calibration-ratio", minimum=0, maximum=0.9)

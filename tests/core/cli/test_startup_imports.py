@@ -76,3 +76,13 @@ def test_rerunning_a_finished_run_imports_no_heavy_library(
     assert "sklearn" in first, "the first run computes metrics: the probe must see sklearn"
     assert (tmp_path / "run" / "summary.json").exists()
     assert heavy_imports(*run, *out, cwd=tmp_path, watched=RERUN_HEAVY) == []
+
+
+def test_a_run_of_a_method_without_torch_never_imports_it(tmp_path: Path, synth_mvtec: Path):
+    """pixel-stats reads images through the prediction loop's pre-processing (issue 17): with
+    no loader workers the loop runs in-process, as DataLoader(num_workers=0) would, and torch
+    (1.2 s of CPU per start) stays out."""
+    run = ["run", "--method", "pixel-stats", "--test", "mvtec", "--test-split", "test",
+           f"--data=mvtec={synth_mvtec}", "--out", str(tmp_path / "run")]  # fmt: skip
+    assert "torch" not in heavy_imports(*run, cwd=tmp_path, watched=("torch",))
+    assert (tmp_path / "run" / "summary.json").exists()

@@ -29,6 +29,22 @@ def test_run_refuses_bad_counts(data_args, tmp_path, extra, message):
     assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
+@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
+def test_run_refuses_a_malformed_workers_variable_before_anything_runs(
+    data_args, tmp_path, monkeypatch, value
+):
+    monkeypatch.setenv("IADBENCH_WORKERS", value)
+    result = _run("run", "--method", "always-defect", "--train", "visa", "--test", "mvtec",
+                  *data_args, "--out", str(tmp_path / "out"))  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert f"IADBENCH_WORKERS must be a whole number 0 or more, got {value!r}" in result.output
+    assert not (tmp_path / "out").exists()
+    # --workers given: the variable is not read.
+    ok = _run("run", "--method", "always-defect", "--train", "visa", "--test", "mvtec",
+              *data_args, "--out", str(tmp_path / "out"), "--workers", "0")  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+
+
 def test_run_refuses_an_out_that_is_a_file(data_args, tmp_path):
     target = tmp_path / "taken.txt"
     target.write_text("not a run dir")
