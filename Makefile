@@ -10,10 +10,13 @@ EXTRAS ?= dev,clip,vlm
 
 venv: $(STAMP)
 
+# --no-compile: pip would byte-compile every installed module (torch, transformers, scipy...),
+# most of which nothing imports; Python compiles what is imported on first use and caches it.
+# From a warm pip cache on 2 cores (2026-12-07): 52 s instead of about 95 s.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 demo: $(STAMP)

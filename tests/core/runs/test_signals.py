@@ -15,10 +15,14 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+#: Slow only while its hold file exists: the test stops it midway, then removes the file so the
+#: resumed (or the remaining) images go at full speed (issue 17: make test <= 8 min).
 SLOW_PLUGIN = '''
-import time
+import os, time
 from dataclasses import dataclass
 import iadbench
+
+HOLD = {hold!r}
 
 @dataclass(frozen=True)
 class SlowOptions:
@@ -33,7 +37,8 @@ class Slow(iadbench.MethodAdapter):
     default_batch_size = 1
 
     def predict(self, batch, inputs=None):
-        time.sleep(0.05)
+        if os.path.exists(HOLD):
+            time.sleep(0.05)
         return [iadbench.Prediction(label="defect") for _ in batch]
 '''
 
@@ -41,8 +46,9 @@ class Slow(iadbench.MethodAdapter):
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_stop_signal_marks_the_run_interrupted_and_it_resumes(tmp_path, data_args, signum):
-    plugin = tmp_path / "slow.py"
-    plugin.write_text(SLOW_PLUGIN)
+    plugin, hold = tmp_path / "slow.py", tmp_path / "hold"
+    plugin.write_text(SLOW_PLUGIN.format(hold=str(hold)))
+    hold.touch()
     out = tmp_path / "run"
     command = [str(Path(sys.executable).parent / "iadbench"), "run", "--plugin", str(plugin),
                "--method", "slow-constant", "--train", "visa", "--test", "mvtec", *data_args,
@@ -59,6 +65,7 @@ def test_a_stop_signal_marks_the_run_interrupted_and_it_resumes(tmp_path, data_a
     assert process.returncode == 130, stderr
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
     done = len(predictions.read_text().splitlines())
+    hold.unlink()
 
     resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
@@ -69,8 +76,9 @@ def test_a_stop_signal_marks_the_run_interrupted_and_it_resumes(tmp_path, data_a
 @pytest.mark.skipif(sys.platform == "win32", reason="directory locks are POSIX")
 def test_a_deleted_lock_file_does_not_let_a_second_process_in(tmp_path, data_args):
     """Issue 9, item 5: the lock is held on the run dir itself, not only on `.lock`."""
-    plugin = tmp_path / "slow.py"
-    plugin.write_text(SLOW_PLUGIN)
+    plugin, hold = tmp_path / "slow.py", tmp_path / "hold"
+    plugin.write_text(SLOW_PLUGIN.format(hold=str(hold)))
+    hold.touch()
     out = tmp_path / "run"
     base = [str(Path(sys.executable).parent / "iadbench"), "run", "--plugin", str(plugin),
             "--train", "visa", "--test", "mvtec", *data_args, "--out", str(out)]  # fmt: skip
@@ -87,6 +95,7 @@ def test_a_deleted_lock_file_does_not_let_a_second_process_in(tmp_path, data_arg
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert second.returncode == 2, second.stdout + second.stderr
     assert "another iadbench process" in second.stdout + second.stderr
+    hold.unlink()
     _, stderr = first.communicate(timeout=120)
     assert first.returncode == 0, stderr
     summary = json.loads((out / "summary.json").read_text())
