@@ -10,13 +10,14 @@ EXTRAS ?= dev,clip,vlm
 
 venv: $(STAMP)
 
-# --no-compile: pip would byte-compile every installed module (torch, transformers, scipy...),
-# most of which nothing imports; Python compiles what is imported on first use and caches it.
-# From a warm pip cache on 2 cores (2026-12-07): 52 s instead of about 95 s.
+# pip byte-compiles every installed module (about 40 s of a 95 s install from a warm cache).
+# Not skipped with --no-compile: where PYTHONDONTWRITEBYTECODE=1 (these machines) nothing is
+# cached later, and every test process compiled torch, scikit-learn... again on import: make test
+# went from 871 to 1,184 s of CPU (2026-12-07).
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 demo: $(STAMP)
