@@ -49,3 +49,22 @@ def test_two_workers_cpu_times_are_summed_per_file_with_their_subprocesses(tmp_p
     assert seconds["test_plain.py"] < 0.4
     summary = result.stdout.split("CPU seconds per test file")[1]
     assert summary.index("test_child.py") < summary.index("test_plain.py")  # largest first
+
+
+def test_the_budget_fails_above_its_ratio_and_passes_below(tmp_path: Path) -> None:
+    from cpu_budget import BUDGET, check
+
+    (tmp_path / "by_file.tsv").write_text("600.0\ttests/a.py\n200.0\ttests/b.py\n")
+    within, line = check(tmp_path, reference=800.0 / (BUDGET - 1))
+    assert within and "within the budget" in line and "800 s of CPU" in line
+    within, line = check(tmp_path, reference=800.0 / (BUDGET + 1))
+    assert not within and "OVER the budget" in line
+    within, line = check(tmp_path / "absent", reference=1.0)
+    assert within and "no by_file.tsv" in line
+
+
+def test_the_reference_is_a_fresh_interpreters_cpu_time() -> None:
+    from cpu_budget import reference_seconds
+
+    seconds = reference_seconds(runs=1)
+    assert 0.05 < seconds < 60  # scikit-learn's import: about 1.5 s on 2 cores (2026-12-07)
