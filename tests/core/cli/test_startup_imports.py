@@ -83,6 +83,7 @@ def test_a_run_of_a_method_without_torch_never_imports_it(tmp_path: Path, synth_
     no loader workers the loop runs in-process, as DataLoader(num_workers=0) would, and torch
     (1.2 s of CPU per start) stays out."""
     run = ["run", "--method", "pixel-stats", "--test", "mvtec", "--test-split", "test",
-           f"--data=mvtec={synth_mvtec}", "--out", str(tmp_path / "run")]  # fmt: skip
+           f"--data=mvtec={synth_mvtec}", "--out", str(tmp_path / "run"),
+           "--workers", "0"]  # fmt: skip
     assert "torch" not in heavy_imports(*run, cwd=tmp_path, watched=("torch",))
     assert (tmp_path / "run" / "summary.json").exists()
