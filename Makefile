@@ -48,15 +48,13 @@ browser:
 # The venv (pip, CPU) and Chromium (apt-get, network and disk) are built side by side first.
 # Every test file's CPU time goes to $(CPU_DIR) (tests/conftest.py) and tests/cpu_budget.py
 # fails `make test` when the suite's CPU grew past its budget (issue 17: make test <= 8 min).
-# --no-loadscope-reorder: pytest-xdist 3 otherwise hands out the files with the most tests
-# first, whatever order tests/conftest.py collected them in (the learning proof and the demo
-# then started 47th and 52nd, both on one worker; 2026-12-07).
-PYTEST_ARGS := -q -n auto --dist loadfile --no-loadscope-reorder
+PYTEST_ARGS := -q -n auto --dist loadfile
 CHECK_LOG := $(VENV)/.check
 CPU_DIR := $(CHECK_LOG)/cpu
 test:
 	@$(MAKE) --no-print-directory -j2 $(STAMP) browser
 	@rm -rf $(CPU_DIR); mkdir -p $(CHECK_LOG); \
+	$(BIN)/python tests/cpu_budget.py reference $(CPU_DIR); \
 	nice -n 19 $(BIN)/mypy > $(CHECK_LOG)/mypy.log 2>&1 & mypy_pid=$$!; \
 	nice -n 19 $(BIN)/ruff check iadbench methods tests benchmarks examples \
 	  > $(CHECK_LOG)/ruff.log 2>&1 & ruff_pid=$$!; \
@@ -64,7 +62,7 @@ test:
 	echo "HF_HUB_OFFLINE=1 IADBENCH_TEST_CPU_DIR=$(CPU_DIR) $(BIN)/python -m pytest $(PYTEST_ARGS)"; \
 	HF_HUB_OFFLINE=1 IADBENCH_TEST_CPU_DIR=$(CPU_DIR) \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS); tests=$$?; \
-	$(BIN)/python tests/cpu_budget.py $(CPU_DIR); budget=$$?; \
+	$(BIN)/python tests/cpu_budget.py check $(CPU_DIR); budget=$$?; \
 	wait $$mypy_pid; types=$$?; wait $$ruff_pid; lint=$$?; \
 	echo "$(BIN)/mypy (exit $$types)"; cat $(CHECK_LOG)/mypy.log; \
 	echo "$(BIN)/ruff check iadbench methods tests benchmarks examples (exit $$lint)"; \

@@ -63,6 +63,20 @@ def test_the_budget_fails_above_its_ratio_and_passes_below(tmp_path: Path) -> No
     assert within and "no by_file.tsv" in line
 
 
+def test_the_reference_stored_before_the_tests_is_the_one_checked_after(tmp_path: Path) -> None:
+    import cpu_budget
+
+    folder = tmp_path / "cpu"
+    assert cpu_budget.main(["cpu_budget.py", "reference", str(folder)]) == 0
+    stored = cpu_budget.stored_reference(folder)
+    assert stored is not None and stored > 0
+    (folder / "by_file.tsv").write_text(f"{stored * (cpu_budget.BUDGET + 5):.4f}\ttests/a.py\n")
+    assert cpu_budget.main(["cpu_budget.py", "check", str(folder)]) == 1  # judged on the stored
+    (folder / cpu_budget.REFERENCE_FILE).write_text(f"{stored * 2}\n")
+    assert cpu_budget.main(["cpu_budget.py", "check", str(folder)]) == 0
+    assert cpu_budget.main(["cpu_budget.py", str(folder)]) == 2
+
+
 def test_the_reference_is_a_fresh_interpreters_cpu_time() -> None:
     from cpu_budget import reference_seconds
 
