@@ -28,7 +28,7 @@ from iadbench.contract.errors import ArgumentError, IADBenchError, UnknownNameEr
 from iadbench.contract.numbers import real_number, whole_number
 from iadbench.data.base import CategoryCounts
 from iadbench.data.mvtec import MVTEC_DEFECT_TYPES, MVTEC_GRAYSCALE, MVTecAD
-from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter
+from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter, scaled_count
 from iadbench.data.synth_mvtec_style import StyleNames, write_style_category
 from iadbench.data.synth_registry import TREE_WRITERS
 from iadbench.data.visa import SPLIT_CSV, SPLIT_CSV_COLUMNS, VisA
@@ -70,11 +70,6 @@ class SynthReport:
     n_images: int
     counts: dict[str, CategoryCounts]
     seconds: float
-
-
-def scaled_count(official: int, scale: float, min_per_group: int) -> int:
-    """Images of one group at a scale: ``max(min_per_group, round(official * scale))``."""
-    return max(min_per_group, round(official * scale))
 
 
 def planned_counts(

@@ -23,6 +23,19 @@ LOOKS: dict[str, str] = {
 BLOB, SCRATCH = 1, 2
 
 
+def scaled_count(official: int, scale: float, min_per_group: int) -> int:
+    """Images of one group at a scale: ``max(min_per_group, round(official * scale))``.
+
+    Here, the leaf of the synthetic writers, so every writer (and synth.py) scales one way.
+    """
+    return max(min_per_group, round(official * scale))
+
+
+def save_png(pixels: np.ndarray, path: object) -> None:
+    """An image or mask as PNG at compression level 1 (fast; the trees are throw-away)."""
+    Image.fromarray(pixels).save(path, "PNG", compress_level=1)  # type: ignore[arg-type]
+
+
 class Painter:
     """Draws one category's images: a fixed base look, jittered per image, plus defects.
 

@@ -4,9 +4,9 @@ Per category (:mod:`iadbench.data.mvtec_ad2`): ``train/good``, ``validation/good
 ``test_public/{good,bad}`` with 0/255 ``test_public/ground_truth/bad/<stem>_mask.png`` masks, and
 the unlabeled ``test_private/NNN_regular.png`` and ``test_private_mixed/NNN_mixed.png`` (the names
 the authors' upload checker expects). Every group is scaled from the counts of
-:mod:`iadbench.data.mvtec_ad2` as :func:`iadbench.data.synth.scaled_count` scales them. The names
-of the train, validation and public images (``NNN_regular.png``) follow the private ones: the
-release's own names there are not confirmed.
+:mod:`iadbench.data.mvtec_ad2` as :func:`iadbench.data.synth_drawing.scaled_count` scales
+them. The names of the train, validation and public images (``NNN_regular.png``) follow the
+private ones: the release's own names there are not confirmed.
 """
 
 from __future__ import annotations
@@ -15,25 +15,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from iadbench.data.base import CategoryCounts
 from iadbench.data.mvtec_ad2 import PRIVATE_COUNTS, VALIDATION_COUNTS
 
 # MVTecAD2 re-exported: synth.py reads its counts here (one core import fewer there).
 from iadbench.data.mvtec_ad2 import MVTecAD2 as MVTecAD2
-from iadbench.data.synth_drawing import Painter
-
-
-def _count(official: int, scale: float, min_per_group: int) -> int:
-    """As :func:`iadbench.data.synth.scaled_count` (not imported: synth imports this module)."""
-    return max(min_per_group, round(official * scale))
+from iadbench.data.synth_drawing import Painter, save_png, scaled_count
 
 
 def extra_images(category: str, scale: float, min_per_group: int) -> int:
     """Images written beside the counted groups: validation and the two private sets."""
-    private = _count(PRIVATE_COUNTS[category], scale, min_per_group)
-    return _count(VALIDATION_COUNTS[category], scale, min_per_group) + 2 * private
+    private = scaled_count(PRIVATE_COUNTS[category], scale, min_per_group)
+    return scaled_count(VALIDATION_COUNTS[category], scale, min_per_group) + 2 * private
 
 
 def write_category(
@@ -49,11 +43,11 @@ def write_category(
     cat_dir = root / category
 
     def save(pixels: np.ndarray, path: Path) -> None:
-        Image.fromarray(pixels).save(path, "PNG", compress_level=1)
+        save_png(pixels, path)
         tick()
 
-    n_validation = _count(VALIDATION_COUNTS[category], scale, min_per_group)
-    n_private = _count(PRIVATE_COUNTS[category], scale, min_per_group)
+    n_validation = scaled_count(VALIDATION_COUNTS[category], scale, min_per_group)
+    n_private = scaled_count(PRIVATE_COUNTS[category], scale, min_per_group)
     normal_groups = (
         ("train/good", counts.train_normal, "regular"),
         ("validation/good", n_validation, "regular"),
@@ -74,6 +68,6 @@ def write_category(
     for i in range(counts.test_defect):
         pixels, mask = painter.defect()
         save(pixels, image_dir / f"{i:03d}_regular.png")
-        Image.fromarray(np.where(mask > 0, 255, 0).astype(np.uint8)).save(
-            mask_dir / f"{i:03d}_regular_mask.png", "PNG", compress_level=1
+        save_png(
+            np.where(mask > 0, 255, 0).astype(np.uint8), mask_dir / f"{i:03d}_regular_mask.png"
         )

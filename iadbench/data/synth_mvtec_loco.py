@@ -15,14 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from iadbench.data.base import CategoryCounts
 from iadbench.data.mvtec_loco import LOCO_COUNTS, LOGICAL, STRUCTURAL
 
 # MVTecLOCO re-exported: synth.py reads its counts here (one core import fewer there).
 from iadbench.data.mvtec_loco import MVTecLOCO as MVTecLOCO
-from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter
+from iadbench.data.synth_drawing import BLOB, SCRATCH, Painter, save_png, scaled_count
 
 #: Grey value of a scratch in a synthetic mask (any non-zero value marks a defect pixel).
 SCRATCH_GREY = 98
@@ -40,14 +39,9 @@ def _defects(mask: np.ndarray) -> list[np.ndarray]:
     return found or [mask > 0]
 
 
-def _count(official: int, scale: float, min_per_group: int) -> int:
-    """As :func:`iadbench.data.synth.scaled_count` (not imported: synth imports this module)."""
-    return max(min_per_group, round(official * scale))
-
-
 def extra_images(category: str, scale: float, min_per_group: int) -> int:
     """Images written beside the counted groups: the validation images."""
-    return _count(LOCO_COUNTS[category][1], scale, min_per_group)
+    return scaled_count(LOCO_COUNTS[category][1], scale, min_per_group)
 
 
 def write_category(
@@ -63,14 +57,14 @@ def write_category(
     cat_dir = root / category
 
     def save(pixels: np.ndarray, path: Path) -> None:
-        Image.fromarray(pixels).save(path, "PNG", compress_level=1)
+        save_png(pixels, path)
         tick()
 
     _train, validation, _good, logical, structural = LOCO_COUNTS[category]
     # The defects of the scaled count, split in the release's proportion (each at least one).
     n_logical = min(max(1, round(counts.test_defect * logical / (logical + structural))),
                     counts.test_defect - 1)  # fmt: skip
-    n_validation = _count(validation, scale, min_per_group)
+    n_validation = scaled_count(validation, scale, min_per_group)
     for folder, n in (("train/good", counts.train_normal), ("validation/good", n_validation),
                       ("test/good", counts.test_normal)):  # fmt: skip
         (cat_dir / folder).mkdir(parents=True)
@@ -85,4 +79,4 @@ def write_category(
             mask_dir.mkdir(parents=True)
             for j, defect in enumerate(_defects(mask)):
                 grey = np.where(defect, _GREY[int(mask[defect].max())], 0).astype(np.uint8)
-                Image.fromarray(grey).save(mask_dir / f"{j:03d}.png", "PNG", compress_level=1)
+                save_png(grey, mask_dir / f"{j:03d}.png")
