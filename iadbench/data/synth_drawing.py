@@ -7,6 +7,8 @@ scratches in a colour far from the local look, with a mask of class indices (:da
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -31,9 +33,9 @@ def scaled_count(official: int, scale: float, min_per_group: int) -> int:
     return max(min_per_group, round(official * scale))
 
 
-def save_png(pixels: np.ndarray, path: object) -> None:
+def save_png(pixels: np.ndarray, path: Path) -> None:
     """An image or mask as PNG at compression level 1 (fast; the trees are throw-away)."""
-    Image.fromarray(pixels).save(path, "PNG", compress_level=1)  # type: ignore[arg-type]
+    Image.fromarray(pixels).save(path, "PNG", compress_level=1)
 
 
 class Painter:

@@ -53,10 +53,7 @@ def predict_batches(
         # every method that reads it.
         batches: Iterator[tuple[Sequence[Sample], list[Any] | None, dict[int, str]]] = (
             (batch, None, _absent_files(batch))
-            for batch in (
-                samples[start : start + batch_size]
-                for start in range(0, len(samples), max(1, batch_size))
-            )
+            for batch in (samples[c.start : c.stop] for c in _chunks(len(samples), batch_size))
         )
     else:
         batches = _loaded_batches(samples, preprocess, batch_size, workers, pin_memory)
@@ -65,6 +62,12 @@ def predict_batches(
         if index == 0:
             _check_not_systematic(batch, predictions)
         yield batch, predictions
+
+
+def _chunks(count: int, batch_size: int) -> Iterator[range]:
+    """Indices ``0 .. count - 1`` in consecutive batches of ``batch_size`` (at least 1)."""
+    size = max(1, batch_size)
+    return (range(start, min(start + size, count)) for start in range(0, count, size))
 
 
 def _absent_files(batch: Sequence[Sample]) -> dict[int, str]:
@@ -230,23 +233,19 @@ def _loaded_batches(
     pin_memory: bool,
 ) -> Iterator[tuple[Sequence[Sample], list[Any], dict[int, str]]]:
     dataset = _PreprocessedSamples(samples, preprocess)
-    size = max(1, batch_size)
     loader: Iterable[list[Item]]
     if workers == 0 and not pin_memory:
         # What DataLoader(num_workers=0) does (items in order, collated as a list), without
         # importing torch: a method that never uses it (pixel-stats, most plugins) starts a run
         # about 1.2 s of CPU sooner.
-        loader = (
-            [dataset[i] for i in range(start, min(start + size, len(dataset)))]
-            for start in range(0, len(dataset), size)
-        )
+        loader = ([dataset[i] for i in chunk] for chunk in _chunks(len(dataset), batch_size))
     else:
         from torch.utils.data import DataLoader, Dataset
 
         # A map-style dataset by protocol (__len__/__getitem__); torch is imported only here.
         loader = DataLoader(
             cast("Dataset[Item]", dataset),
-            batch_size=size,
+            batch_size=max(1, batch_size),
             shuffle=False,
             num_workers=workers,
             collate_fn=_keep_as_list,
