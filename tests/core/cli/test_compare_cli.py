@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+import in_process
 import pytest
 from scipy.stats import binomtest
 from typer.testing import CliRunner
@@ -16,8 +15,6 @@ from typer.testing import CliRunner
 from iadbench.cli import app
 from iadbench.runs.seal import seal_summary
 from iadbench.views.leaderboard import collect_runs, render_leaderboard
-
-CLI = [str(Path(sys.executable).parent / "iadbench")]
 
 # Right on 19 of 20 images, decided by the image id alone (needs no pixels).
 MOSTLY_RIGHT = (
@@ -59,8 +56,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, synth_mvtec: Path, synth_visa
 
 
 def iadbench(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "80"}
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=300)
+    return in_process.iadbench(*args, env={"COLUMNS": "80"})
 
 
 def predictions(run_dir: Path) -> list[dict]:

@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import in_process
 import pytest
 
 pytest.importorskip("torch")
 TORCHRUN = str(Path(sys.executable).parent / "torchrun")
-CLI = str(Path(sys.executable).parent / "iadbench")
 
 
 def _env() -> dict[str, str]:
@@ -25,9 +25,8 @@ def _sharded(args: list[str]) -> subprocess.CompletedProcess:
 
 
 def _single(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [CLI, "run", *args], capture_output=True, text=True, env=_env(), timeout=120
-    )
+    """One process: this one (what is compared is torchrun's two processes against one)."""
+    return in_process.iadbench("run", *args, env={"COLUMNS": "200"})
 
 
 @pytest.mark.slow

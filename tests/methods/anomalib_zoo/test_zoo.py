@@ -4,7 +4,7 @@ One category of the synthetic MVTec-AD tree, on the CPU, one torch thread. The C
 each model's fit and predict are printed (``-s``) for the closing note. Resume, per model: a
 fresh adapter ``load()``s the stored training and predicts what the fitted one did (what a run
 resumed after a kill does in its new process); the kill -9 itself runs for one model
-(PatchCore, the zoo's reference) through the CLI in subprocesses.
+(PatchCore, the zoo's reference) through the CLI in a subprocess, resumed in this one.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import in_process
 import pytest
 
 from iadbench.contract.method import RunContext, contract_problems
@@ -25,6 +26,7 @@ from iadbench.contract.options import build_options, tiny_values
 from iadbench.contract.records import Sample
 from iadbench.data import open_dataset
 from iadbench.execution.predict_loop import predict_samples
+from iadbench.execution.registry import METHODS
 from iadbench_methods.anomalib_zoo import models
 from iadbench_methods.anomalib_zoo.catalogue import ZOO
 
@@ -197,11 +199,10 @@ def test_a_run_constructs_its_model_once_and_copies_it(samples, tmp_path, monkey
     assert constructed == ["Padim", "Padim"]  # other arguments: another model
 
 
-def _run_command(root: Path, out: Path) -> list[str]:
+def _run_arguments(root: Path, out: Path) -> list[str]:
     return [
-        sys.executable, "-m", "iadbench", "run", "--method", "anomalib-patchcore",
-        "--train", "mvtec", "--test", "mvtec", "--tiny", "--categories", CATEGORY,
-        "--data", f"mvtec={root}", "--out", str(out),
+        "run", "--method", "anomalib-patchcore", "--train", "mvtec", "--test", "mvtec", "--tiny",
+        "--categories", CATEGORY, "--data", f"mvtec={root}", "--out", str(out),
     ]  # fmt: skip
 
 
@@ -221,7 +222,7 @@ def test_a_run_killed_while_training_resumes_and_scores_every_test_image(tmp_pat
     env["IADBENCH_CACHE_DIR"] = str(tmp_path / "cache")
     out = tmp_path / "killed"
     process = subprocess.Popen(
-        _run_command(synth_mvtec, out), env=env,
+        [sys.executable, "-m", "iadbench", *_run_arguments(synth_mvtec, out)], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     # The Engine's root appears when the fit starts: kill -9 there (no handler runs).
@@ -234,8 +235,11 @@ def test_a_run_killed_while_training_resumes_and_scores_every_test_image(tmp_pat
     process.kill()
     process.wait()
     assert not list(trained.glob("*/zoo.json"))  # the training did not finish
-    resumed = subprocess.run(_run_command(synth_mvtec, out), env=env, capture_output=True,
-                             text=True, timeout=300)  # fmt: skip
+    # Resumed in this process (importing anomalib again in a third one costs 10 s of CPU).
+    if "anomalib-patchcore" not in METHODS.names():  # the entry point, once re-installed
+        METHODS.add("anomalib-patchcore", models.Patchcore, "tests (Patchcore)")
+    cache = {"IADBENCH_CACHE_DIR": env["IADBENCH_CACHE_DIR"]}
+    resumed = in_process.iadbench(*_run_arguments(synth_mvtec, out), env=cache)
     assert resumed.returncode == 0, resumed.stderr
     assert "Selecting Coreset" not in resumed.stderr  # anomalib's coreset bar stays quiet
     manifest = json.loads((out / "manifest.json").read_text())
