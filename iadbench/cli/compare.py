@@ -91,6 +91,8 @@ def paired_outcomes(a: ComparedRun, b: ComparedRun) -> tuple[list[Outcome], list
     sides = [(r.run.test_dataset, r.run.test_split) for r in (a, b)]
     if a.run.limit != b.run.limit:
         raise IADBenchError(_limit_mismatch(a.run.limit, b.run.limit))
+    if a.run.categories != b.run.categories:
+        raise IADBenchError(_categories_mismatch(a.run.categories, b.run.categories))
     if sides[0] != sides[1]:
         raise IADBenchError(
             f"A was scored on {'/'.join(sides[0])} and B on {'/'.join(sides[1])}: McNemar's test "
@@ -139,6 +141,18 @@ def _limit_mismatch(a: int | None, b: int | None) -> str:
     return (
         f"A is a partial run with --limit {a} and B one with --limit {b}, so they hold different "
         "test images: run one of them again with the other's --limit and compare those."
+    )
+
+
+def _categories_mismatch(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> str:
+    """Why runs of different ``--categories`` hold different images, and what to run."""
+
+    def scored(categories: tuple[str, ...] | None) -> str:
+        return "every category" if categories is None else ", ".join(categories)
+
+    return (
+        f"A scored {scored(a)} and B {scored(b)} (--categories), so they hold different test "
+        "images: run them with the same --categories (or none) and compare those."
     )
 
 

@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.text import Text
 
 from iadbench.cli import options as opt
 from iadbench.cli.app import console, data_app, handles_user_errors
-from iadbench.contract.text import terminal_text
+from iadbench.cli.data_cells import SPLIT_GROUPS, marked, name_cell, wrote
 
 if TYPE_CHECKING:
     from iadbench.data import FolderDataset
@@ -49,10 +48,7 @@ def synth(
         )
     finally:
         progress.finish()
-    console.print(
-        Text.assemble(f"Wrote {report.n_images} images of {dataset} to ",
-                      (terminal_text(str(report.root)), "bold"))
-    )  # fmt: skip
+    console.print(wrote(report.root, f"Wrote {report.n_images} images of {dataset} to "))
 
 
 @data_app.command(
@@ -195,7 +191,7 @@ def split(
     # is which images the layout does not read.
     for problem in reader.ignored_problems():
         console.print(marked("Warning:", "yellow", problem))
-    console.print(Text.assemble("Wrote ", (terminal_text(str(target)), "bold")))
+    console.print(wrote(target))
 
 
 def _append_split(
@@ -253,23 +249,7 @@ def _append_split(
         )  # fmt: skip
     for problem in reader.ignored_problems():
         console.print(marked("Warning:", "yellow", problem))
-    console.print(Text.assemble("Wrote ", (terminal_text(str(target)), "bold")))
-
-
-def inert(text: str) -> str:
-    r"""Text from the disk made safe to print: undecodable bytes as ``\xNN``, controls inert."""
-    shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return terminal_text(shown)
-
-
-def marked(mark: str, style: str, line: str) -> Text:
-    """``mark`` in ``style``, then ``line`` as plain text: a name in it is never markup."""
-    return Text.assemble((mark, style), " ", inert(line))
-
-
-def name_cell(text: str) -> Text:
-    """A folder or file name as a table cell: control characters inert, no markup read."""
-    return Text(inert(text))
+    console.print(wrote(target))
 
 
 def _split_table(rows: list[SplitRow], title: str) -> Any:
@@ -291,9 +271,6 @@ def _split_table(rows: list[SplitRow], title: str) -> Any:
     return table
 
 
-SPLIT_GROUPS: tuple[tuple[str, str], ...] = (
-    ("train", "normal"), ("train", "defect"), ("test", "normal"), ("test", "defect"),
-)  # fmt: skip
 CALIBRATION_GROUPS: tuple[tuple[str, str], ...] = (
     ("calibration", "normal"), ("calibration", "defect"),
 )  # fmt: skip

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from iadbench.cli import options as opt
 from iadbench.cli.app import console, data_app, handles_user_errors
-from iadbench.cli.data import SPLIT_GROUPS, marked, name_cell
+from iadbench.cli.data_cells import SPLIT_GROUPS, marked, name_cell
 
 if TYPE_CHECKING:
     from iadbench.data import CategoryCounts

@@ -10,7 +10,7 @@ all read through here, so they agree on what a run holds.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -311,6 +311,12 @@ class StoredRun:
         return value if isinstance(value, int) else None
 
     @property
+    def categories(self) -> tuple[str, ...] | None:
+        """``--categories``: the test categories a restricted run scored, else None (all)."""
+        value = self.config.get("categories")
+        return tuple(str(c) for c in value) if isinstance(value, list) else None
+
+    @property
     def trained_artifacts(self) -> Path | None:
         """The training dir the run loaded (``manifest["trained_artifacts"]``), or None."""
         value = self.manifest.get("trained_artifacts")
@@ -323,14 +329,15 @@ class StoredRun:
         return cast(Provenance, value) if isinstance(value, dict) else None
 
     @property
-    def identity(self) -> tuple[str | int | None, ...]:
-        """What a reader takes a row to mean: method, data, threshold and ``--limit``.
+    def identity(self) -> tuple[Hashable, ...]:
+        """What a reader takes a row to mean: method, data, threshold, ``--limit``, categories.
 
-        Train and test dataset and split; a partial run is another row. The training split
-        counts only for methods that train, as only they show it.
+        Train and test dataset and split; a partial run (``--limit``, ``--categories``) is
+        another row. The training split counts only for methods that train, as only they show
+        it.
         """
-        return (self.method, self.train_dataset, self.shown_train_split,
-                self.test_dataset, self.test_split, self.threshold, self.limit)  # fmt: skip
+        return (self.method, self.train_dataset, self.shown_train_split, self.test_dataset,
+                self.test_split, self.threshold, self.limit, self.categories)  # fmt: skip
 
     def seal_problem(self) -> SealProblem | None:
         """Why the summary cannot be trusted as computed from the predictions, or None."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -195,7 +196,7 @@ def _through_link(root: Path, path: Path) -> bool:
 
 
 def _load_run(run_dir: Path) -> StoredRun | str:
-    """The run with its first row label (method, ``--limit``), or why it is skipped."""
+    """The run with its first row label (method, ``--limit``, categories), or why it is skipped."""
     try:
         run = open_run(run_dir)
     except UnusableRun as unusable:
@@ -205,7 +206,24 @@ def _load_run(run_dir: Path) -> StoredRun | str:
         label += f" [{away}]"
     if run.limit is not None:
         label += f" (first {run.limit}/category)"
+    if run.categories is not None:
+        label += f" ({categories_shown(run.categories)})"
     return replace(run, label=label)
+
+
+def categories_shown(categories: tuple[str, ...]) -> str:
+    """A ``--categories`` run's row suffix: the categories up to three, else their number.
+
+    Its pooled and class-mean figures cover these categories only: without the suffix the row
+    read as a whole run's (it was told apart from one only by ``[test data=…]``).
+
+    Example:
+        >>> categories_shown(("bottle",)), categories_shown(("a", "b", "c", "d"))
+        ('only bottle', 'only 4 categories')
+    """
+    if len(categories) <= 3:
+        return "only " + ", ".join(categories)
+    return f"only {len(categories)} categories"
 
 
 #: The options a tiny row's label names when set away from the defaults: the checkpoint, which
@@ -294,7 +312,7 @@ def _label_runs(runs: list[StoredRun]) -> list[StoredRun]:
     fingerprints) whose recorded values differ within the group, with this run's values. Runs
     without a recorded configuration, or that still share a label, get ``[hash]`` instead.
     """
-    groups: dict[tuple[str | int | None, ...], list[StoredRun]] = {}
+    groups: dict[tuple[Hashable, ...], list[StoredRun]] = {}
     for run in runs:
         groups.setdefault(run.identity, []).append(run)
     labels: dict[int, str] = {}

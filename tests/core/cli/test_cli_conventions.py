@@ -88,6 +88,29 @@ def test_a_partial_run_says_so_in_its_files(tmp_path, synth_mvtec):
     assert refused.exit_code == 2 and "--limit must be at least 1" in refused.output
 
 
+def test_a_categories_run_is_its_own_row_named_by_its_categories(tmp_path, synth_mvtec):
+    from iadbench.views.leaderboard import collect_runs, render_leaderboard
+
+    data = ["--data", f"mvtec={synth_mvtec}"]
+    four = ["--categories", "bottle,cable,grid,wood"]
+    for out, only in [("w", []), ("b", ["--categories", "bottle"]), ("m", four)]:
+        result = CliRunner().invoke(app, ["run", "--method", "always-normal", "--test", "mvtec",
+                                          *data, *only, "--out", str(tmp_path / out)])  # fmt: skip
+        assert result.exit_code == 0, result.output
+    collected = collect_runs(tmp_path)
+    labels = sorted(run.label for run in collected.runs)
+    # Without the suffix, the pooled figures of one category read as a whole run's.
+    assert labels == ["always-normal", "always-normal (only 4 categories)",
+                      "always-normal (only bottle)"]  # fmt: skip
+    assert {run.categories for run in collected.runs} == {
+        None, ("bottle",), ("bottle", "cable", "grid", "wood")
+    }  # fmt: skip
+    assert "test data=" not in render_leaderboard(collected)  # not told apart by a hash
+    refused = CliRunner().invoke(app, ["compare", str(tmp_path / "w"), str(tmp_path / "b")])
+    assert refused.exit_code == 2
+    assert "A scored every category and B bottle (--categories)" in " ".join(refused.output.split())
+
+
 def test_evaluate_returns_the_summary_the_run_stores(tmp_path, synth_mvtec):
     kwargs = dict(data={"mvtec": synth_mvtec}, out=tmp_path / "e", cache_dir=tmp_path / "c")
     summary = iadbench.evaluate("always-defect", "mvtec", **kwargs)
