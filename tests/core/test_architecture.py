@@ -221,3 +221,34 @@ def test_the_package_root_exports_exactly_its_lazy_names() -> None:
     for name in sorted(lazy):
         home = importlib.import_module(iadbench._HOMES[name])
         assert getattr(iadbench, name) is getattr(home, name)
+
+
+_IMPORT_EACH_FIRST = """
+import importlib, json, sys
+failed = {}
+for name in json.loads(sys.argv[1]):
+    for loaded in [m for m in sys.modules if m == "iadbench" or m.startswith("iadbench.")]:
+        del sys.modules[loaded]  # third-party modules stay: only the core's order matters
+    try:
+        importlib.import_module(name)
+    except Exception as error:  # reported by module
+        failed[name] = f"{type(error).__name__}: {error}"
+print(json.dumps(failed))
+"""
+
+
+def test_every_cli_module_imports_first_in_a_fresh_interpreter() -> None:
+    """Commands load lazily (``cli/app.py``): a command module importing another made a cycle.
+
+    ``iadbench.cli.data`` imported first registered its commands, which loaded
+    ``data_check``, which imported names ``data`` had not defined yet (found 2026-12-08).
+    """
+    import json
+    import subprocess
+    import sys
+
+    names = sorted(name for name in CORE if name.startswith("iadbench.cli.") and
+                   name != "iadbench.cli.__main__")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", _IMPORT_EACH_FIRST, json.dumps(names)],
+                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {}
