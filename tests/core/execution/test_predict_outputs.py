@@ -18,6 +18,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import in_process
 import pytest
 from typer.testing import CliRunner
 
@@ -361,9 +362,13 @@ def test_run_still_says_that_it_resumes(tmp_path, synth_mvtec, monkeypatch):
 # ---------------------------------------------------------- item 10: kill -9, then the same command
 
 
+def _arguments(plugin: Path, images: Path, output: Path) -> list[str]:
+    return ["predict", str(images), "--method", "slow-bytes", "--plugin", str(plugin),
+            "--output", str(output)]  # fmt: skip
+
+
 def _command(plugin: Path, images: Path, output: Path) -> list[str]:
-    return [sys.executable, "-m", "iadbench", "predict", str(images), "--method", "slow-bytes",
-            "--plugin", str(plugin), "--output", str(output)]  # fmt: skip
+    return [sys.executable, "-m", "iadbench", *_arguments(plugin, images, output)]
 
 
 @pytest.mark.slow
@@ -372,9 +377,12 @@ def test_kill_9_at_random_points_then_the_same_command_gives_the_uninterrupted_b
     tmp_path, plugin, suffix, seed
 ):
     images = _images(tmp_path / "in", 60)
-    env = {**__import__("os").environ, "PREDICT_TEST_DELAY": "0.02"}
+    delay = {"PREDICT_TEST_DELAY": "0.02"}
+    env = {**__import__("os").environ, **delay}
     clean = tmp_path / f"clean.{suffix}"
-    done = subprocess.run(_command(plugin, images, clean), capture_output=True, text=True, env=env)
+    # The uninterrupted command and the finishing one run in this process; the attempts that
+    # are killed are processes of their own (kill -9 is the point).
+    done = in_process.iadbench(*_arguments(plugin, images, clean), env=delay)
     assert done.returncode == 0, done.stderr
 
     out = tmp_path / f"killed.{suffix}"
@@ -404,8 +412,7 @@ def test_kill_9_at_random_points_then_the_same_command_gives_the_uninterrupted_b
             break
     assert kills >= 1
     if not out.exists():
-        finish = subprocess.run(_command(plugin, images, out), capture_output=True, text=True,
-                                env=env)  # fmt: skip
+        finish = in_process.iadbench(*_arguments(plugin, images, out), env=delay)
         assert finish.returncode == 0, finish.stderr
     assert out.read_bytes() == clean.read_bytes()
     assert not partial.exists() and not Path(f"{out}.tmp").exists()

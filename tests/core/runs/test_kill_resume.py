@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import in_process
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -38,11 +39,15 @@ _SLOW_PLUGIN = textwrap.dedent(
 )
 
 
-def _command(plugin: Path, out: Path, data_args: list[str]) -> list[str]:
+def _arguments(plugin: Path, out: Path, data_args: list[str]) -> list[str]:
     return [
-        sys.executable, "-m", "iadbench", "run", "--method", "slow-crc", "--plugin", str(plugin),
+        "run", "--method", "slow-crc", "--plugin", str(plugin),
         "--train", "visa", "--test", "mvtec", *data_args, "--out", str(out),
     ]  # fmt: skip
+
+
+def _command(plugin: Path, out: Path, data_args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "iadbench", *_arguments(plugin, out, data_args)]
 
 
 def _without_attempt_records(summary: dict) -> dict:
@@ -55,9 +60,9 @@ def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_result(
 ):
     plugin = tmp_path / "slow.py"
     plugin.write_text(_SLOW_PLUGIN)
-    clean = subprocess.run(
-        _command(plugin, tmp_path / "clean", data_args), capture_output=True, text=True
-    )
+    # The uninterrupted run and the final resume run in this process; the attempts that are
+    # killed are processes of their own (kill -9 is the point).
+    clean = in_process.iadbench(*_arguments(plugin, tmp_path / "clean", data_args))
     assert clean.returncode == 0, clean.stderr
     out = tmp_path / "killed"
     rng = random.Random(seed)
@@ -80,7 +85,7 @@ def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_result(
             process.kill()  # SIGKILL: no handler runs
             kills += 1
         process.wait()
-    final = subprocess.run(_command(plugin, out, data_args), capture_output=True, text=True)
+    final = in_process.iadbench(*_arguments(plugin, out, data_args))
     assert final.returncode == 0, final.stderr
     assert kills >= 1
     assert (out / "predictions.jsonl").read_bytes() == (

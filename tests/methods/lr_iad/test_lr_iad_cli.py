@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import in_process
 import pytest
 
 pytest.importorskip("trl")
@@ -74,8 +75,10 @@ def test_train_then_run_reuses_the_adapter(tmp_path, data_args):
     stamp = (workdir / "DONE").stat().st_mtime_ns
 
     out = tmp_path / "run"
-    _run([str(BIN / "iadbench"), "run", *common, "--test", "mvtec", "--test-split", "test",
-          "--out", str(out), "--workers", "0"])  # fmt: skip
+    # The run in this process (the first test runs `iadbench run` as users type it).
+    ran = in_process.iadbench("run", *common, "--test", "mvtec", "--test-split", "test",
+                              "--out", str(out), "--workers", "0")  # fmt: skip
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     assert _trained_dirs(cache) == [workdir] and (workdir / "DONE").stat().st_mtime_ns == stamp
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["trained_artifacts"] == str(workdir) and (out / "summary.json").is_file()
