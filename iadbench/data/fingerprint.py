@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -57,7 +58,7 @@ def fingerprint_samples(
     A missing or unreadable file does not raise: it enters the line as ``missing`` (the run then
     records that image's error), so the fingerprint still changes when the file comes back.
     """
-    digest = hashlib.sha256()
+    lines = []
     for sample in sorted(samples, key=lambda s: s.id):
         fields: Iterable[str] = (
             sample.id,
@@ -71,23 +72,34 @@ def fingerprint_samples(
             # figures, and every other dataset's line, hence its fingerprint, stays as it was.
             *(() if sample.group is None else (f"group={sample.group}",)),
         )
-        digest.update(("\t".join(fields) + "\n").encode("utf-8", "surrogateescape"))
+        lines.append("\t".join(fields) + "\n")
+    # One update of the joined lines: the same digest as one update per line, and faster.
+    digest = hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape"))
     return DatasetFingerprint(kind, len(samples), digest.hexdigest())
 
 
 def _mask_field(path: str, kind: FingerprintKind) -> str:
     """A mask file's field; a mask folder's (MVTec LOCO) joins its masks' fields by ``,``."""
-    if not os.path.isdir(path):
-        return _file_field(path, kind)
+    try:
+        status = os.stat(path)
+    except OSError:
+        status = None
+    if status is None or not stat.S_ISDIR(status.st_mode):
+        # One stat for a mask file (what the field records), not a second one after isdir.
+        return _file_field(path, kind, status)
     from iadbench.contract.images import mask_files  # numpy and Pillow: only for a mask folder
 
     return ",".join(_file_field(file, kind) for file in mask_files(path)) or "missing:empty"
 
 
-def _file_field(path: str, kind: FingerprintKind) -> str:
+def _file_field(path: str, kind: FingerprintKind, status: os.stat_result | None = None) -> str:
+    """``size:mtime_ns`` (stat) or ``size:sha256`` (content); ``missing:<error>`` if unreadable.
+
+    ``status``: the file's stat when the caller has it already.
+    """
     try:
         if kind == "stat":
-            status = os.stat(path)
+            status = status or os.stat(path)
             return f"{status.st_size}:{status.st_mtime_ns}"
         return _content_field(path)
     except OSError as exc:

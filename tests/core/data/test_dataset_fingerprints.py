@@ -146,3 +146,33 @@ def test_fingerprint_is_order_free_and_survives_a_missing_file(tmp_path):
     content = fingerprint_samples(samples, "content")
     image.write_bytes(b"y" * 10)
     assert fingerprint_samples(samples, "content").digest != content.digest
+
+
+def _pinned_samples(root: Path) -> list[Sample]:
+    """Files of fixed bytes and mtimes: a mask file, a mask folder, a missing image, a group."""
+    (root / "masks").mkdir()
+    for name, data in [("a.png", b"a" * 7), ("a_mask.png", b"m" * 3), ("masks/0.png", b"0"),
+                       ("masks/1.png", b"11")]:  # fmt: skip
+        (root / name).write_bytes(data)
+        os.utime(root / name, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    return [
+        Sample("c/a.png", "d", "c", "test", "defect", str(root / "a.png"),
+               str(root / "a_mask.png"), "scratch"),  # fmt: skip
+        Sample("c/b.png", "d", "c", "test", "defect", str(root / "a.png"), str(root / "masks"),
+               "logical", group="part-1"),  # fmt: skip
+        Sample("c/c.png", "d", "c", "train", "normal", str(root / "gone.png")),
+    ]
+
+
+def test_the_fingerprint_format_is_pinned(tmp_path):
+    """Stored runs are reused and compared by these digests: a change of the line format (or a
+    faster way of hashing it, 2026-12-08) must give the same digests, or every stored run is
+    refused as if its data had changed."""
+    samples = _pinned_samples(tmp_path)
+    assert fingerprint_samples(samples).digest == STAT_DIGEST
+    assert fingerprint_samples(samples, "content").digest == CONTENT_DIGEST
+
+
+#: Computed by the per-line hashing before 2026-12-08 and by the joined hashing after: equal.
+STAT_DIGEST = "8b2cf6fc2abc3f65995531901b28fc7854d89e4a20d48fc64b3194b1a271440d"
+CONTENT_DIGEST = "9c799c59fa7def770852d84c198263a018781b5fc8f75c8e6f67090942d12971"
