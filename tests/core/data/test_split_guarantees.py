@@ -254,3 +254,17 @@ def test_data_split_refuses_a_seed_that_run_would_refuse(tmp_path: Path, seed: s
     result = split(root, "--seed", seed)
     assert result.exit_code == 2 and "--seed must be" in result.output
     assert not split_file_path(root).exists()
+
+
+def test_normalising_a_path_drops_exactly_its_empty_and_dot_segments() -> None:
+    """The fast path (a path already normal is returned as it is) against the plain rule, for
+    every path of up to 7 characters drawn from ``a``, ``.`` and ``/``."""
+    import itertools
+
+    from iadbench.data.split_file import normalise_relpath
+
+    for length in range(8):
+        for letters in itertools.product("a./", repeat=length):
+            path = "".join(letters)
+            plain = "/".join(part for part in path.split("/") if part not in ("", "."))
+            assert normalise_relpath(path) == plain, path
