@@ -154,16 +154,17 @@ Limit = Annotated[
     ),
 ]
 Categories = Annotated[
-    str | None,
+    list[str] | None,  # repeated: every value counts (typer kept only the last)
     typer.Option(
         metavar="A,B",
-        help="Only these categories of the test dataset (comma-separated): the run tests them, "
+        help="Only these categories of the test dataset (comma-separated, or the option "
+        "repeated): the run tests them, "
         "and a one-class method trains on their normal images only.",
         rich_help_panel=DATA_PANEL,
     ),
 ]
 FarTargets = Annotated[
-    str | None,
+    list[str] | None,  # repeated: every value counts (typer kept only the last)
     typer.Option(
         metavar="A,B",
         help="False-alarm budgets of the operating points (recall at FAR ≤ each), fractions "
@@ -173,7 +174,7 @@ FarTargets = Annotated[
     ),
 ]
 RecallTargets = Annotated[
-    str | None,
+    list[str] | None,  # repeated: every value counts (typer kept only the last)
     typer.Option(
         metavar="A,B",
         help="Recall targets of the operating points (FAR at recall ≥ each), fractions "
@@ -204,7 +205,12 @@ def parse_data_roots(items: list[str] | None) -> dict[str, str]:
     return parse_assignments(items or [])
 
 
-def targets(text: str | None, flag: str) -> tuple[float, ...] | None:
+def _joined(values: list[str] | None) -> str | None:
+    """A comma-separated option's values, repeats included: ``["a", "b,c"]`` → ``"a,b,c"``."""
+    return None if values is None else ",".join(values)
+
+
+def targets(values: list[str] | None, flag: str) -> tuple[float, ...] | None:
     """``--far-targets 0.01,0.05`` → ``(0.01, 0.05)``; None when not given.
 
     Raises:
@@ -212,15 +218,17 @@ def targets(text: str | None, flag: str) -> tuple[float, ...] | None:
     """
     from iadbench.contract.numbers import fraction_targets
 
+    text = _joined(values)
     return None if text is None else fraction_targets(text, name=flag)
 
 
-def categories(text: str | None) -> tuple[str, ...] | None:
-    """``--categories bottle,cable`` → ``("bottle", "cable")``; None when not given.
+def categories(values: list[str] | None) -> tuple[str, ...] | None:
+    """``--categories bottle,cable`` (or repeated) → ``("bottle", "cable")``; None if not given.
 
     Raises:
         IADBenchError: The text names no category (``--categories ,``).
     """
+    text = _joined(values)
     if text is None:
         return None
     names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))

@@ -111,6 +111,22 @@ def test_a_categories_run_is_its_own_row_named_by_its_categories(tmp_path, synth
     assert "A scored every category and B bottle (--categories)" in " ".join(refused.output.split())
 
 
+def test_a_repeated_list_option_keeps_every_value(tmp_path, synth_mvtec):
+    """``--categories a --categories b`` kept only ``b`` (typer's default for a plain option)."""
+    result = CliRunner().invoke(app, [
+        "run", "--method", "pixel-stats", "--train", "mvtec", "--test", "mvtec",
+        "--test-split", "test", "--limit", "2", "--data", f"mvtec={synth_mvtec}",
+        "--categories", "bottle", "--categories", "cable,grid",
+        "--far-targets", "0.01", "--far-targets", "0.2", "--out", str(tmp_path / "r"),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["config"]["categories"] == ["bottle", "cable", "grid"]
+    assert set(summary["per_class"]) == {"bottle", "cable", "grid"}
+    assert summary["operating_points"]["far_targets"] == [0.01, 0.2]
+
+
 def test_evaluate_returns_the_summary_the_run_stores(tmp_path, synth_mvtec):
     kwargs = dict(data={"mvtec": synth_mvtec}, out=tmp_path / "e", cache_dir=tmp_path / "c")
     summary = iadbench.evaluate("always-defect", "mvtec", **kwargs)
