@@ -68,11 +68,11 @@ def split(
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed draws the same split.")] = 0,
     normal_folders: Annotated[
-        str | None,
+        list[str] | None,  # repeated: every value counts (typer kept only the last)
         typer.Option(
             metavar="A,B",
-            help="Folders that hold normal images, comma-separated (default: good, normal, "
-            "nominal, ok in any case); every other folder is a defect type.",
+            help="Folders that hold normal images, comma-separated or repeated (default: good, "
+            "normal, nominal, ok in any case); every other folder is a defect type.",
         ),
     ] = None,
     output: Annotated[
@@ -138,11 +138,10 @@ def split(
         train_normal_ratio, train_defect_ratio, seed, option_names=True,
         calibration_ratio=calibration_ratio,
     )  # fmt: skip
-    names = [n.strip() for n in (normal_folders or "").split(",") if n.strip()]
-    if normal_folders is not None and not names:
-        raise SplitDrawError(
-            f"--normal-folders must name at least one folder, got {normal_folders!r}"
-        )
+    listed = None if normal_folders is None else ",".join(normal_folders)
+    names = [n.strip() for n in (listed or "").split(",") if n.strip()]
+    if listed is not None and not names:
+        raise SplitDrawError(f"--normal-folders must name at least one folder, got {listed!r}")
     if append and force:
         raise SplitDrawError(
             "--append keeps every assignment of the split file and --force draws them all again: "

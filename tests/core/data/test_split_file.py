@@ -222,7 +222,9 @@ def test_split_file_argument_overrides_the_default_location(parts: Path, tmp_pat
 
 
 def test_data_split_writes_the_file_and_prints_per_category_counts(parts: Path) -> None:
-    result = split(parts, "--train-normal-ratio", "0.6", "--normal-folders", "good,pass")
+    # The option repeated: both folders count (typer kept only the last value before).
+    result = split(parts, "--train-normal-ratio", "0.6", "--normal-folders", "good",
+                   "--normal-folders", "pass")  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = rows_by_image(parts)
     assert len(rows) == 25
