@@ -138,7 +138,7 @@ def split(
         train_normal_ratio, train_defect_ratio, seed, option_names=True,
         calibration_ratio=calibration_ratio,
     )  # fmt: skip
-    listed = None if normal_folders is None else ",".join(normal_folders)
+    listed = opt.joined(normal_folders)
     names = [n.strip() for n in (listed or "").split(",") if n.strip()]
     if listed is not None and not names:
         raise SplitDrawError(f"--normal-folders must name at least one folder, got {listed!r}")

@@ -205,7 +205,7 @@ def parse_data_roots(items: list[str] | None) -> dict[str, str]:
     return parse_assignments(items or [])
 
 
-def _joined(values: list[str] | None) -> str | None:
+def joined(values: list[str] | None) -> str | None:
     """A comma-separated option's values, repeats included: ``["a", "b,c"]`` → ``"a,b,c"``."""
     return None if values is None else ",".join(values)
 
@@ -218,7 +218,7 @@ def targets(values: list[str] | None, flag: str) -> tuple[float, ...] | None:
     """
     from iadbench.contract.numbers import fraction_targets
 
-    text = _joined(values)
+    text = joined(values)
     return None if text is None else fraction_targets(text, name=flag)
 
 
@@ -228,7 +228,7 @@ def categories(values: list[str] | None) -> tuple[str, ...] | None:
     Raises:
         IADBenchError: The text names no category (``--categories ,``).
     """
-    text = _joined(values)
+    text = joined(values)
     if text is None:
         return None
     names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))

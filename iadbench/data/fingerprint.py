@@ -99,7 +99,7 @@ def _file_field(path: str, kind: FingerprintKind, status: os.stat_result | None 
     """
     try:
         if kind == "stat":
-            status = status or os.stat(path)
+            status = os.stat(path) if status is None else status
             return f"{status.st_size}:{status.st_mtime_ns}"
         return _content_field(path)
     except OSError as exc:
