@@ -105,3 +105,20 @@ def test_uv_installs_and_pip_takes_over_when_uv_fails(
     assert uv_install[find_links : find_links + 2] == ["--find-links", "/opt/wheels"]
     assert "--compile-bytecode" in uv_install  # PYTHONDONTWRITEBYTECODE=1: nothing cached later
     assert uv_install[-4:] == ["-c", "constraints.txt", "-e", ".[dev]"]
+
+
+def test_a_setting_uv_cannot_honour_installs_with_pip_alone(
+    venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = _Recorder(None)
+    monkeypatch.setattr(install_venv, "_run", recorder)
+    listed = MACHINE + "global.client-cert='/me.pem'\n"
+    monkeypatch.setattr(
+        install_venv.subprocess, "run",
+        lambda *a, **k: install_venv.subprocess.CompletedProcess(a, 0, listed, ""),
+    )  # fmt: skip
+    install_venv.install(venv, "constraints.txt", "dev")
+    # Neither uv installed nor run: every command is pip's, none names uv.
+    commands = recorder.commands
+    assert all(command[1:3] == ["-m", "pip"] and "uv" not in command for command in commands)
+    assert recorder.commands[-1][-4:] == ["-c", "constraints.txt", "-e", ".[dev]"]
